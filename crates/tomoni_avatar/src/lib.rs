@@ -1,0 +1,1 @@
+//! tomoni_avatar (placeholder while dependencies build).

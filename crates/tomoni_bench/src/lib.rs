@@ -1,0 +1,1 @@
+//! tomoni_bench (placeholder while dependencies build).

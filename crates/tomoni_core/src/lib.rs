@@ -1,0 +1,1 @@
+//! tomoni_core (placeholder while dependencies build).

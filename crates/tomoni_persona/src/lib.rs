@@ -1,0 +1,1 @@
+//! tomoni_persona (placeholder while dependencies build).

@@ -1,0 +1,1 @@
+//! tomoni_voice (placeholder while dependencies build).

