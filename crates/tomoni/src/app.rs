@@ -1,0 +1,152 @@
+//! Start-up shared by every mode: find the files, check them, and assemble the plugins.
+
+use crate::SceneArgs;
+use bevy::asset::io::AssetSourceBuilder;
+use bevy::prelude::*;
+use bevy::window::ExitCondition;
+use std::path::{Path, PathBuf};
+use tomoni_avatar::{AvatarPlugin, AvatarSettings, StagePlugin};
+use tomoni_core::config::{self, AppConfig, PersonaLook};
+use tomoni_core::{AppMode, TomoniSystems};
+use tomoni_xr::ViewerCorePlugin;
+
+/// Why the program stops: bad input (exit 2) or a failure while running (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    /// A file the user gave (or we found) is not usable; the message names it and the place.
+    Input(String),
+    /// Something failed at run time (no GPU, timeout, write error).
+    Runtime(String),
+}
+
+/// Everything checked and resolved before Bevy starts.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// App settings.
+    pub config: AppConfig,
+    /// The persona's avatar and height.
+    pub look: PersonaLook,
+    /// The VRM file on disk (checked).
+    pub avatar_file: PathBuf,
+    /// Asset root for everything else.
+    pub assets: PathBuf,
+}
+
+/// The project's asset root: `--assets`, `$TOMONI_ASSETS`, `./assets`, the source tree's
+/// `assets/`, or `assets/` beside the executable.
+fn asset_root(arg: Option<&Path>) -> PathBuf {
+    let candidates = arg
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(std::env::var_os("TOMONI_ASSETS").map(PathBuf::from))
+        .chain([PathBuf::from("assets"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets")])
+        .chain(std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("assets"))));
+    let mut first = None;
+    for c in candidates {
+        if c.is_dir() {
+            return c.canonicalize().unwrap_or(c);
+        }
+        first.get_or_insert(c);
+    }
+    first.unwrap_or_else(|| PathBuf::from("assets"))
+}
+
+/// A config file named on the command line, else the project's copy if present, else built-in.
+fn pick(arg: Option<&Path>, project: &Path) -> Option<PathBuf> {
+    arg.map(Path::to_path_buf).or_else(|| project.is_file().then(|| project.to_path_buf()))
+}
+
+/// Resolves and checks config, persona and avatar.
+pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
+    let input = |e: config::ConfigError| Failure::Input(e.to_string());
+    let assets = asset_root(args.assets.as_deref());
+    let configs = assets.parent().map(|p| p.join("configs")).unwrap_or_else(|| PathBuf::from("configs"));
+    let app_file = pick(args.config.as_deref(), &configs.join("tomoni.toml"));
+    let config: AppConfig =
+        config::load_toml(app_file.as_deref(), config::DEFAULT_APP_TOML, "configs/tomoni.toml").map_err(input)?;
+    let persona_file = pick(args.persona.as_deref(), &configs.join("personas").join(format!("{}.toml", config.persona)));
+    let persona_name = persona_file
+        .as_ref()
+        .map_or_else(|| "<built-in configs/personas/default.toml>".to_string(), |p| p.display().to_string());
+    if persona_file.is_none() && config.persona != "default" {
+        return Err(Failure::Input(format!(
+            "persona {:?} not found: no file {}",
+            config.persona,
+            configs.join("personas").join(format!("{}.toml", config.persona)).display()
+        )));
+    }
+    let look: PersonaLook =
+        config::load_toml(persona_file.as_deref(), config::DEFAULT_PERSONA_TOML, "configs/personas/default.toml")
+            .map_err(input)?;
+    config::check_look(&look, &persona_name).map_err(input)?;
+    let avatar_file = match &args.avatar {
+        Some(p) => p.clone(),
+        None if look.avatar.path.is_absolute() => look.avatar.path.clone(),
+        None => assets.join(&look.avatar.path),
+    };
+    tomoni_avatar::vrm_check::inspect(&avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
+    let avatar_file = avatar_file.canonicalize().unwrap_or(avatar_file);
+    Ok(Setup { config, look, avatar_file, assets })
+}
+
+/// Builds the app every mode shares. `headless`: no window, no winit; frames render to images.
+pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
+    let mut app = App::new();
+    let avatar_dir = setup.avatar_file.parent().unwrap_or(Path::new(".")).to_string_lossy().into_owned();
+    // The avatar may live anywhere on disk: give its folder an asset source of its own.
+    app.register_asset_source("avatar", AssetSourceBuilder::platform_default(&avatar_dir, None));
+    let asset_plugin = AssetPlugin { file_path: setup.assets.to_string_lossy().into_owned(), ..default() };
+    let defaults = DefaultPlugins.set(asset_plugin);
+    match mode {
+        AppMode::Headless => {
+            app.add_plugins(
+                defaults
+                    .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
+                    // Deterministic frames: a pipeline still compiling would leave the avatar undrawn.
+                    .set(crate::render::synchronous_render_plugin())
+                    .disable::<bevy::winit::WinitPlugin>(),
+            );
+        }
+        AppMode::Desktop | AppMode::Xr => {
+            app.add_plugins(defaults.set(WindowPlugin {
+                primary_window: Some(Window { title: format!("tomoni — {}", setup.look.name), ..default() }),
+                ..default()
+            }));
+        }
+    }
+    let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    app.insert_resource(mode)
+        .insert_resource(setup.config.clone())
+        .insert_resource(AvatarSettings { asset_path: format!("avatar://{file_name}"), height: setup.look.avatar.height })
+        .configure_sets(
+            Update,
+            (TomoniSystems::Input, TomoniSystems::Dialogue, TomoniSystems::Behaviour, TomoniSystems::Pose).chain(),
+        )
+        .add_plugins((
+            ViewerCorePlugin { placement: setup.config.placement },
+            AvatarPlugin,
+            StagePlugin { transparent: transparent || setup.config.render.transparent },
+        ));
+    app
+}
+
+/// `tomoni run`: XR when a runtime is present (and not refused), else a desktop window.
+pub fn run_interactive(setup: Setup, no_xr: bool, max_frames: Option<u32>) -> Result<(), Failure> {
+    if !no_xr {
+        info!("XR is not wired into `tomoni run` yet; using the desktop window");
+    }
+    let mut app = base_app(&setup, AppMode::Desktop, false);
+    app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
+    if let Some(n) = max_frames {
+        app.add_systems(Last, move |mut frames: Local<u32>, mut exit: MessageWriter<AppExit>| {
+            *frames += 1;
+            if *frames >= n {
+                exit.write(AppExit::Success);
+            }
+        });
+    }
+    match app.run() {
+        AppExit::Success => Ok(()),
+        AppExit::Error(code) => Err(Failure::Runtime(format!("the app stopped with code {code}"))),
+    }
+}

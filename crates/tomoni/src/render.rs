@@ -1,0 +1,219 @@
+//! `tomoni render`: one headless frame to a PNG, taken once the scene is fully loaded.
+//!
+//! No window: the camera renders into an image; pipelines compile synchronously so "loaded"
+//! means "drawn"; the screenshot is encoded and written on its own thread, never on the
+//! frame loop (Bevy's `save_to_disk` would encode on the main thread).
+
+use crate::app::{base_app, Failure, Setup};
+use bevy::camera::RenderTarget;
+use bevy::prelude::*;
+use bevy::render::render_resource::{PipelineCache, TextureFormat};
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::render::{Render, RenderApp, RenderPlugin, RenderSystems};
+use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, VrmHandle};
+use crossbeam_channel::{Receiver, Sender};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tomoni_avatar::{AvatarReady, Companion};
+use tomoni_core::placement::{companion_pose, ViewerPose};
+use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
+use tomoni_xr::views::{view_camera, View};
+
+/// What to render.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    /// PNG to write.
+    pub out: PathBuf,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Which view.
+    pub view: View,
+    /// Expression at full weight, if any.
+    pub expression: Option<String>,
+    /// Transparent background, no floor.
+    pub transparent: bool,
+}
+
+/// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
+const MAX_FRAMES: u32 = 600;
+
+#[derive(Resource, Clone, Default)]
+struct PendingPipelines(Arc<AtomicUsize>);
+
+#[derive(Resource)]
+struct Job {
+    req: RenderRequest,
+    target: Handle<Image>,
+    avatar_file: String,
+    written_tx: Sender<Result<(), String>>,
+    written_rx: Receiver<Result<(), String>>,
+    outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
+}
+
+/// Renders `req` for `setup`.
+pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
+    if req.width == 0 || req.height == 0 || req.width > 8192 || req.height > 8192 {
+        return Err(Failure::Input(format!("--width/--height {}x{} out of range 1..8192", req.width, req.height)));
+    }
+    if let Some(e) = &req.expression {
+        let info = tomoni_avatar::vrm_check::inspect(&setup.avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
+        if !info.expressions.contains(e) {
+            return Err(Failure::Input(format!(
+                "{}: has no expression {e:?} (it has: {})",
+                setup.avatar_file.display(),
+                info.expressions.join(" ")
+            )));
+        }
+    }
+    let mut app = base_app(&setup, AppMode::Headless, req.transparent);
+    let eye = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
+    let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &setup.config.placement);
+    let cam = view_camera(req.view, &anchor, setup.look.avatar.height, eye);
+    let (written_tx, written_rx) = crossbeam_channel::bounded(1);
+    let outcome = Arc::new(Mutex::new(None));
+    let pending = PendingPipelines::default();
+    let mut image = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
+    image.asset_usage = bevy::asset::RenderAssetUsages::RENDER_WORLD;
+    let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+    app.insert_resource(CompanionAnchor(Some(anchor)))
+        .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
+        .insert_resource(pending.clone())
+        .insert_resource(Job {
+            req: req.clone(),
+            target: target.clone(),
+            avatar_file: setup.avatar_file.display().to_string(),
+            written_tx,
+            written_rx,
+            outcome: outcome.clone(),
+        })
+        .add_systems(Update, drive_capture);
+    app.world_mut().spawn((
+        Name::new("render camera"),
+        Camera3d::default(),
+        RenderTarget::Image(target.into()),
+        Projection::Perspective(PerspectiveProjection { fov: cam.fov_y, near: 0.05, ..default() }),
+        Transform { translation: cam.position, rotation: cam.rotation, ..default() },
+    ));
+    app.sub_app_mut(RenderApp)
+        .insert_resource(pending)
+        .add_systems(Render, count_pending.in_set(RenderSystems::Cleanup));
+    app.run();
+    let result = outcome.lock().map_err(|_| Failure::Runtime("render state poisoned".into()))?.take();
+    match result {
+        Some(Ok(msg)) => {
+            println!("{msg}");
+            Ok(())
+        }
+        Some(Err(f)) => Err(f),
+        None => Err(Failure::Runtime("the renderer stopped before writing a picture".into())),
+    }
+}
+
+/// `RenderPlugin` with synchronous pipeline compilation, for deterministic headless frames.
+pub fn synchronous_render_plugin() -> RenderPlugin {
+    RenderPlugin { synchronous_pipeline_compilation: true, ..default() }
+}
+
+fn count_pending(cache: Res<PipelineCache>, pending: Res<PendingPipelines>) {
+    pending.0.store(cache.waiting_pipelines().count(), Ordering::Relaxed);
+}
+
+#[derive(Default)]
+struct CaptureState {
+    frames: u32,
+    ready_frames: u32,
+    settled: u32,
+    expression_set: bool,
+    requested: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive_capture(
+    mut commands: Commands,
+    mut state: Local<CaptureState>,
+    job: Res<Job>,
+    pending: Res<PendingPipelines>,
+    asset_server: Res<AssetServer>,
+    companions: Query<(Entity, Option<&VrmHandle>, Has<AvatarReady>), With<Companion>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    state.frames += 1;
+    let finish = |exit: &mut MessageWriter<AppExit>, r: Result<String, Failure>| {
+        if let Ok(mut o) = job.outcome.lock() {
+            *o = Some(r);
+        }
+        exit.write(AppExit::Success);
+    };
+    if let Ok(written) = job.written_rx.try_recv() {
+        let r = written
+            .map(|()| {
+                format!(
+                    "rendered {} ({}x{}, view {:?}) after {} frames",
+                    job.req.out.display(),
+                    job.req.width,
+                    job.req.height,
+                    job.req.view,
+                    state.frames
+                )
+            })
+            .map_err(Failure::Runtime);
+        finish(&mut exit, r);
+        return;
+    }
+    if state.requested {
+        return;
+    }
+    if state.frames > MAX_FRAMES {
+        finish(&mut exit, Err(Failure::Runtime(format!("scene not ready after {MAX_FRAMES} frames"))));
+        return;
+    }
+    let Ok((vrm, handle, ready)) = companions.single() else { return };
+    if let Some(h) = handle
+        && let Some(bevy::asset::LoadState::Failed(err)) = asset_server.get_load_state(&h.0)
+    {
+        finish(&mut exit, Err(Failure::Input(format!("{}: cannot load: {err}", job.avatar_file))));
+        return;
+    }
+    if !ready {
+        return;
+    }
+    if let Some(e) = &job.req.expression
+        && !state.expression_set
+    {
+        commands.trigger(SetExpressions::single(vrm, e.as_str(), 1.0));
+        state.expression_set = true;
+    }
+    state.ready_frames += 1;
+    if pending.0.load(Ordering::Relaxed) == 0 {
+        state.settled += 1;
+    } else {
+        state.settled = 0;
+    }
+    // A few frames after the avatar is placed, with no pipeline left compiling.
+    if state.ready_frames >= 4 && state.settled >= 2 {
+        state.requested = true;
+        let out = job.req.out.clone();
+        let tx = job.written_tx.clone();
+        commands.spawn(Screenshot::image(job.target.clone())).observe(move |shot: On<ScreenshotCaptured>| {
+            let image = shot.image.clone();
+            let out = out.clone();
+            let tx = tx.clone();
+            // Encoding a PNG takes tens of milliseconds: never on the frame loop.
+            std::thread::spawn(move || {
+                let r = write_png(image, &out);
+                let _ = tx.send(r);
+            });
+        });
+    }
+}
+
+fn write_png(image: Image, out: &std::path::Path) -> Result<(), String> {
+    let rgba = image.try_into_dynamic().map_err(|e| format!("cannot convert the frame: {e}"))?.to_rgba8();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
+    }
+    rgba.save_with_format(out, image::ImageFormat::Png).map_err(|e| format!("{}: cannot write PNG: {e}", out.display()))
+}

@@ -1,0 +1,131 @@
+//! Renders the companion with the real binary on a real Vulkan driver (Mesa lavapipe) and
+//! checks the pictures: the silhouette stands where placement puts it, as tall in pixels as its
+//! life size at that distance says, and the frame is neither blank nor black.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tomoni_core::placement::{companion_pose, Placement, ViewerPose};
+use tomoni_xr::views::{pixel_col, pixel_row, view_camera, View};
+
+fn out_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("render");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tomoni() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
+    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
+        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
+    }
+    c
+}
+
+/// Renders and returns (width, height, RGBA bytes).
+fn render(name: &str, args: &[&str]) -> (u32, u32, Vec<u8>) {
+    let out = out_dir().join(name);
+    let _ = std::fs::remove_file(&out);
+    let o = tomoni().args(["render", "--out"]).arg(&out).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "tomoni render failed: {}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let img = image::open(&out).unwrap().to_rgba8();
+    (img.width(), img.height(), img.into_raw())
+}
+
+/// Bounding box (min_x, min_y, max_x, max_y) of pixels with alpha above one half.
+fn silhouette(w: u32, h: u32, px: &[u8]) -> Option<(u32, u32, u32, u32)> {
+    let mut b: Option<(u32, u32, u32, u32)> = None;
+    for y in 0..h {
+        for x in 0..w {
+            if px[((y * w + x) * 4 + 3) as usize] > 128 {
+                b = Some(match b {
+                    None => (x, y, x, y),
+                    Some((a, c, d, e)) => (a.min(x), c.min(y), d.max(x), e.max(y)),
+                });
+            }
+        }
+    }
+    b
+}
+
+const HEIGHT: f32 = 1.70; // configs/personas/default.toml
+const EYE: f32 = 1.6; // configs/tomoni.toml
+
+#[test]
+fn front_view_shows_a_life_sized_companion_where_placement_puts_it() {
+    let (w, h) = (360u32, 540u32);
+    let (_, _, px) = render("front.png", &["--view", "front", "--transparent", "--width", "360", "--height", "540"]);
+    let (x0, y0, x1, y1) = silhouette(w, h, &px).expect("no avatar pixels at all: blank frame");
+    let eye = bevy::math::Vec3::new(0.0, EYE, 0.0);
+    let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &Placement::default());
+    let cam = view_camera(View::Front, &anchor, HEIGHT, eye);
+    let top = pixel_row(&cam, anchor.translation + bevy::math::Vec3::Y * HEIGHT, h);
+    let feet = pixel_row(&cam, anchor.translation, h);
+    let centre = pixel_col(&cam, anchor.translation, w, h);
+    eprintln!("silhouette x {x0}..{x1} y {y0}..{y1}; expected top {top:.1} feet {feet:.1} centre {centre:.1}");
+    // Head top and soles within 2 % of the frame of where life size at this distance puts them.
+    let tol = h as f32 * 0.02;
+    assert!((y0 as f32 - top).abs() < tol, "top row {y0}, expected {top:.1}");
+    assert!((y1 as f32 - feet).abs() < tol, "bottom row {y1}, expected {feet:.1}");
+    let mid = (x0 + x1) as f32 / 2.0;
+    assert!((mid - centre).abs() < w as f32 * 0.05, "centre column {mid}, expected {centre:.1}");
+    // A standing person with arms down: narrower than a third of their height.
+    assert!(((x1 - x0) as f32) < (y1 - y0) as f32 / 3.0, "silhouette {}x{} is not a standing figure", x1 - x0, y1 - y0);
+}
+
+#[test]
+fn room_render_is_lit_and_coloured_not_blank_or_black() {
+    let (w, h, px) = render("front_room.png", &["--view", "front", "--width", "240", "--height", "360"]);
+    let n = (w * h) as usize;
+    let lum: Vec<f32> =
+        px.chunks(4).map(|p| 0.2126 * p[0] as f32 + 0.7152 * p[1] as f32 + 0.0722 * p[2] as f32).collect();
+    let mean = lum.iter().sum::<f32>() / n as f32;
+    let var = lum.iter().map(|l| (l - mean).powi(2)).sum::<f32>() / n as f32;
+    assert!(mean > 40.0 && mean < 240.0, "mean luminance {mean}: black or washed out");
+    assert!(var.sqrt() > 10.0, "luminance spread {}: a flat frame", var.sqrt());
+    // Skin tones are present (warm: red above blue) somewhere in the upper half (the face).
+    let warm = px[..(n * 2)].chunks(4).filter(|p| p[0] as i32 - p[2] as i32 > 40 && p[0] > 120).count();
+    assert!(warm > 50, "only {warm} warm pixels: the face did not render");
+}
+
+#[test]
+fn eye_view_sees_the_companion_centred_at_the_right_height() {
+    let (w, h) = (320u32, 320u32);
+    let (_, _, px) = render("eye.png", &["--view", "eye", "--transparent", "--width", "320", "--height", "320"]);
+    let (x0, y0, x1, _) = silhouette(w, h, &px).expect("companion not in view");
+    let eye = bevy::math::Vec3::new(0.0, EYE, 0.0);
+    let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &Placement::default());
+    let cam = view_camera(View::Eye, &anchor, HEIGHT, eye);
+    let top = pixel_row(&cam, anchor.translation + bevy::math::Vec3::Y * HEIGHT, h);
+    eprintln!("eye view silhouette x {x0}..{x1}, top {y0}; expected top {top:.1}");
+    assert!((y0 as f32 - top).abs() < h as f32 * 0.03, "head top at row {y0}, expected {top:.1}");
+    let mid = (x0 + x1) as f32 / 2.0;
+    assert!((mid - w as f32 / 2.0).abs() < w as f32 * 0.08, "centre column {mid}");
+}
+
+#[test]
+fn a_broken_avatar_file_is_named_and_exits_2() {
+    let bad = out_dir().join("broken.vrm");
+    std::fs::write(&bad, b"glTF\x02\0\0\0garbage that is not a model").unwrap();
+    let o = tomoni().args(["render", "--out"]).arg(out_dir().join("x.png")).arg("--avatar").arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken.vrm"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_broken_config_names_file_line_and_field() {
+    let cfg = out_dir().join("bad.toml");
+    std::fs::write(&cfg, "persona = \"default\"\n[placement]\nright = \"far\"\n").unwrap();
+    let o = tomoni().args(["render", "--out"]).arg(out_dir().join("y.png")).arg("--config").arg(&cfg).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:3:"), "{err}");
+}

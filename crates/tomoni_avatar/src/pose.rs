@@ -1,0 +1,78 @@
+//! Bone poses on top of the VRM rest pose (T-pose), written in model space so the same pose
+//! works on any VRM 1.0 rig whatever its bone axes.
+
+use bevy::platform::collections::HashMap;
+use bevy::prelude::*;
+use bevy_vrm1::prelude::*;
+use tomoni_core::TomoniSystems;
+
+/// Model-space rotation of each humanoid bone (by VRM name) relative to its rest pose.
+/// Behaviour systems (idle life, gestures, gaze) fill it; [`PosePlugin`] writes it to bones.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct BonePose(pub HashMap<&'static str, Quat>);
+
+impl BonePose {
+    /// A natural standing pose: arms down from the T-pose, elbows a little bent.
+    pub fn relaxed() -> Self {
+        let mut m = HashMap::default();
+        m.insert("leftUpperArm", Quat::from_rotation_z(-1.25) * Quat::from_rotation_y(-0.12));
+        m.insert("rightUpperArm", Quat::from_rotation_z(1.25) * Quat::from_rotation_y(0.12));
+        m.insert("leftLowerArm", Quat::from_rotation_y(-0.30));
+        m.insert("rightLowerArm", Quat::from_rotation_y(0.30));
+        m.insert("leftHand", Quat::from_rotation_x(0.1));
+        m.insert("rightHand", Quat::from_rotation_x(0.1));
+        Self(m)
+    }
+}
+
+/// The bone's rest rotation in the model's frame, cached once (it never changes).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct ModelRest(pub Quat);
+
+/// Writes [`BonePose`] onto humanoid bones each frame.
+pub struct PosePlugin;
+
+impl Plugin for PosePlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(BonePose::relaxed()).add_systems(
+            Update,
+            (cache_model_rest, write_pose).chain().in_set(TomoniSystems::Pose),
+        );
+    }
+}
+
+fn cache_model_rest(
+    mut commands: Commands,
+    new_bones: Query<Entity, (With<VrmBone>, With<RestTransform>, Without<ModelRest>)>,
+    up: Query<(Option<&ChildOf>, Option<&RestTransform>, Has<Vrm>)>,
+) {
+    for bone in &new_bones {
+        let mut q = Quat::IDENTITY;
+        let mut e = bone;
+        // Compose rest rotations up to (not including) the VRM root.
+        while let Ok((parent, rest, is_root)) = up.get(e) {
+            if is_root {
+                break;
+            }
+            if let Some(rest) = rest {
+                q = rest.rotation * q;
+            }
+            match parent {
+                Some(p) => e = p.parent(),
+                None => break,
+            }
+        }
+        commands.entity(bone).insert(ModelRest(q));
+    }
+}
+
+fn write_pose(pose: Res<BonePose>, mut bones: Query<(&VrmBone, &RestTransform, &ModelRest, &mut Transform)>) {
+    for (name, rest, model_rest, mut tf) in &mut bones {
+        let delta = pose.0.get(name.0.as_str()).copied().unwrap_or(Quat::IDENTITY);
+        // local = rest · G⁻¹ · D · G: the model-space delta D seen from the bone's own frame.
+        let rot = rest.rotation * (model_rest.0.inverse() * delta * model_rest.0);
+        if tf.rotation != rot {
+            tf.rotation = rot;
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Configuration files with errors that name the file, line, column and field.
+//!
+//! Built-in defaults are embedded so that `tomoni` runs with no files at all; a file on disk
+//! replaces them. Unknown keys are errors: a typo must not be silently ignored.
+
+use crate::placement::Placement;
+use bevy::prelude::Resource;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The app settings shipped in `configs/tomoni.toml`.
+pub const DEFAULT_APP_TOML: &str = include_str!("../../../configs/tomoni.toml");
+/// The default persona shipped in `configs/personas/default.toml`.
+pub const DEFAULT_PERSONA_TOML: &str = include_str!("../../../configs/personas/default.toml");
+
+/// A config file that could not be used, with where and why.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    /// The file (or `<built-in …>` for embedded defaults).
+    pub path: String,
+    /// 1-based line of the problem (0 when the file could not be read at all).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong, including the field's name where the parser knows it.
+    pub message: String,
+}
+
+/// App settings (`configs/tomoni.toml`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Resource)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    /// Persona name: `configs/personas/<persona>.toml`.
+    pub persona: String,
+    /// Where the companion stands relative to the viewer.
+    pub placement: Placement,
+    /// The viewer, where the runtime or window does not say.
+    pub viewer: ViewerConfig,
+    /// Rendering choices.
+    pub render: RenderConfig,
+    /// The language model service.
+    pub llm: LlmSettings,
+}
+
+/// Which OpenAI-compatible service the persona talks through. The API key is never here:
+/// only the name of the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmSettings {
+    /// Base URL up to `/v1`; empty: try Ollama on its default local port, else the offline demo.
+    pub base_url: String,
+    /// Model name.
+    pub model: String,
+    /// Environment variable holding the API key (e.g. `OPENAI_API_KEY`); empty for none.
+    pub api_key_env: String,
+    /// Seconds to wait for the first token.
+    pub first_token_timeout: f32,
+    /// Seconds of silence tolerated between chunks.
+    pub idle_timeout: f32,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            model: "llama3.2".into(),
+            api_key_env: String::new(),
+            first_token_timeout: 60.0,
+            idle_timeout: 30.0,
+        }
+    }
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            persona: "default".into(),
+            placement: Placement::default(),
+            viewer: ViewerConfig::default(),
+            render: RenderConfig::default(),
+            llm: LlmSettings::default(),
+        }
+    }
+}
+
+/// The viewer's body, used where no tracking gives it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewerConfig {
+    /// Eye height above the floor, metres.
+    pub eye_height: f32,
+}
+
+impl Default for ViewerConfig {
+    fn default() -> Self {
+        Self { eye_height: 1.6 }
+    }
+}
+
+/// Rendering choices.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderConfig {
+    /// Clear to transparent instead of the room colour (AR compositing).
+    pub transparent: bool,
+}
+
+/// The part of a persona file the renderer needs: which avatar and how tall.
+/// The persona crate reads the rest of the same file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PersonaLook {
+    /// Display name.
+    pub name: String,
+    /// The avatar.
+    pub avatar: AvatarSpec,
+}
+
+/// Which VRM and how tall it stands.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarSpec {
+    /// Path of a VRM 1.0 file, relative to the asset root unless absolute.
+    pub path: PathBuf,
+    /// Standing height in metres.
+    pub height: f32,
+}
+
+/// Parses TOML into `T`, turning serde's byte span into a line and column.
+pub fn parse_toml<T: for<'de> Deserialize<'de>>(text: &str, path: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        ConfigError { path: path.into(), line, column, message: e.message().trim().to_string() }
+    })
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Reads a file, or the embedded default when `path` is `None`.
+pub fn load_toml<T: for<'de> Deserialize<'de>>(path: Option<&Path>, default: &str, name: &str) -> Result<T, ConfigError> {
+    match path {
+        None => parse_toml(default, &format!("<built-in {name}>")),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
+                path: p.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            })?;
+            parse_toml(&text, &p.display().to_string())
+        }
+    }
+}
+
+/// Validates a persona look beyond what types can say.
+pub fn check_look(look: &PersonaLook, path: &str) -> Result<(), ConfigError> {
+    let h = look.avatar.height;
+    if !(0.3..=3.0).contains(&h) {
+        return Err(ConfigError {
+            path: path.into(),
+            line: 0,
+            column: 0,
+            message: format!("avatar.height = {h} m is not a plausible standing height (0.3..3.0)"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let app: AppConfig = parse_toml(DEFAULT_APP_TOML, "tomoni.toml").unwrap();
+        assert_eq!(app, AppConfig::default());
+        let look: PersonaLook = parse_toml(DEFAULT_PERSONA_TOML, "default.toml").unwrap();
+        assert_eq!(look.avatar.height, 1.70);
+        check_look(&look, "default.toml").unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_line_and_column() {
+        let text = "persona = \"x\"\n[placement]\nrigth = 0.5\n";
+        let err = parse_toml::<AppConfig>(text, "my.toml").unwrap_err();
+        assert_eq!((err.path.as_str(), err.line, err.column), ("my.toml", 3, 1));
+        assert!(err.message.contains("rigth"), "{}", err.message);
+        assert!(err.to_string().starts_with("my.toml:3:1: "));
+    }
+
+    #[test]
+    fn wrong_type_names_the_place() {
+        let err = parse_toml::<AppConfig>("[viewer]\neye_height = \"tall\"\n", "a.toml").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("float") || err.message.contains("f32"), "{}", err.message);
+    }
+
+    #[test]
+    fn implausible_height_is_refused() {
+        let look: PersonaLook = parse_toml("name='x'\n[avatar]\npath='a.vrm'\nheight=17.0\n", "p.toml").unwrap();
+        let err = check_look(&look, "p.toml").unwrap_err();
+        assert!(err.message.contains("avatar.height"));
+    }
+
+    #[test]
+    fn missing_file_is_an_error_naming_it() {
+        let err = load_toml::<AppConfig>(Some(Path::new("/nonexistent/t.toml")), "", "x").unwrap_err();
+        assert_eq!(err.path, "/nonexistent/t.toml");
+        assert!(err.message.contains("cannot read"));
+    }
+}

@@ -1,0 +1,246 @@
+//! The persona: who the companion is, in a TOML file the user owns and can edit
+//! (`configs/personas/<name>.toml`), and the system prompt assembled from it.
+
+use crate::openai::Message;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A persona file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persona {
+    /// The companion's name.
+    pub name: String,
+    /// Who they are, in a few sentences.
+    #[serde(default)]
+    pub description: String,
+    /// Character traits.
+    #[serde(default)]
+    pub personality: String,
+    /// How they talk.
+    #[serde(default)]
+    pub speaking_style: String,
+    /// What they say first.
+    #[serde(default)]
+    pub greeting: String,
+    /// Languages they speak (BCP 47 tags), first is preferred.
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
+    /// Example exchanges that show the voice.
+    #[serde(default)]
+    pub example_dialogue: Vec<Example>,
+    /// Voice settings.
+    #[serde(default)]
+    pub voice: VoiceSettings,
+    /// Avatar and life size (the renderer reads this part too).
+    pub avatar: AvatarSettings,
+    /// Free text the user wants in the prompt (imported custom instructions land here).
+    #[serde(default)]
+    pub user_notes: String,
+}
+
+fn default_languages() -> Vec<String> {
+    vec!["en".into()]
+}
+
+/// One example exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// What the user says.
+    pub user: String,
+    /// What the companion answers.
+    pub companion: String,
+}
+
+/// Voice settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceSettings {
+    /// `espeak` (in process) or `openai` (`/v1/audio/speech`).
+    pub engine: String,
+    /// Voice name for the engine (espeak-ng: `en-us`, `ja`, …).
+    pub voice: String,
+    /// Words per minute (espeak-ng).
+    pub rate: u32,
+    /// Pitch 0–100 (espeak-ng).
+    pub pitch: u32,
+}
+
+impl Default for VoiceSettings {
+    fn default() -> Self {
+        Self { engine: "espeak".into(), voice: "en-us".into(), rate: 165, pitch: 50 }
+    }
+}
+
+/// Avatar and life size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarSettings {
+    /// VRM 1.0 file.
+    pub path: String,
+    /// Standing height, metres.
+    pub height: f32,
+}
+
+/// A persona file that could not be used: file, line, column and field.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct PersonaError {
+    /// The file.
+    pub path: String,
+    /// 1-based line (0: whole file).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The shipped default persona.
+pub const DEFAULT_PERSONA: &str = include_str!("../../../configs/personas/default.toml");
+
+impl Persona {
+    /// Parses and validates persona TOML; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<Self, PersonaError> {
+        let p: Persona = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            PersonaError { path: path.into(), line, column, message: e.message().trim().to_string() }
+        })?;
+        let field_err = |field: &str, message: String| {
+            let (line, column) = find_key(text, field);
+            PersonaError { path: path.into(), line, column, message: format!("{field}: {message}") }
+        };
+        if p.name.trim().is_empty() {
+            return Err(field_err("name", "must not be empty".into()));
+        }
+        if !(0.3..=3.0).contains(&p.avatar.height) {
+            return Err(field_err("height", format!("{} m is not a plausible standing height (0.3..3.0)", p.avatar.height)));
+        }
+        if !matches!(p.voice.engine.as_str(), "espeak" | "openai") {
+            return Err(field_err("engine", format!("{:?}: expected \"espeak\" or \"openai\"", p.voice.engine)));
+        }
+        if p.voice.pitch > 100 || !(80..=450).contains(&p.voice.rate) {
+            return Err(field_err("rate", "rate must be 80..450 words a minute and pitch 0..100".into()));
+        }
+        Ok(p)
+    }
+
+    /// Reads a persona file.
+    pub fn load(path: &Path) -> Result<Self, PersonaError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PersonaError {
+            path: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The built-in default.
+    pub fn default_persona() -> Self {
+        Self::parse(DEFAULT_PERSONA, "<built-in default persona>").unwrap_or_else(|e| panic!("shipped persona is invalid: {e}"))
+    }
+
+    /// Serialises back to TOML (for drafts and exports).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The system prompt: who the companion is, honesty and care, the expression protocol,
+    /// and what it remembers.
+    pub fn system_prompt(&self, facts: &[String]) -> String {
+        let mut s = format!("You are {}, a companion who talks with one person.\n", self.name);
+        for (label, v) in [("About you", &self.description), ("Personality", &self.personality), ("How you speak", &self.speaking_style)] {
+            if !v.trim().is_empty() {
+                s.push_str(&format!("{label}: {}\n", v.trim()));
+            }
+        }
+        if let Some(lang) = self.languages.first() {
+            s.push_str(&format!("Answer in the language the person uses; your first language is {lang}.\n"));
+        }
+        s.push_str(
+            "You are an AI and you say so honestly when it matters; never claim to be human. \
+             Care for the person's wellbeing: encourage rest, friends and help from people when they need it.\n\
+             Your words are spoken aloud: keep replies short and conversational, no lists or markdown.\n\
+             Show feelings and gestures with tags the person does not hear: [happy], [sad 0.5], [angry], [relaxed], \
+             [surprised], [neutral] (optional intensity 0-1); [gesture:nod], [gesture:wave], [gesture:bow], \
+             [gesture:tilt], [gesture:shake], [gesture:heart], [gesture:shrug], [gesture:offer_hand]; \
+             [pause 500] for a pause in milliseconds. Put a tag just before the words it belongs to.\n",
+        );
+        if !self.user_notes.trim().is_empty() {
+            s.push_str(&format!("Notes from the person: {}\n", self.user_notes.trim()));
+        }
+        if !facts.is_empty() {
+            s.push_str("What you remember about the person:\n");
+            for f in facts {
+                s.push_str(&format!("- {f}\n"));
+            }
+        }
+        if !self.example_dialogue.is_empty() {
+            s.push_str("Examples of how you talk:\n");
+            for e in &self.example_dialogue {
+                s.push_str(&format!("Person: {}\nYou: {}\n", e.user, e.companion));
+            }
+        }
+        s
+    }
+
+    /// The messages for one turn: system prompt, recent history, the new user message.
+    pub fn messages(&self, facts: &[String], history: &[(String, String)], user: &str) -> Vec<Message> {
+        let mut m = vec![Message::new("system", self.system_prompt(facts))];
+        for (role, text) in history {
+            m.push(Message::new(role, text.clone()));
+        }
+        m.push(Message::new("user", user));
+        m
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
+}
+
+/// Line and column of `key =` in the text (first match), for errors found after parsing.
+fn find_key(text: &str, key: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with(key) && t[key.len()..].trim_start().starts_with('=') {
+            return (i + 1, line.len() - t.len() + 1);
+        }
+    }
+    (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_default_parses_and_prompt_is_honest_and_teaches_tags() {
+        let p = Persona::default_persona();
+        let prompt = p.system_prompt(&["I live in Okayama".into()]);
+        assert!(prompt.contains("You are an AI"));
+        assert!(prompt.contains("[gesture:nod]"));
+        assert!(prompt.contains("- I live in Okayama"));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = Persona::parse("name = \"A\"\nvoice = { engine = \"espeak\", rate = \"fast\" }\n[avatar]\npath=\"a\"\nheight=1.7\n", "p.toml")
+            .unwrap_err();
+        assert_eq!((e.path.as_str(), e.line), ("p.toml", 2), "{e}");
+        let e = Persona::parse("name = \"A\"\n[avatar]\npath = \"a.vrm\"\nheight = 9.0\n", "p.toml").unwrap_err();
+        assert_eq!((e.line, e.column), (4, 1), "{e}");
+        assert!(e.message.starts_with("height:"), "{e}");
+        let e = Persona::parse("name = \"A\"\nnmae = 1\n[avatar]\npath=\"a\"\nheight=1.7\n", "p.toml").unwrap_err();
+        assert!(e.message.contains("nmae") && e.line == 2, "{e}");
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let p = Persona::default_persona();
+        assert_eq!(Persona::parse(&p.to_toml(), "x").unwrap(), p);
+    }
+}

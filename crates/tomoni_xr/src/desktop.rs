@@ -1,0 +1,79 @@
+//! Desktop mode: a first-person camera at the viewer's eye height. Drag with the right mouse
+//! button or use the arrow keys to look around; WASD to step; R re-places the companion.
+
+use crate::Recenter;
+use bevy::input::mouse::AccumulatedMouseMotion;
+use bevy::prelude::*;
+use tomoni_core::{TomoniSystems, ViewerHead};
+
+/// Heading and pitch of the desktop viewer.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct FirstPersonLook {
+    /// Radians about +Y (0 looks along -Z).
+    pub yaw: f32,
+    /// Radians about the camera's X axis, clamped to ±80°.
+    pub pitch: f32,
+}
+
+/// Spawns the desktop camera and drives it from mouse and keyboard.
+pub struct DesktopCameraPlugin {
+    /// Eye height above the floor, metres.
+    pub eye_height: f32,
+}
+
+impl Plugin for DesktopCameraPlugin {
+    fn build(&self, app: &mut App) {
+        let eye = self.eye_height;
+        app.add_systems(Startup, move |mut commands: Commands| {
+            commands.spawn((
+                Name::new("viewer camera"),
+                Camera3d::default(),
+                Projection::Perspective(PerspectiveProjection { fov: 60f32.to_radians(), near: 0.05, ..default() }),
+                Transform::from_xyz(0.0, eye, 0.0),
+                FirstPersonLook::default(),
+            ));
+        })
+        .add_systems(Update, (look_around, publish_head).chain().in_set(TomoniSystems::Input));
+    }
+}
+
+fn look_around(
+    time: Res<Time>,
+    keys: Res<ButtonInput<KeyCode>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<AccumulatedMouseMotion>,
+    mut recenter: MessageWriter<Recenter>,
+    mut cams: Query<(&mut FirstPersonLook, &mut Transform)>,
+) {
+    let dt = time.delta_secs();
+    for (mut look, mut tf) in &mut cams {
+        if buttons.pressed(MouseButton::Right) {
+            look.yaw -= motion.delta.x * 0.004;
+            look.pitch -= motion.delta.y * 0.004;
+        }
+        let turn = 1.6 * dt;
+        if keys.pressed(KeyCode::ArrowLeft) { look.yaw += turn; }
+        if keys.pressed(KeyCode::ArrowRight) { look.yaw -= turn; }
+        if keys.pressed(KeyCode::ArrowUp) { look.pitch += turn; }
+        if keys.pressed(KeyCode::ArrowDown) { look.pitch -= turn; }
+        look.pitch = look.pitch.clamp(-1.4, 1.4);
+        tf.rotation = Quat::from_rotation_y(look.yaw) * Quat::from_rotation_x(look.pitch);
+        let heading = Quat::from_rotation_y(look.yaw);
+        let mut step = Vec3::ZERO;
+        if keys.pressed(KeyCode::KeyW) { step += heading * Vec3::NEG_Z; }
+        if keys.pressed(KeyCode::KeyS) { step += heading * Vec3::Z; }
+        if keys.pressed(KeyCode::KeyA) { step += heading * Vec3::NEG_X; }
+        if keys.pressed(KeyCode::KeyD) { step += heading * Vec3::X; }
+        tf.translation += step.normalize_or_zero() * 1.2 * dt;
+        if keys.just_pressed(KeyCode::KeyR) {
+            recenter.write(Recenter);
+        }
+    }
+}
+
+fn publish_head(cams: Query<&Transform, With<FirstPersonLook>>, mut head: ResMut<ViewerHead>) {
+    if let Ok(tf) = cams.single() {
+        head.transform = *tf;
+        head.valid = true;
+    }
+}

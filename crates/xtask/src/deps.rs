@@ -1,0 +1,47 @@
+//! System packages the project needs, installed with apt when missing (CI and fresh machines
+//! run as root; elsewhere we print the command instead of failing obscurely).
+
+use crate::Res;
+use std::process::Command;
+
+/// Everything `test`, `demo` and `bench` need: build headers and the real drivers tests use.
+pub const ALL: &[&str] = &[
+    "pkg-config",
+    "libasound2-dev",   // kira/cpal (ALSA)
+    "libdbus-1-dev",    // cpal's realtime-dbus
+    "libudev-dev",      // bevy input
+    "libclang-dev",     // bindgen for espeakng-sys
+    "libespeak-ng-dev", // in-process espeak-ng
+    "espeak-ng",        // its voices and data
+    "mesa-vulkan-drivers", // lavapipe: the Vulkan driver tests render on
+    "libvulkan1",
+    "libopenxr-dev",    // the unversioned libopenxr_loader.so the openxr crate dlopens
+    "xvfb",             // desktop-window tests without a display
+];
+
+fn installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+/// Installs the packages of `pkgs` that are not installed yet.
+pub fn ensure(pkgs: &[&str]) -> Res {
+    let missing: Vec<&str> = pkgs.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    if !is_root {
+        return Err(format!("missing system packages; run: sudo apt-get install -y {}", missing.join(" ")));
+    }
+    println!("xtask: installing {}", missing.join(" "));
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    crate::run(update)?;
+    let mut install = Command::new("apt-get");
+    install.args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
+    crate::run(install)
+}
