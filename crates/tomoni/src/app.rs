@@ -105,7 +105,10 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
                     // Deterministic frames: a pipeline still compiling would leave the avatar undrawn.
                     .set(crate::render::synchronous_render_plugin())
                     .disable::<bevy::winit::WinitPlugin>(),
-            );
+            )
+            // With bevy_window compiled in, DefaultPlugins brings no runner: without winit we
+            // must loop ourselves, or `run()` returns after one update.
+            .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
         }
         AppMode::Desktop | AppMode::Xr => {
             app.add_plugins(defaults.set(WindowPlugin {

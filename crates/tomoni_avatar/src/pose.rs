@@ -15,8 +15,8 @@ impl BonePose {
     /// A natural standing pose: arms down from the T-pose, elbows a little bent.
     pub fn relaxed() -> Self {
         let mut m = HashMap::default();
-        m.insert("leftUpperArm", Quat::from_rotation_z(-1.25) * Quat::from_rotation_y(-0.12));
-        m.insert("rightUpperArm", Quat::from_rotation_z(1.25) * Quat::from_rotation_y(0.12));
+        m.insert("leftUpperArm", Quat::from_rotation_z(-1.32) * Quat::from_rotation_y(-0.15));
+        m.insert("rightUpperArm", Quat::from_rotation_z(1.32) * Quat::from_rotation_y(0.15));
         m.insert("leftLowerArm", Quat::from_rotation_y(-0.30));
         m.insert("rightLowerArm", Quat::from_rotation_y(0.30));
         m.insert("leftHand", Quat::from_rotation_x(0.1));

@@ -161,6 +161,28 @@ def triangulate(faces):
     return np.array(tris, dtype=np.int64)
 
 
+def smooth_shell(pos, base, nrm, tris, offset, iterations):
+    """Laplacian smoothing of a garment shell, so cloth drapes over the body instead of showing
+    every muscle; afterwards no vertex is closer to the body than `offset` along its normal."""
+    n = len(pos)
+    nb = [set() for _ in range(n)]
+    for a, b, c in tris:
+        nb[a].update((b, c))
+        nb[b].update((a, c))
+        nb[c].update((a, b))
+    rows = np.repeat(np.arange(n), [len(x) for x in nb])
+    cols = np.fromiter((j for x in nb for j in x), dtype=np.int64, count=len(rows))
+    deg = np.maximum(np.bincount(rows, minlength=n), 1)[:, None]
+    p = pos.copy()
+    for _ in range(iterations):
+        mean = np.zeros_like(p)
+        np.add.at(mean, rows, p[cols])
+        p = 0.5 * p + 0.5 * mean / deg
+        d = ((p - base) * nrm).sum(axis=1, keepdims=True)
+        p = p + np.maximum(offset - d, 0.0) * nrm
+    return p
+
+
 def vertex_normals(pos, tris):
     n = np.zeros_like(pos)
     fn = np.cross(pos[tris[:, 1]] - pos[tris[:, 0]], pos[tris[:, 2]] - pos[tris[:, 0]])
@@ -286,7 +308,8 @@ def build(data_dir):
     # lips: where the pucker unit moves the skin most
     roll = np.linalg.norm(load_target(os.path.join(fu, "mouthRollLower.target"), nverts)
                           + load_target(os.path.join(fu, "mouthRollUpper.target"), nverts), axis=1)
-    lipv = roll > 0.45 * roll.max()
+    pucker = np.linalg.norm(units["mouthPucker"], axis=1)
+    lipv = (roll > 0.4 * roll.max()) & (pucker > 0.45 * pucker.max())
 
     # --- primitives
     faces_by_group = {}
@@ -331,37 +354,45 @@ def build(data_dir):
     not_extremity = ~region(["head", "hand", "thumb", "index", "middle", "ring", "pinky",
                              "foot", "ball"])
     jacket = not_extremity & (y > hip_y - 0.10) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.07) & (y < neck_y + 0.04))) & (
-        np.abs(tpos[:, 0]) < wrist_l - 0.03)
+        np.abs(tpos[:, 0]) < wrist_l - 0.012)
     trousers = not_extremity & (y < hip_y + 0.06)
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.05)
     head_y = joints_t["head"][1]
     eye_y = joints_t["eye_l"][1]
     zc = joints_t["head"][2]
     # scalp: above the brows at the front, down to the nape at the back
+    ear_z = zc + 0.0
     scalp = region(["head", "neck"],
-                   ((y > eye_y + 0.045) | ((tpos[:, 2] < zc - 0.02) & (y > head_y - 0.02)))
+                   ((y > eye_y + 0.045)
+                    | ((tpos[:, 2] < ear_z + 0.01) & (y > eye_y + 0.005))   # over and behind the ears
+                    | ((tpos[:, 2] < zc - 0.03) & (y > head_y - 0.035)))   # down to the nape
                    & (np.abs(tpos[:, 0]) < 0.2))
     collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.06) & (y < neck_y + 0.01))
     # brows: a band of skin that the browDown unit moves, above the eyes
     bd = np.linalg.norm(units["browDownLeft"] + units["browDownRight"], axis=1)
     brows = (bd > 0.55 * bd.max()) & (y > eye_y + 0.015) & (y < eye_y + 0.035)
 
-    # shells overlap; the outer garment has the larger offset so no skin shows at the seams
-    shells = [("Clothes", "jacket", jacket, 0.012, "jacket"),
-              ("Clothes", "shirt", collar, 0.006, "shirt"),
-              ("Clothes", "trousers", trousers, 0.008, "trousers"),
-              ("Clothes", "shoes", shoes, 0.012, "shoes"),
-              ("Hair", "hair", scalp, 0.016, "hair"),
-              ("Body", "brows", brows, 0.0015, "brows")]
+    # shells overlap; the outer garment has the larger offset so no skin shows at the seams.
+    # (mesh, name, region, offset m, material, smoothing iterations)
+    shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
+              ("Clothes", "shirt", collar, 0.006, "shirt", 3),
+              ("Clothes", "trousers", trousers, 0.011, "trousers", 8),
+              ("Clothes", "shoes", shoes, 0.012, "shoes", 14),
+              ("Hair", "hair", scalp, 0.016, "hair", 6),
+              ("Body", "brows", brows, 0.0015, "brows", 0)]
     extra_pos, extra_src = [], []
     next_id = nverts
-    for mesh, _name, sel, off, mat in shells:
+    for mesh, _name, sel, off, mat, iters in shells:
         ft = body_tris[sel[body_tris].all(axis=1)]
         if len(ft) == 0:
             fail(f"garment {_name} selected no faces")
         vs = np.unique(ft)
         remap = {int(v): next_id + i for i, v in enumerate(vs)}
-        extra_pos.append(tpos[vs] + nrm0[vs] * off)
+        shell = tpos[vs] + nrm0[vs] * off
+        if iters:
+            local = np.searchsorted(vs, ft)
+            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, iters)
+        extra_pos.append(shell)
         extra_src.append(vs)
         next_id += len(vs)
         prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"),
@@ -413,11 +444,12 @@ class Gltf:
         self.accessors.append(a)
         return len(self.accessors) - 1
 
-    def sparse_vec3(self, dense):
-        """A morph target as a sparse accessor: only the moved vertices are stored."""
+    def sparse_vec3(self, dense, zero_view):
+        """A morph target as a sparse accessor: only the moved vertices are stored. The base is a
+        shared all-zero view (some loaders, the `gltf` crate among them, require a bufferView)."""
         idx = np.nonzero(np.abs(dense).max(axis=1) > 1e-7)[0].astype(np.uint32)
         vals = dense[idx].astype(np.float32)
-        a = {"componentType": 5126, "count": int(dense.shape[0]), "type": "VEC3",
+        a = {"bufferView": zero_view, "componentType": 5126, "count": int(dense.shape[0]), "type": "VEC3",
              "min": [float(x) for x in dense.astype(np.float32).min(axis=0)],
              "max": [float(x) for x in dense.astype(np.float32).max(axis=0)]}
         if len(idx):
@@ -518,7 +550,8 @@ def write_vrm(model, out_path, source_note):
         prim = {"attributes": attrs, "indices": g.acc(local.reshape(-1), 5125, "SCALAR", 34963),
                 "material": mat_idx[p["mat"]], "mode": 4}
         if p["mesh"] == "Body":
-            prim["targets"] = [{"POSITION": g.sparse_vec3(model["morph"][e][vs])} for e in PRESET_ORDER]
+            zero_view = g.view(bytes(12 * len(vs)))
+            prim["targets"] = [{"POSITION": g.sparse_vec3(model["morph"][e][vs], zero_view)} for e in PRESET_ORDER]
         if p["mesh"] not in mesh_of:
             mesh_of[p["mesh"]] = len(meshes)
             meshes.append({"name": p["mesh"], "primitives": []})
