@@ -91,7 +91,7 @@ PALETTE = {
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
     "shirt": ((0.95, 0.95, 0.93), (0.78, 0.80, 0.86), 0.0010),
-    "trousers": ((0.12, 0.14, 0.22), (0.06, 0.07, 0.13), 0.0015),
+    "trousers": ((0.33, 0.31, 0.30), (0.18, 0.17, 0.18), 0.0015),
     "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
 }
 
@@ -173,11 +173,17 @@ def smooth_shell(pos, base, nrm, tris, offset, iterations):
     rows = np.repeat(np.arange(n), [len(x) for x in nb])
     cols = np.fromiter((j for x in nb for j in x), dtype=np.int64, count=len(rows))
     deg = np.maximum(np.bincount(rows, minlength=n), 1)[:, None]
+    # Open edges (used by one triangle) keep their vertices: the hem must not creep upwards.
+    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
+    uniq, count = np.unique(edges, axis=0, return_counts=True)
+    pinned = np.zeros(n, dtype=bool)
+    pinned[uniq[count == 1].ravel()] = True
     p = pos.copy()
     for _ in range(iterations):
         mean = np.zeros_like(p)
         np.add.at(mean, rows, p[cols])
-        p = 0.5 * p + 0.5 * mean / deg
+        moved = 0.5 * p + 0.5 * mean / deg
+        p = np.where(pinned[:, None], p, moved)
         d = ((p - base) * nrm).sum(axis=1, keepdims=True)
         p = p + np.maximum(offset - d, 0.0) * nrm
     return p
@@ -353,19 +359,22 @@ def build(data_dir):
     hip_y = joints_t["pelvis"][1]
     not_extremity = ~region(["head", "hand", "thumb", "index", "middle", "ring", "pinky",
                              "foot", "ball"])
-    jacket = not_extremity & (y > hip_y - 0.10) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.07) & (y < neck_y + 0.04))) & (
+    jacket = not_extremity & (y > hip_y - 0.045) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.07) & (y < neck_y + 0.04))) & (
         np.abs(tpos[:, 0]) < wrist_l - 0.012)
     trousers = not_extremity & (y < hip_y + 0.06)
-    shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.05)
+    shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.075)
     head_y = joints_t["head"][1]
     eye_y = joints_t["eye_l"][1]
     zc = joints_t["head"][2]
     # scalp: above the brows at the front, down to the nape at the back
-    ear_z = zc + 0.0
+    head_v = region(["head"])
+    front_z = tpos[head_v, 2].max()
+    # Scalp: everything above the temples, less the forehead below a hairline, and at the back
+    # down to the nape.
+    forehead = (tpos[:, 2] > front_z - 0.045) & (np.abs(tpos[:, 0]) < 0.06) & (y < eye_y + 0.065)
     scalp = region(["head", "neck"],
-                   ((y > eye_y + 0.045)
-                    | ((tpos[:, 2] < ear_z + 0.01) & (y > eye_y + 0.005))   # over and behind the ears
-                    | ((tpos[:, 2] < zc - 0.03) & (y > head_y - 0.035)))   # down to the nape
+                   (((y > eye_y + 0.028) & ~forehead)
+                    | ((tpos[:, 2] < zc - 0.03) & (y > head_y - 0.035)))
                    & (np.abs(tpos[:, 0]) < 0.2))
     collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.06) & (y < neck_y + 0.01))
     # brows: a band of skin that the browDown unit moves, above the eyes
@@ -550,7 +559,8 @@ def write_vrm(model, out_path, source_note):
         prim = {"attributes": attrs, "indices": g.acc(local.reshape(-1), 5125, "SCALAR", 34963),
                 "material": mat_idx[p["mat"]], "mode": 4}
         if p["mesh"] == "Body":
-            zero_view = g.view(bytes(12 * len(vs)))
+            zero_view = g.view(bytes(12 * len(vs)), 34962)
+            g.views[zero_view]["byteStride"] = 12  # shared by several accessors
             prim["targets"] = [{"POSITION": g.sparse_vec3(model["morph"][e][vs], zero_view)} for e in PRESET_ORDER]
         if p["mesh"] not in mesh_of:
             mesh_of[p["mesh"]] = len(meshes)

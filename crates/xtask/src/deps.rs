@@ -45,3 +45,32 @@ pub fn ensure(pkgs: &[&str]) -> Res {
     install.args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
     crate::run(install)
 }
+
+/// npm packages the avatar test uses (the Khronos glTF validator, three.js and pixiv's
+/// three-vrm as an independent VRM implementation), pinned and cached outside the checkout.
+pub const NODE_TOOLS: &[&str] = &["gltf-validator@2.0.0-dev.3.10", "three@0.187.0", "@pixiv/three-vrm@3.5.5"];
+
+/// Installs [`NODE_TOOLS`] into `~/.cache/tomoni/node` unless already there.
+pub fn ensure_node_tools() -> Res {
+    // The machine image ships Node.js with npm; Debian's packages are the fallback.
+    if !(has("node") && has("npm")) {
+        ensure(&["nodejs", "npm"])?;
+    }
+    let dir = crate::cache_dir().join("node");
+    let stamp = dir.join("installed.txt");
+    let want = NODE_TOOLS.join("\n");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join("package.json"), "{\"name\":\"tomoni-test-tools\",\"private\":true}\n")
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--prefix"]).arg(&dir).args(NODE_TOOLS);
+    crate::run(npm)?;
+    std::fs::write(&stamp, want).map_err(|e| format!("{}: {e}", stamp.display()))
+}
+
+fn has(cmd: &str) -> bool {
+    Command::new(cmd).arg("--version").output().is_ok_and(|o| o.status.success())
+}

@@ -4,6 +4,7 @@
 //! - `demo`   run the companion on embedded defaults (window, or headless pictures)
 //! - `bench`  criterion benchmarks and headless frame timing
 //! - `avatar` rebuild `assets/avatars/default.vrm` from the CC0 MakeHuman data on PyPI
+//! - `pictures` render docs/images with tomoni itself
 //!
 //! Everything it installs or builds is cached under `~/.cache/tomoni` (cargo target dir,
 //! Python virtualenv, downloaded wheels), outside the checkout, so clean clones reuse it.
@@ -24,9 +25,10 @@ fn main() -> ExitCode {
         "demo" => demo(rest),
         "bench" => bench(rest),
         "avatar" => avatar(),
+        "pictures" => pictures(),
         "deps" => deps::ensure(deps::ALL),
         _ => {
-            eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | deps>");
+            eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | deps>");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
@@ -75,12 +77,13 @@ pub fn run(mut c: Command) -> Res {
 
 fn test(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
+    deps::ensure_node_tools()?;
     run(cargo(&["fmt", "--all", "--check"]))?;
     run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let mut t = cargo(&["test", "--workspace", "--all-targets"]);
     // Tests that render need a Vulkan driver: lavapipe, chosen explicitly so a stray GPU ICD
     // on a developer machine cannot make CI and local results differ.
-    t.env("TOMONI_TEST_VULKAN", "lavapipe");
+    t.env("TOMONI_TEST_VULKAN", "lavapipe").env("TOMONI_NODE_MODULES", cache_dir().join("node/node_modules"));
     if rest.iter().any(|a| a == "--real-llm") {
         t.env("TOMONI_REAL_LLM", "1");
     }
@@ -119,6 +122,32 @@ fn bench(rest: &[String]) -> Res {
         args.extend(rest.iter().map(String::as_str));
     }
     run(cargo(&args))
+}
+
+/// Renders the pictures in docs/images with tomoni itself (README and docs/avatar.md use them).
+fn pictures() -> Res {
+    deps::ensure(deps::ALL)?;
+    run(cargo(&["build", "--package", "tomoni"]))?;
+    let bin = target_dir().join("debug/tomoni");
+    let dir = root().join("docs/images");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let shots: &[(&str, &[&str])] = &[
+        ("front.png", &["--view", "front", "--width", "600", "--height", "900"]),
+        ("side.png", &["--view", "side", "--width", "600", "--height", "900"]),
+        ("eye.png", &["--view", "eye", "--width", "800", "--height", "600"]),
+        ("face-neutral.png", &["--view", "face", "--width", "320", "--height", "320"]),
+        ("face-aa.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "aa"]),
+        ("face-ou.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "ou"]),
+        ("face-ee.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "ee"]),
+        ("face-blink.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "blink"]),
+        ("face-happy.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "happy"]),
+    ];
+    for (name, args) in shots {
+        let mut c = Command::new(&bin);
+        c.current_dir(root()).arg("render").args(*args).arg("--out").arg(dir.join(name));
+        run(c)?;
+    }
+    Ok(())
 }
 
 fn avatar() -> Res {

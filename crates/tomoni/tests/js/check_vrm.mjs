@@ -1,0 +1,53 @@
+// Checks a VRM with two independent implementations, printing one JSON line:
+// the Khronos glTF validator, and pixiv's three-vrm (three.js GLTFLoader + VRMLoaderPlugin).
+// Usage: node check_vrm.mjs FILE.vrm   (NODE_PATH = folder holding node_modules)
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+
+const modules = process.env.TOMONI_NODE_MODULES;
+const req = createRequire(path.join(modules, 'x.js'));
+// ES modules by file: one three.js instance shared by GLTFLoader and three-vrm.
+const imp = (p) => import(pathToFileURL(path.join(modules, p)).href);
+
+const file = process.argv[2];
+const bytes = readFileSync(file);
+const out = { file };
+
+const validator = req('gltf-validator');
+const report = await validator.validateBytes(new Uint8Array(bytes), { maxIssues: 50 });
+out.validator = {
+  errors: report.issues.numErrors,
+  warnings: report.issues.numWarnings,
+  messages: report.issues.messages.filter((m) => m.severity === 0).map((m) => `${m.code} ${m.pointer ?? ''} ${m.message}`),
+};
+
+const THREE = await imp('three/build/three.module.js');
+const { GLTFLoader } = await imp('three/examples/jsm/loaders/GLTFLoader.js');
+const { VRMLoaderPlugin } = await imp('@pixiv/three-vrm/lib/three-vrm.module.js');
+const loader = new GLTFLoader();
+loader.register((parser) => new VRMLoaderPlugin(parser));
+const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+try {
+  const gltf = await loader.parseAsync(ab, '');
+  const vrm = gltf.userData.vrm;
+  const humanoid = vrm.humanoid;
+  const bones = Object.keys(humanoid.humanBones).filter((b) => humanoid.getRawBoneNode(b));
+  // Height from the rest pose as three.js sees it.
+  const box = new THREE.Box3().setFromObject(vrm.scene);
+  out.threeVrm = {
+    specVersion: vrm.meta.metaVersion,
+    name: vrm.meta.name,
+    licenseUrl: vrm.meta.licenseUrl,
+    bones,
+    expressions: vrm.expressionManager.expressions.map((e) => e.expressionName),
+    lookAt: !!vrm.lookAt,
+    firstPerson: vrm.firstPerson ? vrm.firstPerson.meshAnnotations.length : 0,
+    mtoonMaterials: (() => { const s = new Set(); vrm.scene.traverse((o) => { if (o.material) [].concat(o.material).forEach((m) => { if (m.isMToonMaterial) s.add(m.name); }); }); return s.size; })(),
+    height: box.max.y - box.min.y,
+  };
+} catch (e) {
+  out.threeVrm = { error: String(e && e.stack || e) };
+}
+console.log(JSON.stringify(out));
