@@ -64,7 +64,8 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
     let app_file = pick(args.config.as_deref(), &configs.join("tomoni.toml"));
     let config: AppConfig =
         config::load_toml(app_file.as_deref(), config::DEFAULT_APP_TOML, "configs/tomoni.toml").map_err(input)?;
-    let persona_file = pick(args.persona.as_deref(), &configs.join("personas").join(format!("{}.toml", config.persona)));
+    let persona_file =
+        pick(args.persona.as_deref(), &configs.join("personas").join(format!("{}.toml", config.persona)));
     let persona_name = persona_file
         .as_ref()
         .map_or_else(|| "<built-in configs/personas/default.toml>".to_string(), |p| p.display().to_string());
@@ -120,7 +121,10 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
     let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     app.insert_resource(mode)
         .insert_resource(setup.config.clone())
-        .insert_resource(AvatarSettings { asset_path: format!("avatar://{file_name}"), height: setup.look.avatar.height })
+        .insert_resource(AvatarSettings {
+            asset_path: format!("avatar://{file_name}"),
+            height: setup.look.avatar.height,
+        })
         .configure_sets(
             Update,
             (TomoniSystems::Input, TomoniSystems::Dialogue, TomoniSystems::Behaviour, TomoniSystems::Pose).chain(),

@@ -18,7 +18,7 @@ pub const OLLAMA_URL: &str = "http://127.0.0.1:11434/v1";
 /// Where the replies come from.
 pub enum Brain {
     /// A real LLM service.
-    Llm(DialogueService),
+    Llm(Box<DialogueService>),
     /// Scripted lines, labelled as such.
     Offline,
 }
@@ -53,7 +53,8 @@ fn configs_dir() -> PathBuf {
 pub fn load_config(arg: Option<&Path>) -> Result<AppConfig, Failure> {
     let project = configs_dir().join("tomoni.toml");
     let file = arg.map(Path::to_path_buf).or_else(|| project.is_file().then_some(project));
-    config::load_toml(file.as_deref(), config::DEFAULT_APP_TOML, "configs/tomoni.toml").map_err(|e| Failure::Input(e.to_string()))
+    config::load_toml(file.as_deref(), config::DEFAULT_APP_TOML, "configs/tomoni.toml")
+        .map_err(|e| Failure::Input(e.to_string()))
 }
 
 /// Loads a persona by name or path.
@@ -98,8 +99,9 @@ pub fn brain(cfg: &AppConfig, args: &ChatArgs) -> Result<(Brain, String), Failur
         ..LlmConfig::default()
     };
     let label = format!("{} at {}", llm.model, url);
-    let service = DialogueService::start(llm).map_err(|e| Failure::Runtime(format!("cannot start the dialogue thread: {e}")))?;
-    Ok((Brain::Llm(service), label))
+    let service =
+        DialogueService::start(llm).map_err(|e| Failure::Runtime(format!("cannot start the dialogue thread: {e}")))?;
+    Ok((Brain::Llm(Box::new(service)), label))
 }
 
 /// A conversation: persona, memory, brain, and the turns so far.
@@ -120,7 +122,16 @@ impl Session {
         let mem = Memory::open(&memory::default_path()).map_err(|e| Failure::Runtime(e.to_string()))?;
         let (brain, label) = brain(&cfg, args)?;
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Ok((Self { persona, memory: Arc::new(Mutex::new(mem)), brain, conversation: format!("tomoni:{secs}"), offline_turns: 0 }, label))
+        Ok((
+            Self {
+                persona,
+                memory: Arc::new(Mutex::new(mem)),
+                brain,
+                conversation: format!("tomoni:{secs}"),
+                offline_turns: 0,
+            },
+            label,
+        ))
     }
 
     /// Sends a user message: stores it, assembles the prompt with relevant memories, starts the
@@ -128,8 +139,12 @@ impl Session {
     pub fn send(&mut self, text: &str) -> Result<Turn, Failure> {
         let (facts, history) = {
             let mut m = self.memory.lock().map_err(|_| Failure::Runtime("memory lock poisoned".into()))?;
-            let facts: Vec<String> =
-                m.relevant_facts(text, 300).map_err(|e| Failure::Runtime(e.to_string()))?.into_iter().map(|f| f.text).collect();
+            let facts: Vec<String> = m
+                .relevant_facts(text, 300)
+                .map_err(|e| Failure::Runtime(e.to_string()))?
+                .into_iter()
+                .map(|f| f.text)
+                .collect();
             let history: Vec<(String, String)> = m
                 .recent(&self.conversation, 20)
                 .map_err(|e| Failure::Runtime(e.to_string()))?
@@ -149,7 +164,9 @@ impl Session {
             }
         };
         Ok(match &self.brain {
-            Brain::Llm(s) => s.turn_with(self.persona.messages(&facts, &history, text), move |end| log(end.status, &end.text)),
+            Brain::Llm(s) => {
+                s.turn_with(self.persona.messages(&facts, &history, text), move |end| log(end.status, &end.text))
+            }
             Brain::Offline => {
                 let events = offline::reply(self.offline_turns);
                 self.offline_turns += 1;
@@ -171,7 +188,9 @@ pub fn event_json(e: &DialogueEvent) -> serde_json::Value {
         DialogueEvent::Emotion(em, i) => json!({"type": "emotion", "name": em.vrm_name(), "intensity": i}),
         DialogueEvent::Gesture(g) => json!({"type": "gesture", "name": g}),
         DialogueEvent::Pause(ms) => json!({"type": "pause", "ms": ms}),
-        DialogueEvent::Error(err) => json!({"type": "error", "kind": format!("{:?}", err.kind), "message": err.message}),
+        DialogueEvent::Error(err) => {
+            json!({"type": "error", "kind": format!("{:?}", err.kind), "message": err.message})
+        }
         DialogueEvent::End(end) => json!({"type": "end", "status": end.status.as_str(), "text": end.text}),
     }
 }
@@ -201,7 +220,11 @@ pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Fa
         if !events {
             println!("{}", reply.join(" "));
         }
-        return if status == TurnStatus::Complete { Ok(()) } else { Err(Failure::Runtime("the reply was interrupted".into())) };
+        return if status == TurnStatus::Complete {
+            Ok(())
+        } else {
+            Err(Failure::Runtime("the reply was interrupted".into()))
+        };
     }
     println!("{}: {}", session.persona.name, session.persona.greeting);
     let stdin = std::io::stdin();
@@ -240,7 +263,7 @@ fn progress(label: &str) -> impl FnMut(usize, usize) {
     let label = label.to_string();
     move |done, total| {
         let width = 30;
-        let filled = if total == 0 { width } else { done * width / total };
+        let filled = (done * width).checked_div(total).unwrap_or(width);
         eprint!("\r{label} [{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(width - filled));
         if done == total {
             eprintln!();
@@ -260,10 +283,14 @@ fn write_persona(p: &Persona, out: Option<PathBuf>) -> Result<PathBuf, Failure> 
         std::fs::create_dir_all(d).map_err(|e| Failure::Runtime(format!("{}: {e}", d.display())))?;
     }
     if path.exists() {
-        return Err(Failure::Input(format!("{} exists; choose another --out (nothing was overwritten)", path.display())));
+        return Err(Failure::Input(format!(
+            "{} exists; choose another --out (nothing was overwritten)",
+            path.display()
+        )));
     }
     let header = "# Imported by tomoni: edit freely. Validated on start; mistakes are reported by line.\n";
-    std::fs::write(&path, format!("{header}{}", p.to_toml())).map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
+    std::fs::write(&path, format!("{header}{}", p.to_toml()))
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
     Ok(path)
 }
 

@@ -141,10 +141,11 @@ fn main() -> ExitCode {
         Command::Run { scene, no_xr, max_frames } => {
             app::prepare(&scene).and_then(|setup| app::run_interactive(setup, no_xr, max_frames))
         }
-        Command::Render { scene, out, width, height, view, expression, transparent } => app::prepare(&scene)
-            .and_then(|setup| {
+        Command::Render { scene, out, width, height, view, expression, transparent } => {
+            app::prepare(&scene).and_then(|setup| {
                 render::render(setup, render::RenderRequest { out, width, height, view, expression, transparent })
-            }),
+            })
+        }
         Command::Chat { args, once, events } => chat::chat(args, once, events),
         Command::Import(ImportCmd::Chatgpt { file, out }) => chat::import_chatgpt(&file, out),
         Command::Import(ImportCmd::Card { file, out }) => chat::import_card(&file, out),

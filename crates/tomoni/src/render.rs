@@ -4,21 +4,21 @@
 //! means "drawn"; the screenshot is encoded and written on its own thread, never on the
 //! frame loop (Bevy's `save_to_disk` would encode on the main thread).
 
-use crate::app::{base_app, Failure, Setup};
+use crate::app::{Failure, Setup, base_app};
 use bevy::camera::RenderTarget;
 use bevy::prelude::*;
 use bevy::render::render_resource::{PipelineCache, TextureFormat};
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::render::{Render, RenderApp, RenderPlugin, RenderSystems};
-use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, VrmHandle};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, VrmHandle};
 use tomoni_avatar::{AvatarReady, Companion};
-use tomoni_core::placement::{companion_pose, ViewerPose};
+use tomoni_core::placement::{ViewerPose, companion_pose};
 use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
-use tomoni_xr::views::{view_camera, View};
+use tomoni_xr::views::{View, view_camera};
 
 /// What to render.
 #[derive(Debug, Clone)]
@@ -130,7 +130,6 @@ struct CaptureState {
     requested: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn drive_capture(
     mut commands: Commands,
     mut state: Local<CaptureState>,

@@ -16,8 +16,22 @@ fn node_modules() -> PathBuf {
     })
 }
 
-const EXPRESSIONS: [&str; 14] =
-    ["aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight", "happy", "angry", "sad", "relaxed", "surprised", "neutral"];
+const EXPRESSIONS: [&str; 14] = [
+    "aa",
+    "ih",
+    "ou",
+    "ee",
+    "oh",
+    "blink",
+    "blinkLeft",
+    "blinkRight",
+    "happy",
+    "angry",
+    "sad",
+    "relaxed",
+    "surprised",
+    "neutral",
+];
 
 #[test]
 fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
@@ -71,9 +85,9 @@ fn render_face(expression: &str) -> Vec<u8> {
     image::open(&out).unwrap().to_rgb8().into_raw()
 }
 
-/// Mean absolute difference per pixel channel, 0..255.
-fn diff(a: &[u8], b: &[u8]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64).sum::<u64>() as f64 / a.len() as f64
+/// Pixels that changed visibly (some channel by more than 20 of 255).
+fn diff(a: &[u8], b: &[u8]) -> usize {
+    a.chunks(3).zip(b.chunks(3)).filter(|(p, q)| p.iter().zip(q.iter()).any(|(x, y)| x.abs_diff(*y) > 20)).count()
 }
 
 #[test]
@@ -83,15 +97,15 @@ fn every_expression_is_visibly_distinct_on_the_face() {
     for e in &EXPRESSIONS[..13] {
         let f = render_face(e);
         let d = diff(&f, &neutral);
-        eprintln!("{e:>10}: {d:.3} from neutral");
-        // A closed-eye or open-mouth change moves hundreds of pixels: far above render noise (0).
-        assert!(d > 0.15, "{e} is not visible on the face (mean difference {d:.3})");
+        eprintln!("{e:>10}: {d} pixels differ from neutral");
+        // One closed eyelid changes dozens of pixels at this size; render noise changes none.
+        assert!(d >= 25, "{e} is not visible on the face ({d} pixels differ)");
         faces.push((e, f));
     }
     for i in 0..faces.len() {
         for j in i + 1..faces.len() {
             let d = diff(&faces[i].1, &faces[j].1);
-            assert!(d > 0.05, "{} and {} look the same (difference {d:.3})", faces[i].0, faces[j].0);
+            assert!(d >= 10, "{} and {} look the same ({d} pixels differ)", faces[i].0, faces[j].0);
         }
     }
 }

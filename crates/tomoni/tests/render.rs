@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tomoni_core::placement::{companion_pose, Placement, ViewerPose};
-use tomoni_xr::views::{pixel_col, pixel_row, view_camera, View};
+use tomoni_core::placement::{Placement, ViewerPose, companion_pose};
+use tomoni_xr::views::{View, pixel_col, pixel_row, view_camera};
 
 fn out_dir() -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("render");
@@ -28,12 +28,7 @@ fn render(name: &str, args: &[&str]) -> (u32, u32, Vec<u8>) {
     let out = out_dir().join(name);
     let _ = std::fs::remove_file(&out);
     let o = tomoni().args(["render", "--out"]).arg(&out).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "tomoni render failed: {}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "tomoni render failed: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
     let img = image::open(&out).unwrap().to_rgba8();
     (img.width(), img.height(), img.into_raw())
 }

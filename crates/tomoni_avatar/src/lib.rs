@@ -68,10 +68,7 @@ impl Plugin for AvatarPlugin {
         app.add_plugins((VrmPlugin, PosePlugin))
             .init_resource::<CompanionAnchor>()
             .add_systems(Startup, spawn_companion)
-            .add_systems(
-                Update,
-                (measure_when_loaded, apply_anchor).chain().in_set(TomoniSystems::Pose),
-            );
+            .add_systems(Update, (measure_when_loaded, apply_anchor).chain().in_set(TomoniSystems::Pose));
     }
 }
 
@@ -165,11 +162,8 @@ fn measure_when_loaded(
             continue;
         }
         let model_height = bounds.1 - bounds.0;
-        let ready = AvatarReady {
-            model_height,
-            model_min_y: bounds.0,
-            scale: life_size_scale(model_height, settings.height),
-        };
+        let ready =
+            AvatarReady { model_height, model_min_y: bounds.0, scale: life_size_scale(model_height, settings.height) };
         info!(
             "avatar ready: authored height {:.3} m, scaled ×{:.4} to {:.2} m",
             model_height, ready.scale, settings.height

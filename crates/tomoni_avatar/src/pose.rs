@@ -34,10 +34,8 @@ pub struct PosePlugin;
 
 impl Plugin for PosePlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(BonePose::relaxed()).add_systems(
-            Update,
-            (cache_model_rest, write_pose).chain().in_set(TomoniSystems::Pose),
-        );
+        app.insert_resource(BonePose::relaxed())
+            .add_systems(Update, (cache_model_rest, write_pose).chain().in_set(TomoniSystems::Pose));
     }
 }
 

@@ -18,31 +18,34 @@ impl Plugin for StagePlugin {
         let transparent = self.transparent;
         app.insert_resource(ClearColor(if transparent { Color::NONE } else { ROOM_COLOR }))
             .insert_resource(GlobalAmbientLight { color: Color::srgb(0.95, 0.95, 1.0), brightness: 350.0, ..default() })
-            .add_systems(Startup, move |mut commands: Commands,
-                                        mut meshes: ResMut<Assets<Mesh>>,
-                                        mut materials: ResMut<Assets<StandardMaterial>>| {
-                commands.spawn((
-                    Name::new("key light"),
-                    DirectionalLight { illuminance: 9_000.0, color: Color::srgb(1.0, 0.96, 0.90), ..default() },
-                    Transform::from_xyz(-2.0, 3.5, 3.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
-                ));
-                commands.spawn((
-                    Name::new("fill light"),
-                    DirectionalLight { illuminance: 3_000.0, color: Color::srgb(0.85, 0.90, 1.0), ..default() },
-                    Transform::from_xyz(3.0, 2.0, 1.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
-                ));
-                if !transparent {
+            .add_systems(
+                Startup,
+                move |mut commands: Commands,
+                      mut meshes: ResMut<Assets<Mesh>>,
+                      mut materials: ResMut<Assets<StandardMaterial>>| {
                     commands.spawn((
-                        Name::new("floor"),
-                        Mesh3d(meshes.add(Circle::new(12.0))),
-                        MeshMaterial3d(materials.add(StandardMaterial {
-                            base_color: Color::srgb(0.62, 0.60, 0.58),
-                            perceptual_roughness: 0.9,
-                            ..default()
-                        })),
-                        Transform::from_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
+                        Name::new("key light"),
+                        DirectionalLight { illuminance: 9_000.0, color: Color::srgb(1.0, 0.96, 0.90), ..default() },
+                        Transform::from_xyz(-2.0, 3.5, 3.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
                     ));
-                }
-            });
+                    commands.spawn((
+                        Name::new("fill light"),
+                        DirectionalLight { illuminance: 3_000.0, color: Color::srgb(0.85, 0.90, 1.0), ..default() },
+                        Transform::from_xyz(3.0, 2.0, 1.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
+                    ));
+                    if !transparent {
+                        commands.spawn((
+                            Name::new("floor"),
+                            Mesh3d(meshes.add(Circle::new(12.0))),
+                            MeshMaterial3d(materials.add(StandardMaterial {
+                                base_color: Color::srgb(0.62, 0.60, 0.58),
+                                perceptual_roughness: 0.9,
+                                ..default()
+                            })),
+                            Transform::from_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
+                        ));
+                    }
+                },
+            );
     }
 }

@@ -6,9 +6,21 @@ use std::path::Path;
 
 /// Humanoid bones VRM 1.0 requires.
 pub const REQUIRED_BONES: [&str; 15] = [
-    "hips", "spine", "head", "leftUpperArm", "leftLowerArm", "leftHand", "rightUpperArm",
-    "rightLowerArm", "rightHand", "leftUpperLeg", "leftLowerLeg", "leftFoot", "rightUpperLeg",
-    "rightLowerLeg", "rightFoot",
+    "hips",
+    "spine",
+    "head",
+    "leftUpperArm",
+    "leftLowerArm",
+    "leftHand",
+    "rightUpperArm",
+    "rightLowerArm",
+    "rightHand",
+    "leftUpperLeg",
+    "leftLowerLeg",
+    "leftFoot",
+    "rightUpperLeg",
+    "rightLowerLeg",
+    "rightFoot",
 ];
 
 /// What a valid VRM 1.0 file declares.
@@ -46,9 +58,8 @@ pub fn inspect(path: &Path) -> Result<VrmInfo, VrmError> {
 /// Checks the bytes of a `.vrm` (binary glTF) file.
 pub fn inspect_bytes(bytes: &[u8]) -> Result<VrmInfo, String> {
     let json = glb_json(bytes)?;
-    let doc: Value = serde_json::from_slice(json).map_err(|e| {
-        format!("glTF JSON chunk is not valid JSON at line {}, column {}: {e}", e.line(), e.column())
-    })?;
+    let doc: Value = serde_json::from_slice(json)
+        .map_err(|e| format!("glTF JSON chunk is not valid JSON at line {}, column {}: {e}", e.line(), e.column()))?;
     let ext = doc.pointer("/extensions/VRMC_vrm").ok_or_else(|| {
         if doc.pointer("/extensions/VRM").is_some() {
             "this is a VRM 0.x file (extension `VRM`); tomoni needs VRM 1.0 (`VRMC_vrm`): \
@@ -68,9 +79,10 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<VrmInfo, String> {
         .and_then(Value::as_object)
         .ok_or("missing `VRMC_vrm.humanoid.humanBones`")?;
     for (bone, v) in bones_obj {
-        let node = v.get("node").and_then(Value::as_u64).ok_or_else(|| {
-            format!("`VRMC_vrm.humanoid.humanBones.{bone}.node` is missing or not an index")
-        })?;
+        let node = v
+            .get("node")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("`VRMC_vrm.humanoid.humanBones.{bone}.node` is missing or not an index"))?;
         if node as usize >= node_count {
             return Err(format!(
                 "`VRMC_vrm.humanoid.humanBones.{bone}.node` = {node}, but the file has {node_count} nodes"
@@ -83,11 +95,8 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<VrmInfo, String> {
     }
     let meta = ext.get("meta").ok_or("missing `VRMC_vrm.meta`")?;
     let name = meta.get("name").and_then(Value::as_str).ok_or("missing `VRMC_vrm.meta.name`")?.to_string();
-    let license_url = meta
-        .get("licenseUrl")
-        .and_then(Value::as_str)
-        .ok_or("missing `VRMC_vrm.meta.licenseUrl`")?
-        .to_string();
+    let license_url =
+        meta.get("licenseUrl").and_then(Value::as_str).ok_or("missing `VRMC_vrm.meta.licenseUrl`")?.to_string();
     let mut expressions = Vec::new();
     for group in ["preset", "custom"] {
         if let Some(map) = ext.pointer(&format!("/expressions/{group}")).and_then(Value::as_object) {
@@ -126,7 +135,7 @@ mod tests {
 
     fn glb(json: &str) -> Vec<u8> {
         let mut j = json.as_bytes().to_vec();
-        while j.len() % 4 != 0 {
+        while !j.len().is_multiple_of(4) {
             j.push(b' ');
         }
         let mut out = b"glTF".to_vec();
@@ -197,9 +206,22 @@ mod tests {
     fn shipped_default_avatar_is_a_complete_vrm1() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/avatars/default.vrm");
         let info = inspect(&p).unwrap();
-        for e in ["aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight", "happy", "angry", "sad",
-            "relaxed", "surprised", "neutral"]
-        {
+        for e in [
+            "aa",
+            "ih",
+            "ou",
+            "ee",
+            "oh",
+            "blink",
+            "blinkLeft",
+            "blinkRight",
+            "happy",
+            "angry",
+            "sad",
+            "relaxed",
+            "surprised",
+            "neutral",
+        ] {
             assert!(info.expressions.iter().any(|x| x == e), "missing expression {e}");
         }
         assert!(info.bones.iter().any(|b| b == "leftEye"));

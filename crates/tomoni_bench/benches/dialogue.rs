@@ -2,19 +2,42 @@
 //! clause chunker together, on a 2,000-token reply in 10-byte network pieces.
 #![expect(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tomoni_persona::chunker::ClauseChunker;
-use tomoni_persona::openai::{parse_chunk, ChunkPart};
+use tomoni_persona::openai::{ChunkPart, parse_chunk};
 use tomoni_persona::sse::SseParser;
 use tomoni_persona::tags::TagParser;
 
 fn stream_bytes() -> Vec<u8> {
-    let words = ["[happy]Hello", " there!", " I", " was", " thinking", " about", " you,", " and", " the", " day", " we", " met.", " [gesture:nod]It", " was", " 3.14", " o'clock?"];
+    let words = [
+        "[happy]Hello",
+        " there!",
+        " I",
+        " was",
+        " thinking",
+        " about",
+        " you,",
+        " and",
+        " the",
+        " day",
+        " we",
+        " met.",
+        " [gesture:nod]It",
+        " was",
+        " 3.14",
+        " o'clock?",
+    ];
     let mut out = Vec::new();
     for i in 0..2000 {
         let w = words[i % words.len()];
-        out.extend(format!("data: {}\n\n", serde_json::json!({"choices":[{"index":0,"delta":{"content":w},"finish_reason":null}]})).bytes());
+        out.extend(
+            format!(
+                "data: {}\n\n",
+                serde_json::json!({"choices":[{"index":0,"delta":{"content":w},"finish_reason":null}]})
+            )
+            .bytes(),
+        );
     }
     out.extend(b"data: [DONE]\n\n");
     out

@@ -5,27 +5,45 @@
 
 use bevy::prelude::*;
 use bevy_vrm1::prelude::{RestTransform, VrmBone};
-use criterion::{criterion_group, criterion_main, Criterion};
-use tomoni_avatar::pose::ModelRest;
+use criterion::{Criterion, criterion_group, criterion_main};
 use tomoni_avatar::PosePlugin;
+use tomoni_avatar::pose::ModelRest;
 use tomoni_core::TomoniSystems;
 use tomoni_xr::ViewerCorePlugin;
 
 const BONES: [&str; 12] = [
-    "hips", "spine", "chest", "upperChest", "neck", "head", "leftUpperArm", "rightUpperArm", "leftLowerArm",
-    "rightLowerArm", "leftHand", "rightHand",
+    "hips",
+    "spine",
+    "chest",
+    "upperChest",
+    "neck",
+    "head",
+    "leftUpperArm",
+    "rightUpperArm",
+    "leftLowerArm",
+    "rightLowerArm",
+    "leftHand",
+    "rightHand",
 ];
 
 fn app() -> App {
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)
-        .configure_sets(Update, (TomoniSystems::Input, TomoniSystems::Dialogue, TomoniSystems::Behaviour, TomoniSystems::Pose).chain())
+        .configure_sets(
+            Update,
+            (TomoniSystems::Input, TomoniSystems::Dialogue, TomoniSystems::Behaviour, TomoniSystems::Pose).chain(),
+        )
         .add_plugins((ViewerCorePlugin { placement: Default::default() }, PosePlugin));
     // 55 bones like the default avatar: 12 named humanoid bones that get poses, the rest not.
     for i in 0..55 {
         let name = BONES.get(i).map_or_else(|| format!("finger{i}"), |s| s.to_string());
         let rest = Transform::from_rotation(Quat::from_rotation_z(0.01 * i as f32));
-        app.world_mut().spawn((VrmBone(name), RestTransform(rest), ModelRest(Quat::from_rotation_x(0.02 * i as f32)), rest));
+        app.world_mut().spawn((
+            VrmBone(name),
+            RestTransform(rest),
+            ModelRest(Quat::from_rotation_x(0.02 * i as f32)),
+            rest,
+        ));
     }
     app.world_mut().resource_mut::<tomoni_core::ViewerHead>().valid = true;
     app.update();
@@ -39,7 +57,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             // Change the pose every frame so the write path really runs.
             t += 0.016;
-            app.world_mut().resource_mut::<tomoni_avatar::BonePose>().0.insert("head", Quat::from_rotation_y(t.sin() * 0.3));
+            app.world_mut()
+                .resource_mut::<tomoni_avatar::BonePose>()
+                .0
+                .insert("head", Quat::from_rotation_y(t.sin() * 0.3));
             app.update();
         })
     });

@@ -143,7 +143,11 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Reads a file, or the embedded default when `path` is `None`.
-pub fn load_toml<T: for<'de> Deserialize<'de>>(path: Option<&Path>, default: &str, name: &str) -> Result<T, ConfigError> {
+pub fn load_toml<T: for<'de> Deserialize<'de>>(
+    path: Option<&Path>,
+    default: &str,
+    name: &str,
+) -> Result<T, ConfigError> {
     match path {
         None => parse_toml(default, &format!("<built-in {name}>")),
         Some(p) => {

@@ -4,7 +4,7 @@
 
 use crate::persona::{AvatarSettings, Example, Persona, VoiceSettings};
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::Path;
 
 /// A card that could not be read, with the file and the place.
@@ -291,7 +291,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_place() {
-        assert!(from_json(b"{\n\"spec\": \"chara_card_v2\",\n \"data\": {\"name\": }\n}").unwrap_err().contains("line 3"));
+        assert!(
+            from_json(b"{\n\"spec\": \"chara_card_v2\",\n \"data\": {\"name\": }\n}").unwrap_err().contains("line 3")
+        );
         assert!(from_json(br#"{"spec":"chara_card_v2","data":{}}"#).unwrap_err().contains("`name`"));
         assert!(from_json(br#"{"spec":"chara_card_v9","data":{}}"#).unwrap_err().contains("chara_card_v9"));
     }
@@ -315,7 +317,8 @@ mod tests {
                 v2_only = data[6..].to_vec();
             }
         }
-        let v2: Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(v2_only).unwrap()).unwrap();
+        let v2: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(v2_only).unwrap()).unwrap();
         assert_eq!(v2["spec"], "chara_card_v2");
         assert_eq!(v2["data"]["name"], "Lune Klaus");
         // The picture still decodes.

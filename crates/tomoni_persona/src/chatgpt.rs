@@ -63,7 +63,9 @@ pub fn parse(path: &Path, mut progress: impl FnMut(usize, usize)) -> Result<Chat
     let file = std::fs::File::open(path).map_err(|e| fmt(format!("cannot read: {e}")))?;
     let v: Value = serde_json::from_reader(std::io::BufReader::new(file))
         .map_err(|e| fmt(format!("line {}, column {}: not valid JSON: {e}", e.line(), e.column())))?;
-    let list = v.as_array().ok_or_else(|| fmt("expected a JSON array of conversations (ChatGPT's conversations.json)".into()))?;
+    let list = v
+        .as_array()
+        .ok_or_else(|| fmt("expected a JSON array of conversations (ChatGPT's conversations.json)".into()))?;
     let mut out = ChatGptExport::default();
     let mut ci_time = f64::MIN;
     for (i, c) in list.iter().enumerate() {
@@ -167,7 +169,9 @@ fn content_text(content: &Value) -> String {
             .unwrap_or_default(),
         "code" => content.get("text").and_then(Value::as_str).map(|t| format!("[code]\n{t}")).unwrap_or_default(),
         "execution_output" => String::new(),
-        "tether_quote" => content.get("text").and_then(Value::as_str).map(|t| format!("[quote] {t}")).unwrap_or_default(),
+        "tether_quote" => {
+            content.get("text").and_then(Value::as_str).map(|t| format!("[quote] {t}")).unwrap_or_default()
+        }
         // Hidden reasoning and browsing scaffolding are not part of what was said.
         "thoughts" | "reasoning_recap" | "tether_browsing_display" | "model_editable_context" => String::new(),
         _ => content.get("text").and_then(Value::as_str).unwrap_or("").to_string(),
@@ -176,9 +180,12 @@ fn content_text(content: &Value) -> String {
 
 /// Stores every message in memory (conversation ids `chatgpt:<id>`); returns messages stored.
 /// Re-importing the same export does not duplicate: a conversation already present is skipped.
-pub fn store(export: &ChatGptExport, memory: &mut Memory, mut progress: impl FnMut(usize, usize)) -> Result<usize, ImportError> {
-    let existing: std::collections::HashSet<String> =
-        memory.all_turns()?.into_iter().map(|t| t.conversation).collect();
+pub fn store(
+    export: &ChatGptExport,
+    memory: &mut Memory,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<usize, ImportError> {
+    let existing: std::collections::HashSet<String> = memory.all_turns()?.into_iter().map(|t| t.conversation).collect();
     let mut n = 0;
     let total = export.conversations.len();
     for (i, c) in export.conversations.iter().enumerate() {
@@ -203,7 +210,8 @@ pub fn draft_persona(export: &ChatGptExport) -> Persona {
     let replies: Vec<&str> = all.iter().filter(|m| m.role == "assistant").map(|m| m.text.as_str()).collect();
     let japanese = replies.iter().map(|r| r.chars().filter(|c| is_kana_or_kanji(*c)).count()).sum::<usize>();
     let letters = replies.iter().map(|r| r.chars().filter(|c| c.is_alphabetic()).count()).sum::<usize>().max(1);
-    let languages = if japanese * 3 > letters { vec!["ja".to_string(), "en".to_string()] } else { vec!["en".to_string()] };
+    let languages =
+        if japanese * 3 > letters { vec!["ja".to_string(), "en".to_string()] } else { vec!["en".to_string()] };
     let avg_len = replies.iter().map(|r| r.chars().count()).sum::<usize>() / replies.len().max(1);
     let emoji = replies.iter().flat_map(|r| r.chars()).filter(|c| (*c as u32) >= 0x1F300).count();
     let mut style = String::from(if avg_len < 200 { "Short, warm replies." } else { "Full, thoughtful replies." });
@@ -239,7 +247,10 @@ pub fn draft_persona(export: &ChatGptExport) -> Persona {
         greeting: format!("It's me, {name}. I'm here with you now."),
         languages: languages.clone(),
         example_dialogue: examples,
-        voice: VoiceSettings { voice: if languages[0] == "ja" { "ja".into() } else { "en-us".into() }, ..VoiceSettings::default() },
+        voice: VoiceSettings {
+            voice: if languages[0] == "ja" { "ja".into() } else { "en-us".into() },
+            ..VoiceSettings::default()
+        },
         avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 },
         user_notes: profile,
     }
@@ -321,7 +332,10 @@ mod tests {
         let texts: Vec<&str> = c1.messages.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts, ["[image]\nFrom now on your name is Lune Klaus.", "I love that name. Lune Klaus it is."]);
         assert_eq!(c1.messages[1].time, 1700000003.0);
-        assert_eq!(e.custom_instructions, Some(("I live in Okayama.".into(), "Be gentle and a little playful.".into())));
+        assert_eq!(
+            e.custom_instructions,
+            Some(("I live in Okayama.".into(), "Be gentle and a little playful.".into()))
+        );
         // No current_node: the newest leaf is followed (the assistant's answer, not the tool output).
         assert_eq!(e.conversations[1].messages.last().unwrap().text, "Good morning, love.");
     }
@@ -356,7 +370,9 @@ mod tests {
         assert!(err.contains("bad.json") && err.contains("line 2"), "{err}");
         let err = parse(&write("obj.json", "{}"), |_, _| {}).unwrap_err().to_string();
         assert!(err.contains("JSON array"), "{err}");
-        let err = parse(&write("dangling.json", r#"[{"mapping":{},"current_node":"x"}]"#), |_, _| {}).unwrap_err().to_string();
+        let err = parse(&write("dangling.json", r#"[{"mapping":{},"current_node":"x"}]"#), |_, _| {})
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("conversation 0") && err.contains("\"x\""), "{err}");
     }
 }

@@ -21,14 +21,9 @@ impl ClauseChunker {
     /// Adds text and returns the clauses it completed.
     pub fn push(&mut self, text: &str, out: &mut Vec<String>) {
         self.buf.push_str(text);
-        loop {
-            match self.find_cut() {
-                Some(cut) => {
-                    let rest = self.buf.split_off(cut);
-                    emit(std::mem::replace(&mut self.buf, rest), out);
-                }
-                None => break,
-            }
+        while let Some(cut) = self.find_cut() {
+            let rest = self.buf.split_off(cut);
+            emit(std::mem::replace(&mut self.buf, rest), out);
         }
     }
 
@@ -41,7 +36,6 @@ impl ClauseChunker {
     fn find_cut(&self) -> Option<usize> {
         let chars: Vec<(usize, char)> = self.buf.char_indices().collect();
         for (i, &(at, ch)) in chars.iter().enumerate() {
-            let next = chars.get(i + 1).map(|&(_, c)| c);
             let end = at + ch.len_utf8();
             let clause_len = self.buf[..at].trim().chars().count();
             match ch {
@@ -57,11 +51,10 @@ impl ClauseChunker {
                             break;
                         }
                     }
-                    let Some(&(after_at, after)) = chars.get(j) else { return None }; // wait for more
+                    let &(after_at, after) = chars.get(j)?; // wait for more text
                     if !after.is_whitespace() {
                         continue; // 3.14, 1,000, e.g.x, "wait..."
                     }
-                    let _ = next;
                     let strong = ch != ',' && ch != ';' && ch != ':';
                     if strong && ch == '.' && self.is_abbreviation(at) {
                         continue;
@@ -87,8 +80,7 @@ impl ClauseChunker {
             .rev()
             .collect();
         let lower = word.to_lowercase();
-        ABBREVIATIONS.contains(&lower.as_str())
-            || (word.chars().count() == 1 && word.chars().all(|c| c.is_uppercase())) // initials: J. Smith
+        ABBREVIATIONS.contains(&lower.as_str()) || (word.chars().count() == 1 && word.chars().all(|c| c.is_uppercase())) // initials: J. Smith
     }
 }
 
@@ -128,7 +120,10 @@ mod tests {
 
     #[test]
     fn numbers_and_abbreviations_do_not_split() {
-        check("Pi is 3.14 and Dr. Smith paid $1,000 today. Bye.", &["Pi is 3.14 and Dr. Smith paid $1,000 today.", "Bye."]);
+        check(
+            "Pi is 3.14 and Dr. Smith paid $1,000 today. Bye.",
+            &["Pi is 3.14 and Dr. Smith paid $1,000 today.", "Bye."],
+        );
         check("Use e.g. tea, J. Smith said.", &["Use e.g. tea, J. Smith said."]);
     }
 
@@ -142,12 +137,10 @@ mod tests {
 
     #[test]
     fn japanese_punctuation() {
-        check("こんにちは。今日はいい天気ですね！散歩に行きましょうか、それとも家にいる？", &[
-            "こんにちは。",
-            "今日はいい天気ですね！",
-            "散歩に行きましょうか、",
-            "それとも家にいる？",
-        ]);
+        check(
+            "こんにちは。今日はいい天気ですね！散歩に行きましょうか、それとも家にいる？",
+            &["こんにちは。", "今日はいい天気ですね！", "散歩に行きましょうか、", "それとも家にいる？"],
+        );
     }
 
     #[test]

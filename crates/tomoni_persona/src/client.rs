@@ -5,7 +5,7 @@
 //! exactly one [`DialogueEvent::End`], after an [`DialogueEvent::Error`] when it failed.
 
 use crate::chunker::ClauseChunker;
-use crate::openai::{parse_chunk, request_body, ChunkPart, Message};
+use crate::openai::{ChunkPart, Message, parse_chunk, request_body};
 use crate::sse::SseParser;
 use crate::tags::{Emotion, TagParser, Tagged};
 use futures_util::StreamExt;
@@ -343,7 +343,12 @@ async fn stream_turn(
         }
         let sent = tokio::time::timeout_at(first_deadline, req.send()).await;
         let wait = match sent {
-            Err(_) => return Err(err(ErrorKind::Timeout, format!("no response from {url} within {:?}", config.first_token_timeout))),
+            Err(_) => {
+                return Err(err(
+                    ErrorKind::Timeout,
+                    format!("no response from {url} within {:?}", config.first_token_timeout),
+                ));
+            }
             Ok(Err(e)) => {
                 let e = err(ErrorKind::Connect, format!("cannot reach {url}: {}", error_chain(&e)));
                 if attempt >= config.max_retries {
@@ -379,7 +384,10 @@ async fn stream_turn(
         };
         attempt += 1;
         if tokio::time::Instant::now() + wait > first_deadline {
-            return Err(err(ErrorKind::Timeout, format!("gave up on {url}: retrying would pass the first-token timeout")));
+            return Err(err(
+                ErrorKind::Timeout,
+                format!("gave up on {url}: retrying would pass the first-token timeout"),
+            ));
         }
         tokio::time::sleep(wait).await;
     };
@@ -393,7 +401,11 @@ async fn stream_turn(
         let deadline = if got_first { tokio::time::Instant::now() + config.idle_timeout } else { first_deadline };
         let next = match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => {
-                let what = if got_first { format!("no data for {:?}", config.idle_timeout) } else { format!("no first token within {:?}", config.first_token_timeout) };
+                let what = if got_first {
+                    format!("no data for {:?}", config.idle_timeout)
+                } else {
+                    format!("no first token within {:?}", config.first_token_timeout)
+                };
                 return Err(err(ErrorKind::Timeout, what));
             }
             Ok(n) => n,
@@ -451,7 +463,10 @@ fn handle_events(
                     }
                     asm.content(&t);
                     if asm.text.chars().count() > config.max_reply_chars {
-                        return Err(err(ErrorKind::TooLong, format!("reply longer than {} characters: cut off", config.max_reply_chars)));
+                        return Err(err(
+                            ErrorKind::TooLong,
+                            format!("reply longer than {} characters: cut off", config.max_reply_chars),
+                        ));
                     }
                 }
                 ChunkPart::Finish(_) => *finished = true,

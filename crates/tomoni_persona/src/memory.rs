@@ -5,7 +5,7 @@
 //! Each write is one transaction: a killed process loses at most the turn being written, never
 //! a committed one (tested with a real `kill -9`).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
 /// One stored turn.
@@ -126,7 +126,8 @@ impl Memory {
         created_at: f64,
         source: &str,
     ) -> Result<i64, MemoryError> {
-        let tx = self.conn.transaction().map_err(|e| MemoryError { path: self.path.display().to_string(), source: e })?;
+        let tx =
+            self.conn.transaction().map_err(|e| MemoryError { path: self.path.display().to_string(), source: e })?;
         let id = (|| {
             tx.execute(
                 "INSERT INTO turns(conversation, role, text, status, created_at, source) VALUES (?1,?2,?3,?4,?5,?6)",
@@ -254,7 +255,9 @@ impl Memory {
     /// The most recent conversation id, if any.
     pub fn last_conversation(&self) -> Result<Option<String>, MemoryError> {
         self.conn
-            .query_row("SELECT conversation FROM turns WHERE source = 'tomoni' ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .query_row("SELECT conversation FROM turns WHERE source = 'tomoni' ORDER BY id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -276,8 +279,20 @@ fn row_turn(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTurn> {
 /// "remember that …"). Questions and passing moods ("I'm tired") are not facts.
 pub fn distill_facts(text: &str) -> Vec<String> {
     const STARTS: [&str; 14] = [
-        "i live", "i work", "i was born", "i love", "i like", "i hate", "i don't like", "i prefer", "my ",
-        "remember that", "remember ", "i have a", "i am a", "i'm a",
+        "i live",
+        "i work",
+        "i was born",
+        "i love",
+        "i like",
+        "i hate",
+        "i don't like",
+        "i prefer",
+        "my ",
+        "remember that",
+        "remember ",
+        "i have a",
+        "i am a",
+        "i'm a",
     ];
     const PASSING: [&str; 6] = ["tired", "hungry", "bored", "sleepy", "busy today", "fine"];
     let mut out = Vec::new();

@@ -2,9 +2,9 @@
 //! default port, the companion still greets and answers — from scripted lines, and it says so
 //! plainly. It never pretends to be a language model.
 
+use crate::chunker::ClauseChunker;
 use crate::client::{DialogueEvent, TurnEnd, TurnStatus};
 use crate::tags::{TagParser, Tagged};
-use crate::chunker::ClauseChunker;
 
 /// Label shown wherever the offline demo answers.
 pub const LABEL: &str = "offline demo (scripted lines, no language model)";
@@ -64,7 +64,8 @@ mod tests {
     #[test]
     fn says_it_is_a_demo_and_ends_like_a_real_turn() {
         let ev = reply(0);
-        let spoken: String = ev.iter().filter_map(|e| if let DialogueEvent::Clause(c) = e { Some(c.as_str()) } else { None }).collect();
+        let spoken: String =
+            ev.iter().filter_map(|e| if let DialogueEvent::Clause(c) = e { Some(c.as_str()) } else { None }).collect();
         assert!(spoken.contains("offline demo"), "{spoken}");
         assert!(spoken.contains("not a language model"));
         assert!(matches!(ev.last(), Some(DialogueEvent::End(e)) if e.status == TurnStatus::Complete));

@@ -113,9 +113,15 @@ mod tests {
         check(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#, &[]);
         check(r#"{"choices":[{"delta":{"content":"Hi"}}]}"#, &[Content("Hi".into())]);
         check(r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#, &[Finish("stop".into())]);
-        check(r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}"#, &[Usage { prompt: 9, completion: 3 }]);
+        check(
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}"#,
+            &[Usage { prompt: 9, completion: 3 }],
+        );
         // Ollama / LM Studio: content null on the last chunk, usage null elsewhere.
-        check(r#"{"choices":[{"delta":{"content":null},"finish_reason":"stop"}],"usage":null}"#, &[Finish("stop".into())]);
+        check(
+            r#"{"choices":[{"delta":{"content":null},"finish_reason":"stop"}],"usage":null}"#,
+            &[Finish("stop".into())],
+        );
         // llama.cpp / vLLM reasoning models: reasoning_content is never content.
         check(r#"{"choices":[{"delta":{"reasoning_content":"think"}}]}"#, &[Reasoning(5)]);
         // OpenRouter: `reasoning`.

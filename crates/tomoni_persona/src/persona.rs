@@ -115,7 +115,10 @@ impl Persona {
             return Err(field_err("name", "must not be empty".into()));
         }
         if !(0.3..=3.0).contains(&p.avatar.height) {
-            return Err(field_err("height", format!("{} m is not a plausible standing height (0.3..3.0)", p.avatar.height)));
+            return Err(field_err(
+                "height",
+                format!("{} m is not a plausible standing height (0.3..3.0)", p.avatar.height),
+            ));
         }
         if !matches!(p.voice.engine.as_str(), "espeak" | "openai") {
             return Err(field_err("engine", format!("{:?}: expected \"espeak\" or \"openai\"", p.voice.engine)));
@@ -139,7 +142,8 @@ impl Persona {
 
     /// The built-in default.
     pub fn default_persona() -> Self {
-        Self::parse(DEFAULT_PERSONA, "<built-in default persona>").unwrap_or_else(|e| panic!("shipped persona is invalid: {e}"))
+        Self::parse(DEFAULT_PERSONA, "<built-in default persona>")
+            .unwrap_or_else(|e| panic!("shipped persona is invalid: {e}"))
     }
 
     /// Serialises back to TOML (for drafts and exports).
@@ -151,7 +155,11 @@ impl Persona {
     /// and what it remembers.
     pub fn system_prompt(&self, facts: &[String]) -> String {
         let mut s = format!("You are {}, a companion who talks with one person.\n", self.name);
-        for (label, v) in [("About you", &self.description), ("Personality", &self.personality), ("How you speak", &self.speaking_style)] {
+        for (label, v) in [
+            ("About you", &self.description),
+            ("Personality", &self.personality),
+            ("How you speak", &self.speaking_style),
+        ] {
             if !v.trim().is_empty() {
                 s.push_str(&format!("{label}: {}\n", v.trim()));
             }
@@ -228,8 +236,11 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_field() {
-        let e = Persona::parse("name = \"A\"\nvoice = { engine = \"espeak\", rate = \"fast\" }\n[avatar]\npath=\"a\"\nheight=1.7\n", "p.toml")
-            .unwrap_err();
+        let e = Persona::parse(
+            "name = \"A\"\nvoice = { engine = \"espeak\", rate = \"fast\" }\n[avatar]\npath=\"a\"\nheight=1.7\n",
+            "p.toml",
+        )
+        .unwrap_err();
         assert_eq!((e.path.as_str(), e.line), ("p.toml", 2), "{e}");
         let e = Persona::parse("name = \"A\"\n[avatar]\npath = \"a.vrm\"\nheight = 9.0\n", "p.toml").unwrap_err();
         assert_eq!((e.line, e.column), (4, 1), "{e}");

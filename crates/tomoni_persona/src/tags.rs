@@ -224,22 +224,19 @@ mod tests {
 
     #[test]
     fn unknown_tags_are_dropped_not_spoken() {
-        check("a[dance]b[gesture:fly]c", &[
-            Text("a".into()),
-            Unknown("dance".into()),
-            Text("b".into()),
-            Gesture("fly".into()),
-            Text("c".into()),
-        ]);
+        check(
+            "a[dance]b[gesture:fly]c",
+            &[Text("a".into()), Unknown("dance".into()), Text("b".into()), Gesture("fly".into()), Text("c".into())],
+        );
         check("[mood:happy]", &[Unknown("mood:happy".into())]);
     }
 
     #[test]
     fn brackets_that_are_not_tags_stay_text() {
-        check("see [1] and [two words here] or [[happy]", &[
-            Text("see [1] and [two words here] or [".into()),
-            Emotion(super::Emotion::Happy, 0.8),
-        ]);
+        check(
+            "see [1] and [two words here] or [[happy]",
+            &[Text("see [1] and [two words here] or [".into()), Emotion(super::Emotion::Happy, 0.8)],
+        );
         check("an open [bracket", &[Text("an open [bracket".into())]);
         let long = format!("[{}]", "x".repeat(60));
         check(&long, &[Text(long.clone())]);

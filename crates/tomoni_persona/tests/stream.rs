@@ -1,13 +1,13 @@
 //! The streaming client against a real HTTP server on loopback that replays what real
 //! providers send, and every fault we know of. Timeouts and retries run on paused tokio time.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tomoni_persona::client::{run_turn, DialogueEvent, ErrorKind, LlmConfig, TurnEnd, TurnStatus};
+use tomoni_persona::client::{DialogueEvent, ErrorKind, LlmConfig, TurnEnd, TurnStatus, run_turn};
 use tomoni_persona::openai::Message;
 use tomoni_persona::tags::Emotion;
 
@@ -46,13 +46,23 @@ async fn serve(replies: Vec<Reply>) -> Server {
                 let mut tmp = [0u8; 4096];
                 loop {
                     let Ok(k) = sock.read(&mut tmp).await else { return };
-                    if k == 0 { return; }
+                    if k == 0 {
+                        return;
+                    }
                     buf.extend_from_slice(&tmp[..k]);
                     if let Some(end) = find(&buf, b"\r\n\r\n") {
                         let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                        let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
-                        if let Some(a) = head.lines().find_map(|l| l.strip_prefix("authorization:")) { auth.lock().unwrap().push(a.trim().to_string()); }
-                        if buf.len() >= end + 4 + len { break; }
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if let Some(a) = head.lines().find_map(|l| l.strip_prefix("authorization:")) {
+                            auth.lock().unwrap().push(a.trim().to_string());
+                        }
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
                     }
                 }
                 let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -78,8 +88,13 @@ async fn serve(replies: Vec<Reply>) -> Server {
                         // Drop without the terminating chunk: the stream is cut.
                     }
                     Reply::Status(code, headers, body) => {
-                        let mut h = format!("HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
-                        for (k, v) in headers { h.push_str(&format!("{k}: {v}\r\n")); }
+                        let mut h = format!(
+                            "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+                            body.len()
+                        );
+                        for (k, v) in headers {
+                            h.push_str(&format!("{k}: {v}\r\n"));
+                        }
                         h.push_str("\r\n");
                         let _ = sock.write_all(h.as_bytes()).await;
                         let _ = sock.write_all(body.as_bytes()).await;
@@ -114,7 +129,9 @@ async fn turn(cfg: &LlmConfig) -> (Vec<DialogueEvent>, TurnEnd) {
     let end = run_turn(&http, cfg, &[Message::new("user", "hi")], &tx, cancel_rx).await;
     drop(tx);
     let mut events = Vec::new();
-    while let Some(e) = rx.recv().await { events.push(e); }
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
     (events, end)
 }
 
@@ -195,7 +212,9 @@ async fn vllm_reasoning_is_never_spoken_and_usage_chunk_has_empty_choices() {
 async fn lm_studio_and_openrouter_comments_keepalives_and_split_bytes() {
     // OpenRouter sends `: OPENROUTER PROCESSING` comments; bytes arrive split mid-line.
     let mut body = b": OPENROUTER PROCESSING\n\n".to_vec();
-    for w in WORDS { body.extend(format!("data: {}\n\n", content(w)).bytes()); }
+    for w in WORDS {
+        body.extend(format!("data: {}\n\n", content(w)).bytes());
+    }
     body.extend(br#"data: {"choices":[{"delta":{"reasoning":"hidden"},"finish_reason":"stop"}]}"#);
     body.extend(b"\n\n: keep-alive\n\ndata: [DONE]\n\n");
     let pieces = body.chunks(7).map(|c| (0, c.to_vec())).collect();
@@ -215,7 +234,10 @@ async fn missing_done_after_finish_reason_is_complete() {
 
 #[tokio::test(start_paused = true)]
 async fn refused_connection_is_a_clear_error_after_retries() {
-    let port = { let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap(); l.local_addr().unwrap().port() };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
     let (ev, end) = turn(&config(&format!("http://127.0.0.1:{port}/v1"))).await;
     assert_eq!(error_kind(&ev), Some(ErrorKind::Connect), "{ev:?}");
     assert_eq!(end.status, TurnStatus::Interrupted);
@@ -239,12 +261,15 @@ async fn unauthorized_is_not_retried_and_never_shows_the_key() {
     assert_eq!(end.status, TurnStatus::Interrupted);
 }
 
-
 #[tokio::test(start_paused = true)]
 async fn rate_limit_honours_retry_after_then_succeeds() {
     let mut l: Vec<String> = WORDS.iter().map(|w| content(w)).collect();
     l.push("[DONE]".into());
-    let s = serve(vec![Reply::Status(429, vec![("retry-after", "3".into())], r#"{"error":{"message":"slow down"}}"#.into()), Reply::Sse(sse(&l, "\n"))]).await;
+    let s = serve(vec![
+        Reply::Status(429, vec![("retry-after", "3".into())], r#"{"error":{"message":"slow down"}}"#.into()),
+        Reply::Sse(sse(&l, "\n")),
+    ])
+    .await;
     let t0 = tokio::time::Instant::now();
     let (ev, end) = turn(&config(&s.url)).await;
     assert!(t0.elapsed() >= Duration::from_secs(3), "waited {:?}", t0.elapsed());
@@ -304,7 +329,8 @@ async fn error_object_mid_stream() {
 
 #[tokio::test(start_paused = true)]
 async fn slow_drip_within_idle_timeout_completes() {
-    let mut pieces: Vec<(u64, Vec<u8>)> = WORDS.iter().map(|w| (4_000, format!("data: {}\n\n", content(w)).into_bytes())).collect();
+    let mut pieces: Vec<(u64, Vec<u8>)> =
+        WORDS.iter().map(|w| (4_000, format!("data: {}\n\n", content(w)).into_bytes())).collect();
     pieces.push((4_000, b"data: [DONE]\n\n".to_vec()));
     let s = serve(vec![Reply::Sse(pieces)]).await;
     let (ev, end) = turn(&config(&s.url)).await;
@@ -313,7 +339,8 @@ async fn slow_drip_within_idle_timeout_completes() {
 
 #[tokio::test(start_paused = true)]
 async fn stall_longer_than_idle_timeout_is_a_timeout() {
-    let pieces = vec![(0, format!("data: {}\n\n", content("Hello. ")).into_bytes()), (60_000, b"data: [DONE]\n\n".to_vec())];
+    let pieces =
+        vec![(0, format!("data: {}\n\n", content("Hello. ")).into_bytes()), (60_000, b"data: [DONE]\n\n".to_vec())];
     let s = serve(vec![Reply::Sse(pieces)]).await;
     let (ev, end) = turn(&config(&s.url)).await;
     assert_eq!(error_kind(&ev), Some(ErrorKind::Timeout), "{ev:?}");
@@ -345,7 +372,10 @@ async fn huge_reply_is_cut_off_cleanly() {
 
 #[tokio::test(start_paused = true)]
 async fn invalid_utf8_is_a_protocol_error() {
-    let pieces = vec![(0, format!("data: {}\n\n", content("Fine. ")).into_bytes()), (0, b"data: {\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}\n\n".to_vec())];
+    let pieces = vec![
+        (0, format!("data: {}\n\n", content("Fine. ")).into_bytes()),
+        (0, b"data: {\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}\n\n".to_vec()),
+    ];
     let s = serve(vec![Reply::Sse(pieces)]).await;
     let (ev, end) = turn(&config(&s.url)).await;
     assert_eq!(error_kind(&ev), Some(ErrorKind::Protocol), "{ev:?}");
@@ -354,7 +384,8 @@ async fn invalid_utf8_is_a_protocol_error() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_cancel_handle_stops_the_turn_without_an_error() {
-    let pieces: Vec<(u64, Vec<u8>)> = (0..100).map(|i| (1_000, format!("data: {}\n\n", content(&format!("word{i} "))).into_bytes())).collect();
+    let pieces: Vec<(u64, Vec<u8>)> =
+        (0..100).map(|i| (1_000, format!("data: {}\n\n", content(&format!("word{i} "))).into_bytes())).collect();
     let s = serve(vec![Reply::Sse(pieces)]).await;
     let cfg = config(&s.url);
     let http = tomoni_persona::client::http_client(&cfg).unwrap();
@@ -368,6 +399,8 @@ async fn dropping_the_cancel_handle_stops_the_turn_without_an_error() {
     assert!(t0.elapsed() < Duration::from_millis(10), "cancel took {:?}", t0.elapsed());
     assert_eq!(end.status, TurnStatus::Interrupted);
     let mut ev = Vec::new();
-    while let Ok(e) = rx.try_recv() { ev.push(e); }
+    while let Ok(e) = rx.try_recv() {
+        ev.push(e);
+    }
     assert_eq!(error_kind(&ev), None, "a cancel is not an error: {ev:?}");
 }

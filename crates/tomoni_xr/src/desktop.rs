@@ -52,18 +52,34 @@ fn look_around(
             look.pitch -= motion.delta.y * 0.004;
         }
         let turn = 1.6 * dt;
-        if keys.pressed(KeyCode::ArrowLeft) { look.yaw += turn; }
-        if keys.pressed(KeyCode::ArrowRight) { look.yaw -= turn; }
-        if keys.pressed(KeyCode::ArrowUp) { look.pitch += turn; }
-        if keys.pressed(KeyCode::ArrowDown) { look.pitch -= turn; }
+        if keys.pressed(KeyCode::ArrowLeft) {
+            look.yaw += turn;
+        }
+        if keys.pressed(KeyCode::ArrowRight) {
+            look.yaw -= turn;
+        }
+        if keys.pressed(KeyCode::ArrowUp) {
+            look.pitch += turn;
+        }
+        if keys.pressed(KeyCode::ArrowDown) {
+            look.pitch -= turn;
+        }
         look.pitch = look.pitch.clamp(-1.4, 1.4);
         tf.rotation = Quat::from_rotation_y(look.yaw) * Quat::from_rotation_x(look.pitch);
         let heading = Quat::from_rotation_y(look.yaw);
         let mut step = Vec3::ZERO;
-        if keys.pressed(KeyCode::KeyW) { step += heading * Vec3::NEG_Z; }
-        if keys.pressed(KeyCode::KeyS) { step += heading * Vec3::Z; }
-        if keys.pressed(KeyCode::KeyA) { step += heading * Vec3::NEG_X; }
-        if keys.pressed(KeyCode::KeyD) { step += heading * Vec3::X; }
+        if keys.pressed(KeyCode::KeyW) {
+            step += heading * Vec3::NEG_Z;
+        }
+        if keys.pressed(KeyCode::KeyS) {
+            step += heading * Vec3::Z;
+        }
+        if keys.pressed(KeyCode::KeyA) {
+            step += heading * Vec3::NEG_X;
+        }
+        if keys.pressed(KeyCode::KeyD) {
+            step += heading * Vec3::X;
+        }
         tf.translation += step.normalize_or_zero() * 1.2 * dt;
         if keys.just_pressed(KeyCode::KeyR) {
             recenter.write(Recenter);

@@ -9,7 +9,7 @@ pub mod views;
 pub use desktop::{DesktopCameraPlugin, FirstPersonLook};
 
 use bevy::prelude::*;
-use tomoni_core::placement::{companion_pose, yaw_of, Placement, ViewerPose};
+use tomoni_core::placement::{Placement, ViewerPose, companion_pose, yaw_of};
 use tomoni_core::{CompanionAnchor, ViewerHead};
 
 /// Sent to re-place the companion beside the viewer where they are now looking.

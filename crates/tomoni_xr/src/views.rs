@@ -55,11 +55,8 @@ pub fn view_camera(view: View, anchor: &RootPose, height: f32, viewer_eye: Vec3)
     let fov = PORTRAIT_FOV_DEG.to_radians();
     // Distance at which 115 % of the height fills the frame.
     let full = (height * 1.15 / 2.0) / (fov / 2.0).tan();
-    let look = |position: Vec3, target: Vec3, fov_y: f32| ViewCamera {
-        position,
-        rotation: looking(position, target),
-        fov_y,
-    };
+    let look =
+        |position: Vec3, target: Vec3, fov_y: f32| ViewCamera { position, rotation: looking(position, target), fov_y };
     let mid = anchor.translation + Vec3::Y * height * 0.5;
     match view {
         View::Front => look(mid + facing * full, mid, fov),

@@ -7,16 +7,16 @@ use std::process::Command;
 /// Everything `test`, `demo` and `bench` need: build headers and the real drivers tests use.
 pub const ALL: &[&str] = &[
     "pkg-config",
-    "libasound2-dev",   // kira/cpal (ALSA)
-    "libdbus-1-dev",    // cpal's realtime-dbus
-    "libudev-dev",      // bevy input
-    "libclang-dev",     // bindgen for espeakng-sys
-    "libespeak-ng-dev", // in-process espeak-ng
-    "espeak-ng",        // its voices and data
+    "libasound2-dev",      // kira/cpal (ALSA)
+    "libdbus-1-dev",       // cpal's realtime-dbus
+    "libudev-dev",         // bevy input
+    "libclang-dev",        // bindgen for espeakng-sys
+    "libespeak-ng-dev",    // in-process espeak-ng
+    "espeak-ng",           // its voices and data
     "mesa-vulkan-drivers", // lavapipe: the Vulkan driver tests render on
     "libvulkan1",
-    "libopenxr-dev",    // the unversioned libopenxr_loader.so the openxr crate dlopens
-    "xvfb",             // desktop-window tests without a display
+    "libopenxr-dev", // the unversioned libopenxr_loader.so the openxr crate dlopens
+    "xvfb",          // desktop-window tests without a display
 ];
 
 fn installed(pkg: &str) -> bool {
@@ -42,7 +42,10 @@ pub fn ensure(pkgs: &[&str]) -> Res {
     update.args(["update", "-qq"]);
     crate::run(update)?;
     let mut install = Command::new("apt-get");
-    install.args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
+    install
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
     crate::run(install)
 }
 
