@@ -149,10 +149,10 @@ fn png_chunks(png: &[u8]) -> Result<Vec<(String, usize, Vec<u8>)>, String> {
         out.push((kind.clone(), at, png[at + 8..at + 8 + len].to_vec()));
         at = end;
         if kind == "IEND" {
-            break;
+            return Ok(out);
         }
     }
-    Ok(out)
+    Err(format!("the file ends at byte {} without an IEND chunk (truncated PNG)", png.len()))
 }
 
 /// The persona as Character Card V3 JSON (V2-compatible fields, our extras under
@@ -328,8 +328,6 @@ mod tests {
 
     #[test]
     fn broken_pngs_are_named() {
-        let mut p = Persona::default_persona();
-        p.name = "X".into();
         let png = embed_text_chunks(&plain_png(), &[("chara", "!!!not base64!!!".into())]).unwrap();
         assert!(card_json_from_png(&png).unwrap_err().contains("not valid base64"));
         let truncated = &plain_png()[..40];
