@@ -72,6 +72,10 @@ enum Command {
         /// Clear to transparent with no floor (as for AR compositing).
         #[arg(long)]
         transparent: bool,
+        /// Benchmark: time this many frames after the scene is ready and print median/p99
+        /// instead of writing a picture.
+        #[arg(long)]
+        bench_frames: Option<u32>,
     },
     /// Talk with the companion in the terminal (streaming), or once with `--once`.
     Chat {
@@ -141,9 +145,10 @@ fn main() -> ExitCode {
         Command::Run { scene, no_xr, max_frames } => {
             app::prepare(&scene).and_then(|setup| app::run_interactive(setup, no_xr, max_frames))
         }
-        Command::Render { scene, out, width, height, view, expression, transparent } => {
+        Command::Render { scene, out, width, height, view, expression, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
-                render::render(setup, render::RenderRequest { out, width, height, view, expression, transparent })
+                let req = render::RenderRequest { out, width, height, view, expression, transparent, bench_frames };
+                render::render(setup, req)
             })
         }
         Command::Chat { args, once, events } => chat::chat(args, once, events),

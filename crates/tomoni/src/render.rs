@@ -35,6 +35,8 @@ pub struct RenderRequest {
     pub expression: Option<String>,
     /// Transparent background, no floor.
     pub transparent: bool,
+    /// Instead of a picture: time this many frames once the scene is ready, and print stats.
+    pub bench_frames: Option<u32>,
 }
 
 /// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
@@ -128,6 +130,24 @@ struct CaptureState {
     settled: u32,
     expression_set: bool,
     requested: bool,
+    frame_times: Vec<f64>,
+}
+
+/// Median and p99 of frame times, as one line for docs/benchmarks.md.
+fn frame_stats(ms: &mut [f64], req: &RenderRequest) -> String {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "frames: {} at {}x{} (view {:?}): median {:.1} ms, p99 {:.1} ms, min {:.1} ms, max {:.1} ms",
+        ms.len(),
+        req.width,
+        req.height,
+        req.view,
+        at(0.5),
+        at(0.99),
+        ms[0],
+        ms[ms.len() - 1]
+    )
 }
 
 fn drive_capture(
@@ -137,6 +157,7 @@ fn drive_capture(
     pending: Res<PendingPipelines>,
     asset_server: Res<AssetServer>,
     companions: Query<(Entity, Option<&VrmHandle>, Has<AvatarReady>), With<Companion>>,
+    time: Res<Time<Real>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     state.frames += 1;
@@ -165,7 +186,7 @@ fn drive_capture(
     if state.requested {
         return;
     }
-    if state.frames > MAX_FRAMES {
+    if state.frames > MAX_FRAMES + job.req.bench_frames.unwrap_or(0) {
         finish(&mut exit, Err(Failure::Runtime(format!("scene not ready after {MAX_FRAMES} frames"))));
         return;
     }
@@ -186,6 +207,16 @@ fn drive_capture(
         state.expression_set = true;
     }
     state.ready_frames += 1;
+    if let Some(n) = job.req.bench_frames {
+        // Timing mode: skip the first 10 ready frames (warm-up), then collect n frame times.
+        if state.ready_frames > 10 {
+            state.frame_times.push(time.delta_secs_f64() * 1000.0);
+        }
+        if state.frame_times.len() as u32 >= n {
+            finish(&mut exit, Ok(frame_stats(&mut state.frame_times, &job.req)));
+        }
+        return;
+    }
     if pending.0.load(Ordering::Relaxed) == 0 {
         state.settled += 1;
     } else {

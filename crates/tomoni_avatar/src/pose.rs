@@ -74,3 +74,29 @@ fn write_pose(pose: Res<BonePose>, mut bones: Query<(&VrmBone, &RestTransform, &
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bone whose rest frame is rotated 90° about Y in the model: the model-space delta must be
+    /// conjugated into the bone's frame, so the bone ends up rotated about the *model's* Z.
+    #[test]
+    fn model_space_pose_is_written_in_each_bones_own_frame() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).add_plugins(PosePlugin);
+        let rest = Transform::from_rotation(Quat::from_rotation_y(std::f32::consts::FRAC_PI_2));
+        let root = app.world_mut().spawn((Vrm, Transform::default())).id();
+        let bone = app.world_mut().spawn((VrmBone("leftUpperArm".into()), RestTransform(rest), rest, ChildOf(root))).id();
+        app.update(); // caches ModelRest
+        app.update(); // writes the pose
+        let tf = *app.world().get::<Transform>(bone).unwrap();
+        let want_model = BonePose::relaxed().0["leftUpperArm"] * rest.rotation;
+        assert!(tf.rotation.dot(want_model).abs() > 1.0 - 1e-6, "{:?} vs {:?}", tf.rotation, want_model);
+        // A bone with no pose entry keeps its rest rotation.
+        let other = app.world_mut().spawn((VrmBone("spine".into()), RestTransform(rest), rest, ChildOf(root))).id();
+        app.update();
+        app.update();
+        assert!(app.world().get::<Transform>(other).unwrap().rotation.dot(rest.rotation).abs() > 1.0 - 1e-6);
+    }
+}

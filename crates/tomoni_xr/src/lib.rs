@@ -50,3 +50,51 @@ impl Plugin for ViewerCorePlugin {
             .add_systems(Update, anchor_beside_viewer.in_set(tomoni_core::TomoniSystems::Input));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tomoni_core::placement::RootPose;
+
+    fn app() -> App {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).add_plugins(ViewerCorePlugin { placement: Placement::default() });
+        app
+    }
+
+    fn anchor(app: &App) -> Option<RootPose> {
+        app.world().resource::<CompanionAnchor>().0
+    }
+
+    #[test]
+    fn anchors_once_on_the_first_valid_head_pose_and_stays_world_locked() {
+        let mut app = app();
+        app.update();
+        assert_eq!(anchor(&app), None, "no head pose yet: no anchor");
+        let head = Transform::from_xyz(0.0, 1.6, 0.0);
+        *app.world_mut().resource_mut::<ViewerHead>() = ViewerHead { transform: head, valid: true };
+        app.update();
+        let first = anchor(&app).expect("anchored");
+        assert!((first.translation - Vec3::new(0.7, 0.0, -0.35)).length() < 1e-5);
+        // The viewer walks and turns: the companion stays where it was (world-locked).
+        app.world_mut().resource_mut::<ViewerHead>().transform =
+            Transform::from_xyz(2.0, 1.6, 1.0).with_rotation(Quat::from_rotation_y(1.0));
+        app.update();
+        assert_eq!(anchor(&app), Some(first));
+    }
+
+    #[test]
+    fn recenter_replaces_it_beside_the_viewer_where_they_are_now() {
+        let mut app = app();
+        *app.world_mut().resource_mut::<ViewerHead>() =
+            ViewerHead { transform: Transform::from_xyz(0.0, 1.6, 0.0), valid: true };
+        app.update();
+        let turned = Transform::from_xyz(3.0, 1.6, 0.0).with_rotation(Quat::from_rotation_y(std::f32::consts::PI));
+        app.world_mut().resource_mut::<ViewerHead>().transform = turned;
+        app.world_mut().write_message(Recenter);
+        app.update();
+        let a = anchor(&app).unwrap();
+        // Facing +Z after a half turn, the viewer's right is -X and forward is +Z.
+        assert!((a.translation - Vec3::new(3.0 - 0.7, 0.0, 0.35)).length() < 1e-4, "{:?}", a.translation);
+    }
+}

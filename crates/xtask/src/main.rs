@@ -121,7 +121,13 @@ fn bench(rest: &[String]) -> Res {
         args.push("--");
         args.extend(rest.iter().map(String::as_str));
     }
-    run(cargo(&args))
+    run(cargo(&args))?;
+    // Whole rendered frames, headless on the machine's Vulkan driver (lavapipe on CI machines).
+    run(cargo(&["build", "--package", "tomoni"]))?;
+    let mut c = Command::new(target_dir().join("debug/tomoni"));
+    c.current_dir(root()).args(["render", "--view", "eye", "--width", "1280", "--height", "720", "--bench-frames", "60"]);
+    c.arg("--out").arg(std::env::temp_dir().join("tomoni-bench.png"));
+    run(c)
 }
 
 /// Renders the pictures in docs/images with tomoni itself (README and docs/avatar.md use them).
