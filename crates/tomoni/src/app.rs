@@ -145,12 +145,26 @@ pub fn run_interactive(setup: Setup, no_xr: bool, max_frames: Option<u32>) -> Re
     let mut app = base_app(&setup, AppMode::Desktop, false);
     app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
     if let Some(n) = max_frames {
-        app.add_systems(Last, move |mut frames: Local<u32>, mut exit: MessageWriter<AppExit>| {
-            *frames += 1;
-            if *frames >= n {
-                exit.write(AppExit::Success);
-            }
-        });
+        app.add_systems(
+            Last,
+            move |mut frames: Local<u32>,
+                  mut exit: MessageWriter<AppExit>,
+                  ready: Query<(&tomoni_avatar::AvatarReady, &GlobalTransform), With<tomoni_avatar::Companion>>| {
+                *frames += 1;
+                if *frames >= n {
+                    // One summary line for scripted checks.
+                    match ready.single() {
+                        Ok((r, at)) => println!(
+                            "desktop: {n} frames; companion ready, scale {:.4}, standing at {:.2?}",
+                            r.scale,
+                            at.translation()
+                        ),
+                        Err(_) => println!("desktop: {n} frames; companion not ready"),
+                    }
+                    exit.write(AppExit::Success);
+                }
+            },
+        );
     }
     match app.run() {
         AppExit::Success => Ok(()),

@@ -51,6 +51,11 @@ fn app() -> App {
 }
 
 fn bench(c: &mut Criterion) {
+    // Baseline: the same MinimalPlugins app with none of our systems, so the difference is ours.
+    let mut empty = App::new();
+    empty.add_plugins(MinimalPlugins);
+    empty.update();
+    c.bench_function("baseline: empty MinimalPlugins update", |b| b.iter(|| empty.update()));
     let mut app = app();
     let mut t = 0.0f32;
     c.bench_function("our per-frame systems, 55-bone avatar", |b| {

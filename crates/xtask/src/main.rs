@@ -101,7 +101,7 @@ fn demo(rest: &[String]) -> Res {
     // No display: headless pictures of the companion, in a folder we name.
     let out = root().join("out/demo");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    run(cargo(&["build", "--package", "tomoni"]))?;
+    run(cargo(&["build", "--workspace"]))?;
     let bin = target_dir().join("debug/tomoni");
     for view in ["front", "side", "eye"] {
         let mut c = Command::new(&bin);
@@ -116,14 +116,16 @@ fn bench(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     // The dev profile (dependencies at opt-level 2) is the one every other task builds:
     // benches reuse it instead of compiling Bevy a second time for `release`.
-    let mut args = vec!["bench", "--profile", "dev", "--package", "tomoni_bench"];
+    // `--workspace` everywhere: the same package selection means the same feature unification,
+    // so nothing is rebuilt with different features.
+    let mut args = vec!["bench", "--workspace", "--benches", "--profile", "dev"];
     if !rest.is_empty() {
         args.push("--");
         args.extend(rest.iter().map(String::as_str));
     }
     run(cargo(&args))?;
     // Whole rendered frames, headless on the machine's Vulkan driver (lavapipe on CI machines).
-    run(cargo(&["build", "--package", "tomoni"]))?;
+    run(cargo(&["build", "--workspace"]))?;
     let mut c = Command::new(target_dir().join("debug/tomoni"));
     c.current_dir(root()).args(["render", "--view", "eye", "--width", "1280", "--height", "720", "--bench-frames", "60"]);
     c.arg("--out").arg(std::env::temp_dir().join("tomoni-bench.png"));
@@ -133,7 +135,7 @@ fn bench(rest: &[String]) -> Res {
 /// Renders the pictures in docs/images with tomoni itself (README and docs/avatar.md use them).
 fn pictures() -> Res {
     deps::ensure(deps::ALL)?;
-    run(cargo(&["build", "--package", "tomoni"]))?;
+    run(cargo(&["build", "--workspace"]))?;
     let bin = target_dir().join("debug/tomoni");
     let dir = root().join("docs/images");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -1,0 +1,53 @@
+//! `tomoni run` in a real X11 window (Xvfb, llvmpipe): the window opens, the companion loads and
+//! stands beside the viewer, and the app exits cleanly after the requested frames.
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+struct Xvfb(Child);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_xvfb() -> (Xvfb, String) {
+    let n = 40 + std::process::id() % 400;
+    let display = format!(":{n}");
+    let child = Command::new("Xvfb")
+        .args([display.as_str(), "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+        .spawn()
+        .expect("Xvfb is installed by `cargo xtask test`");
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    let t0 = Instant::now();
+    while !Path::new(&socket).exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "Xvfb did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Xvfb(child), display)
+}
+
+#[test]
+fn desktop_window_shows_the_companion_and_exits_cleanly() {
+    let (_x, display) = start_xvfb();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .args(["run", "--no-xr", "--max-frames", "40"])
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY");
+    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
+        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
+    }
+    let o = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{}\n{stdout}\n{stderr}", o.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.contains("desktop: 40 frames; companion ready"), "{stdout}");
+    // Placed beside the viewer: 0.7 m right, 0.35 m ahead of the eye at the origin, on the floor.
+    assert!(stdout.contains("[0.70, ") && stdout.contains(", -0.35]"), "{stdout}");
+}
