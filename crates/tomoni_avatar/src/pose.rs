@@ -87,7 +87,8 @@ mod tests {
         app.add_plugins(MinimalPlugins).add_plugins(PosePlugin);
         let rest = Transform::from_rotation(Quat::from_rotation_y(std::f32::consts::FRAC_PI_2));
         let root = app.world_mut().spawn((Vrm, Transform::default())).id();
-        let bone = app.world_mut().spawn((VrmBone("leftUpperArm".into()), RestTransform(rest), rest, ChildOf(root))).id();
+        let bone =
+            app.world_mut().spawn((VrmBone("leftUpperArm".into()), RestTransform(rest), rest, ChildOf(root))).id();
         app.update(); // caches ModelRest
         app.update(); // writes the pose
         let tf = *app.world().get::<Transform>(bone).unwrap();

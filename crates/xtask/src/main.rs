@@ -127,7 +127,17 @@ fn bench(rest: &[String]) -> Res {
     // Whole rendered frames, headless on the machine's Vulkan driver (lavapipe on CI machines).
     run(cargo(&["build", "--workspace"]))?;
     let mut c = Command::new(target_dir().join("debug/tomoni"));
-    c.current_dir(root()).args(["render", "--view", "eye", "--width", "1280", "--height", "720", "--bench-frames", "60"]);
+    c.current_dir(root()).args([
+        "render",
+        "--view",
+        "eye",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+        "--bench-frames",
+        "60",
+    ]);
     c.arg("--out").arg(std::env::temp_dir().join("tomoni-bench.png"));
     run(c)
 }
