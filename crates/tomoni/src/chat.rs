@@ -399,3 +399,38 @@ pub enum MemoryCmd {
         out: Option<PathBuf>,
     },
 }
+
+/// `tomoni say`.
+pub fn say(text: &str, voice: Option<String>, out: Option<&Path>, visemes: Option<&Path>) -> Result<(), Failure> {
+    use tomoni_voice::{espeak, playback, viseme::VisemeTrack, wav};
+    let cfg = load_config(None)?;
+    let persona = load_persona(&cfg.persona)?;
+    let v = espeak::EspeakVoice {
+        voice: voice.unwrap_or(persona.voice.voice.clone()),
+        rate: persona.voice.rate,
+        pitch: persona.voice.pitch,
+    };
+    let speech = espeak::synthesize(text, &v).map_err(|e| Failure::Input(e.to_string()))?;
+    let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+    if let Some(p) = visemes {
+        let mut doc = track.to_json();
+        doc["phonemes"] =
+            speech.phonemes.iter().map(|p| serde_json::json!({"t_ms": p.start_ms, "ipa": p.ipa})).collect();
+        std::fs::write(p, serde_json::to_string_pretty(&doc).unwrap_or_default())
+            .map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))?;
+    }
+    match out {
+        Some(p) => wav::write(p, speech.sample_rate, &speech.samples)
+            .map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))?,
+        None if visemes.is_some() => {}
+        None => playback::play_blocking(&speech).map_err(|e| Failure::Runtime(e.to_string()))?,
+    }
+    eprintln!(
+        "said {:.2} s with espeak-ng voice {} ({} phonemes, {} viseme frames)",
+        speech.duration_ms() / 1000.0,
+        v.voice,
+        speech.phonemes.len(),
+        track.frames.len()
+    );
+    Ok(())
+}

@@ -97,6 +97,20 @@ enum Command {
     /// The companion's memory of your conversations.
     #[command(subcommand)]
     Memory(chat::MemoryCmd),
+    /// Speak text with the persona's voice: play it, or write the audio and the viseme track.
+    Say {
+        /// What to say.
+        text: String,
+        /// espeak-ng voice (default: the persona's).
+        #[arg(long)]
+        voice: Option<String>,
+        /// Write the speech here (16-bit WAV) instead of playing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the viseme track (time in ms, weights on aa ih ou ee oh) here as JSON.
+        #[arg(long)]
+        visemes: Option<PathBuf>,
+    },
     /// Check a VRM file and print what it declares.
     CheckAvatar {
         /// The .vrm file.
@@ -156,6 +170,7 @@ fn main() -> ExitCode {
         Command::Import(ImportCmd::Card { file, out }) => chat::import_card(&file, out),
         Command::Export(ExportCmd::Card { name, out, image }) => chat::export_card(&name, &out, image.as_deref()),
         Command::Memory(cmd) => chat::memory_cmd(cmd),
+        Command::Say { text, voice, out, visemes } => chat::say(&text, voice, out.as_deref(), visemes.as_deref()),
         Command::CheckAvatar { file } => match tomoni_avatar::vrm_check::inspect(&file) {
             Ok(info) => {
                 println!(

@@ -1,1 +1,58 @@
-//! tomoni_voice (placeholder while dependencies build).
+//! The companion's voice: text-to-speech behind one interface ([`Speech`]), the phoneme → viseme
+//! mapping onto VRM mouth expressions with coarticulation ([`viseme`]), and WAV output.
+//!
+//! ```no_run
+//! use tomoni_voice::{espeak::{self, EspeakVoice}, viseme::VisemeTrack};
+//! let speech = espeak::synthesize("Hello there!", &EspeakVoice::default()).unwrap();
+//! let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+//! let mouth = track.at(0.25); // weights for aa, ih, ou, ee, oh at 250 ms of audio
+//! # let _ = mouth;
+//! ```
+//!
+//! Synthesis is blocking work: callers run it off the frame loop.
+
+pub mod espeak;
+pub mod playback;
+pub mod viseme;
+pub mod wav;
+
+/// Synthesised speech: mono samples and, when the engine knows them, timed phonemes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speech {
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Mono 16-bit samples.
+    pub samples: Vec<i16>,
+    /// Phonemes with their start times (empty for engines that give no timing).
+    pub phonemes: Vec<Phoneme>,
+}
+
+impl Speech {
+    /// Length of the audio in milliseconds.
+    pub fn duration_ms(&self) -> f64 {
+        self.samples.len() as f64 * 1000.0 / f64::from(self.sample_rate.max(1))
+    }
+}
+
+/// One phoneme at a time in the audio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phoneme {
+    /// Start, milliseconds from the first sample.
+    pub start_ms: f64,
+    /// The phoneme in IPA (as espeak-ng names it).
+    pub ipa: String,
+}
+
+/// Why speech could not be made.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TtsError {
+    /// The engine could not start (missing data, no library).
+    #[error("espeak-ng could not start: {0}")]
+    Init(String),
+    /// The voice is unknown to the engine.
+    #[error("unknown voice {0:?} (try `espeak-ng --voices`)")]
+    Voice(String),
+    /// Synthesis failed.
+    #[error("synthesis failed: {0}")]
+    Synth(String),
+}

@@ -1,0 +1,161 @@
+//! espeak-ng in process, with exact phoneme timings from its phoneme events.
+//!
+//! The C library keeps global state and is not thread-safe: every call goes through one mutex.
+//! Synchronous mode hands us the samples and the events in a callback, which we collect into a
+//! buffer passed as `user_data`.
+#![expect(unsafe_code, reason = "espeak-ng is a C library; every unsafe block is commented")]
+
+use crate::{Phoneme, Speech, TtsError};
+use espeakng_sys as sys;
+use std::ffi::{CStr, CString, c_int, c_short};
+use std::sync::Mutex;
+
+/// Voice settings for espeak-ng.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EspeakVoice {
+    /// Voice name (`en-us`, `en-gb`, `ja`, …).
+    pub voice: String,
+    /// Words per minute, 80–450.
+    pub rate: u32,
+    /// Pitch 0–100.
+    pub pitch: u32,
+}
+
+impl Default for EspeakVoice {
+    fn default() -> Self {
+        Self { voice: "en-us".into(), rate: 165, pitch: 50 }
+    }
+}
+
+/// The engine's sample rate once initialised.
+static ENGINE: Mutex<Option<u32>> = Mutex::new(None);
+
+struct Collector {
+    samples: Vec<i16>,
+    phonemes: Vec<Phoneme>,
+}
+
+extern "C" fn on_synth(wav: *mut c_short, numsamples: c_int, events: *mut sys::espeak_EVENT) -> c_int {
+    if events.is_null() {
+        return 0;
+    }
+    // SAFETY: espeak passes an array of events terminated by LIST_TERMINATED, valid for the
+    // duration of the callback; `user_data` is the `Collector` we passed to `espeak_Synth`,
+    // alive for the whole (synchronous) call and not aliased elsewhere meanwhile.
+    unsafe {
+        let collector = (*events).user_data.cast::<Collector>();
+        if collector.is_null() {
+            return 0;
+        }
+        let c = &mut *collector;
+        if !wav.is_null() && numsamples > 0 {
+            c.samples.extend_from_slice(std::slice::from_raw_parts(wav, numsamples as usize));
+        }
+        let mut e = events;
+        while (*e).type_ != sys::espeak_EVENT_TYPE_espeakEVENT_LIST_TERMINATED {
+            if (*e).type_ == sys::espeak_EVENT_TYPE_espeakEVENT_PHONEME {
+                let raw = (*e).id.string;
+                let bytes: Vec<u8> = raw.iter().take_while(|&&b| b != 0).map(|&b| b as u8).collect();
+                let ipa = String::from_utf8_lossy(&bytes).into_owned();
+                if !ipa.is_empty() {
+                    c.phonemes.push(Phoneme { start_ms: f64::from((*e).audio_position), ipa });
+                }
+            }
+            e = e.add(1);
+        }
+    }
+    0
+}
+
+/// Speaks `text` with `voice`; returns samples and phoneme timings.
+pub fn synthesize(text: &str, voice: &EspeakVoice) -> Result<Speech, TtsError> {
+    let mut engine = ENGINE.lock().map_err(|_| TtsError::Init("engine lock poisoned".into()))?;
+    let rate = match *engine {
+        Some(r) => r,
+        None => {
+            let options = (sys::espeakINITIALIZE_PHONEME_EVENTS | sys::espeakINITIALIZE_PHONEME_IPA) as c_int;
+            // SAFETY: plain C call with a null data path (espeak's default) and valid enum values.
+            let r = unsafe {
+                sys::espeak_Initialize(sys::espeak_AUDIO_OUTPUT_AUDIO_OUTPUT_SYNCHRONOUS, 0, std::ptr::null(), options)
+            };
+            if r <= 0 {
+                return Err(TtsError::Init("espeak_Initialize failed (is espeak-ng-data installed?)".into()));
+            }
+            // SAFETY: registering a callback with the exact signature espeak expects.
+            unsafe { sys::espeak_SetSynthCallback(Some(on_synth)) };
+            *engine = Some(r as u32);
+            r as u32
+        }
+    };
+    let name = CString::new(voice.voice.as_str()).map_err(|_| TtsError::Voice(voice.voice.clone()))?;
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    if unsafe { sys::espeak_SetVoiceByName(name.as_ptr()) } != sys::espeak_ERROR_EE_OK {
+        return Err(TtsError::Voice(voice.voice.clone()));
+    }
+    // SAFETY: plain C calls with in-range values.
+    unsafe {
+        sys::espeak_SetParameter(sys::espeak_PARAMETER_espeakRATE, voice.rate.clamp(80, 450) as c_int, 0);
+        sys::espeak_SetParameter(sys::espeak_PARAMETER_espeakPITCH, voice.pitch.min(100) as c_int, 0);
+    }
+    let ctext = CString::new(text.replace('\0', " ")).map_err(|e| TtsError::Synth(e.to_string()))?;
+    let mut collector = Collector { samples: Vec::new(), phonemes: Vec::new() };
+    let bytes = ctext.as_bytes_with_nul().len();
+    // SAFETY: `ctext` outlives the synchronous call; the collector pointer is only used by our
+    // callback during this call, while we hold the engine mutex.
+    let err = unsafe {
+        sys::espeak_Synth(
+            ctext.as_ptr().cast(),
+            bytes,
+            0,
+            sys::espeak_POSITION_TYPE_POS_CHARACTER,
+            0,
+            sys::espeakCHARS_UTF8,
+            std::ptr::null_mut(),
+            (&raw mut collector).cast(),
+        )
+    };
+    if err != sys::espeak_ERROR_EE_OK {
+        return Err(TtsError::Synth(format!("espeak_Synth returned {err}")));
+    }
+    // SAFETY: waits for synthesis to finish (a no-op in synchronous mode, kept for safety).
+    unsafe { sys::espeak_Synchronize() };
+    drop(engine);
+    Ok(Speech { sample_rate: rate, samples: collector.samples, phonemes: collector.phonemes })
+}
+
+/// The espeak-ng version string, for `tomoni doctor`.
+pub fn version() -> String {
+    let mut path: *const std::ffi::c_char = std::ptr::null();
+    // SAFETY: espeak returns a pointer to a static NUL-terminated string.
+    unsafe {
+        let v = sys::espeak_Info(&mut path);
+        if v.is_null() { String::new() } else { CStr::from_ptr(v).to_string_lossy().into_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_espeak_speaks_with_phoneme_timings() {
+        let s = synthesize("Hello, my friend.", &EspeakVoice::default()).unwrap();
+        assert_eq!(s.sample_rate, 22_050);
+        assert!(s.duration_ms() > 500.0 && s.duration_ms() < 3000.0, "{} ms", s.duration_ms());
+        let rms = (s.samples.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / s.samples.len() as f64).sqrt();
+        assert!(rms > 500.0, "silent audio (rms {rms})");
+        let ipa: String = s.phonemes.iter().map(|p| p.ipa.as_str()).collect();
+        assert!(ipa.contains('h') && ipa.contains('l') && ipa.contains('m') && ipa.contains('f'), "{ipa}");
+        assert!(s.phonemes.windows(2).all(|w| w[0].start_ms <= w[1].start_ms), "times go forward");
+        assert!(s.phonemes.last().unwrap().start_ms < s.duration_ms());
+    }
+
+    #[test]
+    fn japanese_and_unknown_voices() {
+        let s = synthesize("こんにちは", &EspeakVoice { voice: "ja".into(), ..EspeakVoice::default() }).unwrap();
+        assert!(!s.phonemes.is_empty() && s.duration_ms() > 300.0);
+        let e =
+            synthesize("hi", &EspeakVoice { voice: "xx-nonexistent".into(), ..EspeakVoice::default() }).unwrap_err();
+        assert_eq!(e, TtsError::Voice("xx-nonexistent".into()));
+    }
+}
