@@ -10,6 +10,7 @@
 //! Python virtualenv, downloaded wheels), outside the checkout, so clean clones reuse it.
 
 mod deps;
+mod real_llm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -84,10 +85,11 @@ fn test(rest: &[String]) -> Res {
     // Tests that render need a Vulkan driver: lavapipe, chosen explicitly so a stray GPU ICD
     // on a developer machine cannot make CI and local results differ.
     t.env("TOMONI_TEST_VULKAN", "lavapipe").env("TOMONI_NODE_MODULES", cache_dir().join("node/node_modules"));
+    run(t)?;
     if rest.iter().any(|a| a == "--real-llm") {
-        t.env("TOMONI_REAL_LLM", "1");
+        real_llm::test(cargo(&["test", "--workspace", "--test", "real_llm", "--", "--ignored"]))?;
     }
-    run(t)
+    Ok(())
 }
 
 fn demo(rest: &[String]) -> Res {

@@ -1,0 +1,76 @@
+//! Against a real LLM server (llama.cpp's `llama-server` with the tiny Gemma 3 270M GGUF from
+//! PyPI). Opt-in: `cargo xtask test --real-llm` builds and caches the server, starts it, and
+//! runs these with `TOMONI_REAL_LLM_URL` set.
+
+use std::time::Duration;
+use tomoni_persona::client::{DialogueEvent, DialogueService, LlmConfig, TurnStatus};
+use tomoni_persona::persona::Persona;
+
+fn url() -> String {
+    std::env::var("TOMONI_REAL_LLM_URL")
+        .expect("run through `cargo xtask test --real-llm`, which sets TOMONI_REAL_LLM_URL")
+}
+
+#[test]
+#[ignore = "needs a real llama.cpp server: cargo xtask test --real-llm"]
+fn a_real_server_streams_a_reply_as_clauses() {
+    let service = DialogueService::start(LlmConfig {
+        base_url: url(),
+        model: "gemma-3-270m".into(),
+        first_token_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(30),
+        temperature: Some(0.2),
+        ..LlmConfig::default()
+    })
+    .unwrap();
+    let persona = Persona::default_persona();
+    let mut turn = service.turn(persona.messages(&[], &[], "Say hello and tell me about the sea."));
+    let (mut first, mut clauses, mut end) = (false, Vec::new(), None);
+    while let Some(e) = turn.blocking_next() {
+        match e {
+            DialogueEvent::FirstToken => first = true,
+            DialogueEvent::Clause(c) => clauses.push(c),
+            DialogueEvent::Error(e) => panic!("real server error: {e:?}"),
+            DialogueEvent::End(e) => {
+                end = Some(e);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let end = end.expect("the turn ends");
+    eprintln!("{} clauses: {:?}", clauses.len(), clauses);
+    assert!(first, "no first-token event");
+    assert_eq!(end.status, TurnStatus::Complete);
+    assert!(!clauses.is_empty() && clauses.iter().all(|c| !c.contains('[')), "{clauses:?}");
+    assert!(end.completion_tokens.unwrap_or(0) > 0 || !end.text.is_empty());
+}
+
+#[test]
+#[ignore = "needs a real llama.cpp server: cargo xtask test --real-llm"]
+fn dropping_a_turn_against_a_real_server_cancels_it() {
+    let service =
+        DialogueService::start(LlmConfig { base_url: url(), model: "gemma-3-270m".into(), ..LlmConfig::default() })
+            .unwrap();
+    let persona = Persona::default_persona();
+    let mut turn = service.turn(persona.messages(&[], &[], "Count slowly from one to two hundred."));
+    // Wait for the reply to start, then barge in.
+    while let Some(e) = turn.blocking_next() {
+        if e == DialogueEvent::FirstToken {
+            break;
+        }
+        assert!(!matches!(e, DialogueEvent::End(_) | DialogueEvent::Error(_)), "{e:?}");
+    }
+    drop(turn);
+    // The service still works for the next turn.
+    let mut again = service.turn(persona.messages(&[], &[], "Hi."));
+    let mut ended = false;
+    while let Some(e) = again.blocking_next() {
+        if let DialogueEvent::End(end) = e {
+            assert_eq!(end.status, TurnStatus::Complete);
+            ended = true;
+            break;
+        }
+    }
+    assert!(ended);
+}
