@@ -13,6 +13,7 @@
 
 pub mod espeak;
 pub mod playback;
+pub mod stream;
 pub mod viseme;
 pub mod wav;
 

@@ -1,0 +1,297 @@
+//! Streaming speech playback through kira, fed clause by clause, with an audio clock the frame
+//! loop reads without locks.
+//!
+//! The synthesis thread pushes 16-bit samples into a lock-free ring ([`SpeechQueue::push`]);
+//! the audio thread pulls them in [`SpeechSound::process`], resampling to the output rate, and
+//! counts what it has played in an atomic. Nothing on the audio thread allocates or locks.
+//! Clauses queued back to back play without a gap; [`SpeechQueue::stop`] (barge-in) silences the
+//! output from the next audio block and discards what was queued.
+
+use kira::Frame;
+use kira::info::Info;
+use kira::sound::{Sound, SoundData};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Seconds of audio the ring holds (the synthesis thread waits when it is full).
+pub const RING_SECONDS: f64 = 4.0;
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Source samples played so far (the audio clock).
+    played: AtomicU64,
+    /// Source samples pushed so far.
+    pushed: AtomicU64,
+    /// Barge-in: drop everything queued and play silence.
+    stop: AtomicBool,
+    /// Output frames that found the ring empty while speech was expected (gaps).
+    underruns: AtomicU64,
+}
+
+/// The audio-thread half: linear resampling from the ring, no allocation, no locks.
+pub struct Resampler {
+    ring: rtrb::Consumer<i16>,
+    source_rate: f64,
+    frac: f64,
+    prev: f32,
+    next: f32,
+    shared: Arc<Shared>,
+}
+
+impl Resampler {
+    /// Fills `out` (mono) for an output rate of `1/dt` Hz.
+    pub fn fill(&mut self, out: &mut [f32], dt: f64) {
+        if self.shared.stop.load(Ordering::Acquire) {
+            // Barge-in: discard what is queued, silence from this block on.
+            let n = self.ring.slots();
+            if let Ok(chunk) = self.ring.read_chunk(n) {
+                chunk.commit_all();
+            }
+            self.prev = 0.0;
+            self.next = 0.0;
+            out.fill(0.0);
+            return;
+        }
+        let step = self.source_rate * dt;
+        let mut played = 0u64;
+        for o in out.iter_mut() {
+            self.frac += step;
+            while self.frac >= 1.0 {
+                self.frac -= 1.0;
+                self.prev = self.next;
+                self.next = match self.ring.pop() {
+                    Ok(s) => {
+                        played += 1;
+                        f32::from(s) / 32768.0
+                    }
+                    Err(_) => {
+                        if self.shared.pushed.load(Ordering::Relaxed)
+                            > self.shared.played.load(Ordering::Relaxed) + played
+                        {
+                            self.shared.underruns.fetch_add(1, Ordering::Relaxed);
+                        }
+                        0.0
+                    }
+                };
+            }
+            *o = self.prev + (self.next - self.prev) * self.frac as f32;
+        }
+        self.shared.played.fetch_add(played, Ordering::Release);
+    }
+}
+
+/// The kira sound that plays the queue (lives on the audio thread).
+pub struct SpeechSound {
+    resampler: Resampler,
+    mono: Box<[f32]>,
+}
+
+impl Sound for SpeechSound {
+    fn process(&mut self, out: &mut [Frame], dt: f64, _info: &Info) {
+        // Blocks larger than our scratch buffer are processed in pieces: no allocation here.
+        for chunk in out.chunks_mut(self.mono.len()) {
+            let mono = &mut self.mono[..chunk.len()];
+            self.resampler.fill(mono, dt);
+            for (f, s) in chunk.iter_mut().zip(mono.iter()) {
+                *f = Frame::from_mono(*s);
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        false // a companion's voice stays open for the whole session
+    }
+}
+
+/// Plays a [`SpeechQueue`]'s audio when handed to `AudioManager::play`.
+pub struct SpeechStreamData {
+    resampler: Resampler,
+}
+
+impl SoundData for SpeechStreamData {
+    type Error = std::convert::Infallible;
+    type Handle = ();
+
+    fn into_sound(self) -> Result<(Box<dyn Sound>, Self::Handle), Self::Error> {
+        Ok((Box::new(SpeechSound { resampler: self.resampler, mono: vec![0.0; 1024].into_boxed_slice() }), ()))
+    }
+}
+
+/// The producer half, held by the synthesis side, and the clock, read by the frame loop.
+pub struct SpeechQueue {
+    ring: rtrb::Producer<i16>,
+    shared: Arc<Shared>,
+    source_rate: u32,
+}
+
+/// A cheap, cloneable reader of the audio clock (for the frame loop).
+#[derive(Clone)]
+pub struct AudioClock {
+    shared: Arc<Shared>,
+    source_rate: u32,
+}
+
+impl AudioClock {
+    /// Source samples played so far.
+    pub fn played_samples(&self) -> u64 {
+        self.shared.played.load(Ordering::Acquire)
+    }
+
+    /// Seconds of speech played so far.
+    pub fn position_seconds(&self) -> f64 {
+        self.played_samples() as f64 / f64::from(self.source_rate)
+    }
+
+    /// Samples queued but not yet played.
+    pub fn queued_samples(&self) -> u64 {
+        self.shared.pushed.load(Ordering::Acquire).saturating_sub(self.played_samples())
+    }
+
+    /// Output frames that had to play silence because synthesis was late.
+    pub fn underruns(&self) -> u64 {
+        self.shared.underruns.load(Ordering::Relaxed)
+    }
+}
+
+/// Creates a queue for speech at `source_rate` Hz and the sound that plays it.
+pub fn speech_stream(source_rate: u32) -> (SpeechQueue, SpeechStreamData) {
+    let (tx, rx) = rtrb::RingBuffer::new((f64::from(source_rate) * RING_SECONDS) as usize);
+    let shared = Arc::new(Shared::default());
+    let resampler = Resampler {
+        ring: rx,
+        source_rate: f64::from(source_rate),
+        frac: 0.0,
+        prev: 0.0,
+        next: 0.0,
+        shared: shared.clone(),
+    };
+    (SpeechQueue { ring: tx, shared, source_rate }, SpeechStreamData { resampler })
+}
+
+impl SpeechQueue {
+    /// Queues as many of `samples` as fit now; returns how many. Never blocks.
+    pub fn push(&mut self, samples: &[i16]) -> usize {
+        if self.shared.stop.load(Ordering::Acquire) {
+            return samples.len(); // stopped: accept and drop, so callers do not spin
+        }
+        let n = samples.len().min(self.ring.slots());
+        if let Ok(mut chunk) = self.ring.write_chunk(n) {
+            let (a, b) = chunk.as_mut_slices();
+            a.copy_from_slice(&samples[..a.len()]);
+            b.copy_from_slice(&samples[a.len()..n]);
+            chunk.commit_all();
+        }
+        self.shared.pushed.fetch_add(n as u64, Ordering::Release);
+        n
+    }
+
+    /// Queues all of `samples`, waiting for room (synthesis thread only, never the frame loop).
+    pub fn push_all(&mut self, mut samples: &[i16]) {
+        while !samples.is_empty() {
+            let n = self.push(samples);
+            samples = &samples[n..];
+            if !samples.is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// Barge-in: silence from the next audio block, queued speech discarded.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+    }
+
+    /// Accepts speech again after a stop (the next reply).
+    pub fn resume(&mut self) {
+        // Everything pushed before the stop counts as played, so the clock stays monotonic.
+        let pushed = self.shared.pushed.load(Ordering::Acquire);
+        self.shared.played.store(pushed, Ordering::Release);
+        self.shared.stop.store(false, Ordering::Release);
+    }
+
+    /// The clock for the frame loop.
+    pub fn clock(&self) -> AudioClock {
+        AudioClock { shared: self.shared.clone(), source_rate: self.source_rate }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(n: usize, rate: f64, hz: f64, amp: f64) -> Vec<i16> {
+        (0..n).map(|i| ((i as f64 / rate * hz * std::f64::consts::TAU).sin() * amp) as i16).collect()
+    }
+
+    #[test]
+    fn clauses_queued_back_to_back_play_without_a_gap_or_click() {
+        let (mut q, data) = speech_stream(22_050);
+        let mut r = data.resampler;
+        // Two "clauses" of one continuous tone, split at an arbitrary sample.
+        let t = tone(22_050, 22_050.0, 220.0, 8000.0);
+        q.push(&t[..10_007]);
+        q.push(&t[10_007..]);
+        let mut out = vec![0.0f32; 48_000 * 9 / 10];
+        for block in out.chunks_mut(512) {
+            r.fill(block, 1.0 / 48_000.0);
+        }
+        // Continuity: a 220 Hz tone at amplitude 0.24 moves at most ~0.007 a sample at 48 kHz.
+        let max_step = out.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+        assert!(max_step < 0.01, "discontinuity of {max_step} in the output");
+        assert_eq!(q.clock().underruns(), 0);
+        let pos = q.clock().position_seconds();
+        assert!((pos - 0.9).abs() < 0.001, "clock at {pos} s after 0.9 s of output");
+    }
+
+    #[test]
+    fn barge_in_silences_the_next_block_and_discards_the_queue() {
+        let (mut q, data) = speech_stream(22_050);
+        let mut r = data.resampler;
+        q.push(&tone(22_050, 22_050.0, 300.0, 10_000.0));
+        let mut block = [0.0f32; 256];
+        r.fill(&mut block, 1.0 / 48_000.0);
+        assert!(block.iter().any(|s| s.abs() > 0.1));
+        q.stop();
+        r.fill(&mut block, 1.0 / 48_000.0);
+        assert!(block.iter().all(|s| *s == 0.0), "sound after stop");
+        assert_eq!(q.push(&[1, 2, 3]), 3, "stopped queue swallows, never blocks");
+        q.resume();
+        assert_eq!(q.clock().queued_samples(), 0);
+        q.push(&tone(2205, 22_050.0, 300.0, 10_000.0));
+        r.fill(&mut block, 1.0 / 48_000.0);
+        assert!(block.iter().any(|s| s.abs() > 0.05), "speaks again after resume");
+    }
+
+    #[test]
+    fn late_synthesis_counts_underruns_instead_of_glitching() {
+        let (mut q, data) = speech_stream(22_050);
+        let mut r = data.resampler;
+        let mut block = [0.0f32; 512];
+        r.fill(&mut block, 1.0 / 48_000.0);
+        assert_eq!(q.clock().underruns(), 0, "idle silence is not an underrun");
+        q.push(&tone(100, 22_050.0, 300.0, 10_000.0));
+        q.shared.pushed.fetch_add(1000, Ordering::Relaxed); // pretend more was promised
+        r.fill(&mut block, 1.0 / 48_000.0);
+        assert!(q.clock().underruns() > 0);
+    }
+
+    #[test]
+    fn plays_through_a_real_kira_manager_on_the_mock_backend() {
+        use kira::backend::mock::{MockBackend, MockBackendSettings};
+        use kira::{AudioManager, AudioManagerSettings};
+        let settings = AudioManagerSettings {
+            backend_settings: MockBackendSettings { sample_rate: 48_000 },
+            ..AudioManagerSettings::default()
+        };
+        let mut manager = AudioManager::<MockBackend>::new(settings).unwrap();
+        let (mut q, data) = speech_stream(22_050);
+        let clock = q.clock();
+        q.push(&tone(22_050, 22_050.0, 220.0, 8000.0));
+        let _ = manager.play(data);
+        for _ in 0..200 {
+            manager.backend_mut().on_start_processing();
+            manager.backend_mut().process();
+        }
+        assert!(clock.played_samples() > 0, "the mock renderer pulled no speech");
+    }
+}
