@@ -11,6 +11,7 @@
 //!
 //! Synthesis is blocking work: callers run it off the frame loop.
 
+pub mod analysis;
 pub mod espeak;
 pub mod playback;
 pub mod stream;

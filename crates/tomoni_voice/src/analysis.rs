@@ -1,0 +1,224 @@
+//! Mouth shapes from the audio itself, for TTS that gives no timing (`/v1/audio/speech`).
+//!
+//! A streaming analyser: 512-sample Hann windows every 256 samples; energy gating for silence;
+//! linear prediction (order 12, autocorrelation + Levinson–Durbin) for the spectral envelope;
+//! the first two formant peaks of the envelope classify the vowel (a i u e o); a high
+//! zero-crossing rate with little energy reads as a fricative. All buffers are allocated once:
+//! no allocation per block.
+
+/// Window length in samples.
+pub const WINDOW: usize = 512;
+/// Hop in samples.
+pub const HOP: usize = 256;
+const ORDER: usize = 12;
+const BINS: usize = 96;
+
+/// Vowel formant targets (F1, F2 in Hz) and their mouth weights on `aa ih ou ee oh`.
+const VOWELS: [((f32, f32), [f32; 5]); 5] = [
+    ((750.0, 1250.0), [1.0, 0.0, 0.0, 0.0, 0.0]),
+    ((320.0, 2300.0), [0.0, 0.9, 0.0, 0.2, 0.0]),
+    ((350.0, 850.0), [0.0, 0.0, 1.0, 0.0, 0.1]),
+    ((500.0, 1900.0), [0.2, 0.0, 0.0, 0.8, 0.0]),
+    ((520.0, 900.0), [0.15, 0.0, 0.2, 0.0, 0.9]),
+];
+
+/// Streaming analyser.
+pub struct Analyzer {
+    rate: f32,
+    buf: Vec<f32>,
+    filled: usize,
+    frame: Vec<f32>,
+    window: Vec<f32>,
+    r: Vec<f32>,
+    a: Vec<f32>,
+    tmp: Vec<f32>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    env: Vec<f32>,
+    /// Output weights per hop, as analysed.
+    pub last: [f32; 5],
+    noise_floor: f32,
+}
+
+impl Analyzer {
+    /// An analyser for audio at `rate` Hz.
+    pub fn new(rate: u32) -> Self {
+        let rate = rate as f32;
+        let window =
+            (0..WINDOW).map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / WINDOW as f32).cos()).collect();
+        // Envelope evaluated at BINS frequencies from 100 Hz to 3.5 kHz.
+        let freqs: Vec<f32> = (0..BINS).map(|k| 100.0 + 3400.0 * k as f32 / (BINS - 1) as f32).collect();
+        let mut cos = vec![0.0; BINS * (ORDER + 1)];
+        let mut sin = vec![0.0; BINS * (ORDER + 1)];
+        for (k, f) in freqs.iter().enumerate() {
+            for j in 0..=ORDER {
+                let w = std::f32::consts::TAU * f / rate * j as f32;
+                cos[k * (ORDER + 1) + j] = w.cos();
+                sin[k * (ORDER + 1) + j] = w.sin();
+            }
+        }
+        Self {
+            rate,
+            buf: vec![0.0; WINDOW],
+            filled: 0,
+            frame: vec![0.0; WINDOW],
+            window,
+            r: vec![0.0; ORDER + 1],
+            a: vec![0.0; ORDER + 1],
+            tmp: vec![0.0; ORDER + 1],
+            cos,
+            sin,
+            env: vec![0.0; BINS],
+            last: [0.0; 5],
+            noise_floor: 1e-4,
+        }
+    }
+
+    /// Feeds samples; calls `on_hop(weights)` once per completed hop. No allocation.
+    pub fn feed(&mut self, samples: &[i16], mut on_hop: impl FnMut([f32; 5])) {
+        for &s in samples {
+            self.buf[self.filled] = f32::from(s) / 32768.0;
+            self.filled += 1;
+            if self.filled == WINDOW {
+                let w = self.analyse();
+                self.last = w;
+                on_hop(w);
+                self.buf.copy_within(HOP.., 0);
+                self.filled = WINDOW - HOP;
+            }
+        }
+    }
+
+    fn analyse(&mut self) -> [f32; 5] {
+        // Energy and zero crossings.
+        let energy = self.buf.iter().map(|x| x * x).sum::<f32>() / WINDOW as f32;
+        let zc = self.buf.windows(2).filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0)).count() as f32 / WINDOW as f32;
+        if energy < self.noise_floor {
+            return [0.0; 5];
+        }
+        // Loudness 0..1 over ~40 dB above the floor.
+        let loud = ((10.0 * (energy / self.noise_floor).log10()) / 40.0).clamp(0.0, 1.0);
+        if zc > 0.25 {
+            // Fricative: teeth close, lips spread a little.
+            return [0.0, 0.3 * loud, 0.0, 0.3 * loud, 0.0];
+        }
+        // Pre-emphasis and window.
+        let mut prev = 0.0;
+        for i in 0..WINDOW {
+            let x = self.buf[i];
+            self.frame[i] = (x - 0.95 * prev) * self.window[i];
+            prev = x;
+        }
+        for lag in 0..=ORDER {
+            self.r[lag] = (lag..WINDOW).map(|i| self.frame[i] * self.frame[i - lag]).sum();
+        }
+        if self.r[0] <= 0.0 {
+            return [0.0; 5];
+        }
+        self.r[0] *= 1.0001; // white-noise correction keeps Levinson stable
+        // Levinson–Durbin.
+        self.a.fill(0.0);
+        self.a[0] = 1.0;
+        let mut err = self.r[0];
+        for i in 1..=ORDER {
+            let mut acc = self.r[i];
+            for j in 1..i {
+                acc += self.a[j] * self.r[i - j];
+            }
+            let k = -acc / err;
+            self.tmp[..=i].copy_from_slice(&self.a[..=i]);
+            for j in 1..i {
+                self.a[j] = self.tmp[j] + k * self.tmp[i - j];
+            }
+            self.a[i] = k;
+            err *= 1.0 - k * k;
+            if err <= 0.0 {
+                break;
+            }
+        }
+        // Envelope 1/|A(e^jw)|² at each bin.
+        for k in 0..BINS {
+            let (mut re, mut im) = (0.0, 0.0);
+            for j in 0..=ORDER {
+                re += self.a[j] * self.cos[k * (ORDER + 1) + j];
+                im -= self.a[j] * self.sin[k * (ORDER + 1) + j];
+            }
+            self.env[k] = 1.0 / (re * re + im * im).max(1e-12);
+        }
+        // First two peaks = F1, F2.
+        let (mut f1, mut f2) = (0.0f32, 0.0f32);
+        for k in 1..BINS - 1 {
+            if self.env[k] > self.env[k - 1] && self.env[k] >= self.env[k + 1] {
+                let f = 100.0 + 3400.0 * k as f32 / (BINS - 1) as f32;
+                if f < 200.0 {
+                    continue; // below any first formant: voicing bar
+                }
+                if f1 == 0.0 {
+                    f1 = f;
+                } else if f2 == 0.0 && f - f1 > 250.0 {
+                    f2 = f;
+                    break;
+                }
+            }
+        }
+        if f1 == 0.0 {
+            return [0.3 * loud, 0.0, 0.0, 0.0, 0.0];
+        }
+        if f2 == 0.0 {
+            f2 = f1 + 800.0;
+        }
+        // Nearest vowel in a log-frequency plane.
+        let mut best = (f32::MAX, [0.0f32; 5]);
+        for ((v1, v2), w) in VOWELS {
+            let d = (f1.ln() - v1.ln()).powi(2) + 0.5 * (f2.ln() - v2.ln()).powi(2);
+            if d < best.0 {
+                best = (d, w);
+            }
+        }
+        let _ = self.rate;
+        best.1.map(|x| x * (0.35 + 0.65 * loud))
+    }
+}
+
+/// The dominant mouth shape: 0..5 = aa ih ou ee oh, 5 = closed (all weights below 0.2).
+pub fn mouth_class(w: &[f32; 5]) -> usize {
+    let (i, m) = w.iter().enumerate().fold((5, 0.2f32), |best, (i, &x)| if x > best.1 { (i, x) } else { best });
+    if m <= 0.2 { 5 } else { i }
+}
+
+/// Weights per 60 Hz frame for a whole utterance (for measuring against phoneme truth).
+pub fn track(samples: &[i16], rate: u32) -> Vec<[f32; 5]> {
+    let mut a = Analyzer::new(rate);
+    let mut hops = Vec::with_capacity(samples.len() / HOP + 1);
+    a.feed(samples, |w| hops.push(w));
+    let n = (samples.len() as f64 / f64::from(rate) * 60.0).ceil() as usize;
+    (0..n)
+        .map(|i| {
+            // The hop whose window is centred nearest this frame's time.
+            let t = i as f64 / 60.0 * f64::from(rate);
+            let h = ((t - (WINDOW / 2) as f64) / HOP as f64).round().max(0.0) as usize;
+            hops.get(h).copied().unwrap_or([0.0; 5])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_is_closed_and_a_sustained_vowel_opens_the_mouth() {
+        let rate = 22_050;
+        let mut a = Analyzer::new(rate);
+        let mut out = Vec::new();
+        a.feed(&vec![0i16; 4096], |w| out.push(w));
+        assert!(out.iter().all(|w| mouth_class(w) == 5));
+        // Real speech: espeak says "ah".
+        let s = crate::espeak::synthesize("aaah", &crate::espeak::EspeakVoice::default()).unwrap();
+        let t = track(&s.samples, s.sample_rate);
+        let open = t.iter().filter(|w| mouth_class(w) != 5).count();
+        assert!(open > t.len() / 3, "{open} of {} frames open", t.len());
+        let aa = t.iter().filter(|w| mouth_class(w) == 0).count();
+        assert!(aa > open / 3, "aa in {aa} of {open} open frames");
+    }
+}
