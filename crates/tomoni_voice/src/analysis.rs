@@ -1,10 +1,11 @@
 //! Mouth shapes from the audio itself, for TTS that gives no timing (`/v1/audio/speech`).
 //!
 //! A streaming analyser: 512-sample Hann windows every 256 samples; energy gating for silence;
-//! linear prediction (order 12, autocorrelation + Levinson–Durbin) for the spectral envelope;
-//! the first two formant peaks of the envelope classify the vowel (a i u e o); a high
-//! zero-crossing rate with little energy reads as a fricative. All buffers are allocated once:
-//! no allocation per block.
+//! linear prediction (order 12, autocorrelation + Levinson–Durbin) for the spectral envelope,
+//! summarised as 16 log-band shape features plus loudness and zero-crossing rate; a Gaussian
+//! classifier ([`crate::analysis_model`], trained by `cargo run -p tomoni_bench --example
+//! calibrate_visemes` on sentences that the benchmark does not use) picks the mouth shape.
+//! All buffers are allocated once: no allocation per block.
 
 /// Window length in samples.
 pub const WINDOW: usize = 512;
@@ -13,18 +14,8 @@ pub const HOP: usize = 256;
 const ORDER: usize = 12;
 const BINS: usize = 96;
 
-/// Vowel formant targets (F1, F2 in Hz) and their mouth weights on `aa ih ou ee oh`.
-const VOWELS: [((f32, f32), [f32; 5]); 5] = [
-    ((750.0, 1250.0), [1.0, 0.0, 0.0, 0.0, 0.0]),
-    ((320.0, 2300.0), [0.0, 0.9, 0.0, 0.2, 0.0]),
-    ((350.0, 850.0), [0.0, 0.0, 1.0, 0.0, 0.1]),
-    ((500.0, 1900.0), [0.2, 0.0, 0.0, 0.8, 0.0]),
-    ((520.0, 900.0), [0.15, 0.0, 0.2, 0.0, 0.9]),
-];
-
 /// Streaming analyser.
 pub struct Analyzer {
-    rate: f32,
     buf: Vec<f32>,
     filled: usize,
     frame: Vec<f32>,
@@ -35,8 +26,10 @@ pub struct Analyzer {
     cos: Vec<f32>,
     sin: Vec<f32>,
     env: Vec<f32>,
-    /// Output weights per hop, as analysed.
+    /// Output weights of the last hop.
     pub last: [f32; 5],
+    /// Features of the last voiced hop (for calibration).
+    pub features: [f32; NF],
     noise_floor: f32,
 }
 
@@ -58,7 +51,6 @@ impl Analyzer {
             }
         }
         Self {
-            rate,
             buf: vec![0.0; WINDOW],
             filled: 0,
             frame: vec![0.0; WINDOW],
@@ -70,6 +62,7 @@ impl Analyzer {
             sin,
             env: vec![0.0; BINS],
             last: [0.0; 5],
+            features: [0.0; NF],
             noise_floor: 1e-4,
         }
     }
@@ -94,14 +87,11 @@ impl Analyzer {
         let energy = self.buf.iter().map(|x| x * x).sum::<f32>() / WINDOW as f32;
         let zc = self.buf.windows(2).filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0)).count() as f32 / WINDOW as f32;
         if energy < self.noise_floor {
+            self.features = [0.0; NF];
             return [0.0; 5];
         }
         // Loudness 0..1 over ~40 dB above the floor.
         let loud = ((10.0 * (energy / self.noise_floor).log10()) / 40.0).clamp(0.0, 1.0);
-        if zc > 0.25 {
-            // Fricative: teeth close, lips spread a little.
-            return [0.0, 0.3 * loud, 0.0, 0.3 * loud, 0.0];
-        }
         // Pre-emphasis and window.
         let mut prev = 0.0;
         for i in 0..WINDOW {
@@ -113,6 +103,7 @@ impl Analyzer {
             self.r[lag] = (lag..WINDOW).map(|i| self.frame[i] * self.frame[i - lag]).sum();
         }
         if self.r[0] <= 0.0 {
+            self.features = [0.0; NF];
             return [0.0; 5];
         }
         self.r[0] *= 1.0001; // white-noise correction keeps Levinson stable
@@ -145,39 +136,52 @@ impl Analyzer {
             }
             self.env[k] = 1.0 / (re * re + im * im).max(1e-12);
         }
-        // First two peaks = F1, F2.
-        let (mut f1, mut f2) = (0.0f32, 0.0f32);
-        for k in 1..BINS - 1 {
-            if self.env[k] > self.env[k - 1] && self.env[k] >= self.env[k + 1] {
-                let f = 100.0 + 3400.0 * k as f32 / (BINS - 1) as f32;
-                if f < 200.0 {
-                    continue; // below any first formant: voicing bar
-                }
-                if f1 == 0.0 {
-                    f1 = f;
-                } else if f2 == 0.0 && f - f1 > 250.0 {
-                    f2 = f;
-                    break;
-                }
-            }
+        // Spectral shape: 16 bands of the log envelope, mean removed.
+        let mut f = [0.0f32; NF];
+        let per = BINS / 16;
+        for (band, out) in self.env.chunks(per).zip(f.iter_mut().take(16)) {
+            let m = band.iter().sum::<f32>() / per as f32;
+            *out = 10.0 * m.max(1e-12).log10();
         }
-        if f1 == 0.0 {
-            return [0.3 * loud, 0.0, 0.0, 0.0, 0.0];
+        let mean = f[..16].iter().sum::<f32>() / 16.0;
+        for x in &mut f[..16] {
+            *x -= mean;
         }
-        if f2 == 0.0 {
-            f2 = f1 + 800.0;
-        }
-        // Nearest vowel in a log-frequency plane.
-        let mut best = (f32::MAX, [0.0f32; 5]);
-        for ((v1, v2), w) in VOWELS {
-            let d = (f1.ln() - v1.ln()).powi(2) + 0.5 * (f2.ln() - v2.ln()).powi(2);
-            if d < best.0 {
-                best = (d, w);
-            }
-        }
-        let _ = self.rate;
-        best.1.map(|x| x * (0.35 + 0.65 * loud))
+        f[16] = loud * 10.0;
+        f[17] = zc * 40.0;
+        self.features = f;
+        let class = classify(&f);
+        CLASS_WEIGHTS[class].map(|x| x * (0.35 + 0.65 * loud))
     }
+}
+
+/// Number of features per hop.
+pub const NF: usize = 18;
+
+/// Mouth weights shown for each class (aa ih ou ee oh closed).
+pub const CLASS_WEIGHTS: [[f32; 5]; 6] = [
+    [1.0, 0.0, 0.0, 0.0, 0.0],
+    [0.0, 0.9, 0.0, 0.2, 0.0],
+    [0.0, 0.0, 1.0, 0.0, 0.1],
+    [0.2, 0.0, 0.0, 0.8, 0.0],
+    [0.15, 0.0, 0.2, 0.0, 0.9],
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+];
+
+/// The most likely class under the trained diagonal Gaussians.
+pub fn classify(f: &[f32; NF]) -> usize {
+    let mut best = (f32::NEG_INFINITY, 5);
+    for (c, (mean, var)) in crate::analysis_model::MEANS.iter().zip(crate::analysis_model::VARS.iter()).enumerate() {
+        let mut ll = crate::analysis_model::LOG_PRIORS[c];
+        for i in 0..NF {
+            let v = var[i].max(1e-3);
+            ll -= 0.5 * ((f[i] - mean[i]).powi(2) / v + v.ln());
+        }
+        if ll > best.0 {
+            best = (ll, c);
+        }
+    }
+    best.1
 }
 
 /// The dominant mouth shape: 0..5 = aa ih ou ee oh, 5 = closed (all weights below 0.2).
@@ -213,12 +217,18 @@ mod tests {
         let mut out = Vec::new();
         a.feed(&vec![0i16; 4096], |w| out.push(w));
         assert!(out.iter().all(|w| mouth_class(w) == 5));
-        // Real speech: espeak says "ah".
-        let s = crate::espeak::synthesize("aaah", &crate::espeak::EspeakVoice::default()).unwrap();
+        // Real speech (a sentence the model was not trained on), against espeak's own phonemes.
+        let s = crate::espeak::synthesize("Good morning, I am so glad to see you again.", &Default::default()).unwrap();
         let t = track(&s.samples, s.sample_rate);
-        let open = t.iter().filter(|w| mouth_class(w) != 5).count();
-        assert!(open > t.len() / 3, "{open} of {} frames open", t.len());
-        let aa = t.iter().filter(|w| mouth_class(w) == 0).count();
-        assert!(aa > open / 3, "aa in {aa} of {open} open frames");
+        let truth: Vec<usize> = (0..t.len())
+            .map(|i| {
+                mouth_class(&crate::viseme::viseme_at(&s.phonemes, i as f64 * 1000.0 / 60.0, s.duration_ms()).mouth())
+            })
+            .collect();
+        let same = t.iter().zip(&truth).filter(|(w, c)| mouth_class(w) == **c).count() as f64 / t.len() as f64;
+        let open =
+            t.iter().zip(&truth).filter(|(w, c)| (mouth_class(w) == 5) == (**c == 5)).count() as f64 / t.len() as f64;
+        assert!(same > 0.4, "mouth shape agrees on {:.0} % of frames", same * 100.0);
+        assert!(open > 0.65, "open/closed agrees on {:.0} % of frames", open * 100.0);
     }
 }

@@ -12,6 +12,7 @@
 //! Synthesis is blocking work: callers run it off the frame loop.
 
 pub mod analysis;
+pub mod analysis_model;
 pub mod espeak;
 pub mod playback;
 pub mod stream;

@@ -95,6 +95,18 @@ impl Viseme {
     }
 }
 
+/// The viseme of the phoneme sounding at `t_ms` (no look-ahead, no smoothing): the ground
+/// truth audio analysis is measured against.
+pub fn viseme_at(phonemes: &[Phoneme], t_ms: f64, duration_ms: f64) -> Viseme {
+    if t_ms < 0.0 || t_ms >= duration_ms {
+        return Viseme::Sil;
+    }
+    match phonemes.partition_point(|p| p.start_ms <= t_ms) {
+        0 => Viseme::Sil,
+        i => Viseme::from_ipa(&phonemes[i - 1].ipa),
+    }
+}
+
 /// Lips lead the sound by this much.
 pub const LOOK_AHEAD_MS: f64 = 30.0;
 /// Time constant towards a more open shape.
