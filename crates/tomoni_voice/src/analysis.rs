@@ -3,8 +3,8 @@
 //! A streaming analyser: 512-sample Hann windows every 256 samples; energy gating for silence;
 //! linear prediction (order 12, autocorrelation + Levinson–Durbin) for the spectral envelope,
 //! summarised as 16 log-band shape features plus loudness and zero-crossing rate; a Gaussian
-//! classifier ([`crate::analysis_model`], trained by `cargo run -p tomoni_bench --example
-//! calibrate_visemes` on sentences that the benchmark does not use) picks the mouth shape.
+//! classifier ([`crate::analysis_model`], trained by the `calibrate_visemes` example of
+//! `tomoni_bench` on sentences that the benchmark does not use) picks the mouth shape.
 //! All buffers are allocated once: no allocation per block.
 
 /// Window length in samples.
