@@ -111,11 +111,19 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             // must loop ourselves, or `run()` returns after one update.
             .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
         }
-        AppMode::Desktop | AppMode::Xr => {
+        AppMode::Desktop => {
             app.add_plugins(defaults.set(WindowPlugin {
                 primary_window: Some(Window { title: format!("tomoni — {}", setup.look.name), ..default() }),
                 ..default()
             }));
+        }
+        AppMode::Xr => {
+            // bevy_mod_openxr replaces the renderer; with no runtime it falls back to the window.
+            app.add_plugins(tomoni_xr::xr::plugins_with_xr(defaults.set(WindowPlugin {
+                primary_window: Some(Window { title: format!("tomoni — {}", setup.look.name), ..default() }),
+                ..default()
+            })))
+            .add_plugins(tomoni_xr::xr::XrHeadPlugin);
         }
     }
     let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -139,10 +147,21 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
 
 /// `tomoni run`: XR when a runtime is present (and not refused), else a desktop window.
 pub fn run_interactive(setup: Setup, no_xr: bool, max_frames: Option<u32>) -> Result<(), Failure> {
-    if !no_xr {
-        info!("XR is not wired into `tomoni run` yet; using the desktop window");
-    }
-    let mut app = base_app(&setup, AppMode::Desktop, false);
+    let mode = if no_xr {
+        AppMode::Desktop
+    } else {
+        match tomoni_xr::xr::runtime_available() {
+            Ok(runtime) => {
+                eprintln!("tomoni: OpenXR runtime {runtime}: starting an XR session");
+                AppMode::Xr
+            }
+            Err(why) => {
+                eprintln!("tomoni: {why}; showing the companion in a desktop window instead");
+                AppMode::Desktop
+            }
+        }
+    };
+    let mut app = base_app(&setup, mode, false);
     app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
     if let Some(n) = max_frames {
         app.add_systems(

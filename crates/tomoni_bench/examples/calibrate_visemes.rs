@@ -2,9 +2,13 @@
 //! known, and prints `crates/tomoni_voice/src/analysis_model.rs`. The training sentences are
 //! not the ones `benches/voice.rs` measures on.
 //!
-//! `cargo build --workspace --examples && $CARGO_TARGET_DIR/debug/examples/calibrate_visemes \
-//!   > crates/tomoni_voice/src/analysis_model.rs && cargo fmt` (build with `--workspace` so the
-//! features, and so the cached build of Bevy, are the same as every other task's).
+//! Build with `--workspace` (the same features, so the same cached Bevy, as every other task):
+//!
+//! ```text
+//! cargo build --workspace --examples
+//! $CARGO_TARGET_DIR/debug/examples/calibrate_visemes > crates/tomoni_voice/src/analysis_model.rs
+//! cargo fmt
+//! ```
 
 use tomoni_voice::analysis::{Analyzer, HOP, NF, WINDOW, mouth_class};
 use tomoni_voice::espeak::{EspeakVoice, synthesize};

@@ -87,7 +87,15 @@ fn look_around(
     }
 }
 
-fn publish_head(cams: Query<&Transform, With<FirstPersonLook>>, mut head: ResMut<ViewerHead>) {
+fn publish_head(
+    cams: Query<&Transform, With<FirstPersonLook>>,
+    xr_eyes: Query<(), With<bevy_mod_xr::camera::XrCamera>>,
+    mut head: ResMut<ViewerHead>,
+) {
+    // While an XR session renders, the headset is the viewer, not this spectator camera.
+    if !xr_eyes.is_empty() {
+        return;
+    }
     if let Ok(tf) = cams.single() {
         head.transform = *tf;
         head.valid = true;

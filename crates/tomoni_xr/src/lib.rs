@@ -5,6 +5,7 @@
 
 pub mod desktop;
 pub mod views;
+pub mod xr;
 
 pub use desktop::{DesktopCameraPlugin, FirstPersonLook};
 
