@@ -118,12 +118,17 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             }));
         }
         AppMode::Xr => {
-            // bevy_mod_openxr replaces the renderer; with no runtime it falls back to the window.
-            app.add_plugins(tomoni_xr::xr::plugins_with_xr(defaults.set(WindowPlugin {
-                primary_window: Some(Window { title: format!("tomoni — {}", setup.look.name), ..default() }),
-                ..default()
-            })))
-            .add_plugins(tomoni_xr::xr::XrHeadPlugin);
+            // The headset is the display: no desktop window (so no X server is needed), our own
+            // runner loop, and bevy_mod_openxr in place of the ordinary renderer.
+            app.add_plugins(tomoni_xr::xr::plugins_with_xr(
+                defaults
+                    .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
+                    .disable::<bevy::winit::WinitPlugin>(),
+            ))
+            .add_plugins((
+                bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO),
+                tomoni_xr::xr::XrHeadPlugin,
+            ));
         }
     }
     let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -162,8 +167,11 @@ pub fn run_interactive(setup: Setup, no_xr: bool, max_frames: Option<u32>) -> Re
         }
     };
     let mut app = base_app(&setup, mode, false);
-    app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
+    if mode == AppMode::Desktop {
+        app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
+    }
     if let Some(n) = max_frames {
+        let label = if mode == AppMode::Xr { "xr" } else { "desktop" };
         app.add_systems(
             Last,
             move |mut frames: Local<u32>,
@@ -174,11 +182,11 @@ pub fn run_interactive(setup: Setup, no_xr: bool, max_frames: Option<u32>) -> Re
                     // One summary line for scripted checks.
                     match ready.single() {
                         Ok((r, at)) => println!(
-                            "desktop: {n} frames; companion ready, scale {:.4}, standing at {:.2?}",
+                            "{label}: {n} frames; companion ready, scale {:.4}, standing at {:.2?}",
                             r.scale,
                             at.translation()
                         ),
-                        Err(_) => println!("desktop: {n} frames; companion not ready"),
+                        Err(_) => println!("{label}: {n} frames; companion not ready"),
                     }
                     exit.write(AppExit::Success);
                 }

@@ -16,22 +16,7 @@ fn node_modules() -> PathBuf {
     })
 }
 
-const EXPRESSIONS: [&str; 14] = [
-    "aa",
-    "ih",
-    "ou",
-    "ee",
-    "oh",
-    "blink",
-    "blinkLeft",
-    "blinkRight",
-    "happy",
-    "angry",
-    "sad",
-    "relaxed",
-    "surprised",
-    "neutral",
-];
+use tomoni_avatar::vrm_check::PRESET_EXPRESSIONS as EXPRESSIONS;
 
 #[test]
 fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {

