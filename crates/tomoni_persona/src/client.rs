@@ -33,6 +33,9 @@ pub struct LlmConfig {
     pub temperature: Option<f32>,
     /// A reply longer than this (characters) is cut off as interrupted.
     pub max_reply_chars: usize,
+    /// `max_tokens` sent to the server: spoken replies should be short, and a base model
+    /// would otherwise talk until its context is full.
+    pub max_tokens: Option<u32>,
 }
 
 impl Default for LlmConfig {
@@ -47,6 +50,7 @@ impl Default for LlmConfig {
             max_retries: 3,
             temperature: None,
             max_reply_chars: 100_000,
+            max_tokens: Some(400),
         }
     }
 }
@@ -331,7 +335,7 @@ async fn stream_turn(
     completion_tokens: &mut Option<u64>,
 ) -> Result<(), DialogueError> {
     let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
-    let body = request_body(&config.model, messages, config.temperature);
+    let body = request_body(&config.model, messages, config.temperature, config.max_tokens);
     let key = api_key(config);
     let started = tokio::time::Instant::now();
     let first_deadline = started + config.first_token_timeout;

@@ -45,10 +45,13 @@ impl Message {
 }
 
 /// The JSON body of a streaming chat request.
-pub fn request_body(model: &str, messages: &[Message], temperature: Option<f32>) -> Value {
+pub fn request_body(model: &str, messages: &[Message], temperature: Option<f32>, max_tokens: Option<u32>) -> Value {
     let mut v = serde_json::json!({ "model": model, "messages": messages, "stream": true });
     if let Some(t) = temperature {
         v["temperature"] = serde_json::json!(t);
+    }
+    if let Some(n) = max_tokens {
+        v["max_tokens"] = serde_json::json!(n);
     }
     v
 }
@@ -143,7 +146,8 @@ mod tests {
 
     #[test]
     fn request_body_streams() {
-        let b = request_body("m", &[Message::new("user", "hi")], None);
+        let b = request_body("m", &[Message::new("user", "hi")], None, Some(64));
+        assert_eq!(b["max_tokens"], 64);
         assert_eq!(b["stream"], true);
         assert_eq!(b["messages"][0]["role"], "user");
     }

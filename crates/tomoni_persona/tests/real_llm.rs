@@ -20,6 +20,7 @@ fn a_real_server_streams_a_reply_as_clauses() {
         first_token_timeout: Duration::from_secs(60),
         idle_timeout: Duration::from_secs(30),
         temperature: Some(0.2),
+        max_tokens: Some(96),
         ..LlmConfig::default()
     })
     .unwrap();

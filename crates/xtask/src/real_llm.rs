@@ -142,7 +142,7 @@ pub fn test(mut tests: Command) -> Res {
         Command::new(&bin)
             .arg("-m")
             .arg(&model)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", "2048"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", "4096", "--parallel", "2"])
             .stdout(out.try_clone().map_err(|e| e.to_string())?)
             .stderr(out)
             .stdin(Stdio::null())
