@@ -386,7 +386,7 @@ def build(data_dir):
     shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
               ("Clothes", "shirt", collar, 0.006, "shirt", 3),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8),
-              ("Clothes", "shoes", shoes, 0.012, "shoes", 14),
+              ("Clothes", "shoes", shoes, 0.013, "shoes", 60),
               ("Hair", "hair", scalp, 0.016, "hair", 6),
               ("Body", "brows", brows, 0.0015, "brows", 0)]
     extra_pos, extra_src = [], []
