@@ -49,8 +49,9 @@ fn desktop_window_shows_the_companion_and_exits_cleanly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stdout.contains("desktop: 40 frames; companion ready"), "{stdout}");
     // Placed beside the viewer: 0.7 m right, 0.35 m ahead of the eye at the origin. (The root
-    // sits 1 cm up because the soles of the shoes are 1 cm below the authored feet.)
+    // sits a little up because the shoes' soles are below the authored feet; the soles, not the
+    // feet, stand on the floor.)
     let at = stdout.split("standing at Vec3(").nth(1).and_then(|r| r.split(')').next()).expect("position printed");
     let v: Vec<f32> = at.split(',').map(|x| x.trim().parse().unwrap()).collect();
-    assert!((v[0] - 0.70).abs() < 0.005 && (v[2] + 0.35).abs() < 0.005 && v[1].abs() < 0.02, "{stdout}");
+    assert!((v[0] - 0.70).abs() < 0.005 && (v[2] + 0.35).abs() < 0.005 && (0.0..0.03).contains(&v[1]), "{stdout}");
 }
