@@ -104,7 +104,7 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
                 defaults
                     .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
                     // Deterministic frames: a pipeline still compiling would leave the avatar undrawn.
-                    .set(crate::render::synchronous_render_plugin())
+                    .set(crate::render::render_plugin(true))
                     .disable::<bevy::winit::WinitPlugin>(),
             )
             // With bevy_window compiled in, DefaultPlugins brings no runner: without winit we
@@ -112,7 +112,7 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
         }
         AppMode::Desktop => {
-            app.add_plugins(defaults.set(WindowPlugin {
+            app.add_plugins(defaults.set(crate::render::render_plugin(false)).set(WindowPlugin {
                 primary_window: Some(Window { title: format!("tomoni — {}", setup.look.name), ..default() }),
                 ..default()
             }));

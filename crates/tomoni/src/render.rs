@@ -114,9 +114,16 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     }
 }
 
-/// `RenderPlugin` with synchronous pipeline compilation, for deterministic headless frames.
-pub fn synchronous_render_plugin() -> RenderPlugin {
-    RenderPlugin { synchronous_pipeline_compilation: true, ..default() }
+/// The renderer on Vulkan only. tomoni needs a Vulkan driver (wgpu's GL fallback cannot render
+/// the avatar), and skipping the GL probe spares users EGL/Wayland noise on headless machines.
+/// `synchronous`: compile pipelines within the frame, for deterministic headless pictures.
+pub fn render_plugin(synchronous: bool) -> RenderPlugin {
+    use bevy::render::settings::{Backends, WgpuSettings};
+    RenderPlugin {
+        render_creation: WgpuSettings { backends: Some(Backends::VULKAN), ..default() }.into(),
+        synchronous_pipeline_compilation: synchronous,
+        ..default()
+    }
 }
 
 fn count_pending(cache: Res<PipelineCache>, pending: Res<PendingPipelines>) {
