@@ -98,18 +98,19 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
     app.register_asset_source("avatar", AssetSourceBuilder::platform_default(&avatar_dir, None));
     let asset_plugin = AssetPlugin { file_path: setup.assets.to_string_lossy().into_owned(), ..default() };
     let defaults = DefaultPlugins.set(asset_plugin);
+    // Without a desktop window: no primary window, no winit (so no X server needed), and our
+    // own runner loop (with bevy_window compiled in, DefaultPlugins brings none, and `run()`
+    // would return after one update).
+    let windowless = |group: bevy::app::PluginGroupBuilder| {
+        group
+            .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
+            .disable::<bevy::winit::WinitPlugin>()
+    };
+    let runner = bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO);
     match mode {
         AppMode::Headless => {
-            app.add_plugins(
-                defaults
-                    .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
-                    // Deterministic frames: a pipeline still compiling would leave the avatar undrawn.
-                    .set(crate::render::render_plugin(true))
-                    .disable::<bevy::winit::WinitPlugin>(),
-            )
-            // With bevy_window compiled in, DefaultPlugins brings no runner: without winit we
-            // must loop ourselves, or `run()` returns after one update.
-            .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
+            // Deterministic frames: a pipeline still compiling would leave the avatar undrawn.
+            app.add_plugins(windowless(defaults.set(crate::render::render_plugin(true)))).add_plugins(runner);
         }
         AppMode::Desktop => {
             app.add_plugins(defaults.set(crate::render::render_plugin(false)).set(WindowPlugin {
@@ -118,17 +119,9 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             }));
         }
         AppMode::Xr => {
-            // The headset is the display: no desktop window (so no X server is needed), our own
-            // runner loop, and bevy_mod_openxr in place of the ordinary renderer.
-            app.add_plugins(tomoni_xr::xr::plugins_with_xr(
-                defaults
-                    .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
-                    .disable::<bevy::winit::WinitPlugin>(),
-            ))
-            .add_plugins((
-                bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO),
-                tomoni_xr::xr::XrHeadPlugin,
-            ));
+            // The headset is the display; bevy_mod_openxr replaces the ordinary renderer.
+            app.add_plugins(tomoni_xr::xr::plugins_with_xr(windowless(defaults)))
+                .add_plugins((runner, tomoni_xr::xr::XrHeadPlugin));
         }
     }
     let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
