@@ -161,9 +161,11 @@ def triangulate(faces):
     return np.array(tris, dtype=np.int64)
 
 
-def smooth_shell(pos, base, nrm, tris, offset, iterations):
+def smooth_shell(pos, base, nrm, tris, offset, iterations, taubin=False):
     """Laplacian smoothing of a garment shell, so cloth drapes over the body instead of showing
-    every muscle; afterwards no vertex is closer to the body than `offset` along its normal."""
+    every muscle; afterwards no vertex is closer to the body than `offset` along its normal.
+    `taubin`: alternate shrinking and inflating steps (Taubin's lambda/mu) and keep the shell only
+    0.3 x offset out, so small bumps (toes) soften without the shell collapsing onto them."""
     n = len(pos)
     nb = [set() for _ in range(n)]
     for a, b, c in tris:
@@ -179,13 +181,15 @@ def smooth_shell(pos, base, nrm, tris, offset, iterations):
     pinned = np.zeros(n, dtype=bool)
     pinned[uniq[count == 1].ravel()] = True
     p = pos.copy()
-    for _ in range(iterations):
+    floor_off = 0.3 * offset if taubin else offset
+    for it in range(iterations):
         mean = np.zeros_like(p)
         np.add.at(mean, rows, p[cols])
-        moved = 0.5 * p + 0.5 * mean / deg
+        step = (0.5 if it % 2 == 0 else -0.53) if taubin else 0.5
+        moved = p + step * (mean / deg - p)
         p = np.where(pinned[:, None], p, moved)
         d = ((p - base) * nrm).sum(axis=1, keepdims=True)
-        p = p + np.maximum(offset - d, 0.0) * nrm
+        p = p + np.maximum(floor_off - d, 0.0) * nrm
     return p
 
 
@@ -386,12 +390,13 @@ def build(data_dir):
     shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
               ("Clothes", "shirt", collar, 0.006, "shirt", 3),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8),
-              ("Clothes", "shoes", shoes, 0.013, "shoes", 60),
+              ("Clothes", "shoes", shoes, 0.016, "shoes", 120),
               ("Hair", "hair", scalp, 0.016, "hair", 6),
               ("Body", "brows", brows, 0.0015, "brows", 0)]
     extra_pos, extra_src = [], []
     next_id = nverts
     for mesh, _name, sel, off, mat, iters in shells:
+        taubin = _name == "shoes"
         ft = body_tris[sel[body_tris].all(axis=1)]
         if len(ft) == 0:
             fail(f"garment {_name} selected no faces")
@@ -400,7 +405,7 @@ def build(data_dir):
         shell = tpos[vs] + nrm0[vs] * off
         if iters:
             local = np.searchsorted(vs, ft)
-            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, iters)
+            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, iters, taubin)
         extra_pos.append(shell)
         extra_src.append(vs)
         next_id += len(vs)

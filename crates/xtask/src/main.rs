@@ -42,9 +42,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// The repository root (xtask lives in `crates/xtask`).
+/// The repository root: found from the current directory (cargo runs us from where
+/// `cargo xtask` was typed), not from a path compiled in. Several checkouts share one target
+/// dir, and cargo may run an xtask binary built from another checkout.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    let start = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    start.ancestors().find(|d| d.join("crates/xtask/Cargo.toml").is_file()).map(Path::to_path_buf).unwrap_or(start)
+}
+
+/// Makes cargo rebuild (and so re-copy) this checkout's `tomoni` binary. With one target dir
+/// shared by several checkouts, `target/debug/tomoni` may hold another checkout's build while
+/// this checkout's fingerprint says fresh; a rebuild of the small binary crate costs seconds.
+fn refresh_binary() -> Res {
+    let main = root().join("crates/tomoni/src/main.rs");
+    let f = std::fs::File::options().append(true).open(&main).map_err(|e| format!("{}: {e}", main.display()))?;
+    f.set_modified(std::time::SystemTime::now()).map_err(|e| format!("{}: {e}", main.display()))
 }
 
 /// `~/.cache/tomoni`, or `$TOMONI_CACHE`.
@@ -79,6 +91,7 @@ pub fn run(mut c: Command) -> Res {
 fn test(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     deps::ensure_node_tools()?;
+    refresh_binary()?;
     run(cargo(&["fmt", "--all", "--check"]))?;
     run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let mut t = cargo(&["test", "--workspace", "--all-targets"]);
@@ -103,6 +116,7 @@ fn demo(rest: &[String]) -> Res {
     // No display: headless pictures of the companion, in a folder we name.
     let out = root().join("out/demo");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    refresh_binary()?;
     run(cargo(&["build", "--workspace"]))?;
     let bin = target_dir().join("debug/tomoni");
     for view in ["front", "side", "eye"] {
@@ -127,6 +141,7 @@ fn bench(rest: &[String]) -> Res {
     }
     run(cargo(&args))?;
     // Whole rendered frames, headless on the machine's Vulkan driver (lavapipe on CI machines).
+    refresh_binary()?;
     run(cargo(&["build", "--workspace"]))?;
     let mut c = Command::new(target_dir().join("debug/tomoni"));
     c.current_dir(root()).args([
@@ -147,6 +162,7 @@ fn bench(rest: &[String]) -> Res {
 /// Renders the pictures in docs/images with tomoni itself (README and docs/avatar.md use them).
 fn pictures() -> Res {
     deps::ensure(deps::ALL)?;
+    refresh_binary()?;
     run(cargo(&["build", "--workspace"]))?;
     let bin = target_dir().join("debug/tomoni");
     let dir = root().join("docs/images");
