@@ -5,6 +5,7 @@
 //! - `bench`  criterion benchmarks and headless frame timing
 //! - `avatar` rebuild `assets/avatars/default.vrm` from the CC0 MakeHuman data on PyPI
 //! - `pictures` render docs/images with tomoni itself
+//! - `xr`     run `tomoni run` in XR against a real OpenXR runtime (Monado, headless)
 //!
 //! Everything it installs or builds is cached under `~/.cache/tomoni` (cargo target dir,
 //! Python virtualenv, downloaded wheels), outside the checkout, so clean clones reuse it.
@@ -27,9 +28,10 @@ fn main() -> ExitCode {
         "bench" => bench(rest),
         "avatar" => avatar(),
         "pictures" => pictures(),
+        "xr" => xr(),
         "deps" => deps::ensure(deps::ALL),
         _ => {
-            eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | deps>");
+            eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | xr | deps>");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
@@ -157,6 +159,37 @@ fn bench(rest: &[String]) -> Res {
     ]);
     c.arg("--out").arg(std::env::temp_dir().join("tomoni-bench.png"));
     run(c)
+}
+
+/// `tomoni run` in XR mode against Monado 25 (simulated HMD, null compositor), in a Debian
+/// trixie root cached at `~/.cache/tomoni/xrroot`: the session must reach FOCUSED, submit the
+/// frames, and stand the companion beside the simulated head; the exit must be clean.
+fn xr() -> Res {
+    deps::ensure(deps::ALL)?;
+    refresh_binary()?;
+    run(cargo(&["build", "--workspace"]))?;
+    let frames = 60;
+    let mut c = Command::new("bash");
+    c.arg(root().join("crates/xtask/xr/monado-run.sh"))
+        .arg(cache_dir().join("xrroot"))
+        .arg(root())
+        .arg(target_dir().join("debug"))
+        .args(["--", "run", "--max-frames", &frames.to_string()]);
+    println!("xtask: running {c:?}");
+    let out = c.output().map_err(|e| format!("cannot run the XR check: {e}"))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let focused = text.contains("entered XR state FOCUSED");
+    let summary = text.lines().find(|l| l.starts_with("xr: ")).unwrap_or("").to_string();
+    println!("xtask: XR {}; {summary}", if focused { "session reached FOCUSED" } else { "session never FOCUSED" });
+    if !out.status.success() || !focused || !summary.contains(&format!("xr: {frames} frames; companion ready")) {
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        return Err(format!(
+            "the XR check failed ({}):\n{}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    Ok(())
 }
 
 /// Renders the pictures in docs/images with tomoni itself (README and docs/avatar.md use them).

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Runs a host-built tomoni binary in XR mode against a real OpenXR runtime: Monado 25 (null
+# compositor, simulated HMD, Vulkan on lavapipe) in a Debian trixie root, because Monado's client
+# library needs a newer glibc than the bookworm host has. Needs root and the Debian mirror.
+# Usage: monado-run.sh ROOT REPO BINDIR -- tomoni-args...     (ROOT is cached between runs)
+set -euo pipefail
+R=$1; REPO=$2; BINDIR=$3; shift 4
+mirror() { awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || awk '/^deb / {print $2; exit}' /etc/apt/sources.list; }
+if [ ! -x "$R/usr/bin/monado-service" ] || [ ! -e "$R/.tomoni-ready" ]; then
+  command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+  [ -x "$R/usr/bin/env" ] || debootstrap --variant=minbase trixie "$R" "$(mirror)" > /tmp/tomoni-debootstrap.log
+fi
+mounted=()
+mnt() { mount "$@"; mounted+=("${@: -1}"); }
+cleanup() {
+  [ -n "${MPID:-}" ] && kill -TERM "$MPID" 2>/dev/null && wait "$MPID" 2>/dev/null || true
+  for ((i=${#mounted[@]}-1; i>=0; i--)); do umount -R "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}"; done
+}
+trap cleanup EXIT
+mnt -t proc proc "$R/proc"
+mnt --rbind /sys "$R/sys"; mount --make-rslave "$R/sys"
+mnt --bind /dev "$R/dev"
+mnt --bind /dev/pts "$R/dev/pts"
+mnt -t tmpfs tmpfs "$R/tmp"
+mnt -t tmpfs tmpfs "$R/run"
+cp /etc/resolv.conf "$R/etc/resolv.conf"
+IN() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+         XDG_RUNTIME_DIR=/tmp/xdg XR_RUNTIME_JSON=/usr/share/openxr/1/openxr_monado.json "$@"; }
+if [ ! -e "$R/.tomoni-ready" ]; then
+  # Monado, the loader (libopenxr-dev for the unversioned .so the openxr crate dlopens), lavapipe,
+  # and the shared libraries tomoni links (espeak-ng, ALSA, D-Bus, udev).
+  IN sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+     monado-service libopenxr1-monado libopenxr-loader1 libopenxr-dev mesa-vulkan-drivers \
+     libespeak-ng1 libasound2t64 libdbus-1-3 libudev1 && apt-get clean' > /tmp/tomoni-apt-chroot.log
+  touch "$R/.tomoni-ready"
+fi
+mkdir -p "$R/tmp/xdg" && chmod 700 "$R/tmp/xdg"
+chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root XDG_RUNTIME_DIR=/tmp/xdg \
+  XRT_COMPOSITOR_NULL=1 SIMULATED_ENABLE=1 XRT_NO_STDIN=1 monado-service > /tmp/tomoni-monado.log 2>&1 < /dev/null &
+MPID=$!
+for i in $(seq 1 200); do grep -q "The Monado service has started" /tmp/tomoni-monado.log && break; sleep 0.05; done
+grep -q "The Monado service has started" /tmp/tomoni-monado.log || { cat /tmp/tomoni-monado.log; exit 1; }
+for d in "$REPO" "$BINDIR"; do mkdir -p "$R$d"; mnt --bind "$d" "$R$d"; done
+IN sh -c 'cd "$0" && RUST_LOG=warn,bevy_mod_openxr=info exec "$@"' "$REPO" "$BINDIR/tomoni" "$@"
