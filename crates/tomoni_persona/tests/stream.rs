@@ -66,8 +66,9 @@ async fn serve(replies: Vec<Reply>) -> Server {
                     }
                 }
                 let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                let cut = matches!(reply, Reply::SseThenCut(_));
                 match reply {
-                    Reply::Sse(pieces) => {
+                    Reply::Sse(pieces) | Reply::SseThenCut(pieces) => {
                         let _ = sock.write_all(head.as_bytes()).await;
                         for (delay, p) in pieces {
                             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -75,17 +76,10 @@ async fn serve(replies: Vec<Reply>) -> Server {
                             let _ = sock.write_all(&p).await;
                             let _ = sock.write_all(b"\r\n").await;
                         }
-                        let _ = sock.write_all(b"0\r\n\r\n").await;
-                    }
-                    Reply::SseThenCut(pieces) => {
-                        let _ = sock.write_all(head.as_bytes()).await;
-                        for (delay, p) in pieces {
-                            tokio::time::sleep(Duration::from_millis(delay)).await;
-                            let _ = sock.write_all(format!("{:x}\r\n", p.len()).as_bytes()).await;
-                            let _ = sock.write_all(&p).await;
-                            let _ = sock.write_all(b"\r\n").await;
+                        if !cut {
+                            // The terminating chunk; a cut stream just stops here.
+                            let _ = sock.write_all(b"0\r\n\r\n").await;
                         }
-                        // Drop without the terminating chunk: the stream is cut.
                     }
                     Reply::Status(code, headers, body) => {
                         let mut h = format!(
