@@ -235,7 +235,18 @@ struct Assembly<'a> {
     clauses: Vec<String>,
 }
 
-impl Assembly<'_> {
+impl<'a> Assembly<'a> {
+    fn new(tx: &'a mpsc::UnboundedSender<DialogueEvent>) -> Self {
+        Self {
+            tx,
+            tags: TagParser::default(),
+            chunker: ClauseChunker::default(),
+            text: String::new(),
+            scratch: Vec::new(),
+            clauses: Vec::new(),
+        }
+    }
+
     fn content(&mut self, piece: &str) {
         self.tags.feed(piece, &mut self.scratch);
         self.drain();
@@ -281,6 +292,24 @@ impl Assembly<'_> {
     }
 }
 
+/// The events of a reply known in full (the offline demo, scripted lines): the same tag and
+/// clause handling a streamed reply gets, ending in a complete `End`.
+pub fn scripted_events(text: &str) -> Vec<DialogueEvent> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _ = tx.send(DialogueEvent::FirstToken);
+    let mut asm = Assembly::new(&tx);
+    asm.content(text);
+    asm.finish();
+    let spoken = asm.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let _ =
+        tx.send(DialogueEvent::End(TurnEnd { status: TurnStatus::Complete, text: spoken, completion_tokens: None }));
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    events
+}
+
 fn err(kind: ErrorKind, message: impl Into<String>) -> DialogueError {
     DialogueError { kind, message: message.into() }
 }
@@ -301,14 +330,7 @@ pub async fn run_turn(
     tx: &mpsc::UnboundedSender<DialogueEvent>,
     mut cancel: oneshot::Receiver<()>,
 ) -> TurnEnd {
-    let mut asm = Assembly {
-        tx,
-        tags: TagParser::default(),
-        chunker: ClauseChunker::default(),
-        text: String::new(),
-        scratch: Vec::new(),
-        clauses: Vec::new(),
-    };
+    let mut asm = Assembly::new(tx);
     let mut completion_tokens = None;
     let result = tokio::select! {
         r = stream_turn(http, config, messages, &mut asm, &mut completion_tokens) => r,

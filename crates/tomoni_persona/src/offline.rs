@@ -2,9 +2,7 @@
 //! default port, the companion still greets and answers — from scripted lines, and it says so
 //! plainly. It never pretends to be a language model.
 
-use crate::chunker::ClauseChunker;
-use crate::client::{DialogueEvent, TurnEnd, TurnStatus};
-use crate::tags::{TagParser, Tagged};
+use crate::client::{DialogueEvent, scripted_events};
 
 /// Label shown wherever the offline demo answers.
 pub const LABEL: &str = "offline demo (scripted lines, no language model)";
@@ -21,40 +19,7 @@ const LINES: [&str; 5] = [
 
 /// The scripted reply for the n-th user message, as the events a real turn would produce.
 pub fn reply(n: usize) -> Vec<DialogueEvent> {
-    let line = LINES[n % LINES.len()];
-    let mut tags = Vec::new();
-    let mut parser = TagParser::default();
-    parser.feed(line, &mut tags);
-    parser.finish(&mut tags);
-    let mut chunker = ClauseChunker::default();
-    let mut events = vec![DialogueEvent::FirstToken];
-    let mut text = String::new();
-    let mut clauses = Vec::new();
-    for t in tags {
-        match t {
-            Tagged::Text(s) => {
-                text.push_str(&s);
-                chunker.push(&s, &mut clauses);
-            }
-            Tagged::Emotion(e, i) => events.push(DialogueEvent::Emotion(e, i)),
-            Tagged::Gesture(g) => events.push(DialogueEvent::Gesture(g)),
-            Tagged::Pause(ms) => {
-                chunker.finish(&mut clauses);
-                events.extend(clauses.drain(..).map(DialogueEvent::Clause));
-                events.push(DialogueEvent::Pause(ms));
-            }
-            Tagged::Unknown(_) => {}
-        }
-        events.extend(clauses.drain(..).map(DialogueEvent::Clause));
-    }
-    chunker.finish(&mut clauses);
-    events.extend(clauses.drain(..).map(DialogueEvent::Clause));
-    events.push(DialogueEvent::End(TurnEnd {
-        status: TurnStatus::Complete,
-        text: text.split_whitespace().collect::<Vec<_>>().join(" "),
-        completion_tokens: None,
-    }));
-    events
+    scripted_events(LINES[n % LINES.len()])
 }
 
 #[cfg(test)]
@@ -68,7 +33,7 @@ mod tests {
             ev.iter().filter_map(|e| if let DialogueEvent::Clause(c) = e { Some(c.as_str()) } else { None }).collect();
         assert!(spoken.contains("offline demo"), "{spoken}");
         assert!(spoken.contains("not a language model"));
-        assert!(matches!(ev.last(), Some(DialogueEvent::End(e)) if e.status == TurnStatus::Complete));
+        assert!(matches!(ev.last(), Some(DialogueEvent::End(e)) if e.status == crate::client::TurnStatus::Complete));
         assert!(ev.contains(&DialogueEvent::Gesture("wave".into())));
         assert!(!spoken.contains('['), "tags never reach speech");
     }
