@@ -14,6 +14,7 @@
 //! A VRM should be checked with [`vrm_check::inspect`] before it is handed to the plugin: Bevy's
 //! asset loading reports errors only in the log, and a user deserves a message and exit code.
 
+pub mod life;
 pub mod pose;
 pub mod stage;
 pub mod vrm_check;
@@ -29,6 +30,7 @@ use tomoni_core::placement::life_size_scale;
 use tomoni_core::{CompanionAnchor, TomoniSystems};
 
 pub use bevy_vrm1;
+pub use life::{BodyYaw, Life, LifePlugin, LifeSettings};
 pub use pose::{BonePose, PosePlugin};
 pub use stage::StagePlugin;
 
@@ -65,7 +67,7 @@ pub struct AvatarPlugin;
 
 impl Plugin for AvatarPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((VrmPlugin, PosePlugin))
+        app.add_plugins((VrmPlugin, PosePlugin, LifePlugin))
             .init_resource::<CompanionAnchor>()
             .add_systems(Startup, spawn_companion)
             .add_systems(Update, (measure_when_loaded, apply_anchor).chain().in_set(TomoniSystems::Pose));
@@ -175,17 +177,18 @@ fn measure_when_loaded(
 /// Puts the companion's soles on the floor at the anchor, turned as the anchor says.
 fn apply_anchor(
     anchor: Res<CompanionAnchor>,
+    body_yaw: Res<BodyYaw>,
     mut companions: Query<(Ref<AvatarReady>, &mut Transform, &mut Visibility), With<Companion>>,
     mut shadows: Query<(&mut Transform, &mut Visibility), (With<ContactShadow>, Without<Companion>)>,
 ) {
     let Some(pose) = anchor.0 else { return };
     for (ready, mut tf, mut vis) in &mut companions {
-        if !(anchor.is_changed() || ready.is_added()) {
+        if !(anchor.is_changed() || ready.is_added() || body_yaw.is_changed()) {
             continue;
         }
         *tf = Transform {
             translation: pose.translation - Vec3::Y * ready.model_min_y * ready.scale,
-            rotation: pose.rotation,
+            rotation: pose.rotation * Quat::from_rotation_y(body_yaw.0),
             scale: Vec3::splat(ready.scale),
         };
         *vis = Visibility::Inherited;

@@ -15,13 +15,23 @@ impl BonePose {
     /// A natural standing pose: arms down from the T-pose, elbows a little bent.
     pub fn relaxed() -> Self {
         let mut m = HashMap::default();
-        m.insert("leftUpperArm", Quat::from_rotation_z(-1.32) * Quat::from_rotation_y(-0.15));
-        m.insert("rightUpperArm", Quat::from_rotation_z(1.32) * Quat::from_rotation_y(0.15));
-        m.insert("leftLowerArm", Quat::from_rotation_y(-0.30));
-        m.insert("rightLowerArm", Quat::from_rotation_y(0.30));
-        m.insert("leftHand", Quat::from_rotation_x(0.1));
-        m.insert("rightHand", Quat::from_rotation_x(0.1));
+        let names = ["rightUpperArm", "rightLowerArm", "rightHand", "leftUpperArm", "leftLowerArm", "leftHand"];
+        for (name, q) in names.into_iter().zip(Self::relaxed_arms()) {
+            m.insert(name, q);
+        }
         Self(m)
+    }
+
+    /// The relaxed arms: right upper, lower, hand, then left upper, lower, hand.
+    pub fn relaxed_arms() -> [Quat; 6] {
+        [
+            Quat::from_rotation_z(1.32) * Quat::from_rotation_y(0.15),
+            Quat::from_rotation_y(0.30),
+            Quat::from_rotation_x(0.1),
+            Quat::from_rotation_z(-1.32) * Quat::from_rotation_y(-0.15),
+            Quat::from_rotation_y(-0.30),
+            Quat::from_rotation_x(0.1),
+        ]
     }
 }
 

@@ -12,6 +12,7 @@
 //! assert_eq!(pose.translation.y, 0.0); // feet on the floor
 //! ```
 
+pub mod behaviour;
 pub mod config;
 pub mod placement;
 
