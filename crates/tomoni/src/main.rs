@@ -69,6 +69,9 @@ enum Command {
         /// Show this VRM expression at full weight (e.g. happy, aa, blink).
         #[arg(long)]
         expression: Option<String>,
+        /// Pose mid-gesture: nod, head_shake, head_tilt, wave, bow, hand_on_heart, shrug, offer_hand.
+        #[arg(long)]
+        gesture: Option<String>,
         /// Clear to transparent with no floor (as for AR compositing).
         #[arg(long)]
         transparent: bool,
@@ -159,9 +162,21 @@ fn main() -> ExitCode {
         Command::Run { scene, no_xr, max_frames } => {
             app::prepare(&scene).and_then(|setup| app::run_interactive(setup, no_xr, max_frames))
         }
-        Command::Render { scene, out, width, height, view, expression, transparent, bench_frames } => {
+        Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
-                let req = render::RenderRequest { out, width, height, view, expression, transparent, bench_frames };
+                let gesture = match gesture.as_deref().map(|g| (g, tomoni_core::behaviour::Gesture::parse(g))) {
+                    None => None,
+                    Some((_, Some(g))) => Some(g),
+                    Some((name, None)) => {
+                        let known: Vec<&str> = tomoni_core::behaviour::Gesture::ALL.iter().map(|g| g.name()).collect();
+                        return Err(app::Failure::Input(format!(
+                            "unknown gesture {name:?} (known: {})",
+                            known.join(" ")
+                        )));
+                    }
+                };
+                let req =
+                    render::RenderRequest { out, width, height, view, expression, gesture, transparent, bench_frames };
                 render::render(setup, req)
             })
         }

@@ -33,6 +33,8 @@ pub struct RenderRequest {
     pub view: View,
     /// Expression at full weight, if any.
     pub expression: Option<String>,
+    /// Gesture to pose mid-way through.
+    pub gesture: Option<tomoni_core::behaviour::Gesture>,
     /// Transparent background, no floor.
     pub transparent: bool,
     /// Instead of a picture: time this many frames once the scene is ready, and print stats.
@@ -80,6 +82,9 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     let mut image = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
     image.asset_usage = bevy::asset::RenderAssetUsages::RENDER_WORLD;
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+    if req.expression.is_some() {
+        app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
+    }
     app.insert_resource(CompanionAnchor(Some(anchor)))
         .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
         .insert_resource(pending.clone())
@@ -165,6 +170,7 @@ fn drive_capture(
     asset_server: Res<AssetServer>,
     companions: Query<(Entity, Option<&VrmHandle>, Has<AvatarReady>), With<Companion>>,
     time: Res<Time<Real>>,
+    life: ResMut<tomoni_avatar::Life>,
     mut exit: MessageWriter<AppExit>,
 ) {
     state.frames += 1;
@@ -209,9 +215,20 @@ fn drive_capture(
     }
     if let Some(e) = &job.req.expression
         && !state.expression_set
+        && state.ready_frames >= 2
     {
+        // After the face has bound its expressions (the first ready frame); the face is pinned
+        // (see `render`), so blinks and lip-sync leave this one alone.
         commands.trigger(SetExpressions::single(vrm, e.as_str(), 1.0));
         state.expression_set = true;
+    }
+    if let Some(g) = job.req.gesture
+        && state.ready_frames == 0
+    {
+        // Mid-gesture: start it as far back in life's clock as the pose we want is ahead.
+        let mut life = life;
+        let t = life.t;
+        life.gesture = Some((g, t - g.duration() * 0.45));
     }
     state.ready_frames += 1;
     if let Some(n) = job.req.bench_frames {

@@ -24,11 +24,13 @@ pub struct LifeSettings {
     pub blink_interval: f32,
     /// Largest head yaw toward the viewer before the body turns, radians.
     pub head_yaw_limit: f32,
+    /// Leave expression weights to someone else (`tomoni render --expression`).
+    pub pinned_face: bool,
 }
 
 impl Default for LifeSettings {
     fn default() -> Self {
-        Self { seed: 0x70_6D_6F_6E_69, blink_interval: 3.8, head_yaw_limit: 0.9 }
+        Self { seed: 0x70_6D_6F_6E_69, blink_interval: 3.8, head_yaw_limit: 0.9, pinned_face: false }
     }
 }
 
@@ -358,7 +360,8 @@ fn gesture_arms(g: Gesture, u: f32) -> [Option<Quat>; 6] {
             [Some(rz(-0.35) * ry(0.25)), Some(rz(-1.45 + swing) * rx(-1.4)), Some(rz(-0.1)), None, None, None]
         }
         Gesture::HandOnHeart => {
-            [Some(rx(0.25) * rz(1.05) * ry(0.55)), Some(ry(2.35) * rx(-0.4)), Some(rx(-0.2)), None, None, None]
+            // Upper arm nearly down; the forearm across the body, up to the left chest.
+            [Some(rz(1.35) * ry(0.3)), Some(ry(2.24) * rz(0.64) * rx(-0.9)), Some(rz(0.2)), None, None, None]
         }
         Gesture::Shrug => [
             Some(rz(1.15) * ry(0.25)),
@@ -503,11 +506,15 @@ fn bind_face(
 
 fn write_face(
     life: Res<Life>,
+    settings: Res<LifeSettings>,
     mouth: Res<MouthWeights>,
     companions: Query<(&FaceSlots, &GlobalTransform, Option<&LookAtProperties>), With<Companion>>,
     gaze: Query<&Transform, With<GazeTarget>>,
     mut overrides: Query<&mut ExpressionOverride>,
 ) {
+    if settings.pinned_face {
+        return;
+    }
     for (slots, root, look) in &companions {
         // Expression look-at: the eye direction as lookLeft/Right/Up/Down weights.
         let mut look_w = [0.0f32; 4];
