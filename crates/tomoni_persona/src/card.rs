@@ -2,7 +2,7 @@
 //! embedded in a PNG's text chunk (`chara` for V2, `ccv3` for V3, base64 JSON). Importing gives
 //! a [`Persona`] the user can edit; exporting writes a V3 card that V2 readers also understand.
 
-use crate::persona::{AvatarSettings, Example, Persona, VoiceSettings};
+use crate::persona::{AvatarSettings, Example, Persona, VoiceSettings, default_fallback_line};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -72,6 +72,7 @@ pub fn from_json(bytes: &[u8]) -> Result<Persona, String> {
         voice,
         avatar,
         user_notes: fill(&s("system_prompt")),
+        fallback_line: default_fallback_line(),
     })
 }
 

@@ -5,7 +5,7 @@
 //! keeps its past when it moves here.
 
 use crate::memory::{Memory, MemoryError};
-use crate::persona::{AvatarSettings, Example, Persona, VoiceSettings};
+use crate::persona::{AvatarSettings, Example, Persona, VoiceSettings, default_fallback_line};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -253,6 +253,7 @@ pub fn draft_persona(export: &ChatGptExport) -> Persona {
         },
         avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 },
         user_notes: profile,
+        fallback_line: default_fallback_line(),
     }
 }
 

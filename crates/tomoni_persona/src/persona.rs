@@ -37,6 +37,14 @@ pub struct Persona {
     /// Free text the user wants in the prompt (imported custom instructions land here).
     #[serde(default)]
     pub user_notes: String,
+    /// What the companion says, in its own voice, when a reply breaks off (the service failed).
+    #[serde(default = "default_fallback_line")]
+    pub fallback_line: String,
+}
+
+/// The built-in line for a reply that broke off.
+pub fn default_fallback_line() -> String {
+    "[sad 0.4] Sorry, I lost my train of thought just now. Could you say that again?".into()
 }
 
 fn default_languages() -> Vec<String> {
@@ -65,11 +73,25 @@ pub struct VoiceSettings {
     pub rate: u32,
     /// Pitch 0–100 (espeak-ng).
     pub pitch: u32,
+    /// `openai` engine: base URL up to `/v1` (OpenAI, Kokoro-FastAPI, openedai-speech, …).
+    pub endpoint: String,
+    /// `openai` engine: model name.
+    pub model: String,
+    /// `openai` engine: environment variable holding the API key (never the key itself).
+    pub api_key_env: String,
 }
 
 impl Default for VoiceSettings {
     fn default() -> Self {
-        Self { engine: "espeak".into(), voice: "en-us".into(), rate: 165, pitch: 50 }
+        Self {
+            engine: "espeak".into(),
+            voice: "en-us".into(),
+            rate: 165,
+            pitch: 50,
+            endpoint: String::new(),
+            model: "tts-1".into(),
+            api_key_env: "OPENAI_API_KEY".into(),
+        }
     }
 }
 
@@ -122,6 +144,9 @@ impl Persona {
         }
         if !matches!(p.voice.engine.as_str(), "espeak" | "openai") {
             return Err(field_err("engine", format!("{:?}: expected \"espeak\" or \"openai\"", p.voice.engine)));
+        }
+        if p.voice.engine == "openai" && !p.voice.endpoint.starts_with("http") {
+            return Err(field_err("endpoint", "the openai voice engine needs an http(s) endpoint up to /v1".into()));
         }
         if p.voice.pitch > 100 || !(80..=450).contains(&p.voice.rate) {
             return Err(field_err("rate", "rate must be 80..450 words a minute and pitch 0..100".into()));

@@ -67,6 +67,12 @@ impl Analyzer {
         }
     }
 
+    /// Forgets the audio so far (a new utterance starts).
+    pub fn reset(&mut self) {
+        self.filled = 0;
+        self.last = [0.0; 5];
+    }
+
     /// Feeds samples; calls `on_hop(weights)` once per completed hop. No allocation.
     pub fn feed(&mut self, samples: &[i16], mut on_hop: impl FnMut([f32; 5])) {
         for &s in samples {

@@ -67,6 +67,9 @@ extern "C" fn on_synth(wav: *mut c_short, numsamples: c_int, events: *mut sys::e
     0
 }
 
+/// espeak-ng's output rate.
+pub const SAMPLE_RATE: u32 = 22_050;
+
 /// Speaks `text` with `voice`; returns samples and phoneme timings.
 pub fn synthesize(text: &str, voice: &EspeakVoice) -> Result<Speech, TtsError> {
     let mut engine = ENGINE.lock().map_err(|_| TtsError::Init("engine lock poisoned".into()))?;

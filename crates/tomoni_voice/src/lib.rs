@@ -16,6 +16,7 @@ pub mod analysis_model;
 pub mod espeak;
 pub mod openai_tts;
 pub mod playback;
+pub mod speaker;
 pub mod stream;
 pub mod viseme;
 pub mod wav;

@@ -142,6 +142,11 @@ impl AudioClock {
         self.played_samples() as f64 / f64::from(self.source_rate)
     }
 
+    /// Samples pushed so far (where the next queued sample will play on this clock).
+    pub fn pushed_samples(&self) -> u64 {
+        self.shared.pushed.load(Ordering::Acquire)
+    }
+
     /// Samples queued but not yet played.
     pub fn queued_samples(&self) -> u64 {
         self.shared.pushed.load(Ordering::Acquire).saturating_sub(self.played_samples())
@@ -150,6 +155,37 @@ impl AudioClock {
     /// Output frames that had to play silence because synthesis was late.
     pub fn underruns(&self) -> u64 {
         self.shared.underruns.load(Ordering::Relaxed)
+    }
+}
+
+/// Stops a [`SpeechQueue`] from any thread.
+#[derive(Clone)]
+pub struct Stopper(Arc<Shared>);
+
+impl Stopper {
+    /// Barge-in: silence from the next audio block, queued speech discarded.
+    pub fn stop(&self) {
+        self.0.stop.store(true, Ordering::Release);
+    }
+}
+
+/// Speech rendered without a sound card: the caller pulls samples at its own pace (the headless
+/// demo pulls one frame's worth per rendered frame, so audio and pictures share one timeline).
+pub struct OfflineOutput {
+    resampler: Resampler,
+}
+
+impl OfflineOutput {
+    /// Fills `out` (mono, `rate` Hz) with the next stretch of speech, silence where none is queued.
+    pub fn render(&mut self, out: &mut [f32], rate: u32) {
+        self.resampler.fill(out, 1.0 / f64::from(rate.max(1)));
+    }
+}
+
+impl SpeechStreamData {
+    /// Plays nowhere: pull the samples yourself ([`OfflineOutput::render`]).
+    pub fn into_offline(self) -> OfflineOutput {
+        OfflineOutput { resampler: self.resampler }
     }
 }
 
@@ -194,6 +230,22 @@ impl SpeechQueue {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
+    }
+
+    /// Queues all of `samples` unless `cancelled()` turns true while waiting for room.
+    pub fn push_all_unless(&mut self, mut samples: &[i16], cancelled: &dyn Fn() -> bool) {
+        while !samples.is_empty() && !cancelled() {
+            let n = self.push(samples);
+            samples = &samples[n..];
+            if !samples.is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// A handle that can stop the queue from another thread (the frame loop's barge-in).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.shared.clone())
     }
 
     /// Barge-in: silence from the next audio block, queued speech discarded.

@@ -1,0 +1,322 @@
+//! The speaker: a synthesis thread fed clause by clause, queuing audio gaplessly into a
+//! [`SpeechQueue`] and reporting where in the audio each clause's mouth track and each cue
+//! (emotion, gesture) falls, in samples of the audio clock.
+//!
+//! The frame loop only sends jobs and drains events (`try_recv`); synthesis, HTTP and waiting
+//! for room in the ring happen here. Barge-in ([`Speaker::stop`]) silences the output from the
+//! next audio block and drops every job sent before it.
+
+use crate::analysis::{self, Analyzer};
+use crate::espeak::{self, EspeakVoice};
+use crate::openai_tts::OpenAiSpeech;
+use crate::stream::{AudioClock, SpeechQueue, SpeechStreamData, Stopper, speech_stream};
+use crate::viseme::VisemeTrack;
+use crate::TtsError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::time::Instant;
+
+/// Which TTS speaks.
+#[derive(Debug, Clone)]
+pub enum VoiceEngine {
+    /// espeak-ng in process, with exact phoneme timing.
+    Espeak(EspeakVoice),
+    /// An OpenAI-compatible `/v1/audio/speech` service; mouth shapes from audio analysis.
+    OpenAi(OpenAiSpeech),
+}
+
+impl VoiceEngine {
+    /// Sample rate of the audio this engine produces.
+    pub fn sample_rate(&self) -> u32 {
+        match self {
+            VoiceEngine::Espeak(_) => espeak::SAMPLE_RATE,
+            VoiceEngine::OpenAi(_) => crate::openai_tts::PCM_RATE,
+        }
+    }
+
+    /// A short description for logs and `tomoni doctor`.
+    pub fn describe(&self) -> String {
+        match self {
+            VoiceEngine::Espeak(v) => format!("espeak-ng {} voice {}", espeak::version(), v.voice),
+            VoiceEngine::OpenAi(o) => format!("{} voice {} at {}", o.model, o.voice, o.base_url),
+        }
+    }
+}
+
+/// Work for the speaker, in the order it is to be heard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// Speak a clause.
+    Say(String),
+    /// Silence, milliseconds.
+    Pause(u32),
+    /// Report when the audio reaches this point (for an emotion or gesture cue).
+    Mark(u64),
+}
+
+/// What the speaker reports back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Mouth weights for audio starting at sample `start` of the clock.
+    Track {
+        /// First sample (audio clock) the track's time 0 refers to.
+        start: u64,
+        /// The weights.
+        track: VisemeTrack,
+    },
+    /// The audio up to `at` has been queued; a [`Job::Mark`] is due when the clock reaches `at`.
+    Mark {
+        /// The mark's id.
+        id: u64,
+        /// Clock sample.
+        at: u64,
+    },
+    /// A clause is queued: its first sample, length, and how long synthesis took.
+    Queued {
+        /// First sample.
+        start: u64,
+        /// Samples.
+        len: u64,
+        /// Milliseconds from receiving the clause to queuing its first sample.
+        first_sample_ms: f64,
+    },
+    /// A clause could not be spoken (the text is shown, the turn goes on).
+    Failed(String),
+}
+
+/// The frame loop's handle on the speaker thread.
+pub struct Speaker {
+    jobs: Sender<(u64, Job)>,
+    events: Receiver<(u64, Event)>,
+    generation: Arc<AtomicU64>,
+    stopper: Stopper,
+    clock: AudioClock,
+    rate: u32,
+}
+
+impl Speaker {
+    /// Starts the thread; play the returned sound on a kira manager (or render it offline).
+    pub fn start(engine: VoiceEngine) -> std::io::Result<(Self, SpeechStreamData)> {
+        let rate = engine.sample_rate();
+        let (queue, data) = speech_stream(rate);
+        let (jobs, job_rx) = mpsc::channel();
+        let (event_tx, events) = mpsc::channel();
+        let generation = Arc::new(AtomicU64::new(0));
+        let stopper = queue.stopper();
+        let clock = queue.clock();
+        let g = generation.clone();
+        std::thread::Builder::new()
+            .name("tomoni-speaker".into())
+            .spawn(move || run(engine, queue, job_rx, event_tx, g))?;
+        Ok((Self { jobs, events, generation, stopper, clock, rate }, data))
+    }
+
+    /// Queues a job (never blocks).
+    pub fn send(&self, job: Job) {
+        let _ = self.jobs.send((self.generation.load(Ordering::Acquire), job));
+    }
+
+    /// The next event, if any (never blocks). Events from before a [`Speaker::stop`] are dropped.
+    pub fn try_event(&self) -> Option<Event> {
+        loop {
+            match self.events.try_recv() {
+                Ok((g, e)) if g == self.generation.load(Ordering::Acquire) => return Some(e),
+                Ok(_) => continue,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Barge-in: silence now, forget everything queued or sent.
+    pub fn stop(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.stopper.stop();
+    }
+
+    /// The audio clock.
+    pub fn clock(&self) -> &AudioClock {
+        &self.clock
+    }
+
+    /// Samples per second of the speech.
+    pub fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+}
+
+fn run(
+    engine: VoiceEngine,
+    mut queue: SpeechQueue,
+    jobs: Receiver<(u64, Job)>,
+    events: Sender<(u64, Event)>,
+    generation: Arc<AtomicU64>,
+) {
+    let rate = engine.sample_rate();
+    let mut current = 0u64;
+    let mut analyzer = Analyzer::new(rate);
+    while let Ok((g, job)) = jobs.recv() {
+        if g < generation.load(Ordering::Acquire) {
+            continue; // sent before a barge-in
+        }
+        if g != current {
+            current = g;
+            queue.resume();
+        }
+        let stale = || g < generation.load(Ordering::Acquire);
+        let send = |e: Event| {
+            let _ = events.send((g, e));
+        };
+        match job {
+            Job::Mark(id) => send(Event::Mark { id, at: queue.clock().pushed_samples() }),
+            Job::Pause(ms) => {
+                let n = (u64::from(ms.min(5000)) * u64::from(rate) / 1000) as usize;
+                queue.push_all_unless(&vec![0; n], &stale);
+            }
+            Job::Say(text) => {
+                let began = Instant::now();
+                let start = queue.clock().pushed_samples();
+                let result = match &engine {
+                    VoiceEngine::Espeak(v) => espeak::synthesize(&text, v).and_then(|speech| {
+                        if speech.sample_rate != rate {
+                            return Err(TtsError::Synth(format!("espeak-ng ran at {} Hz, not {rate}", speech.sample_rate)));
+                        }
+                        let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+                        send(Event::Track { start, track });
+                        let ms = began.elapsed().as_secs_f64() * 1000.0;
+                        send(Event::Queued { start, len: speech.samples.len() as u64, first_sample_ms: ms });
+                        queue.push_all_unless(&speech.samples, &stale);
+                        Ok(())
+                    }),
+                    VoiceEngine::OpenAi(o) => {
+                        // Streamed: queue each piece as it arrives and analyse it for the mouth.
+                        let mut first = None;
+                        let mut hops: Vec<[f32; 5]> = Vec::new();
+                        let mut origin = start;
+                        analyzer.reset();
+                        let r = o.stream(&text, |piece| {
+                            if first.is_none() {
+                                first = Some(began.elapsed().as_secs_f64() * 1000.0);
+                            }
+                            analyzer.feed(piece, |w| hops.push(w));
+                            queue.push_all_unless(piece, &stale);
+                            if hops.len() >= 8 {
+                                let frames = std::mem::take(&mut hops);
+                                let n = frames.len() as u64;
+                                // Hop h's window is centred WINDOW/2 samples after its start.
+                                let at = origin + (analysis::WINDOW / 2) as u64;
+                                send(Event::Track { start: at, track: hop_track(frames, rate) });
+                                origin += n * analysis::HOP as u64;
+                            }
+                        });
+                        if !hops.is_empty() {
+                            let at = origin + (analysis::WINDOW / 2) as u64;
+                            send(Event::Track { start: at, track: hop_track(hops, rate) });
+                        }
+                        let len = queue.clock().pushed_samples() - start;
+                        send(Event::Queued { start, len, first_sample_ms: first.unwrap_or(0.0) });
+                        r.and_then(|got| {
+                            if got == rate {
+                                Ok(())
+                            } else {
+                                Err(TtsError::Synth(format!("the service sent {got} Hz audio; tomoni asks for {rate} Hz")))
+                            }
+                        })
+                    }
+                };
+                if let Err(e) = result {
+                    send(Event::Failed(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+fn hop_track(frames: Vec<[f32; 5]>, rate: u32) -> VisemeTrack {
+    VisemeTrack { fps: f64::from(rate) / analysis::HOP as f64, frames }
+}
+
+/// Mouth weights at a clock sample from the tracks still relevant (the newest that covers it).
+pub fn mouth_at(tracks: &std::collections::VecDeque<(u64, VisemeTrack)>, sample: u64, rate: u32) -> [f32; 5] {
+    for (start, track) in tracks.iter().rev() {
+        if sample >= *start {
+            let t = (sample - start) as f64 / f64::from(rate);
+            if t * track.fps < track.frames.len() as f64 {
+                return track.at(t);
+            }
+        }
+    }
+    [0.0; 5]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait_for(s: &Speaker, mut f: impl FnMut(&Event) -> bool) -> Vec<Event> {
+        let mut seen = Vec::new();
+        let until = Instant::now() + std::time::Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Some(e) = s.try_event() {
+                let done = f(&e);
+                seen.push(e);
+                if done {
+                    return seen;
+                }
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        panic!("timed out; saw {seen:?}");
+    }
+
+    #[test]
+    fn clauses_and_marks_are_placed_in_order_on_the_audio_clock() {
+        let (s, data) = Speaker::start(VoiceEngine::Espeak(EspeakVoice::default())).unwrap();
+        let mut out = data.into_offline();
+        s.send(Job::Say("Hello there.".into()));
+        s.send(Job::Mark(7));
+        s.send(Job::Say("How are you?".into()));
+        let seen = wait_for(&s, |e| matches!(e, Event::Queued { start, .. } if *start > 0));
+        let marks: Vec<u64> = seen.iter().filter_map(|e| if let Event::Mark { at, .. } = e { Some(*at) } else { None }).collect();
+        let queued: Vec<(u64, u64)> =
+            seen.iter().filter_map(|e| if let Event::Queued { start, len, .. } = e { Some((*start, *len)) } else { None }).collect();
+        assert_eq!(queued.len(), 2);
+        assert_eq!(queued[0].0, 0);
+        assert_eq!(marks, vec![queued[0].1], "the mark falls where the first clause ends");
+        assert_eq!(queued[1].0, queued[0].1, "the second clause follows without a gap");
+        // Playing it out advances the clock; the mouth opens somewhere in the first clause.
+        let mut buf = vec![0.0f32; 48_000];
+        out.render(&mut buf, 48_000);
+        assert!(s.clock().played_samples() >= 22_000);
+        assert!(buf.iter().any(|x| x.abs() > 0.05), "no speech came out");
+    }
+
+    #[test]
+    fn stop_silences_and_forgets_what_was_sent_before() {
+        let (s, data) = Speaker::start(VoiceEngine::Espeak(EspeakVoice::default())).unwrap();
+        let mut out = data.into_offline();
+        s.send(Job::Say("This is a long sentence that will be interrupted before it ends.".into()));
+        wait_for(&s, |e| matches!(e, Event::Queued { .. }));
+        let mut buf = vec![0.0f32; 4800];
+        out.render(&mut buf, 48_000);
+        s.stop();
+        out.render(&mut buf, 48_000);
+        assert!(buf.iter().all(|x| *x == 0.0), "speech after barge-in");
+        s.send(Job::Say("New turn.".into()));
+        let seen = wait_for(&s, |e| matches!(e, Event::Queued { .. }));
+        assert!(seen.iter().all(|e| !matches!(e, Event::Failed(_))));
+        out.render(&mut buf, 48_000);
+        assert!(buf.iter().any(|x| x.abs() > 0.01), "silent after the new turn began");
+    }
+
+    #[test]
+    fn the_mouth_follows_the_newest_track_covering_the_sample() {
+        let mut tracks = std::collections::VecDeque::new();
+        tracks.push_back((0, VisemeTrack { fps: 60.0, frames: vec![[1.0, 0.0, 0.0, 0.0, 0.0]; 60] }));
+        tracks.push_back((22_050, VisemeTrack { fps: 60.0, frames: vec![[0.0, 0.0, 1.0, 0.0, 0.0]; 30] }));
+        assert_eq!(mouth_at(&tracks, 11_025, 22_050)[0], 1.0);
+        assert_eq!(mouth_at(&tracks, 22_050 + 100, 22_050)[2], 1.0);
+        assert_eq!(mouth_at(&tracks, 22_050 * 2, 22_050), [0.0; 5], "past every track: silent");
+    }
+}
