@@ -7,6 +7,8 @@
 
 mod app;
 mod chat;
+mod companion;
+mod demo;
 mod render;
 
 use clap::{Parser, Subcommand};
@@ -79,6 +81,36 @@ enum Command {
         /// instead of writing a picture.
         #[arg(long)]
         bench_frames: Option<u32>,
+    },
+    /// The companion without a display: a headless run of the live app (dialogue, voice, face,
+    /// gestures) that writes PNG frames, speech.wav, timeline.json and a contact sheet.
+    Demo {
+        #[command(flatten)]
+        scene: SceneArgs,
+        /// Output folder.
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+        /// What the user says (repeatable); each line after the previous reply.
+        #[arg(long = "say")]
+        lines: Vec<String>,
+        /// OpenAI-compatible base URL (up to /v1); overrides the config.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Model name; overrides the config.
+        #[arg(long)]
+        model: Option<String>,
+        /// Longest run in seconds of demo time.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f32,
+        /// Frame width.
+        #[arg(long, default_value_t = 360)]
+        width: u32,
+        /// Frame height.
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        /// Keep every n-th frame (30 frames a second) as a PNG.
+        #[arg(long, default_value_t = 5)]
+        every: u32,
     },
     /// Talk with the companion in the terminal (streaming), or once with `--once`.
     Chat {
@@ -180,6 +212,21 @@ fn main() -> ExitCode {
                 render::render(setup, req)
             })
         }
+        Command::Demo { scene, out, lines, endpoint, model, seconds, width, height, every } => app::prepare(&scene)
+            .and_then(|setup| {
+                let lines = if lines.is_empty() {
+                    vec!["Hello! It's good to see you.".to_string(), "What can you do?".to_string()]
+                } else {
+                    lines
+                };
+                let chat = chat::ChatArgs {
+                    endpoint,
+                    model,
+                    persona: scene.persona.as_ref().map(|p| p.display().to_string()),
+                    config: scene.config.clone(),
+                };
+                demo::demo(setup, demo::DemoRequest { out, lines, max_seconds: seconds, width, height, every, chat })
+            }),
         Command::Chat { args, once, events } => chat::chat(args, once, events),
         Command::Import(ImportCmd::Chatgpt { file, out }) => chat::import_chatgpt(&file, out),
         Command::Import(ImportCmd::Card { file, out }) => chat::import_card(&file, out),

@@ -215,7 +215,8 @@ fn live(
         life.target = [0.0; 5];
     }
     let open = mouth.0.iter().sum::<f32>().min(1.0);
-    life.speaking += (f32::from(open > 0.05 || *conversation == Conversation::Speaking) - life.speaking) * (dt * 4.0).min(1.0);
+    life.speaking +=
+        (f32::from(open > 0.05 || *conversation == Conversation::Speaking) - life.speaking) * (dt * 4.0).min(1.0);
     // While speaking, cap emotions: presets that override the mouth would otherwise mute lip-sync.
     let cap = 1.0 - 0.55 * life.speaking;
     for i in 0..5 {
@@ -270,10 +271,9 @@ fn live(
 
     // Gaze: where the viewer's head is, seen from the companion's head.
     let Ok((root, head_bone)) = companions.single() else { return };
-    let eyes = head_bone.and_then(|h| globals.get(h.0).ok()).map_or_else(
-        || root.translation() + Vec3::Y * 1.5 * root.scale().y.max(0.1),
-        GlobalTransform::translation,
-    );
+    let eyes = head_bone
+        .and_then(|h| globals.get(h.0).ok())
+        .map_or_else(|| root.translation() + Vec3::Y * 1.5 * root.scale().y.max(0.1), GlobalTransform::translation);
     let facing = root.rotation();
     let to_viewer = facing.inverse() * (head.transform.translation - eyes);
     if head.valid && to_viewer.length() > 0.05 {
@@ -372,14 +372,9 @@ fn gesture_arms(g: Gesture, u: f32) -> [Option<Quat>; 6] {
             Some(rz(0.3)),
         ],
         Gesture::OfferHand => [Some(rx(0.75) * ry(1.2)), Some(ry(0.25) * rx(2.5)), Some(rz(0.15)), None, None, None],
-        Gesture::Bow => [
-            Some(rz(1.25) * ry(0.45)),
-            Some(ry(0.9)),
-            None,
-            Some(rz(-1.25) * ry(-0.45)),
-            Some(ry(-0.9)),
-            None,
-        ],
+        Gesture::Bow => {
+            [Some(rz(1.25) * ry(0.45)), Some(ry(0.9)), None, Some(rz(-1.25) * ry(-0.45)), Some(ry(-0.9)), None]
+        }
         _ => [None; 6],
     }
 }

@@ -31,7 +31,8 @@ pub enum Emotion {
 
 impl Emotion {
     /// Every emotion with a face of its own (not [`Emotion::Neutral`]).
-    pub const SHOWN: [Emotion; 5] = [Emotion::Happy, Emotion::Angry, Emotion::Sad, Emotion::Relaxed, Emotion::Surprised];
+    pub const SHOWN: [Emotion; 5] =
+        [Emotion::Happy, Emotion::Angry, Emotion::Sad, Emotion::Relaxed, Emotion::Surprised];
 
     /// The VRM preset expression name.
     pub fn vrm_name(self) -> &'static str {

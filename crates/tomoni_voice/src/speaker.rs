@@ -6,15 +6,15 @@
 //! for room in the ring happen here. Barge-in ([`Speaker::stop`]) silences the output from the
 //! next audio block and drops every job sent before it.
 
+use crate::TtsError;
 use crate::analysis::{self, Analyzer};
 use crate::espeak::{self, EspeakVoice};
 use crate::openai_tts::OpenAiSpeech;
 use crate::stream::{AudioClock, SpeechQueue, SpeechStreamData, Stopper, speech_stream};
 use crate::viseme::VisemeTrack;
-use crate::TtsError;
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Instant;
 
 /// Which TTS speaks.
@@ -100,8 +100,8 @@ impl Speaker {
     pub fn start(engine: VoiceEngine) -> std::io::Result<(Self, SpeechStreamData)> {
         let rate = engine.sample_rate();
         let (queue, data) = speech_stream(rate);
-        let (jobs, job_rx) = mpsc::channel();
-        let (event_tx, events) = mpsc::channel();
+        let (jobs, job_rx) = crossbeam_channel::unbounded();
+        let (event_tx, events) = crossbeam_channel::unbounded();
         let generation = Arc::new(AtomicU64::new(0));
         let stopper = queue.stopper();
         let clock = queue.clock();
@@ -179,7 +179,10 @@ fn run(
                 let result = match &engine {
                     VoiceEngine::Espeak(v) => espeak::synthesize(&text, v).and_then(|speech| {
                         if speech.sample_rate != rate {
-                            return Err(TtsError::Synth(format!("espeak-ng ran at {} Hz, not {rate}", speech.sample_rate)));
+                            return Err(TtsError::Synth(format!(
+                                "espeak-ng ran at {} Hz, not {rate}",
+                                speech.sample_rate
+                            )));
                         }
                         let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
                         send(Event::Track { start, track });
@@ -219,7 +222,9 @@ fn run(
                             if got == rate {
                                 Ok(())
                             } else {
-                                Err(TtsError::Synth(format!("the service sent {got} Hz audio; tomoni asks for {rate} Hz")))
+                                Err(TtsError::Synth(format!(
+                                    "the service sent {got} Hz audio; tomoni asks for {rate} Hz"
+                                )))
                             }
                         })
                     }
@@ -278,9 +283,12 @@ mod tests {
         s.send(Job::Mark(7));
         s.send(Job::Say("How are you?".into()));
         let seen = wait_for(&s, |e| matches!(e, Event::Queued { start, .. } if *start > 0));
-        let marks: Vec<u64> = seen.iter().filter_map(|e| if let Event::Mark { at, .. } = e { Some(*at) } else { None }).collect();
-        let queued: Vec<(u64, u64)> =
-            seen.iter().filter_map(|e| if let Event::Queued { start, len, .. } = e { Some((*start, *len)) } else { None }).collect();
+        let marks: Vec<u64> =
+            seen.iter().filter_map(|e| if let Event::Mark { at, .. } = e { Some(*at) } else { None }).collect();
+        let queued: Vec<(u64, u64)> = seen
+            .iter()
+            .filter_map(|e| if let Event::Queued { start, len, .. } = e { Some((*start, *len)) } else { None })
+            .collect();
         assert_eq!(queued.len(), 2);
         assert_eq!(queued[0].0, 0);
         assert_eq!(marks, vec![queued[0].1], "the mark falls where the first clause ends");

@@ -1,0 +1,358 @@
+//! `tomoni demo`: the companion on a machine with no display. It runs the whole live app
+//! headless (dialogue, voice, face, gaze, gestures) on a fixed 30 Hz clock, says the scripted
+//! user lines, and writes into one folder: PNG frames, `speech.wav` (the voice exactly as the
+//! app's audio clock played it), `timeline.json` (every event and every frame's mouth weights on
+//! that clock), and `contact-sheet.png`.
+
+use crate::app::{Failure, Setup, base_app};
+use crate::chat::ChatArgs;
+use crate::companion::{self, Bridge, CompanionPlugin, Output};
+use bevy::camera::RenderTarget;
+use bevy::prelude::*;
+use bevy::render::render_resource::TextureFormat;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::time::TimeUpdateStrategy;
+use crossbeam_channel::{Receiver, Sender};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tomoni_avatar::{AvatarReady, Companion, Life};
+use tomoni_core::behaviour::{Conversation, MouthWeights};
+use tomoni_core::placement::{ViewerPose, companion_pose};
+use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
+
+/// What the demo does.
+#[derive(Debug, Clone)]
+pub struct DemoRequest {
+    /// Output folder.
+    pub out: PathBuf,
+    /// User lines, said one after another (each after the previous reply has finished).
+    pub lines: Vec<String>,
+    /// Longest run, seconds of demo time.
+    pub max_seconds: f32,
+    /// Frame size.
+    pub width: u32,
+    /// Frame size.
+    pub height: u32,
+    /// Keep every n-th frame as a PNG.
+    pub every: u32,
+    /// Brain options.
+    pub chat: ChatArgs,
+}
+
+/// Frames per second of demo time.
+pub const FPS: u32 = 30;
+
+#[derive(Resource)]
+struct Script {
+    req: DemoRequest,
+    target: Handle<Image>,
+    next_line: usize,
+    ready_at: Option<f32>,
+    quiet_since: Option<f32>,
+    t: f32,
+    frame: u32,
+    requested: u32,
+    written_tx: Sender<Result<(), String>>,
+    written_rx: Receiver<Result<(), String>>,
+    written: u32,
+    frames: Vec<serde_json::Value>,
+    done: Arc<Mutex<Option<Result<Summary, Failure>>>>,
+    finishing: u32,
+}
+
+/// The camera whose frames are kept; it renders only on kept frames (lavapipe renders a frame
+/// in about half a second, the rest of the app in a few milliseconds).
+#[derive(Component)]
+struct DemoCamera;
+
+/// What the run left behind.
+struct Summary {
+    frames: Vec<serde_json::Value>,
+    timeline: Vec<serde_json::Value>,
+    audio: Vec<f32>,
+    pngs: u32,
+    latency: Option<String>,
+}
+
+/// Runs the demo.
+pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
+    std::fs::create_dir_all(&req.out).map_err(|e| Failure::Runtime(format!("{}: {e}", req.out.display())))?;
+    let frames_dir = req.out.join("frames");
+    let _ = std::fs::remove_dir_all(&frames_dir);
+    std::fs::create_dir_all(&frames_dir).map_err(|e| Failure::Runtime(format!("{}: {e}", frames_dir.display())))?;
+    let (mut bridge, label) = companion::open(&req.chat, Some(true))?;
+    eprintln!("tomoni demo: {label}");
+    bridge.timeline = Some(Vec::with_capacity(1024));
+    let mut app = base_app(&setup, AppMode::Headless, false);
+    app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / f64::from(FPS))));
+    let viewer = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
+    let anchor = companion_pose(&ViewerPose { position: viewer, yaw: 0.0 }, &setup.config.placement);
+    // A medium shot from where a friend would stand to talk: in front, at eye height.
+    let h = setup.look.avatar.height;
+    let forward = anchor.rotation * Vec3::Z;
+    let cam_at = anchor.translation + forward * 1.6 + Vec3::Y * (h * 0.9);
+    let look_at = anchor.translation + Vec3::Y * (h * 0.8);
+    let mut image = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
+    image.asset_usage = bevy::asset::RenderAssetUsages::RENDER_WORLD;
+    let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+    app.world_mut().spawn((
+        Name::new("demo camera"),
+        DemoCamera,
+        Camera3d::default(),
+        RenderTarget::Image(target.clone().into()),
+        Projection::Perspective(PerspectiveProjection { fov: 32f32.to_radians(), near: 0.05, ..default() }),
+        Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
+    ));
+    let (written_tx, written_rx) = crossbeam_channel::unbounded();
+    let done = Arc::new(Mutex::new(None));
+    app.insert_resource(CompanionAnchor(Some(anchor)))
+        // The companion talks to whoever is there: here, the camera.
+        .insert_resource(ViewerHead { transform: Transform::from_translation(cam_at), valid: true })
+        .insert_resource(bridge)
+        .add_plugins(CompanionPlugin)
+        .insert_resource(Script {
+            req: req.clone(),
+            target,
+            next_line: 0,
+            ready_at: None,
+            quiet_since: None,
+            t: 0.0,
+            frame: 0,
+            requested: 0,
+            written_tx,
+            written_rx,
+            written: 0,
+            frames: Vec::with_capacity(2048),
+            done: done.clone(),
+            finishing: 0,
+        })
+        .add_systems(Update, direct.after(tomoni_core::TomoniSystems::Pose));
+    app.run();
+    let summary = done.lock().map_err(|_| Failure::Runtime("demo state poisoned".into()))?.take();
+    let summary = summary.ok_or_else(|| Failure::Runtime("the demo stopped early".into()))??;
+    write_outputs(&req, summary)
+}
+
+fn direct(
+    mut commands: Commands,
+    mut script: ResMut<Script>,
+    mut bridge: ResMut<Bridge>,
+    conversation: Res<Conversation>,
+    mouth: Res<MouthWeights>,
+    life: Res<Life>,
+    ready: Query<(), (With<Companion>, With<AvatarReady>)>,
+    time: Res<Time>,
+    mut camera: Query<&mut Camera, With<DemoCamera>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    while let Ok(r) = script.written_rx.try_recv() {
+        script.written += 1;
+        if let Err(e) = r {
+            finish(&script, &mut exit, Err(Failure::Runtime(e)));
+            return;
+        }
+    }
+    if script.finishing > 0 {
+        // Waiting for the last PNGs to be written.
+        script.finishing += 1;
+        if script.written >= script.requested || script.finishing > 600 {
+            let pngs = script.written;
+            let frames = std::mem::take(&mut script.frames);
+            let timeline = bridge.timeline.take().unwrap_or_default();
+            let audio = match bridge.output.get() {
+                Output::Offline { capture, .. } => capture.take().unwrap_or_default(),
+                Output::Device(_) => Vec::new(),
+            };
+            let latency = bridge.last.map(|l| l.line());
+            finish(&script, &mut exit, Ok(Summary { frames, timeline, audio, pngs, latency }));
+        }
+        return;
+    }
+    if ready.is_empty() {
+        if time.elapsed_secs() > 120.0 {
+            finish(&script, &mut exit, Err(Failure::Runtime("the avatar never became ready".into())));
+        }
+        return;
+    }
+    script.t += time.delta_secs();
+    let t = script.t;
+    let ready_at = *script.ready_at.get_or_insert(t);
+    // The script: each line a second after the companion has gone quiet.
+    let quiet = *conversation == Conversation::Idle;
+    if quiet {
+        script.quiet_since.get_or_insert(t);
+    } else {
+        script.quiet_since = None;
+    }
+    let quiet_for = script.quiet_since.map_or(0.0, |q| t - q);
+    if t - ready_at > 1.0 && quiet_for > 1.0 && script.next_line < script.req.lines.len() {
+        let line = script.req.lines[script.next_line].clone();
+        script.next_line += 1;
+        script.quiet_since = None;
+        bridge.say(&line, None);
+    }
+    let all_said = script.next_line >= script.req.lines.len();
+    let frame = script.frame;
+    script.frame += 1;
+    let played = bridge.played_samples();
+    script.frames.push(serde_json::json!({
+        "frame": frame, "t": (t * 1000.0).round() / 1000.0, "played_samples": played,
+        "mouth": mouth.0, "blink": life.blink, "state": format!("{:?}", *conversation),
+        "gesture": life.gesture.map(|(g, _)| g.name()),
+    }));
+    let keep = frame.is_multiple_of(script.req.every.max(1));
+    if let Ok(mut cam) = camera.single_mut()
+        && cam.is_active != keep
+    {
+        cam.is_active = keep;
+    }
+    if keep {
+        let path = script.req.out.join("frames").join(format!("{frame:05}.png"));
+        let tx = script.written_tx.clone();
+        script.requested += 1;
+        commands.spawn(Screenshot::image(script.target.clone())).observe(move |shot: On<ScreenshotCaptured>| {
+            let image = shot.image.clone();
+            let path = path.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let r = image
+                    .try_into_dynamic()
+                    .map_err(|e| format!("cannot convert a frame: {e}"))
+                    .and_then(|i| i.to_rgb8().save(&path).map_err(|e| format!("{}: {e}", path.display())));
+                let _ = tx.send(r);
+            });
+        });
+    }
+    if (all_said && quiet_for > 1.5) || t > script.req.max_seconds {
+        script.finishing = 1;
+    }
+}
+
+fn finish(script: &Script, exit: &mut MessageWriter<AppExit>, r: Result<Summary, Failure>) {
+    if let Ok(mut d) = script.done.lock() {
+        *d = Some(r);
+    }
+    exit.write(AppExit::Success);
+}
+
+fn write_outputs(req: &DemoRequest, s: Summary) -> Result<(), Failure> {
+    let io = |p: &std::path::Path, e: &dyn std::fmt::Display| Failure::Runtime(format!("{}: {e}", p.display()));
+    let wav = req.out.join("speech.wav");
+    let pcm: Vec<i16> = s.audio.iter().map(|x| (x.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
+    tomoni_voice::wav::write(&wav, companion::OFFLINE_RATE, &pcm).map_err(|e| io(&wav, &e))?;
+    let timeline = req.out.join("timeline.json");
+    let doc = serde_json::json!({
+        "fps": FPS,
+        "audio_rate": companion::OFFLINE_RATE,
+        "speech_rate": tomoni_voice::espeak::SAMPLE_RATE,
+        "events": s.timeline,
+        "frames": s.frames,
+        "latency": s.latency,
+    });
+    std::fs::write(&timeline, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(|e| io(&timeline, &e))?;
+    let sheet = req.out.join("contact-sheet.png");
+    contact_sheet(&req.out.join("frames"), &s.frames, &sheet).map_err(|e| io(&sheet, &e))?;
+    println!(
+        "demo: {} frames ({} PNGs), {:.1} s of speech.wav, timeline.json, contact-sheet.png in {}",
+        s.frames.len(),
+        s.pngs,
+        s.audio.len() as f64 / f64::from(companion::OFFLINE_RATE),
+        req.out.display()
+    );
+    if let Some(l) = s.latency {
+        println!("demo: {l}");
+    }
+    Ok(())
+}
+
+/// Twelve frames across the run, each labelled with its time, a mouth-openness bar and a strip
+/// coloured by the conversation state (grey idle, blue listening, amber thinking, green speaking).
+fn contact_sheet(dir: &std::path::Path, frames: &[serde_json::Value], out: &std::path::Path) -> Result<(), String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err("no frames were written".into());
+    }
+    let n = files.len().min(12);
+    let picks: Vec<&PathBuf> = (0..n).map(|i| &files[i * (files.len() - 1) / (n - 1).max(1)]).collect();
+    let first = image::open(picks[0]).map_err(|e| e.to_string())?.to_rgb8();
+    let (w, h) = first.dimensions();
+    let cols = n.min(4) as u32;
+    let rows = (n as u32).div_ceil(cols);
+    let label = 16;
+    let mut sheet = image::RgbImage::from_pixel(w * cols, (h + label) * rows, image::Rgb([255, 255, 255]));
+    for (i, p) in picks.iter().enumerate() {
+        let img = image::open(p).map_err(|e| e.to_string())?.to_rgb8();
+        let (x0, y0) = ((i as u32 % cols) * w, (i as u32 / cols) * (h + label));
+        image::imageops::overlay(&mut sheet, &img, i64::from(x0), i64::from(y0));
+        let frame: usize = p.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).unwrap_or_default();
+        let info = frames.get(frame);
+        let t = info.and_then(|f| f["t"].as_f64()).unwrap_or(0.0);
+        let open = info
+            .and_then(|f| f["mouth"].as_array())
+            .map_or(0.0, |m| m.iter().filter_map(serde_json::Value::as_f64).fold(0.0, f64::max));
+        let state = info.and_then(|f| f["state"].as_str()).unwrap_or("Idle");
+        let colour = match state {
+            "Listening" => [70, 120, 220],
+            "Thinking" => [230, 160, 40],
+            "Speaking" => [60, 170, 90],
+            _ => [170, 170, 170],
+        };
+        let ly = y0 + h;
+        for x in x0..x0 + w {
+            for y in ly..ly + 3 {
+                sheet.put_pixel(x, y, image::Rgb(colour));
+            }
+        }
+        // Mouth openness: a red bar along the right of the label row.
+        let bar = (open.clamp(0.0, 1.0) * f64::from(w / 3)) as u32;
+        for x in (x0 + w - w / 3)..(x0 + w - w / 3 + bar) {
+            for y in ly + 5..ly + 14 {
+                sheet.put_pixel(x, y, image::Rgb([210, 50, 50]));
+            }
+        }
+        draw_text(&mut sheet, x0 + 4, ly + 4, &format!("{t:.1}"));
+    }
+    sheet.save(out).map_err(|e| e.to_string())
+}
+
+/// A 3×5 pixel font for digits and '.': enough to label a frame's time in seconds.
+fn draw_text(img: &mut image::RgbImage, x: u32, y: u32, text: &str) {
+    const GLYPHS: [(char, [u8; 5]); 11] = [
+        ('0', [7, 5, 5, 5, 7]),
+        ('1', [2, 6, 2, 2, 7]),
+        ('2', [7, 1, 7, 4, 7]),
+        ('3', [7, 1, 7, 1, 7]),
+        ('4', [5, 5, 7, 1, 1]),
+        ('5', [7, 4, 7, 1, 7]),
+        ('6', [7, 4, 7, 5, 7]),
+        ('7', [7, 1, 1, 1, 1]),
+        ('8', [7, 5, 7, 5, 7]),
+        ('9', [7, 5, 7, 1, 7]),
+        ('.', [0, 0, 0, 0, 2]),
+    ];
+    let mut cx = x;
+    for ch in text.chars() {
+        if let Some((_, rows)) = GLYPHS.iter().find(|(c, _)| *c == ch) {
+            for (r, bits) in rows.iter().enumerate() {
+                for b in 0..3 {
+                    if bits & (4 >> b) != 0 {
+                        // Each font pixel drawn 2×2.
+                        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                            let (px, py) = (cx + b * 2 + dx, y + r as u32 * 2 + dy);
+                            if px < img.width() && py < img.height() {
+                                img.put_pixel(px, py, image::Rgb([20, 20, 20]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cx += 8;
+    }
+}
