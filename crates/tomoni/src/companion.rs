@@ -104,8 +104,8 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
 
 /// Where the companion's voice goes.
 pub enum Output {
-    /// A real audio device through kira.
-    Device(Box<kira::AudioManager>),
+    /// A real audio device through kira (held to keep the stream playing).
+    Device(#[expect(dead_code, reason = "kept alive: dropping the manager stops the sound")] Box<kira::AudioManager>),
     /// No device: samples are pulled by the frame loop, one frame's worth per update, so the
     /// audio clock runs on the app's clock. `capture` keeps them (the headless demo's WAV).
     Offline {
@@ -218,8 +218,6 @@ pub struct Bridge {
     pub latency: TurnLatency,
     /// The last finished turn's latencies.
     pub last: Option<TurnLatency>,
-    /// When the bridge started (timeline times are from here).
-    pub epoch: Instant,
     /// Timeline of what happened, for the headless demo (`None`: not kept).
     pub timeline: Option<Vec<serde_json::Value>>,
     seconds: f64,
@@ -251,7 +249,6 @@ impl Bridge {
             lead_samples,
             latency: TurnLatency::default(),
             last: None,
-            epoch: Instant::now(),
             timeline: None,
             seconds: 0.0,
         }
@@ -260,6 +257,14 @@ impl Bridge {
     /// Speech samples played so far (the audio clock).
     pub fn played_samples(&self) -> u64 {
         self.speaker.clock().played_samples()
+    }
+
+    /// Output samples rendered so far by the offline output (its WAV position), if offline.
+    pub fn rendered_samples(&mut self) -> Option<u64> {
+        match self.output.get() {
+            Output::Offline { capture: Some(c), .. } => Some(c.len() as u64),
+            _ => None,
+        }
     }
 
     /// The user says something (a new message interrupts the companion: barge-in).
@@ -463,6 +468,7 @@ fn advance_audio(time: Res<Time>, mut bridge: ResMut<Bridge>) {
 /// Mouth weights at the sample heard when this frame is shown; cues fired as the audio reaches
 /// them; turn-taking state from what is queued.
 fn follow_audio(
+    time: Res<Time>,
     mut bridge: ResMut<Bridge>,
     mut mouth: ResMut<MouthWeights>,
     mut conversation: ResMut<Conversation>,
@@ -473,7 +479,12 @@ fn follow_audio(
     let played = bridge.speaker.clock().played_samples();
     let pushed = bridge.speaker.clock().pushed_samples();
     let heard = played + bridge.lead_samples;
-    let w = speaker::mouth_at(&bridge.tracks, heard, rate);
+    let mut w = speaker::mouth_at(&bridge.tracks, heard, rate);
+    if pushed <= played {
+        // Nothing left to hear: close from where the mouth is (a track may end mid-release).
+        let k = (-time.delta_secs() / 0.045).exp();
+        w = mouth.0.map(|x| if x * k < 0.01 { 0.0 } else { x * k });
+    }
     if w != mouth.0 {
         mouth.0 = w;
     }

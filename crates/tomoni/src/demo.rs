@@ -196,8 +196,9 @@ fn direct(
     let frame = script.frame;
     script.frame += 1;
     let played = bridge.played_samples();
+    let wav_at = bridge.rendered_samples();
     script.frames.push(serde_json::json!({
-        "frame": frame, "t": (t * 1000.0).round() / 1000.0, "played_samples": played,
+        "frame": frame, "t": (t * 1000.0).round() / 1000.0, "played_samples": played, "wav_sample": wav_at,
         "mouth": mouth.0, "blink": life.blink, "state": format!("{:?}", *conversation),
         "gesture": life.gesture.map(|(g, _)| g.name()),
     }));
