@@ -144,7 +144,12 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
 }
 
 /// `tomoni run`: XR when a runtime is present (and not refused), else a desktop window.
-pub fn run_interactive(setup: Setup, no_xr: bool, max_frames: Option<u32>) -> Result<(), Failure> {
+pub fn run_interactive(
+    setup: Setup,
+    scene: &crate::SceneArgs,
+    no_xr: bool,
+    max_frames: Option<u32>,
+) -> Result<(), Failure> {
     let mode = if no_xr {
         AppMode::Desktop
     } else {
@@ -162,6 +167,26 @@ pub fn run_interactive(setup: Setup, no_xr: bool, max_frames: Option<u32>) -> Re
     let mut app = base_app(&setup, mode, false);
     if mode == AppMode::Desktop {
         app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
+    }
+    // The live companion: dialogue, voice and face, and commands from other terminals.
+    let chat = crate::chat::ChatArgs {
+        persona: scene.persona.as_ref().map(|p| p.display().to_string()),
+        config: scene.config.clone(),
+        ..Default::default()
+    };
+    let (mut bridge, label) = crate::companion::open(&chat, None)?;
+    eprintln!("tomoni: {} — {label}", setup.look.name);
+    bridge.greet();
+    app.insert_resource(bridge).add_plugins((
+        crate::companion::CompanionPlugin,
+        crate::companion::InteractivePlugin { ui: mode == AppMode::Desktop },
+    ));
+    match crate::ipc::listen() {
+        Ok((rx, path)) => {
+            eprintln!("tomoni: `tomoni chat --attach` and `tomoni recenter` reach me at {}", path.display());
+            app.insert_resource(crate::companion::Ipc(rx));
+        }
+        Err(e) => eprintln!("tomoni: no terminal commands this session: {e}"),
     }
     if let Some(n) = max_frames {
         let label = if mode == AppMode::Xr { "xr" } else { "desktop" };

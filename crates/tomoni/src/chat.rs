@@ -400,6 +400,29 @@ pub enum MemoryCmd {
     },
 }
 
+/// `tomoni chat --attach`: lines typed here are said to the running companion, which answers
+/// aloud; its words are printed as they are spoken.
+pub fn attach(once: Option<String>) -> Result<(), Failure> {
+    let speak = |line: &str| crate::ipc::send(&format!("say {line}"), |l| println!("{l}")).map_err(Failure::Runtime);
+    if let Some(text) = once {
+        return speak(&text);
+    }
+    let stdin = std::io::stdin();
+    loop {
+        print!("you> ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).map_err(|e| Failure::Runtime(e.to_string()))? == 0 {
+            return Ok(());
+        }
+        match line.trim() {
+            "" => continue,
+            "/quit" | "/exit" => return Ok(()),
+            l => speak(l)?,
+        }
+    }
+}
+
 /// `tomoni say`.
 pub fn say(text: &str, voice: Option<String>, out: Option<&Path>, visemes: Option<&Path>) -> Result<(), Failure> {
     use tomoni_voice::{espeak, playback, viseme::VisemeTrack, wav};

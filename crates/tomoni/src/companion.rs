@@ -15,11 +15,11 @@
 use crate::chat::{ChatArgs, Session};
 use bevy::platform::cell::SyncCell;
 use bevy::prelude::*;
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tomoni_core::TomoniSystems;
-use tomoni_core::behaviour::{Conversation, Emotion, EmotionCue, Gesture, GestureCue, MouthWeights};
+use tomoni_core::behaviour::{Conversation, Emotion, EmotionCue, Gesture, GestureCue, MouthWeights, TextEntry};
 use tomoni_persona::client::{DialogueEvent, TurnStatus, scripted_events};
 use tomoni_persona::tags;
 use tomoni_voice::speaker::{self, Job, Speaker, VoiceEngine};
@@ -212,12 +212,16 @@ pub struct Bridge {
     turn_started: Option<Instant>,
     turn_ended: bool,
     fallback: String,
+    /// What the persona says first (`greet`).
+    pub greeting: String,
     /// Samples of output latency (device buffer) plus display lead, added to the clock.
     pub lead_samples: u64,
     /// This turn's latencies so far.
     pub latency: TurnLatency,
     /// The last finished turn's latencies.
     pub last: Option<TurnLatency>,
+    /// Brain, voice and audio, in words (logs and the debug panel).
+    pub label: String,
     /// Timeline of what happened, for the headless demo (`None`: not kept).
     pub timeline: Option<Vec<serde_json::Value>>,
     seconds: f64,
@@ -246,10 +250,12 @@ impl Bridge {
             turn_started: None,
             turn_ended: true,
             fallback: fallback_line,
+            greeting: String::new(),
             lead_samples,
             latency: TurnLatency::default(),
             last: None,
             timeline: None,
+            label: String::new(),
             seconds: 0.0,
         }
     }
@@ -270,17 +276,28 @@ impl Bridge {
     /// The user says something (a new message interrupts the companion: barge-in).
     pub fn say(&mut self, text: &str, reply: Option<Sender<String>>) {
         self.barge_in();
+        // Latencies count from the moment the user's words leave their hands.
+        self.turn_started = Some(Instant::now());
+        self.latency = TurnLatency { turn: self.turn + 1, ..default() };
         let _ = self.input.send(UserInput { text: text.to_string(), reply });
         self.log("user", serde_json::json!({"text": text}));
     }
 
-    fn barge_in(&mut self) {
-        if !self.turn_ended || !self.tracks.is_empty() {
-            self.speaker.stop();
-            self.tracks.clear();
-            self.marks.clear();
-            self.cues.clear();
+    /// Says the persona's greeting (scripted, not from the LLM).
+    pub fn greet(&mut self) {
+        for ev in scripted_events(&self.greeting.clone()) {
+            if matches!(ev, DialogueEvent::Clause(_) | DialogueEvent::Emotion(..) | DialogueEvent::Gesture(_)) {
+                self.perform(&ev);
+            }
         }
+    }
+
+    /// Silences whatever is being said or synthesised (cheap when nothing is).
+    fn barge_in(&mut self) {
+        self.speaker.stop();
+        self.tracks.clear();
+        self.marks.clear();
+        self.cues.clear();
     }
 
     fn log(&mut self, kind: &str, mut data: serde_json::Value) {
@@ -379,6 +396,7 @@ pub fn voice_engine(v: &tomoni_persona::persona::VoiceSettings) -> VoiceEngine {
 pub fn open(args: &ChatArgs, offline_audio: Option<bool>) -> Result<(Bridge, String), crate::app::Failure> {
     let (session, label) = Session::open(args)?;
     let fallback = session.persona.fallback_line.clone();
+    let greeting = session.persona.greeting.clone();
     let engine = voice_engine(&session.persona.voice);
     let voice = engine.describe();
     let (speaker, data) = Speaker::start(engine)
@@ -390,7 +408,11 @@ pub fn open(args: &ChatArgs, offline_audio: Option<bool>) -> Result<(Bridge, Str
     info!("{audio}");
     let talk =
         start_talk(session).map_err(|e| crate::app::Failure::Runtime(format!("cannot start the talk thread: {e}")))?;
-    Ok((Bridge::new(talk, speaker, output, fallback), format!("{label}; voice {voice}; {audio}")))
+    let mut bridge = Bridge::new(talk, speaker, output, fallback);
+    bridge.label = format!("{label}; voice {voice}; {audio}");
+    bridge.greeting = greeting;
+    let label = bridge.label.clone();
+    Ok((bridge, label))
 }
 
 /// Drives the companion from the bridge.
@@ -406,17 +428,13 @@ impl Plugin for CompanionPlugin {
 }
 
 fn drain_talk(mut bridge: ResMut<Bridge>, mut conversation: ResMut<Conversation>) {
-    loop {
-        let msg = match bridge.talk.try_recv() {
-            Ok(m) => m,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-        };
+    while let Ok(msg) = bridge.talk.try_recv() {
         match msg {
             Talk::Began(n) => {
                 bridge.turn = n;
-                bridge.turn_started = Some(Instant::now());
+                bridge.turn_started.get_or_insert_with(Instant::now);
                 bridge.turn_ended = false;
-                bridge.latency = TurnLatency { turn: n, ..default() };
+                bridge.latency.turn = n;
                 *conversation = Conversation::Thinking;
             }
             Talk::Event(n, ev) if n == bridge.turn => bridge.perform(&ev),
@@ -559,5 +577,171 @@ fn follow_audio(
             bridge.log("turn_done", serde_json::json!({"latency": l.line()}));
         }
         *conversation = next;
+    }
+}
+
+/// Commands from attached terminals (`tomoni chat --attach`, `tomoni recenter`).
+#[derive(Resource)]
+pub struct Ipc(pub Receiver<crate::ipc::Request>);
+
+/// The interactive parts: terminal commands always; on the desktop also the text box and the
+/// debug panel with per-turn latencies.
+pub struct InteractivePlugin {
+    /// Show the text box and debug panel (desktop window).
+    pub ui: bool,
+}
+
+impl Plugin for InteractivePlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<TextEntry>().add_systems(Update, drain_ipc.in_set(TomoniSystems::Input));
+        if self.ui {
+            app.add_systems(Startup, spawn_ui)
+                .add_systems(Update, (type_text.in_set(TomoniSystems::Input), show_debug.after(TomoniSystems::Pose)));
+        }
+    }
+}
+
+fn drain_ipc(
+    ipc: Option<Res<Ipc>>,
+    mut bridge: ResMut<Bridge>,
+    mut recenter: MessageWriter<tomoni_xr::Recenter>,
+    mut emotions: MessageWriter<EmotionCue>,
+    mut gestures: MessageWriter<GestureCue>,
+) {
+    let Some(ipc) = ipc else { return };
+    while let Ok(req) = ipc.0.try_recv() {
+        let line = req.line.trim();
+        let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let answer = match cmd {
+            "say" if !rest.trim().is_empty() => {
+                bridge.say(rest.trim(), Some(req.reply));
+                continue;
+            }
+            "recenter" => {
+                recenter.write(tomoni_xr::Recenter);
+                "ok: recentred".to_string()
+            }
+            "gesture" => match Gesture::parse(rest) {
+                Some(g) => {
+                    gestures.write(GestureCue::Procedural(g));
+                    format!("ok: {}", g.name())
+                }
+                None => format!("error: unknown gesture {rest:?}"),
+            },
+            "emotion" => {
+                let mut parts = rest.split_whitespace();
+                let name = parts.next().unwrap_or("");
+                let intensity = parts.next().and_then(|i| i.parse().ok()).unwrap_or(1.0);
+                match tags::Emotion::parse(name) {
+                    Some(e) => {
+                        emotions.write(EmotionCue { emotion: map_emotion(e), intensity });
+                        format!("ok: {name}")
+                    }
+                    None => format!("error: unknown emotion {name:?}"),
+                }
+            }
+            _ => format!("error: unknown command {line:?} (say TEXT | recenter | gesture NAME | emotion NAME [0..1])"),
+        };
+        let _ = req.reply.send(answer);
+    }
+}
+
+#[derive(Component)]
+struct TypedLine;
+
+#[derive(Component)]
+struct DebugPanel;
+
+const TYPE_HINT: &str = "Enter: talk    R: recenter    WASD/arrows, right-drag: move and look";
+
+fn spawn_ui(mut commands: Commands) {
+    commands.spawn((
+        TypedLine,
+        Text::new(TYPE_HINT),
+        TextFont { font_size: FontSize::Px(18.0), ..default() },
+        TextColor(Color::srgb(0.1, 0.1, 0.15)),
+        Node { position_type: PositionType::Absolute, bottom: px(16), left: px(16), ..default() },
+    ));
+    commands.spawn((
+        DebugPanel,
+        Text::new(""),
+        TextFont { font_size: FontSize::Px(13.0), ..default() },
+        TextColor(Color::srgb(0.25, 0.25, 0.3)),
+        Node { position_type: PositionType::Absolute, top: px(10), left: px(12), ..default() },
+    ));
+}
+
+/// The desktop text box: Enter opens it, typing fills it (the companion listens), Enter sends,
+/// Escape closes. Allocates only while the user types.
+fn type_text(
+    mut keys: MessageReader<bevy::input::keyboard::KeyboardInput>,
+    mut entry: ResMut<TextEntry>,
+    mut typed: Local<String>,
+    mut bridge: ResMut<Bridge>,
+    mut conversation: ResMut<Conversation>,
+    mut line: Query<&mut Text, With<TypedLine>>,
+) {
+    use bevy::input::ButtonState;
+    use bevy::input::keyboard::Key;
+    let mut changed = false;
+    for k in keys.read() {
+        if k.state != ButtonState::Pressed {
+            continue;
+        }
+        match (&k.logical_key, entry.0) {
+            (Key::Enter, false) => entry.0 = true,
+            (Key::Enter, true) => {
+                let text = typed.trim().to_string();
+                if !text.is_empty() {
+                    bridge.say(&text, None);
+                }
+                typed.clear();
+                entry.0 = false;
+            }
+            (Key::Escape, true) => {
+                typed.clear();
+                entry.0 = false;
+                if *conversation == Conversation::Listening {
+                    *conversation = Conversation::Idle;
+                }
+            }
+            (Key::Backspace, true) => {
+                typed.pop();
+            }
+            (_, true) => {
+                if let Some(t) = &k.text {
+                    typed.extend(t.chars().filter(|c| !c.is_control()));
+                }
+            }
+            _ => continue,
+        }
+        changed = true;
+    }
+    if entry.0 && !typed.is_empty() && matches!(*conversation, Conversation::Idle) {
+        *conversation = Conversation::Listening;
+    }
+    if changed && let Ok(mut t) = line.single_mut() {
+        t.0 = if entry.0 { format!("you> {}_", *typed) } else { TYPE_HINT.to_string() };
+    }
+}
+
+fn show_debug(
+    bridge: Res<Bridge>,
+    conversation: Res<Conversation>,
+    mut shown: Local<Option<(Conversation, Option<TurnLatency>)>>,
+    mut panel: Query<&mut Text, With<DebugPanel>>,
+) {
+    let now = (*conversation, bridge.last);
+    if *shown == Some(now) {
+        return;
+    }
+    *shown = Some(now);
+    if let Ok(mut t) = panel.single_mut() {
+        t.0 = format!(
+            "{}\n{:?}\n{}",
+            bridge.label,
+            *conversation,
+            bridge.last.map_or_else(|| "no turn yet".to_string(), |l| l.line())
+        );
     }
 }

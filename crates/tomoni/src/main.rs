@@ -9,6 +9,7 @@ mod app;
 mod chat;
 mod companion;
 mod demo;
+mod ipc;
 mod render;
 
 use clap::{Parser, Subcommand};
@@ -122,7 +123,12 @@ enum Command {
         /// With --once: print one JSON object per dialogue event instead.
         #[arg(long)]
         events: bool,
+        /// Talk through the running companion (`tomoni run`): it speaks the replies.
+        #[arg(long)]
+        attach: bool,
     },
+    /// Place the running companion beside you again (where you are now looking).
+    Recenter,
     /// Import a persona and its history.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -192,7 +198,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { scene, no_xr, max_frames } => {
-            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, no_xr, max_frames))
+            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, &scene, no_xr, max_frames))
         }
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
@@ -227,7 +233,9 @@ fn main() -> ExitCode {
                 };
                 demo::demo(setup, demo::DemoRequest { out, lines, max_seconds: seconds, width, height, every, chat })
             }),
-        Command::Chat { args, once, events } => chat::chat(args, once, events),
+        Command::Chat { attach: true, once, .. } => chat::attach(once),
+        Command::Chat { args, once, events, .. } => chat::chat(args, once, events),
+        Command::Recenter => ipc::send("recenter", |l| println!("{l}")).map_err(app::Failure::Runtime),
         Command::Import(ImportCmd::Chatgpt { file, out }) => chat::import_chatgpt(&file, out),
         Command::Import(ImportCmd::Card { file, out }) => chat::import_card(&file, out),
         Command::Export(ExportCmd::Card { name, out, image }) => chat::export_card(&name, &out, image.as_deref()),

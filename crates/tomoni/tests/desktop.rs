@@ -36,6 +36,8 @@ fn desktop_window_shows_the_companion_and_exits_cleanly() {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .args(["run", "--no-xr", "--max-frames", "40"])
+        .env("TOMONI_DATA_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-data"))
+        .env("TOMONI_SOCKET", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop.sock"))
         .env("DISPLAY", &display)
         .env_remove("WAYLAND_DISPLAY");
     if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
@@ -54,4 +56,49 @@ fn desktop_window_shows_the_companion_and_exits_cleanly() {
     let at = stdout.split("standing at Vec3(").nth(1).and_then(|r| r.split(')').next()).expect("position printed");
     let v: Vec<f32> = at.split(',').map(|x| x.trim().parse().unwrap()).collect();
     assert!((v[0] - 0.70).abs() < 0.005 && (v[2] + 0.35).abs() < 0.005 && (0.0..0.03).contains(&v[1]), "{stdout}");
+}
+
+/// Another terminal talks to the running companion: `tomoni chat --attach` gets the reply the
+/// companion speaks, `tomoni recenter` is answered by the frame loop.
+#[test]
+fn an_attached_terminal_talks_through_the_running_companion() {
+    let (_x, display) = start_xvfb();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let sock = tmp.join("attach.sock");
+    let data = tmp.join("attach-data");
+    let _ = std::fs::remove_dir_all(&data);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tomoni = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
+        c.current_dir(&root)
+            .args(args)
+            .env("TOMONI_DATA_DIR", &data)
+            .env("TOMONI_SOCKET", &sock)
+            // Nothing configured and nothing on Ollama's port: the labelled offline demo answers.
+            .env("DISPLAY", &display)
+            .env_remove("WAYLAND_DISPLAY");
+        if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
+            let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+            c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
+        }
+        c
+    };
+    let app = tomoni(&["run", "--no-xr", "--max-frames", "300"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let t0 = Instant::now();
+    while !sock.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the app never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let said = tomoni(&["chat", "--attach", "--once", "Hello there"]).output().unwrap();
+    let reply = String::from_utf8_lossy(&said.stdout);
+    assert!(said.status.success(), "{reply}{}", String::from_utf8_lossy(&said.stderr));
+    assert!(reply.contains("offline demo"), "{reply}");
+    let re = tomoni(&["recenter"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&re.stdout).trim(), "ok: recentred");
+    let o = app.wait_with_output().unwrap();
+    assert!(o.status.success());
+    // The exchange is in memory, as in `tomoni chat`.
+    let m = tomoni_persona::memory::Memory::open(&data.join("memory.sqlite3")).unwrap();
+    let turns = m.all_turns().unwrap();
+    assert!(turns.iter().any(|t| t.role == "user" && t.text == "Hello there"));
 }

@@ -156,6 +156,10 @@ pub enum Conversation {
     Speaking,
 }
 
+/// True while the user is typing into the desktop text box: keys are text, not movement.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextEntry(pub bool);
+
 /// Whether the user can see the companion now. False while the XR session is not VISIBLE or
 /// FOCUSED (headset off, system menu): speech and animation pause.
 #[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,7 +44,11 @@ fn look_around(
     motion: Res<AccumulatedMouseMotion>,
     mut recenter: MessageWriter<Recenter>,
     mut cams: Query<(&mut FirstPersonLook, &mut Transform)>,
+    typing: Option<Res<tomoni_core::behaviour::TextEntry>>,
 ) {
+    if typing.is_some_and(|t| t.0) {
+        return; // the keys are words now
+    }
     let dt = time.delta_secs();
     for (mut look, mut tf) in &mut cams {
         if buttons.pressed(MouseButton::Right) {

@@ -110,23 +110,25 @@ fn test(rest: &[String]) -> Res {
 fn demo(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    if has_display {
-        let mut args = vec!["run", "--package", "tomoni", "--", "run"];
-        args.extend(rest.iter().map(String::as_str));
-        return run(cargo(&args));
-    }
-    // No display: headless pictures of the companion, in a folder we name.
-    let out = root().join("out/demo");
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let has_xr = std::env::var_os("XR_RUNTIME_JSON").is_some()
+        || Path::new("/etc/xdg/openxr/1/active_runtime.json").exists()
+        || home.join(".config/openxr/1/active_runtime.json").exists();
     refresh_binary()?;
     run(cargo(&["build", "--workspace"]))?;
     let bin = target_dir().join("debug/tomoni");
-    for view in ["front", "side", "eye"] {
-        let mut c = Command::new(&bin);
-        c.current_dir(root()).args(["render", "--view", view, "--out"]).arg(out.join(format!("{view}.png")));
-        run(c)?;
+    let mut c = Command::new(&bin);
+    c.current_dir(root());
+    if has_display || has_xr {
+        // Glasses if a runtime answers, else a window: `tomoni run` decides and says why.
+        c.arg("run").args(rest);
+        return run(c);
     }
-    println!("xtask: no display, so the demo rendered headless pictures into {}", out.display());
+    // No display and no XR runtime: the live app runs headless and leaves its work in a folder.
+    let out = root().join("out/demo");
+    c.args(["demo", "--out"]).arg(&out).args(rest);
+    run(c)?;
+    println!("xtask: no display, so the companion ran headless; look at {}/contact-sheet.png", out.display());
     Ok(())
 }
 
