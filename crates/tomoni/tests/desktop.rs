@@ -5,29 +5,40 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-struct Xvfb(Child);
+/// The server, and its stdout kept open (closing it would kill Xvfb with SIGPIPE).
+struct Xvfb(
+    Child,
+    #[expect(dead_code, reason = "held open, never read again")] std::io::BufReader<std::process::ChildStdout>,
+);
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SIGTERM, so Xvfb removes its lock and socket (SIGKILL leaves them behind).
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let _ = self.0.wait();
     }
 }
 
+/// An Xvfb on a display it picks itself (`-displayfd`): stale locks from killed servers and
+/// tests running in parallel cannot collide.
 fn start_xvfb() -> (Xvfb, String) {
-    let n = 40 + std::process::id() % 400;
-    let display = format!(":{n}");
-    let child = Command::new("Xvfb")
-        .args([display.as_str(), "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+    use std::io::BufRead;
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("Xvfb is installed by `cargo xtask test`");
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).expect("Xvfb names its display");
+    let n: u32 = line.trim().parse().expect("a display number");
     let socket = format!("/tmp/.X11-unix/X{n}");
     let t0 = Instant::now();
     while !Path::new(&socket).exists() {
         assert!(t0.elapsed() < Duration::from_secs(20), "Xvfb did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Xvfb(child), display)
+    (Xvfb(child, out), format!(":{n}"))
 }
 
 #[test]
@@ -67,6 +78,7 @@ fn an_attached_terminal_talks_through_the_running_companion() {
     let sock = tmp.join("attach.sock");
     let data = tmp.join("attach-data");
     let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&sock); // a socket left by an earlier run would look ready
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tomoni = |args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
