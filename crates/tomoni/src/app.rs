@@ -30,6 +30,8 @@ pub struct Setup {
     pub avatar_file: PathBuf,
     /// Asset root for everything else.
     pub assets: PathBuf,
+    /// OpenXR blend modes, in order of preference (checked).
+    pub blend_preference: Vec<openxr::EnvironmentBlendMode>,
 }
 
 /// The project's asset root: `--assets`, `$TOMONI_ASSETS`, `./assets`, the source tree's
@@ -76,6 +78,10 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
             configs.join("personas").join(format!("{}.toml", config.persona)).display()
         )));
     }
+    let config_name =
+        app_file.as_ref().map_or_else(|| "<built-in configs/tomoni.toml>".into(), |p| p.display().to_string());
+    let blend_preference = tomoni_xr::xr::parse_blend_modes(&config.xr.blend_modes)
+        .map_err(|e| Failure::Input(format!("{config_name}: {e}")))?;
     let look: PersonaLook =
         config::load_toml(persona_file.as_deref(), config::DEFAULT_PERSONA_TOML, "configs/personas/default.toml")
             .map_err(input)?;
@@ -87,7 +93,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
     };
     tomoni_avatar::vrm_check::inspect(&avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
     let avatar_file = avatar_file.canonicalize().unwrap_or(avatar_file);
-    Ok(Setup { config, look, avatar_file, assets })
+    Ok(Setup { config, look, avatar_file, assets, blend_preference })
 }
 
 /// Builds the app every mode shares. `headless`: no window, no winit; frames render to images.
@@ -120,8 +126,14 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
         }
         AppMode::Xr => {
             // The headset is the display; bevy_mod_openxr replaces the ordinary renderer.
-            app.add_plugins(tomoni_xr::xr::plugins_with_xr(windowless(defaults)))
-                .add_plugins((runner, tomoni_xr::xr::XrHeadPlugin));
+            app.add_plugins(tomoni_xr::xr::plugins_with_xr(windowless(defaults))).add_plugins((
+                runner,
+                tomoni_xr::xr::XrHeadPlugin { blend_preference: setup.blend_preference.clone() },
+            ));
+            if setup.config.xr.remember_place {
+                let file = tomoni_persona::memory::default_path().with_file_name("place.json");
+                app.insert_resource(tomoni_xr::RememberedPlace::load(file));
+            }
         }
     }
     let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -149,6 +161,7 @@ pub fn run_interactive(
     scene: &crate::SceneArgs,
     no_xr: bool,
     max_frames: Option<u32>,
+    eye_png: Option<PathBuf>,
 ) -> Result<(), Failure> {
     let mode = if no_xr {
         AppMode::Desktop
@@ -188,28 +201,65 @@ pub fn run_interactive(
         }
         Err(e) => eprintln!("tomoni: no terminal commands this session: {e}"),
     }
+    if let (Some(n), Some(out), AppMode::Xr) = (max_frames, eye_png, mode) {
+        // Two thirds of the way through: the swapchain image the left eye is shown.
+        app.add_systems(Last, move |mut frames: Local<u32>, mut commands: Commands| {
+            *frames += 1;
+            if *frames == (n * 2 / 3).max(1) {
+                let out = out.clone();
+                let left = bevy::camera::ManualTextureViewHandle(bevy_mod_openxr::render::XR_TEXTURE_INDEX);
+                commands.spawn(bevy::render::view::screenshot::Screenshot::texture_view(left)).observe(
+                    move |shot: On<bevy::render::view::screenshot::ScreenshotCaptured>| {
+                        let image = shot.image.clone();
+                        let out = out.clone();
+                        std::thread::spawn(move || match image.try_into_dynamic() {
+                            Ok(i) => match i.to_rgba8().save(&out) {
+                                Ok(()) => println!("xr: left eye written to {}", out.display()),
+                                Err(e) => eprintln!("tomoni: {}: {e}", out.display()),
+                            },
+                            Err(e) => eprintln!("tomoni: cannot read the eye image back: {e}"),
+                        });
+                    },
+                );
+            }
+        });
+    }
     if let Some(n) = max_frames {
-        let label = if mode == AppMode::Xr { "xr" } else { "desktop" };
-        app.add_systems(
-            Last,
-            move |mut frames: Local<u32>,
-                  mut exit: MessageWriter<AppExit>,
-                  ready: Query<(&tomoni_avatar::AvatarReady, &GlobalTransform), With<tomoni_avatar::Companion>>| {
-                *frames += 1;
-                if *frames >= n {
-                    // One summary line for scripted checks.
-                    match ready.single() {
-                        Ok((r, at)) => println!(
-                            "{label}: {n} frames; companion ready, scale {:.4}, standing at {:.2?}",
-                            r.scale,
-                            at.translation()
-                        ),
-                        Err(_) => println!("{label}: {n} frames; companion not ready"),
-                    }
+        let xr = mode == AppMode::Xr;
+        let label = if xr { "xr" } else { "desktop" };
+        let count = move |mut frames: Local<u32>,
+                          mut exit: MessageWriter<AppExit>,
+                          mut end_xr: MessageWriter<tomoni_xr::xr::EndXrSession>| {
+            *frames += 1;
+            if *frames == n {
+                if xr {
+                    // The OpenXR way out: request exit, the runtime goes STOPPING → EXITING.
+                    end_xr.write(tomoni_xr::xr::EndXrSession);
+                } else {
                     exit.write(AppExit::Success);
                 }
-            },
-        );
+            }
+        };
+        // One summary line for scripted checks, when the app is about to exit.
+        let summary = move |mut printed: Local<bool>,
+                            mut exits: MessageReader<AppExit>,
+                            status: Option<Res<tomoni_xr::xr::XrStatus>>,
+                            ready: Query<
+            (&tomoni_avatar::AvatarReady, &GlobalTransform),
+            With<tomoni_avatar::Companion>,
+        >| {
+            if exits.read().count() == 0 || *printed {
+                return;
+            }
+            *printed = true;
+            let companion = match ready.single() {
+                Ok((r, at)) => format!("companion ready, scale {:.4}, standing at {:.2?}", r.scale, at.translation()),
+                Err(_) => "companion not ready".to_string(),
+            };
+            let session = status.map(|s| format!("; {}", s.line())).unwrap_or_default();
+            println!("{label}: {n} frames; {companion}{session}");
+        };
+        app.add_systems(Last, (count, summary).chain());
     }
     match app.run() {
         AppExit::Success => Ok(()),

@@ -52,6 +52,10 @@ enum Command {
         /// Exit after this many frames (for scripted checks).
         #[arg(long)]
         max_frames: Option<u32>,
+        /// XR with --max-frames: read the left eye's swapchain image back and write it as a PNG
+        /// (what the user's left eye saw).
+        #[arg(long)]
+        eye_png: Option<PathBuf>,
     },
     /// Render one frame headless (no window) to a PNG, once the scene is fully loaded.
     Render {
@@ -197,8 +201,8 @@ enum ExportCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { scene, no_xr, max_frames } => {
-            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, &scene, no_xr, max_frames))
+        Command::Run { scene, no_xr, max_frames, eye_png } => {
+            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, &scene, no_xr, max_frames, eye_png))
         }
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {

@@ -16,6 +16,7 @@
 
 pub mod life;
 pub mod pose;
+pub mod profile;
 pub mod stage;
 pub mod vrm_check;
 
@@ -69,7 +70,9 @@ impl Plugin for AvatarPlugin {
     fn build(&self, app: &mut App) {
         app.add_plugins((VrmPlugin, PosePlugin, LifePlugin))
             .init_resource::<CompanionAnchor>()
+            .init_resource::<tomoni_core::RenderProfile>()
             .add_systems(Startup, spawn_companion)
+            .add_systems(Update, profile::apply_profile)
             .add_systems(Update, (measure_when_loaded, apply_anchor).chain().in_set(TomoniSystems::Pose));
     }
 }

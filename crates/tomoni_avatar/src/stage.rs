@@ -16,7 +16,9 @@ pub struct StagePlugin {
 impl Plugin for StagePlugin {
     fn build(&self, app: &mut App) {
         let transparent = self.transparent;
-        app.insert_resource(ClearColor(if transparent { Color::NONE } else { ROOM_COLOR }))
+        app.init_resource::<tomoni_core::SeeThrough>()
+            .add_systems(Update, follow_see_through)
+            .insert_resource(ClearColor(if transparent { Color::NONE } else { ROOM_COLOR }))
             .insert_resource(GlobalAmbientLight { color: Color::srgb(0.95, 0.95, 1.0), brightness: 350.0, ..default() })
             .add_systems(
                 Startup,
@@ -35,6 +37,7 @@ impl Plugin for StagePlugin {
                     ));
                     if !transparent {
                         commands.spawn((
+                            Floor,
                             Name::new("floor"),
                             Mesh3d(meshes.add(Circle::new(12.0))),
                             MeshMaterial3d(materials.add(StandardMaterial {
@@ -47,5 +50,23 @@ impl Plugin for StagePlugin {
                     }
                 },
             );
+    }
+}
+
+/// The virtual floor (hidden when the real one shows through).
+#[derive(Component, Debug)]
+pub struct Floor;
+
+fn follow_see_through(
+    see: Res<tomoni_core::SeeThrough>,
+    mut clear: ResMut<ClearColor>,
+    mut floors: Query<&mut Visibility, With<Floor>>,
+) {
+    if !see.is_changed() || !see.0 {
+        return;
+    }
+    clear.0 = Color::NONE;
+    for mut v in &mut floors {
+        *v = Visibility::Hidden;
     }
 }

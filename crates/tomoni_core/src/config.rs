@@ -41,6 +41,25 @@ pub struct AppConfig {
     pub render: RenderConfig,
     /// The language model service.
     pub llm: LlmSettings,
+    /// Glasses and headsets.
+    pub xr: XrConfig,
+}
+
+/// OpenXR choices.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XrConfig {
+    /// Environment blend modes in order of preference: `alpha_blend` (video passthrough),
+    /// `additive` (optical see-through), `opaque` (VR). The first the runtime offers is used.
+    pub blend_modes: Vec<String>,
+    /// Keep the companion where you left it: the pose is saved and restored next session.
+    pub remember_place: bool,
+}
+
+impl Default for XrConfig {
+    fn default() -> Self {
+        Self { blend_modes: vec!["alpha_blend".into(), "additive".into(), "opaque".into()], remember_place: true }
+    }
 }
 
 /// Which OpenAI-compatible service the persona talks through. The API key is never here:
@@ -80,6 +99,7 @@ impl Default for AppConfig {
             viewer: ViewerConfig::default(),
             render: RenderConfig::default(),
             llm: LlmSettings::default(),
+            xr: XrConfig::default(),
         }
     }
 }

@@ -60,3 +60,19 @@ pub struct ViewerHead {
 /// renderer. `None` until then: the avatar stays hidden rather than appearing in the wrong place.
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
 pub struct CompanionAnchor(pub Option<placement::RootPose>);
+
+/// How the companion is drawn for the display in use.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RenderProfile {
+    /// Opaque and video-passthrough displays: the avatar as authored.
+    #[default]
+    Standard,
+    /// Optical see-through (additive) displays, where black is invisible and dark tones fade:
+    /// dark tones are lifted and black outlines dropped.
+    Additive,
+}
+
+/// True when the real world shows through the display (AR: passthrough or optical see-through):
+/// the clear colour becomes transparent and the virtual floor goes away.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeeThrough(pub bool);

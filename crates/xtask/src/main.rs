@@ -101,6 +101,9 @@ fn test(rest: &[String]) -> Res {
     // on a developer machine cannot make CI and local results differ.
     t.env("TOMONI_TEST_VULKAN", "lavapipe").env("TOMONI_NODE_MODULES", cache_dir().join("node/node_modules"));
     run(t)?;
+    // XR on a real OpenXR runtime (Monado, headless), with the binary the tests just built.
+    run(cargo(&["build", "--workspace"]))?;
+    xr_checks()?;
     if rest.iter().any(|a| a == "--real-llm") {
         real_llm::test(cargo(&["test", "--workspace", "--test", "real_llm", "--", "--ignored"]))?;
     }
@@ -164,31 +167,97 @@ fn bench(rest: &[String]) -> Res {
 }
 
 /// `tomoni run` in XR mode against Monado 25 (simulated HMD, null compositor), in a Debian
-/// trixie root cached at `~/.cache/tomoni/xrroot`: the session must reach FOCUSED, submit the
-/// frames, and stand the companion beside the simulated head; the exit must be clean.
+/// trixie root cached at `~/.cache/tomoni/xrroot`:
+/// 1. with the default placement, the session must reach FOCUSED, submit at least 60 frames,
+///    stand the companion beside the simulated head as configured, and end through EXITING;
+/// 2. with the companion placed straight ahead, the left eye's swapchain image (read back from
+///    the GPU) must show it in the middle of the view.
 fn xr() -> Res {
     deps::ensure(deps::ALL)?;
     refresh_binary()?;
     run(cargo(&["build", "--workspace"]))?;
-    let frames = 60;
+    xr_checks()
+}
+
+fn xr_run(args: &[&str]) -> Result<String, String> {
     let mut c = Command::new("bash");
     c.arg(root().join("crates/xtask/xr/monado-run.sh"))
         .arg(cache_dir().join("xrroot"))
         .arg(root())
         .arg(target_dir().join("debug"))
-        .args(["--", "run", "--max-frames", &frames.to_string()]);
-    println!("xtask: running {c:?}");
+        .arg("--")
+        .args(args);
+    println!("xtask: running tomoni {} against Monado", args.join(" "));
     let out = c.output().map_err(|e| format!("cannot run the XR check: {e}"))?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let focused = text.contains("entered XR state FOCUSED");
-    let summary = text.lines().find(|l| l.starts_with("xr: ")).unwrap_or("").to_string();
-    println!("xtask: XR {}; {summary}", if focused { "session reached FOCUSED" } else { "session never FOCUSED" });
-    if !out.status.success() || !focused || !summary.contains(&format!("xr: {frames} frames; companion ready")) {
-        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+    let tail = || text.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    if !out.status.success() {
+        return Err(format!("tomoni in XR failed ({}):\n{}", out.status, tail()));
+    }
+    if !text.contains("entered XR state FOCUSED") {
+        return Err(format!("the XR session never reached FOCUSED:\n{}", tail()));
+    }
+    Ok(text)
+}
+
+fn xr_checks() -> Res {
+    // 1. Beside the head, as configured; clean exit.
+    let frames = 66;
+    let text = xr_run(&["run", "--max-frames", &frames.to_string()])?;
+    let summary = text.lines().find(|l| l.starts_with("xr: ") && l.contains("frames;")).unwrap_or("").to_string();
+    println!("xtask: {summary}");
+    let at: Vec<f32> = summary
+        .split("standing at Vec3(")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let submitted: u32 = summary
+        .split(" frames submitted")
+        .next()
+        .and_then(|r| r.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // Default placement: 0.7 m to the right, 0.35 m ahead of the simulated head at the origin.
+    let beside = at.len() == 3 && (at[0] - 0.70).abs() < 0.01 && (at[2] + 0.35).abs() < 0.01 && at[1].abs() < 0.05;
+    if !summary.contains("companion ready") || !beside || submitted < 60 || !summary.contains("final state EXITING") {
         return Err(format!(
-            "the XR check failed ({}):\n{}",
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            "XR check 1 failed: want the companion ready at (0.70, ~0, -0.35), ≥ 60 frames submitted and a clean EXITING; got: {summary}"
+        ));
+    }
+    // 2. What the left eye sees.
+    let eye = root().join("out/xr-left-eye.png");
+    let _ = std::fs::remove_file(&eye);
+    std::fs::create_dir_all(root().join("out")).map_err(|e| e.to_string())?;
+    let ahead = "crates/xtask/xr/companion-ahead.toml";
+    xr_run(&["run", "--config", ahead, "--max-frames", "45", "--eye-png", &eye.to_string_lossy()])?;
+    let img =
+        image::open(&eye).map_err(|e| format!("{}: the left eye was not read back: {e}", eye.display()))?.to_rgb8();
+    let (w, h) = img.dimensions();
+    // Background: the room colour (top corner) and the floor (bottom corner); the companion is
+    // whatever differs from both.
+    let room = *img.get_pixel(0, 0);
+    let floor = *img.get_pixel(0, h - 1);
+    let far = |p: &image::Rgb<u8>, q: &image::Rgb<u8>| {
+        p.0.iter().zip(q.0).map(|(a, b)| (i32::from(*a) - i32::from(b)).abs()).sum::<i32>() > 45
+    };
+    let (mut n, mut sx, mut left_quarter) = (0u64, 0u64, 0u64);
+    for (x, y, p) in img.enumerate_pixels() {
+        let _ = y;
+        if far(p, &room) && far(p, &floor) {
+            n += 1;
+            sx += u64::from(x);
+            left_quarter += u64::from(x < w / 4);
+        }
+    }
+    let share = n as f64 / f64::from(w * h);
+    let cx = if n > 0 { sx as f64 / n as f64 / f64::from(w) } else { 0.0 };
+    println!("xtask: left eye {w}x{h}: companion covers {:.1} % of the view, centred at x = {cx:.2}", share * 100.0);
+    if !(0.01..0.5).contains(&share) || !(0.35..0.7).contains(&cx) || left_quarter > n / 50 {
+        return Err(format!(
+            "XR check 2 failed: the left eye ({}) should show the companion straight ahead: {:.1} % of pixels, centre x {cx:.2}, {left_quarter} in the left quarter",
+            eye.display(),
+            share * 100.0
         ));
     }
     Ok(())
