@@ -9,6 +9,7 @@ mod app;
 mod chat;
 mod companion;
 mod demo;
+mod doctor;
 mod ipc;
 mod render;
 
@@ -133,6 +134,12 @@ enum Command {
     },
     /// Place the running companion beside you again (where you are now looking).
     Recenter,
+    /// What tomoni finds on this machine: OpenXR runtime and headset, blend modes and
+    /// extensions, GPU, audio output, voice and LLM.
+    Doctor {
+        #[command(flatten)]
+        scene: SceneArgs,
+    },
     /// Import a persona and its history.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -239,6 +246,7 @@ fn main() -> ExitCode {
             }),
         Command::Chat { attach: true, once, .. } => chat::attach(once),
         Command::Chat { args, once, events, .. } => chat::chat(args, once, events),
+        Command::Doctor { scene } => app::prepare(&scene).and_then(|setup| doctor::doctor(&setup)),
         Command::Recenter => ipc::send("recenter", |l| println!("{l}")).map_err(app::Failure::Runtime),
         Command::Import(ImportCmd::Chatgpt { file, out }) => chat::import_chatgpt(&file, out),
         Command::Import(ImportCmd::Card { file, out }) => chat::import_card(&file, out),

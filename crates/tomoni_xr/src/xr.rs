@@ -102,7 +102,8 @@ pub fn probe() -> Result<Probe, String> {
     // we trust the installed loader's initialisers, and keep the entry only for this probe.
     let entry = unsafe { openxr::Entry::load() }.map_err(|e| format!("no OpenXR loader: {e}"))?;
     let exts = entry.enumerate_extensions().map_err(|e| format!("no OpenXR runtime: {e}"))?;
-    let mut extensions = exts.names().into_iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect::<Vec<_>>();
+    let name = |n: &[u8]| String::from_utf8_lossy(n).trim_end_matches(char::from(0)).to_string();
+    let mut extensions = exts.names().into_iter().map(name).collect::<Vec<_>>();
     extensions
         .extend(exts.other.iter().map(|n| String::from_utf8_lossy(n).trim_end_matches(char::from(0)).to_string()));
     extensions.sort();

@@ -1,0 +1,107 @@
+//! `tomoni doctor`: what a user needs when the companion does not show or speak. Each line is
+//! one part of the chain — glasses, GPU, sound, voice, mind — with what was found or why not.
+
+use crate::app::{Failure, Setup};
+use crate::chat;
+use bevy::prelude::*;
+use std::time::Duration;
+
+/// Runs every check and prints the report; fails only when the files themselves are broken.
+pub fn doctor(setup: &Setup) -> Result<(), Failure> {
+    println!("tomoni doctor");
+    // OpenXR.
+    match tomoni_xr::xr::probe() {
+        Ok(p) => {
+            println!("  OpenXR runtime:  {} {}", p.runtime, p.runtime_version);
+            match &p.system {
+                Some(s) => println!("  headset:         {s}"),
+                None => println!("  headset:         none connected (the runtime found no head-mounted display)"),
+            }
+            if !p.blend_modes.is_empty() {
+                let available: Vec<openxr::EnvironmentBlendMode> = p
+                    .blend_modes
+                    .iter()
+                    .filter_map(|n| tomoni_xr::xr::parse_blend_modes(&[n.to_string()]).ok())
+                    .flatten()
+                    .collect();
+                let chosen = tomoni_xr::xr::choose_blend_mode(&setup.blend_preference, &available)
+                    .map_or("none", tomoni_xr::xr::blend_name);
+                println!("  blend modes:     {} (tomoni would use {chosen})", p.blend_modes.join(", "));
+            }
+            let wanted = [
+                "XR_KHR_vulkan_enable2",
+                "XR_FB_passthrough",
+                "XR_EXT_spatial_anchor",
+                "XR_FB_spatial_entity",
+                "XR_MSFT_spatial_anchor",
+                "XR_EXT_local_floor",
+            ];
+            let has: Vec<String> = wanted
+                .iter()
+                .map(|w| format!("{w} {}", if p.extensions.iter().any(|e| e == w) { "yes" } else { "no" }))
+                .collect();
+            println!("  extensions:      {}", has.join(", "));
+            println!("                   ({} offered in all)", p.extensions.len());
+        }
+        Err(e) => println!("  OpenXR:          {e} → `tomoni run` opens a desktop window instead"),
+    }
+    // Vulkan adapter, as the renderer sees it.
+    println!("  GPU (Vulkan):    {}", adapter().unwrap_or_else(|e| format!("none: {e}")));
+    // Sound.
+    match kira::AudioManager::<kira::DefaultBackend>::new(kira::AudioManagerSettings::default()) {
+        Ok(_) => println!("  audio output:    default device available"),
+        Err(e) => println!("  audio output:    none ({e}) → speech runs silent, timed by the frame clock"),
+    }
+    // Voice and mind.
+    let cfg = chat::load_config(None)?;
+    let persona = chat::load_persona(&cfg.persona)?;
+    let engine = crate::companion::voice_engine(&persona.voice);
+    let voice = match &engine {
+        tomoni_voice::speaker::VoiceEngine::Espeak(v) => match tomoni_voice::espeak::synthesize("Hello.", v) {
+            Ok(s) => format!("{} (synthesised {:.2} s of test speech)", engine.describe(), s.duration_ms() / 1000.0),
+            Err(e) => format!("{}: {e}", engine.describe()),
+        },
+        tomoni_voice::speaker::VoiceEngine::OpenAi(o) => {
+            let up = chat::answers(&o.base_url, Duration::from_millis(800));
+            format!("{} ({})", engine.describe(), if up { "answering" } else { "NOT answering" })
+        }
+    };
+    println!("  voice:           {voice}");
+    let llm = if !cfg.llm.base_url.is_empty() {
+        let up = chat::answers(&cfg.llm.base_url, Duration::from_millis(800));
+        format!("{} at {} ({})", cfg.llm.model, cfg.llm.base_url, if up { "answering" } else { "NOT answering" })
+    } else if chat::answers(chat::OLLAMA_URL, Duration::from_millis(300)) {
+        format!("Ollama at {} (answering)", chat::OLLAMA_URL)
+    } else {
+        format!("nothing configured, Ollama not answering → {}", tomoni_persona::offline::LABEL)
+    };
+    println!("  LLM:             {llm}");
+    if !cfg.llm.api_key_env.is_empty() {
+        let set = std::env::var(&cfg.llm.api_key_env).is_ok_and(|k| !k.is_empty());
+        println!("  API key:         ${} {}", cfg.llm.api_key_env, if set { "is set" } else { "is NOT set" });
+    }
+    println!("  persona:         {} (avatar {})", persona.name, setup.avatar_file.display());
+    println!("  memory:          {}", tomoni_persona::memory::default_path().display());
+    Ok(())
+}
+
+/// The Vulkan adapter the renderer picks: a one-frame headless app reports it.
+fn adapter() -> Result<String, String> {
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(crate::render::render_plugin(true))
+            .set(WindowPlugin {
+                primary_window: None,
+                exit_condition: bevy::window::ExitCondition::DontExit,
+                ..default()
+            })
+            .disable::<bevy::winit::WinitPlugin>()
+            .disable::<bevy::log::LogPlugin>(),
+    );
+    app.finish();
+    app.cleanup();
+    app.update();
+    let info = app.world().get_resource::<bevy::render::renderer::RenderAdapterInfo>().ok_or("no Vulkan adapter")?;
+    Ok(format!("{} ({:?}, driver {} {})", info.name, info.device_type, info.driver, info.driver_info))
+}
