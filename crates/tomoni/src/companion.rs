@@ -105,7 +105,7 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
 /// Where the companion's voice goes.
 pub enum Output {
     /// A real audio device through kira (held to keep the stream playing).
-    Device(#[expect(dead_code, reason = "kept alive: dropping the manager stops the sound")] Box<kira::AudioManager>),
+    Device(Box<kira::AudioManager>),
     /// No device: samples are pulled by the frame loop, one frame's worth per update, so the
     /// audio clock runs on the app's clock. `capture` keeps them (the headless demo's WAV).
     Offline {
@@ -280,7 +280,7 @@ impl Bridge {
         self.turn_started = Some(Instant::now());
         self.latency = TurnLatency { turn: self.turn + 1, ..default() };
         let _ = self.input.send(UserInput { text: text.to_string(), reply });
-        self.log("user", serde_json::json!({"text": text}));
+        self.log("user", || serde_json::json!({"text": text}));
     }
 
     /// Says the persona's greeting (scripted, not from the LLM).
@@ -300,8 +300,11 @@ impl Bridge {
         self.cues.clear();
     }
 
-    fn log(&mut self, kind: &str, mut data: serde_json::Value) {
+    /// Adds to the demo's timeline; `data` is built only when a timeline is kept (the live app
+    /// keeps none, so logging costs it nothing).
+    fn log(&mut self, kind: &str, data: impl FnOnce() -> serde_json::Value) {
         if let Some(t) = &mut self.timeline {
+            let mut data = data();
             data["t"] = serde_json::json!((self.seconds * 1000.0).round() / 1000.0);
             data["type"] = serde_json::json!(kind);
             t.push(data);
@@ -318,7 +321,7 @@ impl Bridge {
             DialogueEvent::Clause(text) => {
                 self.latency.first_clause = self.latency.first_clause.or(self.since_turn());
                 self.speaker.send(Job::Say(text.clone()));
-                self.log("clause", serde_json::json!({"text": text}));
+                self.log("clause", || serde_json::json!({"text": text}));
             }
             DialogueEvent::Emotion(e, i) => {
                 let emotion = map_emotion(*e);
@@ -334,11 +337,11 @@ impl Bridge {
             DialogueEvent::Pause(ms) => self.speaker.send(Job::Pause(*ms)),
             DialogueEvent::FirstToken => {
                 self.latency.first_token = self.since_turn();
-                self.log("first_token", serde_json::json!({}));
+                self.log("first_token", || serde_json::json!({}));
             }
             DialogueEvent::Error(e) => {
                 warn!("the reply broke off ({:?}): {}", e.kind, e.message);
-                self.log("error", serde_json::json!({"kind": format!("{:?}", e.kind), "message": e.message}));
+                self.log("error", || serde_json::json!({"kind": format!("{:?}", e.kind), "message": e.message}));
                 // The companion says so itself, gracefully, in its own voice.
                 for ev in scripted_events(&self.fallback.clone()) {
                     if !matches!(ev, DialogueEvent::End(_) | DialogueEvent::FirstToken) {
@@ -348,7 +351,7 @@ impl Bridge {
             }
             DialogueEvent::End(end) => {
                 self.turn_ended = true;
-                self.log("end", serde_json::json!({"status": end.status.as_str()}));
+                self.log("end", || serde_json::json!({"status": end.status.as_str()}));
                 if end.status == TurnStatus::Interrupted {
                     info!("turn {} ended interrupted (stored as such)", self.turn);
                 }
@@ -454,12 +457,12 @@ fn drain_voice(mut bridge: ResMut<Bridge>) {
                 }
                 bridge.log(
                     "queued",
-                    serde_json::json!({"start_sample": start, "samples": len, "synth_ms": first_sample_ms}),
+                    || serde_json::json!({"start_sample": start, "samples": len, "synth_ms": first_sample_ms}),
                 );
             }
             speaker::Event::Failed(e) => {
                 warn!("speech failed: {e}");
-                bridge.log("speech_failed", serde_json::json!({"error": e}));
+                bridge.log("speech_failed", || serde_json::json!({"error": e}));
             }
         }
     }
@@ -526,20 +529,19 @@ fn follow_audio(
                 break;
             }
             if cid == id {
-                let what = match &cue {
+                match &cue {
                     Cue::Emotion(e) => {
                         emotions.write(*e);
-                        serde_json::json!({"emotion": e.emotion.vrm_name(), "intensity": e.intensity})
                     }
                     Cue::Gesture(g) => {
                         gestures.write(g.clone());
-                        match g {
-                            GestureCue::Procedural(p) => serde_json::json!({"gesture": p.name()}),
-                            GestureCue::Clip(c) => serde_json::json!({"gesture": c}),
-                        }
                     }
-                };
-                bridge.log("cue", what);
+                }
+                bridge.log("cue", || match cue {
+                    Cue::Emotion(e) => serde_json::json!({"emotion": e.emotion.vrm_name(), "intensity": e.intensity}),
+                    Cue::Gesture(GestureCue::Procedural(p)) => serde_json::json!({"gesture": p.name()}),
+                    Cue::Gesture(GestureCue::Clip(c)) => serde_json::json!({"gesture": c}),
+                });
             }
         }
     }
@@ -556,7 +558,7 @@ fn follow_audio(
         if let Some(onset) = onset {
             bridge.latency.av_offset = Some((heard as f64 - onset as f64) / f64::from(rate) * 1000.0);
         }
-        bridge.log("first_viseme", serde_json::json!({"weights": w}));
+        bridge.log("first_viseme", || serde_json::json!({"weights": w}));
     }
     let speaking = pushed > played;
     let next = if speaking {
@@ -574,7 +576,7 @@ fn follow_audio(
             info!("{}", l.line());
             bridge.last = Some(l);
             bridge.turn_started = None;
-            bridge.log("turn_done", serde_json::json!({"latency": l.line()}));
+            bridge.log("turn_done", || serde_json::json!({"latency": l.line()}));
         }
         *conversation = next;
     }

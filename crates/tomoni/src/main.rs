@@ -5,40 +5,16 @@
 //! and avatar (bad input exits 2 with a message naming the file and the place), and assembles
 //! the plugins of the other crates, chaining the `TomoniSystems` sets in one place.
 
-mod app;
-mod chat;
-mod companion;
-mod demo;
-mod doctor;
-mod ipc;
-mod render;
-
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tomoni::{SceneArgs, app, chat, demo, doctor, ipc, render};
 
 #[derive(Parser, Debug)]
 #[command(name = "tomoni", version, about = "A life-sized AI companion beside you")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// Options every scene-showing command shares.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct SceneArgs {
-    /// App settings file (default: configs/tomoni.toml if present, else built-in defaults).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Persona file (default: configs/personas/<persona>.toml if present, else built-in).
-    #[arg(long)]
-    pub persona: Option<PathBuf>,
-    /// Show this VRM 1.0 file instead of the persona's avatar.
-    #[arg(long)]
-    pub avatar: Option<PathBuf>,
-    /// Asset root (default: the project's `assets/`).
-    #[arg(long)]
-    pub assets: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
