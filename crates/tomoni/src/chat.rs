@@ -425,16 +425,28 @@ pub fn attach(once: Option<String>) -> Result<(), Failure> {
 
 /// `tomoni say`.
 pub fn say(text: &str, voice: Option<String>, out: Option<&Path>, visemes: Option<&Path>) -> Result<(), Failure> {
-    use tomoni_voice::{espeak, playback, viseme::VisemeTrack, wav};
+    use tomoni_voice::speaker::VoiceEngine;
+    use tomoni_voice::{analysis, playback, viseme::VisemeTrack, wav};
     let cfg = load_config(None)?;
-    let persona = load_persona(&cfg.persona)?;
-    let v = espeak::EspeakVoice {
-        voice: voice.unwrap_or(persona.voice.voice.clone()),
-        rate: persona.voice.rate,
-        pitch: persona.voice.pitch,
+    let mut persona = load_persona(&cfg.persona)?;
+    if let Some(v) = voice {
+        persona.voice.voice = v;
+    }
+    // The persona's engine: espeak-ng (phoneme timing) or an OpenAI-compatible service (mouth
+    // shapes from the audio itself).
+    let engine = crate::companion::voice_engine(&persona.voice);
+    let (speech, track) = match &engine {
+        VoiceEngine::Espeak(v) => {
+            let speech = tomoni_voice::espeak::synthesize(text, v).map_err(|e| Failure::Input(e.to_string()))?;
+            let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+            (speech, track)
+        }
+        VoiceEngine::OpenAi(o) => {
+            let speech = o.synthesize(text).map_err(|e| Failure::Runtime(e.to_string()))?;
+            let frames = analysis::track(&speech.samples, speech.sample_rate);
+            (speech, VisemeTrack { fps: 60.0, frames })
+        }
     };
-    let speech = espeak::synthesize(text, &v).map_err(|e| Failure::Input(e.to_string()))?;
-    let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
     if let Some(p) = visemes {
         let mut doc = track.to_json();
         doc["phonemes"] =
@@ -449,9 +461,9 @@ pub fn say(text: &str, voice: Option<String>, out: Option<&Path>, visemes: Optio
         None => playback::play_blocking(&speech).map_err(|e| Failure::Runtime(e.to_string()))?,
     }
     eprintln!(
-        "said {:.2} s with espeak-ng voice {} ({} phonemes, {} viseme frames)",
+        "said {:.2} s with {} ({} phonemes, {} viseme frames)",
         speech.duration_ms() / 1000.0,
-        v.voice,
+        engine.describe(),
         speech.phonemes.len(),
         track.frames.len()
     );

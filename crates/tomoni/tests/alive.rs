@@ -162,3 +162,94 @@ fn a_reply_that_breaks_off_ends_in_the_persona_s_own_graceful_line() {
     assert_eq!(turns.last().unwrap().0, "assistant");
     assert_eq!(turns.last().unwrap().2, "interrupted");
 }
+
+/// A provider that also speaks: `/v1/chat/completions` streams `reply`, `/v1/audio/speech`
+/// answers with real speech (espeak-ng's, sent as raw 24 kHz PCM the way OpenAI does).
+fn serve_chat_and_speech(reply: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let (mut first, mut len) = (String::new(), 0);
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            if first.contains("/audio/speech") {
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let text = req["input"].as_str().unwrap_or("hello").to_string();
+                let speech = tomoni_voice::espeak::synthesize(&text, &Default::default()).unwrap();
+                // 22.05 → 24 kHz, linear: what a real service would send.
+                let n = speech.samples.len() * 24_000 / 22_050;
+                let pcm: Vec<u8> = (0..n)
+                    .flat_map(|i| {
+                        let x = i as f64 * 22_050.0 / 24_000.0;
+                        let (a, f) = (x.floor() as usize, x.fract());
+                        let s0 = f64::from(speech.samples[a.min(speech.samples.len() - 1)]);
+                        let s1 = f64::from(speech.samples[(a + 1).min(speech.samples.len() - 1)]);
+                        ((s0 + (s1 - s0) * f) as i16).to_le_bytes()
+                    })
+                    .collect();
+                let _ =
+                    write!(s, "HTTP/1.1 200 OK\r\ncontent-type: audio/pcm\r\ncontent-length: {}\r\n\r\n", pcm.len());
+                let _ = s.write_all(&pcm);
+            } else {
+                let chunk = serde_json::json!({"choices": [{"delta": {"content": reply}}]});
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: {chunk}\n\ndata: [DONE]\n\n"
+                );
+            }
+        }
+    });
+    url
+}
+
+#[test]
+fn an_openai_compatible_voice_chosen_in_the_persona_speaks_and_moves_the_mouth() {
+    let url = serve_chat_and_speech("Good evening. The stars are out tonight.");
+    let out = out_dir("openai-voice");
+    std::fs::create_dir_all(&out).unwrap();
+    let persona = out.join("voiced.toml");
+    std::fs::write(
+        &persona,
+        format!(
+            "name = \"Voiced\"\n[voice]\nengine = \"openai\"\nendpoint = \"{url}\"\nmodel = \"tts-1\"\nvoice = \"alloy\"\n\
+             [avatar]\npath = \"avatars/default.vrm\"\nheight = 1.7\n"
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tomoni"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env("TOMONI_DATA_DIR", out.join("data"))
+        .args(["demo", "--endpoint", &url, "--say", "Hi", "--seconds", "20", "--every", "60"])
+        .args(["--width", "120", "--height", "160", "--persona"])
+        .arg(&persona)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("tts-1 voice alloy"), "the persona's voice was not used:\n{text}");
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    assert!(events(&t, "speech_failed").is_empty(), "{:#?}", t["events"]);
+    assert!(!events(&t, "queued").is_empty());
+    let audio = wav(&out.join("speech.wav"));
+    assert!(audio.iter().filter(|x| x.abs() > 0.1).count() > 1000, "nothing was spoken");
+    let frames = t["frames"].as_array().unwrap();
+    let open =
+        frames.iter().filter(|f| f["mouth"].as_array().unwrap().iter().any(|v| v.as_f64().unwrap() > 0.2)).count();
+    assert!(open > 20, "the mouth opened on only {open} frames (analysis of the streamed audio)");
+}
