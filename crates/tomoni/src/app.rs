@@ -126,7 +126,11 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
         }
         AppMode::Xr => {
             // The headset is the display; bevy_mod_openxr replaces the ordinary renderer.
-            app.add_plugins(tomoni_xr::xr::plugins_with_xr(windowless(defaults))).add_plugins((
+            // Pipelined rendering off, as bevy_mod_openxr advises: the views must be rendered
+            // from the poses predicted for this frame, not the last.
+            let defaults =
+                windowless(defaults).disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>();
+            app.add_plugins(tomoni_xr::xr::plugins_with_xr(defaults)).add_plugins((
                 runner,
                 tomoni_xr::xr::XrHeadPlugin { blend_preference: setup.blend_preference.clone() },
             ));
