@@ -140,6 +140,16 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             }
         }
     }
+    // The clips a persona can ask for by name: every animations/NAME.vrma (read once, here).
+    let mut clips: Vec<String> = std::fs::read_dir(setup.assets.join("animations"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "vrma"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    clips.sort();
+    app.insert_resource(tomoni_avatar::clips::ClipNames(clips));
     let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     app.insert_resource(mode)
         .insert_resource(setup.config.clone())

@@ -189,19 +189,36 @@ fn main() -> ExitCode {
         }
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
-                let gesture = match gesture.as_deref().map(|g| (g, tomoni_core::behaviour::Gesture::parse(g))) {
-                    None => None,
-                    Some((_, Some(g))) => Some(g),
-                    Some((name, None)) => {
-                        let known: Vec<&str> = tomoni_core::behaviour::Gesture::ALL.iter().map(|g| g.name()).collect();
-                        return Err(app::Failure::Input(format!(
-                            "unknown gesture {name:?} (known: {})",
-                            known.join(" ")
-                        )));
-                    }
+                // A built-in gesture, else a clip: assets/animations/NAME.vrma.
+                let (gesture, clip) = match gesture.as_deref() {
+                    None => (None, None),
+                    Some(g) => match tomoni_core::behaviour::Gesture::parse(g) {
+                        Some(p) => (Some(p), None),
+                        None if setup.assets.join("animations").join(format!("{g}.vrma")).is_file() => {
+                            (None, Some(g.to_string()))
+                        }
+                        None => {
+                            let known: Vec<&str> =
+                                tomoni_core::behaviour::Gesture::ALL.iter().map(|g| g.name()).collect();
+                            return Err(app::Failure::Input(format!(
+                                "unknown gesture {g:?} (built in: {}; or a clip in {})",
+                                known.join(" "),
+                                setup.assets.join("animations").display()
+                            )));
+                        }
+                    },
                 };
-                let req =
-                    render::RenderRequest { out, width, height, view, expression, gesture, transparent, bench_frames };
+                let req = render::RenderRequest {
+                    out,
+                    width,
+                    height,
+                    view,
+                    expression,
+                    gesture,
+                    clip,
+                    transparent,
+                    bench_frames,
+                };
                 render::render(setup, req)
             })
         }

@@ -35,6 +35,8 @@ pub struct RenderRequest {
     pub expression: Option<String>,
     /// Gesture to pose mid-way through.
     pub gesture: Option<tomoni_core::behaviour::Gesture>,
+    /// `.vrma` clip (assets/animations/NAME.vrma) to pose mid-way through.
+    pub clip: Option<String>,
     /// Transparent background, no floor.
     pub transparent: bool,
     /// Instead of a picture: time this many frames once the scene is ready, and print stats.
@@ -84,6 +86,10 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
     if req.expression.is_some() {
         app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
+    }
+    if req.clip.is_some() {
+        // A clip plays in app time: step it evenly, whatever the renderer's speed.
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::from_millis(33)));
     }
     app.insert_resource(CompanionAnchor(Some(anchor)))
         .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
@@ -141,6 +147,7 @@ struct CaptureState {
     ready_frames: u32,
     settled: u32,
     expression_set: bool,
+    clip_frames: u32,
     requested: bool,
     frame_times: Vec<f64>,
 }
@@ -171,6 +178,8 @@ fn drive_capture(
     companions: Query<(Entity, Option<&VrmHandle>, Has<AvatarReady>), With<Companion>>,
     time: Res<Time<Real>>,
     life: ResMut<tomoni_avatar::Life>,
+    clips: Res<tomoni_avatar::clips::Clips>,
+    mut cues: MessageWriter<tomoni_core::behaviour::GestureCue>,
     mut exit: MessageWriter<AppExit>,
 ) {
     state.frames += 1;
@@ -221,6 +230,22 @@ fn drive_capture(
         // (see `render`), so blinks and lip-sync leave this one alone.
         commands.trigger(SetExpressions::single(vrm, e.as_str(), 1.0));
         state.expression_set = true;
+    }
+    if let Some(name) = &job.req.clip {
+        // Ask until bevy_vrm1 has the clip loaded and it plays, then let it run a second.
+        if clips.playing.is_none() && state.clip_frames == 0 {
+            if !clips.ready.is_empty() {
+                cues.write(tomoni_core::behaviour::GestureCue::Clip(name.clone()));
+            }
+            if state.frames > MAX_FRAMES / 2 {
+                finish(&mut exit, Err(Failure::Input(format!("clip {name:?} never played (see the log)"))));
+            }
+            return;
+        }
+        state.clip_frames += 1;
+        if state.clip_frames < 30 {
+            return;
+        }
     }
     if let Some(g) = job.req.gesture
         && state.ready_frames == 0

@@ -125,3 +125,21 @@ fn a_broken_config_names_file_line_and_field() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.toml:3:"), "{err}");
 }
+
+/// A `.vrma` clip from `assets/animations/` plays by name through bevy_vrm1's retargeting:
+/// mid-way through `cheer` both arms are raised, so the silhouette reaches well above the head
+/// and spreads wider at the top than the relaxed stance does.
+#[test]
+fn a_vrma_clip_plays_by_name_and_moves_the_body() {
+    let args = ["--view", "front", "--width", "200", "--height", "300", "--transparent"];
+    let (w, h, rest) = render("clip-rest.png", &args);
+    let (_, _, cheer) = render("clip-cheer.png", &[&args[..], &["--gesture", "cheer"]].concat());
+    let (_, top_rest, _, _) = silhouette(w, h, &rest).expect("companion at rest");
+    let (_, top_cheer, _, _) = silhouette(w, h, &cheer).expect("companion cheering");
+    // Hands above the head: the silhouette's top rises by more than a head's height.
+    assert!(top_cheer + 15 < top_rest, "top of silhouette at {top_cheer} cheering vs {top_rest} at rest");
+    // And an unknown name is a clear input error, not a silent no-op.
+    let o = tomoni().args(["render", "--out", "/dev/null", "--gesture", "moonwalk"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown gesture \"moonwalk\""));
+}

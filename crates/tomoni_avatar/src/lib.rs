@@ -14,6 +14,7 @@
 //! A VRM should be checked with [`vrm_check::inspect`] before it is handed to the plugin: Bevy's
 //! asset loading reports errors only in the log, and a user deserves a message and exit code.
 
+pub mod clips;
 pub mod life;
 pub mod pose;
 pub mod profile;
@@ -68,7 +69,7 @@ pub struct AvatarPlugin;
 
 impl Plugin for AvatarPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((VrmPlugin, PosePlugin, LifePlugin))
+        app.add_plugins((VrmPlugin, VrmaPlugin, PosePlugin, LifePlugin, clips::ClipsPlugin))
             .init_resource::<CompanionAnchor>()
             .init_resource::<tomoni_core::RenderProfile>()
             .add_systems(Startup, spawn_companion)

@@ -182,10 +182,9 @@ fn read_cues(mut life: ResMut<Life>, mut emotions: MessageReader<EmotionCue>, mu
         }
     }
     for cue in gestures.read() {
-        match cue {
-            GestureCue::Procedural(g) => life.play(*g),
-            // Not built yet: say so rather than pretend (see docs/expression-protocol.md).
-            GestureCue::Clip(name) => warn!("gesture {name:?}: .vrma clips are not played yet; skipped"),
+        // Clips are played by `clips`.
+        if let GestureCue::Procedural(g) = cue {
+            life.play(*g);
         }
     }
 }

