@@ -273,7 +273,7 @@ pub fn run_interactive(
             let session = status.map(|s| format!("; {}", s.line())).unwrap_or_default();
             println!("{label}: {n} frames; {companion}{session}");
         };
-        app.add_systems(Last, (count, summary).chain());
+        app.add_message::<tomoni_xr::xr::EndXrSession>().add_systems(Last, (count, summary).chain());
     }
     match app.run() {
         AppExit::Success => Ok(()),
