@@ -13,9 +13,17 @@ use openxr::EnvironmentBlendMode;
 use tomoni_core::behaviour::Presence;
 use tomoni_core::{RenderProfile, SeeThrough, TomoniSystems, ViewerHead};
 
-/// `DefaultPlugins` with OpenXR, asking for blend modes in `preference` order.
+/// `DefaultPlugins` with OpenXR. `XR_FB_passthrough` is asked for too (only enabled where the
+/// runtime offers it): on Quest-style runtimes that report only OPAQUE, passthrough is how the
+/// room shows behind the companion.
 pub fn plugins_with_xr(defaults: PluginGroupBuilder) -> PluginGroupBuilder {
+    use bevy_mod_openxr::exts::OxrExtensions;
+    use bevy_mod_openxr::init::OxrInitPlugin;
+    let mut exts = OxrExtensions::default();
+    exts.enable_hand_tracking().enable_fb_passthrough();
     bevy_mod_openxr::add_xr_plugins(defaults)
+        .set(OxrInitPlugin { exts, ..Default::default() })
+        .add(bevy_mod_openxr::features::fb_passthrough::OxrFbPassthroughPlugin)
 }
 
 /// Parses the configured blend-mode names (`alpha_blend`, `additive`, `opaque`).
@@ -202,6 +210,7 @@ fn track_session_state(event: OxrEventIn, mut status: ResMut<XrStatus>, mut pres
 }
 
 fn follow_session(
+    passthrough: Option<Res<bevy_mod_openxr::exts::OxrEnabledExtensions>>,
     instance: Option<Res<OxrInstance>>,
     system: Option<Res<OxrSystemId>>,
     blend: Option<Res<OxrEnvironmentBlendModes>>,
@@ -225,7 +234,11 @@ fn follow_session(
     {
         let mode = b.blend_mode();
         status.blend = blend_name(mode).to_string();
-        let (p, s) = profile_for(mode);
+        let (p, mut s) = profile_for(mode);
+        // OPAQUE plus XR_FB_passthrough (older Quest runtimes): the room is behind us anyway.
+        if passthrough.is_some_and(|e| e.fb_passthrough) {
+            s = SeeThrough(true);
+        }
         info!("XR blend mode {} → profile {p:?}, see-through {}", status.blend, s.0);
         *profile = p;
         *see = s;
