@@ -227,21 +227,7 @@ pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Fa
         };
     }
     println!("{}: {}", session.persona.name, session.persona.greeting);
-    let stdin = std::io::stdin();
-    loop {
-        print!("you> ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).map_err(|e| Failure::Runtime(e.to_string()))? == 0 {
-            return Ok(());
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line == "/quit" || line == "/exit" {
-            return Ok(());
-        }
+    read_lines(|line| {
         let mut turn = session.send(line)?;
         print!("{}> ", session.persona.name);
         while let Some(e) = turn.blocking_next() {
@@ -256,7 +242,8 @@ pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Fa
             }
         }
         println!();
-    }
+        Ok(())
+    })
 }
 
 fn progress(label: &str) -> impl FnMut(usize, usize) {
@@ -407,6 +394,11 @@ pub fn attach(once: Option<String>) -> Result<(), Failure> {
     if let Some(text) = once {
         return speak(&text);
     }
+    read_lines(|line| speak(line))
+}
+
+/// The terminal prompt: `you> `, one line at a time, until end of input or `/quit`.
+fn read_lines(mut on_line: impl FnMut(&str) -> Result<(), Failure>) -> Result<(), Failure> {
     let stdin = std::io::stdin();
     loop {
         print!("you> ");
@@ -418,7 +410,7 @@ pub fn attach(once: Option<String>) -> Result<(), Failure> {
         match line.trim() {
             "" => continue,
             "/quit" | "/exit" => return Ok(()),
-            l => speak(l)?,
+            l => on_line(l)?,
         }
     }
 }

@@ -49,6 +49,7 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
     let (in_tx, in_rx) = crossbeam_channel::unbounded::<UserInput>();
     let (out_tx, out_rx) = crossbeam_channel::unbounded();
     std::thread::Builder::new().name("tomoni-talk".into()).spawn(move || {
+        tomoni_voice::lower_thread_priority();
         let mut n = 0u64;
         let mut next = in_rx.recv().ok();
         while let Some(input) = next.take() {

@@ -4,7 +4,9 @@
 //! audio, cues fire, the turn ends and is stored; a stream that breaks mid-reply ends in the
 //! persona's own graceful line and an interrupted turn, with the app still running.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,19 +20,7 @@ fn serve(chunks: Vec<String>, cut: bool) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(4) {
             let Ok(mut s) = stream else { continue };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut req = vec![0; len];
-            let _ = reader.read_exact(&mut req);
+            let _ = common::read_request(&s);
             let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
             for c in &chunks {
                 let body = format!("data: {}\n\n", serde_json::json!({"choices": [{"delta": {"content": c}}]}));
@@ -171,20 +161,7 @@ fn serve_chat_and_speech(reply: &'static str) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(16) {
             let Ok(mut s) = stream else { continue };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let (mut first, mut len) = (String::new(), 0);
-            let _ = reader.read_line(&mut first);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
+            let (first, body) = common::read_request(&s);
             if first.contains("/audio/speech") {
                 let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let text = req["input"].as_str().unwrap_or("hello").to_string();

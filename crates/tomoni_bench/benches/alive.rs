@@ -9,14 +9,13 @@
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use bevy_vrm1::prelude::{ExpressionEntityMap, RestTransform, VrmBone, VrmExpression};
+use bevy_vrm1::prelude::{ExpressionEntityMap, VrmExpression};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tomoni_avatar::pose::ModelRest;
 use tomoni_avatar::{AvatarReady, Companion, LifePlugin, PosePlugin};
 use tomoni_core::TomoniSystems;
 use tomoni_core::behaviour::Conversation;
@@ -62,19 +61,7 @@ fn serve(tokens: usize, per_second: f64) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut req = vec![0; len];
-            let _ = reader.read_exact(&mut req);
+            let _ = tomoni_bench::read_request(&s);
             let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
             let words = ["I", "remember", "the", "river", "walk,", "and", "the", "light", "on", "the", "water."];
             for i in 0..tokens {
@@ -122,33 +109,8 @@ fn live_app(url: &str) -> App {
             LifePlugin,
             tomoni::companion::CompanionPlugin,
         ));
-    let names = tomoni_avatar::life::ANIMATED_BONES;
-    for i in 0..55 {
-        let name = names.get(i).map_or_else(|| format!("finger{i}"), |s| s.to_string());
-        let rest = Transform::from_rotation(Quat::from_rotation_z(0.01 * i as f32));
-        app.world_mut().spawn((
-            VrmBone(name),
-            RestTransform(rest),
-            ModelRest(Quat::from_rotation_x(0.02 * i as f32)),
-            rest,
-        ));
-    }
-    let presets = [
-        "aa",
-        "ih",
-        "ou",
-        "ee",
-        "oh",
-        "blink",
-        "blinkLeft",
-        "blinkRight",
-        "happy",
-        "angry",
-        "sad",
-        "relaxed",
-        "surprised",
-        "neutral",
-    ];
+    tomoni_bench::spawn_skeleton(app.world_mut());
+    let presets = tomoni_avatar::vrm_check::PRESET_EXPRESSIONS;
     let map = presets.iter().map(|p| (VrmExpression::from(*p), app.world_mut().spawn(Name::new(*p)).id())).collect();
     app.world_mut().spawn((
         Companion,

@@ -4,27 +4,10 @@
 #![expect(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
 use bevy::prelude::*;
-use bevy_vrm1::prelude::{RestTransform, VrmBone};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tomoni_avatar::PosePlugin;
-use tomoni_avatar::pose::ModelRest;
 use tomoni_core::TomoniSystems;
 use tomoni_xr::ViewerCorePlugin;
-
-const BONES: [&str; 12] = [
-    "hips",
-    "spine",
-    "chest",
-    "upperChest",
-    "neck",
-    "head",
-    "leftUpperArm",
-    "rightUpperArm",
-    "leftLowerArm",
-    "rightLowerArm",
-    "leftHand",
-    "rightHand",
-];
 
 fn app() -> App {
     let mut app = App::new();
@@ -34,17 +17,7 @@ fn app() -> App {
             (TomoniSystems::Input, TomoniSystems::Dialogue, TomoniSystems::Behaviour, TomoniSystems::Pose).chain(),
         )
         .add_plugins((ViewerCorePlugin { placement: Default::default() }, PosePlugin));
-    // 55 bones like the default avatar: 12 named humanoid bones that get poses, the rest not.
-    for i in 0..55 {
-        let name = BONES.get(i).map_or_else(|| format!("finger{i}"), |s| s.to_string());
-        let rest = Transform::from_rotation(Quat::from_rotation_z(0.01 * i as f32));
-        app.world_mut().spawn((
-            VrmBone(name),
-            RestTransform(rest),
-            ModelRest(Quat::from_rotation_x(0.02 * i as f32)),
-            rest,
-        ));
-    }
+    tomoni_bench::spawn_skeleton(app.world_mut());
     app.world_mut().resource_mut::<tomoni_core::ViewerHead>().valid = true;
     app.update();
     app

@@ -21,6 +21,19 @@ pub mod stream;
 pub mod viseme;
 pub mod wav;
 
+/// Lowers the calling thread's scheduling priority (Linux: nice +5 for this thread only).
+///
+/// Worker threads (synthesis, the talk thread) call it so that on a machine with few cores the
+/// frame loop wins when both want the CPU: speech is queued seconds ahead, a frame is not.
+#[expect(unsafe_code, reason = "setpriority(2) on the calling thread")]
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a plain syscall; `who = 0` is the calling thread on Linux (nice is per thread).
+    unsafe {
+        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, 5);
+    }
+}
+
 /// Synthesised speech: mono samples and, when the engine knows them, timed phonemes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Speech {

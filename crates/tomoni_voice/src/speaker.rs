@@ -152,6 +152,7 @@ fn run(
     events: Sender<(u64, Event)>,
     generation: Arc<AtomicU64>,
 ) {
+    crate::lower_thread_priority();
     let rate = engine.sample_rate();
     let mut current = 0u64;
     let mut analyzer = Analyzer::new(rate);
