@@ -510,10 +510,11 @@ fn follow_audio(
     if w != mouth.0 {
         mouth.0 = w;
     }
-    // Forget tracks that have been heard in full.
+    // Forget tracks that have been heard in full (`mouth_at` only reads tracks covering the
+    // sample, so a finished one is never needed again).
     while let Some((start, t)) = bridge.tracks.front() {
         let end = start + (t.frames.len() as f64 / t.fps * f64::from(rate)) as u64;
-        if end + u64::from(rate) < played && bridge.tracks.len() > 1 || end < played && bridge.tracks.len() == 1 {
+        if end < played {
             bridge.tracks.pop_front();
         } else {
             break;

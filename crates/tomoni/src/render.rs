@@ -177,7 +177,7 @@ fn drive_capture(
     asset_server: Res<AssetServer>,
     companions: Query<(Entity, Option<&VrmHandle>, Has<AvatarReady>), With<Companion>>,
     time: Res<Time<Real>>,
-    life: ResMut<tomoni_avatar::Life>,
+    mut life: ResMut<tomoni_avatar::Life>,
     clips: Res<tomoni_avatar::clips::Clips>,
     mut cues: MessageWriter<tomoni_core::behaviour::GestureCue>,
     mut exit: MessageWriter<AppExit>,
@@ -251,7 +251,6 @@ fn drive_capture(
         && state.ready_frames == 0
     {
         // Mid-gesture: start it as far back in life's clock as the pose we want is ahead.
-        let mut life = life;
         let t = life.t;
         life.gesture = Some((g, t - g.duration() * 0.45));
     }

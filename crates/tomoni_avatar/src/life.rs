@@ -209,7 +209,6 @@ fn live(
     let dt = time.delta_secs().min(0.1);
     life.t += dt;
     let t = life.t;
-    let rng_mean = settings.blink_interval;
 
     // Emotions: attack fast, release slowly, fade after the hold.
     if t > life.hold_until {
@@ -238,7 +237,7 @@ fn live(
             life.blink_started = None;
             let double = !life.double_blink && life.rng.next() < 0.12;
             life.double_blink = double;
-            life.next_blink = t + if double { 0.12 } else { life.rng.interval(rng_mean, 1.2, 9.0) };
+            life.next_blink = t + if double { 0.12 } else { life.rng.interval(settings.blink_interval, 1.2, 9.0) };
         }
     }
 

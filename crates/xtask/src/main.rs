@@ -249,8 +249,7 @@ fn xr_checks() -> Res {
         p.0.iter().zip(q.0).map(|(a, b)| (i32::from(*a) - i32::from(b)).abs()).sum::<i32>() > 45
     };
     let (mut n, mut sx, mut left_quarter) = (0u64, 0u64, 0u64);
-    for (x, y, p) in img.enumerate_pixels() {
-        let _ = y;
+    for (x, _, p) in img.enumerate_pixels() {
         if far(p, &room) && far(p, &floor) {
             n += 1;
             sx += u64::from(x);
