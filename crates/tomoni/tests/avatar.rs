@@ -52,6 +52,12 @@ fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
     assert_eq!(t["firstPerson"], 4);
     let h = t["height"].as_f64().unwrap();
     assert!((1.6..1.8).contains(&h), "three.js measures {h} m");
+    // The hair's spring chains, simulated by three-vrm: seven chains of two moving joints; the
+    // back of the bob lags a quick head turn by centimetres and settles back to rest.
+    assert_eq!(t["springJoints"], 14, "spring joints three-vrm found");
+    let (lag, settled) = (t["spring"]["lag"].as_f64().unwrap(), t["spring"]["settled"].as_f64().unwrap());
+    assert!(lag > 0.01, "hair lags a head turn by only {lag} m: the springs do not act");
+    assert!(settled < 0.002, "hair stays {settled} m off its rest place after 5 s");
 }
 
 fn render_face(expression: &str) -> Vec<u8> {

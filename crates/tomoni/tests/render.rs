@@ -51,6 +51,7 @@ fn silhouette(w: u32, h: u32, px: &[u8]) -> Option<(u32, u32, u32, u32)> {
 
 const HEIGHT: f32 = 1.70; // configs/personas/default.toml
 const EYE: f32 = 1.6; // configs/tomoni.toml
+const TOE_REACH: f32 = 0.2; // assets/avatars/default.vrm: toe tips ahead of the origin, metres
 
 #[test]
 fn front_view_shows_a_life_sized_companion_where_placement_puts_it() {
@@ -61,7 +62,10 @@ fn front_view_shows_a_life_sized_companion_where_placement_puts_it() {
     let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &Placement::default());
     let cam = view_camera(View::Front, &anchor, HEIGHT, eye);
     let top = pixel_row(&cam, anchor.translation + bevy::math::Vec3::Y * HEIGHT, h);
-    let feet = pixel_row(&cam, anchor.translation, h);
+    // The lowest pixels are the shoes' toes, on the floor this far ahead of the anchor (the
+    // default avatar's soles run from 0.04 m behind it to 0.20 m ahead), nearer the camera.
+    let facing = anchor.rotation * bevy::math::Vec3::Z;
+    let feet = pixel_row(&cam, anchor.translation + facing * TOE_REACH, h);
     let centre = pixel_col(&cam, anchor.translation, w, h);
     eprintln!("silhouette x {x0}..{x1} y {y0}..{y1}; expected top {top:.1} feet {feet:.1} centre {centre:.1}");
     // Head top and soles within 2 % of the frame of where life size at this distance puts them.

@@ -81,7 +81,7 @@ OVERRIDES = {
 # MToon material palette: (name, base sRGB, shade sRGB, outline width m, rim).
 PALETTE = {
     "skin": ((0.96, 0.80, 0.69), (0.86, 0.62, 0.55), 0.0008),
-    "lips": ((0.80, 0.48, 0.47), (0.66, 0.36, 0.38), 0.0),
+    "lips": ((0.88, 0.62, 0.58), (0.74, 0.48, 0.47), 0.0),
     "teeth": ((0.95, 0.93, 0.88), (0.75, 0.72, 0.68), 0.0),
     "tongue": ((0.78, 0.38, 0.40), (0.55, 0.25, 0.28), 0.0),
     "sclera": ((0.97, 0.97, 0.96), (0.85, 0.85, 0.86), 0.0),
@@ -91,9 +91,13 @@ PALETTE = {
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
     "shirt": ((0.95, 0.95, 0.93), (0.78, 0.80, 0.86), 0.0010),
-    "trousers": ((0.33, 0.31, 0.30), (0.18, 0.17, 0.18), 0.0015),
+    "trousers": ((0.20, 0.21, 0.25), (0.10, 0.10, 0.13), 0.0015),
     "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
 }
+
+
+# Garments that hang across the body's hollows (see `drape`).
+DRAPED = ("jacket", "trousers")
 
 
 def fail(msg):
@@ -161,11 +165,9 @@ def triangulate(faces):
     return np.array(tris, dtype=np.int64)
 
 
-def smooth_shell(pos, base, nrm, tris, offset, iterations, taubin=False):
+def smooth_shell(pos, base, nrm, tris, offset, iterations):
     """Laplacian smoothing of a garment shell, so cloth drapes over the body instead of showing
-    every muscle; afterwards no vertex is closer to the body than `offset` along its normal.
-    `taubin`: alternate shrinking and inflating steps (Taubin's lambda/mu) and keep the shell only
-    0.3 x offset out, so small bumps (toes) soften without the shell collapsing onto them."""
+    every muscle; afterwards no vertex is closer to the body than `offset` along its normal."""
     n = len(pos)
     nb = [set() for _ in range(n)]
     for a, b, c in tris:
@@ -176,20 +178,16 @@ def smooth_shell(pos, base, nrm, tris, offset, iterations, taubin=False):
     cols = np.fromiter((j for x in nb for j in x), dtype=np.int64, count=len(rows))
     deg = np.maximum(np.bincount(rows, minlength=n), 1)[:, None]
     # Open edges (used by one triangle) keep their vertices: the hem must not creep upwards.
-    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
-    uniq, count = np.unique(edges, axis=0, return_counts=True)
     pinned = np.zeros(n, dtype=bool)
-    pinned[uniq[count == 1].ravel()] = True
+    pinned[boundary_edges(tris).ravel()] = True
     p = pos.copy()
-    floor_off = 0.3 * offset if taubin else offset
-    for it in range(iterations):
+    for _ in range(iterations):
         mean = np.zeros_like(p)
         np.add.at(mean, rows, p[cols])
-        step = (0.5 if it % 2 == 0 else -0.53) if taubin else 0.5
-        moved = p + step * (mean / deg - p)
+        moved = p + 0.5 * (mean / deg - p)
         p = np.where(pinned[:, None], p, moved)
         d = ((p - base) * nrm).sum(axis=1, keepdims=True)
-        p = p + np.maximum(floor_off - d, 0.0) * nrm
+        p = p + np.maximum(offset - d, 0.0) * nrm
     return p
 
 
@@ -204,6 +202,187 @@ def vertex_normals(pos, tris):
     bad = np.linalg.norm(n, axis=1) < 0.5
     n[bad] = [0.0, 1.0, 0.0]
     return n
+
+
+def boundary_edges(tris):
+    """Edges used by one triangle only: the open hems of a shell."""
+    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
+    uniq, count = np.unique(edges, axis=0, return_counts=True)
+    return uniq[count == 1]
+
+
+def smooth_hems(p, tris, base, nrm, floor_off, iterations=40):
+    """Shells are whole faces of a coarse mesh, so their hems are staircases. Smooth each hem
+    along itself only (the cloth keeps its shape), then let the two rings of vertices inside it
+    follow, always at least `floor_off` off the body."""
+    be = boundary_edges(tris)
+    if len(be) == 0:
+        return p
+    n = len(p)
+    cnt = np.bincount(be.ravel(), minlength=n).astype(np.float64)[:, None]
+    on_hem = cnt[:, 0] > 0
+    p = p.copy()
+    for _ in range(iterations):
+        mean = np.zeros_like(p)
+        np.add.at(mean, be[:, 0], p[be[:, 1]])
+        np.add.at(mean, be[:, 1], p[be[:, 0]])
+        moved = p + 0.5 * (mean / np.maximum(cnt, 1.0) - p)
+        p = np.where(on_hem[:, None], moved, p)
+        d = ((p - base) * nrm).sum(axis=1, keepdims=True)
+        p = p + np.maximum(floor_off - d, 0.0) * nrm
+    # the rings next to the hem relax towards their neighbours
+    ring = on_hem.copy()
+    near = np.zeros(n, dtype=bool)
+    for _ in range(2):
+        t = ring[tris].any(axis=1)
+        near |= np.isin(np.arange(n), np.unique(tris[t])) & ~on_hem
+        ring = ring | near
+    rows = np.concatenate([tris[:, 0], tris[:, 0], tris[:, 1], tris[:, 1], tris[:, 2], tris[:, 2]])
+    cols = np.concatenate([tris[:, 1], tris[:, 2], tris[:, 0], tris[:, 2], tris[:, 0], tris[:, 1]])
+    deg = np.maximum(np.bincount(rows, minlength=n), 1)[:, None]
+    for _ in range(6):
+        mean = np.zeros_like(p)
+        np.add.at(mean, rows, p[cols])
+        p = np.where(near[:, None], p + 0.5 * (mean / deg - p), p)
+        d = ((p - base) * nrm).sum(axis=1, keepdims=True)
+        p = p + np.maximum(floor_off - d, 0.0) * nrm
+    return p
+
+
+def bob_hair(head_pts, centre, eye_y, columns=96, rows=44):
+    """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
+    hair follows the skull (the farthest head vertex near that direction, plus volume) down to
+    the widest point, then falls straight to its cut. The face stays open between the temples.
+    `head_pts`: head, ear and neck vertices (m); `centre`: a point inside the skull.
+    Returns (vertices, triangles)."""
+    rel = head_pts - centre
+    unit = rel / np.linalg.norm(rel, axis=1, keepdims=True)
+    cos_cone = math.cos(math.radians(9.0))
+    fringe_y = eye_y + 0.048            # just above the brows, which must stay visible
+    side_y = eye_y - 0.085              # the cut at the sides: jaw length
+    back_y = eye_y - 0.10
+    phis = np.radians(np.arange(0.0, 176.0, 1.0))
+    cols = []
+    for k in range(columns):
+        th = 2.0 * math.pi * k / columns - math.pi        # 0 = the face (+z)
+        a = abs(th)
+        # where this column ends: the fringe over the forehead, the cut at sides and back
+        blend = min(max((a - math.radians(42.0)) / math.radians(24.0), 0.0), 1.0)
+        blend = blend * blend * (3.0 - 2.0 * blend)
+        cut = fringe_y + (side_y - fringe_y) * blend
+        cut += (back_y - side_y) * max(0.0, (a - math.radians(100.0)) / math.radians(80.0))
+        # soft irregular tips so the cut reads as hair, not a rim
+        cut += 0.004 * math.sin(7.0 * k) * blend
+        d = np.stack([np.sin(phis) * math.sin(th), np.cos(phis), np.sin(phis) * math.cos(th)], axis=1)
+        dots = d @ unit.T
+        proj = d @ rel.T
+        r = np.where(dots > cos_cone, proj, -np.inf).max(axis=1)
+        ok = np.isfinite(r)
+        r = np.interp(np.arange(len(r)), np.nonzero(ok)[0], r[ok])
+        volume = 0.011 + 0.012 * np.cos(phis / 2.0) ** 2     # fuller on top
+        pts = d * (r + volume)[:, None] + centre
+        horiz = np.hypot(pts[:, 0] - centre[0], pts[:, 2] - centre[2])
+        line = []
+        widest = 0.0
+        for i in range(len(pts)):
+            if pts[i, 1] <= cut:
+                break
+            if phis[i] > math.radians(60.0) and horiz[i] < widest - 0.002:
+                break                                   # past the widest point: fall straight
+            widest = max(widest, horiz[i])
+            line.append(pts[i])
+        last = line[-1]
+        if last[1] > cut:
+            # clearance below: nothing of the head, ears or neck in this wedge may poke through
+            az = np.arctan2(rel[:, 0], rel[:, 2])
+            wedge = (np.abs(np.angle(np.exp(1j * (az - th)))) < math.radians(8.0)) & (
+                head_pts[:, 1] < last[1]) & (head_pts[:, 1] > cut - 0.02)
+            need = np.hypot(rel[wedge, 0], rel[wedge, 2]).max() + 0.008 if wedge.any() else 0.0
+            h = max(np.hypot(last[0] - centre[0], last[2] - centre[2]), need)
+            dx, dz = math.sin(th), math.cos(th)
+            for y in np.linspace(last[1], cut, 12)[1:]:
+                line.append(np.array([centre[0] + dx * h, y, centre[2] + dz * h]))
+        line = np.array(line)
+        seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+        s_ = np.concatenate([[0.0], np.cumsum(seg)])
+        t = np.linspace(0.0, s_[-1], rows + 1)[1:]
+        cols.append(np.stack([np.interp(t, s_, line[:, j]) for j in range(3)], axis=1))
+    grid = np.stack(cols)                                 # columns x rows x 3
+    # Smooth the lumps the skull sampling leaves, around and down; a vertex may move outwards
+    # but never closer to the head than it was (so ears and crown stay covered).
+    rad0 = np.linalg.norm(grid - centre, axis=2)
+    for _ in range(8):
+        around = (np.roll(grid, 1, axis=0) + 2.0 * grid + np.roll(grid, -1, axis=0)) / 4.0
+        down = around.copy()
+        down[:, 1:-1] = (around[:, :-2] + 2.0 * around[:, 1:-1] + around[:, 2:]) / 4.0
+        rel_g = down - centre
+        rad = np.linalg.norm(rel_g, axis=2)
+        grid = centre + rel_g * (np.maximum(rad, rad0) / rad)[:, :, None]
+    top = np.array([centre[0], max(c[0][1] for c in cols) + 0.002, centre[2]])
+    verts = np.concatenate([top[None, :], grid.reshape(-1, 3)])
+    idx = lambda c, r: 1 + (c % columns) * rows + r
+    tris = []
+    for c in range(columns):
+        tris.append((0, idx(c + 1, 0), idx(c, 0)))
+        for r in range(rows - 1):
+            a, b, cc, dd = idx(c, r), idx(c + 1, r), idx(c + 1, r + 1), idx(c, r + 1)
+            tris.append((a, b, cc))
+            tris.append((a, cc, dd))
+    tris = np.array(tris, dtype=np.int64)
+    fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
+    if ((verts[tris].mean(axis=1) - centre) * fn).sum() < 0:
+        tris = tris[:, [0, 2, 1]]
+    return verts, tris
+
+
+def drape(p, labels, step=0.012):
+    """Cloth hangs across hollows instead of following them: each vertex moves out, away from
+    its slice's centre, to the convex outline of its horizontal slice (one outline a label:
+    torso, left leg, right leg). Vertices labelled -1 stay."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    out = p.copy()
+    for lab in np.unique(labels[labels >= 0]):
+        m = labels == lab
+        for y0 in np.arange(p[m, 1].min(), p[m, 1].max() + step, step):
+            near = m & (p[:, 1] >= y0 - step) & (p[:, 1] < y0 + 2.0 * step)
+            tgt = np.nonzero(m & (p[:, 1] >= y0) & (p[:, 1] < y0 + step))[0]
+            if len(tgt) == 0 or near.sum() < 4:
+                continue
+            xz = p[near][:, [0, 2]]
+            try:
+                poly = xz[ConvexHull(xz).vertices]
+            except QhullError:
+                continue
+            c = poly.mean(axis=0)
+            a, b = poly, np.roll(poly, -1, axis=0)
+            e = b - a
+            d = p[tgt][:, [0, 2]] - c
+            cross = lambda u, v: u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+            den = cross(d[:, None, :], e[None, :, :])
+            ac = (a - c)[None, :, :]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = cross(ac, e[None, :, :]) / den
+                s_ = cross(ac, d[:, None, :]) / den
+            t = np.where((s_ >= -1e-6) & (s_ <= 1 + 1e-6) & (t > 0), t, np.inf).min(axis=1)
+            t = np.where(np.isfinite(t), np.maximum(t, 1.0), 1.0)
+            out[tgt, 0] = c[0] + d[:, 0] * t
+            out[tgt, 2] = c[1] + d[:, 1] * t
+    return out
+
+
+def hull_shoe(points):
+    """A shoe as the convex hull of the foot's offset surface: a closed, rounded last that hides
+    the toes (an offset shell of a bare foot always shows them). Returns the hull's triangles
+    (indices into `points`) wound outwards."""
+    from scipy.spatial import ConvexHull
+
+    tri = ConvexHull(points).simplices.astype(np.int64)
+    centre = points[np.unique(tri)].mean(axis=0)
+    fn = np.cross(points[tri[:, 1]] - points[tri[:, 0]], points[tri[:, 2]] - points[tri[:, 0]])
+    inward = ((points[tri].mean(axis=1) - centre) * fn).sum(axis=1) < 0
+    tri[inward] = tri[inward][:, [0, 2, 1]]
+    return tri
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,20 +546,14 @@ def build(data_dir):
         np.abs(tpos[:, 0]) < wrist_l - 0.012)
     trousers = not_extremity & (y < hip_y + 0.06)
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.075)
-    head_y = joints_t["head"][1]
     eye_y = joints_t["eye_l"][1]
     zc = joints_t["head"][2]
-    # scalp: above the brows at the front, down to the nape at the back
-    head_v = region(["head"])
-    front_z = tpos[head_v, 2].max()
-    # Scalp: everything above the temples, less the forehead below a hairline, and at the back
-    # down to the nape.
-    forehead = (tpos[:, 2] > front_z - 0.045) & (np.abs(tpos[:, 0]) < 0.06) & (y < eye_y + 0.065)
-    scalp = region(["head", "neck"],
-                   (((y > eye_y + 0.028) & ~forehead)
-                    | ((tpos[:, 2] < zc - 0.03) & (y > head_y - 0.035)))
-                   & (np.abs(tpos[:, 0]) < 0.2))
     collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.06) & (y < neck_y + 0.01))
+    # a suit: the jacket opens in a V over the chest and shows the shirt front
+    chest_front = tpos[:, 2] > joints_t["spine_03"][2]
+    vee = chest_front & (np.abs(tpos[:, 0]) < 0.17 * (neck_y + 0.03 - y)) & (y > neck_y - 0.27) & (y < neck_y + 0.01)
+    jacket &= ~vee
+    collar |= chest_front & (np.abs(tpos[:, 0]) < 0.4 * (neck_y + 0.05 - y)) & (y > neck_y - 0.33) & not_extremity
     # brows: a band of skin that the browDown unit moves, above the eyes
     bd = np.linalg.norm(units["browDownLeft"] + units["browDownRight"], axis=1)
     brows = (bd > 0.55 * bd.max()) & (y > eye_y + 0.015) & (y < eye_y + 0.035)
@@ -388,36 +561,131 @@ def build(data_dir):
     # shells overlap; the outer garment has the larger offset so no skin shows at the seams.
     # (mesh, name, region, offset m, material, smoothing iterations)
     shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
-              ("Clothes", "shirt", collar, 0.006, "shirt", 3),
+              ("Clothes", "shirt", collar, 0.009, "shirt", 8),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8),
-              ("Clothes", "shoes", shoes, 0.016, "shoes", 120),
-              ("Hair", "hair", scalp, 0.016, "hair", 6),
               ("Body", "brows", brows, 0.0015, "brows", 0)]
-    extra_pos, extra_src = [], []
+    # what drapes, and across what: the torso as one, below the crotch each leg on its own
+    mid = (np.abs(tpos[:, 0]) < 0.004) & (y < hip_y) & (y > hip_y - 0.3)
+    crotch_y = y[groups["body"][mid[groups["body"]]]].min()
+    torso_bones = region(["spine", "pelvis", "clavicle", "neck"])
+    legs = region(["thigh", "calf"])
+    drape_label = np.full(nverts, -1)
+    seam = crotch_y
+    drape_label[(torso_bones | legs) & (y >= seam)] = 0
+    drape_label[legs & (y < seam) & (tpos[:, 0] > 0)] = 1
+    drape_label[legs & (y < seam) & (tpos[:, 0] < 0)] = 2
+    extra_pos, extra_W, extra_M = [], [], []
     next_id = nverts
+
+    def add(mesh, mat, positions, weights, morph_src, tris):
+        nonlocal next_id
+        extra_pos.append(positions)
+        extra_W.append(weights)
+        extra_M.append(morph_src)
+        prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id))
+        next_id += len(positions)
+
     for mesh, _name, sel, off, mat, iters in shells:
-        taubin = _name == "shoes"
         ft = body_tris[sel[body_tris].all(axis=1)]
         if len(ft) == 0:
             fail(f"garment {_name} selected no faces")
         vs = np.unique(ft)
-        remap = {int(v): next_id + i for i, v in enumerate(vs)}
+        local = np.searchsorted(vs, ft)
         shell = tpos[vs] + nrm0[vs] * off
         if iters:
-            local = np.searchsorted(vs, ft)
-            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, iters, taubin)
-        extra_pos.append(shell)
-        extra_src.append(vs)
-        next_id += len(vs)
-        prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"),
-                          tris=np.vectorize(remap.get)(ft)))
-    src = np.concatenate([np.arange(nverts)] + extra_src)
+            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, iters)
+        if _name in DRAPED:
+            shell = drape(shell, drape_label[vs])
+            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, 2)
+        shell = smooth_hems(shell, local, tpos[vs], nrm0[vs], off)
+        add(mesh, mat, shell, Wn[vs], vs, local)
+    # shoes: one closed last a foot, following the foot's bones
+    for side in (1.0, -1.0):
+        vs = np.unique(body_tris[(shoes & (side * tpos[:, 0] > 0))[body_tris].all(axis=1)])
+        if len(vs) == 0:
+            fail("shoes selected no faces")
+        pts = tpos[vs] + nrm0[vs] * 0.012
+        pts[:, 1] = np.maximum(pts[:, 1], 0.0)
+        tri = hull_shoe(pts)
+        used = np.unique(tri)
+        add("Clothes", "shoes", pts[used], Wn[vs[used]], np.full(len(used), -1), np.searchsorted(used, tri))
+    # hair: a bob on the head bone
+    skull = region(["head", "neck"]) & (y > neck_y)
+    skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
+    centre = np.array([0.0, eye_y + 0.01, zc - 0.01])
+    hv, ht = bob_hair(tpos[skull], centre, eye_y)
+    springs, hw = hair_springs(hv, centre, eye_y, names, bidx, bones, joints_t)
+    add("Hair", "hair", hv, hw, np.full(len(hv), -1), ht)
+
     allpos = np.concatenate([tpos] + extra_pos)
-    allW = Wn[src]
-    allmorph = {e: morphs[e][src] for e in morphs}
+    allW = np.concatenate([np.pad(w, ((0, 0), (0, len(names) - w.shape[1]))) for w in [Wn] + extra_W])
+    msrc = np.concatenate([np.arange(nverts)] + extra_M)
+    allmorph = {e: np.where((msrc >= 0)[:, None], morphs[e][np.maximum(msrc, 0)], 0.0) for e in morphs}
     # hair sways little with the face; keep garments and hair out of the face morphs
     return dict(names=names, bones=bones, joints=joints_t, pos=allpos, W=allW,
-                morph=allmorph, prims=prims, height=height)
+                morph=allmorph, prims=prims, height=height, springs=springs, head_centre=centre)
+
+
+# Spring chains in the hair, by azimuth (0 = the face): the sides and back sway, the fringe not.
+HAIR_CHAINS = (-150.0, -110.0, -72.0, 72.0, 110.0, 150.0, 180.0)
+
+
+def hair_springs(hv, centre, eye_y, names, bidx, bones, joints):
+    """Adds two-segment spring chains (VRMC_springBone) to the hanging hair and skins the hair to
+    them: the head carries the crown, the chains what falls below the widest ring, blended by
+    azimuth between neighbouring chains and by height along each chain. Appends the bones to
+    `names`/`bones`/`joints`; returns (chains as lists of bone names, hair weights)."""
+    az = np.degrees(np.arctan2(hv[:, 0] - centre[0], hv[:, 2] - centre[2]))
+    top_y = eye_y + 0.02
+    chains = []
+    for k, deg in enumerate(HAIR_CHAINS):
+        near = np.abs((az - deg + 180.0) % 360.0 - 180.0) < 6.0
+        col = hv[near]
+        cut = col[:, 1].min()
+        root = col[np.argmin(np.abs(col[:, 1] - top_y))].copy()
+        inward = root - centre
+        inward[1] = 0.0
+        root -= 0.012 * inward / np.linalg.norm(inward)
+        chain = []
+        parent = "head"
+        for j, t in enumerate((0.0, 0.5, 1.0)):
+            name = f"hair_{k}_{j}"
+            pos = root.copy()
+            pos[1] = top_y + (cut - top_y) * t
+            bones[name] = {"parent": parent}
+            joints[name] = pos
+            bidx[name] = len(names)
+            names.append(name)
+            chain.append(name)
+            parent = name
+        chains.append(chain)
+    W = np.zeros((len(hv), len(names)))
+    order = np.argsort(HAIR_CHAINS)
+    angles = np.array(HAIR_CHAINS)[order]
+    ext = np.concatenate([angles, [angles[0] + 360.0]])
+    a = np.where(az < angles[0], az + 360.0, az)
+    seg = np.clip(np.searchsorted(ext, a) - 1, 0, len(angles) - 1)
+    frac = (a - ext[seg]) / (ext[seg + 1] - ext[seg])
+    # between the front chains and the face: back to the head, so the fringe never moves
+    gap = ext[seg + 1] - ext[seg] > 100.0
+    w_front = np.where(frac < 0.5, 1.0 - frac / 0.12, 1.0 - (1.0 - frac) / 0.12).clip(0, 1)
+    for i in range(len(hv)):
+        cl = chains[order[seg[i]]]
+        cr = chains[order[(seg[i] + 1) % len(angles)]]
+        cut = joints[cl[2]][1] * (1 - frac[i]) + joints[cr[2]][1] * frac[i]
+        t = min(max((top_y - hv[i, 1]) / max(top_y - cut, 1e-6), 0.0), 1.0)
+        along = {0: max(0.0, 1.0 - abs(t - 0.5) * 2.0) if t > 0 else 0.0, 1: max(0.0, 2.0 * t - 1.0)}
+        if gap[i]:
+            sides = [(cl, w_front[i]) if frac[i] < 0.5 else (cr, w_front[i])]
+        else:
+            sides = [(cl, 1.0 - frac[i]), (cr, frac[i])]
+        moved = 0.0
+        for chain, w in sides:
+            for j, wj in along.items():
+                W[i, bidx[chain[j]]] += w * wj
+                moved += w * wj
+        W[i, bidx["head"]] += max(0.0, 1.0 - moved)
+    return chains, W
 
 
 def depth(bones, n):
@@ -636,11 +904,23 @@ def write_vrm(model, out_path, source_note):
         "expressions": {"preset": preset, "custom": {}},
     }
 
+    # Hair sways on spring chains and keeps out of the skull (one sphere on the head bone).
+    skull = [float(x) for x in (model["head_centre"] - head)]
+    spring = {
+        "specVersion": "1.0",
+        "colliders": [{"node": node_of["head"], "shape": {"sphere": {"offset": skull, "radius": 0.08}}}],
+        "colliderGroups": [{"name": "skull", "colliders": [0]}],
+        "springs": [{"name": chain[0].rsplit("_", 1)[0], "colliderGroups": [0],
+                     "joints": [{"node": node_of[j], "hitRadius": 0.01, "stiffness": 1.2, "dragForce": 0.4,
+                                 "gravityPower": 0.0, "gravityDir": [0.0, -1.0, 0.0]} for j in chain]}
+                    for chain in model["springs"]],
+    }
+
     doc = {
         "asset": {"version": "2.0", "generator": "tomoni xtask avatar (" + source_note + ")",
                   "copyright": "CC0 1.0"},
-        "extensionsUsed": ["VRMC_vrm", "VRMC_materials_mtoon"],
-        "extensions": {"VRMC_vrm": vrm},
+        "extensionsUsed": ["VRMC_vrm", "VRMC_materials_mtoon", "VRMC_springBone"],
+        "extensions": {"VRMC_vrm": vrm, "VRMC_springBone": spring},
         "scene": 0,
         "scenes": [{"name": "Scene", "nodes": [0]}],
         "nodes": nodes,

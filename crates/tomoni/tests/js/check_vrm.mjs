@@ -47,6 +47,23 @@ try {
     mtoonMaterials: (() => { const s = new Set(); vrm.scene.traverse((o) => { if (o.material) [].concat(o.material).forEach((m) => { if (m.isMToonMaterial) s.add(m.name); }); }); return s.size; })(),
     height: box.max.y - box.min.y,
   };
+  // Spring bones as three-vrm simulates them: turn the head quickly and the hair at the back
+  // must lag behind it (in the head's frame), then settle back to where it hangs at rest.
+  const sbm = vrm.springBoneManager;
+  out.threeVrm.springJoints = sbm ? sbm.joints.size : 0;
+  const tail = vrm.scene.getObjectByName(process.argv[3] || 'hair_6_2');
+  if (sbm && tail) {
+    const head = humanoid.getNormalizedBoneNode('head');
+    const rawHead = humanoid.getRawBoneNode('head');
+    const inHead = () => { vrm.scene.updateMatrixWorld(true); return rawHead.worldToLocal(tail.getWorldPosition(new THREE.Vector3())); };
+    for (let i = 0; i < 30; i++) vrm.update(1 / 60);
+    const rest = inHead();
+    head.rotation.y = 0.6;
+    for (let i = 0; i < 3; i++) vrm.update(1 / 60);
+    const lag = inHead().distanceTo(rest);
+    for (let i = 0; i < 300; i++) vrm.update(1 / 60);
+    out.threeVrm.spring = { lag, settled: inHead().distanceTo(rest) };
+  }
 } catch (e) {
   out.threeVrm = { error: String(e && e.stack || e) };
 }
