@@ -1,7 +1,8 @@
 //! The living companion's per-frame cost, measured on the real bridge (`tomoni::companion`):
 //! dialogue streamed from a loopback SSE server at 80 tokens/s, espeak-ng speech on the speaker
 //! thread, lip-sync from the audio clock, gaze, idle life and gestures, written onto a 55-bone
-//! skeleton and 14 expressions. One `app.update()` is one frame of our work (no rendering).
+//! skeleton with spring-boned hair (bevy_vrm1's spring system, transforms propagated) and 14
+//! expressions. One `app.update()` is one frame of that work (no rendering).
 //!
 //! Prints, from one run: per-frame time (median, p99) for an empty `MinimalPlugins` app, for the
 //! companion idle, and while a reply streams and is spoken; the streaming/idle p99 ratio; and
@@ -97,7 +98,7 @@ fn single_threaded(app: &mut App) {
 
 fn live_app(url: &str) -> App {
     let mut app = App::new();
-    app.add_plugins(MinimalPlugins)
+    app.add_plugins((MinimalPlugins, TransformPlugin, bevy_vrm1::vrm::spring_bone::VrmSpringBonePlugin))
         .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / 60.0)))
         .configure_sets(
             Update,
@@ -110,6 +111,7 @@ fn live_app(url: &str) -> App {
             tomoni::companion::CompanionPlugin,
         ));
     tomoni_bench::spawn_skeleton(app.world_mut());
+    tomoni_bench::spawn_hair_springs(app.world_mut());
     let presets = tomoni_avatar::vrm_check::PRESET_EXPRESSIONS;
     let map = presets.iter().map(|p| (VrmExpression::from(*p), app.world_mut().spawn(Name::new(*p)).id())).collect();
     app.world_mut().spawn((
@@ -158,7 +160,7 @@ fn main() {
     // SAFETY-free: set before any thread reads the environment.
     unsafe_free_set_data_dir(&data);
     let mut empty = App::new();
-    empty.add_plugins(MinimalPlugins);
+    empty.add_plugins((MinimalPlugins, TransformPlugin));
     single_threaded(&mut empty);
     for _ in 0..300 {
         empty.update();
@@ -188,12 +190,16 @@ fn main() {
         }
     });
     let mouth_moved = app.world().resource::<tomoni_core::behaviour::MouthWeights>().0;
+    // The springs really ran: the hair's root joints turned away from rest with the gestures.
+    let mut roots = app.world_mut().query_filtered::<&Transform, With<bevy_vrm1::prelude::SpringRoot>>();
+    let swing =
+        roots.iter(app.world()).map(|t| t.rotation.angle_between(Quat::IDENTITY).to_degrees()).fold(0.0, f32::max);
     let state = *app.world().resource::<Conversation>();
     println!(
         "alive: frame-loop CPU per update (µs), single-threaded schedules, 60 Hz, dialogue at 80 tokens/s with espeak-ng speech"
     );
     for (name, s) in [
-        ("empty MinimalPlugins app", &base),
+        ("empty MinimalPlugins + TransformPlugin app", &base),
         ("companion idle (life, gaze)", &idle),
         ("companion speaking (stream, TTS, lip-sync, gestures)", &speaking),
     ] {
@@ -210,7 +216,7 @@ fn main() {
         speaking.allocs_per_frame - base.allocs_per_frame
     );
     println!(
-        "alive: p99 speaking / p99 idle = {:.3} (state at the end: {state:?}, mouth {mouth_moved:?})",
+        "alive: p99 speaking / p99 idle = {:.3} (state at the end: {state:?}, mouth {mouth_moved:?}, hair springs swung up to {swing:.1}°)",
         speaking.p99_us / idle.p99_us
     );
     let _ = std::fs::remove_dir_all(&data);

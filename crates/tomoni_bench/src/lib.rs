@@ -1,9 +1,10 @@
 //! Benchmarks: see `benches/`. Run them with `cargo xtask bench`, which builds them in the dev
 //! profile every other task uses, so Bevy is compiled once. This library holds what several
-//! benches share: a VRM-like skeleton and a loopback HTTP request reader.
+//! benches share: a VRM-like skeleton with spring-boned hair and a loopback HTTP request reader.
 
 use bevy::prelude::*;
-use bevy_vrm1::prelude::{RestTransform, VrmBone};
+use bevy_vrm1::prelude::{ColliderShape, RestTransform, SpringJointProps, SpringRoot, VrmBone};
+use bevy_vrm1::vrm::spring_bone::{SpringCenterNode, SpringColliders, SpringJoints};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use tomoni_avatar::pose::ModelRest;
@@ -17,6 +18,41 @@ pub fn spawn_skeleton(world: &mut World) {
         let rest = Transform::from_rotation(Quat::from_rotation_z(0.01 * i as f32));
         world.spawn((VrmBone(name), RestTransform(rest), ModelRest(Quat::from_rotation_x(0.02 * i as f32)), rest));
     }
+}
+
+/// Hair spring chains like the default avatar's (`VRMC_springBone`: seven chains of three
+/// joints round the back and sides of the head, one skull collider), simulated by bevy_vrm1's
+/// own spring system. Needs [`spawn_skeleton`] first; returns the first joint of each chain.
+pub fn spawn_hair_springs(world: &mut World) -> Vec<Entity> {
+    let head = world
+        .query::<(Entity, &VrmBone)>()
+        .iter(world)
+        .find(|(_, b)| b.0 == "head")
+        .map(|(e, _)| e)
+        .expect("spawn_skeleton first");
+    let skull = ColliderShape::Sphere(bevy_vrm1::prelude::Sphere { offset: [0.0, 0.08, 0.0], radius: 0.08 });
+    let props = SpringJointProps {
+        drag_force: 0.4,
+        gravity_dir: Vec3::NEG_Y,
+        gravity_power: 0.0,
+        hit_radius: 0.01,
+        stiffness: 1.2,
+    };
+    [-150.0f32, -110.0, -72.0, 72.0, 110.0, 150.0, 180.0]
+        .iter()
+        .map(|deg| {
+            let (s, c) = deg.to_radians().sin_cos();
+            let j0 = world.spawn((Transform::from_xyz(0.1 * s, 0.1, 0.1 * c), props, ChildOf(head))).id();
+            let j1 = world.spawn((Transform::from_xyz(0.0, -0.05, 0.0), props, ChildOf(j0))).id();
+            let j2 = world.spawn((Transform::from_xyz(0.0, -0.05, 0.0), props, ChildOf(j1))).id();
+            world.entity_mut(j0).insert(SpringRoot {
+                joints: SpringJoints(vec![j0, j1, j2]),
+                colliders: SpringColliders(vec![(head, skull)]),
+                center_node: SpringCenterNode(None),
+            });
+            j0
+        })
+        .collect()
 }
 
 /// Reads one HTTP request from a loopback client: its first line and its body.
