@@ -32,6 +32,8 @@ pub struct Setup {
     pub assets: PathBuf,
     /// OpenXR blend modes, in order of preference (checked).
     pub blend_preference: Vec<openxr::EnvironmentBlendMode>,
+    /// Reference spaces to try, in order (checked before any window opens).
+    pub space_preference: Vec<openxr::ReferenceSpaceType>,
 }
 
 /// The project's asset root: `--assets`, `$TOMONI_ASSETS`, `./assets`, the source tree's
@@ -82,6 +84,8 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         app_file.as_ref().map_or_else(|| "<built-in configs/tomoni.toml>".into(), |p| p.display().to_string());
     let blend_preference = tomoni_xr::xr::parse_blend_modes(&config.xr.blend_modes)
         .map_err(|e| Failure::Input(format!("{config_name}: {e}")))?;
+    let space_preference = tomoni_xr::xr::parse_reference_spaces(&config.xr.reference_spaces)
+        .map_err(|e| Failure::Input(format!("{config_name}: {e}")))?;
     let look: PersonaLook =
         config::load_toml(persona_file.as_deref(), config::DEFAULT_PERSONA_TOML, "configs/personas/default.toml")
             .map_err(input)?;
@@ -93,7 +97,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
     };
     tomoni_avatar::vrm_check::inspect(&avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
     let avatar_file = avatar_file.canonicalize().unwrap_or(avatar_file);
-    Ok(Setup { config, look, avatar_file, assets, blend_preference })
+    Ok(Setup { config, look, avatar_file, assets, blend_preference, space_preference })
 }
 
 /// Builds the app every mode shares. `headless`: no window, no winit; frames render to images.
@@ -133,6 +137,11 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             app.add_plugins(tomoni_xr::xr::plugins_with_xr(defaults)).add_plugins((
                 runner,
                 tomoni_xr::xr::XrHeadPlugin { blend_preference: setup.blend_preference.clone() },
+                tomoni_xr::xr::XrSpacePlugin {
+                    preference: setup.space_preference.clone(),
+                    eye_height: setup.config.viewer.eye_height,
+                },
+                tomoni_xr::xr::XrRecenterButtonPlugin,
             ));
             if setup.config.xr.remember_place {
                 let file = tomoni_persona::memory::default_path().with_file_name("place.json");
@@ -258,6 +267,7 @@ pub fn run_interactive(
         let summary = move |mut printed: Local<bool>,
                             mut exits: MessageReader<AppExit>,
                             status: Option<Res<tomoni_xr::xr::XrStatus>>,
+                            head: Res<tomoni_core::ViewerHead>,
                             ready: Query<
             (&tomoni_avatar::AvatarReady, &GlobalTransform),
             With<tomoni_avatar::Companion>,
@@ -271,7 +281,8 @@ pub fn run_interactive(
                 Err(_) => "companion not ready".to_string(),
             };
             let session = status.map(|s| format!("; {}", s.line())).unwrap_or_default();
-            println!("{label}: {n} frames; {companion}{session}");
+            let viewer = format!("viewer's eyes at {:.2?}", head.transform.translation);
+            println!("{label}: {n} frames; {companion}; {viewer}{session}");
         };
         app.add_message::<tomoni_xr::xr::EndXrSession>().add_systems(Last, (count, summary).chain());
     }

@@ -54,11 +54,18 @@ pub struct XrConfig {
     pub blend_modes: Vec<String>,
     /// Keep the companion where you left it: the pose is saved and restored next session.
     pub remember_place: bool,
+    /// Reference spaces in order of preference: `stage` (room-scale floor), `local_floor`,
+    /// `local` (seated; the floor is `viewer.eye_height` below where the session began).
+    pub reference_spaces: Vec<String>,
 }
 
 impl Default for XrConfig {
     fn default() -> Self {
-        Self { blend_modes: vec!["alpha_blend".into(), "additive".into(), "opaque".into()], remember_place: true }
+        Self {
+            blend_modes: vec!["alpha_blend".into(), "additive".into(), "opaque".into()],
+            remember_place: true,
+            reference_spaces: vec!["stage".into(), "local_floor".into(), "local".into()],
+        }
     }
 }
 

@@ -1,28 +1,38 @@
 //! OpenXR through bevy_mod_openxr: the plugin group that starts an XR session, the blend-mode
-//! choice and render profile, the session's life (presence, clean exit through STOPPING and
+//! choice and render profile, the reference space (STAGE, else LOCAL_FLOOR, else LOCAL), the
+//! controller's recenter button, the session's life (presence, clean exit through STOPPING and
 //! EXITING), the head pose for [`ViewerHead`], and the summary `tomoni run --max-frames` prints.
 
 use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
 use bevy_mod_openxr::environment_blend_mode::OxrEnvironmentBlendModes;
+use bevy_mod_openxr::openxr_session_running;
 use bevy_mod_openxr::poll_events::{OxrEventHandlerExt, OxrEventIn};
 use bevy_mod_openxr::resources::{OxrInstance, OxrSessionConfig, OxrSystemId};
+use bevy_mod_openxr::session::OxrSession;
 use bevy_mod_xr::camera::XrCamera;
-use bevy_mod_xr::session::{XrRequestExitMessage, XrState};
-use openxr::EnvironmentBlendMode;
+use bevy_mod_xr::session::{XrPreDestroySession, XrRequestExitMessage, XrSessionCreated, XrState, session_available};
+use bevy_mod_xr::spaces::{XrPrimaryReferenceSpace, XrReferenceSpace};
+use openxr::{EnvironmentBlendMode, ReferenceSpaceType};
 use tomoni_core::behaviour::Presence;
 use tomoni_core::{RenderProfile, SeeThrough, TomoniSystems, ViewerHead};
 
+use crate::Recenter;
+
 /// `DefaultPlugins` with OpenXR. `XR_FB_passthrough` is asked for too (only enabled where the
 /// runtime offers it): on Quest-style runtimes that report only OPAQUE, passthrough is how the
-/// room shows behind the companion.
+/// room shows behind the companion. So is `XR_EXT_local_floor`, for the LOCAL_FLOOR fallback.
+/// The primary reference space comes from [`XrSpacePlugin`], which the caller adds.
 pub fn plugins_with_xr(defaults: PluginGroupBuilder) -> PluginGroupBuilder {
     use bevy_mod_openxr::exts::OxrExtensions;
     use bevy_mod_openxr::init::OxrInitPlugin;
     let mut exts = OxrExtensions::default();
     exts.enable_hand_tracking().enable_fb_passthrough();
+    exts.raw_mut().ext_local_floor = true;
     bevy_mod_openxr::add_xr_plugins(defaults)
         .set(OxrInitPlugin { exts, ..Default::default() })
+        // Ours picks STAGE, LOCAL_FLOOR or LOCAL by what the runtime offers (`XrSpacePlugin`).
+        .disable::<bevy_mod_openxr::reference_space::OxrReferenceSpacePlugin>()
         .add(bevy_mod_openxr::features::fb_passthrough::OxrFbPassthroughPlugin)
 }
 
@@ -138,6 +148,228 @@ pub fn probe() -> Result<Probe, String> {
     Ok(p)
 }
 
+/// Parses the configured reference-space names (`stage`, `local_floor`, `local`).
+pub fn parse_reference_spaces(names: &[String]) -> Result<Vec<ReferenceSpaceType>, String> {
+    if names.is_empty() {
+        return Err("xr.reference_spaces: empty; list at least one of stage, local_floor, local".into());
+    }
+    names
+        .iter()
+        .map(|n| match n.as_str() {
+            "stage" => Ok(ReferenceSpaceType::STAGE),
+            "local_floor" => Ok(ReferenceSpaceType::LOCAL_FLOOR),
+            "local" => Ok(ReferenceSpaceType::LOCAL),
+            other => {
+                Err(format!("xr.reference_spaces: unknown space {other:?} (expected stage, local_floor or local)"))
+            }
+        })
+        .collect()
+}
+
+/// The world tomoni draws in: an OpenXR reference space, and where its floor is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpaceChoice {
+    /// The reference space created.
+    pub space: ReferenceSpaceType,
+    /// How far below that space's origin the floor is, metres: 0 for STAGE and LOCAL_FLOOR; for
+    /// LOCAL (origin at the head where the session began) the user's configured eye height.
+    pub floor_below_origin: f32,
+}
+
+/// The first preferred space the runtime offers; LOCAL gets its floor from `eye_height`.
+pub fn choose_reference_space(
+    preference: &[ReferenceSpaceType],
+    available: &[ReferenceSpaceType],
+    eye_height: f32,
+) -> Option<SpaceChoice> {
+    preference.iter().copied().find(|s| available.contains(s)).map(|space| SpaceChoice {
+        space,
+        floor_below_origin: if space == ReferenceSpaceType::LOCAL { eye_height } else { 0.0 },
+    })
+}
+
+fn space_name(s: ReferenceSpaceType) -> &'static str {
+    match s {
+        ReferenceSpaceType::STAGE => "STAGE",
+        ReferenceSpaceType::LOCAL_FLOOR => "LOCAL_FLOOR",
+        ReferenceSpaceType::LOCAL => "LOCAL",
+        ReferenceSpaceType::VIEW => "VIEW",
+        _ => "other",
+    }
+}
+
+/// Creates the primary reference space (in place of bevy_mod_openxr's fixed STAGE): STAGE, else
+/// LOCAL_FLOOR, else LOCAL with the floor at the configured eye height below the start.
+pub struct XrSpacePlugin {
+    /// Reference spaces in order of preference.
+    pub preference: Vec<ReferenceSpaceType>,
+    /// The user's eye height, metres (for LOCAL).
+    pub eye_height: f32,
+}
+
+#[derive(Resource)]
+struct SpacePreference {
+    preference: Vec<ReferenceSpaceType>,
+    eye_height: f32,
+}
+
+impl Plugin for XrSpacePlugin {
+    fn build(&self, app: &mut App) {
+        use bevy::render::{RenderApp, extract_resource::ExtractResourcePlugin};
+        app.add_plugins(ExtractResourcePlugin::<XrPrimaryReferenceSpace>::default())
+            .insert_resource(SpacePreference { preference: self.preference.clone(), eye_height: self.eye_height })
+            .add_systems(XrSessionCreated, create_primary_space)
+            .add_systems(XrPreDestroySession, drop_spaces);
+        app.sub_app_mut(RenderApp).add_systems(XrPreDestroySession, drop_spaces);
+    }
+}
+
+fn create_primary_space(
+    session: Res<OxrSession>,
+    pref: Res<SpacePreference>,
+    remembered: Option<Res<crate::RememberedPlace>>,
+    mut status: ResMut<XrStatus>,
+    mut commands: Commands,
+) {
+    let available = session.enumerate_reference_spaces().unwrap_or_default();
+    let Some(choice) = choose_reference_space(&pref.preference, &available, pref.eye_height) else {
+        error!(
+            "the OpenXR runtime offers none of the configured reference spaces (xr.reference_spaces); it offers {:?}",
+            available.iter().map(|s| space_name(*s)).collect::<Vec<_>>()
+        );
+        return;
+    };
+    let origin = Isometry3d::from_translation(Vec3::new(0.0, -choice.floor_below_origin, 0.0));
+    match session.create_reference_space(choice.space, origin) {
+        Ok(space) => {
+            status.space = space_name(choice.space).to_string();
+            if choice.floor_below_origin > 0.0 {
+                info!(
+                    "reference space LOCAL: no floor from the runtime, so the floor is {:.2} m (viewer.eye_height) below where the session began",
+                    choice.floor_below_origin
+                );
+            } else {
+                info!("reference space {}", status.space);
+            }
+            commands.insert_resource(XrPrimaryReferenceSpace(space));
+            if choice.space != ReferenceSpaceType::STAGE && remembered.is_some() {
+                // LOCAL and LOCAL_FLOOR start wherever the user is: a pose saved in one session
+                // means nothing in the next. Only the stage is the same room every time.
+                info!("the companion's place is not remembered: {} is not the room's fixed stage", status.space);
+                commands.remove_resource::<crate::RememberedPlace>();
+            }
+        }
+        Err(e) => error!("creating the {} reference space failed: {e}", space_name(choice.space)),
+    }
+}
+
+fn drop_spaces(spaces: Query<Entity, With<XrReferenceSpace>>, mut commands: Commands) {
+    commands.remove_resource::<XrPrimaryReferenceSpace>();
+    for e in &spaces {
+        commands.entity(e).remove::<XrReferenceSpace>();
+    }
+}
+
+/// Controller buttons that recenter the companion, per interaction profile: a deliberate press
+/// (the thumbstick or trackpad click, or the menu button on the simple controller), on either
+/// hand.
+pub const RECENTER_BINDINGS: &[(&str, &str)] = &[
+    ("/interaction_profiles/khr/simple_controller", "input/menu/click"),
+    ("/interaction_profiles/oculus/touch_controller", "input/thumbstick/click"),
+    ("/interaction_profiles/valve/index_controller", "input/thumbstick/click"),
+    ("/interaction_profiles/htc/vive_controller", "input/trackpad/click"),
+    ("/interaction_profiles/microsoft/motion_controller", "input/thumbstick/click"),
+];
+
+/// The OpenXR action behind the controller's recenter button.
+#[derive(Resource)]
+struct RecenterAction {
+    set: openxr::ActionSet,
+    action: openxr::Action<bool>,
+}
+
+/// A controller button (see [`RECENTER_BINDINGS`]) sends [`Recenter`], as the key and
+/// `tomoni recenter` do.
+pub struct XrRecenterButtonPlugin;
+
+impl Plugin for XrRecenterButtonPlugin {
+    fn build(&self, app: &mut App) {
+        use bevy_mod_openxr::action_binding::OxrSendActionBindings;
+        use bevy_mod_openxr::action_set_syncing::OxrActionSetSyncSet;
+        app.add_systems(Startup, create_recenter_action.run_if(session_available))
+            .add_systems(OxrSendActionBindings, suggest_recenter_bindings)
+            .add_systems(XrSessionCreated, attach_recenter_action)
+            .add_systems(PreUpdate, sync_recenter_action.before(OxrActionSetSyncSet).run_if(openxr_session_running))
+            .add_systems(Update, read_recenter_button.in_set(TomoniSystems::Input).run_if(openxr_session_running));
+    }
+}
+
+fn create_recenter_action(instance: Res<OxrInstance>, mut commands: Commands) {
+    let made = instance.create_action_set("tomoni", "tomoni companion", 0).and_then(|set| {
+        let action = set.create_action::<bool>("recenter", "Recenter the companion", &[])?;
+        Ok(RecenterAction { set, action })
+    });
+    match made {
+        Ok(a) => {
+            commands.insert_resource(a);
+        }
+        Err(e) => warn!("no controller recenter button: creating the OpenXR action failed: {e}"),
+    }
+}
+
+fn suggest_recenter_bindings(
+    action: Option<Res<RecenterAction>>,
+    mut bindings: MessageWriter<bevy_mod_openxr::action_binding::OxrSuggestActionBinding>,
+) {
+    let Some(a) = action else { return };
+    for (profile, input) in RECENTER_BINDINGS {
+        bindings.write(bevy_mod_openxr::action_binding::OxrSuggestActionBinding {
+            action: a.action.as_raw(),
+            interaction_profile: (*profile).into(),
+            bindings: ["left", "right"].iter().map(|h| format!("/user/hand/{h}/{input}").into()).collect(),
+        });
+    }
+    info!("controller recenter button suggested for {} interaction profiles", RECENTER_BINDINGS.len());
+}
+
+fn attach_recenter_action(
+    action: Option<Res<RecenterAction>>,
+    mut attach: MessageWriter<bevy_mod_openxr::action_set_attaching::OxrAttachActionSet>,
+) {
+    if let Some(a) = action {
+        attach.write(bevy_mod_openxr::action_set_attaching::OxrAttachActionSet(a.set.clone()));
+    }
+}
+
+fn sync_recenter_action(
+    action: Option<Res<RecenterAction>>,
+    mut sync: MessageWriter<bevy_mod_openxr::action_set_syncing::OxrSyncActionSet>,
+) {
+    if let Some(a) = action {
+        sync.write(bevy_mod_openxr::action_set_syncing::OxrSyncActionSet(a.set.clone()));
+    }
+}
+
+/// Recenter on the press, not while held.
+fn read_recenter_button(
+    action: Option<Res<RecenterAction>>,
+    session: Res<OxrSession>,
+    mut recenter: MessageWriter<Recenter>,
+) {
+    let Some(a) = action else { return };
+    if let Ok(s) = a.action.state(&session, openxr::Path::NULL)
+        && pressed_now(s.current_state, s.changed_since_last_sync)
+    {
+        info!("recenter: controller button");
+        recenter.write(Recenter);
+    }
+}
+
+/// A press is a change to down since the last sync.
+pub fn pressed_now(down: bool, changed: bool) -> bool {
+    down && changed
+}
+
 /// The XR session as the app sees it (for the summary line, logs and `doctor`).
 #[derive(Resource, Debug, Clone, Default)]
 pub struct XrStatus {
@@ -147,6 +379,8 @@ pub struct XrStatus {
     pub system: String,
     /// Blend mode in use.
     pub blend: String,
+    /// Reference space in use (`STAGE`, `LOCAL_FLOOR`, `LOCAL`).
+    pub space: String,
     /// The latest OpenXR session state (`FOCUSED`, `STOPPING`, …).
     pub state: String,
     /// Frames rendered and submitted while the session ran.
@@ -159,8 +393,8 @@ impl XrStatus {
     /// One line for scripted checks and logs.
     pub fn line(&self) -> String {
         format!(
-            "runtime {}, system {}, blend {}, {} frames submitted, final state {}",
-            self.runtime, self.system, self.blend, self.frames, self.state
+            "runtime {}, system {}, blend {}, space {}, {} frames submitted, final state {}",
+            self.runtime, self.system, self.blend, self.space, self.frames, self.state
         )
     }
 }
@@ -310,6 +544,49 @@ mod tests {
 
     fn default_pref() -> Vec<B> {
         parse_blend_modes(&tomoni_core::config::XrConfig::default().blend_modes).unwrap()
+    }
+
+    use ReferenceSpaceType as S;
+    /// Reference spaces as runtimes report them: a room-scale headset with a guardian (stage)
+    /// and `XR_EXT_local_floor`; a runtime with a floor but no stage bounds; and seated or 3DoF
+    /// glasses that know no floor at all.
+    const ROOM_SCALE: &[S] = &[S::VIEW, S::LOCAL, S::STAGE, S::LOCAL_FLOOR];
+    const FLOOR_NO_STAGE: &[S] = &[S::VIEW, S::LOCAL, S::LOCAL_FLOOR];
+    const NO_FLOOR: &[S] = &[S::VIEW, S::LOCAL];
+
+    #[test]
+    fn the_reference_space_is_stage_else_local_floor_else_local_with_the_eye_height() {
+        let p = parse_reference_spaces(&tomoni_core::config::XrConfig::default().reference_spaces).unwrap();
+        let pick = |dev: &[S]| choose_reference_space(&p, dev, 1.58).unwrap();
+        assert_eq!(pick(ROOM_SCALE), SpaceChoice { space: S::STAGE, floor_below_origin: 0.0 });
+        assert_eq!(pick(FLOOR_NO_STAGE), SpaceChoice { space: S::LOCAL_FLOOR, floor_below_origin: 0.0 });
+        // Without a floor, it is the configured eye height below where the session began.
+        assert_eq!(pick(NO_FLOOR), SpaceChoice { space: S::LOCAL, floor_below_origin: 1.58 });
+        // A user who sits: LOCAL first even where a stage exists.
+        let seated = parse_reference_spaces(&["local".into(), "stage".into()]).unwrap();
+        assert_eq!(choose_reference_space(&seated, ROOM_SCALE, 1.2).unwrap().space, S::LOCAL);
+        // Nothing acceptable offered: no space (the app says so) rather than a wrong floor.
+        let stage_only = parse_reference_spaces(&["stage".into()]).unwrap();
+        assert_eq!(choose_reference_space(&stage_only, NO_FLOOR, 1.6), None);
+    }
+
+    #[test]
+    fn reference_space_names_are_checked() {
+        assert!(parse_reference_spaces(&[]).unwrap_err().contains("empty"));
+        let e = parse_reference_spaces(&["floor".into()]).unwrap_err();
+        assert!(e.contains("\"floor\"") && e.contains("stage, local_floor or local"), "{e}");
+    }
+
+    #[test]
+    fn the_recenter_button_fires_once_per_press() {
+        // (down, changed since last sync) over frames: press, hold, hold, release, press again.
+        let frames = [(true, true), (true, false), (true, false), (false, true), (true, true)];
+        let fired: Vec<bool> = frames.iter().map(|&(d, c)| pressed_now(d, c)).collect();
+        assert_eq!(fired, [true, false, false, false, true]);
+        // Every profile binds a click on both hands.
+        for (profile, input) in RECENTER_BINDINGS {
+            assert!(profile.starts_with("/interaction_profiles/") && input.ends_with("/click"), "{profile} {input}");
+        }
     }
 
     #[test]

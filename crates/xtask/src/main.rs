@@ -200,18 +200,27 @@ fn xr_run(args: &[&str], session: bool) -> Result<String, String> {
     Ok(text)
 }
 
+/// The one-line summary `tomoni run --max-frames` prints in XR.
+fn xr_summary(text: &str) -> String {
+    text.lines().find(|l| l.starts_with("xr: ") && l.contains("frames;")).unwrap_or("").to_string()
+}
+
+/// The three numbers printed after `label` (`Vec3(x, y, z)` in Debug form).
+fn vec3_after(line: &str, label: &str) -> Vec<f32> {
+    line.split(label)
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
 fn xr_checks() -> Res {
     // 1. Beside the head, as configured; clean exit.
     let frames = 66;
     let text = xr_run(&["run", "--max-frames", &frames.to_string()], true)?;
-    let summary = text.lines().find(|l| l.starts_with("xr: ") && l.contains("frames;")).unwrap_or("").to_string();
+    let summary = xr_summary(&text);
     println!("xtask: {summary}");
-    let at: Vec<f32> = summary
-        .split("standing at Vec3(")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_default();
+    let at = vec3_after(&summary, "standing at Vec3(");
     let submitted: u32 = summary
         .split(" frames submitted")
         .next()
@@ -220,9 +229,40 @@ fn xr_checks() -> Res {
         .unwrap_or(0);
     // Default placement: 0.7 m to the right, 0.35 m ahead of the simulated head at the origin.
     let beside = at.len() == 3 && (at[0] - 0.70).abs() < 0.01 && (at[2] + 0.35).abs() < 0.01 && at[1].abs() < 0.05;
-    if !summary.contains("companion ready") || !beside || submitted < 60 || !summary.contains("final state EXITING") {
+    if !summary.contains("companion ready")
+        || !beside
+        || submitted < 60
+        || !summary.contains("final state EXITING")
+        || !summary.contains("space STAGE")
+    {
         return Err(format!(
-            "XR check 1 failed: want the companion ready at (0.70, ~0, -0.35), ≥ 60 frames submitted and a clean EXITING; got: {summary}"
+            "XR check 1 failed: want the companion ready at (0.70, ~0, -0.35) in STAGE, ≥ 60 frames submitted and a clean EXITING; got: {summary}"
+        ));
+    }
+    // The controller's recenter button: bindings suggested for every profile and the action set
+    // attached to the session, with no path the runtime refused.
+    let refused = ["Invalid Path Suggested", "Suggested Path Unsupported", "Unable to convert"];
+    if !text.contains("controller recenter button suggested for 5 interaction profiles")
+        || !text.contains("attached sessions!")
+        || refused.iter().any(|r| text.contains(r))
+    {
+        return Err("XR check 1 failed: the controller recenter action was not bound and attached cleanly".into());
+    }
+    // 1b. A runtime without a floor: only LOCAL allowed, so the floor is the configured eye
+    // height (1.45 m) below where the session began; the eyes stand that high above it.
+    let seated =
+        xr_summary(&xr_run(&["run", "--config", "crates/xtask/xr/seated-local.toml", "--max-frames", "40"], true)?);
+    println!("xtask: {seated}");
+    let eyes = vec3_after(&seated, "viewer's eyes at Vec3(");
+    let feet = vec3_after(&seated, "standing at Vec3(");
+    if !seated.contains("space LOCAL,")
+        || eyes.len() != 3
+        || (eyes[1] - 1.45).abs() > 0.08
+        || feet.len() != 3
+        || feet[1].abs() > 0.05
+    {
+        return Err(format!(
+            "XR check 1b failed: want space LOCAL with the eyes ~1.45 m above the companion's floor; got: {seated}"
         ));
     }
     // `tomoni doctor` sees the runtime, the headset and its blend modes.

@@ -42,4 +42,4 @@ for i in $(seq 1 200); do grep -q "The Monado service has started" /tmp/tomoni-m
 grep -q "The Monado service has started" /tmp/tomoni-monado.log || { cat /tmp/tomoni-monado.log; exit 1; }
 for d in "$REPO" "$BINDIR"; do mkdir -p "$R$d"; mnt --bind "$d" "$R$d"; done
 # A fresh data folder on the root's tmpfs each run: no remembered place, no old memories.
-IN sh -c 'cd "$0" && TOMONI_DATA_DIR=/tmp/tomoni-data RUST_LOG=warn,bevy_mod_openxr=info exec "$@"' "$REPO" "$BINDIR/tomoni" "$@"
+IN sh -c 'cd "$0" && TOMONI_DATA_DIR=/tmp/tomoni-data RUST_LOG=warn,bevy_mod_openxr=info,tomoni_xr=info exec "$@"' "$REPO" "$BINDIR/tomoni" "$@"
