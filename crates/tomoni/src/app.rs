@@ -129,6 +129,7 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             }));
         }
         AppMode::Xr => {
+            tomoni_xr::xr::exit_cleanly_when_the_runtime_goes();
             // The headset is the display; bevy_mod_openxr replaces the ordinary renderer.
             // Pipelined rendering off, as bevy_mod_openxr advises: the views must be rendered
             // from the poses predicted for this frame, not the last.

@@ -370,6 +370,36 @@ pub fn pressed_now(down: bool, changed: bool) -> bool {
     down && changed
 }
 
+/// Exit status when the OpenXR runtime goes away mid-session (`EX_TEMPFAIL`: start the runtime
+/// and run again).
+pub const RUNTIME_GONE_EXIT: i32 = 75;
+
+/// The OpenXR error in a panic message that means the runtime or session is gone, if any.
+/// bevy_mod_openxr 0.6 panics (`expect`) when `xrWaitFrame` or `xrPollEvent` fail; these are the
+/// failures a user causes by quitting the runtime or unplugging the headset.
+pub fn runtime_gone(panic_message: &str) -> Option<&'static str> {
+    ["ERROR_INSTANCE_LOST", "ERROR_SESSION_LOST", "ERROR_RUNTIME_FAILURE"]
+        .into_iter()
+        .find(|code| panic_message.contains(code))
+}
+
+/// Turns bevy_mod_openxr's panic on a lost runtime into a clear message and a prompt exit with
+/// [`RUNTIME_GONE_EXIT`]. Nothing is lost: memories are committed to SQLite as each turn ends,
+/// and the place file is written when the companion is placed. Other panics are untouched.
+pub fn exit_cleanly_when_the_runtime_goes() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(code) = info.payload_as_str().and_then(runtime_gone) {
+            eprintln!(
+                "tomoni: the OpenXR runtime went away ({code}): the headset was unplugged or the runtime stopped. \
+                 Your companion and its memories are saved; start the runtime and run tomoni again."
+            );
+            std::process::exit(RUNTIME_GONE_EXIT);
+        }
+        default_hook(info);
+    }));
+}
+
 /// The XR session as the app sees it (for the summary line, logs and `doctor`).
 #[derive(Resource, Debug, Clone, Default)]
 pub struct XrStatus {
@@ -575,6 +605,14 @@ mod tests {
         assert!(parse_reference_spaces(&[]).unwrap_err().contains("empty"));
         let e = parse_reference_spaces(&["floor".into()]).unwrap_err();
         assert!(e.contains("\"floor\"") && e.contains("stage, local_floor or local"), "{e}");
+    }
+
+    #[test]
+    fn a_lost_runtime_is_recognised_in_bevy_mod_openxr_panics() {
+        // The message Monado's loss produced in the real check (xtask XR check 4).
+        assert_eq!(runtime_gone("Failed to wait frame: ERROR_INSTANCE_LOST"), Some("ERROR_INSTANCE_LOST"));
+        assert_eq!(runtime_gone("Failed to poll event: ERROR_SESSION_LOST"), Some("ERROR_SESSION_LOST"));
+        assert_eq!(runtime_gone("index out of bounds: the len is 3 but the index is 4"), None);
     }
 
     #[test]

@@ -200,6 +200,23 @@ fn xr_run(args: &[&str], session: bool) -> Result<String, String> {
     Ok(text)
 }
 
+/// Like [`xr_run`], but Monado is killed `after` seconds into the FOCUSED session; returns
+/// everything printed,
+/// including `monado-run: tomoni exited with status N`.
+fn xr_run_killing(args: &[&str], after: u32) -> Result<String, String> {
+    let mut c = Command::new("bash");
+    c.arg(root().join("crates/xtask/xr/monado-run.sh"))
+        .arg(cache_dir().join("xrroot"))
+        .arg(root())
+        .arg(target_dir().join("debug"))
+        .arg("--")
+        .args(args)
+        .env("KILL_RUNTIME_AFTER", after.to_string());
+    println!("xtask: running tomoni {} against Monado, killing Monado {after} s into the session", args.join(" "));
+    let out = c.output().map_err(|e| format!("cannot run the XR check: {e}"))?;
+    Ok(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
 /// The one-line summary `tomoni run --max-frames` prints in XR.
 fn xr_summary(text: &str) -> String {
     text.lines().find(|l| l.starts_with("xr: ") && l.contains("frames;")).unwrap_or("").to_string()
@@ -265,6 +282,17 @@ fn xr_checks() -> Res {
             "XR check 1b failed: want space LOCAL with the eyes ~1.45 m above the companion's floor; got: {seated}"
         ));
     }
+    // 1c. The runtime goes away mid-session: a clear message and a prompt exit with status 75,
+    // not a panic.
+    let lost = xr_run_killing(&["run", "--max-frames", "100000"], 2)?;
+    if !lost.contains("tomoni exited with status 75")
+        || !lost.contains("the OpenXR runtime went away (ERROR_")
+        || lost.contains("panicked at")
+    {
+        let tail = lost.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        return Err(format!("XR check 1c failed: losing the runtime should end tomoni cleanly (status 75):\n{tail}"));
+    }
+    println!("xtask: runtime killed mid-session: tomoni said so and exited with status 75");
     // `tomoni doctor` sees the runtime, the headset and its blend modes.
     let doc = xr_run(&["doctor"], false)?;
     for want in ["OpenXR runtime:  Monado", "headset:         Monado: Simulated HMD", "blend modes:     opaque"] {

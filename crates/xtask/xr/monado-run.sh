@@ -3,6 +3,8 @@
 # compositor, simulated HMD, Vulkan on lavapipe) in a Debian trixie root, because Monado's client
 # library needs a newer glibc than the bookworm host has. Needs root and the Debian mirror.
 # Usage: monado-run.sh ROOT REPO BINDIR -- tomoni-args...     (ROOT is cached between runs)
+# With KILL_RUNTIME_AFTER=SECONDS, Monado is killed that long after the session is FOCUSED and
+# the script prints tomoni's exit status instead of returning it.
 set -euo pipefail
 R=$1; REPO=$2; BINDIR=$3; shift 4
 mirror() { awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || awk '/^deb / {print $2; exit}' /etc/apt/sources.list; }
@@ -42,4 +44,19 @@ for i in $(seq 1 200); do grep -q "The Monado service has started" /tmp/tomoni-m
 grep -q "The Monado service has started" /tmp/tomoni-monado.log || { cat /tmp/tomoni-monado.log; exit 1; }
 for d in "$REPO" "$BINDIR"; do mkdir -p "$R$d"; mnt --bind "$d" "$R$d"; done
 # A fresh data folder on the root's tmpfs each run: no remembered place, no old memories.
-IN sh -c 'cd "$0" && TOMONI_DATA_DIR=/tmp/tomoni-data RUST_LOG=warn,bevy_mod_openxr=info,tomoni_xr=info exec "$@"' "$REPO" "$BINDIR/tomoni" "$@"
+run() { IN sh -c 'cd "$0" && TOMONI_DATA_DIR=/tmp/tomoni-data RUST_LOG=warn,bevy_mod_openxr=info,tomoni_xr=info exec "$@"' "$REPO" "$BINDIR/tomoni" "$@"; }
+if [ -n "${KILL_RUNTIME_AFTER:-}" ]; then
+  # The runtime going away mid-session: kill Monado, then report how tomoni ended.
+  log=/tmp/tomoni-xr-kill.log
+  run "$@" > "$log" 2>&1 & APID=$!
+  for i in $(seq 1 600); do grep -q "entered XR state FOCUSED" "$log" && break; sleep 0.1; done
+  sleep "$KILL_RUNTIME_AFTER"; kill -KILL "$MPID"; wait "$MPID" 2>/dev/null || true; MPID=
+  echo "monado-run: runtime killed"
+  set +e
+  timeout 30 tail -f --pid="$APID" /dev/null || { echo "monado-run: tomoni did not exit within 30 s"; kill -KILL "$APID"; }
+  wait "$APID"; rc=$?; set -e
+  cat "$log"
+  echo "monado-run: tomoni exited with status $rc"
+  exit 0
+fi
+run "$@"
