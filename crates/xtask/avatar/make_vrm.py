@@ -91,13 +91,14 @@ PALETTE = {
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
     "shirt": ((0.95, 0.95, 0.93), (0.78, 0.80, 0.86), 0.0010),
-    "trousers": ((0.20, 0.21, 0.25), (0.10, 0.10, 0.13), 0.0015),
+    "trousers": ((0.16, 0.16, 0.19), (0.08, 0.08, 0.10), 0.0015),
     "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
 }
 
 
-# Garments that hang across the body's hollows (see `drape`).
-DRAPED = ("jacket", "trousers")
+# Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
+# (labels 1 and 2 are the legs), a jacket whose skirt stands off the hips.
+DRAPED = {"jacket": {"flare": 0.025}, "trousers": {"min_radius": {1: 0.062, 2: 0.062}}}
 
 
 def fail(msg):
@@ -335,10 +336,13 @@ def bob_hair(head_pts, centre, eye_y, columns=96, rows=44):
     return verts, tris
 
 
-def drape(p, labels, step=0.012):
+def drape(p, labels, step=0.012, min_radius=None, flare=0.0):
     """Cloth hangs across hollows instead of following them: each vertex moves out, away from
     its slice's centre, to the convex outline of its horizontal slice (one outline a label:
-    torso, left leg, right leg). Vertices labelled -1 stay."""
+    torso, left leg, right leg). Vertices labelled -1 stay. `min_radius` (label -> m) makes
+    straight trouser legs; `flare` (m) opens the lowest 10 cm out, as a jacket's skirt does."""
+    min_radius = min_radius or {}
+    hem = p[labels >= 0, 1].min() if (labels >= 0).any() else 0.0
     from scipy.spatial import ConvexHull, QhullError
 
     out = p.copy()
@@ -366,8 +370,12 @@ def drape(p, labels, step=0.012):
                 s_ = cross(ac, d[:, None, :]) / den
             t = np.where((s_ >= -1e-6) & (s_ <= 1 + 1e-6) & (t > 0), t, np.inf).min(axis=1)
             t = np.where(np.isfinite(t), np.maximum(t, 1.0), 1.0)
-            out[tgt, 0] = c[0] + d[:, 0] * t
-            out[tgt, 2] = c[1] + d[:, 1] * t
+            r = np.linalg.norm(d, axis=1) * t
+            want = np.maximum(r, min_radius.get(int(lab), 0.0))
+            want += flare * np.clip((hem + 0.10 - p[tgt, 1]) / 0.10, 0.0, 1.0) ** 1.5
+            scale = want / np.maximum(np.linalg.norm(d, axis=1), 1e-9)
+            out[tgt, 0] = c[0] + d[:, 0] * scale
+            out[tgt, 2] = c[1] + d[:, 1] * scale
     return out
 
 
@@ -595,7 +603,7 @@ def build(data_dir):
         if iters:
             shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, iters)
         if _name in DRAPED:
-            shell = drape(shell, drape_label[vs])
+            shell = drape(shell, drape_label[vs], **DRAPED[_name])
             shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, 2)
         shell = smooth_hems(shell, local, tpos[vs], nrm0[vs], off)
         add(mesh, mat, shell, Wn[vs], vs, local)
