@@ -213,6 +213,7 @@ fn run(
                                 origin += n * analysis::HOP as u64;
                             }
                         });
+                        analyzer.finish(|w| hops.push(w));
                         if !hops.is_empty() {
                             let at = origin + (analysis::WINDOW / 2) as u64;
                             send(Event::Track { start: at, track: hop_track(hops, rate) });
