@@ -42,6 +42,8 @@ pub struct DemoRequest {
 
 /// Frames per second of demo time.
 pub const FPS: u32 = 30;
+/// Unrecorded frames between the avatar being ready and the timeline starting.
+const WARMUP_FRAMES: u32 = 10;
 
 #[derive(Resource)]
 struct Script {
@@ -49,6 +51,8 @@ struct Script {
     target: Handle<Image>,
     next_line: usize,
     ready_at: Option<f32>,
+    /// Frames rendered after the avatar is ready and before the timeline starts.
+    warmup: u32,
     quiet_since: Option<f32>,
     t: f32,
     frame: u32,
@@ -116,6 +120,7 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
             target,
             next_line: 0,
             ready_at: None,
+            warmup: 0,
             quiet_since: None,
             t: 0.0,
             frame: 0,
@@ -173,6 +178,12 @@ fn direct(
         if time.elapsed_secs() > 120.0 {
             finish(&script, &mut exit, Err(Failure::Runtime("the avatar never became ready".into())));
         }
+        return;
+    }
+    // Render pipelines compile in the background: the first frames after loading can come out
+    // blank. A few unrecorded frames first, so the timeline's frame 0 shows the companion.
+    if script.warmup < WARMUP_FRAMES {
+        script.warmup += 1;
         return;
     }
     script.t += time.delta_secs();

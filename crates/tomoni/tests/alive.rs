@@ -135,6 +135,13 @@ fn a_streamed_reply_is_spoken_with_the_mouth_on_the_audio_clock_and_its_cues_fir
     assert!(turns.last().unwrap().1.contains("river"));
     let sheet = image::open(out.join("contact-sheet.png")).unwrap().to_rgb8();
     assert!(sheet.width() >= 160 * 2 && sheet.height() >= 200);
+    // Every kept frame shows the scene, the first included (not a blank render target).
+    for entry in std::fs::read_dir(out.join("frames")).unwrap() {
+        let path = entry.unwrap().path();
+        let img = image::open(&path).unwrap().to_luma8();
+        let mean = img.pixels().map(|p| f64::from(p.0[0])).sum::<f64>() / f64::from(img.width() * img.height());
+        assert!(mean > 40.0, "{}: mean luminance {mean:.0}, a blank frame", path.display());
+    }
 }
 
 #[test]

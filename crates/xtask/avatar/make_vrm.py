@@ -90,7 +90,8 @@ PALETTE = {
     "hair": ((0.23, 0.15, 0.11), (0.12, 0.07, 0.06), 0.0015),
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
-    "shirt": ((0.95, 0.95, 0.93), (0.78, 0.80, 0.86), 0.0010),
+    "shirt": ((0.90, 0.91, 0.93), (0.72, 0.75, 0.82), 0.0010),
+    "tie": ((0.46, 0.12, 0.17), (0.28, 0.06, 0.10), 0.0008),
     "trousers": ((0.16, 0.16, 0.19), (0.08, 0.08, 0.10), 0.0015),
     "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
 }
@@ -562,6 +563,9 @@ def build(data_dir):
     vee = chest_front & (np.abs(tpos[:, 0]) < 0.17 * (neck_y + 0.03 - y)) & (y > neck_y - 0.27) & (y < neck_y + 0.01)
     jacket &= ~vee
     collar |= chest_front & (np.abs(tpos[:, 0]) < 0.4 * (neck_y + 0.05 - y)) & (y > neck_y - 0.33) & not_extremity
+    # a tie down the shirt front, from the knot at the collar to below the jacket's opening
+    tie = chest_front & not_extremity & (np.abs(tpos[:, 0]) < 0.016 + 0.10 * (neck_y - y).clip(0, 0.3)) & (
+        y > neck_y - 0.30) & (y < neck_y + 0.005)
     # brows: a band of skin that the browDown unit moves, above the eyes
     bd = np.linalg.norm(units["browDownLeft"] + units["browDownRight"], axis=1)
     brows = (bd > 0.55 * bd.max()) & (y > eye_y + 0.015) & (y < eye_y + 0.035)
@@ -570,6 +574,7 @@ def build(data_dir):
     # (mesh, name, region, offset m, material, smoothing iterations)
     shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
               ("Clothes", "shirt", collar, 0.009, "shirt", 8),
+              ("Clothes", "tie", tie, 0.0125, "tie", 4),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8),
               ("Body", "brows", brows, 0.0015, "brows", 0)]
     # what drapes, and across what: the torso as one, below the crotch each leg on its own
@@ -756,7 +761,7 @@ def mtoon_material(name, base, shade, outline):
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
                                  "roughnessFactor": 0.8 if name not in ("sclera", "pupil", "iris") else 0.3},
-        "doubleSided": name in ("hair", "jacket", "trousers", "shirt", "brows"),
+        "doubleSided": name in ("hair", "jacket", "trousers", "shirt", "tie", "brows"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
             "transparentWithZWrite": False,
