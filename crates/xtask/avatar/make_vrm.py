@@ -88,6 +88,7 @@ PALETTE = {
     "iris": ((0.30, 0.20, 0.13), (0.20, 0.13, 0.08), 0.0),
     "pupil": ((0.03, 0.03, 0.04), (0.02, 0.02, 0.03), 0.0),
     "hair": ((0.23, 0.15, 0.11), (0.12, 0.07, 0.06), 0.0015),
+    "hair_inner": ((0.11, 0.07, 0.05), (0.06, 0.035, 0.03), 0.0),
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
     "shirt": ((0.90, 0.91, 0.93), (0.72, 0.75, 0.82), 0.0010),
@@ -626,9 +627,18 @@ def build(data_dir):
     skull = region(["head", "neck"]) & (y > neck_y)
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
     centre = np.array([0.0, eye_y + 0.01, zc - 0.01])
-    hv, ht = bob_hair(tpos[skull], centre, eye_y)
+    outer, ot = bob_hair(tpos[skull], centre, eye_y)
+    # Hair has thickness: an inner layer 5 mm in, darker (light does not reach under hair), and
+    # a rim joining the two at the cut. Seen past the cheeks, the inside of the bob reads as hair.
+    radial = (outer - centre) / np.linalg.norm(outer - centre, axis=1, keepdims=True)
+    hv = np.concatenate([outer, outer - 0.005 * radial])
+    n = len(outer)
+    cut = boundary_edges(ot)
+    rim = np.concatenate([np.stack([cut[:, 0], cut[:, 1], cut[:, 1] + n], 1),
+                          np.stack([cut[:, 0], cut[:, 1] + n, cut[:, 0] + n], 1)])
     springs, hw = hair_springs(hv, centre, eye_y, names, bidx, bones, joints_t)
-    add("Hair", "hair", hv, hw, np.full(len(hv), -1), ht)
+    add("Hair", "hair", hv, hw, np.full(len(hv), -1), np.concatenate([ot, rim]))
+    add("Hair", "hair_inner", hv, hw, np.full(len(hv), -1), ot[:, [0, 2, 1]] + n)
 
     allpos = np.concatenate([tpos] + extra_pos)
     allW = np.concatenate([np.pad(w, ((0, 0), (0, len(names) - w.shape[1]))) for w in [Wn] + extra_W])
@@ -761,7 +771,7 @@ def mtoon_material(name, base, shade, outline):
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
                                  "roughnessFactor": 0.8 if name not in ("sclera", "pupil", "iris") else 0.3},
-        "doubleSided": name in ("hair", "jacket", "trousers", "shirt", "tie", "brows"),
+        "doubleSided": name in ("hair", "hair_inner", "jacket", "trousers", "shirt", "tie", "brows"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
             "transparentWithZWrite": False,
