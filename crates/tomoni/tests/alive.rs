@@ -4,8 +4,6 @@
 //! audio, cues fire, the turn ends and is stored; a stream that breaks mid-reply ends in the
 //! persona's own graceful line and an interrupted turn, with the app still running.
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,7 +18,7 @@ fn serve(chunks: Vec<String>, cut: bool) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(4) {
             let Ok(mut s) = stream else { continue };
-            let _ = common::read_request(&s);
+            let _ = tomoni_bench::read_request(&s);
             let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
             for c in &chunks {
                 let body = format!("data: {}\n\n", serde_json::json!({"choices": [{"delta": {"content": c}}]}));
@@ -168,7 +166,7 @@ fn serve_chat_and_speech(reply: &'static str) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(16) {
             let Ok(mut s) = stream else { continue };
-            let (first, body) = common::read_request(&s);
+            let (first, body) = tomoni_bench::read_request(&s);
             if first.contains("/audio/speech") {
                 let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let text = req["input"].as_str().unwrap_or("hello").to_string();

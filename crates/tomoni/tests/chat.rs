@@ -3,8 +3,6 @@
 //! interrupted status of a failed one) in a real SQLite file. With nothing configured and nothing
 //! on Ollama's port, the offline demo answers and says what it is.
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,7 +15,7 @@ fn serve(body: &'static str) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(8) {
             let Ok(mut s) = stream else { continue };
-            let _ = common::read_request(&s);
+            let _ = tomoni_bench::read_request(&s);
             let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n{body}");
         }
     });

@@ -1,6 +1,7 @@
 //! Benchmarks: see `benches/`. Run them with `cargo xtask bench`, which builds them in the dev
 //! profile every other task uses, so Bevy is compiled once. This library holds what several
-//! benches share: a VRM-like skeleton with spring-boned hair and a loopback HTTP request reader.
+//! benches share (and `tomoni`'s tests, for the reader): a VRM-like skeleton with spring-boned hair
+//! and a loopback HTTP request reader.
 
 use bevy::prelude::*;
 use bevy_vrm1::prelude::{ColliderShape, RestTransform, SpringJointProps, SpringRoot, VrmBone};

@@ -38,16 +38,41 @@ pub fn plugins_with_xr(defaults: PluginGroupBuilder) -> PluginGroupBuilder {
 
 /// Parses the configured blend-mode names (`alpha_blend`, `additive`, `opaque`).
 pub fn parse_blend_modes(names: &[String]) -> Result<Vec<EnvironmentBlendMode>, String> {
+    use EnvironmentBlendMode as B;
+    parse_names(
+        "xr.blend_modes",
+        "mode",
+        names,
+        &[("alpha_blend", B::ALPHA_BLEND), ("additive", B::ADDITIVE), ("opaque", B::OPAQUE)],
+    )
+}
+
+/// Parses the configured reference-space names (`stage`, `local_floor`, `local`).
+pub fn parse_reference_spaces(names: &[String]) -> Result<Vec<ReferenceSpaceType>, String> {
+    use ReferenceSpaceType as S;
+    parse_names(
+        "xr.reference_spaces",
+        "space",
+        names,
+        &[("stage", S::STAGE), ("local_floor", S::LOCAL_FLOOR), ("local", S::LOCAL)],
+    )
+}
+
+/// A non-empty list of names from `known`; errors name the setting `key` and what is allowed.
+fn parse_names<T: Copy>(key: &str, what: &str, names: &[String], known: &[(&str, T)]) -> Result<Vec<T>, String> {
+    let all: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
     if names.is_empty() {
-        return Err("xr.blend_modes: empty; list at least one of alpha_blend, additive, opaque".into());
+        return Err(format!("{key}: empty; list at least one of {}", all.join(", ")));
     }
+    let (last, rest) = all.split_last().unwrap_or((&"", &[]));
     names
         .iter()
-        .map(|n| match n.as_str() {
-            "alpha_blend" => Ok(EnvironmentBlendMode::ALPHA_BLEND),
-            "additive" => Ok(EnvironmentBlendMode::ADDITIVE),
-            "opaque" => Ok(EnvironmentBlendMode::OPAQUE),
-            other => Err(format!("xr.blend_modes: unknown mode {other:?} (expected alpha_blend, additive or opaque)")),
+        .map(|n| {
+            known
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| format!("{key}: unknown {what} {n:?} (expected {} or {last})", rest.join(", ")))
         })
         .collect()
 }
@@ -148,24 +173,6 @@ pub fn probe() -> Result<Probe, String> {
     Ok(p)
 }
 
-/// Parses the configured reference-space names (`stage`, `local_floor`, `local`).
-pub fn parse_reference_spaces(names: &[String]) -> Result<Vec<ReferenceSpaceType>, String> {
-    if names.is_empty() {
-        return Err("xr.reference_spaces: empty; list at least one of stage, local_floor, local".into());
-    }
-    names
-        .iter()
-        .map(|n| match n.as_str() {
-            "stage" => Ok(ReferenceSpaceType::STAGE),
-            "local_floor" => Ok(ReferenceSpaceType::LOCAL_FLOOR),
-            "local" => Ok(ReferenceSpaceType::LOCAL),
-            other => {
-                Err(format!("xr.reference_spaces: unknown space {other:?} (expected stage, local_floor or local)"))
-            }
-        })
-        .collect()
-}
-
 /// The world tomoni draws in: an OpenXR reference space, and where its floor is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpaceChoice {
@@ -199,7 +206,9 @@ fn space_name(s: ReferenceSpaceType) -> &'static str {
 }
 
 /// Creates the primary reference space (in place of bevy_mod_openxr's fixed STAGE): STAGE, else
-/// LOCAL_FLOOR, else LOCAL with the floor at the configured eye height below the start.
+/// LOCAL_FLOOR, else LOCAL with the floor at the configured eye height below the start. The
+/// plugin's settings are also the resource its system reads.
+#[derive(Resource, Clone)]
 pub struct XrSpacePlugin {
     /// Reference spaces in order of preference.
     pub preference: Vec<ReferenceSpaceType>,
@@ -207,17 +216,11 @@ pub struct XrSpacePlugin {
     pub eye_height: f32,
 }
 
-#[derive(Resource)]
-struct SpacePreference {
-    preference: Vec<ReferenceSpaceType>,
-    eye_height: f32,
-}
-
 impl Plugin for XrSpacePlugin {
     fn build(&self, app: &mut App) {
         use bevy::render::{RenderApp, extract_resource::ExtractResourcePlugin};
         app.add_plugins(ExtractResourcePlugin::<XrPrimaryReferenceSpace>::default())
-            .insert_resource(SpacePreference { preference: self.preference.clone(), eye_height: self.eye_height })
+            .insert_resource(self.clone())
             .add_systems(XrSessionCreated, create_primary_space)
             .add_systems(XrPreDestroySession, drop_spaces);
         app.sub_app_mut(RenderApp).add_systems(XrPreDestroySession, drop_spaces);
@@ -226,7 +229,7 @@ impl Plugin for XrSpacePlugin {
 
 fn create_primary_space(
     session: Res<OxrSession>,
-    pref: Res<SpacePreference>,
+    pref: Res<XrSpacePlugin>,
     remembered: Option<Res<crate::RememberedPlace>>,
     mut status: ResMut<XrStatus>,
     mut commands: Commands,

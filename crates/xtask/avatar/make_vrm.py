@@ -10,7 +10,6 @@ body surface -> hair shell -> eyes split into sclera/iris/pupil -> expression mo
 mixes of the ARKit face units -> glTF 2.0 binary with VRMC_vrm 1.0 and VRMC_materials_mtoon.
 """
 import argparse
-import gzip
 import json
 import math
 import os

@@ -179,7 +179,8 @@ fn xr() -> Res {
     xr_checks()
 }
 
-fn xr_run(args: &[&str], session: bool) -> Result<String, String> {
+/// `monado-run.sh` with tomoni's `args`: the real binary in XR against Monado.
+fn monado_command(args: &[&str]) -> Command {
     let mut c = Command::new("bash");
     c.arg(root().join("crates/xtask/xr/monado-run.sh"))
         .arg(cache_dir().join("xrroot"))
@@ -187,12 +188,21 @@ fn xr_run(args: &[&str], session: bool) -> Result<String, String> {
         .arg(target_dir().join("debug"))
         .arg("--")
         .args(args);
-    println!("xtask: running tomoni {} against Monado", args.join(" "));
+    c
+}
+
+/// Runs `c` and returns its stdout and stderr together, with its exit status.
+fn output_text(mut c: Command) -> Result<(std::process::ExitStatus, String), String> {
     let out = c.output().map_err(|e| format!("cannot run the XR check: {e}"))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Ok((out.status, format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+}
+
+fn xr_run(args: &[&str], session: bool) -> Result<String, String> {
+    println!("xtask: running tomoni {} against Monado", args.join(" "));
+    let (status, text) = output_text(monado_command(args))?;
     let tail = || text.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-    if !out.status.success() {
-        return Err(format!("tomoni in XR failed ({}):\n{}", out.status, tail()));
+    if !status.success() {
+        return Err(format!("tomoni in XR failed ({status}):\n{}", tail()));
     }
     if session && !text.contains("entered XR state FOCUSED") {
         return Err(format!("the XR session never reached FOCUSED:\n{}", tail()));
@@ -201,20 +211,12 @@ fn xr_run(args: &[&str], session: bool) -> Result<String, String> {
 }
 
 /// Like [`xr_run`], but Monado is killed `after` seconds into the FOCUSED session; returns
-/// everything printed,
-/// including `monado-run: tomoni exited with status N`.
+/// everything printed, including `monado-run: tomoni exited with status N`.
 fn xr_run_killing(args: &[&str], after: u32) -> Result<String, String> {
-    let mut c = Command::new("bash");
-    c.arg(root().join("crates/xtask/xr/monado-run.sh"))
-        .arg(cache_dir().join("xrroot"))
-        .arg(root())
-        .arg(target_dir().join("debug"))
-        .arg("--")
-        .args(args)
-        .env("KILL_RUNTIME_AFTER", after.to_string());
+    let mut c = monado_command(args);
+    c.env("KILL_RUNTIME_AFTER", after.to_string());
     println!("xtask: running tomoni {} against Monado, killing Monado {after} s into the session", args.join(" "));
-    let out = c.output().map_err(|e| format!("cannot run the XR check: {e}"))?;
-    Ok(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    Ok(output_text(c)?.1)
 }
 
 /// The one-line summary `tomoni run --max-frames` prints in XR.
