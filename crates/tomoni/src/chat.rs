@@ -10,6 +10,7 @@ use tomoni_core::config::{self, AppConfig};
 use tomoni_persona::client::{DialogueEvent, DialogueService, LlmConfig, Turn, TurnStatus};
 use tomoni_persona::memory::{self, Memory};
 use tomoni_persona::persona::Persona;
+use tomoni_persona::wellbeing::{self, CareCounts, Policy, TurnCare, Wellbeing};
 use tomoni_persona::{card, chatgpt, offline};
 
 /// Ollama's default local endpoint, tried when nothing is configured.
@@ -112,6 +113,39 @@ pub struct Session {
     brain: Brain,
     conversation: String,
     offline_turns: usize,
+    /// Crisis care, honesty and break reminders: every message passes here first.
+    pub wellbeing: Wellbeing,
+    /// What care applied to the latest message (for the app's disclosure label).
+    pub last_care: Option<TurnCare>,
+}
+
+/// The wellbeing policy from `[wellbeing]`; a bad value is an input error naming the field.
+pub fn wellbeing_policy(cfg: &AppConfig) -> Result<Policy, Failure> {
+    let w = &cfg.wellbeing;
+    let bad = |m: String| Failure::Input(format!("configs/tomoni.toml: {m}"));
+    let minutes = w.break_minutes().map_err(bad)?;
+    if !w.gap_minutes.is_finite() || w.gap_minutes <= 0.0 || w.gap_minutes > 7.0 * 24.0 * 60.0 {
+        return Err(bad(format!("wellbeing.gap_minutes: {} is not a number of minutes (0..10080]", w.gap_minutes)));
+    }
+    let resources = if w.resources.is_empty() {
+        wellbeing::default_resources()
+    } else {
+        w.resources
+            .iter()
+            .map(|r| wellbeing::Resource { locale: r.locale.clone(), name: r.name.clone(), contact: r.contact.clone() })
+            .collect()
+    };
+    Ok(Policy {
+        locale: Some(w.locale.trim().to_string()).filter(|l| !l.is_empty()),
+        resources,
+        break_every: minutes.map(|m| Duration::from_secs_f64(f64::from(m) * 60.0)),
+        gap: Duration::from_secs_f64(f64::from(w.gap_minutes) * 60.0),
+    })
+}
+
+/// Where the care counts live: beside memory, counts only.
+pub fn care_counts_path() -> PathBuf {
+    memory::default_path().with_file_name("care-counts.json")
 }
 
 impl Session {
@@ -121,6 +155,7 @@ impl Session {
         let persona = load_persona(args.persona.as_deref().unwrap_or(&cfg.persona))?;
         let mem = Memory::open(&memory::default_path()).map_err(|e| Failure::Runtime(e.to_string()))?;
         let (brain, label) = brain(&cfg, args)?;
+        let policy = wellbeing_policy(&cfg)?;
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Ok((
             Self {
@@ -129,6 +164,8 @@ impl Session {
                 brain,
                 conversation: format!("tomoni:{secs}"),
                 offline_turns: 0,
+                wellbeing: Wellbeing::new(policy),
+                last_care: None,
             },
             label,
         ))
@@ -137,6 +174,14 @@ impl Session {
     /// Sends a user message: stores it, assembles the prompt with relevant memories, starts the
     /// turn; the reply is stored (complete or interrupted) when it ends.
     pub fn send(&mut self, text: &str) -> Result<Turn, Failure> {
+        // Care is decided here, on the user's side, before and whatever the model answers.
+        let care = self.wellbeing.on_message(text, std::time::Instant::now());
+        if let Err(e) = CareCounts::record(&care_counts_path(), &care) {
+            eprintln!("tomoni: could not update the care counts: {e}");
+        }
+        let guard = care.guard();
+        let stored = guard.clone();
+        self.last_care = Some(care.clone());
         let (facts, history) = {
             let mut m = self.memory.lock().map_err(|_| Failure::Runtime("memory lock poisoned".into()))?;
             let facts: Vec<String> = m
@@ -156,16 +201,22 @@ impl Session {
         };
         let memory = self.memory.clone();
         let conv = self.conversation.clone();
+        // Memory keeps what the person heard: the reply as the guard rewrote it.
         let log = move |status: TurnStatus, reply: &str| {
+            let reply = stored.replay(reply);
             if let Ok(mut m) = memory.lock()
-                && let Err(e) = m.add_turn(&conv, "assistant", reply, status.as_str())
+                && let Err(e) = m.add_turn(&conv, "assistant", &reply, status.as_str())
             {
                 eprintln!("tomoni: could not store the reply: {e}");
             }
         };
-        Ok(match &self.brain {
+        let turn = match &self.brain {
             Brain::Llm(s) => {
-                s.turn_with(self.persona.messages(&facts, &history, text), move |end| log(end.status, &end.text))
+                let mut messages = self.persona.messages(&facts, &history, text);
+                if let (Some(note), Some(system)) = (care.system_note(), messages.first_mut()) {
+                    system.content.push_str(&format!("\n{note}\n"));
+                }
+                s.turn_with(messages, move |end| log(end.status, &end.text))
             }
             Brain::Offline => {
                 let events = offline::reply(self.offline_turns);
@@ -175,7 +226,8 @@ impl Session {
                 }
                 Turn::scripted(events)
             }
-        })
+        };
+        Ok(turn.guarded(guard))
     }
 }
 
@@ -199,6 +251,7 @@ pub fn event_json(e: &DialogueEvent) -> serde_json::Value {
 pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Failure> {
     let (mut session, label) = Session::open(&args)?;
     eprintln!("tomoni: {} ({label})", session.persona.name);
+    eprintln!("tomoni: {}", wellbeing::disclosure(&session.persona.name, wellbeing::Lang::En));
     if let Some(text) = once {
         let mut turn = session.send(&text)?;
         let mut status = TurnStatus::Interrupted;
@@ -218,7 +271,7 @@ pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Fa
             }
         }
         if !events {
-            println!("{}", reply.join(" "));
+            println!("{}", wellbeing::join_clauses(&reply));
         }
         return if status == TurnStatus::Complete {
             Ok(())
@@ -227,13 +280,22 @@ pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Fa
         };
     }
     println!("{}: {}", session.persona.name, session.persona.greeting);
+    let mut first = true;
     read_lines(|line| {
         let mut turn = session.send(line)?;
+        // After a long gap the conversation is new again: say what the companion is.
+        if let Some(c) = &session.last_care
+            && c.disclose
+            && !std::mem::take(&mut first)
+        {
+            println!("({})", wellbeing::disclosure(&session.persona.name, c.lang));
+        }
         print!("{}> ", session.persona.name);
         while let Some(e) = turn.blocking_next() {
             match e {
                 DialogueEvent::Clause(c) => {
-                    print!("{c} ");
+                    let sep = if wellbeing::join_clauses(&["a", &c]).starts_with("a ") { " " } else { "" };
+                    print!("{c}{sep}");
                     let _ = std::io::stdout().flush();
                 }
                 DialogueEvent::Error(err) => print!("\n[{}]", err.message),

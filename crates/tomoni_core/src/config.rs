@@ -43,6 +43,76 @@ pub struct AppConfig {
     pub llm: LlmSettings,
     /// Glasses and headsets.
     pub xr: XrConfig,
+    /// Crisis care, honesty and break reminders (docs/wellbeing.md).
+    pub wellbeing: WellbeingConfig,
+}
+
+/// Crisis care, honesty and break reminders. The care itself cannot be switched off: only
+/// where it refers people, and how often it suggests a break.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WellbeingConfig {
+    /// BCP 47 locale whose crisis services are named (`en-US`, `ja-JP`); empty: the system's
+    /// (`LANG`), or Japan's when the person writes Japanese on a system set to another language.
+    pub locale: String,
+    /// `adult` or `minors`. In `minors` mode break reminders are on and come at least every
+    /// three hours.
+    pub mode: String,
+    /// Minutes of continuous conversation before a break reminder; 0: off (the adult default),
+    /// unset in `minors` mode: 180.
+    pub break_reminder_minutes: Option<f32>,
+    /// Minutes without a message that end a continuous conversation (the AI disclosure shows again).
+    pub gap_minutes: f32,
+    /// Crisis services; empty: the built-in ones (988 in the US; よりそいホットライン and
+    /// いのちの電話 in Japan).
+    pub resources: Vec<CrisisResource>,
+}
+
+/// One crisis service, as the companion says it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrisisResource {
+    /// BCP 47 locale it serves.
+    pub locale: String,
+    /// Its name, as spoken.
+    pub name: String,
+    /// How to reach it, as spoken (`call or text 988`).
+    pub contact: String,
+}
+
+impl Default for WellbeingConfig {
+    fn default() -> Self {
+        Self {
+            locale: String::new(),
+            mode: "adult".into(),
+            break_reminder_minutes: None,
+            gap_minutes: 30.0,
+            resources: Vec::new(),
+        }
+    }
+}
+
+impl WellbeingConfig {
+    /// Minutes between break reminders in force, or `None` for off; `Err` names a bad field.
+    pub fn break_minutes(&self) -> Result<Option<f32>, String> {
+        let minors = match self.mode.as_str() {
+            "adult" => false,
+            "minors" => true,
+            m => return Err(format!("wellbeing.mode: {m:?}: expected \"adult\" or \"minors\"")),
+        };
+        match self.break_reminder_minutes {
+            Some(m) if !m.is_finite() || m < 0.0 => {
+                Err(format!("wellbeing.break_reminder_minutes: {m} is not a number of minutes (0: off)"))
+            }
+            Some(m) if minors && (m == 0.0 || m > 180.0) => Err(format!(
+                "wellbeing.break_reminder_minutes: {m} in minors mode; it must be 1..=180 (at least every three hours)"
+            )),
+            Some(m) if m == 0.0 => Ok(None),
+            Some(m) => Ok(Some(m)),
+            None if minors => Ok(Some(180.0)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// OpenXR choices.
@@ -107,6 +177,7 @@ impl Default for AppConfig {
             render: RenderConfig::default(),
             llm: LlmSettings::default(),
             xr: XrConfig::default(),
+            wellbeing: WellbeingConfig::default(),
         }
     }
 }
@@ -237,6 +308,18 @@ mod tests {
         let look: PersonaLook = parse_toml("name='x'\n[avatar]\npath='a.vrm'\nheight=17.0\n", "p.toml").unwrap();
         let err = check_look(&look, "p.toml").unwrap_err();
         assert!(err.message.contains("avatar.height"));
+    }
+
+    #[test]
+    fn break_reminders_default_by_mode_and_refuse_nonsense() {
+        let w = |t: &str| parse_toml::<AppConfig>(t, "w.toml").unwrap().wellbeing.break_minutes();
+        assert_eq!(w(""), Ok(None));
+        assert_eq!(w("[wellbeing]\nmode = \"minors\"\n"), Ok(Some(180.0)));
+        assert_eq!(w("[wellbeing]\nbreak_reminder_minutes = 90\n"), Ok(Some(90.0)));
+        assert!(w("[wellbeing]\nmode = \"minors\"\nbreak_reminder_minutes = 0\n").is_err());
+        assert!(w("[wellbeing]\nmode = \"minors\"\nbreak_reminder_minutes = 240\n").is_err());
+        assert!(w("[wellbeing]\nbreak_reminder_minutes = nan\n").is_err());
+        assert!(w("[wellbeing]\nmode = \"kids\"\n").unwrap_err().contains("wellbeing.mode"));
     }
 
     #[test]

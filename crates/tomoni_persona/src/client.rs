@@ -141,6 +141,9 @@ pub enum DialogueEvent {
 pub struct Turn {
     events: mpsc::UnboundedReceiver<DialogueEvent>,
     _cancel: Option<oneshot::Sender<()>>,
+    /// Care and honesty rewrite the reply as it streams (see [`crate::wellbeing`]).
+    guard: Option<crate::wellbeing::TurnGuard>,
+    ready: std::collections::VecDeque<DialogueEvent>,
 }
 
 impl Turn {
@@ -150,22 +153,59 @@ impl Turn {
         for e in events {
             let _ = tx.send(e);
         }
-        Self { events: rx, _cancel: None }
+        Self::new(rx, None)
+    }
+
+    fn new(events: mpsc::UnboundedReceiver<DialogueEvent>, cancel: Option<oneshot::Sender<()>>) -> Self {
+        Self { events, _cancel: cancel, guard: None, ready: std::collections::VecDeque::new() }
+    }
+
+    /// This turn with its reply passed through `guard`; the guard's opening lines (crisis care)
+    /// are ready at once, before the model's first token.
+    pub fn guarded(mut self, mut guard: crate::wellbeing::TurnGuard) -> Self {
+        guard.take_prefix(&mut self.ready);
+        self.guard = Some(guard);
+        self
+    }
+
+    fn pass(&mut self, ev: DialogueEvent) {
+        match &mut self.guard {
+            Some(g) => g.process(ev, &mut self.ready),
+            None => self.ready.push_back(ev),
+        }
     }
 
     /// The next event if one is ready; never blocks (safe on the frame loop).
     pub fn try_next(&mut self) -> Option<DialogueEvent> {
-        self.events.try_recv().ok()
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Some(e);
+            }
+            let ev = self.events.try_recv().ok()?;
+            self.pass(ev);
+        }
     }
 
     /// Waits for the next event (for CLI use, never on the frame loop). `None` after `End`.
     pub fn blocking_next(&mut self) -> Option<DialogueEvent> {
-        self.events.blocking_recv()
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Some(e);
+            }
+            let ev = self.events.blocking_recv()?;
+            self.pass(ev);
+        }
     }
 
     /// Waits for the next event in async code.
     pub async fn next(&mut self) -> Option<DialogueEvent> {
-        self.events.recv().await
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Some(e);
+            }
+            let ev = self.events.recv().await?;
+            self.pass(ev);
+        }
     }
 }
 
@@ -212,7 +252,7 @@ impl DialogueService {
             let _ = tokio::task::spawn_blocking(move || on_end(&end2)).await;
             let _ = tx.send(DialogueEvent::End(end));
         });
-        Turn { events: rx, _cancel: Some(cancel_tx) }
+        Turn::new(rx, Some(cancel_tx))
     }
 }
 

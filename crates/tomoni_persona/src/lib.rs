@@ -27,3 +27,4 @@ pub mod openai;
 pub mod persona;
 pub mod sse;
 pub mod tags;
+pub mod wellbeing;
