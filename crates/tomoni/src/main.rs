@@ -1,14 +1,18 @@
 //! `tomoni`: a life-sized AI companion beside you — in AR/VR glasses through OpenXR, in a
 //! desktop window, or headless into pictures.
 //!
-//! This binary is the composition root: it parses the command line, loads and checks config
-//! and avatar (bad input exits 2 with a message naming the file and the place), and assembles
-//! the plugins of the other crates, chaining the `TomoniSystems` sets in one place.
+//! This binary only parses the command line and calls `tomoni_companion` (the app in each
+//! mode) and `cli` (terminal I/O). Bad input exits 2 with a message naming the file and the
+//! place; a failure while running exits 1.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tomoni::{SceneArgs, app, chat, demo, doctor, ipc, render};
+mod cli;
+
+use tomoni_companion::control::{ControlReply, unix};
+use tomoni_companion::session::ChatArgs;
+use tomoni_companion::{Failure, SceneArgs, app, demo, doctor, render};
 
 #[derive(Parser, Debug)]
 #[command(name = "tomoni", version, about = "A life-sized AI companion beside you")]
@@ -97,7 +101,7 @@ enum Command {
     /// Talk with the companion in the terminal (streaming), or once with `--once`.
     Chat {
         #[command(flatten)]
-        args: chat::ChatArgs,
+        args: ChatArgs,
         /// Send one message, print the reply (tags removed) and exit.
         #[arg(long)]
         once: Option<String>,
@@ -124,11 +128,17 @@ enum Command {
     Export(ExportCmd),
     /// The companion's memory of your conversations.
     #[command(subcommand)]
-    Memory(chat::MemoryCmd),
+    Memory(cli::MemoryCmd),
     /// Speak text with the persona's voice: play it, or write the audio and the viseme track.
     Say {
         /// What to say.
         text: String,
+        /// Persona whose voice speaks (a name or a persona file; default: the config's).
+        #[arg(long)]
+        persona: Option<String>,
+        /// App settings file.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// espeak-ng voice (default: the persona's).
         #[arg(long)]
         voice: Option<String>,
@@ -185,7 +195,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { scene, no_xr, max_frames, eye_png } => {
-            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, &scene, no_xr, max_frames, eye_png))
+            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, no_xr, max_frames, eye_png))
         }
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
@@ -200,7 +210,7 @@ fn main() -> ExitCode {
                         None => {
                             let known: Vec<&str> =
                                 tomoni_core::behaviour::Gesture::ALL.iter().map(|g| g.name()).collect();
-                            return Err(app::Failure::Input(format!(
+                            return Err(Failure::Input(format!(
                                 "unknown gesture {g:?} (built in: {}; or a clip in {})",
                                 known.join(" "),
                                 setup.assets.join("animations").display()
@@ -229,23 +239,28 @@ fn main() -> ExitCode {
                 } else {
                     lines
                 };
-                let chat = chat::ChatArgs {
-                    endpoint,
-                    model,
-                    persona: scene.persona.as_ref().map(|p| p.display().to_string()),
-                    config: scene.config.clone(),
-                };
+                let chat = ChatArgs { endpoint, model, persona: scene.persona.clone(), config: scene.config.clone() };
                 demo::demo(setup, demo::DemoRequest { out, lines, max_seconds: seconds, width, height, every, chat })
             }),
-        Command::Chat { attach: true, once, .. } => chat::attach(once),
-        Command::Chat { args, once, events, .. } => chat::chat(args, once, events),
+        Command::Chat { attach: true, once, .. } => cli::attach(once),
+        Command::Chat { args, once, events, .. } => cli::chat(args, once, events),
         Command::Doctor { scene } => app::prepare(&scene).and_then(|setup| doctor::doctor(&setup)),
-        Command::Recenter => ipc::send("recenter", |l| println!("{l}")).map_err(app::Failure::Runtime),
-        Command::Import(ImportCmd::Chatgpt { file, out }) => chat::import_chatgpt(&file, out),
-        Command::Import(ImportCmd::Card { file, out }) => chat::import_card(&file, out),
-        Command::Export(ExportCmd::Card { name, out, image }) => chat::export_card(&name, &out, image.as_deref()),
-        Command::Memory(cmd) => chat::memory_cmd(cmd),
-        Command::Say { text, voice, out, visemes } => chat::say(&text, voice, out.as_deref(), visemes.as_deref()),
+        Command::Recenter => match unix::send("recenter", |_| {}) {
+            Ok(ControlReply::Done(what)) => {
+                println!("ok: {what}");
+                Ok(())
+            }
+            Ok(other) => Err(Failure::Runtime(format!("{other:?}"))),
+            Err(e) => Err(Failure::Runtime(e)),
+        },
+        Command::Import(ImportCmd::Chatgpt { file, out }) => cli::import_chatgpt(&file, out),
+        Command::Import(ImportCmd::Card { file, out }) => cli::import_card(&file, out),
+        Command::Export(ExportCmd::Card { name, out, image }) => cli::export_card(&name, &out, image.as_deref()),
+        Command::Memory(cmd) => cli::memory_cmd(cmd),
+        Command::Say { text, persona, config, voice, out, visemes } => {
+            let args = ChatArgs { persona, config, ..Default::default() };
+            cli::say(&args, &text, voice, out.as_deref(), visemes.as_deref())
+        }
         Command::CheckAvatar { file } => match tomoni_avatar::vrm_check::inspect(&file) {
             Ok(info) => {
                 println!(
@@ -258,16 +273,16 @@ fn main() -> ExitCode {
                 );
                 Ok(())
             }
-            Err(e) => Err(app::Failure::Input(e.to_string())),
+            Err(e) => Err(Failure::Input(e.to_string())),
         },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(app::Failure::Input(msg)) => {
+        Err(Failure::Input(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(2)
         }
-        Err(app::Failure::Runtime(msg)) => {
+        Err(Failure::Runtime(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(1)
         }

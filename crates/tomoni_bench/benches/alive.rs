@@ -1,4 +1,4 @@
-//! The living companion's per-frame cost, measured on the real bridge (`tomoni::companion`):
+//! The living companion's per-frame cost, measured on the real bridge (`tomoni_companion::bridge`):
 //! dialogue streamed from a loopback SSE server at 80 tokens/s, espeak-ng speech on the speaker
 //! thread, lip-sync from the audio clock, gaze, idle life and gestures, written onto a 55-bone
 //! skeleton with spring-boned hair (bevy_vrm1's spring system, transforms propagated) and 14
@@ -108,7 +108,7 @@ fn live_app(url: &str) -> App {
             tomoni_xr::ViewerCorePlugin { placement: Default::default() },
             PosePlugin,
             LifePlugin,
-            tomoni::companion::CompanionPlugin,
+            tomoni_companion::bridge::CompanionPlugin,
         ));
     tomoni_bench::spawn_skeleton(app.world_mut());
     tomoni_bench::spawn_hair_springs(app.world_mut());
@@ -121,8 +121,9 @@ fn live_app(url: &str) -> App {
         GlobalTransform::from_translation(Vec3::new(0.7, 0.0, -0.35)),
         ExpressionEntityMap(map),
     ));
-    let chat = tomoni::chat::ChatArgs { endpoint: Some(url.into()), ..Default::default() };
-    let (bridge, _) = tomoni::companion::open(&chat, Some(false)).expect("bridge");
+    let chat = tomoni_companion::session::ChatArgs { endpoint: Some(url.into()), ..Default::default() };
+    let r = chat.resolve().expect("config");
+    let (bridge, _) = tomoni_companion::bridge::open(&r.config, r.persona, &chat, Some(false)).expect("bridge");
     app.insert_resource(bridge);
     app.world_mut().resource_mut::<tomoni_core::ViewerHead>().valid = true;
     single_threaded(&mut app);
@@ -175,7 +176,7 @@ fn main() {
         let head = Transform::from_xyz((i as f32 * 0.01).sin() * 0.5, 1.6, 0.0);
         app.world_mut().resource_mut::<tomoni_core::ViewerHead>().transform = head;
     });
-    app.world_mut().resource_mut::<tomoni::companion::Bridge>().say("Tell me about our walk.", None);
+    app.world_mut().resource_mut::<tomoni_companion::bridge::Bridge>().say("Tell me about our walk.", None);
     // Wait for speech to start, then measure while the reply streams and is spoken.
     let t0 = Instant::now();
     while *app.world().resource::<Conversation>() != Conversation::Speaking && t0.elapsed().as_secs() < 20 {

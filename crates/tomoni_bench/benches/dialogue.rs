@@ -78,5 +78,20 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The crisis and honesty rules on every message of the labelled sets: the cost each user
+/// message pays before the model sees it.
+fn wellbeing(c: &mut Criterion) {
+    let messages: Vec<&str> = tomoni_persona::wellbeing::LABELLED_SETS
+        .iter()
+        .flat_map(|(_, tsv)| tsv.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.splitn(3, '\t').nth(2)))
+        .collect();
+    let mut g = c.benchmark_group("wellbeing");
+    g.throughput(Throughput::Elements(messages.len() as u64));
+    g.bench_function("detect_labelled_sets", |b| {
+        b.iter(|| messages.iter().filter(|m| tomoni_persona::wellbeing::detect(black_box(m)).crisis).count())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, wellbeing);
 criterion_main!(benches);

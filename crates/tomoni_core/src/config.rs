@@ -107,7 +107,7 @@ impl WellbeingConfig {
             Some(m) if minors && (m == 0.0 || m > 180.0) => Err(format!(
                 "wellbeing.break_reminder_minutes: {m} in minors mode; it must be 1..=180 (at least every three hours)"
             )),
-            Some(m) if m == 0.0 => Ok(None),
+            Some(0.0) => Ok(None),
             Some(m) => Ok(Some(m)),
             None if minors => Ok(Some(180.0)),
             None => Ok(None),
@@ -260,6 +260,77 @@ pub fn load_toml<T: for<'de> Deserialize<'de>>(
     }
 }
 
+/// Reads the app config (a file, or the built-in default when `path` is `None`) and checks
+/// every number a type cannot check: a value that would panic or silently mislead (`inf`,
+/// `nan`, a negative eye height, a zero timeout) is an error naming the file, line and field.
+pub fn load_app_config(path: Option<&Path>) -> Result<AppConfig, ConfigError> {
+    let text = match path {
+        None => DEFAULT_APP_TOML.to_string(),
+        Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError {
+            path: p.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?,
+    };
+    let name = path.map_or_else(|| "<built-in configs/tomoni.toml>".to_string(), |p| p.display().to_string());
+    let cfg: AppConfig = parse_toml(&text, &name)?;
+    cfg.validate(&text, &name)?;
+    Ok(cfg)
+}
+
+impl AppConfig {
+    /// Checks ranges (see [`load_app_config`]); `text` locates the offending key.
+    pub fn validate(&self, text: &str, path: &str) -> Result<(), ConfigError> {
+        let fail = |section: &str, key: &str, message: String| {
+            let (line, column) = locate(text, section, key);
+            Err(ConfigError { path: path.into(), line, column, message: format!("{section}.{key}: {message}") })
+        };
+        let within = |v: f32, lo: f32, hi: f32| v.is_finite() && (lo..=hi).contains(&v);
+        for (key, v) in [("right", self.placement.right), ("forward", self.placement.forward)] {
+            if !within(v, -10.0, 10.0) {
+                return fail("placement", key, format!("{v} m: expected a distance within 10 m of the viewer"));
+            }
+        }
+        let eye = self.viewer.eye_height;
+        if !within(eye, 0.5, 2.5) {
+            return fail("viewer", "eye_height", format!("{eye} m is not a plausible eye height (0.5..2.5)"));
+        }
+        for (key, v) in [("first_token_timeout", self.llm.first_token_timeout), ("idle_timeout", self.llm.idle_timeout)]
+        {
+            if !within(v, 0.1, 3600.0) {
+                return fail("llm", key, format!("{v}: expected seconds in 0.1..3600"));
+            }
+        }
+        if let Err(m) = self.wellbeing.break_minutes() {
+            let key = if m.starts_with("wellbeing.mode") { "mode" } else { "break_reminder_minutes" };
+            let (line, column) = locate(text, "wellbeing", key);
+            return Err(ConfigError { path: path.into(), line, column, message: m });
+        }
+        let gap = self.wellbeing.gap_minutes;
+        if !within(gap, 1.0, 7.0 * 24.0 * 60.0) {
+            return fail("wellbeing", "gap_minutes", format!("{gap}: expected minutes in 1..10080"));
+        }
+        Ok(())
+    }
+}
+
+/// Line and column of `key =` inside `[section]` (0, 0 when absent, e.g. a built-in default).
+fn locate(text: &str, section: &str, key: &str) -> (usize, usize) {
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            inside = t.trim_start_matches('[').trim_end().trim_end_matches(']').trim() == section;
+            continue;
+        }
+        if inside && t.starts_with(key) && t[key.len()..].trim_start().starts_with('=') {
+            return (i + 1, line.len() - t.len() + 1);
+        }
+    }
+    (0, 0)
+}
+
 /// Validates a persona look beyond what types can say.
 pub fn check_look(look: &PersonaLook, path: &str) -> Result<(), ConfigError> {
     let h = look.avatar.height;
@@ -320,6 +391,31 @@ mod tests {
         assert!(w("[wellbeing]\nmode = \"minors\"\nbreak_reminder_minutes = 240\n").is_err());
         assert!(w("[wellbeing]\nbreak_reminder_minutes = nan\n").is_err());
         assert!(w("[wellbeing]\nmode = \"kids\"\n").unwrap_err().contains("wellbeing.mode"));
+    }
+
+    #[test]
+    fn numbers_that_would_panic_or_mislead_are_refused_with_their_place() {
+        let check = |t: &str| {
+            let cfg: AppConfig = parse_toml(t, "v.toml").unwrap();
+            cfg.validate(t, "v.toml")
+        };
+        for (text, field, line) in [
+            ("[placement]\nright = inf\n", "placement.right", 2),
+            ("[placement]\nforward = nan\n", "placement.forward", 2),
+            ("[viewer]\neye_height = 1e30\n", "viewer.eye_height", 2),
+            ("[viewer]\neye_height = -1.6\n", "viewer.eye_height", 2),
+            ("[llm]\nmodel = \"m\"\nfirst_token_timeout = 1e30\n", "llm.first_token_timeout", 3),
+            ("[llm]\nidle_timeout = nan\n", "llm.idle_timeout", 2),
+            ("[llm]\nidle_timeout = 0\n", "llm.idle_timeout", 2),
+            ("[llm]\nfirst_token_timeout = -1\n", "llm.first_token_timeout", 2),
+            ("[wellbeing]\ngap_minutes = inf\n", "wellbeing.gap_minutes", 2),
+        ] {
+            let e = check(text).unwrap_err();
+            assert!(e.message.starts_with(field), "{text}: {e}");
+            assert_eq!((e.path.as_str(), e.line), ("v.toml", line), "{text}: {e}");
+        }
+        check(DEFAULT_APP_TOML).unwrap();
+        check("[viewer]\neye_height = 1.45\n[llm]\nfirst_token_timeout = 0.5\n").unwrap();
     }
 
     #[test]

@@ -185,16 +185,21 @@ pub fn store(
     memory: &mut Memory,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<usize, ImportError> {
-    let existing: std::collections::HashSet<String> = memory.all_turns()?.into_iter().map(|t| t.conversation).collect();
+    let mut stored: HashMap<String, usize> = HashMap::new();
+    for t in memory.all_turns()? {
+        *stored.entry(t.conversation).or_default() += 1;
+    }
     let mut n = 0;
     let total = export.conversations.len();
     for (i, c) in export.conversations.iter().enumerate() {
         let cid = format!("chatgpt:{}", c.id);
-        if !existing.contains(&cid) {
-            for m in &c.messages {
-                memory.add_turn_at(&cid, &m.role, &m.text, "complete", m.time, "chatgpt")?;
-                n += 1;
-            }
+        // A conversation is stored whole or not at all (one transaction), and one that an
+        // older, interrupted import left short is replaced, not skipped forever.
+        if stored.get(&cid).copied().unwrap_or(0) < c.messages.len() {
+            let turns: Vec<(&str, &str, f64)> =
+                c.messages.iter().map(|m| (m.role.as_str(), m.text.as_str(), m.time)).collect();
+            memory.replace_conversation(&cid, &turns, "chatgpt")?;
+            n += turns.len();
         }
         progress(i + 1, total);
     }
@@ -265,11 +270,14 @@ fn is_kana_or_kanji(c: char) -> bool {
 fn guess_name<'a>(user_texts: impl Iterator<Item = &'a str>) -> Option<String> {
     let mut votes: HashMap<String, usize> = HashMap::new();
     for t in user_texts {
-        let lower = t.to_lowercase();
         for pat in ["your name is ", "call you ", "you are called ", "you're called ", "name you "] {
-            let mut from = 0;
-            while let Some(i) = lower[from..].find(pat) {
-                let start = from + i + pat.len();
+            // Matched in the original text, ASCII case folded: a lowercased copy can differ in
+            // length ('İ' lowercases to two chars), so its offsets must not slice the original.
+            let hits = t
+                .char_indices()
+                .filter(|(i, _)| t.get(*i..*i + pat.len()).is_some_and(|w| w.eq_ignore_ascii_case(pat)));
+            for (i, _) in hits.collect::<Vec<_>>() {
+                let start = i + pat.len();
                 let name: String = t[start..]
                     .split(|c: char| !(c.is_alphanumeric() || c == ' ' || c == '-'))
                     .next()
@@ -282,7 +290,6 @@ fn guess_name<'a>(user_texts: impl Iterator<Item = &'a str>) -> Option<String> {
                 if !name.is_empty() {
                     *votes.entry(name).or_default() += 1;
                 }
-                from = start;
             }
         }
     }
@@ -363,6 +370,29 @@ mod tests {
         let turns = m.all_turns().unwrap();
         assert_eq!(turns[0].conversation, "chatgpt:c1");
         assert_eq!(turns[0].created_at, 1700000001.0);
+    }
+
+    #[test]
+    fn a_conversation_left_short_by_an_interrupted_import_is_completed() {
+        let e = parse(&write("s2.json", EXPORT), |_, _| {}).unwrap();
+        let dir = std::env::temp_dir().join(format!("tomoni-gpt-short-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut m = Memory::open(&dir.join("m.sqlite3")).unwrap();
+        // What an import killed after the first message of c1 left behind (older versions
+        // committed message by message).
+        let first = &e.conversations[0].messages[0];
+        m.add_turn_at("chatgpt:c1", &first.role, &first.text, "complete", first.time, "chatgpt").unwrap();
+        assert_eq!(store(&e, &mut m, |_, _| {}).unwrap(), 4);
+        let c1: Vec<_> = m.all_turns().unwrap().into_iter().filter(|t| t.conversation == "chatgpt:c1").collect();
+        assert_eq!(c1.len(), e.conversations[0].messages.len(), "whole, and not duplicated");
+        assert_eq!(store(&e, &mut m, |_, _| {}).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_name_after_a_dotted_capital_i_does_not_panic() {
+        // 'İ' lowercases to two chars: offsets found in a lowercased copy used to slice wrongly.
+        let texts = ["İİİİ your name is Lune", "İstanbul! I'll call you Lune Klaus."];
+        assert_eq!(guess_name(texts.into_iter()), Some("Lune".to_string()));
     }
 
     #[test]

@@ -107,6 +107,11 @@ impl Memory {
         Ok(Self { conn, path: path.to_path_buf() })
     }
 
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn err(&self, source: rusqlite::Error) -> MemoryError {
         MemoryError { path: self.path.display().to_string(), source }
     }
@@ -147,6 +152,38 @@ impl Memory {
         })()
         .map_err(|e| self.err(e))?;
         Ok(id)
+    }
+
+    /// Replaces a conversation with `turns` (role, text, time) in one transaction: an import
+    /// killed midway leaves the conversation as it was, never half written.
+    pub fn replace_conversation(
+        &mut self,
+        conversation: &str,
+        turns: &[(&str, &str, f64)],
+        source: &str,
+    ) -> Result<(), MemoryError> {
+        let path = self.path.display().to_string();
+        let tx = self.conn.transaction().map_err(|e| MemoryError { path: path.clone(), source: e })?;
+        (|| {
+            tx.execute("DELETE FROM turns WHERE conversation = ?1", params![conversation])?;
+            for (role, text, at) in turns {
+                tx.execute(
+                    "INSERT INTO turns(conversation, role, text, status, created_at, source) VALUES (?1,?2,?3,'complete',?4,?5)",
+                    params![conversation, role, text, at, source],
+                )?;
+                let id = tx.last_insert_rowid();
+                if *role == "user" {
+                    for f in distill_facts(text) {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO facts(text, source_turn, created_at) VALUES (?1,?2,?3)",
+                            params![f, id, at],
+                        )?;
+                    }
+                }
+            }
+            tx.commit()
+        })()
+        .map_err(|e| MemoryError { path, source: e })
     }
 
     /// The last `n` turns of a conversation, oldest first.

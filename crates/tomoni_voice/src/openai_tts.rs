@@ -21,26 +21,110 @@ pub struct OpenAiSpeech {
     pub voice: String,
     /// Name of the environment variable holding the API key (never the key itself).
     pub api_key_env: Option<String>,
-    /// Timeout for connecting and for each read.
+    /// Timeout for connecting, for the response to start, and for each read of the audio: a
+    /// stalled server is an error after this long, never a companion muted for the session.
     pub timeout: Duration,
+    /// One HTTP client for every clause (connections are reused), made on first use.
+    pub client: std::sync::OnceLock<reqwest::blocking::Client>,
+}
+
+/// What the HTTP reader thread hands the synthesis thread.
+enum Piece {
+    Rate(u32),
+    Samples(Vec<i16>),
+    Failed(TtsError),
+    Done,
 }
 
 impl OpenAiSpeech {
-    /// Speaks `text`, calling `on_samples` with each piece of audio as it arrives.
-    pub fn stream(&self, text: &str, mut on_samples: impl FnMut(&[i16])) -> Result<u32, TtsError> {
-        let url = format!("{}/audio/speech", self.base_url.trim_end_matches('/'));
-        let client = reqwest::blocking::Client::builder()
+    /// An endpoint with the default timeout (10 s).
+    pub fn new(base_url: &str, model: &str, voice: &str, api_key_env: Option<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            model: model.into(),
+            voice: voice.into(),
+            api_key_env,
+            timeout: Duration::from_secs(10),
+            client: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<reqwest::blocking::Client, TtsError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c.clone());
+        }
+        let c = reqwest::blocking::Client::builder()
             .connect_timeout(self.timeout)
-            .timeout(None)
+            // Blocking reqwest applies this to sending and to each read of the body.
+            .timeout(self.timeout)
             .build()
             .map_err(|e| TtsError::Synth(e.to_string()))?;
+        Ok(self.client.get_or_init(|| c).clone())
+    }
+
+    /// Speaks `text`, calling `on_samples` with each piece of audio as it arrives. The HTTP
+    /// exchange runs on a helper thread, so `cancelled` (barge-in) is heard within
+    /// milliseconds even while the server stalls; the helper ends at the next read or timeout.
+    pub fn stream(
+        &self,
+        text: &str,
+        cancelled: &dyn Fn() -> bool,
+        mut on_samples: impl FnMut(&[i16]),
+    ) -> Result<u32, TtsError> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (client, this, text) = (self.client()?, self.clone(), text.to_string());
+        std::thread::Builder::new()
+            .name("tomoni-tts-http".into())
+            .spawn(move || this.read_all(&client, &text, &tx))
+            .map_err(|e| TtsError::Synth(format!("cannot start the speech request: {e}")))?;
+        let mut rate = PCM_RATE;
+        loop {
+            if cancelled() {
+                return Err(TtsError::Synth("cancelled (barge-in)".into()));
+            }
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(Piece::Rate(r)) => rate = r,
+                Ok(Piece::Samples(s)) => on_samples(&s),
+                Ok(Piece::Failed(e)) => return Err(e),
+                Ok(Piece::Done) => return Ok(rate),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(TtsError::Synth("the speech request ended without a word".into()));
+                }
+            }
+        }
+    }
+
+    /// The HTTP exchange (helper thread): pieces go to `tx` until it is dropped.
+    fn read_all(&self, client: &reqwest::blocking::Client, text: &str, tx: &crossbeam_channel::Sender<Piece>) {
+        let send = |p: Piece| tx.send(p).is_ok();
+        match self.read_into(client, text, &send) {
+            Ok(()) => {
+                send(Piece::Done);
+            }
+            Err(e) => {
+                send(Piece::Failed(e));
+            }
+        }
+    }
+
+    fn read_into(
+        &self,
+        client: &reqwest::blocking::Client,
+        text: &str,
+        send: &dyn Fn(Piece) -> bool,
+    ) -> Result<(), TtsError> {
+        let url = format!("{}/audio/speech", self.base_url.trim_end_matches('/'));
         let body =
             serde_json::json!({"model": self.model, "input": text, "voice": self.voice, "response_format": "pcm"});
         let mut req = client.post(&url).json(&body);
         if let Some(key) = self.api_key_env.as_ref().and_then(|v| std::env::var(v).ok()).filter(|k| !k.is_empty()) {
             req = req.bearer_auth(key);
         }
-        let mut resp = req.send().map_err(|e| TtsError::Synth(format!("cannot reach {url}: {e}")))?;
+        let mut resp = req.send().map_err(|e| {
+            let why = if e.is_timeout() { format!("no answer within {:?}", self.timeout) } else { e.to_string() };
+            TtsError::Synth(format!("cannot reach {url}: {why}"))
+        })?;
         let status = resp.status();
         if !status.is_success() {
             let hint = match status.as_u16() {
@@ -57,28 +141,26 @@ impl OpenAiSpeech {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.contains("wav"));
-        let mut rate = PCM_RATE;
         let mut header_left = if wav { 44 } else { 0 };
         let mut buf = [0u8; 4096];
         let mut carry: Option<u8> = None;
-        let mut samples = Vec::with_capacity(2048);
         loop {
             let n =
                 resp.read(&mut buf).map_err(|e| TtsError::Synth(format!("{url}: the audio stream broke off: {e}")))?;
             if n == 0 {
-                break;
+                return Ok(());
             }
             let mut bytes = &buf[..n];
             if header_left > 0 {
                 // A server that ignored `pcm` and sent WAV: take its rate, skip its header.
                 if header_left == 44 && bytes.len() >= 28 {
-                    rate = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
+                    send(Piece::Rate(u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]])));
                 }
                 let skip = header_left.min(bytes.len());
                 bytes = &bytes[skip..];
                 header_left -= skip;
             }
-            samples.clear();
+            let mut samples = Vec::with_capacity(bytes.len() / 2 + 1);
             let mut it = bytes.iter().copied();
             if let Some(lo) = carry.take()
                 && let Some(hi) = it.next()
@@ -93,17 +175,16 @@ impl OpenAiSpeech {
                     _ => {}
                 }
             }
-            if !samples.is_empty() {
-                on_samples(&samples);
+            if !samples.is_empty() && !send(Piece::Samples(samples)) {
+                return Ok(()); // the synthesis thread moved on (barge-in)
             }
         }
-        Ok(rate)
     }
 
     /// Speaks `text` and returns the whole audio (no phonemes: this engine gives no timing).
     pub fn synthesize(&self, text: &str) -> Result<Speech, TtsError> {
         let mut all = Vec::new();
-        let rate = self.stream(text, |s| all.extend_from_slice(s))?;
+        let rate = self.stream(text, &|| false, |s| all.extend_from_slice(s))?;
         Ok(Speech { sample_rate: rate, samples: all, phonemes: Vec::new() })
     }
 }
@@ -155,11 +236,8 @@ mod tests {
 
     fn engine(url: &str) -> OpenAiSpeech {
         OpenAiSpeech {
-            base_url: url.into(),
-            model: "tts-1".into(),
-            voice: "alloy".into(),
-            api_key_env: Some("CARGO_PKG_NAME".into()),
             timeout: Duration::from_secs(5),
+            ..OpenAiSpeech::new(url, "tts-1", "alloy", Some("CARGO_PKG_NAME".into()))
         }
     }
 
@@ -172,7 +250,7 @@ mod tests {
         let mut calls = 0;
         let mut got = Vec::new();
         let rate = engine(&url)
-            .stream("Hello there", |s| {
+            .stream("Hello there", &|| false, |s| {
                 calls += 1;
                 got.extend_from_slice(s);
             })
@@ -199,6 +277,29 @@ mod tests {
         let track = crate::analysis::track(&speech.samples, speech.sample_rate);
         let open = track.iter().filter(|w| crate::analysis::mouth_class(w) != 5).count();
         assert!(open > track.len() / 4, "the mouth opens on {open} of {} frames", track.len());
+    }
+
+    #[test]
+    fn a_stalled_server_is_an_error_after_the_timeout_and_cancelling_is_heard_at_once() {
+        // A server that accepts and never answers.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", l.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let held: Vec<_> = l.incoming().take(2).collect();
+            std::thread::sleep(Duration::from_secs(30));
+            drop(held);
+        });
+        let quick = OpenAiSpeech { timeout: Duration::from_millis(400), ..engine(&url) };
+        let began = std::time::Instant::now();
+        let e = quick.synthesize("hi").unwrap_err().to_string();
+        assert!(began.elapsed() < Duration::from_secs(3), "waited {:?}", began.elapsed());
+        assert!(e.contains("cannot reach") || e.contains("broke off"), "{e}");
+        let slow = OpenAiSpeech { timeout: Duration::from_secs(20), ..engine(&url) };
+        let began = std::time::Instant::now();
+        let cancel_at = began + Duration::from_millis(150);
+        let e = slow.stream("hi", &|| std::time::Instant::now() > cancel_at, |_| {}).unwrap_err().to_string();
+        assert!(e.contains("cancelled"), "{e}");
+        assert!(began.elapsed() < Duration::from_secs(1), "barge-in took {:?}", began.elapsed());
     }
 
     #[test]

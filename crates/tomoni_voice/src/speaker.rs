@@ -198,7 +198,7 @@ fn run(
                         let mut hops: Vec<[f32; 5]> = Vec::new();
                         let mut origin = start;
                         analyzer.reset();
-                        let r = o.stream(&text, |piece| {
+                        let r = o.stream(&text, &stale, |piece| {
                             if first.is_none() {
                                 first = Some(began.elapsed().as_secs_f64() * 1000.0);
                             }
@@ -300,6 +300,55 @@ mod tests {
         out.render(&mut buf, 48_000);
         assert!(s.clock().played_samples() >= 22_000);
         assert!(buf.iter().any(|x| x.abs() > 0.05), "no speech came out");
+    }
+
+    #[test]
+    fn a_stalled_speech_server_does_not_mute_the_companion_and_barge_in_reaches_it() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        // The first request stalls forever; the next ones are answered with a second of PCM.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", l.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for (i, s) in l.incoming().enumerate() {
+                let Ok(mut s) = s else { continue };
+                if i == 0 {
+                    held.push(s);
+                    continue;
+                }
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut len = 0;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let pcm: Vec<u8> = (0..24_000).flat_map(|i| (((i % 50) as i16 - 25) * 400).to_le_bytes()).collect();
+                let _ =
+                    write!(s, "HTTP/1.1 200 OK\r\ncontent-type: audio/pcm\r\ncontent-length: {}\r\n\r\n", pcm.len());
+                let _ = s.write_all(&pcm);
+            }
+        });
+        let engine = OpenAiSpeech::new(&url, "tts-1", "alloy", None);
+        let (s, _data) = Speaker::start(VoiceEngine::OpenAi(engine)).unwrap();
+        s.send(Job::Say("This request stalls.".into()));
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let began = Instant::now();
+        s.stop();
+        s.send(Job::Say("The next reply.".into()));
+        let seen = wait_for(&s, |e| matches!(e, Event::Queued { .. }));
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(3),
+            "barge-in waited {:?} on the stalled server",
+            began.elapsed()
+        );
+        assert!(seen.iter().all(|e| !matches!(e, Event::Failed(_))), "{seen:?}");
     }
 
     #[test]

@@ -11,19 +11,34 @@ use kira::Frame;
 use kira::info::Info;
 use kira::sound::{Sound, SoundData};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Seconds of audio the ring holds (the synthesis thread waits when it is full).
 pub const RING_SECONDS: f64 = 4.0;
 
+/// How long [`SpeechQueue::resume`] waits for the consumer to drain (an audio device calls
+/// back every few milliseconds; the offline renderer every frame). A consumer that never
+/// comes back (a device that died) cannot hold speech up for longer.
+pub const RESUME_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Shared between the producer (synthesis thread), the consumer (audio thread or offline
+/// renderer) and the frame loop. Each counter has one writer: `played` and `drained` the
+/// consumer, `pushed`, `resumed` and `cut` the producer, `stops` whoever stops.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Source samples played so far (the audio clock).
+    /// Source samples played so far, or discarded by a stop (the audio clock).
     played: AtomicU64,
     /// Source samples pushed so far.
     pushed: AtomicU64,
-    /// Barge-in: drop everything queued and play silence.
-    stop: AtomicBool,
+    /// Barge-ins so far.
+    stops: AtomicU64,
+    /// The stop count at which the producer last resumed: while `stops` is ahead of it, nothing
+    /// plays and the consumer discards whatever is queued, every block.
+    resumed: AtomicU64,
+    /// The last `resumed` value the consumer has drained for (the producer's handshake).
+    drained: AtomicU64,
+    /// `pushed` when the producer last resumed: everything before it is stale.
+    cut: AtomicU64,
     /// Output frames that found the ring empty while speech was expected (gaps).
     underruns: AtomicU64,
 }
@@ -41,16 +56,23 @@ pub struct Resampler {
 impl Resampler {
     /// Fills `out` (mono) for an output rate of `1/dt` Hz.
     pub fn fill(&mut self, out: &mut [f32], dt: f64) {
-        if self.shared.stop.load(Ordering::Acquire) {
-            // Barge-in: discard what is queued, silence from this block on.
+        let stops = self.shared.stops.load(Ordering::Acquire);
+        let resumed = self.shared.resumed.load(Ordering::Acquire);
+        if stops != resumed {
+            // Barge-in, until the producer resumes: discard what is queued (a push racing the
+            // stop included) and play silence. Discarded samples count as played, so the clock
+            // catches up with what was pushed and the frame loop sees the companion fall quiet.
             let n = self.ring.slots();
-            if let Ok(chunk) = self.ring.read_chunk(n) {
-                chunk.commit_all();
-            }
-            self.prev = 0.0;
-            self.next = 0.0;
+            self.discard(n);
             out.fill(0.0);
             return;
+        }
+        if self.shared.drained.load(Ordering::Relaxed) != resumed {
+            // Resumed before this side saw the stop: what was pushed before the resume is stale.
+            let cut = self.shared.cut.load(Ordering::Acquire);
+            let stale = cut.saturating_sub(self.shared.played.load(Ordering::Relaxed)) as usize;
+            self.discard(stale.min(self.ring.slots()));
+            self.shared.drained.store(resumed, Ordering::Release);
         }
         let step = self.source_rate * dt;
         let mut played = 0u64;
@@ -77,6 +99,19 @@ impl Resampler {
             *o = self.prev + (self.next - self.prev) * self.frac as f32;
         }
         self.shared.played.fetch_add(played, Ordering::Release);
+    }
+}
+
+impl Resampler {
+    /// Drops `n` queued samples, counting them as played (the clock's only writer is here).
+    fn discard(&mut self, n: usize) {
+        if let Ok(chunk) = self.ring.read_chunk(n) {
+            chunk.commit_all();
+        }
+        self.shared.played.fetch_add(n as u64, Ordering::Release);
+        self.prev = 0.0;
+        self.next = 0.0;
+        self.frac = 0.0;
     }
 }
 
@@ -165,7 +200,7 @@ pub struct Stopper(Arc<Shared>);
 impl Stopper {
     /// Barge-in: silence from the next audio block, queued speech discarded.
     pub fn stop(&self) {
-        self.0.stop.store(true, Ordering::Release);
+        self.0.stops.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -207,7 +242,7 @@ pub fn speech_stream(source_rate: u32) -> (SpeechQueue, SpeechStreamData) {
 impl SpeechQueue {
     /// Queues as many of `samples` as fit now; returns how many. Never blocks.
     pub fn push(&mut self, samples: &[i16]) -> usize {
-        if self.shared.stop.load(Ordering::Acquire) {
+        if self.shared.stops.load(Ordering::Acquire) != self.shared.resumed.load(Ordering::Relaxed) {
             return samples.len(); // stopped: accept and drop, so callers do not spin
         }
         let n = samples.len().min(self.ring.slots());
@@ -250,15 +285,28 @@ impl SpeechQueue {
 
     /// Barge-in: silence from the next audio block, queued speech discarded.
     pub fn stop(&self) {
-        self.shared.stop.store(true, Ordering::Release);
+        self.shared.stops.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Accepts speech again after a stop (the next reply).
+    /// Accepts speech again after a stop (the next reply). Waits (synthesis thread only, up to
+    /// `RESUME_WAIT`) until the consumer has drained what was queued before, so no stale sample
+    /// plays after the new reply's first and the clock's only writer stays the consumer.
     pub fn resume(&mut self) {
-        // Everything pushed before the stop counts as played, so the clock stays monotonic.
-        let pushed = self.shared.pushed.load(Ordering::Acquire);
-        self.shared.played.store(pushed, Ordering::Release);
-        self.shared.stop.store(false, Ordering::Release);
+        let stops = self.shared.stops.load(Ordering::Acquire);
+        if stops == self.shared.resumed.load(Ordering::Relaxed) {
+            return;
+        }
+        let cut = self.shared.pushed.load(Ordering::Acquire);
+        self.shared.cut.store(cut, Ordering::Release);
+        self.shared.resumed.store(stops, Ordering::Release);
+        // Nothing stale is left once the consumer has drained, or has consumed up to the cut.
+        let began = std::time::Instant::now();
+        while self.shared.drained.load(Ordering::Acquire) != stops
+            && self.shared.played.load(Ordering::Acquire) < cut
+            && began.elapsed() < RESUME_WAIT
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// The clock for the frame loop.
@@ -293,6 +341,31 @@ mod tests {
         assert_eq!(q.clock().underruns(), 0);
         let pos = q.clock().position_seconds();
         assert!((pos - 0.9).abs() < 0.001, "clock at {pos} s after 0.9 s of output");
+    }
+
+    #[test]
+    fn a_new_reply_resumed_before_the_consumer_saw_the_stop_plays_nothing_stale() {
+        // The race of review #12, in a fixed order: stop, then the next reply's first job
+        // resumes the queue and pushes before the audio callback has run at all. Old speech
+        // must not play, and the clock (one writer: the consumer) must never pass `pushed`.
+        let (mut q, data) = speech_stream(22_050);
+        let mut r = data.resampler;
+        q.push(&vec![20_000i16; 11_025]);
+        let mut out = vec![0.0f32; 480];
+        r.fill(&mut out, 1.0 / 48_000.0);
+        assert!(out[100..].iter().all(|x| *x > 0.5), "the stale clause was playing");
+        q.stop();
+        q.resume(); // no consumer runs meanwhile: waits RESUME_WAIT, then goes on
+        q.push(&vec![-10_000i16; 22_050]);
+        let mut heard = Vec::new();
+        for _ in 0..20 {
+            r.fill(&mut out, 1.0 / 48_000.0);
+            heard.extend_from_slice(&out);
+            let clock = q.clock();
+            assert!(clock.played_samples() <= clock.pushed_samples(), "the clock ran past what was pushed");
+        }
+        assert!(heard.iter().all(|x| *x < 0.3), "stale speech played after the stop");
+        assert!(heard[200..].iter().all(|x| *x < -0.2), "the new reply did not play at once");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! app's audio clock played it), `timeline.json` (every event and every frame's mouth weights on
 //! that clock), and `contact-sheet.png`.
 
-use crate::app::{Failure, Setup, base_app};
-use crate::chat::ChatArgs;
-use crate::companion::{self, Bridge, CompanionPlugin, Output};
+use crate::app::{Setup, base_app};
+use crate::bridge::{self, Bridge, CompanionPlugin};
+use crate::error::Failure;
+use crate::session::ChatArgs;
+use crate::speech::Output;
 use bevy::camera::RenderTarget;
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
@@ -85,7 +87,7 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
     let frames_dir = req.out.join("frames");
     let _ = std::fs::remove_dir_all(&frames_dir);
     std::fs::create_dir_all(&frames_dir).map_err(|e| Failure::Runtime(format!("{}: {e}", frames_dir.display())))?;
-    let (mut bridge, label) = companion::open(&req.chat, Some(true))?;
+    let (mut bridge, label) = bridge::open(&setup.config, setup.persona.clone(), &req.chat, Some(true))?;
     eprintln!("tomoni demo: {label}");
     bridge.timeline = Some(Vec::with_capacity(1024));
     let mut app = base_app(&setup, AppMode::Headless, false);
@@ -252,11 +254,11 @@ fn write_outputs(req: &DemoRequest, s: Summary) -> Result<(), Failure> {
     let io = |p: &std::path::Path, e: &dyn std::fmt::Display| Failure::Runtime(format!("{}: {e}", p.display()));
     let wav = req.out.join("speech.wav");
     let pcm: Vec<i16> = s.audio.iter().map(|x| (x.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
-    tomoni_voice::wav::write(&wav, companion::OFFLINE_RATE, &pcm).map_err(|e| io(&wav, &e))?;
+    tomoni_voice::wav::write(&wav, crate::speech::OFFLINE_RATE, &pcm).map_err(|e| io(&wav, &e))?;
     let timeline = req.out.join("timeline.json");
     let doc = serde_json::json!({
         "fps": FPS,
-        "audio_rate": companion::OFFLINE_RATE,
+        "audio_rate": crate::speech::OFFLINE_RATE,
         "speech_rate": tomoni_voice::espeak::SAMPLE_RATE,
         "events": s.timeline,
         "frames": s.frames,
@@ -269,7 +271,7 @@ fn write_outputs(req: &DemoRequest, s: Summary) -> Result<(), Failure> {
         "demo: {} frames ({} PNGs), {:.1} s of speech.wav, timeline.json, contact-sheet.png in {}",
         s.frames.len(),
         s.pngs,
-        s.audio.len() as f64 / f64::from(companion::OFFLINE_RATE),
+        s.audio.len() as f64 / f64::from(crate::speech::OFFLINE_RATE),
         req.out.display()
     );
     if let Some(l) = s.latency {

@@ -1,8 +1,9 @@
 //! `tomoni doctor`: what a user needs when the companion does not show or speak. Each line is
 //! one part of the chain — glasses, GPU, sound, voice, mind — with what was found or why not.
 
-use crate::app::{Failure, Setup};
-use crate::chat;
+use crate::app::Setup;
+use crate::error::Failure;
+use crate::session;
 use bevy::prelude::*;
 use std::time::Duration;
 
@@ -53,25 +54,26 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
         Err(e) => println!("  audio output:    none ({e}) → speech runs silent, timed by the frame clock"),
     }
     // Voice and mind.
-    let cfg = chat::load_config(None)?;
-    let persona = chat::load_persona(&cfg.persona)?;
-    let engine = crate::companion::voice_engine(&persona.voice);
+    // The config and persona `prepare` resolved (so `--config` and `--persona` count here too).
+    let cfg = &setup.config;
+    let persona = &setup.persona;
+    let engine = crate::speech::voice_engine(&persona.voice);
     let voice = match &engine {
         tomoni_voice::speaker::VoiceEngine::Espeak(v) => match tomoni_voice::espeak::synthesize("Hello.", v) {
             Ok(s) => format!("{} (synthesised {:.2} s of test speech)", engine.describe(), s.duration_ms() / 1000.0),
             Err(e) => format!("{}: {e}", engine.describe()),
         },
         tomoni_voice::speaker::VoiceEngine::OpenAi(o) => {
-            let up = chat::answers(&o.base_url, Duration::from_millis(800));
+            let up = session::answers(&o.base_url, Duration::from_millis(800));
             format!("{} ({})", engine.describe(), if up { "answering" } else { "NOT answering" })
         }
     };
     println!("  voice:           {voice}");
     let llm = if !cfg.llm.base_url.is_empty() {
-        let up = chat::answers(&cfg.llm.base_url, Duration::from_millis(800));
+        let up = session::answers(&cfg.llm.base_url, Duration::from_millis(800));
         format!("{} at {} ({})", cfg.llm.model, cfg.llm.base_url, if up { "answering" } else { "NOT answering" })
-    } else if chat::answers(chat::OLLAMA_URL, Duration::from_millis(300)) {
-        format!("Ollama at {} (answering)", chat::OLLAMA_URL)
+    } else if session::answers(session::OLLAMA_URL, Duration::from_millis(300)) {
+        format!("Ollama at {} (answering)", session::OLLAMA_URL)
     } else {
         format!("nothing configured, Ollama not answering → {}", tomoni_persona::offline::LABEL)
     };
@@ -90,7 +92,7 @@ fn adapter() -> Result<String, String> {
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins
-            .set(crate::render::render_plugin(true))
+            .set(crate::app::render_plugin(true))
             .set(WindowPlugin {
                 primary_window: None,
                 exit_condition: bevy::window::ExitCondition::DontExit,

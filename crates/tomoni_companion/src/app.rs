@@ -1,29 +1,25 @@
 //! Start-up shared by every mode: find the files, check them, and assemble the plugins.
 
-use crate::SceneArgs;
+use crate::error::Failure;
+use crate::setup::SceneArgs;
 use bevy::asset::io::AssetSourceBuilder;
 use bevy::prelude::*;
+use bevy::render::RenderPlugin;
 use bevy::window::ExitCondition;
 use std::path::{Path, PathBuf};
 use tomoni_avatar::{AvatarPlugin, AvatarSettings, StagePlugin};
 use tomoni_core::config::{self, AppConfig, PersonaLook};
 use tomoni_core::{AppMode, TomoniSystems};
+use tomoni_persona::persona::Persona;
 use tomoni_xr::ViewerCorePlugin;
-
-/// Why the program stops: bad input (exit 2) or a failure while running (exit 1).
-#[derive(Debug)]
-pub enum Failure {
-    /// A file the user gave (or we found) is not usable; the message names it and the place.
-    Input(String),
-    /// Something failed at run time (no GPU, timeout, write error).
-    Runtime(String),
-}
 
 /// Everything checked and resolved before Bevy starts.
 #[derive(Debug, Clone)]
 pub struct Setup {
     /// App settings.
     pub config: AppConfig,
+    /// The persona (the companion's mind and voice; its avatar is `look`).
+    pub persona: Persona,
     /// The persona's avatar and height.
     pub look: PersonaLook,
     /// The VRM file on disk (checked).
@@ -36,68 +32,44 @@ pub struct Setup {
     pub space_preference: Vec<openxr::ReferenceSpaceType>,
 }
 
-/// The project's asset root: `--assets`, `$TOMONI_ASSETS`, `./assets`, the source tree's
-/// `assets/`, or `assets/` beside the executable.
-fn asset_root(arg: Option<&Path>) -> PathBuf {
-    let candidates = arg
-        .map(Path::to_path_buf)
-        .into_iter()
-        .chain(std::env::var_os("TOMONI_ASSETS").map(PathBuf::from))
-        .chain([PathBuf::from("assets"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets")])
-        .chain(std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("assets"))));
-    let mut first = None;
-    for c in candidates {
-        if c.is_dir() {
-            return c.canonicalize().unwrap_or(c);
-        }
-        first.get_or_insert(c);
-    }
-    first.unwrap_or_else(|| PathBuf::from("assets"))
-}
-
-/// A config file named on the command line, else the project's copy if present, else built-in.
-fn pick(arg: Option<&Path>, project: &Path) -> Option<PathBuf> {
-    arg.map(Path::to_path_buf).or_else(|| project.is_file().then(|| project.to_path_buf()))
-}
-
-/// Resolves and checks config, persona and avatar.
+/// Resolves config and persona once ([`crate::setup::resolve`]) and checks the avatar.
 pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
+    let r = crate::setup::resolve(args.config.as_deref(), args.persona.as_deref(), args.assets.as_deref())?;
     let input = |e: config::ConfigError| Failure::Input(e.to_string());
-    let assets = asset_root(args.assets.as_deref());
-    let configs = assets.parent().map(|p| p.join("configs")).unwrap_or_else(|| PathBuf::from("configs"));
-    let app_file = pick(args.config.as_deref(), &configs.join("tomoni.toml"));
-    let config: AppConfig =
-        config::load_toml(app_file.as_deref(), config::DEFAULT_APP_TOML, "configs/tomoni.toml").map_err(input)?;
-    let persona_file =
-        pick(args.persona.as_deref(), &configs.join("personas").join(format!("{}.toml", config.persona)));
-    let persona_name = persona_file
-        .as_ref()
-        .map_or_else(|| "<built-in configs/personas/default.toml>".to_string(), |p| p.display().to_string());
-    if persona_file.is_none() && config.persona != "default" {
-        return Err(Failure::Input(format!(
-            "persona {:?} not found: no file {}",
-            config.persona,
-            configs.join("personas").join(format!("{}.toml", config.persona)).display()
-        )));
-    }
-    let config_name =
-        app_file.as_ref().map_or_else(|| "<built-in configs/tomoni.toml>".into(), |p| p.display().to_string());
-    let blend_preference = tomoni_xr::xr::parse_blend_modes(&config.xr.blend_modes)
-        .map_err(|e| Failure::Input(format!("{config_name}: {e}")))?;
-    let space_preference = tomoni_xr::xr::parse_reference_spaces(&config.xr.reference_spaces)
-        .map_err(|e| Failure::Input(format!("{config_name}: {e}")))?;
-    let look: PersonaLook =
-        config::load_toml(persona_file.as_deref(), config::DEFAULT_PERSONA_TOML, "configs/personas/default.toml")
-            .map_err(input)?;
-    config::check_look(&look, &persona_name).map_err(input)?;
+    let blend_preference = tomoni_xr::xr::parse_blend_modes(&r.config.xr.blend_modes)
+        .map_err(|e| Failure::Input(format!("{}: {e}", r.config_name)))?;
+    let space_preference = tomoni_xr::xr::parse_reference_spaces(&r.config.xr.reference_spaces)
+        .map_err(|e| Failure::Input(format!("{}: {e}", r.config_name)))?;
+    let look = r.look();
+    config::check_look(&look, &r.persona_name).map_err(input)?;
     let avatar_file = match &args.avatar {
         Some(p) => p.clone(),
         None if look.avatar.path.is_absolute() => look.avatar.path.clone(),
-        None => assets.join(&look.avatar.path),
+        None => r.assets.join(&look.avatar.path),
     };
     tomoni_avatar::vrm_check::inspect(&avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
     let avatar_file = avatar_file.canonicalize().unwrap_or(avatar_file);
-    Ok(Setup { config, look, avatar_file, assets, blend_preference, space_preference })
+    Ok(Setup {
+        config: r.config,
+        persona: r.persona,
+        look,
+        avatar_file,
+        assets: r.assets,
+        blend_preference,
+        space_preference,
+    })
+}
+
+/// The renderer on Vulkan only. tomoni needs a Vulkan driver (wgpu's GL fallback cannot render
+/// the avatar), and skipping the GL probe spares users EGL/Wayland noise on headless machines.
+/// `synchronous`: compile pipelines within the frame, for deterministic headless pictures.
+pub fn render_plugin(synchronous: bool) -> RenderPlugin {
+    use bevy::render::settings::{Backends, WgpuSettings};
+    RenderPlugin {
+        render_creation: WgpuSettings { backends: Some(Backends::VULKAN), ..default() }.into(),
+        synchronous_pipeline_compilation: synchronous,
+        ..default()
+    }
 }
 
 /// Builds the app every mode shares. `headless`: no window, no winit; frames render to images.
@@ -120,10 +92,10 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
     match mode {
         AppMode::Headless => {
             // Deterministic frames: a pipeline still compiling would leave the avatar undrawn.
-            app.add_plugins(windowless(defaults.set(crate::render::render_plugin(true)))).add_plugins(runner);
+            app.add_plugins(windowless(defaults.set(render_plugin(true)))).add_plugins(runner);
         }
         AppMode::Desktop => {
-            app.add_plugins(defaults.set(crate::render::render_plugin(false)).set(WindowPlugin {
+            app.add_plugins(defaults.set(render_plugin(false)).set(WindowPlugin {
                 primary_window: Some(Window { title: format!("tomoni — {}", setup.look.name), ..default() }),
                 ..default()
             }));
@@ -182,7 +154,6 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
 /// `tomoni run`: XR when a runtime is present (and not refused), else a desktop window.
 pub fn run_interactive(
     setup: Setup,
-    scene: &crate::SceneArgs,
     no_xr: bool,
     max_frames: Option<u32>,
     eye_png: Option<PathBuf>,
@@ -206,23 +177,23 @@ pub fn run_interactive(
         app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
     }
     // The live companion: dialogue, voice and face, and commands from other terminals.
-    let chat = crate::chat::ChatArgs {
-        persona: scene.persona.as_ref().map(|p| p.display().to_string()),
-        config: scene.config.clone(),
-        ..Default::default()
-    };
-    let (mut bridge, label) = crate::companion::open(&chat, None)?;
+    let (mut bridge, label) =
+        crate::bridge::open(&setup.config, setup.persona.clone(), &crate::session::ChatArgs::default(), None)?;
     eprintln!("tomoni: {} — {label}", setup.look.name);
     bridge.greet();
+    // In glasses there is no panel: a small label by the companion says it is an AI.
+    let disclosure = format!("{} · AI companion", setup.look.name);
     app.insert_resource(bridge).add_plugins((
-        crate::companion::CompanionPlugin,
-        crate::companion::InteractivePlugin { ui: mode == AppMode::Desktop },
+        crate::bridge::CompanionPlugin,
+        crate::commands::ControlPlugin,
+        crate::disclosure::DisclosureLabelPlugin { text: disclosure },
     ));
-    match crate::ipc::listen() {
-        Ok((rx, path)) => {
-            eprintln!("tomoni: `tomoni chat --attach` and `tomoni recenter` reach me at {}", path.display());
-            app.insert_resource(crate::companion::Ipc(rx));
-        }
+    if mode == AppMode::Desktop {
+        app.add_plugins(crate::ui::DesktopUiPlugin);
+    }
+    let inbox = app.world().resource::<crate::control::ControlInbox>().sender();
+    match crate::control::unix::listen(inbox) {
+        Ok(path) => eprintln!("tomoni: `tomoni chat --attach` and `tomoni recenter` reach me at {}", path.display()),
         Err(e) => eprintln!("tomoni: no terminal commands this session: {e}"),
     }
     if let (Some(n), Some(out), AppMode::Xr) = (max_frames, eye_png, mode) {

@@ -4,12 +4,13 @@
 //! means "drawn"; the screenshot is encoded and written on its own thread, never on the
 //! frame loop (Bevy's `save_to_disk` would encode on the main thread).
 
-use crate::app::{Failure, Setup, base_app};
+use crate::app::{Setup, base_app};
+use crate::error::Failure;
 use bevy::camera::RenderTarget;
 use bevy::prelude::*;
 use bevy::render::render_resource::{PipelineCache, TextureFormat};
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
-use bevy::render::{Render, RenderApp, RenderPlugin, RenderSystems};
+use bevy::render::{Render, RenderApp, RenderSystems};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,18 +123,6 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         }
         Some(Err(f)) => Err(f),
         None => Err(Failure::Runtime("the renderer stopped before writing a picture".into())),
-    }
-}
-
-/// The renderer on Vulkan only. tomoni needs a Vulkan driver (wgpu's GL fallback cannot render
-/// the avatar), and skipping the GL probe spares users EGL/Wayland noise on headless machines.
-/// `synchronous`: compile pipelines within the frame, for deterministic headless pictures.
-pub fn render_plugin(synchronous: bool) -> RenderPlugin {
-    use bevy::render::settings::{Backends, WgpuSettings};
-    RenderPlugin {
-        render_creation: WgpuSettings { backends: Some(Backends::VULKAN), ..default() }.into(),
-        synchronous_pipeline_compilation: synchronous,
-        ..default()
     }
 }
 

@@ -1,0 +1,473 @@
+//! The live companion in the frame loop: the bridge from the talk thread (persona) and the
+//! speaker thread (voice) to the avatar.
+//!
+//! ```text
+//! user text ─▶ talk thread (Session: memory, LLM stream) ─▶ DialogueEvent ─┐
+//!                                                                        │ try_recv
+//! frame loop: clauses ─▶ speaker thread (TTS) ─▶ audio ring ─▶ kira / offline output
+//!             cues ─▶ marks on the audio clock ─▶ EmotionCue / GestureCue when heard
+//!             audio clock + latency ─▶ viseme tracks ─▶ MouthWeights
+//! ```
+//!
+//! Every per-frame system only drains channels and reads atomics: nothing here blocks the
+//! frame loop, and once warmed up nothing allocates per frame. Scripted lines (greetings,
+//! vows) go through [`Bridge::speak_line`], with their cues on the same audio clock.
+
+use crate::control::Replier;
+use crate::error::Failure;
+use crate::session::Session;
+use crate::speech::{Output, voice_engine};
+use crate::talk::{Talk, UserInput, start_talk};
+use crate::telemetry::TurnLatency;
+use bevy::platform::cell::SyncCell;
+use bevy::prelude::*;
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::VecDeque;
+use std::time::Instant;
+use tomoni_core::TomoniSystems;
+use tomoni_core::behaviour::{Conversation, Emotion, EmotionCue, Gesture, GestureCue, MouthWeights};
+use tomoni_persona::client::{DialogueEvent, TurnStatus, scripted_events};
+use tomoni_persona::persona::Persona;
+use tomoni_persona::tags;
+use tomoni_voice::speaker::{self, Job, Speaker};
+use tomoni_voice::viseme::VisemeTrack;
+
+/// The companion's systems, in order, inside [`TomoniSystems::Dialogue`]: other plugins (the
+/// ceremony, photo capture) order themselves against these.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompanionSystems {
+    /// Turn events from the talk thread become speech jobs and cues.
+    Talk,
+    /// Speech events (tracks, marks) from the speaker thread.
+    Voice,
+    /// The offline clock renders this frame's audio.
+    Audio,
+    /// Mouth, cues and turn state follow what is heard now.
+    Follow,
+}
+
+/// A cue waiting for its moment in the audio.
+#[derive(Debug, Clone, PartialEq)]
+enum Cue {
+    Emotion(EmotionCue),
+    Gesture(GestureCue),
+}
+
+/// The bridge's state (a resource).
+#[derive(Resource)]
+pub struct Bridge {
+    input: Sender<UserInput>,
+    talk: Receiver<Talk>,
+    speaker: Speaker,
+    /// Where the voice goes (touched only by the frame loop; the cell makes that explicit).
+    pub output: SyncCell<Output>,
+    tracks: VecDeque<(u64, VisemeTrack)>,
+    marks: VecDeque<(u64, u64)>,
+    cues: VecDeque<(u64, Cue)>,
+    next_mark: u64,
+    turn: u64,
+    turn_started: Option<Instant>,
+    turn_ended: bool,
+    fallback: String,
+    /// What the persona says first (`greet`).
+    pub greeting: String,
+    /// Samples of output latency (device buffer) plus display lead, added to the clock.
+    pub lead_samples: u64,
+    /// This turn's latencies so far.
+    pub latency: TurnLatency,
+    /// The last finished turn's latencies.
+    pub last: Option<TurnLatency>,
+    /// Brain, voice and audio, in words (logs and the debug panel).
+    pub label: String,
+    /// "NAME is an AI companion, not a person." (top of the desktop panel).
+    pub disclosure: String,
+    /// Timeline of what happened, for the headless demo (`None`: not kept).
+    pub timeline: Option<Vec<serde_json::Value>>,
+    seconds: f64,
+}
+
+impl Bridge {
+    /// Connects a talk thread and a speaker.
+    pub fn new(
+        talk: (Sender<UserInput>, Receiver<Talk>),
+        speaker: Speaker,
+        output: Output,
+        fallback_line: String,
+    ) -> Self {
+        let lead_ms = if matches!(output, Output::Device(_)) { 40 } else { 0 };
+        let lead_samples = u64::from(speaker.sample_rate()) * lead_ms / 1000;
+        Self {
+            input: talk.0,
+            talk: talk.1,
+            speaker,
+            output: SyncCell::new(output),
+            tracks: VecDeque::with_capacity(64),
+            marks: VecDeque::with_capacity(64),
+            cues: VecDeque::with_capacity(64),
+            next_mark: 0,
+            turn: 0,
+            turn_started: None,
+            turn_ended: true,
+            fallback: fallback_line,
+            greeting: String::new(),
+            lead_samples,
+            latency: TurnLatency::default(),
+            last: None,
+            timeline: None,
+            label: String::new(),
+            disclosure: String::new(),
+            seconds: 0.0,
+        }
+    }
+
+    /// Speech samples played so far (the audio clock).
+    pub fn played_samples(&self) -> u64 {
+        self.speaker.clock().played_samples()
+    }
+
+    /// Speech samples queued but not yet played (0: silent).
+    pub fn pending_samples(&self) -> u64 {
+        let c = self.speaker.clock();
+        c.pushed_samples().saturating_sub(c.played_samples())
+    }
+
+    /// Whether the current turn has ended (its `End` arrived).
+    pub fn turn_ended(&self) -> bool {
+        self.turn_ended
+    }
+
+    /// Output samples rendered so far by the offline output (its WAV position), if offline.
+    pub fn rendered_samples(&mut self) -> Option<u64> {
+        match self.output.get() {
+            Output::Offline { capture: Some(c), .. } => Some(c.len() as u64),
+            _ => None,
+        }
+    }
+
+    /// The user says something (a new message interrupts the companion: barge-in). `reply`
+    /// receives the spoken clauses and exactly one final reply.
+    pub fn say(&mut self, text: &str, reply: Option<Replier>) {
+        self.interrupt();
+        // Latencies count from the moment the user's words leave their hands.
+        self.turn_started = Some(Instant::now());
+        self.latency = TurnLatency { turn: self.turn + 1, ..default() };
+        let _ = self.input.send(UserInput { text: text.to_string(), reply });
+        self.log("user", || serde_json::json!({"text": text}));
+    }
+
+    /// Says the persona's greeting (scripted, not from the LLM).
+    pub fn greet(&mut self) {
+        let greeting = self.greeting.clone();
+        self.speak_line(&greeting);
+    }
+
+    /// Speaks a scripted line (a greeting, a vow) in the companion's voice, with its tags as
+    /// cues on the audio clock, after whatever is already queued. Nothing of it reaches the
+    /// language model or memory.
+    pub fn speak_line(&mut self, text: &str) {
+        for ev in scripted_events(text) {
+            if matches!(
+                ev,
+                DialogueEvent::Clause(_)
+                    | DialogueEvent::Emotion(..)
+                    | DialogueEvent::Gesture(_)
+                    | DialogueEvent::Pause(_)
+            ) {
+                self.perform(&ev);
+            }
+        }
+    }
+
+    /// Silences whatever is being said or synthesised and forgets pending cues (cheap when
+    /// nothing is). A reply still streaming goes on arriving unless the user speaks.
+    pub fn interrupt(&mut self) {
+        self.speaker.stop();
+        self.tracks.clear();
+        self.marks.clear();
+        self.cues.clear();
+    }
+
+    /// Adds to the demo's timeline; `data` is built only when a timeline is kept (the live app
+    /// keeps none, so logging costs it nothing).
+    fn log(&mut self, kind: &str, data: impl FnOnce() -> serde_json::Value) {
+        if let Some(t) = &mut self.timeline {
+            let mut data = data();
+            data["t"] = serde_json::json!((self.seconds * 1000.0).round() / 1000.0);
+            data["type"] = serde_json::json!(kind);
+            t.push(data);
+        }
+    }
+
+    fn since_turn(&self) -> Option<f64> {
+        self.turn_started.map(|t| t.elapsed().as_secs_f64() * 1000.0)
+    }
+
+    /// Speaks the reply's events: clauses to the speaker, cues as marks on the audio clock.
+    pub fn perform(&mut self, ev: &DialogueEvent) {
+        match ev {
+            DialogueEvent::Clause(text) => {
+                self.latency.first_clause = self.latency.first_clause.or(self.since_turn());
+                self.speaker.send(Job::Say(text.clone()));
+                self.log("clause", || serde_json::json!({"text": text}));
+            }
+            DialogueEvent::Emotion(e, i) => {
+                let emotion = map_emotion(*e);
+                self.cue(Cue::Emotion(EmotionCue { emotion, intensity: *i }));
+            }
+            DialogueEvent::Gesture(name) => {
+                let cue = match Gesture::parse(name) {
+                    Some(g) => GestureCue::Procedural(g),
+                    None => GestureCue::Clip(name.clone()),
+                };
+                self.cue(Cue::Gesture(cue));
+            }
+            DialogueEvent::Pause(ms) => self.speaker.send(Job::Pause(*ms)),
+            DialogueEvent::FirstToken => {
+                self.latency.first_token = self.since_turn();
+                self.log("first_token", || serde_json::json!({}));
+            }
+            DialogueEvent::Error(e) => {
+                warn!("the reply broke off ({:?}): {}", e.kind, e.message);
+                self.log("error", || serde_json::json!({"kind": format!("{:?}", e.kind), "message": e.message}));
+                // The companion says so itself, gracefully, in its own voice.
+                for ev in scripted_events(&self.fallback.clone()) {
+                    if !matches!(ev, DialogueEvent::End(_) | DialogueEvent::FirstToken) {
+                        self.perform(&ev);
+                    }
+                }
+            }
+            DialogueEvent::End(end) => {
+                self.turn_ended = true;
+                self.log("end", || serde_json::json!({"status": end.status.as_str()}));
+                if end.status == TurnStatus::Interrupted {
+                    info!("turn {} ended interrupted (stored as such)", self.turn);
+                }
+            }
+        }
+    }
+
+    fn cue(&mut self, cue: Cue) {
+        self.next_mark += 1;
+        self.cues.push_back((self.next_mark, cue));
+        self.speaker.send(Job::Mark(self.next_mark));
+    }
+}
+
+/// The persona's emotion tag as the avatar's emotion.
+pub fn map_emotion(e: tags::Emotion) -> Emotion {
+    match e {
+        tags::Emotion::Happy => Emotion::Happy,
+        tags::Emotion::Angry => Emotion::Angry,
+        tags::Emotion::Sad => Emotion::Sad,
+        tags::Emotion::Relaxed => Emotion::Relaxed,
+        tags::Emotion::Surprised => Emotion::Surprised,
+        tags::Emotion::Neutral => Emotion::Neutral,
+    }
+}
+
+/// Opens the session and the speaker and builds the bridge for a resolved config and
+/// persona (`args` may override the endpoint and model). `offline_audio`: `Some(keep)` for the
+/// offline clock (keeping the samples for a WAV), `None` for the default device.
+pub fn open(
+    config: &tomoni_core::config::AppConfig,
+    persona: Persona,
+    args: &crate::session::ChatArgs,
+    offline_audio: Option<bool>,
+) -> Result<(Bridge, String), Failure> {
+    let (session, label) = Session::open(config, persona, args)?;
+    let fallback = session.persona.fallback_line.clone();
+    let greeting = session.persona.greeting.clone();
+    let name = session.persona.name.clone();
+    let engine = voice_engine(&session.persona.voice);
+    let voice = engine.describe();
+    let (speaker, data) =
+        Speaker::start(engine).map_err(|e| Failure::Runtime(format!("cannot start the speaker thread: {e}")))?;
+    let (output, audio) = match offline_audio {
+        Some(keep) => (Output::offline(data, keep), "audio: offline, timed by the frame clock".to_string()),
+        None => Output::device_or_offline(data),
+    };
+    info!("{audio}");
+    let talk = start_talk(session).map_err(|e| Failure::Runtime(format!("cannot start the talk thread: {e}")))?;
+    let mut bridge = Bridge::new(talk, speaker, output, fallback);
+    bridge.label = format!("{label}; voice {voice}; {audio}");
+    bridge.greeting = greeting;
+    bridge.disclosure = tomoni_persona::wellbeing::disclosure(&name, tomoni_persona::wellbeing::Lang::En);
+    let label = bridge.label.clone();
+    Ok((bridge, label))
+}
+
+/// Drives the companion from the bridge.
+pub struct CompanionPlugin;
+
+impl Plugin for CompanionPlugin {
+    fn build(&self, app: &mut App) {
+        use CompanionSystems::*;
+        app.init_resource::<Conversation>()
+            .init_resource::<MouthWeights>()
+            .add_message::<EmotionCue>()
+            .add_message::<GestureCue>()
+            .configure_sets(Update, (Talk, Voice, Audio, Follow).chain().in_set(TomoniSystems::Dialogue))
+            .add_systems(
+                Update,
+                (
+                    drain_talk.in_set(Talk),
+                    drain_voice.in_set(Voice),
+                    advance_audio.in_set(Audio),
+                    follow_audio.in_set(Follow),
+                ),
+            );
+    }
+}
+
+fn drain_talk(mut bridge: ResMut<Bridge>, mut conversation: ResMut<Conversation>) {
+    while let Ok(msg) = bridge.talk.try_recv() {
+        match msg {
+            Talk::Began(n) => {
+                bridge.turn = n;
+                bridge.turn_started.get_or_insert_with(Instant::now);
+                bridge.turn_ended = false;
+                bridge.latency.turn = n;
+                *conversation = Conversation::Thinking;
+            }
+            Talk::Event(n, ev) if n == bridge.turn => bridge.perform(&ev),
+            Talk::Event(..) => {} // from a turn the user has talked over
+        }
+    }
+}
+
+fn drain_voice(mut bridge: ResMut<Bridge>) {
+    while let Some(ev) = bridge.speaker.try_event() {
+        match ev {
+            speaker::Event::Track { start, track } => bridge.tracks.push_back((start, track)),
+            speaker::Event::Mark { id, at } => bridge.marks.push_back((at, id)),
+            speaker::Event::Queued { start, len, first_sample_ms } => {
+                if bridge.latency.first_audio.is_none() {
+                    bridge.latency.first_audio = bridge.since_turn();
+                }
+                bridge.log(
+                    "queued",
+                    || serde_json::json!({"start_sample": start, "samples": len, "synth_ms": first_sample_ms}),
+                );
+            }
+            speaker::Event::Failed(e) => {
+                warn!("speech failed: {e}");
+                bridge.log("speech_failed", || serde_json::json!({"error": e}));
+            }
+        }
+    }
+}
+
+/// Offline output: render this frame's share of audio, so the clock follows the app's time.
+fn advance_audio(time: Res<Time>, mut bridge: ResMut<Bridge>) {
+    bridge.seconds += time.delta_secs_f64();
+    if let Output::Offline { out, buf, capture, rate, carry } = bridge.output.get() {
+        let want = time.delta_secs_f64() * f64::from(*rate) + *carry;
+        let mut n = want.floor() as usize;
+        *carry = want - n as f64;
+        while n > 0 {
+            let k = n.min(buf.len());
+            out.render(&mut buf[..k], *rate);
+            if let Some(c) = capture {
+                c.extend_from_slice(&buf[..k]);
+            }
+            n -= k;
+        }
+    }
+}
+
+/// Mouth weights at the sample heard when this frame is shown; cues fired as the audio reaches
+/// them; turn-taking state from what is queued.
+fn follow_audio(
+    time: Res<Time>,
+    mut bridge: ResMut<Bridge>,
+    mut mouth: ResMut<MouthWeights>,
+    mut conversation: ResMut<Conversation>,
+    mut emotions: MessageWriter<EmotionCue>,
+    mut gestures: MessageWriter<GestureCue>,
+) {
+    let rate = bridge.speaker.sample_rate();
+    let played = bridge.speaker.clock().played_samples();
+    let pushed = bridge.speaker.clock().pushed_samples();
+    let heard = played + bridge.lead_samples;
+    let mut w = speaker::mouth_at(&bridge.tracks, heard, rate);
+    if pushed <= played {
+        // Nothing left to hear: close from where the mouth is (a track may end mid-release).
+        let k = (-time.delta_secs() / 0.045).exp();
+        w = mouth.0.map(|x| if x * k < 0.01 { 0.0 } else { x * k });
+    }
+    if w != mouth.0 {
+        mouth.0 = w;
+    }
+    // Forget tracks that have been heard in full (`mouth_at` only reads tracks covering the
+    // sample, so a finished one is never needed again).
+    while let Some((start, t)) = bridge.tracks.front() {
+        let end = start + (t.frames.len() as f64 / t.fps * f64::from(rate)) as u64;
+        if end < played {
+            bridge.tracks.pop_front();
+        } else {
+            break;
+        }
+    }
+    while let Some(&(at, id)) = bridge.marks.front() {
+        if at > heard {
+            break;
+        }
+        bridge.marks.pop_front();
+        while let Some((cid, cue)) = bridge.cues.pop_front() {
+            if cid > id {
+                bridge.cues.push_front((cid, cue));
+                break;
+            }
+            if cid == id {
+                match &cue {
+                    Cue::Emotion(e) => {
+                        emotions.write(*e);
+                    }
+                    Cue::Gesture(g) => {
+                        gestures.write(g.clone());
+                    }
+                }
+                bridge.log("cue", || match cue {
+                    Cue::Emotion(e) => serde_json::json!({"emotion": e.emotion.vrm_name(), "intensity": e.intensity}),
+                    Cue::Gesture(GestureCue::Procedural(p)) => serde_json::json!({"gesture": p.name()}),
+                    Cue::Gesture(GestureCue::Clip(c)) => serde_json::json!({"gesture": c}),
+                });
+            }
+        }
+    }
+    let open = w.iter().cloned().fold(0.0f32, f32::max);
+    if bridge.latency.first_viseme.is_none() && open > 0.05 && bridge.turn_started.is_some() {
+        bridge.latency.first_viseme = bridge.since_turn();
+        // Where the shown weights' onset lies in the audio vs the sample heard now.
+        let onset = bridge.tracks.iter().find_map(|(start, t)| {
+            t.frames
+                .iter()
+                .position(|f| f.iter().cloned().fold(0.0, f32::max) > 0.05)
+                .map(|i| *start + (i as f64 / t.fps * f64::from(rate)) as u64)
+        });
+        if let Some(onset) = onset {
+            bridge.latency.av_offset = Some((heard as f64 - onset as f64) / f64::from(rate) * 1000.0);
+        }
+        bridge.log("first_viseme", || serde_json::json!({"weights": w}));
+    }
+    let speaking = pushed > played;
+    let next = if speaking {
+        Conversation::Speaking
+    } else if !bridge.turn_ended {
+        Conversation::Thinking
+    } else if *conversation == Conversation::Listening {
+        Conversation::Listening
+    } else {
+        Conversation::Idle
+    };
+    if next != *conversation {
+        if *conversation == Conversation::Speaking && bridge.turn_ended && bridge.turn_started.is_some() {
+            let l = bridge.latency;
+            info!("{}", l.line());
+            bridge.last = Some(l);
+            bridge.turn_started = None;
+            bridge.log("turn_done", || serde_json::json!({"latency": l.line()}));
+        }
+        *conversation = next;
+    }
+}

@@ -1,0 +1,121 @@
+//! The AI disclosure in the world: a small label by the companion's feet saying what it is
+//! ("Tomo · AI companion"), so that in glasses, where there is no panel, nobody is misled
+//! (California SB 243, New York's companion-model law; docs/wellbeing.md).
+//!
+//! The text is laid out by Bevy UI into a small image once (a camera that renders UI to a
+//! texture, switched off when done), and the image is shown on a quad that stands where the
+//! companion stands. It costs nothing per frame after the first few.
+
+use bevy::camera::RenderTarget;
+use bevy::prelude::*;
+use bevy::render::render_resource::TextureFormat;
+use tomoni_core::{CompanionAnchor, TomoniSystems};
+
+/// Shows the label with `text`.
+pub struct DisclosureLabelPlugin {
+    /// What the label says.
+    pub text: String,
+}
+
+/// The label's quad.
+#[derive(Component)]
+pub struct DisclosureLabel;
+
+#[derive(Component)]
+struct LabelCamera(u32);
+
+#[derive(Resource)]
+struct LabelText(String);
+
+/// Label size in metres: readable at two metres, small beside a 1.7 m companion.
+const SIZE: Vec2 = Vec2::new(0.42, 0.06);
+/// Texture size: 14 pixels a centimetre.
+const PIXELS: UVec2 = UVec2::new(588, 84);
+
+impl Plugin for DisclosureLabelPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(LabelText(self.text.clone()))
+            .add_systems(Startup, spawn_label)
+            .add_systems(Update, (follow_anchor.after(TomoniSystems::Pose), stop_label_camera));
+    }
+}
+
+fn spawn_label(
+    mut commands: Commands,
+    text: Res<LabelText>,
+    mut images: ResMut<Assets<Image>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let image = images.add(Image::new_target_texture(PIXELS.x, PIXELS.y, TextureFormat::Rgba8UnormSrgb, None));
+    let camera = commands
+        .spawn((
+            Name::new("disclosure label camera"),
+            LabelCamera(0),
+            Camera2d,
+            Camera {
+                order: -10,
+                clear_color: ClearColorConfig::Custom(Color::srgba(0.06, 0.07, 0.1, 0.72)),
+                ..default()
+            },
+            RenderTarget::Image(image.clone().into()),
+        ))
+        .id();
+    commands.spawn((
+        UiTargetCamera(camera),
+        Node {
+            width: percent(100),
+            height: percent(100),
+            justify_content: JustifyContent::Center,
+            align_items: AlignItems::Center,
+            ..default()
+        },
+        children![(
+            Text::new(text.0.clone()),
+            TextFont { font_size: FontSize::Px(38.0), ..default() },
+            TextColor(Color::srgb(0.95, 0.95, 0.97)),
+        )],
+    ));
+    commands.spawn((
+        Name::new("AI disclosure label"),
+        DisclosureLabel,
+        Mesh3d(meshes.add(Rectangle::from_size(SIZE))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color_texture: Some(image),
+            unlit: true,
+            alpha_mode: AlphaMode::Blend,
+            ..default()
+        })),
+        Transform::default(),
+        Visibility::Hidden,
+    ));
+}
+
+/// Stands the label 35 cm in front of the companion at shin height, facing where it faces
+/// (the viewer), and tilted back a little so it reads from eye height.
+fn follow_anchor(
+    anchor: Res<CompanionAnchor>,
+    mut label: Query<(&mut Transform, &mut Visibility), With<DisclosureLabel>>,
+) {
+    if !anchor.is_changed() {
+        return;
+    }
+    let Some(a) = anchor.0 else { return };
+    for (mut t, mut v) in &mut label {
+        let forward = a.rotation * Vec3::Z;
+        t.translation = a.translation + forward * 0.35 + Vec3::Y * 0.32;
+        t.rotation = a.rotation * Quat::from_rotation_x(-0.35);
+        *v = Visibility::Inherited;
+    }
+}
+
+/// The text does not change: after a few frames (font loaded, laid out, drawn) the camera
+/// stops and the image keeps what it drew.
+fn stop_label_camera(mut cams: Query<(&mut Camera, &mut LabelCamera)>) {
+    for (mut cam, mut frames) in &mut cams {
+        frames.0 += 1;
+        if frames.0 == 30 {
+            cam.is_active = false;
+        }
+    }
+}

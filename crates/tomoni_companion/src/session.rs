@@ -1,0 +1,213 @@
+//! A conversation: the persona, its memory (SQLite), the brain (an LLM service or the offline
+//! demo) and the wellbeing guard. Plain Rust, no Bevy: `tomoni chat` uses it directly, the
+//! live companion from its talk thread (`crate::talk`). Every user message, typed, attached or
+//! spoken, passes [`Session::send`], so care and honesty apply everywhere.
+
+use crate::error::Failure;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tomoni_core::config::AppConfig;
+use tomoni_persona::client::{DialogueEvent, DialogueService, LlmConfig, Turn, TurnStatus};
+use tomoni_persona::memory::{self, Memory};
+use tomoni_persona::offline;
+use tomoni_persona::persona::Persona;
+use tomoni_persona::wellbeing::{self, CareCounts, Policy, TurnCare, Wellbeing};
+
+/// Ollama's default local endpoint, tried when nothing is configured.
+pub const OLLAMA_URL: &str = "http://127.0.0.1:11434/v1";
+
+/// Where the replies come from.
+pub enum Brain {
+    /// A real LLM service.
+    Llm(Box<DialogueService>),
+    /// Scripted lines, labelled as such.
+    Offline,
+}
+
+/// Options shared by chat commands.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ChatArgs {
+    /// OpenAI-compatible base URL (up to /v1); overrides the config.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Model name; overrides the config.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Persona name (configs/personas/NAME.toml) or a persona file.
+    #[arg(long)]
+    pub persona: Option<String>,
+    /// App settings file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+impl ChatArgs {
+    /// Config and persona as these options name them (see [`crate::setup::resolve`]).
+    pub fn resolve(&self) -> Result<crate::setup::Resolved, Failure> {
+        crate::setup::resolve(self.config.as_deref(), self.persona.as_deref(), None)
+    }
+}
+
+/// Whether something answers HTTP at `base_url`'s host and port within `wait`.
+pub fn answers(base_url: &str, wait: Duration) -> bool {
+    let hostport = base_url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("");
+    use std::net::ToSocketAddrs;
+    hostport
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, wait).is_ok())
+}
+
+/// Picks the LLM: explicit endpoint, configured endpoint, Ollama if it answers, else offline.
+pub fn brain(cfg: &AppConfig, args: &ChatArgs) -> Result<(Brain, String), Failure> {
+    let configured = args.endpoint.clone().or_else(|| Some(cfg.llm.base_url.clone()).filter(|u| !u.is_empty()));
+    let url = match configured {
+        Some(u) => u,
+        None if answers(OLLAMA_URL, Duration::from_millis(300)) => OLLAMA_URL.to_string(),
+        None => return Ok((Brain::Offline, offline::LABEL.to_string())),
+    };
+    let llm = LlmConfig {
+        base_url: url.clone(),
+        model: args.model.clone().unwrap_or_else(|| cfg.llm.model.clone()),
+        api_key_env: Some(cfg.llm.api_key_env.clone()).filter(|k| !k.is_empty()),
+        // Checked finite and positive by `load_app_config`: no panic, no silent 1 s.
+        first_token_timeout: Duration::from_secs_f32(cfg.llm.first_token_timeout),
+        idle_timeout: Duration::from_secs_f32(cfg.llm.idle_timeout),
+        ..LlmConfig::default()
+    };
+    let label = format!("{} at {}", llm.model, url);
+    let service =
+        DialogueService::start(llm).map_err(|e| Failure::Runtime(format!("cannot start the dialogue thread: {e}")))?;
+    Ok((Brain::Llm(Box::new(service)), label))
+}
+
+/// A conversation: persona, memory, brain, and the turns so far.
+pub struct Session {
+    /// Who is talking.
+    pub persona: Persona,
+    memory: Arc<Mutex<Memory>>,
+    brain: Brain,
+    conversation: String,
+    offline_turns: usize,
+    /// Crisis care, honesty and break reminders: every message passes here first.
+    pub wellbeing: Wellbeing,
+    /// What care applied to the latest message (for the app's disclosure label).
+    pub last_care: Option<TurnCare>,
+}
+
+/// The wellbeing policy from `[wellbeing]`; a bad value is an input error naming the field.
+pub fn wellbeing_policy(cfg: &AppConfig) -> Result<Policy, Failure> {
+    let w = &cfg.wellbeing;
+    let bad = |m: String| Failure::Input(format!("configs/tomoni.toml: {m}"));
+    let minutes = w.break_minutes().map_err(bad)?;
+    let resources = if w.resources.is_empty() {
+        wellbeing::default_resources()
+    } else {
+        w.resources
+            .iter()
+            .map(|r| wellbeing::Resource { locale: r.locale.clone(), name: r.name.clone(), contact: r.contact.clone() })
+            .collect()
+    };
+    Ok(Policy {
+        locale: Some(w.locale.trim().to_string()).filter(|l| !l.is_empty()),
+        resources,
+        break_every: minutes.map(|m| Duration::from_secs_f64(f64::from(m) * 60.0)),
+        gap: Duration::from_secs_f64(f64::from(w.gap_minutes) * 60.0),
+    })
+}
+
+/// Where the care counts live: beside memory, counts only.
+pub fn care_counts_path() -> PathBuf {
+    memory::default_path().with_file_name("care-counts.json")
+}
+
+impl Session {
+    /// Opens memory and picks the brain for a resolved config and persona; `args` may
+    /// override the endpoint and model.
+    pub fn open(cfg: &AppConfig, persona: Persona, args: &ChatArgs) -> Result<(Self, String), Failure> {
+        let mem = Memory::open(&memory::default_path()).map_err(|e| Failure::Runtime(e.to_string()))?;
+        let (brain, label) = brain(cfg, args)?;
+        let policy = wellbeing_policy(cfg)?;
+        Ok((Self::new(persona, mem, brain, policy), label))
+    }
+
+    /// A session over an open memory store and a brain (tests and embedders choose both).
+    pub fn new(persona: Persona, memory: Memory, brain: Brain, policy: Policy) -> Self {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Self {
+            persona,
+            memory: Arc::new(Mutex::new(memory)),
+            brain,
+            conversation: format!("tomoni:{secs}"),
+            offline_turns: 0,
+            wellbeing: Wellbeing::new(policy),
+            last_care: None,
+        }
+    }
+
+    /// The care counts file: beside this session's memory store.
+    fn counts_path(&self) -> PathBuf {
+        self.memory.lock().map_or_else(|_| care_counts_path(), |m| m.path().with_file_name("care-counts.json"))
+    }
+
+    /// Sends a user message: stores it, assembles the prompt with relevant memories, starts the
+    /// turn; the reply is stored (complete or interrupted) when it ends.
+    pub fn send(&mut self, text: &str) -> Result<Turn, Failure> {
+        // Care is decided here, on the user's side, before and whatever the model answers.
+        let care = self.wellbeing.on_message(text, std::time::Instant::now());
+        if let Err(e) = CareCounts::record(&self.counts_path(), &care) {
+            eprintln!("tomoni: could not update the care counts: {e}");
+        }
+        let guard = care.guard();
+        let stored = guard.clone();
+        self.last_care = Some(care.clone());
+        let (facts, history) = {
+            let mut m = self.memory.lock().map_err(|_| Failure::Runtime("memory lock poisoned".into()))?;
+            let facts: Vec<String> = m
+                .relevant_facts(text, 300)
+                .map_err(|e| Failure::Runtime(e.to_string()))?
+                .into_iter()
+                .map(|f| f.text)
+                .collect();
+            let history: Vec<(String, String)> = m
+                .recent(&self.conversation, 20)
+                .map_err(|e| Failure::Runtime(e.to_string()))?
+                .into_iter()
+                .map(|t| (t.role, t.text))
+                .collect();
+            m.add_turn(&self.conversation, "user", text, "complete").map_err(|e| Failure::Runtime(e.to_string()))?;
+            (facts, history)
+        };
+        let memory = self.memory.clone();
+        let conv = self.conversation.clone();
+        // Memory keeps what the person heard: the reply as the guard rewrote it.
+        let log = move |status: TurnStatus, reply: &str| {
+            let reply = stored.replay(reply);
+            if let Ok(mut m) = memory.lock()
+                && let Err(e) = m.add_turn(&conv, "assistant", &reply, status.as_str())
+            {
+                eprintln!("tomoni: could not store the reply: {e}");
+            }
+        };
+        let turn = match &self.brain {
+            Brain::Llm(s) => {
+                let mut messages = self.persona.messages(&facts, &history, text);
+                if let (Some(note), Some(system)) = (care.system_note(), messages.first_mut()) {
+                    system.content.push_str(&format!("\n{note}\n"));
+                }
+                s.turn_with(messages, move |end| log(end.status, &end.text))
+            }
+            Brain::Offline => {
+                let events = offline::reply(self.offline_turns);
+                self.offline_turns += 1;
+                if let Some(DialogueEvent::End(end)) = events.last() {
+                    log(end.status, &end.text);
+                }
+                Turn::scripted(events)
+            }
+        };
+        Ok(turn.guarded(guard))
+    }
+}

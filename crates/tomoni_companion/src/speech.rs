@@ -1,0 +1,75 @@
+//! Where the companion's voice goes (a device through kira, or the offline clock) and which
+//! voice engine a persona speaks with.
+
+use tomoni_voice::speaker::VoiceEngine;
+use tomoni_voice::stream::{OfflineOutput, SpeechStreamData};
+
+/// Where the companion's voice goes.
+pub enum Output {
+    /// A real audio device through kira (held to keep the stream playing).
+    Device(Box<kira::AudioManager>),
+    /// No device: samples are pulled by the frame loop, one frame's worth per update, so the
+    /// audio clock runs on the app's clock. `capture` keeps them (the headless demo's WAV).
+    Offline {
+        /// The stream.
+        out: OfflineOutput,
+        /// Scratch for one frame.
+        buf: Vec<f32>,
+        /// Everything rendered, if kept.
+        capture: Option<Vec<f32>>,
+        /// Output rate.
+        rate: u32,
+        /// Fractional samples carried between frames.
+        carry: f64,
+    },
+}
+
+/// Output rate of the offline renderer.
+pub const OFFLINE_RATE: u32 = 48_000;
+
+impl Output {
+    /// The default audio device, or (with a clear log line) the offline clock when there is none.
+    pub fn device_or_offline(data: SpeechStreamData) -> (Self, String) {
+        match kira::AudioManager::<kira::DefaultBackend>::new(kira::AudioManagerSettings::default()) {
+            Ok(mut m) => {
+                let msg = match m.play(data) {
+                    Ok(()) => "audio: default output device".to_string(),
+                    Err(e) => format!("audio: the device refused the speech stream ({e}); speech is silent"),
+                };
+                (Output::Device(Box::new(m)), msg)
+            }
+            Err(e) => (
+                Self::offline(data, false),
+                format!("audio: no output device ({e}); speech runs silent, timed by the frame clock"),
+            ),
+        }
+    }
+
+    /// The offline clock; `keep` stores every sample for a WAV.
+    pub fn offline(data: SpeechStreamData, keep: bool) -> Self {
+        Output::Offline {
+            out: data.into_offline(),
+            buf: vec![0.0; OFFLINE_RATE as usize / 10],
+            capture: keep.then(|| Vec::with_capacity(OFFLINE_RATE as usize * 120)),
+            rate: OFFLINE_RATE,
+            carry: 0.0,
+        }
+    }
+}
+
+/// Picks the persona's voice engine.
+pub fn voice_engine(v: &tomoni_persona::persona::VoiceSettings) -> VoiceEngine {
+    match v.engine.as_str() {
+        "openai" => VoiceEngine::OpenAi(tomoni_voice::openai_tts::OpenAiSpeech::new(
+            &v.endpoint,
+            &v.model,
+            &v.voice,
+            Some(v.api_key_env.clone()).filter(|k| !k.is_empty()),
+        )),
+        _ => VoiceEngine::Espeak(tomoni_voice::espeak::EspeakVoice {
+            voice: v.voice.clone(),
+            rate: v.rate,
+            pitch: v.pitch,
+        }),
+    }
+}

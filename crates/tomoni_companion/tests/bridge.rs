@@ -1,0 +1,113 @@
+//! The companion library on `MinimalPlugins`: turn state, cue order on the audio clock,
+//! barge-in with exactly one final reply per request, scripted lines, and care through the
+//! live path.
+
+mod common;
+
+use bevy::prelude::*;
+use common::{app, bridge, run_until};
+use tomoni_companion::bridge::Bridge;
+use tomoni_companion::control::{ControlReply, Replier};
+use tomoni_core::behaviour::{Conversation, EmotionCue, GestureCue, MouthWeights};
+use tomoni_persona::wellbeing::Policy;
+
+/// Cues in the order the app saw them, with the audio position they fired at.
+#[derive(Resource, Default)]
+struct Seen(Vec<(String, u64)>);
+
+fn record(
+    mut e: MessageReader<EmotionCue>,
+    mut g: MessageReader<GestureCue>,
+    bridge: Res<Bridge>,
+    mut seen: ResMut<Seen>,
+) {
+    for c in e.read() {
+        seen.0.push((c.emotion.vrm_name().to_string(), bridge.played_samples()));
+    }
+    for c in g.read() {
+        let name = match c {
+            GestureCue::Procedural(p) => p.name().to_string(),
+            GestureCue::Clip(n) => n.clone(),
+        };
+        seen.0.push((name, bridge.played_samples()));
+    }
+}
+
+fn state(app: &App) -> Conversation {
+    *app.world().resource::<Conversation>()
+}
+
+#[test]
+fn a_turn_goes_thinking_speaking_idle_and_cues_fire_in_order_when_heard() {
+    let mut app = app(bridge("turn", Policy::default()));
+    app.init_resource::<Seen>().add_systems(Update, record.after(tomoni_companion::bridge::CompanionSystems::Follow));
+    let (reply, replies) = Replier::channel();
+    app.world_mut().resource_mut::<Bridge>().say("hello", Some(reply));
+    app.update();
+    assert_eq!(state(&app), Conversation::Thinking);
+    run_until(&mut app, 2000, |a| state(a) == Conversation::Speaking);
+    let mut opened = 0.0f32;
+    run_until(&mut app, 4000, |a| {
+        opened = opened.max(a.world().resource::<MouthWeights>().0.iter().cloned().fold(0.0, f32::max));
+        state(a) == Conversation::Idle
+    });
+    assert!(opened > 0.2, "the mouth moved while speaking ({opened})");
+    // The offline demo's first line: "[happy] Hello! … [gesture:wave] Connect me…".
+    let seen = &app.world().resource::<Seen>().0;
+    let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["happy", "wave"], "{seen:?}");
+    assert!(seen[1].1 > seen[0].1, "the wave fires later in the audio than the smile: {seen:?}");
+    let got: Vec<ControlReply> = replies.try_iter().collect();
+    assert!(matches!(got.last(), Some(ControlReply::Done(_))), "{got:?}");
+    assert_eq!(got.iter().filter(|r| r.is_final()).count(), 1, "exactly one final reply: {got:?}");
+    assert!(got.iter().any(|r| matches!(r, ControlReply::Clause(c) if c.contains("offline demo"))), "{got:?}");
+}
+
+#[test]
+fn talking_over_a_reply_interrupts_it_and_both_requests_get_one_final_reply() {
+    let mut app = app(bridge("barge", Policy::default()));
+    let (first, first_rx) = Replier::channel();
+    app.world_mut().resource_mut::<Bridge>().say("tell me a story", Some(first));
+    run_until(&mut app, 2000, |a| state(a) == Conversation::Speaking);
+    let (second, second_rx) = Replier::channel();
+    app.world_mut().resource_mut::<Bridge>().say("wait, one thing", Some(second));
+    // The first request's stream was already over (scripted), but what it still said is
+    // silenced at once: nothing of it is left to hear.
+    assert_eq!(app.world().resource::<Bridge>().pending_samples(), 0, "barge-in silences the speaker");
+    run_until(&mut app, 6000, |a| state(a) == Conversation::Idle && a.world().resource::<Bridge>().turn_ended());
+    for (name, rx) in [("first", first_rx), ("second", second_rx)] {
+        let got: Vec<ControlReply> = rx.try_iter().collect();
+        assert_eq!(got.iter().filter(|r| r.is_final()).count(), 1, "{name}: {got:?}");
+    }
+}
+
+#[test]
+fn a_scripted_line_is_spoken_with_its_cues_and_never_reaches_the_model() {
+    let mut app = app(bridge("line", Policy::default()));
+    app.init_resource::<Seen>().add_systems(Update, record.after(tomoni_companion::bridge::CompanionSystems::Follow));
+    app.world_mut().resource_mut::<Bridge>().speak_line("[relaxed] I promise to listen. [gesture:bow] Always.");
+    run_until(&mut app, 2000, |a| state(a) == Conversation::Speaking);
+    run_until(&mut app, 4000, |a| state(a) == Conversation::Idle);
+    let names: Vec<String> = app.world().resource::<Seen>().0.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(names, ["relaxed", "bow"]);
+}
+
+#[test]
+fn a_person_in_crisis_hears_the_referral_through_the_live_companion() {
+    let policy = Policy { locale: Some("en-US".into()), ..Policy::default() };
+    let mut app = app(bridge("care", policy));
+    let (reply, replies) = Replier::channel();
+    app.world_mut().resource_mut::<Bridge>().say("I want to end my life.", Some(reply));
+    run_until(&mut app, 2000, |a| state(a) == Conversation::Speaking);
+    run_until(&mut app, 30_000, |a| state(a) == Conversation::Idle);
+    let clauses: Vec<String> = replies
+        .try_iter()
+        .filter_map(|r| match r {
+            ControlReply::Clause(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let all = clauses.join(" ");
+    assert!(clauses[0].starts_with("I'm really glad you told me"), "care comes first: {all}");
+    assert!(all.contains("988"), "{all}");
+}
