@@ -149,6 +149,13 @@ pub fn import_card(file: &Path, out: Option<PathBuf>) -> Result<(), Failure> {
     let persona = card::import(file).map_err(|e| Failure::Input(e.to_string()))?;
     let path = write_persona(&persona, out)?;
     println!("imported \"{}\" to {}", persona.name, path.display());
+    let kept = card::kept_unused(&persona);
+    if !kept.is_empty() {
+        println!(
+            "kept in the persona file but not used by tomoni yet: {} (exporting gives them back)",
+            kept.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -159,7 +166,12 @@ pub fn export_card(name: &str, out: &Path, image: Option<&Path>) -> Result<(), F
         Some(p) => Some(std::fs::read(p).map_err(|e| Failure::Input(format!("{}: {e}", p.display())))?),
         None => None,
     };
-    card::export(&persona, out, img.as_deref()).map_err(|e| Failure::Runtime(e.to_string()))?;
+    card::export(&persona, out, img.as_deref()).map_err(|e| match image {
+        // A picture that is not a usable PNG is named by its own file.
+        Some(p) if e.path == "the --image picture" => Failure::Input(format!("{}: {}", p.display(), e.what)),
+        _ if out.exists() => Failure::Input(e.to_string()),
+        _ => Failure::Runtime(e.to_string()),
+    })?;
     println!("exported \"{}\" as a Character Card V3 to {}", persona.name, out.display());
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! embedded in a PNG's text chunk (`chara` for V2, `ccv3` for V3, base64 JSON). Importing gives
 //! a [`Persona`] the user can edit; exporting writes a V3 card that V2 readers also understand.
 
-use crate::persona::{AvatarSettings, Example, Persona, VoiceSettings, default_fallback_line};
+use crate::persona::{AvatarSettings, CardExtras, Example, Persona, VoiceSettings, default_fallback_line};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -19,12 +19,50 @@ pub struct CardError {
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
-/// Reads a card from a `.json` or `.png` file.
+/// Reads a card from a `.json` or `.png` file. The persona it gives passes the same checks
+/// as a persona file (so tomoni will load what the import wrote).
 pub fn import(path: &Path) -> Result<Persona, CardError> {
     let e = |what: String| CardError { path: path.display().to_string(), what };
     let bytes = std::fs::read(path).map_err(|x| e(format!("cannot read: {x}")))?;
     let json = if bytes.starts_with(&PNG_SIGNATURE) { card_json_from_png(&bytes).map_err(e)? } else { bytes };
-    from_json(&json).map_err(e)
+    let p = from_json(&json).map_err(e)?;
+    Persona::parse(&p.to_toml(), "the imported persona")
+        .map_err(|x| e(format!("data.extensions.tomoni: {}", x.message)))?;
+    Ok(p)
+}
+
+/// What a card carried that tomoni keeps but does not use yet, in words (for the import's
+/// report).
+pub fn kept_unused(p: &Persona) -> Vec<String> {
+    let Some(c) = &p.card else { return Vec::new() };
+    let mut out = Vec::new();
+    if !c.character_book_json.is_empty() {
+        out.push("a lorebook (character_book)".to_string());
+    }
+    if !c.alternate_greetings.is_empty() {
+        out.push(format!("{} alternate greetings", c.alternate_greetings.len()));
+    }
+    if !c.post_history_instructions.is_empty() {
+        out.push("post-history instructions".to_string());
+    }
+    if !c.creator_notes.is_empty() {
+        out.push("creator notes".to_string());
+    }
+    if !c.extensions_json.is_empty() {
+        out.push("other applications' extensions".to_string());
+    }
+    out
+}
+
+/// A typed `extensions.tomoni` field: absent is the default; present but wrong is an error
+/// naming it.
+fn ours<T: serde::de::DeserializeOwned>(tomoni: Option<&Value>, key: &str) -> Result<Option<T>, String> {
+    match tomoni.and_then(|t| t.get(key)) {
+        None => Ok(None),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| format!("data.extensions.tomoni.{key}: {e}")),
+    }
 }
 
 /// Parses card JSON (V1, V2 or V3) into a persona.
@@ -48,24 +86,38 @@ pub fn from_json(bytes: &[u8]) -> Result<Persona, String> {
     if !scenario.is_empty() {
         description = format!("{description}\n\nScenario: {scenario}").trim().to_string();
     }
-    let ours = data.pointer("/extensions/tomoni");
-    let voice = ours
-        .and_then(|t| t.get("voice"))
-        .and_then(|v| serde_json::from_value::<VoiceSettings>(v.clone()).ok())
-        .unwrap_or_default();
-    let avatar = ours
-        .and_then(|t| t.get("avatar"))
-        .and_then(|v| serde_json::from_value::<AvatarSettings>(v.clone()).ok())
+    let tomoni = data.pointer("/extensions/tomoni");
+    if tomoni.is_some_and(|t| !t.is_object()) {
+        return Err("data.extensions.tomoni: expected an object".into());
+    }
+    let voice: VoiceSettings = ours(tomoni, "voice")?.unwrap_or_default();
+    let avatar: AvatarSettings = ours(tomoni, "avatar")?
         .unwrap_or(AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 });
-    let languages = ours
-        .and_then(|t| t.get("languages"))
-        .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
-        .unwrap_or_else(|| vec!["en".into()]);
+    let languages: Vec<String> = ours(tomoni, "languages")?.unwrap_or_else(|| vec!["en".into()]);
+    let speaking_style: String = ours(tomoni, "speaking_style")?.unwrap_or_default();
+    let strings = |k: &str| -> Vec<String> {
+        data.get(k).and_then(Value::as_array).map_or_else(Vec::new, |a| {
+            a.iter().filter_map(Value::as_str).map(str::to_string).filter(|g| !g.trim().is_empty()).collect()
+        })
+    };
+    let mut others = data.get("extensions").and_then(Value::as_object).cloned().unwrap_or_default();
+    others.remove("tomoni");
+    let book = data.get("character_book").filter(|b| !b.is_null());
+    let extras = CardExtras {
+        creator: s("creator"),
+        tags: strings("tags"),
+        creator_notes: s("creator_notes"),
+        character_version: s("character_version"),
+        alternate_greetings: strings("alternate_greetings"),
+        post_history_instructions: s("post_history_instructions"),
+        character_book_json: book.map(Value::to_string).unwrap_or_default(),
+        extensions_json: if others.is_empty() { String::new() } else { Value::Object(others).to_string() },
+    };
     Ok(Persona {
         name: name.clone(),
         description,
         personality: fill(&s("personality")),
-        speaking_style: ours.and_then(|t| t.get("speaking_style")).and_then(Value::as_str).unwrap_or("").to_string(),
+        speaking_style,
         greeting: fill(&s("first_mes")),
         languages,
         example_dialogue: parse_examples(&s("mes_example"), &name),
@@ -73,6 +125,7 @@ pub fn from_json(bytes: &[u8]) -> Result<Persona, String> {
         avatar,
         user_notes: fill(&s("system_prompt")),
         fallback_line: default_fallback_line(),
+        card: (extras != CardExtras::default()).then_some(extras),
     })
 }
 
@@ -177,34 +230,49 @@ fn card_data(p: &Persona) -> Value {
         .iter()
         .map(|e| format!("<START>\n{{{{user}}}}: {}\n{{{{char}}}}: {}\n", e.user, e.companion))
         .collect();
-    json!({
+    // What the card brought in comes back out: author, tags, lorebook, other apps' data.
+    let c = p.card.clone().unwrap_or_default();
+    let mut extensions = serde_json::from_str::<serde_json::Map<String, Value>>(&c.extensions_json).unwrap_or_default();
+    extensions.insert(
+        "tomoni".into(),
+        json!({
+            "speaking_style": p.speaking_style,
+            "languages": p.languages,
+            "voice": p.voice,
+            "avatar": p.avatar,
+        }),
+    );
+    let book = serde_json::from_str::<Value>(&c.character_book_json).ok();
+    let mut data = json!({
         "name": p.name,
         "description": p.description,
         "personality": p.personality,
         "scenario": "",
         "first_mes": p.greeting,
         "mes_example": mes_example,
-        "creator_notes": "Exported by tomoni.",
+        "creator_notes": c.creator_notes,
         "system_prompt": p.user_notes,
-        "post_history_instructions": "",
-        "alternate_greetings": [],
+        "post_history_instructions": c.post_history_instructions,
+        "alternate_greetings": c.alternate_greetings,
         "group_only_greetings": [],
-        "tags": ["companion"],
-        "creator": "",
-        "character_version": "1",
-        "extensions": { "tomoni": {
-            "speaking_style": p.speaking_style,
-            "languages": p.languages,
-            "voice": p.voice,
-            "avatar": p.avatar,
-        }},
-    })
+        "tags": c.tags,
+        "creator": c.creator,
+        "character_version": c.character_version,
+        "extensions": Value::Object(extensions),
+    });
+    if let Some(b) = book {
+        data["character_book"] = b;
+    }
+    data
 }
 
 /// Writes a card: `.json` as V3 JSON; `.png` with both `ccv3` and `chara` chunks, into
 /// `image` (a PNG to carry it) or a small plain picture.
 pub fn export(p: &Persona, out: &Path, image: Option<&[u8]>) -> Result<(), CardError> {
     let e = |what: String| CardError { path: out.display().to_string(), what };
+    if out.exists() {
+        return Err(e("exists; choose another file (nothing was overwritten)".into()));
+    }
     let is_png = out.extension().is_some_and(|x| x.eq_ignore_ascii_case("png"));
     let bytes = if is_png {
         let base = match image {
@@ -212,7 +280,9 @@ pub fn export(p: &Persona, out: &Path, image: Option<&[u8]>) -> Result<(), CardE
             None => plain_png(),
         };
         let b64 = |v: &Value| base64::engine::general_purpose::STANDARD.encode(v.to_string());
-        embed_text_chunks(&base, &[("ccv3", b64(&to_v3_json(p))), ("chara", b64(&to_v2_json(p)))]).map_err(e)?
+        // A broken picture is the picture's fault: say so (the caller names its file).
+        embed_text_chunks(&base, &[("ccv3", b64(&to_v3_json(p))), ("chara", b64(&to_v2_json(p)))])
+            .map_err(|x| CardError { path: "the --image picture".into(), what: x })?
     } else {
         serde_json::to_vec_pretty(&to_v3_json(p)).map_err(|x| e(x.to_string()))?
     };
@@ -269,6 +339,67 @@ fn plain_png() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn card_with(tomoni: &str, more: &str) -> Vec<u8> {
+        format!(
+            r#"{{"spec":"chara_card_v3","spec_version":"3.0","data":{{"name":"Lune","first_mes":"Hi.","creator":"mika",
+            "tags":["gentle","ja"],"creator_notes":"Be kind to him.","alternate_greetings":["Good morning.","Okaeri."],
+            "post_history_instructions":"Stay in character.","character_book":{{"entries":[{{"keys":["Okayama"],"content":"Her home."}}]}},
+            "extensions":{{"tomoni":{tomoni},"depth_prompt":{{"depth":4}}}}{more}}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_bad_tomoni_block_is_an_error_naming_the_field() {
+        for (block, field) in [
+            (r#"{"voice":{"engine":"espeak","rate":"fast"}}"#, "data.extensions.tomoni.voice"),
+            (r#"{"voice":{"pitch":-3}}"#, "data.extensions.tomoni.voice"),
+            (r#"{"avatar":{"path":"a.vrm"}}"#, "data.extensions.tomoni.avatar"),
+            (r#"{"languages":"en"}"#, "data.extensions.tomoni.languages"),
+            (r#""yes""#, "data.extensions.tomoni"),
+        ] {
+            let e = from_json(&card_with(block, "")).unwrap_err();
+            assert!(e.starts_with(field), "{block}: {e}");
+        }
+        // Well-typed but unusable (a voice tomoni would refuse to load): refused at import.
+        let dir = std::env::temp_dir().join(format!("tomoni-card-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bad.json");
+        std::fs::write(&f, card_with(r#"{"voice":{"engine":"sapi"}}"#, "")).unwrap();
+        let e = import(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.json") && e.contains("engine"), "{e}");
+    }
+
+    #[test]
+    fn what_tomoni_does_not_use_is_kept_and_exported_back() {
+        let p = from_json(&card_with(r#"{"speaking_style":"Soft."}"#, "")).unwrap();
+        let kept = kept_unused(&p);
+        assert_eq!(kept.len(), 5, "{kept:?}");
+        // Through the persona file and back out as a card.
+        let p = Persona::parse(&p.to_toml(), "x").unwrap();
+        let v = to_v3_json(&p);
+        let d = &v["data"];
+        assert_eq!(d["creator"], "mika");
+        assert_eq!(d["tags"], json!(["gentle", "ja"]));
+        assert_eq!(d["alternate_greetings"][1], "Okaeri.");
+        assert_eq!(d["post_history_instructions"], "Stay in character.");
+        assert_eq!(d["creator_notes"], "Be kind to him.");
+        assert_eq!(d["character_book"]["entries"][0]["content"], "Her home.");
+        assert_eq!(d["extensions"]["depth_prompt"]["depth"], 4);
+        assert_eq!(d["extensions"]["tomoni"]["speaking_style"], "Soft.");
+    }
+
+    #[test]
+    fn export_never_overwrites() {
+        let dir = std::env::temp_dir().join(format!("tomoni-card-over-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("mine.json");
+        std::fs::write(&f, "my own file").unwrap();
+        let e = export(&Persona::default_persona(), &f, None).unwrap_err().to_string();
+        assert!(e.contains("mine.json") && e.contains("nothing was overwritten"), "{e}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "my own file");
+    }
 
     const V2: &str = r#"{"spec":"chara_card_v2","spec_version":"2.0","data":{"name":"Lune","description":"{{char}} is gentle.",
         "personality":"kind","scenario":"At home with {{user}}.","first_mes":"Hello, {{user}}.",

@@ -96,6 +96,10 @@ fn parse_conversation(
             .max_by(|a, b| msg_time(a.1).total_cmp(&msg_time(b.1)))
             .map(|(k, _)| k.clone())
     });
+    if node.is_none() && !mapping.is_empty() {
+        // Nothing to follow: not silently "0 conversations", but the reason.
+        return Err("no `current_node` and no leaf: the nodes' `children` form a cycle".into());
+    }
     let mut chain = Vec::new();
     let mut guard = 0;
     while let Some(id) = node {
@@ -259,6 +263,7 @@ pub fn draft_persona(export: &ChatGptExport) -> Persona {
         avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 },
         user_notes: profile,
         fallback_line: default_fallback_line(),
+        card: None,
     }
 }
 
@@ -386,6 +391,15 @@ mod tests {
         let c1: Vec<_> = m.all_turns().unwrap().into_iter().filter(|t| t.conversation == "chatgpt:c1").collect();
         assert_eq!(c1.len(), e.conversations[0].messages.len(), "whole, and not duplicated");
         assert_eq!(store(&e, &mut m, |_, _| {}).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_children_cycle_without_current_node_is_named_not_dropped() {
+        let cyclic = r#"[{"conversation_id":"c9","mapping":{
+            "a":{"parent":"b","children":["b"],"message":{"author":{"role":"user"},"content":{"content_type":"text","parts":["hi"]}}},
+            "b":{"parent":"a","children":["a"],"message":{"author":{"role":"assistant"},"content":{"content_type":"text","parts":["hello"]}}}}}]"#;
+        let err = parse(&write("cycle.json", cyclic), |_, _| {}).unwrap_err().to_string();
+        assert!(err.contains("cycle.json") && err.contains("conversation 0") && err.contains("cycle"), "{err}");
     }
 
     #[test]

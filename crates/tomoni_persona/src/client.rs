@@ -402,6 +402,8 @@ async fn stream_turn(
     let started = tokio::time::Instant::now();
     let first_deadline = started + config.first_token_timeout;
     let mut attempt = 0;
+    // What went wrong on the last try, so that giving up says the real cause.
+    let mut last_cause: String;
     let resp = loop {
         let mut req = http.post(&url).json(&body).header("accept", "text/event-stream");
         if let Some(k) = &key {
@@ -420,6 +422,7 @@ async fn stream_turn(
                 if attempt >= config.max_retries {
                     return Err(e);
                 }
+                last_cause = e.message;
                 backoff(attempt)
             }
             Ok(Ok(resp)) => {
@@ -429,15 +432,20 @@ async fn stream_turn(
                 }
                 let retry = s.as_u16() == 429 || s.is_server_error();
                 let ra = retry_after(&resp);
-                let detail = body_excerpt(resp).await;
+                // Some servers echo the key they refused: it never reaches a message or a log.
+                let detail = match &key {
+                    Some(k) if k.len() >= 4 => body_excerpt(resp).await.replace(k.as_str(), "<the key>"),
+                    _ => body_excerpt(resp).await,
+                };
                 let kind = match s.as_u16() {
                     401 | 403 => ErrorKind::Auth,
                     429 => ErrorKind::RateLimited,
                     _ => ErrorKind::Http,
                 };
                 let msg = match kind {
+                    // The server's own words first: they often say which key or which model.
                     ErrorKind::Auth => format!(
-                        "{url} refused the request ({s}): check the API key in ${}",
+                        "{url} refused the request ({s}): {detail}; check the API key in ${}",
                         config.api_key_env.as_deref().unwrap_or("<no key variable configured>")
                     ),
                     _ => format!("{url} answered {s}: {detail}"),
@@ -445,6 +453,7 @@ async fn stream_turn(
                 if !retry || attempt >= config.max_retries {
                     return Err(err(kind, msg));
                 }
+                last_cause = msg;
                 ra.unwrap_or_else(|| backoff(attempt))
             }
         };
@@ -452,12 +461,21 @@ async fn stream_turn(
         if tokio::time::Instant::now() + wait > first_deadline {
             return Err(err(
                 ErrorKind::Timeout,
-                format!("gave up on {url}: retrying would pass the first-token timeout"),
+                format!("gave up on {url}: {last_cause} (retrying would pass the first-token timeout)"),
             ));
         }
         tokio::time::sleep(wait).await;
     };
 
+    // reqwest is built without decompression: a compressed body would read as garbage.
+    if let Some(enc) = resp.headers().get(reqwest::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok())
+        && !enc.eq_ignore_ascii_case("identity")
+    {
+        return Err(err(
+            ErrorKind::Protocol,
+            format!("{url} sent a {enc}-compressed stream; tomoni asks for plain text (a proxy may be compressing it)"),
+        ));
+    }
     let mut stream = resp.bytes_stream();
     let mut sse = SseParser::default();
     let mut events = Vec::new();

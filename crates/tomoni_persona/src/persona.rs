@@ -40,6 +40,32 @@ pub struct Persona {
     /// What the companion says, in its own voice, when a reply breaks off (the service failed).
     #[serde(default = "default_fallback_line")]
     pub fallback_line: String,
+    /// What an imported Character Card carried that tomoni does not use (yet): kept so that
+    /// exporting gives it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardExtras>,
+}
+
+/// Character Card fields kept as they came (lorebook and extensions as JSON text).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardExtras {
+    /// The card's author.
+    pub creator: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The author's notes to readers.
+    pub creator_notes: String,
+    /// The card's version.
+    pub character_version: String,
+    /// Greetings besides the first.
+    pub alternate_greetings: Vec<String>,
+    /// Instructions the card puts after the history.
+    pub post_history_instructions: String,
+    /// The lorebook (`character_book`), as JSON.
+    pub character_book_json: String,
+    /// Other applications' `extensions`, as JSON.
+    pub extensions_json: String,
 }
 
 /// The built-in line for a reply that broke off.

@@ -252,7 +252,45 @@ async fn unauthorized_is_not_retried_and_never_shows_the_key() {
     let shown = format!("{ev:?}");
     assert!(!shown.contains(&key), "{shown}");
     assert!(shown.contains("CARGO_PKG_NAME"), "the message names the variable to fix: {shown}");
+    assert!(shown.contains("Incorrect API key"), "the server's own words are kept: {shown}");
     assert_eq!(end.status, TurnStatus::Interrupted);
+}
+
+fn error_message(events: &[DialogueEvent]) -> String {
+    events.iter().find_map(|e| if let DialogueEvent::Error(x) = e { Some(x.message.clone()) } else { None }).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_echoed_by_the_server_is_not_shown() {
+    let key = std::env::var("CARGO_PKG_NAME").unwrap();
+    let s = serve(vec![Reply::Status(401, vec![], format!(r#"{{"error":{{"message":"bad key {key}"}}}}"#))]).await;
+    let cfg = LlmConfig { api_key_env: Some("CARGO_PKG_NAME".into()), ..config(&s.url) };
+    let (ev, _) = turn(&cfg).await;
+    let m = error_message(&ev);
+    assert!(!m.contains(&key) && m.contains("bad key"), "{m}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_compressed_stream_is_named_as_such_not_as_bad_utf8() {
+    let s = serve(vec![Reply::Status(
+        200,
+        vec![("content-encoding", "gzip".into())],
+        String::from_utf8_lossy(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).into_owned(),
+    )])
+    .await;
+    let (ev, end) = turn(&config(&s.url)).await;
+    let m = error_message(&ev);
+    assert!(m.contains("gzip") && !m.contains("UTF-8"), "{m}");
+    assert_eq!(end.status, TurnStatus::Interrupted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn giving_up_before_the_first_token_names_the_real_cause() {
+    let s = serve(vec![Reply::Status(500, vec![], r#"{"error":{"message":"model crashed"}}"#.into())]).await;
+    let cfg = LlmConfig { first_token_timeout: Duration::from_millis(700), ..config(&s.url) };
+    let (ev, _) = turn(&cfg).await;
+    let m = error_message(&ev);
+    assert!(m.contains("500") && m.contains("model crashed"), "{m}");
 }
 
 #[tokio::test(start_paused = true)]
