@@ -222,6 +222,7 @@ impl Plugin for XrSpacePlugin {
         app.add_plugins(ExtractResourcePlugin::<XrPrimaryReferenceSpace>::default())
             .insert_resource(self.clone())
             .add_systems(XrSessionCreated, create_primary_space)
+            .add_systems(Update, measure_head_in_raw_local.run_if(resource_exists::<RawLocal>))
             .add_systems(XrPreDestroySession, drop_spaces);
         app.sub_app_mut(RenderApp).add_systems(XrPreDestroySession, drop_spaces);
     }
@@ -255,6 +256,15 @@ fn create_primary_space(
                 info!("reference space {}", status.space);
             }
             commands.insert_resource(XrPrimaryReferenceSpace(space));
+            if choice.floor_below_origin > 0.0 {
+                // The head in LOCAL as the runtime has it (no offset of ours), to check in the
+                // same run that the floor really sits `eye_height` below it (`XrStatus`).
+                let raw = session.create_reference_space(ReferenceSpaceType::LOCAL, Isometry3d::IDENTITY);
+                let view = session.create_reference_space(ReferenceSpaceType::VIEW, Isometry3d::IDENTITY);
+                if let (Ok(raw), Ok(view)) = (raw, view) {
+                    commands.insert_resource(RawLocal { raw, view });
+                }
+            }
             if choice.space != ReferenceSpaceType::STAGE && remembered.is_some() {
                 // LOCAL and LOCAL_FLOOR start wherever the user is: a pose saved in one session
                 // means nothing in the next. Only the stage is the same room every time.
@@ -266,8 +276,30 @@ fn create_primary_space(
     }
 }
 
+/// LOCAL with no offset, and the head (VIEW): where the runtime itself puts the head.
+#[derive(Resource)]
+struct RawLocal {
+    raw: XrReferenceSpace,
+    view: XrReferenceSpace,
+}
+
+fn measure_head_in_raw_local(
+    session: Option<Res<OxrSession>>,
+    frame: Option<Res<bevy_mod_openxr::resources::OxrFrameState>>,
+    spaces: Res<RawLocal>,
+    mut status: ResMut<XrStatus>,
+) {
+    let (Some(session), Some(frame)) = (session, frame) else { return };
+    if let Ok(at) = session.locate_space(&spaces.view.0, &spaces.raw.0, frame.0.predicted_display_time)
+        && at.location_flags.contains(openxr::SpaceLocationFlags::POSITION_VALID)
+    {
+        status.head_in_raw_local = Some(at.pose.position.y);
+    }
+}
+
 fn drop_spaces(spaces: Query<Entity, With<XrReferenceSpace>>, mut commands: Commands) {
     commands.remove_resource::<XrPrimaryReferenceSpace>();
+    commands.remove_resource::<RawLocal>();
     for e in &spaces {
         commands.entity(e).remove::<XrReferenceSpace>();
     }
@@ -420,6 +452,9 @@ pub struct XrStatus {
     pub frames: u64,
     /// The session was lost (runtime gone): the app ends cleanly and says so.
     pub lost: bool,
+    /// In LOCAL without a floor: the head's height in plain LOCAL as the runtime reports it
+    /// (the viewer's eyes minus this is the floor offset actually in effect).
+    pub head_in_raw_local: Option<f32>,
 }
 
 impl XrStatus {
@@ -428,7 +463,7 @@ impl XrStatus {
         format!(
             "runtime {}, system {}, blend {}, space {}, {} frames submitted, final state {}",
             self.runtime, self.system, self.blend, self.space, self.frames, self.state
-        )
+        ) + &self.head_in_raw_local.map_or(String::new(), |y| format!(", head {y:.3} m above LOCAL's origin"))
     }
 }
 

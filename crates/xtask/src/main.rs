@@ -274,16 +274,22 @@ fn xr_checks() -> Res {
     println!("xtask: {seated}");
     let eyes = vec3_after(&seated, "viewer's eyes at Vec3(");
     let feet = vec3_after(&seated, "standing at Vec3(");
+    // The simulated head's own height in plain LOCAL, in the same run and frame: the eyes must
+    // stand exactly the configured 1.45 m above it. A build that used the 1.6 m default (or no
+    // offset) is off by 0.15 m (or 1.45 m); the head's bob between two reads is millimetres.
+    let raw: Option<f32> = seated
+        .split(", head ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|y| y.parse().ok());
     if !seated.contains("space LOCAL,")
         || eyes.len() != 3
-        // The simulated head bobs (y 1.57–1.65 in STAGE runs) and LOCAL's origin is wherever it
-        // was when the space was made: ±0.2 m, far from the ~0 m a missing floor offset gives.
-        || (eyes[1] - 1.45).abs() > 0.2
+        || raw.is_none_or(|y| (eyes[1] - y - 1.45).abs() > 0.02)
         || feet.len() != 3
         || feet[1].abs() > 0.05
     {
         return Err(format!(
-            "XR check 1b failed: want space LOCAL with the eyes ~1.45 m above the companion's floor; got: {seated}"
+            "XR check 1b failed: want space LOCAL with the eyes 1.45 m (± 0.02) above the head's height in plain LOCAL and the companion on that floor; got: {seated}"
         ));
     }
     // 1c. The runtime goes away mid-session: a clear message and a prompt exit with status 75,
