@@ -151,7 +151,11 @@ impl Model {
             "//! {} rates and pitches. Class order: aa ih ou ee oh closed. Do not edit by hand.\n",
             VARIANTS.len()
         );
-        println!("use crate::analysis::{{HIDDEN, INPUTS}};\n");
+        println!(
+            "/// Inputs the weights were trained for (`analysis::INPUTS` is checked against it).\npub const INPUTS: usize = {};\n/// Hidden units (`analysis::HIDDEN` is checked against it).\npub const HIDDEN: usize = {};\n",
+            tomoni_voice::analysis::INPUTS,
+            tomoni_voice::analysis::HIDDEN
+        );
         let row = |v: &[f64]| v.iter().map(|x| format!("{x:.5}")).collect::<Vec<_>>().join(", ");
         println!("/// Input means.\npub const MEAN: [f32; INPUTS] = [{}];", row(&self.mean));
         println!("/// Input scales (standard deviations).\npub const SCALE: [f32; INPUTS] = [{}];", row(&self.scale));

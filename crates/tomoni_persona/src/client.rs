@@ -136,13 +136,21 @@ pub enum DialogueEvent {
     End(TurnEnd),
 }
 
+/// Something that rewrites a reply's events as they stream (the wellbeing guard).
+pub trait TurnFilter: Send + std::fmt::Debug {
+    /// Events to show before the reply's own (taken once).
+    fn take_prefix(&mut self, out: &mut std::collections::VecDeque<DialogueEvent>);
+    /// Passes one event of the reply; what should be shown lands in `out`.
+    fn process(&mut self, ev: DialogueEvent, out: &mut std::collections::VecDeque<DialogueEvent>);
+}
+
 /// A running turn. Dropping it cancels the request.
 #[derive(Debug)]
 pub struct Turn {
     events: mpsc::UnboundedReceiver<DialogueEvent>,
     _cancel: Option<oneshot::Sender<()>>,
-    /// Care and honesty rewrite the reply as it streams (see [`crate::wellbeing`]).
-    guard: Option<crate::wellbeing::TurnGuard>,
+    /// Rewrites the reply as it streams (care and honesty: `wellbeing::TurnGuard`).
+    guard: Option<Box<dyn TurnFilter>>,
     ready: std::collections::VecDeque<DialogueEvent>,
 }
 
@@ -162,9 +170,9 @@ impl Turn {
 
     /// This turn with its reply passed through `guard`; the guard's opening lines (crisis care)
     /// are ready at once, before the model's first token.
-    pub fn guarded(mut self, mut guard: crate::wellbeing::TurnGuard) -> Self {
+    pub fn guarded(mut self, mut guard: impl TurnFilter + 'static) -> Self {
         guard.take_prefix(&mut self.ready);
-        self.guard = Some(guard);
+        self.guard = Some(Box::new(guard));
         self
     }
 

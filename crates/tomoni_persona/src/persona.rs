@@ -317,39 +317,6 @@ mod tests {
     }
 
     #[test]
-    fn shipped_words_use_no_engagement_tricks() {
-        // Guilt, jealousy and "don't leave me" have no place in anything tomoni ships.
-        let tricks = [
-            "don't leave",
-            "do not leave",
-            "don't go",
-            "miss me",
-            "lonely without",
-            "jealous",
-            "you owe",
-            "after all i",
-            "only i understand",
-            "only one who",
-            "stay with me",
-            "need you to stay",
-            "abandon",
-        ];
-        let mut shipped = vec![Persona::default_persona().to_toml(), Persona::default_persona().fallback_line];
-        shipped.extend((0..5).flat_map(crate::offline::reply).filter_map(|e| match e {
-            crate::client::DialogueEvent::Clause(c) => Some(c),
-            _ => None,
-        }));
-        let export = crate::chatgpt::ChatGptExport { conversations: vec![], custom_instructions: None };
-        shipped.push(crate::chatgpt::draft_persona(&export).to_toml());
-        for text in shipped {
-            let lower = text.to_lowercase();
-            for t in tricks {
-                assert!(!lower.contains(t), "{t:?} in {text}");
-            }
-        }
-    }
-
-    #[test]
     fn round_trips_through_toml() {
         let p = Persona::default_persona();
         assert_eq!(Persona::parse(&p.to_toml(), "x").unwrap(), p);

@@ -17,7 +17,7 @@
 //!
 //! The published protocol is `docs/wellbeing.md`.
 
-use crate::client::{DialogueEvent, scripted_events};
+use crate::client::{DialogueEvent, TurnFilter, scripted_events};
 use regex::Regex;
 use std::collections::VecDeque;
 use std::sync::LazyLock;
@@ -307,6 +307,16 @@ pub struct TurnGuard {
     honest_said: bool,
     mentioned_ai: bool,
     said: Vec<String>,
+}
+
+impl TurnFilter for TurnGuard {
+    fn take_prefix(&mut self, out: &mut VecDeque<DialogueEvent>) {
+        TurnGuard::take_prefix(self, out);
+    }
+
+    fn process(&mut self, ev: DialogueEvent, out: &mut VecDeque<DialogueEvent>) {
+        TurnGuard::process(self, ev, out);
+    }
 }
 
 impl TurnGuard {

@@ -24,6 +24,8 @@ pub const SPAN: usize = 2 * CONTEXT + 1;
 pub const INPUTS: usize = SPAN * NF + 1;
 /// Hidden units of the classifier.
 pub const HIDDEN: usize = 32;
+// The generated weights must fit the features computed here.
+const _: () = assert!(crate::analysis_model::INPUTS == INPUTS && crate::analysis_model::HIDDEN == HIDDEN);
 
 /// Streaming analyser.
 pub struct Analyzer {

@@ -2,7 +2,10 @@
 //! espeak-ng speech: 24 English and 12 Japanese sentences that the benchmark does not use, each at
 //! 3 rates and pitches. Class order: aa ih ou ee oh closed. Do not edit by hand.
 
-use crate::analysis::{HIDDEN, INPUTS};
+/// Inputs the weights were trained for (`analysis::INPUTS` is checked against it).
+pub const INPUTS: usize = 91;
+/// Hidden units (`analysis::HIDDEN` is checked against it).
+pub const HIDDEN: usize = 32;
 
 /// Input means.
 pub const MEAN: [f32; INPUTS] = [
