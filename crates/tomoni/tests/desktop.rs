@@ -44,9 +44,12 @@ fn start_xvfb() -> (Xvfb, String) {
 #[test]
 fn desktop_window_shows_the_companion_and_exits_cleanly() {
     let (_x, display) = start_xvfb();
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-window.png");
+    let _ = std::fs::remove_file(&shot);
     let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .args(["run", "--no-xr", "--max-frames", "40"])
+        .args(["run", "--no-xr", "--max-frames", "40", "--eye-png"])
+        .arg(&shot)
         .env("TOMONI_DATA_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-data"))
         .env("TOMONI_SOCKET", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop.sock"))
         .env("DISPLAY", &display)
@@ -67,6 +70,23 @@ fn desktop_window_shows_the_companion_and_exits_cleanly() {
     let at = stdout.split("standing at Vec3(").nth(1).and_then(|r| r.split(')').next()).expect("position printed");
     let v: Vec<f32> = at.split(',').map(|x| x.trim().parse().unwrap()).collect();
     assert!((v[0] - 0.70).abs() < 0.005 && (v[2] + 0.35).abs() < 0.005 && (0.0..0.03).contains(&v[1]), "{stdout}");
+    // And on a screen the viewer starts facing it: the window shows the companion in its middle
+    // third (a camera looking straight ahead would show an empty floor there).
+    assert!(stdout.contains("desktop: window written to"), "{stdout}");
+    let img = image::open(&shot).unwrap().to_rgb8();
+    let (w, h) = img.dimensions();
+    // Background: the room colour (top corner) and the floor (bottom corner).
+    let (room, floor) = (*img.get_pixel(2, 2), *img.get_pixel(2, h - 3));
+    let far = |p: &image::Rgb<u8>, q: &image::Rgb<u8>| {
+        p.0.iter().zip(q.0).map(|(a, b)| (i32::from(*a) - i32::from(b)).abs()).sum::<i32>() > 45
+    };
+    let differs = |x: u32, y: u32| far(img.get_pixel(x, y), &room) && far(img.get_pixel(x, y), &floor);
+    let centre = (w / 3..2 * w / 3)
+        .flat_map(|x| (h / 4..3 * h / 4).map(move |y| (x, y)))
+        .filter(|&(x, y)| differs(x, y))
+        .count();
+    let share = centre as f64 / f64::from((w / 3) * (h / 2));
+    assert!(share > 0.2, "the companion fills {:.0} % of the window's centre", share * 100.0);
 }
 
 /// Another terminal talks to the running companion: `tomoni chat --attach` gets the reply the

@@ -67,18 +67,23 @@ pub struct VrmError {
     pub what: String,
 }
 
-/// Reads and checks `path`.
+/// Reads and checks `path` (external buffers are looked for beside it).
 pub fn inspect(path: &Path) -> Result<VrmInfo, VrmError> {
     let err = |what: String| VrmError { path: path.display().to_string(), what };
     let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    inspect_bytes(&bytes).map_err(err)
+    inspect_in(&bytes, path.parent()).map_err(err)
 }
 
 /// Checks the bytes of a `.vrm` (binary glTF) file.
 pub fn inspect_bytes(bytes: &[u8]) -> Result<VrmInfo, String> {
+    inspect_in(bytes, None)
+}
+
+fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
     let json = glb_json(bytes)?;
     let doc: Value = serde_json::from_slice(json)
         .map_err(|e| format!("glTF JSON chunk is not valid JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+    check_structure(&doc, glb_bin_len(bytes, json.len())?, dir)?;
     let ext = doc.pointer("/extensions/VRMC_vrm").ok_or_else(|| {
         if doc.pointer("/extensions/VRM").is_some() {
             "this is a VRM 0.x file (extension `VRM`); tomoni needs VRM 1.0 (`VRMC_vrm`): \
@@ -123,6 +128,135 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<VrmInfo, String> {
         }
     }
     Ok(VrmInfo { name, spec_version, bones: bones_obj.keys().cloned().collect(), expressions, license_url })
+}
+
+/// The length of the BIN chunk that follows the JSON chunk (`None`: there is none), checked
+/// against the file's real length.
+fn glb_bin_len(bytes: &[u8], json_len: usize) -> Result<Option<usize>, String> {
+    let at = 20 + json_len.next_multiple_of(4);
+    if at + 8 > bytes.len() {
+        return Ok(None);
+    }
+    let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+    let len = u32_at(at) as usize;
+    if u32_at(at + 4) != 0x004E_4942 {
+        return Err(format!("the chunk at byte {at} is not the BIN chunk"));
+    }
+    if at + 8 + len > bytes.len() {
+        return Err(format!(
+            "the BIN chunk at byte {at} says {len} bytes, but the file ends {} bytes later: truncated or corrupt",
+            bytes.len() - at - 8
+        ));
+    }
+    Ok(Some(len))
+}
+
+/// Buffers, views, accessors and the node tree: what a renderer would otherwise read out of
+/// bounds (a mangled body) or loop on.
+fn check_structure(doc: &Value, bin: Option<usize>, dir: Option<&Path>) -> Result<(), String> {
+    let arr = |k: &str| doc.get(k).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
+    let buffers: Vec<u64> = arr("buffers")
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let len = num(b, "byteLength").ok_or(format!("`buffers[{i}].byteLength` is missing"))?;
+            match b.get("uri").and_then(Value::as_str) {
+                None if bin.is_none() => Err(format!("`buffers[{i}]` has no uri and the file has no BIN chunk")),
+                None if len > bin.unwrap_or(0) as u64 => Err(format!(
+                    "`buffers[{i}].byteLength` = {len}, but the BIN chunk holds {} bytes",
+                    bin.unwrap_or(0)
+                )),
+                Some(uri) if !uri.starts_with("data:") => match dir {
+                    Some(d) => {
+                        let f = d.join(uri);
+                        match std::fs::metadata(&f) {
+                            Ok(m) if m.len() >= len => Ok(len),
+                            Ok(m) => {
+                                Err(format!("`buffers[{i}]` file {} has {} bytes, not {len}", f.display(), m.len()))
+                            }
+                            Err(e) => Err(format!("`buffers[{i}].uri` {uri:?}: {}: {e}", f.display())),
+                        }
+                    }
+                    None => Ok(len),
+                },
+                _ => Ok(len),
+            }
+        })
+        .collect::<Result<_, String>>()?;
+    let views: Vec<u64> = arr("bufferViews")
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let b = num(v, "buffer").ok_or(format!("`bufferViews[{i}].buffer` is missing"))? as usize;
+            let len = num(v, "byteLength").ok_or(format!("`bufferViews[{i}].byteLength` is missing"))?;
+            let end = num(v, "byteOffset").unwrap_or(0).saturating_add(len);
+            match buffers.get(b) {
+                None => Err(format!("`bufferViews[{i}].buffer` = {b}, but the file has {} buffers", buffers.len())),
+                Some(&blen) if end > blen => {
+                    Err(format!("`bufferViews[{i}]` ends at byte {end}, past `buffers[{b}]` ({blen} bytes)"))
+                }
+                Some(_) => Ok(len),
+            }
+        })
+        .collect::<Result<_, String>>()?;
+    for (i, a) in arr("accessors").iter().enumerate() {
+        let Some(view) = num(a, "bufferView") else { continue };
+        let count = num(a, "count").ok_or(format!("`accessors[{i}].count` is missing"))?;
+        let comp = match num(a, "componentType") {
+            Some(5120 | 5121) => 1,
+            Some(5122 | 5123) => 2,
+            Some(5125 | 5126) => 4,
+            other => return Err(format!("`accessors[{i}].componentType` = {other:?} is not a glTF component type")),
+        };
+        let n = match a.get("type").and_then(Value::as_str) {
+            Some("SCALAR") => 1,
+            Some("VEC2") => 2,
+            Some("VEC3") => 3,
+            Some("VEC4" | "MAT2") => 4,
+            Some("MAT3") => 9,
+            Some("MAT4") => 16,
+            other => return Err(format!("`accessors[{i}].type` = {other:?} is not a glTF accessor type")),
+        };
+        let vlen = *views
+            .get(view as usize)
+            .ok_or(format!("`accessors[{i}].bufferView` = {view}, but the file has {} views", views.len()))?;
+        let stride = arr("bufferViews")[view as usize].get("byteStride").and_then(Value::as_u64).unwrap_or(comp * n);
+        let need = num(a, "byteOffset")
+            .unwrap_or(0)
+            .saturating_add(count.saturating_sub(1).saturating_mul(stride))
+            .saturating_add(comp * n);
+        if count > 0 && need > vlen {
+            return Err(format!(
+                "`accessors[{i}]` reads {count} elements ({need} bytes) from `bufferViews[{view}]`, which has {vlen}"
+            ));
+        }
+    }
+    // The node tree: children in range, each node with one parent at most, no cycles.
+    let nodes = arr("nodes");
+    let mut parent = vec![None; nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for c in n.get("children").and_then(Value::as_array).map_or(&[][..], Vec::as_slice) {
+            let c = c.as_u64().ok_or(format!("`nodes[{i}].children` holds a non-index"))? as usize;
+            if c >= nodes.len() {
+                return Err(format!("`nodes[{i}].children` names node {c}, but the file has {} nodes", nodes.len()));
+            }
+            if let Some(p) = parent[c].replace(i) {
+                return Err(format!("node {c} is a child of both nodes {p} and {i}"));
+            }
+        }
+    }
+    for start in 0..nodes.len() {
+        let (mut at, mut steps) = (start, 0);
+        while let Some(p) = parent[at] {
+            steps += 1;
+            if steps > nodes.len() {
+                return Err(format!("the node tree has a cycle through node {start}"));
+            }
+            at = p;
+        }
+    }
+    Ok(())
 }
 
 /// The JSON chunk of a binary glTF.
@@ -219,6 +353,37 @@ mod tests {
     fn out_of_range_bone_node() {
         let j = vrm_json(&REQUIRED_BONES).replace("\"hips\":{\"node\":0}", "\"hips\":{\"node\":9}");
         assert!(inspect_bytes(&glb(&j)).unwrap_err().contains("hips.node` = 9"));
+    }
+
+    #[test]
+    fn structure_that_render_would_reject_is_refused_here() {
+        let with = |extra: &str| vrm_json(&REQUIRED_BONES).replacen("\"nodes\":[{}]", extra, 1);
+        // A node cycle.
+        let e = inspect_bytes(&glb(&with(r#""nodes":[{"children":[1]},{"children":[0]}]"#))).unwrap_err();
+        assert!(e.contains("cycle") || e.contains("child of both"), "{e}");
+        // A missing external buffer.
+        let dir = std::env::temp_dir();
+        let j = with(r#""nodes":[{}],"buffers":[{"uri":"no-such-file.bin","byteLength":64}]"#);
+        let e = inspect_in(&glb(&j), Some(&dir)).unwrap_err();
+        assert!(e.contains("no-such-file.bin"), "{e}");
+        // An accessor that reads far past its view (count 10^9).
+        let j = with(
+            r#""nodes":[{}],"buffers":[{"byteLength":12}],"bufferViews":[{"buffer":0,"byteLength":12}],
+            "accessors":[{"bufferView":0,"componentType":5126,"type":"VEC3","count":1000000000}]"#,
+        );
+        let mut b = glb(&j);
+        b.extend(12u32.to_le_bytes());
+        b.extend(0x004E_4942u32.to_le_bytes());
+        b.extend([0u8; 12]);
+        let total = b.len() as u32;
+        b[8..12].copy_from_slice(&total.to_le_bytes());
+        let e = inspect_bytes(&b).unwrap_err();
+        assert!(e.contains("accessors[0]") && e.contains("1000000000"), "{e}");
+        // A BIN chunk that claims 4 GB.
+        let n = b.len();
+        b[n - 20..n - 16].copy_from_slice(&u32::MAX.to_le_bytes());
+        let e = inspect_bytes(&b).unwrap_err();
+        assert!(e.contains("BIN chunk"), "{e}");
     }
 
     #[test]

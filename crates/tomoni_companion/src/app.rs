@@ -147,6 +147,7 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             ViewerCorePlugin { placement: setup.config.placement },
             AvatarPlugin,
             StagePlugin { transparent: transparent || setup.config.render.transparent },
+            crate::capture::CapturePlugin,
         ));
     app
 }
@@ -172,6 +173,16 @@ pub fn run_interactive(
             }
         }
     };
+    if mode == AppMode::Desktop
+        && std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty())
+        && std::env::var_os("WAYLAND_DISPLAY").is_none_or(|d| d.is_empty())
+    {
+        return Err(Failure::Runtime(
+            "no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set) and no OpenXR runtime: \
+             `tomoni demo` runs the companion headless and leaves pictures and speech in a folder"
+                .into(),
+        ));
+    }
     let mut app = base_app(&setup, mode, false);
     if mode == AppMode::Desktop {
         app.add_plugins(tomoni_xr::DesktopCameraPlugin { eye_height: setup.config.viewer.eye_height });
@@ -196,28 +207,39 @@ pub fn run_interactive(
         Ok(path) => eprintln!("tomoni: `tomoni chat --attach` and `tomoni recenter` reach me at {}", path.display()),
         Err(e) => eprintln!("tomoni: no terminal commands this session: {e}"),
     }
-    if let (Some(n), Some(out), AppMode::Xr) = (max_frames, eye_png, mode) {
-        // Two thirds of the way through: the swapchain image the left eye is shown.
-        app.add_systems(Last, move |mut frames: Local<u32>, mut commands: Commands| {
-            *frames += 1;
-            if *frames == (n * 2 / 3).max(1) {
-                let out = out.clone();
-                let left = bevy::camera::ManualTextureViewHandle(bevy_mod_openxr::render::XR_TEXTURE_INDEX);
-                commands.spawn(bevy::render::view::screenshot::Screenshot::texture_view(left)).observe(
-                    move |shot: On<bevy::render::view::screenshot::ScreenshotCaptured>| {
-                        let image = shot.image.clone();
-                        let out = out.clone();
-                        std::thread::spawn(move || match image.try_into_dynamic() {
-                            Ok(i) => match i.to_rgba8().save(&out) {
-                                Ok(()) => println!("xr: left eye written to {}", out.display()),
-                                Err(e) => eprintln!("tomoni: {}: {e}", out.display()),
-                            },
-                            Err(e) => eprintln!("tomoni: cannot read the eye image back: {e}"),
-                        });
-                    },
-                );
-            }
-        });
+    if let (Some(n), Some(out)) = (max_frames, eye_png) {
+        // Two thirds of the way through: what the viewer sees (the left eye's swapchain image in
+        // XR, the window on a desktop), through the one capture path.
+        let source = if mode == AppMode::Xr {
+            crate::capture::CaptureSource::TextureView(bevy::camera::ManualTextureViewHandle(
+                bevy_mod_openxr::render::XR_TEXTURE_INDEX,
+            ))
+        } else {
+            crate::capture::CaptureSource::Window
+        };
+        let label = if mode == AppMode::Xr { "xr: left eye" } else { "desktop: window" };
+        app.add_systems(
+            Update,
+            move |mut frames: Local<u32>,
+                  mut captures: MessageWriter<crate::capture::CaptureRequest>,
+                  mut done: MessageReader<crate::capture::CaptureDone>| {
+                *frames += 1;
+                if *frames == (n * 2 / 3).max(1) {
+                    captures.write(crate::capture::CaptureRequest {
+                        id: 0,
+                        source: source.clone(),
+                        path: out.clone(),
+                        format: crate::capture::PixelFormat::Rgba,
+                    });
+                }
+                for d in done.read() {
+                    match &d.result {
+                        Ok(()) => println!("{label} written to {}", d.path.display()),
+                        Err(e) => eprintln!("tomoni: {e}"),
+                    }
+                }
+            },
+        );
     }
     if let Some(n) = max_frames {
         let xr = mode == AppMode::Xr;
@@ -258,7 +280,31 @@ pub fn run_interactive(
         };
         app.add_message::<tomoni_xr::xr::EndXrSession>().add_systems(Last, (count, summary).chain());
     }
-    match app.run() {
+    // A VRM that bevy_vrm1 rejects would leave the companion invisible: stop and say why.
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = failed.clone();
+    let file = setup.avatar_file.display().to_string();
+    app.add_systems(
+        Update,
+        move |server: Res<AssetServer>,
+              vrms: Query<&tomoni_avatar::bevy_vrm1::prelude::VrmHandle, With<tomoni_avatar::Companion>>,
+              mut exit: MessageWriter<AppExit>| {
+            for h in &vrms {
+                if let Some(bevy::asset::LoadState::Failed(err)) = server.get_load_state(&h.0)
+                    && let Ok(mut f) = seen.lock()
+                    && f.is_none()
+                {
+                    *f = Some(format!("{file}: cannot load the avatar: {err}"));
+                    exit.write(AppExit::error());
+                }
+            }
+        },
+    );
+    let exit = app.run();
+    if let Some(msg) = failed.lock().ok().and_then(|mut f| f.take()) {
+        return Err(Failure::Input(msg));
+    }
+    match exit {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => Err(Failure::Runtime(format!("the app stopped with code {code}"))),
     }

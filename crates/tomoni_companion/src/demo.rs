@@ -6,15 +6,14 @@
 
 use crate::app::{Setup, base_app};
 use crate::bridge::{self, Bridge, CompanionPlugin};
+use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
 use crate::error::Failure;
 use crate::session::ChatArgs;
 use crate::speech::Output;
 use bevy::camera::RenderTarget;
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
-use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::time::TimeUpdateStrategy;
-use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,8 +58,6 @@ struct Script {
     t: f32,
     frame: u32,
     requested: u32,
-    written_tx: Sender<Result<(), String>>,
-    written_rx: Receiver<Result<(), String>>,
     written: u32,
     frames: Vec<serde_json::Value>,
     done: Arc<Mutex<Option<Result<Summary, Failure>>>>,
@@ -110,7 +107,6 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
         Projection::Perspective(PerspectiveProjection { fov: 32f32.to_radians(), near: 0.05, ..default() }),
         Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
     ));
-    let (written_tx, written_rx) = crossbeam_channel::unbounded();
     let done = Arc::new(Mutex::new(None));
     app.insert_resource(CompanionAnchor(Some(anchor)))
         // The companion talks to whoever is there: here, the camera.
@@ -127,8 +123,6 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
             t: 0.0,
             frame: 0,
             requested: 0,
-            written_tx,
-            written_rx,
             written: 0,
             frames: Vec::with_capacity(2048),
             done: done.clone(),
@@ -142,7 +136,8 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
 }
 
 fn direct(
-    mut commands: Commands,
+    mut captures: MessageWriter<CaptureRequest>,
+    mut written: MessageReader<CaptureDone>,
     mut script: ResMut<Script>,
     mut bridge: ResMut<Bridge>,
     conversation: Res<Conversation>,
@@ -153,10 +148,10 @@ fn direct(
     mut camera: Query<&mut Camera, With<DemoCamera>>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    while let Ok(r) = script.written_rx.try_recv() {
+    for done in written.read() {
         script.written += 1;
-        if let Err(e) = r {
-            finish(&script, &mut exit, Err(Failure::Runtime(e)));
+        if let Err(e) = &done.result {
+            finish(&script, &mut exit, Err(Failure::Runtime(e.clone())));
             return;
         }
     }
@@ -223,19 +218,12 @@ fn direct(
     }
     if keep {
         let path = script.req.out.join("frames").join(format!("{frame:05}.png"));
-        let tx = script.written_tx.clone();
         script.requested += 1;
-        commands.spawn(Screenshot::image(script.target.clone())).observe(move |shot: On<ScreenshotCaptured>| {
-            let image = shot.image.clone();
-            let path = path.clone();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let r = image
-                    .try_into_dynamic()
-                    .map_err(|e| format!("cannot convert a frame: {e}"))
-                    .and_then(|i| i.to_rgb8().save(&path).map_err(|e| format!("{}: {e}", path.display())));
-                let _ = tx.send(r);
-            });
+        captures.write(CaptureRequest {
+            id: u64::from(frame),
+            source: CaptureSource::Image(script.target.clone()),
+            path,
+            format: PixelFormat::Rgb,
         });
     }
     if (all_said && quiet_for > 1.5) || t > script.req.max_seconds {

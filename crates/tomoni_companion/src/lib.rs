@@ -10,6 +10,8 @@
 //! - [`speech`], [`telemetry`]: voice output and engine; per-turn latencies;
 //! - [`control`]: the typed control plane (exactly one final reply per request) and its
 //!   transports; [`commands`]: its plugin, carrying commands out in the frame loop; [`ui`], [`disclosure`]: the desktop panel, the AI label in the world;
+//! - [`capture`]: one capture path (request → off-thread PNG → done), with "the scene has
+//!   settled" built in;
 //! - [`app`], [`render`], [`demo`], [`doctor`]: the app assembled for each mode.
 //!
 //! ```no_run
@@ -19,6 +21,7 @@
 
 pub mod app;
 pub mod bridge;
+pub mod capture;
 pub mod commands;
 pub mod control;
 pub mod demo;

@@ -5,15 +5,12 @@
 //! frame loop (Bevy's `save_to_disk` would encode on the main thread).
 
 use crate::app::{Setup, base_app};
+use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat, SceneSettled};
 use crate::error::Failure;
 use bevy::camera::RenderTarget;
 use bevy::prelude::*;
-use bevy::render::render_resource::{PipelineCache, TextureFormat};
-use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
-use bevy::render::{Render, RenderApp, RenderSystems};
-use crossbeam_channel::{Receiver, Sender};
+use bevy::render::render_resource::TextureFormat;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, VrmHandle};
 use tomoni_avatar::{AvatarReady, Companion};
@@ -47,16 +44,11 @@ pub struct RenderRequest {
 /// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
 const MAX_FRAMES: u32 = 600;
 
-#[derive(Resource, Clone, Default)]
-struct PendingPipelines(Arc<AtomicUsize>);
-
 #[derive(Resource)]
 struct Job {
     req: RenderRequest,
     target: Handle<Image>,
     avatar_file: String,
-    written_tx: Sender<Result<(), String>>,
-    written_rx: Receiver<Result<(), String>>,
     outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
 }
 
@@ -79,9 +71,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     let eye = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
     let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &setup.config.placement);
     let cam = view_camera(req.view, &anchor, setup.look.avatar.height, eye);
-    let (written_tx, written_rx) = crossbeam_channel::bounded(1);
     let outcome = Arc::new(Mutex::new(None));
-    let pending = PendingPipelines::default();
     let mut image = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
     image.asset_usage = bevy::asset::RenderAssetUsages::RENDER_WORLD;
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
@@ -94,13 +84,10 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     }
     app.insert_resource(CompanionAnchor(Some(anchor)))
         .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
-        .insert_resource(pending.clone())
         .insert_resource(Job {
             req: req.clone(),
             target: target.clone(),
             avatar_file: setup.avatar_file.display().to_string(),
-            written_tx,
-            written_rx,
             outcome: outcome.clone(),
         })
         .add_systems(Update, drive_capture);
@@ -111,9 +98,6 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         Projection::Perspective(PerspectiveProjection { fov: cam.fov_y, near: 0.05, ..default() }),
         Transform { translation: cam.position, rotation: cam.rotation, ..default() },
     ));
-    app.sub_app_mut(RenderApp)
-        .insert_resource(pending)
-        .add_systems(Render, count_pending.in_set(RenderSystems::Cleanup));
     app.run();
     let result = outcome.lock().map_err(|_| Failure::Runtime("render state poisoned".into()))?.take();
     match result {
@@ -126,15 +110,10 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     }
 }
 
-fn count_pending(cache: Res<PipelineCache>, pending: Res<PendingPipelines>) {
-    pending.0.store(cache.waiting_pipelines().count(), Ordering::Relaxed);
-}
-
 #[derive(Default)]
 struct CaptureState {
     frames: u32,
     ready_frames: u32,
-    settled: u32,
     expression_set: bool,
     clip_frames: u32,
     requested: bool,
@@ -162,7 +141,9 @@ fn drive_capture(
     mut commands: Commands,
     mut state: Local<CaptureState>,
     job: Res<Job>,
-    pending: Res<PendingPipelines>,
+    settled: Res<SceneSettled>,
+    mut captures: MessageWriter<CaptureRequest>,
+    mut written: MessageReader<CaptureDone>,
     asset_server: Res<AssetServer>,
     companions: Query<(Entity, Option<&VrmHandle>, Has<AvatarReady>), With<Companion>>,
     time: Res<Time<Real>>,
@@ -178,8 +159,10 @@ fn drive_capture(
         }
         exit.write(AppExit::Success);
     };
-    if let Ok(written) = job.written_rx.try_recv() {
-        let r = written
+    if let Some(done) = written.read().next() {
+        let r = done
+            .result
+            .clone()
             .map(|()| {
                 format!(
                     "rendered {} ({}x{}, view {:?}) after {} frames",
@@ -254,33 +237,14 @@ fn drive_capture(
         }
         return;
     }
-    if pending.0.load(Ordering::Relaxed) == 0 {
-        state.settled += 1;
-    } else {
-        state.settled = 0;
-    }
     // A few frames after the avatar is placed, with no pipeline left compiling.
-    if state.ready_frames >= 4 && state.settled >= 2 {
+    if state.ready_frames >= 4 && settled.0 >= 2 {
         state.requested = true;
-        let out = job.req.out.clone();
-        let tx = job.written_tx.clone();
-        commands.spawn(Screenshot::image(job.target.clone())).observe(move |shot: On<ScreenshotCaptured>| {
-            let image = shot.image.clone();
-            let out = out.clone();
-            let tx = tx.clone();
-            // Encoding a PNG takes tens of milliseconds: never on the frame loop.
-            std::thread::spawn(move || {
-                let r = write_png(image, &out);
-                let _ = tx.send(r);
-            });
+        captures.write(CaptureRequest {
+            id: 0,
+            source: CaptureSource::Image(job.target.clone()),
+            path: job.req.out.clone(),
+            format: PixelFormat::Rgba,
         });
     }
-}
-
-fn write_png(image: Image, out: &std::path::Path) -> Result<(), String> {
-    let rgba = image.try_into_dynamic().map_err(|e| format!("cannot convert the frame: {e}"))?.to_rgba8();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
-    }
-    rgba.save_with_format(out, image::ImageFormat::Png).map_err(|e| format!("{}: cannot write PNG: {e}", out.display()))
 }

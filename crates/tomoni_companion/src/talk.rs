@@ -27,6 +27,7 @@ pub enum Talk {
 }
 
 /// Starts the talk thread over `session`.
+#[expect(clippy::disallowed_methods, reason = "the talk thread waits for messages; it is not the frame loop")]
 pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, Receiver<Talk>)> {
     let (in_tx, in_rx) = crossbeam_channel::unbounded::<UserInput>();
     let (out_tx, out_rx) = crossbeam_channel::unbounded();

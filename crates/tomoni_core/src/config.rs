@@ -15,7 +15,7 @@ pub const DEFAULT_PERSONA_TOML: &str = include_str!("../../../configs/personas/d
 
 /// A config file that could not be used, with where and why.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("{path}:{line}:{column}: {message}")]
+#[error("{}", self.place())]
 pub struct ConfigError {
     /// The file (or `<built-in …>` for embedded defaults).
     pub path: String,
@@ -25,6 +25,18 @@ pub struct ConfigError {
     pub column: usize,
     /// What is wrong, including the field's name where the parser knows it.
     pub message: String,
+}
+
+impl ConfigError {
+    /// `file:line:column: message`, or `file: message` where no place is known (a file that
+    /// could not be read at all).
+    fn place(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.path, self.message)
+        } else {
+            format!("{}:{}:{}: {}", self.path, self.line, self.column, self.message)
+        }
+    }
 }
 
 /// App settings (`configs/tomoni.toml`).
@@ -423,5 +435,6 @@ mod tests {
         let err = load_toml::<AppConfig>(Some(Path::new("/nonexistent/t.toml")), "", "x").unwrap_err();
         assert_eq!(err.path, "/nonexistent/t.toml");
         assert!(err.message.contains("cannot read"));
+        assert!(err.to_string().starts_with("/nonexistent/t.toml: cannot read"), "no :0:0 place: {err}");
     }
 }

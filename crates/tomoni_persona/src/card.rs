@@ -59,9 +59,9 @@ pub fn kept_unused(p: &Persona) -> Vec<String> {
 fn ours<T: serde::de::DeserializeOwned>(tomoni: Option<&Value>, key: &str) -> Result<Option<T>, String> {
     match tomoni.and_then(|t| t.get(key)) {
         None => Ok(None),
-        Some(v) => serde_json::from_value(v.clone())
-            .map(Some)
-            .map_err(|e| format!("data.extensions.tomoni.{key}: {e}")),
+        Some(v) => {
+            serde_json::from_value(v.clone()).map(Some).map_err(|e| format!("data.extensions.tomoni.{key}: {e}"))
+        }
     }
 }
 
@@ -91,8 +91,8 @@ pub fn from_json(bytes: &[u8]) -> Result<Persona, String> {
         return Err("data.extensions.tomoni: expected an object".into());
     }
     let voice: VoiceSettings = ours(tomoni, "voice")?.unwrap_or_default();
-    let avatar: AvatarSettings = ours(tomoni, "avatar")?
-        .unwrap_or(AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 });
+    let avatar: AvatarSettings =
+        ours(tomoni, "avatar")?.unwrap_or(AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 });
     let languages: Vec<String> = ours(tomoni, "languages")?.unwrap_or_else(|| vec!["en".into()]);
     let speaking_style: String = ours(tomoni, "speaking_style")?.unwrap_or_default();
     let strings = |k: &str| -> Vec<String> {

@@ -133,7 +133,7 @@ pub struct AvatarSettings {
 
 /// A persona file that could not be used: file, line, column and field.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("{path}:{line}:{column}: {message}")]
+#[error("{}", self.place())]
 pub struct PersonaError {
     /// The file.
     pub path: String,
@@ -143,6 +143,18 @@ pub struct PersonaError {
     pub column: usize,
     /// What is wrong.
     pub message: String,
+}
+
+impl PersonaError {
+    /// `file:line:column: message`, or `file: message` where no place is known (a file that
+    /// could not be read at all).
+    fn place(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.path, self.message)
+        } else {
+            format!("{}:{}:{}: {}", self.path, self.line, self.column, self.message)
+        }
+    }
 }
 
 /// The rules every persona's prompt ends with, whatever the persona file says.

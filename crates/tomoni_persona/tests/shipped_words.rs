@@ -7,8 +7,19 @@ use tomoni_persona::persona::Persona;
 #[test]
 fn shipped_words_use_no_engagement_tricks() {
     let tricks = [
-        "don't leave", "do not leave", "don't go", "miss me", "lonely without", "jealous", "you owe",
-        "after all i", "only i understand", "only one who", "stay with me", "need you to stay", "abandon",
+        "don't leave",
+        "do not leave",
+        "don't go",
+        "miss me",
+        "lonely without",
+        "jealous",
+        "you owe",
+        "after all i",
+        "only i understand",
+        "only one who",
+        "stay with me",
+        "need you to stay",
+        "abandon",
     ];
     let mut shipped = vec![Persona::default_persona().to_toml(), Persona::default_persona().fallback_line];
     shipped.extend((0..5).flat_map(tomoni_persona::offline::reply).filter_map(|e| match e {

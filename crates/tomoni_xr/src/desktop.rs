@@ -33,7 +33,8 @@ impl Plugin for DesktopCameraPlugin {
                 FirstPersonLook::default(),
             ));
         })
-        .add_systems(Update, (look_around, publish_head).chain().in_set(TomoniSystems::Input));
+        .add_systems(Update, (look_around, publish_head).chain().in_set(TomoniSystems::Input))
+        .add_systems(Update, face_the_companion.after(TomoniSystems::Input));
     }
 }
 
@@ -91,6 +92,36 @@ fn look_around(
     }
 }
 
+/// On a screen the companion would stand beside the viewer, outside the view: whenever it is
+/// placed (at start and on R), the camera turns to it, looking slightly down at its face.
+/// (In glasses it stays beside you; this is the desktop spectator only.)
+fn face_the_companion(
+    anchor: Res<tomoni_core::CompanionAnchor>,
+    mut cams: Query<(&mut FirstPersonLook, &mut Transform)>,
+) {
+    if !anchor.is_changed() {
+        return;
+    }
+    let Some(a) = anchor.0 else { return };
+    for (mut look, mut tf) in &mut cams {
+        if let Some((yaw, pitch)) = look_at(tf.translation, a.translation + Vec3::Y * 1.45) {
+            look.yaw = yaw;
+            look.pitch = pitch;
+            tf.rotation = Quat::from_rotation_y(yaw) * Quat::from_rotation_x(pitch);
+        }
+    }
+}
+
+/// Yaw and pitch that look from `from` at `to` (0 yaw looks along -Z); `None` if they coincide.
+pub fn look_at(from: Vec3, to: Vec3) -> Option<(f32, f32)> {
+    let d = to - from;
+    let flat = Vec2::new(d.x, d.z).length();
+    if !d.is_finite() || d.length() < 1e-4 {
+        return None;
+    }
+    Some(((-d.x).atan2(-d.z), d.y.atan2(flat)))
+}
+
 fn publish_head(
     cams: Query<&Transform, With<FirstPersonLook>>,
     xr_eyes: Query<(), With<bevy_mod_xr::camera::XrCamera>>,
@@ -103,5 +134,21 @@ fn publish_head(
     if let Ok(tf) = cams.single() {
         head.transform = *tf;
         head.valid = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looking_at_a_point_turns_toward_it() {
+        let (yaw, pitch) = look_at(Vec3::new(0.0, 1.6, 0.0), Vec3::new(0.0, 1.6, -2.0)).unwrap();
+        assert!(yaw.abs() < 1e-6 && pitch.abs() < 1e-6);
+        // The default place: 0.7 m right, 0.35 m ahead; face height below the eyes.
+        let (yaw, pitch) = look_at(Vec3::new(0.0, 1.6, 0.0), Vec3::new(0.7, 1.45, -0.35)).unwrap();
+        let dir = Quat::from_rotation_y(yaw) * Quat::from_rotation_x(pitch) * Vec3::NEG_Z;
+        let want = Vec3::new(0.7, -0.15, -0.35).normalize();
+        assert!(dir.distance(want) < 1e-5, "{dir} vs {want}");
     }
 }

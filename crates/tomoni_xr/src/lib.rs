@@ -143,6 +143,7 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::disallowed_methods, reason = "the test waits for the saver thread")]
     fn a_remembered_place_is_used_once_and_a_recenter_is_remembered() {
         let dir = std::env::temp_dir().join(format!("tomoni-place-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

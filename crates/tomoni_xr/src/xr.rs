@@ -498,7 +498,7 @@ fn track_session_state(event: OxrEventIn, mut status: ResMut<XrStatus>, mut pres
     if let openxr::Event::SessionStateChanged(s) = *event {
         let state = s.state();
         status.state = format!("{state:?}");
-        // Speech and animation pause while the user cannot see the companion.
+        // The body's idle life pauses while the user cannot see the companion (speech goes on).
         let visible = matches!(state, openxr::SessionState::VISIBLE | openxr::SessionState::FOCUSED);
         if presence.0 != visible {
             presence.0 = visible;

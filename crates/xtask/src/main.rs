@@ -277,11 +277,8 @@ fn xr_checks() -> Res {
     // The simulated head's own height in plain LOCAL, in the same run and frame: the eyes must
     // stand exactly the configured 1.45 m above it. A build that used the 1.6 m default (or no
     // offset) is off by 0.15 m (or 1.45 m); the head's bob between two reads is millimetres.
-    let raw: Option<f32> = seated
-        .split(", head ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|y| y.parse().ok());
+    let raw: Option<f32> =
+        seated.split(", head ").nth(1).and_then(|r| r.split(' ').next()).and_then(|y| y.parse().ok());
     if !seated.contains("space LOCAL,")
         || eyes.len() != 3
         || raw.is_none_or(|y| (eyes[1] - y - 1.45).abs() > 0.02)

@@ -56,7 +56,8 @@ fn no_crate_has_a_circle_of_module_imports() {
         let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for f in &files {
             let rel = f.strip_prefix(&src).unwrap();
-            let module = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+            let module =
+                rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
             if ["lib", "main"].contains(&module.as_str()) {
                 continue;
             }
@@ -67,8 +68,7 @@ fn no_crate_has_a_circle_of_module_imports() {
                 if before.is_some_and(|ch| ch.is_alphanumeric() || ch == '_' || ch == '$') {
                     continue; // `tomoni_crate::` and macro paths are not ours
                 }
-                let name: String =
-                    text[i + 7..].chars().take_while(|ch| ch.is_alphanumeric() || *ch == '_').collect();
+                let name: String = text[i + 7..].chars().take_while(|ch| ch.is_alphanumeric() || *ch == '_').collect();
                 if !name.is_empty() && name != module && name.chars().next().is_some_and(char::is_lowercase) {
                     deps.insert(name);
                 }
@@ -118,7 +118,10 @@ fn dependencies(manifest: &Path) -> BTreeSet<String> {
             in_deps = l == "[dependencies]";
             continue;
         }
-        if in_deps && let Some(name) = l.split(['=', '.']).next().map(str::trim).filter(|n| !n.is_empty() && !n.starts_with('#')) {
+        if in_deps
+            && let Some(name) =
+                l.split(['=', '.']).next().map(str::trim).filter(|n| !n.is_empty() && !n.starts_with('#'))
+        {
             deps.insert(name.to_string());
         }
     }

@@ -50,6 +50,7 @@ pub fn app(bridge: Bridge) -> App {
 
 /// Updates until `done` holds (the talk and speaker threads work in real time meanwhile),
 /// at most `max` updates; returns how many it took.
+#[expect(clippy::disallowed_methods, reason = "the test gives the talk and speaker threads time")]
 pub fn run_until(app: &mut App, max: usize, mut done: impl FnMut(&mut App) -> bool) -> usize {
     for i in 0..max {
         app.update();

@@ -1,0 +1,144 @@
+//! One capture path for every picture tomoni takes — a one-frame render, the demo's frames, the
+//! XR eye check, and (next) photos: write a [`CaptureRequest`], get a [`CaptureDone`]. The GPU
+//! read-back is Bevy's `Screenshot`; converting and encoding the PNG happen on a worker thread,
+//! never on the frame loop (Bevy's own `save_to_disk` encodes on the main thread).
+//!
+//! "The scene has settled" is built in: [`SceneSettled`] counts the frames in a row in which no
+//! render pipeline was still compiling, so a capture taken after a few settled frames shows
+//! everything that was spawned, drawn.
+
+use bevy::camera::ManualTextureViewHandle;
+use bevy::prelude::*;
+use bevy::render::render_resource::PipelineCache;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::render::{Render, RenderApp, RenderSystems};
+use crossbeam_channel::{Receiver, Sender};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// What to capture.
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    /// A camera's image target (any camera, any size: a fixed view, a photo's intrinsics).
+    Image(Handle<Image>),
+    /// A manual texture view (an XR eye's swapchain image).
+    TextureView(ManualTextureViewHandle),
+    /// The primary window (the desktop view).
+    Window,
+}
+
+/// The PNG's pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    /// Opaque (frames of a contact sheet).
+    Rgb,
+    /// With alpha (transparent renders for compositing).
+    Rgba,
+}
+
+/// Capture this frame of `source` into a PNG at `path`.
+#[derive(Message, Debug, Clone)]
+pub struct CaptureRequest {
+    /// Chosen by the caller, returned in [`CaptureDone`].
+    pub id: u64,
+    /// What to read back.
+    pub source: CaptureSource,
+    /// Where the PNG goes (folders are made).
+    pub path: PathBuf,
+    /// Its pixels.
+    pub format: PixelFormat,
+}
+
+/// A capture was written (or why not).
+#[derive(Message, Debug, Clone)]
+pub struct CaptureDone {
+    /// The request's id.
+    pub id: u64,
+    /// The request's path.
+    pub path: PathBuf,
+    /// `Err` says what failed, naming the file.
+    pub result: Result<(), String>,
+}
+
+/// Frames in a row with no render pipeline compiling (0 until the renderer reports).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct SceneSettled(pub u32);
+
+#[derive(Resource, Clone, Default)]
+struct PendingPipelines(Arc<AtomicUsize>);
+
+#[derive(Resource)]
+struct Written {
+    tx: Sender<CaptureDone>,
+    rx: Receiver<CaptureDone>,
+}
+
+/// Adds the capture messages, the worker hand-off and [`SceneSettled`].
+pub struct CapturePlugin;
+
+impl Plugin for CapturePlugin {
+    fn build(&self, app: &mut App) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let pending = PendingPipelines::default();
+        app.add_message::<CaptureRequest>()
+            .add_message::<CaptureDone>()
+            .init_resource::<SceneSettled>()
+            .insert_resource(Written { tx, rx })
+            .insert_resource(pending.clone())
+            .add_systems(First, track_settled)
+            .add_systems(Last, (start_captures, deliver));
+        if let Some(render) = app.get_sub_app_mut(RenderApp) {
+            render.insert_resource(pending).add_systems(Render, count_pending.in_set(RenderSystems::Cleanup));
+        }
+    }
+}
+
+fn count_pending(cache: Res<PipelineCache>, pending: Res<PendingPipelines>) {
+    pending.0.store(cache.waiting_pipelines().count(), Ordering::Relaxed);
+}
+
+fn track_settled(pending: Res<PendingPipelines>, mut settled: ResMut<SceneSettled>) {
+    settled.0 = if pending.0.load(Ordering::Relaxed) == 0 { settled.0.saturating_add(1) } else { 0 };
+}
+
+fn start_captures(mut requests: MessageReader<CaptureRequest>, written: Res<Written>, mut commands: Commands) {
+    for req in requests.read() {
+        let shot = match &req.source {
+            CaptureSource::Image(h) => Screenshot::image(h.clone()),
+            CaptureSource::TextureView(v) => Screenshot::texture_view(*v),
+            CaptureSource::Window => Screenshot::primary_window(),
+        };
+        let (req, tx) = (req.clone(), written.tx.clone());
+        commands.spawn(shot).observe(move |shot: On<ScreenshotCaptured>| {
+            let (image, req, tx) = (shot.image.clone(), req.clone(), tx.clone());
+            // Converting and encoding take tens of milliseconds: a worker, never the frame loop.
+            let spawned = std::thread::Builder::new().name("tomoni-capture".into()).spawn(move || {
+                let result = encode(image, &req.path, req.format);
+                let _ = tx.send(CaptureDone { id: req.id, path: req.path, result });
+            });
+            if let Err(e) = spawned {
+                error!("cannot start the capture worker: {e}");
+            }
+        });
+    }
+}
+
+fn deliver(written: Res<Written>, mut done: MessageWriter<CaptureDone>) {
+    while let Ok(d) = written.rx.try_recv() {
+        done.write(d);
+    }
+}
+
+/// Writes `image` as a PNG at `path`.
+pub fn encode(image: Image, path: &std::path::Path, format: PixelFormat) -> Result<(), String> {
+    let img = image.try_into_dynamic().map_err(|e| format!("{}: cannot convert the frame: {e}", path.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
+    }
+    let r = match format {
+        PixelFormat::Rgb => img.to_rgb8().save_with_format(path, image::ImageFormat::Png),
+        PixelFormat::Rgba => img.to_rgba8().save_with_format(path, image::ImageFormat::Png),
+    };
+    r.map_err(|e| format!("{}: cannot write PNG: {e}", path.display()))
+}
