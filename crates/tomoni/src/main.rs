@@ -37,6 +37,9 @@ enum Command {
         /// (what the user's left eye saw).
         #[arg(long)]
         eye_png: Option<PathBuf>,
+        /// Desktop window size in pixels, `WIDTHxHEIGHT` (default: Bevy's 1280x720).
+        #[arg(long, value_parser = parse_size)]
+        window_size: Option<(u32, u32)>,
     },
     /// Render one frame headless (no window) to a PNG, once the scene is fully loaded.
     Render {
@@ -191,12 +194,21 @@ enum ExportCmd {
     },
 }
 
+/// `WIDTHxHEIGHT`, each 64..=8192.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x360"))?;
+    let n = |v: &str| v.trim().parse::<u32>().ok().filter(|n| (64..=8192).contains(n));
+    match (n(w), n(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("{s:?}: width and height must be 64..8192 pixels")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { scene, no_xr, max_frames, eye_png } => {
-            app::prepare(&scene).and_then(|setup| app::run_interactive(setup, no_xr, max_frames, eye_png))
-        }
+        Command::Run { scene, no_xr, max_frames, eye_png, window_size } => app::prepare(&scene)
+            .and_then(|setup| app::run_interactive(app::Setup { window_size, ..setup }, no_xr, max_frames, eye_png)),
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
                 // A built-in gesture, else a clip: assets/animations/NAME.vrma.

@@ -48,7 +48,7 @@ fn desktop_window_shows_the_companion_and_exits_cleanly() {
     let _ = std::fs::remove_file(&shot);
     let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .args(["run", "--no-xr", "--max-frames", "40", "--eye-png"])
+        .args(["run", "--no-xr", "--max-frames", "120", "--window-size", "480x270", "--eye-png"])
         .arg(&shot)
         .env("TOMONI_DATA_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-data"))
         .env("TOMONI_SOCKET", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop.sock"))
@@ -63,7 +63,7 @@ fn desktop_window_shows_the_companion_and_exits_cleanly() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{}\n{stdout}\n{stderr}", o.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stdout.contains("desktop: 40 frames; companion ready"), "{stdout}");
+    assert!(stdout.contains("desktop: 120 frames; companion ready"), "{stdout}");
     // Placed beside the viewer: 0.7 m right, 0.35 m ahead of the eye at the origin. (The root
     // sits a little up because the shoes' soles are below the authored feet; the soles, not the
     // feet, stand on the floor.)
@@ -115,7 +115,10 @@ fn an_attached_terminal_talks_through_the_running_companion() {
         }
         c
     };
-    let app = tomoni(&["run", "--no-xr", "--max-frames", "300"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let app = tomoni(&["run", "--no-xr", "--max-frames", "300", "--window-size", "320x180"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     while !sock.exists() {
         assert!(t0.elapsed() < Duration::from_secs(30), "the app never listened");

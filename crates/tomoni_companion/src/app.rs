@@ -30,6 +30,8 @@ pub struct Setup {
     pub blend_preference: Vec<openxr::EnvironmentBlendMode>,
     /// Reference spaces to try, in order (checked before any window opens).
     pub space_preference: Vec<openxr::ReferenceSpaceType>,
+    /// The desktop window's size in pixels (`None`: Bevy's default).
+    pub window_size: Option<(u32, u32)>,
 }
 
 /// Resolves config and persona once ([`crate::setup::resolve`]) and checks the avatar.
@@ -57,6 +59,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         assets: r.assets,
         blend_preference,
         space_preference,
+        window_size: None,
     })
 }
 
@@ -96,7 +99,11 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
         }
         AppMode::Desktop => {
             app.add_plugins(defaults.set(render_plugin(false)).set(WindowPlugin {
-                primary_window: Some(Window { title: format!("tomoni — {}", setup.look.name), ..default() }),
+                primary_window: Some(Window {
+                    title: format!("tomoni — {}", setup.look.name),
+                    resolution: setup.window_size.map_or_else(default, |(w, h)| (w, h).into()),
+                    ..default()
+                }),
                 ..default()
             }));
         }

@@ -63,22 +63,64 @@ fn a_turn_goes_thinking_speaking_idle_and_cues_fire_in_order_when_heard() {
     assert!(got.iter().any(|r| matches!(r, ControlReply::Clause(c) if c.contains("offline demo"))), "{got:?}");
 }
 
+/// An SSE server on loopback that streams slowly (a word every 60 ms).
+#[expect(clippy::disallowed_methods, reason = "the loopback server paces its stream")]
+fn slow_llm() -> String {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (n, s) in l.incoming().enumerate() {
+            let Ok(mut s) = s else { continue };
+            // The first reply is long; later ones are short.
+            let words = if n == 0 { 200 } else { 12 };
+            std::thread::spawn(move || {
+                let _ = tomoni_bench::read_request(&s);
+                let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
+                for i in 0..words {
+                    let w = if i % 8 == 7 { "story. " } else { "long " };
+                    let chunk = serde_json::json!({"choices": [{"delta": {"content": w}}]});
+                    if write!(s, "data: {chunk}\n\n").and_then(|()| s.flush()).is_err() {
+                        return; // the client hung up: barge-in
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(60));
+                }
+                let _ = s.write_all(b"data: [DONE]\n\n");
+            });
+        }
+    });
+    url
+}
+
 #[test]
-fn talking_over_a_reply_interrupts_it_and_both_requests_get_one_final_reply() {
-    let mut app = app(bridge("barge", Policy::default()));
+fn talking_over_a_streaming_reply_interrupts_it_and_both_requests_get_one_final_reply() {
+    let url = slow_llm();
+    let llm = tomoni_persona::client::LlmConfig { base_url: url, ..Default::default() };
+    let brain =
+        tomoni_companion::session::Brain::Llm(Box::new(tomoni_persona::client::DialogueService::start(llm).unwrap()));
+    let mut app = app(common::bridge_with("barge", brain, Policy::default()));
     let (first, first_rx) = Replier::channel();
-    app.world_mut().resource_mut::<Bridge>().say("tell me a story", Some(first));
-    run_until(&mut app, 2000, |a| state(a) == Conversation::Speaking);
+    app.world_mut().resource_mut::<Bridge>().say("tell me a long story", Some(first));
+    run_until(&mut app, 3000, |a| state(a) == Conversation::Speaking);
     let (second, second_rx) = Replier::channel();
     app.world_mut().resource_mut::<Bridge>().say("wait, one thing", Some(second));
-    // The first request's stream was already over (scripted), but what it still said is
-    // silenced at once: nothing of it is left to hear.
-    assert_eq!(app.world().resource::<Bridge>().pending_samples(), 0, "barge-in silences the speaker");
-    run_until(&mut app, 6000, |a| state(a) == Conversation::Idle && a.world().resource::<Bridge>().turn_ended());
-    for (name, rx) in [("first", first_rx), ("second", second_rx)] {
-        let got: Vec<ControlReply> = rx.try_iter().collect();
-        assert_eq!(got.iter().filter(|r| r.is_final()).count(), 1, "{name}: {got:?}");
-    }
+    app.update();
+    // The first request ends at once, as interrupted, with exactly one final reply.
+    let mut got = Vec::new();
+    run_until(&mut app, 500, |_| {
+        got.extend(first_rx.try_iter());
+        got.iter().any(ControlReply::is_final)
+    });
+    assert_eq!(got.iter().filter(|r| r.is_final()).count(), 1, "{got:?}");
+    assert!(matches!(got.last(), Some(ControlReply::Interrupted(_))), "{got:?}");
+    // The second is answered (its own stream), and the companion ends its turn.
+    let mut got = Vec::new();
+    run_until(&mut app, 60_000, |_| {
+        got.extend(second_rx.try_iter());
+        got.iter().any(ControlReply::is_final)
+    });
+    assert!(matches!(got.last(), Some(ControlReply::Done(_))), "{got:?}");
+    assert!(got.iter().any(|r| matches!(r, ControlReply::Clause(c) if c.contains("story"))), "{got:?}");
 }
 
 #[test]

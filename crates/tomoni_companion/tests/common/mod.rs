@@ -26,11 +26,16 @@ pub fn dir(name: &str) -> PathBuf {
 
 /// The live companion's bridge over the offline brain (scripted lines) and a real voice.
 pub fn bridge(name: &str, policy: Policy) -> Bridge {
+    bridge_with(name, Brain::Offline, policy)
+}
+
+/// The same over another brain.
+pub fn bridge_with(name: &str, brain: Brain, policy: Policy) -> Bridge {
     let persona = Persona::default_persona();
     let memory = Memory::open(&dir(name).join("memory.sqlite3")).unwrap();
     let fallback = persona.fallback_line.clone();
     let (speaker, data) = Speaker::start(voice_engine(&persona.voice)).unwrap();
-    let session = Session::new(persona, memory, Brain::Offline, policy);
+    let session = Session::new(persona, memory, brain, policy);
     Bridge::new(start_talk(session).unwrap(), speaker, Output::offline(data, false), fallback)
 }
 
