@@ -84,15 +84,19 @@ fn a_stream_cut_mid_reply_is_logged_as_interrupted() {
 
 #[test]
 fn with_nothing_configured_the_offline_demo_answers_and_says_so() {
-    if std::net::TcpStream::connect("127.0.0.1:11434").is_ok() {
-        // A real Ollama here would (rightly) be used instead: nothing to check on this machine.
-        eprintln!("skipped: something listens on Ollama's port 11434");
-        return;
-    }
+    // Where tomoni looks for Ollama: a port nothing listens on, so a real Ollama on this machine
+    // cannot turn this test into a different one (it never skips).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let data = data_dir("offline");
     let cfg = data.with_extension("toml");
     std::fs::write(&cfg, "[llm]\nbase_url = \"\"\n").unwrap();
-    let o = tomoni(&data).args(["chat", "--once", "hello"]).arg("--config").arg(&cfg).output().unwrap();
+    let o = tomoni(&data)
+        .args(["chat", "--once", "hello"])
+        .arg("--config")
+        .arg(&cfg)
+        .env("TOMONI_OLLAMA_URL", format!("http://127.0.0.1:{closed}/v1"))
+        .output()
+        .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");

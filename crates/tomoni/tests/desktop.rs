@@ -106,7 +106,9 @@ fn an_attached_terminal_talks_through_the_running_companion() {
             .args(args)
             .env("TOMONI_DATA_DIR", &data)
             .env("TOMONI_SOCKET", &sock)
-            // Nothing configured and nothing on Ollama's port: the labelled offline demo answers.
+            // Nothing configured and Ollama looked for on a closed port: the labelled offline
+            // demo answers, whatever runs on this machine.
+            .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
             .env("DISPLAY", &display)
             .env_remove("WAYLAND_DISPLAY");
         if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {

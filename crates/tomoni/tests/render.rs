@@ -128,6 +128,7 @@ fn a_broken_config_names_file_line_and_field() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.toml:3:"), "{err}");
+    assert!(err.contains("placement.right"), "the field is named: {err}");
 }
 
 /// A `.vrma` clip from `assets/animations/` plays by name through bevy_vrm1's retargeting:

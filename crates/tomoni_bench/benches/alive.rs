@@ -11,49 +11,15 @@
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_vrm1::prelude::{ExpressionEntityMap, VrmExpression};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tomoni_avatar::{AvatarReady, Companion, LifePlugin, PosePlugin};
 use tomoni_core::TomoniSystems;
 use tomoni_core::behaviour::Conversation;
 
-/// Counts allocations made on threads that opted in (the frame loop), not the worker threads.
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: defers to the system allocator; only adds a relaxed counter increment.
-#[expect(unsafe_code, reason = "a counting global allocator")]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNT_HERE.with(Cell::get) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNT_HERE.with(Cell::get) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: tomoni_bench::Counting = tomoni_bench::Counting;
 
 /// An SSE server that streams `tokens` words at `per_second`.
 fn serve(tokens: usize, per_second: f64) -> String {
@@ -138,19 +104,19 @@ struct Stats {
 
 fn measure(app: &mut App, frames: usize, mut each: impl FnMut(&mut App, usize)) -> Stats {
     let mut times = Vec::with_capacity(frames);
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = tomoni_bench::allocations();
     for i in 0..frames {
         each(app, i);
-        COUNT_HERE.with(|c| c.set(true));
+        tomoni_bench::count_here(true);
         let t = Instant::now();
         app.update();
         let dt = t.elapsed();
-        COUNT_HERE.with(|c| c.set(false));
+        tomoni_bench::count_here(false);
         times.push(dt.as_secs_f64() * 1e6);
         // Real time passes between frames as in a 60 Hz app, so the worker threads keep pace.
         std::thread::sleep(Duration::from_micros(16_667).saturating_sub(dt));
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = tomoni_bench::allocations() - before;
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     Stats { median_us: at(0.5), p99_us: at(0.99), allocs_per_frame: allocs as f64 / frames as f64 }

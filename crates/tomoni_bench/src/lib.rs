@@ -1,7 +1,7 @@
 //! Benchmarks: see `benches/`. Run them with `cargo xtask bench`, which builds them in the dev
 //! profile every other task uses, so Bevy is compiled once. This library holds what several
-//! benches share (and `tomoni`'s tests, for the reader): a VRM-like skeleton with spring-boned hair
-//! and a loopback HTTP request reader.
+//! benches share (and the tests of `tomoni` and `tomoni_companion`): a VRM-like skeleton with spring-boned hair,
+//! a loopback HTTP request reader, and a counting global allocator.
 
 use bevy::prelude::*;
 use bevy_vrm1::prelude::{ColliderShape, RestTransform, SpringJointProps, SpringRoot, VrmBone};
@@ -73,4 +73,49 @@ pub fn read_request(s: &TcpStream) -> (String, Vec<u8>) {
     let mut body = vec![0; len];
     let _ = reader.read_exact(&mut body);
     (first, body)
+}
+
+/// A global allocator that counts allocations made on threads that opted in (the frame loop),
+/// not the worker threads. A test or bench binary installs it with
+/// `#[global_allocator] static A: tomoni_bench::Counting = tomoni_bench::Counting;`.
+pub struct Counting;
+
+static ALLOCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+thread_local! {
+    static COUNT_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Counts (or stops counting) this thread's allocations.
+pub fn count_here(on: bool) {
+    COUNT_HERE.with(|c| c.set(on));
+}
+
+/// Allocations counted so far.
+pub fn allocations() -> u64 {
+    ALLOCS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn counted() {
+    if COUNT_HERE.try_with(std::cell::Cell::get).unwrap_or(false) {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+// SAFETY: defers to the system allocator; only adds a relaxed counter increment.
+#[expect(unsafe_code, reason = "a counting global allocator")]
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        counted();
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
+        counted();
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.realloc(p, l, n) }
+    }
 }

@@ -130,6 +130,32 @@ fn deliver(written: Res<Written>, mut done: MessageWriter<CaptureDone>) {
     }
 }
 
+/// A camera that renders into an image of `width`×`height` with a vertical field of view of
+/// `fov_y` radians, at `transform`: any view at any size (a fixed shot, a photo's
+/// intrinsics). Returns the camera and the image to capture ([`CaptureSource::Image`]).
+pub fn spawn_image_camera(
+    world: &mut World,
+    name: &'static str,
+    (width, height): (u32, u32),
+    fov_y: f32,
+    transform: Transform,
+) -> (Entity, Handle<Image>) {
+    use bevy::render::render_resource::TextureFormat;
+    let mut image = Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
+    image.asset_usage = bevy::asset::RenderAssetUsages::RENDER_WORLD;
+    let target = world.resource_mut::<Assets<Image>>().add(image);
+    let camera = world
+        .spawn((
+            Name::new(name),
+            Camera3d::default(),
+            bevy::camera::RenderTarget::Image(target.clone().into()),
+            Projection::Perspective(PerspectiveProjection { fov: fov_y, near: 0.05, ..default() }),
+            transform,
+        ))
+        .id();
+    (camera, target)
+}
+
 /// Writes `image` as a PNG at `path`.
 pub fn encode(image: Image, path: &std::path::Path, format: PixelFormat) -> Result<(), String> {
     let img = image.try_into_dynamic().map_err(|e| format!("{}: cannot convert the frame: {e}", path.display()))?;

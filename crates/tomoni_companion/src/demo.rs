@@ -10,9 +10,7 @@ use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
 use crate::error::Failure;
 use crate::session::ChatArgs;
 use crate::speech::Output;
-use bevy::camera::RenderTarget;
 use bevy::prelude::*;
-use bevy::render::render_resource::TextureFormat;
 use bevy::time::TimeUpdateStrategy;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -96,17 +94,14 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
     let forward = anchor.rotation * Vec3::Z;
     let cam_at = anchor.translation + forward * 1.6 + Vec3::Y * (h * 0.9);
     let look_at = anchor.translation + Vec3::Y * (h * 0.8);
-    let mut image = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
-    image.asset_usage = bevy::asset::RenderAssetUsages::RENDER_WORLD;
-    let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
-    app.world_mut().spawn((
-        Name::new("demo camera"),
-        DemoCamera,
-        Camera3d::default(),
-        RenderTarget::Image(target.clone().into()),
-        Projection::Perspective(PerspectiveProjection { fov: 32f32.to_radians(), near: 0.05, ..default() }),
+    let (camera, target) = crate::capture::spawn_image_camera(
+        app.world_mut(),
+        "demo camera",
+        (req.width, req.height),
+        32f32.to_radians(),
         Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
-    ));
+    );
+    app.world_mut().entity_mut(camera).insert(DemoCamera);
     let done = Arc::new(Mutex::new(None));
     app.insert_resource(CompanionAnchor(Some(anchor)))
         // The companion talks to whoever is there: here, the camera.

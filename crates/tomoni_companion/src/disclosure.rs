@@ -1,4 +1,4 @@
-//! The AI disclosure in the world: a small label by the companion's feet saying what it is
+//! The AI disclosure in the world: a small label beside the companion saying what it is
 //! ("Tomo · AI companion"), so that in glasses, where there is no panel, nobody is misled
 //! (California SB 243, New York's companion-model law; docs/wellbeing.md).
 //!
@@ -91,8 +91,9 @@ fn spawn_label(
     ));
 }
 
-/// Stands the label 35 cm in front of the companion at shin height, facing where it faces
-/// (the viewer), and tilted back a little so it reads from eye height.
+/// Floats the label at hip height beside the companion (on the viewer's right as it faces
+/// them), turned the way it faces (to the viewer): in view whenever the companion is, small
+/// enough not to be in the way.
 fn follow_anchor(
     anchor: Res<CompanionAnchor>,
     mut label: Query<(&mut Transform, &mut Visibility), With<DisclosureLabel>>,
@@ -102,9 +103,10 @@ fn follow_anchor(
     }
     let Some(a) = anchor.0 else { return };
     for (mut t, mut v) in &mut label {
-        let forward = a.rotation * Vec3::Z;
-        t.translation = a.translation + forward * 0.35 + Vec3::Y * 0.32;
-        t.rotation = a.rotation * Quat::from_rotation_x(-0.35);
+        // The VRM faces +Z, so its left (+X) is on the right of whoever it faces.
+        let side = a.rotation * Vec3::X;
+        t.translation = a.translation + side * 0.5 + Vec3::Y * 0.95;
+        t.rotation = a.rotation;
         *v = Visibility::Inherited;
     }
 }

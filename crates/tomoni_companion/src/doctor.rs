@@ -72,8 +72,8 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
     let llm = if !cfg.llm.base_url.is_empty() {
         let up = session::answers(&cfg.llm.base_url, Duration::from_millis(800));
         format!("{} at {} ({})", cfg.llm.model, cfg.llm.base_url, if up { "answering" } else { "NOT answering" })
-    } else if session::answers(session::OLLAMA_URL, Duration::from_millis(300)) {
-        format!("Ollama at {} (answering)", session::OLLAMA_URL)
+    } else if session::answers(&session::ollama_url(), Duration::from_millis(300)) {
+        format!("Ollama at {} (answering)", session::ollama_url())
     } else {
         format!("nothing configured, Ollama not answering → {}", tomoni_persona::offline::LABEL)
     };

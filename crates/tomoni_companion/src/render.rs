@@ -7,9 +7,7 @@
 use crate::app::{Setup, base_app};
 use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat, SceneSettled};
 use crate::error::Failure;
-use bevy::camera::RenderTarget;
 use bevy::prelude::*;
-use bevy::render::render_resource::TextureFormat;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, VrmHandle};
@@ -72,9 +70,13 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &setup.config.placement);
     let cam = view_camera(req.view, &anchor, setup.look.avatar.height, eye);
     let outcome = Arc::new(Mutex::new(None));
-    let mut image = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
-    image.asset_usage = bevy::asset::RenderAssetUsages::RENDER_WORLD;
-    let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+    let (_, target) = crate::capture::spawn_image_camera(
+        app.world_mut(),
+        "render camera",
+        (req.width, req.height),
+        cam.fov_y,
+        Transform { translation: cam.position, rotation: cam.rotation, ..default() },
+    );
     if req.expression.is_some() {
         app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
     }
@@ -91,13 +93,6 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             outcome: outcome.clone(),
         })
         .add_systems(Update, drive_capture);
-    app.world_mut().spawn((
-        Name::new("render camera"),
-        Camera3d::default(),
-        RenderTarget::Image(target.into()),
-        Projection::Perspective(PerspectiveProjection { fov: cam.fov_y, near: 0.05, ..default() }),
-        Transform { translation: cam.position, rotation: cam.rotation, ..default() },
-    ));
     app.run();
     let result = outcome.lock().map_err(|_| Failure::Runtime("render state poisoned".into()))?.take();
     match result {

@@ -49,6 +49,12 @@ impl ChatArgs {
     }
 }
 
+/// Where Ollama is looked for when nothing is configured: its default port, or
+/// `$TOMONI_OLLAMA_URL` (tests point it at a closed port so a real Ollama cannot change them).
+pub fn ollama_url() -> String {
+    std::env::var("TOMONI_OLLAMA_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| OLLAMA_URL.to_string())
+}
+
 /// Whether something answers HTTP at `base_url`'s host and port within `wait`.
 pub fn answers(base_url: &str, wait: Duration) -> bool {
     let hostport = base_url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("");
@@ -65,7 +71,7 @@ pub fn brain(cfg: &AppConfig, args: &ChatArgs) -> Result<(Brain, String), Failur
     let configured = args.endpoint.clone().or_else(|| Some(cfg.llm.base_url.clone()).filter(|u| !u.is_empty()));
     let url = match configured {
         Some(u) => u,
-        None if answers(OLLAMA_URL, Duration::from_millis(300)) => OLLAMA_URL.to_string(),
+        None if answers(&ollama_url(), Duration::from_millis(300)) => ollama_url(),
         None => return Ok((Brain::Offline, offline::LABEL.to_string())),
     };
     let llm = LlmConfig {

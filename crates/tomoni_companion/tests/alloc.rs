@@ -10,60 +10,28 @@ use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use common::{app, bridge, run_until};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tomoni_companion::bridge::{Bridge, CompanionSystems};
 use tomoni_core::behaviour::Conversation;
 use tomoni_persona::wellbeing::Policy;
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: defers to the system allocator; only adds a counter increment on opted-in threads.
-#[expect(unsafe_code, reason = "a counting global allocator")]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.try_with(Cell::get).unwrap_or(false) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.try_with(Cell::get).unwrap_or(false) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: tomoni_bench::Counting = tomoni_bench::Counting;
 
 fn start_counting() {
-    COUNTING.with(|c| c.set(true));
+    tomoni_bench::count_here(true);
 }
 fn stop_counting() {
-    COUNTING.with(|c| c.set(false));
+    tomoni_bench::count_here(false);
 }
 
 /// Allocations made by the companion's systems over `frames` updates.
 fn allocations(app: &mut App, frames: usize) -> u64 {
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = tomoni_bench::allocations();
     for _ in 0..frames {
         app.update();
     }
-    ALLOCS.load(Ordering::Relaxed) - before
+    tomoni_bench::allocations() - before
 }
 
 #[test]

@@ -240,7 +240,30 @@ pub struct AvatarSpec {
 pub fn parse_toml<T: for<'de> Deserialize<'de>>(text: &str, path: &str) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-        ConfigError { path: path.into(), line, column, message: e.message().trim().to_string() }
+        let message = match field_at(text, line) {
+            Some(field) if !e.message().contains(&field) => format!("{field}: {}", e.message().trim()),
+            _ => e.message().trim().to_string(),
+        };
+        ConfigError { path: path.into(), line, column, message }
+    })
+}
+
+/// The dotted name of the key set on 1-based `line` (`placement.right`), if that line sets one.
+pub fn field_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let key = lines.get(line.checked_sub(1)?)?.split_once('=')?.0.trim();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let section = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match section {
+        Some(s) if !s.is_empty() => format!("{s}.{key}"),
+        _ => key.to_string(),
     })
 }
 
@@ -383,6 +406,7 @@ mod tests {
     fn wrong_type_names_the_place() {
         let err = parse_toml::<AppConfig>("[viewer]\neye_height = \"tall\"\n", "a.toml").unwrap_err();
         assert_eq!(err.line, 2);
+        assert!(err.message.starts_with("viewer.eye_height: "), "the field is named: {}", err.message);
         assert!(err.message.contains("float") || err.message.contains("f32"), "{}", err.message);
     }
 

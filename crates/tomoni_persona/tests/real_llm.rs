@@ -44,7 +44,9 @@ fn a_real_server_streams_a_reply_as_clauses() {
     assert!(first, "no first-token event");
     assert_eq!(end.status, TurnStatus::Complete);
     assert!(!clauses.is_empty() && clauses.iter().all(|c| !c.contains('[')), "{clauses:?}");
-    assert!(end.completion_tokens.unwrap_or(0) > 0 || !end.text.is_empty());
+    // A provider that reports usage must count the tokens it streamed.
+    assert!(end.completion_tokens.is_none_or(|n| n > 0), "{:?}", end.completion_tokens);
+    assert_eq!(end.text, clauses.join(" "), "the logged reply is what was spoken");
 }
 
 #[test]
@@ -54,7 +56,10 @@ fn dropping_a_turn_against_a_real_server_cancels_it() {
         DialogueService::start(LlmConfig { base_url: url(), model: "gemma-3-270m".into(), ..LlmConfig::default() })
             .unwrap();
     let persona = Persona::default_persona();
-    let mut turn = service.turn(persona.messages(&[], &[], "Count slowly from one to two hundred."));
+    let (ended_tx, ended_rx) = std::sync::mpsc::channel();
+    let mut turn = service.turn_with(persona.messages(&[], &[], "Count slowly from one to two hundred."), move |end| {
+        let _ = ended_tx.send((end.status, end.text.clone()));
+    });
     // Wait for the reply to start, then barge in.
     while let Some(e) = turn.blocking_next() {
         if e == DialogueEvent::FirstToken {
@@ -62,7 +67,13 @@ fn dropping_a_turn_against_a_real_server_cancels_it() {
         }
         assert!(!matches!(e, DialogueEvent::End(_) | DialogueEvent::Error(_)), "{e:?}");
     }
+    let dropped = std::time::Instant::now();
     drop(turn);
+    // Dropping cancels: the stream stops long before two hundred numbers, logged as interrupted.
+    let (status, text) = ended_rx.recv_timeout(Duration::from_secs(10)).expect("the cancelled turn ends");
+    assert_eq!(status, TurnStatus::Interrupted, "{text}");
+    assert!(dropped.elapsed() < Duration::from_secs(5), "cancelling took {:?}", dropped.elapsed());
+    assert!(!text.contains("two hundred") && !text.contains("200"), "the stream ran on: {text}");
     // The service still works for the next turn.
     let mut again = service.turn(persona.messages(&[], &[], "Hi."));
     let mut ended = false;
