@@ -139,3 +139,54 @@ fn an_attached_terminal_talks_through_the_running_companion() {
     let turns = m.all_turns().unwrap();
     assert!(turns.iter().any(|t| t.role == "user" && t.text == "Hello there"));
 }
+
+/// The default avatar with its first mesh's POSITION bounds removed: `check-avatar` has no
+/// objection, but bevy_vrm1's glTF loader refuses the file.
+fn avatar_bevy_vrm1_rejects(out: &Path) {
+    let b = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/avatars/default.vrm")).unwrap();
+    let jl = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+    let mut j: serde_json::Value = serde_json::from_slice(&b[20..20 + jl]).unwrap();
+    let pos = j["meshes"][0]["primitives"][0]["attributes"]["POSITION"].as_u64().unwrap() as usize;
+    let acc = j["accessors"][pos].as_object_mut().unwrap();
+    acc.remove("min");
+    acc.remove("max");
+    let mut js = serde_json::to_vec(&j).unwrap();
+    while !js.len().is_multiple_of(4) {
+        js.push(b' ');
+    }
+    let rest = &b[20 + jl..];
+    let mut glb = b"glTF".to_vec();
+    glb.extend(2u32.to_le_bytes());
+    glb.extend(((20 + js.len() + rest.len()) as u32).to_le_bytes());
+    glb.extend((js.len() as u32).to_le_bytes());
+    glb.extend(b"JSON");
+    glb.extend(js);
+    glb.extend(rest);
+    std::fs::write(out, glb).unwrap();
+}
+
+#[test]
+fn run_names_an_avatar_that_bevy_vrm1_rejects_instead_of_showing_nobody() {
+    let (_x, display) = start_xvfb();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let bad = tmp.join("rejected.vrm");
+    avatar_bevy_vrm1_rejects(&bad);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .args(["run", "--no-xr", "--max-frames", "300", "--window-size", "320x180", "--avatar"])
+        .arg(&bad)
+        .env("TOMONI_DATA_DIR", tmp.join("rejected-data"))
+        .env("TOMONI_SOCKET", tmp.join("rejected.sock"))
+        .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY");
+    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
+        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
+    }
+    let o = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("rejected.vrm: cannot load the avatar"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

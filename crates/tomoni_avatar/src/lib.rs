@@ -32,7 +32,7 @@ use tomoni_core::placement::life_size_scale;
 use tomoni_core::{CompanionAnchor, TomoniSystems};
 
 pub use bevy_vrm1;
-pub use life::{BodyYaw, Life, LifePlugin, LifeSettings};
+pub use life::{BodyYaw, Life, LifePlugin, LifeSettings, LifeSystems};
 pub use pose::{BonePose, PosePlugin};
 pub use stage::StagePlugin;
 

@@ -141,6 +141,21 @@ enum Slot {
     Look(usize),
 }
 
+/// The companion's life, in order: cues read, body and face state advanced, body posed
+/// (inside `TomoniSystems::Behaviour`), then the face written (inside `TomoniSystems::Pose`).
+/// Configured by [`LifePlugin`]; other plugins order themselves against these.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifeSystems {
+    /// Emotion and gesture cues become state.
+    Cues,
+    /// Breath, blinks, gaze, gestures advance.
+    Live,
+    /// The body's bone pose is written.
+    PoseBody,
+    /// The face's expressions are written.
+    Face,
+}
+
 /// Gives the companion a face, a breath, a gaze and gestures.
 pub struct LifePlugin;
 
@@ -158,11 +173,23 @@ impl Plugin for LifePlugin {
                 c.insert_resource(Life::new(s.seed));
                 c.spawn((GazeTarget, Name::new("gaze target"), Transform::default()));
             })
+            .configure_sets(
+                Update,
+                (LifeSystems::Cues, LifeSystems::Live, LifeSystems::PoseBody)
+                    .chain()
+                    .in_set(TomoniSystems::Behaviour)
+                    .before(TomoniSystems::Pose),
+            )
+            .configure_sets(Update, LifeSystems::Face.in_set(TomoniSystems::Pose))
             .add_systems(
                 Update,
-                (read_cues, live, pose_body).chain().in_set(TomoniSystems::Behaviour).before(TomoniSystems::Pose),
-            )
-            .add_systems(Update, (bind_face, write_face).chain().in_set(TomoniSystems::Pose));
+                (
+                    read_cues.in_set(LifeSystems::Cues),
+                    live.in_set(LifeSystems::Live),
+                    pose_body.in_set(LifeSystems::PoseBody),
+                    (bind_face, write_face).chain().in_set(LifeSystems::Face),
+                ),
+            );
     }
 }
 

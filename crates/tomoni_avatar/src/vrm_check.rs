@@ -232,6 +232,17 @@ fn check_structure(doc: &Value, bin: Option<usize>, dir: Option<&Path>) -> Resul
             ));
         }
     }
+    // Pictures in files beside the avatar must be there (a missing one loads as no texture).
+    if let Some(d) = dir {
+        for (i, img) in arr("images").iter().enumerate() {
+            if let Some(uri) = img.get("uri").and_then(Value::as_str).filter(|u| !u.starts_with("data:")) {
+                let f = d.join(uri);
+                if !f.is_file() {
+                    return Err(format!("`images[{i}].uri` {uri:?}: no file {}", f.display()));
+                }
+            }
+        }
+    }
     // The node tree: children in range, each node with one parent at most, no cycles.
     let nodes = arr("nodes");
     let mut parent = vec![None; nodes.len()];
@@ -366,6 +377,10 @@ mod tests {
         let j = with(r#""nodes":[{}],"buffers":[{"uri":"no-such-file.bin","byteLength":64}]"#);
         let e = inspect_in(&glb(&j), Some(&dir)).unwrap_err();
         assert!(e.contains("no-such-file.bin"), "{e}");
+        // A missing external picture.
+        let j = with(r#""nodes":[{}],"images":[{"uri":"no-such-texture.png"}]"#);
+        let e = inspect_in(&glb(&j), Some(&dir)).unwrap_err();
+        assert!(e.contains("images[0]") && e.contains("no-such-texture.png"), "{e}");
         // An accessor that reads far past its view (count 10^9).
         let j = with(
             r#""nodes":[{}],"buffers":[{"byteLength":12}],"bufferViews":[{"buffer":0,"byteLength":12}],
