@@ -114,7 +114,9 @@ fn show_debug(
             bridge.disclosure,
             bridge.label,
             *conversation,
-            bridge.last.map_or_else(|| "no turn yet".to_string(), |l| l.line())
+            bridge
+                .last
+                .map_or_else(|| "no turn yet: press Enter, type, and press Enter to talk".to_string(), |l| l.line())
         );
     }
 }
