@@ -76,8 +76,7 @@ pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Fa
         while let Some(e) = turn.blocking_next() {
             match e {
                 DialogueEvent::Clause(c) => {
-                    let sep = if wellbeing::join_clauses(&["a", &c]).starts_with("a ") { " " } else { "" };
-                    print!("{c}{sep}");
+                    print!("{c}{}", if wellbeing::space_after(&c) { " " } else { "" });
                     let _ = std::io::stdout().flush();
                 }
                 DialogueEvent::Error(err) => print!("\n[{}]", err.message),

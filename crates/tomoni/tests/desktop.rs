@@ -41,23 +41,33 @@ fn start_xvfb() -> (Xvfb, String) {
     (Xvfb(child, out), format!(":{n}"))
 }
 
-#[test]
-fn desktop_window_shows_the_companion_and_exits_cleanly() {
-    let (_x, display) = start_xvfb();
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-window.png");
-    let _ = std::fs::remove_file(&shot);
+/// The real binary with `args`, on `display`, with a data folder and socket named after `name`,
+/// Ollama looked for on a closed port (so the labelled offline demo answers, whatever runs on
+/// this machine), and lavapipe when the tests ask for it.
+fn tomoni_on(display: &str, name: &str, args: &[&str]) -> Command {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .args(["run", "--no-xr", "--max-frames", "120", "--window-size", "480x270", "--eye-png"])
-        .arg(&shot)
-        .env("TOMONI_DATA_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-data"))
-        .env("TOMONI_SOCKET", Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop.sock"))
-        .env("DISPLAY", &display)
+        .args(args)
+        .env("TOMONI_DATA_DIR", tmp.join(format!("{name}-data")))
+        .env("TOMONI_SOCKET", tmp.join(format!("{name}.sock")))
+        .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
+        .env("DISPLAY", display)
         .env_remove("WAYLAND_DISPLAY");
     if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
         let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
         c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
     }
+    c
+}
+
+#[test]
+fn desktop_window_shows_the_companion_and_exits_cleanly() {
+    let (_x, display) = start_xvfb();
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-window.png");
+    let _ = std::fs::remove_file(&shot);
+    let mut c = tomoni_on(&display, "desktop", &["run", "--no-xr", "--max-frames", "120", "--window-size", "480x270"]);
+    c.arg("--eye-png").arg(&shot);
     let o = c.output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -99,24 +109,7 @@ fn an_attached_terminal_talks_through_the_running_companion() {
     let data = tmp.join("attach-data");
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_file(&sock); // a socket left by an earlier run would look ready
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let tomoni = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-        c.current_dir(&root)
-            .args(args)
-            .env("TOMONI_DATA_DIR", &data)
-            .env("TOMONI_SOCKET", &sock)
-            // Nothing configured and Ollama looked for on a closed port: the labelled offline
-            // demo answers, whatever runs on this machine.
-            .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
-            .env("DISPLAY", &display)
-            .env_remove("WAYLAND_DISPLAY");
-        if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
-            let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
-            c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
-        }
-        c
-    };
+    let tomoni = |args: &[&str]| tomoni_on(&display, "attach", args);
     let app = tomoni(&["run", "--no-xr", "--max-frames", "300", "--window-size", "320x180"])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -171,19 +164,8 @@ fn run_names_an_avatar_that_bevy_vrm1_rejects_instead_of_showing_nobody() {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let bad = tmp.join("rejected.vrm");
     avatar_bevy_vrm1_rejects(&bad);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .args(["run", "--no-xr", "--max-frames", "300", "--window-size", "320x180", "--avatar"])
-        .arg(&bad)
-        .env("TOMONI_DATA_DIR", tmp.join("rejected-data"))
-        .env("TOMONI_SOCKET", tmp.join("rejected.sock"))
-        .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
-        .env("DISPLAY", &display)
-        .env_remove("WAYLAND_DISPLAY");
-    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
-        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
-        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
-    }
+    let mut c = tomoni_on(&display, "rejected", &["run", "--no-xr", "--max-frames", "300", "--window-size", "320x180"]);
+    c.arg("--avatar").arg(&bad);
     let o = c.output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");

@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use bevy::render::RenderPlugin;
 use bevy::window::ExitCondition;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use tomoni_avatar::{AvatarPlugin, AvatarSettings, StagePlugin};
 use tomoni_core::config::{self, AppConfig, PersonaLook};
 use tomoni_core::{AppMode, TomoniSystems};
@@ -140,7 +141,9 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
     clips.sort();
     app.insert_resource(tomoni_avatar::clips::ClipNames(clips));
     let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    app.insert_resource(mode)
+    app.insert_resource(AvatarFailure { file: setup.avatar_file.display().to_string(), ..default() })
+        .add_systems(Update, stop_on_avatar_failure)
+        .insert_resource(mode)
         .insert_resource(setup.config.clone())
         .insert_resource(AvatarSettings {
             asset_path: format!("avatar://{file_name}"),
@@ -157,6 +160,41 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             crate::capture::CapturePlugin,
         ));
     app
+}
+
+/// Set when bevy_vrm1 rejects the avatar: every mode stops, and [`run_app`] reports it as bad
+/// input naming the file (an invisible companion is never the answer).
+#[derive(Resource, Clone, Default)]
+struct AvatarFailure {
+    file: String,
+    message: Arc<Mutex<Option<String>>>,
+}
+
+fn stop_on_avatar_failure(
+    failure: Res<AvatarFailure>,
+    server: Res<AssetServer>,
+    vrms: Query<&tomoni_avatar::bevy_vrm1::prelude::VrmHandle, With<tomoni_avatar::Companion>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    for h in &vrms {
+        if let Some(bevy::asset::LoadState::Failed(err)) = server.get_load_state(&h.0)
+            && let Ok(mut m) = failure.message.lock()
+            && m.is_none()
+        {
+            *m = Some(format!("{}: cannot load the avatar: {err}", failure.file));
+            exit.write(AppExit::error());
+        }
+    }
+}
+
+/// Runs an app made by [`base_app`]; an avatar that failed to load is an input error.
+pub fn run_app(mut app: App) -> Result<AppExit, Failure> {
+    let failure = app.world().resource::<AvatarFailure>().message.clone();
+    let exit = app.run();
+    match failure.lock().ok().and_then(|mut f| f.take()) {
+        Some(msg) => Err(Failure::Input(msg)),
+        None => Ok(exit),
+    }
 }
 
 /// `tomoni run`: XR when a runtime is present (and not refused), else a desktop window.
@@ -287,30 +325,7 @@ pub fn run_interactive(
         };
         app.add_message::<tomoni_xr::xr::EndXrSession>().add_systems(Last, (count, summary).chain());
     }
-    // A VRM that bevy_vrm1 rejects would leave the companion invisible: stop and say why.
-    let failed = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-    let seen = failed.clone();
-    let file = setup.avatar_file.display().to_string();
-    app.add_systems(
-        Update,
-        move |server: Res<AssetServer>,
-              vrms: Query<&tomoni_avatar::bevy_vrm1::prelude::VrmHandle, With<tomoni_avatar::Companion>>,
-              mut exit: MessageWriter<AppExit>| {
-            for h in &vrms {
-                if let Some(bevy::asset::LoadState::Failed(err)) = server.get_load_state(&h.0)
-                    && let Ok(mut f) = seen.lock()
-                    && f.is_none()
-                {
-                    *f = Some(format!("{file}: cannot load the avatar: {err}"));
-                    exit.write(AppExit::error());
-                }
-            }
-        },
-    );
-    let exit = app.run();
-    if let Some(msg) = failed.lock().ok().and_then(|mut f| f.take()) {
-        return Err(Failure::Input(msg));
-    }
+    let exit = run_app(app)?;
     match exit {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => Err(Failure::Runtime(format!("the app stopped with code {code}"))),

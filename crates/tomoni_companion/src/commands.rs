@@ -7,7 +7,7 @@ use tomoni_core::TomoniSystems;
 use tomoni_core::behaviour::{EmotionCue, GestureCue};
 
 /// Carries out control commands in the frame loop. Add transports by handing them
-/// [`ControlInbox::sender`] (see [`unix::listen`]).
+/// [`ControlInbox::sender`] (see [`crate::control::unix::listen`]).
 pub struct ControlPlugin;
 
 impl Plugin for ControlPlugin {
@@ -27,7 +27,7 @@ fn drain_control(
     mut emotions: MessageWriter<EmotionCue>,
     mut gestures: MessageWriter<GestureCue>,
 ) {
-    while let Ok(ControlRequest { command, reply }) = inbox.try_recv().ok_or(()) {
+    while let Some(ControlRequest { command, reply }) = inbox.try_recv() {
         match command {
             ControlCommand::Say(text) => bridge.say(&text, Some(reply)),
             ControlCommand::Recenter => {

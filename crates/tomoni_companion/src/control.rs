@@ -155,13 +155,6 @@ pub struct ControlInbox {
     rx: Receiver<ControlRequest>,
 }
 
-impl ControlInbox {
-    /// The next request, if one is waiting (never blocks).
-    pub fn try_recv(&self) -> Option<ControlRequest> {
-        self.rx.try_recv().ok()
-    }
-}
-
 impl Default for ControlInbox {
     fn default() -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -170,6 +163,11 @@ impl Default for ControlInbox {
 }
 
 impl ControlInbox {
+    /// The next request, if one is waiting (never blocks).
+    pub fn try_recv(&self) -> Option<ControlRequest> {
+        self.rx.try_recv().ok()
+    }
+
     /// A sender for a transport (cheap to clone, never blocks).
     pub fn sender(&self) -> Sender<ControlRequest> {
         self.tx.clone()
@@ -230,11 +228,8 @@ pub mod unix {
             let Ok(line) = line else { return };
             let (reply, replies) = Replier::channel();
             match ControlCommand::parse(&line) {
-                Ok(command) => {
-                    if inbox.send(ControlRequest { command, reply }).is_err() {
-                        // The app is gone: `reply` was dropped with the request, and says so.
-                    }
-                }
+                // If the app is gone, the request is dropped with its replier, which says so.
+                Ok(command) => drop(inbox.send(ControlRequest { command, reply })),
                 Err(e) => reply.finish(ControlReply::Error(e)),
             }
             for r in replies.iter() {

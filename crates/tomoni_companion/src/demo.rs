@@ -124,7 +124,7 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
             finishing: 0,
         })
         .add_systems(Update, direct.after(tomoni_core::TomoniSystems::Pose));
-    app.run();
+    crate::app::run_app(app)?;
     let summary = done.lock().map_err(|_| Failure::Runtime("demo state poisoned".into()))?.take();
     let summary = summary.ok_or_else(|| Failure::Runtime("the demo stopped early".into()))??;
     write_outputs(&req, summary)

@@ -10,7 +10,7 @@ use crate::error::Failure;
 use bevy::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, VrmHandle};
+use tomoni_avatar::bevy_vrm1::prelude::SetExpressions;
 use tomoni_avatar::{AvatarReady, Companion};
 use tomoni_core::placement::{ViewerPose, companion_pose};
 use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
@@ -46,7 +46,6 @@ const MAX_FRAMES: u32 = 600;
 struct Job {
     req: RenderRequest,
     target: Handle<Image>,
-    avatar_file: String,
     outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
 }
 
@@ -86,14 +85,9 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     }
     app.insert_resource(CompanionAnchor(Some(anchor)))
         .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
-        .insert_resource(Job {
-            req: req.clone(),
-            target: target.clone(),
-            avatar_file: setup.avatar_file.display().to_string(),
-            outcome: outcome.clone(),
-        })
+        .insert_resource(Job { req: req.clone(), target: target.clone(), outcome: outcome.clone() })
         .add_systems(Update, drive_capture);
-    app.run();
+    crate::app::run_app(app)?;
     let result = outcome.lock().map_err(|_| Failure::Runtime("render state poisoned".into()))?.take();
     match result {
         Some(Ok(msg)) => {
@@ -139,8 +133,7 @@ fn drive_capture(
     settled: Res<SceneSettled>,
     mut captures: MessageWriter<CaptureRequest>,
     mut written: MessageReader<CaptureDone>,
-    asset_server: Res<AssetServer>,
-    companions: Query<(Entity, Option<&VrmHandle>, Has<AvatarReady>), With<Companion>>,
+    companions: Query<(Entity, Has<AvatarReady>), With<Companion>>,
     time: Res<Time<Real>>,
     mut life: ResMut<tomoni_avatar::Life>,
     clips: Res<tomoni_avatar::clips::Clips>,
@@ -179,13 +172,8 @@ fn drive_capture(
         finish(&mut exit, Err(Failure::Runtime(format!("scene not ready after {MAX_FRAMES} frames"))));
         return;
     }
-    let Ok((vrm, handle, ready)) = companions.single() else { return };
-    if let Some(h) = handle
-        && let Some(bevy::asset::LoadState::Failed(err)) = asset_server.get_load_state(&h.0)
-    {
-        finish(&mut exit, Err(Failure::Input(format!("{}: cannot load: {err}", job.avatar_file))));
-        return;
-    }
+    // (An avatar bevy_vrm1 rejects stops the app: `app::run_app` reports it.)
+    let Ok((vrm, ready)) = companions.single() else { return };
     if !ready {
         return;
     }

@@ -71,8 +71,13 @@ pub fn brain(cfg: &AppConfig, args: &ChatArgs) -> Result<(Brain, String), Failur
     let configured = args.endpoint.clone().or_else(|| Some(cfg.llm.base_url.clone()).filter(|u| !u.is_empty()));
     let url = match configured {
         Some(u) => u,
-        None if answers(&ollama_url(), Duration::from_millis(300)) => ollama_url(),
-        None => return Ok((Brain::Offline, offline::LABEL.to_string())),
+        None => {
+            let ollama = ollama_url();
+            if !answers(&ollama, Duration::from_millis(300)) {
+                return Ok((Brain::Offline, offline::LABEL.to_string()));
+            }
+            ollama
+        }
     };
     let llm = LlmConfig {
         base_url: url.clone(),
@@ -97,17 +102,19 @@ pub struct Session {
     brain: Brain,
     conversation: String,
     offline_turns: usize,
+    /// `care-counts.json` beside the memory store.
+    counts: PathBuf,
     /// Crisis care, honesty and break reminders: every message passes here first.
     pub wellbeing: Wellbeing,
     /// What care applied to the latest message (for the app's disclosure label).
     pub last_care: Option<TurnCare>,
 }
 
-/// The wellbeing policy from `[wellbeing]`; a bad value is an input error naming the field.
+/// The wellbeing policy from `[wellbeing]`; a bad value is an input error naming the field
+/// (`config::load_app_config` has already refused it for any config read from a file).
 pub fn wellbeing_policy(cfg: &AppConfig) -> Result<Policy, Failure> {
     let w = &cfg.wellbeing;
-    let bad = |m: String| Failure::Input(format!("configs/tomoni.toml: {m}"));
-    let minutes = w.break_minutes().map_err(bad)?;
+    let minutes = w.break_minutes().map_err(Failure::Input)?;
     let resources = if w.resources.is_empty() {
         wellbeing::default_resources()
     } else {
@@ -122,11 +129,6 @@ pub fn wellbeing_policy(cfg: &AppConfig) -> Result<Policy, Failure> {
         break_every: minutes.map(|m| Duration::from_secs_f64(f64::from(m) * 60.0)),
         gap: Duration::from_secs_f64(f64::from(w.gap_minutes) * 60.0),
     })
-}
-
-/// Where the care counts live: beside memory, counts only.
-pub fn care_counts_path() -> PathBuf {
-    memory::default_path().with_file_name("care-counts.json")
 }
 
 impl Session {
@@ -144,6 +146,7 @@ impl Session {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Self {
             persona,
+            counts: memory.path().with_file_name("care-counts.json"),
             memory: Arc::new(Mutex::new(memory)),
             brain,
             conversation: format!("tomoni:{secs}"),
@@ -153,17 +156,12 @@ impl Session {
         }
     }
 
-    /// The care counts file: beside this session's memory store.
-    fn counts_path(&self) -> PathBuf {
-        self.memory.lock().map_or_else(|_| care_counts_path(), |m| m.path().with_file_name("care-counts.json"))
-    }
-
     /// Sends a user message: stores it, assembles the prompt with relevant memories, starts the
     /// turn; the reply is stored (complete or interrupted) when it ends.
     pub fn send(&mut self, text: &str) -> Result<Turn, Failure> {
         // Care is decided here, on the user's side, before and whatever the model answers.
         let care = self.wellbeing.on_message(text, std::time::Instant::now());
-        if let Err(e) = CareCounts::record(&self.counts_path(), &care) {
+        if let Err(e) = CareCounts::record(&self.counts, &care) {
             eprintln!("tomoni: could not update the care counts: {e}");
         }
         let guard = care.guard();

@@ -32,17 +32,15 @@ pub enum Lang {
     Ja,
 }
 
+/// Kana (full or half width) or kanji.
+fn is_japanese(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}' | '\u{ff66}'..='\u{ff9f}')
+}
+
 impl Lang {
     /// Japanese if the text has kana or kanji, else English.
     pub fn of(text: &str) -> Self {
-        if text
-            .chars()
-            .any(|c| matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}' | '\u{ff66}'..='\u{ff9f}'))
-        {
-            Lang::Ja
-        } else {
-            Lang::En
-        }
+        if text.chars().any(is_japanese) { Lang::Ja } else { Lang::En }
     }
 }
 
@@ -173,7 +171,8 @@ pub struct TurnCare {
     pub disclose: bool,
     /// Remind the person to take a break at the end of this reply.
     pub break_due: bool,
-    care_line: String,
+    /// The referral the companion says first (only when crisis care fired).
+    care_line: Option<String>,
 }
 
 impl Wellbeing {
@@ -198,7 +197,7 @@ impl Wellbeing {
         let detection = detect(text);
         let lang = Lang::of(text);
         let locale = self.policy.locale_for(lang);
-        let care_line = care_line(lang, &self.policy.resources_for(&locale));
+        let care_line = detection.crisis.then(|| care_line(lang, &self.policy.resources_for(&locale)));
         TurnCare { detection, lang, locale, disclose: resumed, break_due, care_line }
     }
 }
@@ -282,11 +281,13 @@ impl TurnCare {
 
     /// The guard that wraps this turn's reply.
     pub fn guard(&self) -> TurnGuard {
-        let mut prefix = VecDeque::new();
-        if self.detection.crisis {
-            push_line(&self.care_line, &mut prefix);
+        TurnGuard {
+            care: self.clone(),
+            care_pending: self.care_line.is_some(),
+            honest_said: false,
+            mentioned_ai: false,
+            said: Vec::new(),
         }
-        TurnGuard { care: self.clone(), prefix, honest_said: false, mentioned_ai: false, said: Vec::new() }
     }
 }
 
@@ -303,35 +304,25 @@ fn push_line(text: &str, out: &mut VecDeque<DialogueEvent>) {
 #[derive(Debug, Clone)]
 pub struct TurnGuard {
     care: TurnCare,
-    prefix: VecDeque<DialogueEvent>,
+    /// The crisis line is still to be said (before anything of the model's).
+    care_pending: bool,
     honest_said: bool,
     mentioned_ai: bool,
     said: Vec<String>,
 }
 
 impl TurnFilter for TurnGuard {
+    /// The crisis line, once, before the model's reply.
     fn take_prefix(&mut self, out: &mut VecDeque<DialogueEvent>) {
-        TurnGuard::take_prefix(self, out);
-    }
-
-    fn process(&mut self, ev: DialogueEvent, out: &mut VecDeque<DialogueEvent>) {
-        TurnGuard::process(self, ev, out);
-    }
-}
-
-impl TurnGuard {
-    /// Events to say before the model's reply (the crisis line), taken once.
-    pub fn take_prefix(&mut self, out: &mut VecDeque<DialogueEvent>) {
-        for ev in self.prefix.drain(..) {
-            if let DialogueEvent::Clause(c) = &ev {
-                self.said.push(c.clone());
-            }
-            out.push_back(ev);
+        if std::mem::take(&mut self.care_pending)
+            && let Some(line) = self.care.care_line.clone()
+        {
+            self.say(&line, out);
         }
     }
 
     /// Passes one event of the model's reply through; what should be shown lands in `out`.
-    pub fn process(&mut self, ev: DialogueEvent, out: &mut VecDeque<DialogueEvent>) {
+    fn process(&mut self, ev: DialogueEvent, out: &mut VecDeque<DialogueEvent>) {
         self.take_prefix(out);
         match ev {
             DialogueEvent::Clause(c) => {
@@ -360,16 +351,17 @@ impl TurnGuard {
             other => out.push_back(other),
         }
     }
+}
 
+impl TurnGuard {
+    /// Says a scripted line (its clauses and cues), remembering its words.
     fn say(&mut self, line: &str, out: &mut VecDeque<DialogueEvent>) {
-        let mut evs = VecDeque::new();
-        push_line(line, &mut evs);
-        for ev in evs {
-            if let DialogueEvent::Clause(c) = &ev {
-                self.said.push(c.clone());
-            }
-            out.push_back(ev);
-        }
+        let from = out.len();
+        push_line(line, out);
+        self.said.extend(out.range(from..).filter_map(|ev| match ev {
+            DialogueEvent::Clause(c) => Some(c.clone()),
+            _ => None,
+        }));
     }
 
     /// Everything said so far, as one text (what memory stores).
@@ -391,6 +383,12 @@ impl TurnGuard {
     }
 }
 
+/// Whether a clause read after `text` is set off by a space: yes after English, no after
+/// Japanese (or its punctuation).
+pub fn space_after(text: &str) -> bool {
+    text.chars().last().is_some_and(|ch| !(is_japanese(ch) || "。、！？」）".contains(ch)))
+}
+
 /// Joins clauses as they are read: a space between English ones, none after Japanese
 /// punctuation.
 pub fn join_clauses<S: AsRef<str>>(clauses: &[S]) -> String {
@@ -400,9 +398,7 @@ pub fn join_clauses<S: AsRef<str>>(clauses: &[S]) -> String {
         if c.is_empty() {
             continue;
         }
-        let cjk_end =
-            s.chars().last().is_some_and(|ch| Lang::of(&ch.to_string()) == Lang::Ja || "。、！？」）".contains(ch));
-        if !s.is_empty() && !cjk_end {
+        if space_after(&s) {
             s.push(' ');
         }
         s.push_str(c);
@@ -430,13 +426,14 @@ impl CareCounts {
         Self { crisis: n("crisis"), honesty: n("honesty"), breaks: n("breaks") }
     }
 
-    /// Adds what fired in one turn and writes the file (counts only: no text, no times).
-    pub fn record(path: &std::path::Path, care: &TurnCare) -> std::io::Result<Self> {
-        let mut c = Self::load(path);
+    /// Adds what fired in one turn and writes the file (counts only: no text, no times);
+    /// `None` and no file I/O when nothing fired.
+    pub fn record(path: &std::path::Path, care: &TurnCare) -> std::io::Result<Option<Self>> {
         let d = care.detection;
         if !(d.crisis || d.asks_if_human || care.break_due) {
-            return Ok(c);
+            return Ok(None);
         }
+        let mut c = Self::load(path);
         c.crisis += u64::from(d.crisis);
         c.honesty += u64::from(d.asks_if_human);
         c.breaks += u64::from(care.break_due);
@@ -445,7 +442,7 @@ impl CareCounts {
         }
         let doc = serde_json::json!({"crisis": c.crisis, "honesty": c.honesty, "breaks": c.breaks});
         std::fs::write(path, doc.to_string())?;
-        Ok(c)
+        Ok(Some(c))
     }
 }
 
@@ -1046,5 +1043,6 @@ mod tests {
     #[test]
     fn japanese_clauses_join_without_spaces() {
         assert_eq!(join_clauses(&["こんにちは。", "元気？", "Hi.", "Yes."]), "こんにちは。元気？Hi. Yes.");
+        assert!(space_after("Hello.") && !space_after("元気？") && !space_after(""));
     }
 }
