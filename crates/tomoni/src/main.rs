@@ -204,7 +204,24 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// Mesa's `device_select` Vulkan layer connects to a Wayland display to choose a GPU, and where
+/// there is none (no `XDG_RUNTIME_DIR`: headless, CI, X11 over ssh) libwayland prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set` twice on every run that then succeeds. The
+/// renderer picks its adapter itself, so without a Wayland session the layer is turned off the
+/// way Mesa documents (`NODEVICE_SELECT=1`), unless the user set it either way.
+fn quiet_gpu_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: called first thing in `main`, before any thread exists, so nothing can read
+        // the environment concurrently.
+        #[expect(unsafe_code, reason = "set_var is unsafe in edition 2024; sound before threads start")]
+        unsafe {
+            std::env::set_var("NODEVICE_SELECT", "1")
+        };
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_gpu_probe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { scene, no_xr, max_frames, eye_png, window_size } => app::prepare(&scene)

@@ -49,9 +49,9 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
     // Vulkan adapter, as the renderer sees it.
     println!("  GPU (Vulkan):    {}", adapter().unwrap_or_else(|e| format!("none: {e}")));
     // Sound.
-    match kira::AudioManager::<kira::DefaultBackend>::new(kira::AudioManagerSettings::default()) {
+    match tomoni_voice::playback::open_default_output() {
         Ok(_) => println!("  audio output:    default device available"),
-        Err(e) => println!("  audio output:    none ({e}) → speech runs silent, timed by the frame clock"),
+        Err(e) => println!("  audio output:    none ({}) → speech runs silent, timed by the frame clock", e.cause()),
     }
     // Voice and mind.
     // The config and persona `prepare` resolved (so `--config` and `--persona` count here too).

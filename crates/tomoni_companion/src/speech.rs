@@ -30,7 +30,7 @@ pub const OFFLINE_RATE: u32 = 48_000;
 impl Output {
     /// The default audio device, or (with a clear log line) the offline clock when there is none.
     pub fn device_or_offline(data: SpeechStreamData) -> (Self, String) {
-        match kira::AudioManager::<kira::DefaultBackend>::new(kira::AudioManagerSettings::default()) {
+        match tomoni_voice::playback::open_default_output() {
             Ok(mut m) => {
                 let msg = match m.play(data) {
                     Ok(()) => "audio: default output device".to_string(),
@@ -40,7 +40,7 @@ impl Output {
             }
             Err(e) => (
                 Self::offline(data, false),
-                format!("audio: no output device ({e}); speech runs silent, timed by the frame clock"),
+                format!("audio: no output device ({}); speech runs silent, timed by the frame clock", e.cause()),
             ),
         }
     }
