@@ -152,6 +152,9 @@ enum Command {
         #[arg(long)]
         visemes: Option<PathBuf>,
     },
+    /// Ceremonies: check a script, have the persona write its vows ahead of time, run it.
+    #[command(subcommand)]
+    Ceremony(CeremonyCmd),
     /// Check a VRM file and print what it declares.
     CheckAvatar {
         /// The .vrm file.
@@ -180,6 +183,67 @@ enum ImportCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum CeremonyCmd {
+    /// Check a ceremony script: exit 0 when it is valid, 2 with the file, line, column and field.
+    Check {
+        /// The script (e.g. configs/ceremonies/wedding.toml).
+        file: PathBuf,
+        #[command(flatten)]
+        scene: SceneArgs,
+    },
+    /// The persona's model writes its vows now, into a copy of the script for you to review.
+    Prepare {
+        /// The script.
+        file: PathBuf,
+        /// Where the reviewed copy goes (default: NAME.prepared.toml beside the script).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        chat: ChatArgs,
+        /// Asset folder where the script's music and clips are looked up (default: found as for `run`).
+        #[arg(long)]
+        assets: Option<PathBuf>,
+    },
+    /// Run a ceremony: in glasses or a window, or headless into a folder.
+    Run {
+        /// The script.
+        file: PathBuf,
+        #[command(flatten)]
+        scene: SceneArgs,
+        /// Serve the operator page for the planner's phone at ADDR:PORT (e.g. 192.168.1.20:8080).
+        #[arg(long)]
+        operator: Option<std::net::SocketAddr>,
+        /// Pairing token for the operator page (default: a new random one each run).
+        #[arg(long)]
+        token: Option<String>,
+        /// A rehearsal: marked as such; the operator may jump to any step.
+        #[arg(long)]
+        rehearse: bool,
+        /// No window or glasses: write frames, ceremony.wav, timeline.json and a contact sheet.
+        #[arg(long)]
+        headless: bool,
+        /// Every wait for the operator ends by itself after a short pause.
+        #[arg(long)]
+        auto: bool,
+        /// Output folder (headless).
+        #[arg(long, default_value = "out/ceremony")]
+        out: PathBuf,
+        /// Never start XR.
+        #[arg(long)]
+        no_xr: bool,
+        /// Headless frame size, WIDTHxHEIGHT.
+        #[arg(long, value_parser = parse_size, default_value = "640x360")]
+        frame_size: (u32, u32),
+        /// Headless: keep every n-th frame (30 a second) as a PNG.
+        #[arg(long, default_value_t = 10)]
+        every: u32,
+        /// Headless: longest run, seconds.
+        #[arg(long, default_value_t = 1800.0)]
+        seconds: f32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ExportCmd {
     /// A persona as a Character Card V3 (.json, or .png with the card in its text chunk).
     Card {
@@ -192,6 +256,72 @@ enum ExportCmd {
         #[arg(long)]
         image: Option<PathBuf>,
     },
+}
+
+fn ceremony(c: CeremonyCmd) -> Result<(), Failure> {
+    use tomoni_companion::ceremony::{launch, prepare, script};
+    match c {
+        CeremonyCmd::Check { file, scene } => {
+            let r = tomoni_companion::setup::resolve(
+                scene.config.as_deref(),
+                scene.persona.as_deref(),
+                scene.assets.as_deref(),
+            )?;
+            let s = script::load(&file, &r.assets).map_err(|e| Failure::Input(e.to_string()))?;
+            println!("{}: ok, {:?}, {} steps", file.display(), s.title, s.steps.len());
+            for (i, st) in s.steps.iter().enumerate() {
+                println!("  {:>2}. {} ({})", i + 1, st.name, st.action.kind());
+            }
+            if let Some(u) = s.unprepared() {
+                println!(
+                    "note: step {:?} has no reviewed vows yet: run `tomoni ceremony prepare {}`",
+                    u.name,
+                    file.display()
+                );
+            }
+            Ok(())
+        }
+        CeremonyCmd::Prepare { file, out, chat, assets } => {
+            let r =
+                tomoni_companion::setup::resolve(chat.config.as_deref(), chat.persona.as_deref(), assets.as_deref())?;
+            let (path, vows) = prepare::prepare(&file, out.as_deref(), &r.assets, &chat)?;
+            for (step, text) in vows {
+                println!("{step}:\n  {text}\n");
+            }
+            println!("written to {} — read it through before the day; it is said exactly as written", path.display());
+            Ok(())
+        }
+        CeremonyCmd::Run {
+            file,
+            scene,
+            operator,
+            token,
+            rehearse,
+            headless,
+            auto,
+            out,
+            no_xr,
+            frame_size,
+            every,
+            seconds,
+        } => {
+            let chat = ChatArgs { persona: scene.persona.clone(), config: scene.config.clone(), ..Default::default() };
+            app::prepare(&scene).and_then(|setup| {
+                let o = launch::RunOptions {
+                    file,
+                    rehearse,
+                    headless_out: headless.then_some(out),
+                    auto,
+                    operator,
+                    token,
+                    no_xr,
+                    frame: (frame_size.0, frame_size.1, every),
+                    max_seconds: seconds,
+                };
+                launch::run(setup, o, chat)
+            })
+        }
+    }
 }
 
 /// `WIDTHxHEIGHT`, each 64..=8192.
@@ -290,6 +420,7 @@ fn main() -> ExitCode {
             let args = ChatArgs { persona, config, ..Default::default() };
             cli::say(&args, &text, voice, out.as_deref(), visemes.as_deref())
         }
+        Command::Ceremony(c) => ceremony(c),
         Command::CheckAvatar { file } => match tomoni_avatar::vrm_check::inspect(&file) {
             Ok(info) => {
                 println!(

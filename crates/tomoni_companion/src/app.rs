@@ -204,6 +204,22 @@ pub fn run_interactive(
     max_frames: Option<u32>,
     eye_png: Option<PathBuf>,
 ) -> Result<(), Failure> {
+    run_live(setup, no_xr, max_frames, eye_png, None)
+}
+
+/// `tomoni ceremony run` in glasses or a window: the live app with a ceremony steering it (the
+/// companion does not greet: the script speaks first).
+pub fn run_ceremony(setup: Setup, no_xr: bool, launch: crate::ceremony::launch::CeremonyLaunch) -> Result<(), Failure> {
+    run_live(setup, no_xr, None, None, Some(launch))
+}
+
+fn run_live(
+    setup: Setup,
+    no_xr: bool,
+    max_frames: Option<u32>,
+    eye_png: Option<PathBuf>,
+    ceremony: Option<crate::ceremony::launch::CeremonyLaunch>,
+) -> Result<(), Failure> {
     let mode = if no_xr {
         AppMode::Desktop
     } else {
@@ -236,7 +252,11 @@ pub fn run_interactive(
     let (mut bridge, label) =
         crate::bridge::open(&setup.config, setup.persona.clone(), &crate::session::ChatArgs::default(), None)?;
     eprintln!("tomoni: {} — {label}", setup.look.name);
-    bridge.greet();
+    if ceremony.is_none() {
+        bridge.greet();
+    }
+    let audio =
+        if matches!(bridge.output.get(), crate::speech::Output::Device(_)) { "device" } else { "none (silent)" };
     // In glasses there is no panel: a small label by the companion says it is an AI.
     let disclosure = format!("{} · AI companion", setup.look.name);
     app.insert_resource(bridge).add_plugins((
@@ -246,6 +266,17 @@ pub fn run_interactive(
     ));
     if mode == AppMode::Desktop {
         app.add_plugins(crate::ui::DesktopUiPlugin);
+    }
+    if let Some(launch) = ceremony {
+        crate::ceremony::launch::install(&mut app, launch, mode == AppMode::Xr, audio)?;
+        let source = if mode == AppMode::Xr {
+            crate::capture::CaptureSource::TextureView(bevy::camera::ManualTextureViewHandle(
+                bevy_mod_openxr::render::XR_TEXTURE_INDEX,
+            ))
+        } else {
+            crate::capture::CaptureSource::Window
+        };
+        app.insert_resource(crate::ceremony::CeremonyCamera(source));
     }
     let inbox = app.world().resource::<crate::control::ControlInbox>().sender();
     match crate::control::unix::listen(inbox) {

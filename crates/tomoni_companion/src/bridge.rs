@@ -84,6 +84,10 @@ pub struct Bridge {
     /// Timeline of what happened, for the headless demo (`None`: not kept).
     pub timeline: Option<Vec<serde_json::Value>>,
     seconds: f64,
+    /// The last mark id the audio clock has reached (scripted lines end on one).
+    heard_mark: u64,
+    /// Music playing beside the voice (ceremonies), on the same output.
+    pub music: crate::music::MusicPlayer,
 }
 
 impl Bridge {
@@ -117,6 +121,8 @@ impl Bridge {
             label: String::new(),
             disclosure: String::new(),
             seconds: 0.0,
+            heard_mark: 0,
+            music: crate::music::MusicPlayer::default(),
         }
     }
 
@@ -176,6 +182,19 @@ impl Bridge {
                 self.perform(&ev);
             }
         }
+    }
+
+    /// Queues a mark after everything sent to the speaker so far and returns its id: when
+    /// [`Self::heard_mark`] reaches it, all of it has been heard (how a scripted line ends).
+    pub fn mark_end(&mut self) -> u64 {
+        self.next_mark += 1;
+        self.speaker.send(Job::Mark(self.next_mark));
+        self.next_mark
+    }
+
+    /// The latest mark the audio clock has reached.
+    pub fn heard_mark(&self) -> u64 {
+        self.heard_mark
     }
 
     /// Silences whatever is being said or synthesised and forgets pending cues (cheap when
@@ -360,13 +379,15 @@ fn drain_voice(mut bridge: ResMut<Bridge>) {
 /// Offline output: render this frame's share of audio, so the clock follows the app's time.
 fn advance_audio(time: Res<Time>, mut bridge: ResMut<Bridge>) {
     bridge.seconds += time.delta_secs_f64();
-    if let Output::Offline { out, buf, capture, rate, carry } = bridge.output.get() {
+    let b = &mut *bridge;
+    if let Output::Offline { out, buf, capture, rate, carry } = b.output.get() {
         let want = time.delta_secs_f64() * f64::from(*rate) + *carry;
         let mut n = want.floor() as usize;
         *carry = want - n as f64;
         while n > 0 {
             let k = n.min(buf.len());
             out.render(&mut buf[..k], *rate);
+            b.music.mix(&mut buf[..k]);
             if let Some(c) = capture {
                 c.extend_from_slice(&buf[..k]);
             }
@@ -413,6 +434,7 @@ fn follow_audio(
             break;
         }
         bridge.marks.pop_front();
+        bridge.heard_mark = bridge.heard_mark.max(id);
         while let Some((cid, cue)) = bridge.cues.pop_front() {
             if cid > id {
                 bridge.cues.push_front((cid, cue));

@@ -26,6 +26,7 @@ fn drain_control(
     mut recenter: MessageWriter<tomoni_xr::Recenter>,
     mut emotions: MessageWriter<EmotionCue>,
     mut gestures: MessageWriter<GestureCue>,
+    mut ceremony: Option<ResMut<crate::ceremony::Ceremony>>,
 ) {
     while let Some(ControlRequest { command, reply }) = inbox.try_recv() {
         match command {
@@ -42,6 +43,11 @@ fn drain_control(
                 emotions.write(EmotionCue { emotion: map_emotion(e), intensity });
                 reply.finish(ControlReply::Done(e.vrm_name().into()));
             }
+            ControlCommand::Ceremony(cmd) => match ceremony.as_mut() {
+                // Carried out by the ceremony's own system this frame, which answers.
+                Some(c) => c.request(cmd, reply),
+                None => reply.finish(ControlReply::Error("no ceremony is running".into())),
+            },
         }
     }
 }

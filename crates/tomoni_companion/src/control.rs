@@ -23,6 +23,42 @@ pub enum ControlCommand {
     Gesture(Gesture),
     /// Show an emotion now, with an intensity 0..1.
     Emotion(tags::Emotion, f32),
+    /// Steer the running ceremony (the operator page, `ceremony next` on the socket).
+    Ceremony(CeremonyCommand),
+}
+
+/// How the operator steers a ceremony (`crate::ceremony`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyCommand {
+    /// End this step and start the next (also ends a wait for the operator).
+    Next,
+    /// Go back one step and run it again (a line is spoken again).
+    Back,
+    /// Hold here: speech stops, music fades; `Resume` runs the step again from its start.
+    Pause,
+    /// Go on after `Pause`.
+    Resume,
+    /// End the ceremony.
+    Stop,
+    /// Jump to a step by index (rehearsals only).
+    Jump(usize),
+}
+
+impl CeremonyCommand {
+    /// Text form: `next`, `back`, `pause`, `resume`, `stop`, `jump N`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut w = s.split_whitespace();
+        let c = match w.next()? {
+            "next" => Self::Next,
+            "back" => Self::Back,
+            "pause" => Self::Pause,
+            "resume" => Self::Resume,
+            "stop" => Self::Stop,
+            "jump" => Self::Jump(w.next()?.parse().ok()?),
+            _ => return None,
+        };
+        w.next().is_none().then_some(c)
+    }
 }
 
 /// What comes back: any number of `Clause`s, then one final reply.
@@ -92,7 +128,12 @@ impl ControlCommand {
                 };
                 Ok(ControlCommand::Emotion(e, intensity))
             }
-            _ => Err(format!("unknown command {line:?} (say TEXT | recenter | gesture NAME | emotion NAME [0..1])")),
+            "ceremony" => CeremonyCommand::parse(rest)
+                .map(ControlCommand::Ceremony)
+                .ok_or(format!("unknown ceremony command {rest:?} (next | back | pause | resume | stop | jump N)")),
+            _ => Err(format!(
+                "unknown command {line:?} (say TEXT | recenter | gesture NAME | emotion NAME [0..1] | ceremony next|back|pause|resume|stop|jump N)"
+            )),
         }
     }
 }

@@ -1,12 +1,15 @@
-//! `tomoni demo`: the companion on a machine with no display. It runs the whole live app
-//! headless (dialogue, voice, face, gaze, gestures) on a fixed 30 Hz clock, says the scripted
-//! user lines, and writes into one folder: PNG frames, `speech.wav` (the voice exactly as the
-//! app's audio clock played it), `timeline.json` (every event and every frame's mouth weights on
-//! that clock), and `contact-sheet.png`.
+//! `tomoni demo` and `tomoni ceremony run --headless`: the companion on a machine with no
+//! display. It runs the whole live app headless (dialogue, voice, face, gaze, gestures) on a
+//! fixed 30 Hz clock, says the scripted user lines or steps through a ceremony, and writes into
+//! one folder: PNG frames, `speech.wav` / `ceremony.wav` (voice and music exactly as the app's
+//! audio clock played them), `timeline.json` (every event, every step and every frame's mouth
+//! weights on that clock), and `contact-sheet.png`.
 
 use crate::app::{Setup, base_app};
 use crate::bridge::{self, Bridge, CompanionPlugin};
 use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
+use crate::ceremony::launch::{CeremonyLaunch, install};
+use crate::ceremony::{Ceremony, CeremonyCamera, RunState, StepRecord};
 use crate::error::Failure;
 use crate::session::ChatArgs;
 use crate::speech::Output;
@@ -74,16 +77,23 @@ struct Summary {
     audio: Vec<f32>,
     pngs: u32,
     latency: Option<String>,
+    steps: Option<Vec<StepRecord>>,
 }
 
 /// Runs the demo.
 pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
+    record(setup, req, None)
+}
+
+/// Runs the live app headless and records it: the demo's user lines, or (with `ceremony`) a
+/// ceremony from its first step to its last, seen from a spectator's camera facing the couple.
+pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) -> Result<(), Failure> {
     std::fs::create_dir_all(&req.out).map_err(|e| Failure::Runtime(format!("{}: {e}", req.out.display())))?;
     let frames_dir = req.out.join("frames");
     let _ = std::fs::remove_dir_all(&frames_dir);
     std::fs::create_dir_all(&frames_dir).map_err(|e| Failure::Runtime(format!("{}: {e}", frames_dir.display())))?;
     let (mut bridge, label) = bridge::open(&setup.config, setup.persona.clone(), &req.chat, Some(true))?;
-    eprintln!("tomoni demo: {label}");
+    eprintln!("tomoni {}: {label}", if ceremony.is_some() { "ceremony" } else { "demo" });
     bridge.timeline = Some(Vec::with_capacity(1024));
     let mut app = base_app(&setup, AppMode::Headless, false);
     app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / f64::from(FPS))));
@@ -92,17 +102,30 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
     // A medium shot from where a friend would stand to talk: in front, at eye height.
     let h = setup.look.avatar.height;
     let forward = anchor.rotation * Vec3::Z;
-    let cam_at = anchor.translation + forward * 1.6 + Vec3::Y * (h * 0.9);
-    let look_at = anchor.translation + Vec3::Y * (h * 0.8);
+    let (cam_at, look_at, fov) = if ceremony.is_some() {
+        // The spectator's view: in front of the couple (the person at the origin, the
+        // companion beside them), far enough to show both from head to toe.
+        let between = (Vec3::new(viewer.x, 0.0, viewer.z) + anchor.translation) * 0.5;
+        (between + Vec3::new(0.0, 1.3, -3.6), between + Vec3::Y * (h * 0.55), 38f32)
+    } else {
+        (anchor.translation + forward * 1.6 + Vec3::Y * (h * 0.9), anchor.translation + Vec3::Y * (h * 0.8), 32f32)
+    };
     let (camera, target) = crate::capture::spawn_image_camera(
         app.world_mut(),
-        "demo camera",
+        if ceremony.is_some() { "spectator camera" } else { "demo camera" },
         (req.width, req.height),
-        32f32.to_radians(),
+        fov.to_radians(),
         Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
     );
     app.world_mut().entity_mut(camera).insert(DemoCamera);
     let done = Arc::new(Mutex::new(None));
+    let wav = if let Some(launch) = ceremony {
+        install(&mut app, launch, false, "offline (headless)")?;
+        app.insert_resource(CeremonyCamera(CaptureSource::Image(target.clone())));
+        "ceremony.wav"
+    } else {
+        "speech.wav"
+    };
     app.insert_resource(CompanionAnchor(Some(anchor)))
         // The companion talks to whoever is there: here, the camera.
         .insert_resource(ViewerHead { transform: Transform::from_translation(cam_at), valid: true })
@@ -127,7 +150,7 @@ pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
     crate::app::run_app(app)?;
     let summary = done.lock().map_err(|_| Failure::Runtime("demo state poisoned".into()))?.take();
     let summary = summary.ok_or_else(|| Failure::Runtime("the demo stopped early".into()))??;
-    write_outputs(&req, summary)
+    write_outputs(&req, summary, wav)
 }
 
 fn direct(
@@ -142,6 +165,7 @@ fn direct(
     time: Res<Time>,
     mut camera: Query<&mut Camera, With<DemoCamera>>,
     mut exit: MessageWriter<AppExit>,
+    mut ceremony: Option<ResMut<Ceremony>>,
 ) {
     for done in written.read() {
         script.written += 1;
@@ -162,7 +186,8 @@ fn direct(
                 Output::Device(_) => Vec::new(),
             };
             let latency = bridge.last.map(|l| l.line());
-            finish(&script, &mut exit, Ok(Summary { frames, timeline, audio, pngs, latency }));
+            let steps = ceremony.as_mut().map(|c| std::mem::take(&mut c.records));
+            finish(&script, &mut exit, Ok(Summary { frames, timeline, audio, pngs, latency, steps }));
         }
         return;
     }
@@ -221,7 +246,9 @@ fn direct(
             format: PixelFormat::Rgb,
         });
     }
-    if (all_said && quiet_for > 1.5) || t > script.req.max_seconds {
+    // A ceremony is over when its last step has ended and its music has faded.
+    let ceremony_over = ceremony.as_ref().is_none_or(|c| c.state == RunState::Done) && !bridge.music.playing();
+    if (all_said && ceremony_over && quiet_for > 1.5) || t > script.req.max_seconds {
         script.finishing = 1;
     }
 }
@@ -233,9 +260,9 @@ fn finish(script: &Script, exit: &mut MessageWriter<AppExit>, r: Result<Summary,
     exit.write(AppExit::Success);
 }
 
-fn write_outputs(req: &DemoRequest, s: Summary) -> Result<(), Failure> {
+fn write_outputs(req: &DemoRequest, s: Summary, wav_name: &str) -> Result<(), Failure> {
     let io = |p: &std::path::Path, e: &dyn std::fmt::Display| Failure::Runtime(format!("{}: {e}", p.display()));
-    let wav = req.out.join("speech.wav");
+    let wav = req.out.join(wav_name);
     let pcm: Vec<i16> = s.audio.iter().map(|x| (x.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
     tomoni_voice::wav::write(&wav, crate::speech::OFFLINE_RATE, &pcm).map_err(|e| io(&wav, &e))?;
     let timeline = req.out.join("timeline.json");
@@ -246,17 +273,23 @@ fn write_outputs(req: &DemoRequest, s: Summary) -> Result<(), Failure> {
         "events": s.timeline,
         "frames": s.frames,
         "latency": s.latency,
+        "steps": s.steps,
     });
     std::fs::write(&timeline, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(|e| io(&timeline, &e))?;
     let sheet = req.out.join("contact-sheet.png");
     contact_sheet(&req.out.join("frames"), &s.frames, &sheet).map_err(|e| io(&sheet, &e))?;
+    let what = if s.steps.is_some() { "ceremony" } else { "demo" };
     println!(
-        "demo: {} frames ({} PNGs), {:.1} s of speech.wav, timeline.json, contact-sheet.png in {}",
+        "{what}: {} frames ({} PNGs), {:.1} s of {wav_name}, timeline.json, contact-sheet.png in {}",
         s.frames.len(),
         s.pngs,
         s.audio.len() as f64 / f64::from(crate::speech::OFFLINE_RATE),
         req.out.display()
     );
+    for st in s.steps.iter().flatten() {
+        let end = st.end.map_or("-".to_string(), |e| format!("{e:.2}"));
+        println!("ceremony: step {} {:?} ({}) {:.2}..{end} s, {}", st.index, st.name, st.kind, st.start, st.ended_by);
+    }
     if let Some(l) = s.latency {
         println!("demo: {l}");
     }

@@ -12,6 +12,8 @@
 //!   transports; [`commands`]: its plugin, carrying commands out in the frame loop; [`ui`], [`disclosure`]: the desktop panel, the AI label in the world;
 //! - [`capture`]: one capture path (request → off-thread PNG → done), with "the scene has
 //!   settled" built in;
+//! - [`ceremony`], [`music`]: scripted ceremonies (checked scripts, vows prepared ahead, steps
+//!   on the audio clock, operator commands) and the music beside the voice;
 //! - [`app`], [`render`], [`demo`], [`doctor`]: the app assembled for each mode.
 //!
 //! ```no_run
@@ -22,12 +24,14 @@
 pub mod app;
 pub mod bridge;
 pub mod capture;
+pub mod ceremony;
 pub mod commands;
 pub mod control;
 pub mod demo;
 pub mod disclosure;
 pub mod doctor;
 pub mod error;
+pub mod music;
 pub mod render;
 pub mod session;
 pub mod setup;

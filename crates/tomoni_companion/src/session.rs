@@ -156,6 +156,11 @@ impl Session {
         }
     }
 
+    /// Where this session's replies come from.
+    pub fn brain(&self) -> &Brain {
+        &self.brain
+    }
+
     /// Sends a user message: stores it, assembles the prompt with relevant memories, starts the
     /// turn; the reply is stored (complete or interrupted) when it ends.
     pub fn send(&mut self, text: &str) -> Result<Turn, Failure> {

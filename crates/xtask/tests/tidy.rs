@@ -131,12 +131,16 @@ fn dependencies(manifest: &Path) -> BTreeSet<String> {
 #[test]
 fn dependencies_point_down_and_async_io_stays_behind_the_persona_crate() {
     let deps = |c: &str| dependencies(&root().join("crates").join(c).join("Cargo.toml"));
-    // tokio only in the persona crate; reqwest there and in the voice crate's HTTP TTS.
+    // tokio only in the persona crate and the operator page's server, each on a runtime thread
+    // of its own; reqwest in the persona crate and the voice crate's HTTP TTS.
     for c in crates() {
         let name = c.file_name().unwrap().to_string_lossy().to_string();
         let d = dependencies(&c.join("Cargo.toml"));
-        if name != "tomoni_persona" && name != "xtask" {
-            assert!(!d.contains("tokio"), "{name} depends on tokio: async I/O lives behind tomoni_persona");
+        if !["tomoni_persona", "tomoni_operator", "xtask"].contains(&name.as_str()) {
+            assert!(
+                !d.contains("tokio"),
+                "{name} depends on tokio: async I/O lives behind tomoni_persona and tomoni_operator"
+            );
         }
         if !["tomoni_persona", "tomoni_voice", "xtask"].contains(&name.as_str()) {
             assert!(!d.contains("reqwest"), "{name} depends on reqwest");
@@ -146,6 +150,9 @@ fn dependencies_point_down_and_async_io_stays_behind_the_persona_crate() {
     assert!(tomoni_deps("tomoni_core").is_empty(), "{:?}", tomoni_deps("tomoni_core"));
     assert!(tomoni_deps("tomoni_persona").is_empty(), "{:?}", tomoni_deps("tomoni_persona"));
     assert!(tomoni_deps("tomoni_voice").is_empty(), "{:?}", tomoni_deps("tomoni_voice"));
+    // The operator page knows nothing of the companion: it serves JSON and hands actions over.
+    assert!(tomoni_deps("tomoni_operator").is_empty(), "{:?}", tomoni_deps("tomoni_operator"));
+    assert!(!deps("tomoni_operator").contains("bevy"), "the operator server has no Bevy");
     for c in ["tomoni_avatar", "tomoni_xr"] {
         assert_eq!(tomoni_deps(c), ["tomoni_core"], "{c}");
     }

@@ -1,0 +1,531 @@
+//! Ceremony mode: a checked script ([`script`]) stepped through in the frame loop by
+//! [`CeremonyPlugin`], steered by [`CeremonyCommand`]s through the control plane (the operator
+//! page, `ceremony next` on the socket), publishing a [`CeremonyStatus`] whenever it changes.
+//!
+//! Everything a step needs is loaded before the ceremony starts (music decoded, vows reviewed),
+//! so the frame loop never waits on the script, the disk or the network: lines go to the
+//! speaker thread, music to the output, pictures to the capture worker, and a step ends when
+//! the audio clock has played its last sample (a mark queued after the line).
+
+pub mod launch;
+pub mod prepare;
+pub mod script;
+
+use crate::bridge::{Bridge, CompanionSystems};
+use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
+pub use crate::control::CeremonyCommand;
+use crate::control::{ControlReply, Replier};
+use crate::music::Track;
+use bevy::prelude::*;
+use script::{Action, Script};
+use std::path::PathBuf;
+use tomoni_avatar::Companion;
+use tomoni_avatar::bevy_vrm1::prelude::VrmBone;
+use tomoni_core::behaviour::{Conversation, EmotionCue, Gesture, GestureCue};
+
+/// Running, paused or over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Stepping through.
+    Running,
+    /// Held by the operator.
+    Paused,
+    /// Over (every step ran, or the operator stopped it).
+    Done,
+}
+
+impl RunState {
+    /// As written in the API (`running`, `paused`, `done`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Done => "done",
+        }
+    }
+}
+
+/// Where the current step is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Not begun yet (begins this frame).
+    Start,
+    /// Speaking; over when the audio clock has played mark `.0`.
+    Speaking(u64),
+    /// Over at this ceremony time, seconds.
+    Until(f32),
+    /// Over when the music has ended.
+    Music,
+    /// Over when capture `.0` is written (or at the deadline).
+    Photo(u64, f32),
+    /// Over when the operator says next (or, in an automatic run, at this time).
+    Operator(Option<f32>),
+}
+
+/// A step as it happened, on the ceremony's clock (the audio clock in headless runs).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepRecord {
+    /// Index in the script.
+    pub index: usize,
+    /// The step's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Start, seconds.
+    pub start: f32,
+    /// End, seconds (`None`: cut short by the operator, see `ended_by`).
+    pub end: Option<f32>,
+    /// What the companion said (tags removed), if it spoke.
+    pub said: Option<String>,
+    /// `done`, or the operator's command that ended it.
+    pub ended_by: String,
+    /// A picture taken in the step.
+    pub photo: Option<PathBuf>,
+}
+
+/// What the operator page and the panel show; published whenever it changes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CeremonyStatus {
+    /// The script's title.
+    pub title: String,
+    /// The current step's index.
+    pub step: usize,
+    /// Its name.
+    pub name: String,
+    /// `running`, `paused` or `done`.
+    pub state: &'static str,
+    /// Every step's name and kind.
+    pub steps: Vec<(String, &'static str)>,
+    /// What the companion is saying now (empty when silent).
+    pub saying: String,
+    /// Whether this is a rehearsal.
+    pub rehearsal: bool,
+    /// Whether music is playing.
+    pub music: bool,
+    /// Whether the current step waits for the operator's next.
+    pub waiting_for_operator: bool,
+}
+
+/// Receives each new status (the operator page's state feed); must not block.
+pub type StatusSink = Box<dyn Fn(&CeremonyStatus) + Send + Sync>;
+
+/// The running ceremony (a resource).
+#[derive(Resource)]
+pub struct Ceremony {
+    script: Script,
+    tracks: Vec<Option<Track>>,
+    /// Current step.
+    pub step: usize,
+    /// Running, paused or done.
+    pub state: RunState,
+    phase: Phase,
+    /// A rehearsal: marked as such, and the operator may jump to any step.
+    pub rehearsal: bool,
+    /// Automatic run: waits for the operator end after this many seconds.
+    pub auto_wait: Option<f32>,
+    /// Where photos go.
+    pub photo_dir: PathBuf,
+    /// Seconds of ceremony time (advances while running).
+    pub t: f32,
+    /// What happened, step by step.
+    pub records: Vec<StepRecord>,
+    music_playing: bool,
+    ring_shown: bool,
+    next_capture: u64,
+    saying: String,
+    last_status: Option<CeremonyStatus>,
+    sink: Option<StatusSink>,
+    queue: Vec<(CeremonyCommand, Replier)>,
+}
+
+impl Ceremony {
+    /// A ceremony ready to run `script`: music decoded now (off the frame loop); refused if a
+    /// vows step has no reviewed text.
+    pub fn new(script: Script, photo_dir: PathBuf) -> Result<Self, String> {
+        if let Some(s) = script.unprepared() {
+            return Err(format!(
+                "{}:{}: step {:?} has no reviewed vows yet: run `tomoni ceremony prepare {}` and review the text",
+                script.path.display(),
+                s.line,
+                s.name,
+                script.path.display()
+            ));
+        }
+        let tracks = script
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Music { file, .. } => crate::music::decode(file).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            script,
+            tracks,
+            step: 0,
+            state: RunState::Running,
+            phase: Phase::Start,
+            rehearsal: false,
+            auto_wait: None,
+            photo_dir,
+            t: 0.0,
+            records: Vec::new(),
+            music_playing: false,
+            ring_shown: false,
+            next_capture: 1 << 40,
+            saying: String::new(),
+            last_status: None,
+            sink: None,
+            queue: Vec::new(),
+        })
+    }
+
+    /// Sends every new status to `sink` (and the current one at once).
+    pub fn set_sink(&mut self, sink: StatusSink) {
+        sink(&self.status());
+        self.sink = Some(sink);
+    }
+
+    /// Queues an operator's command; it is carried out (and `reply` answered once) this frame.
+    pub fn request(&mut self, cmd: CeremonyCommand, reply: Replier) {
+        self.queue.push((cmd, reply));
+    }
+
+    /// The script.
+    pub fn script(&self) -> &Script {
+        &self.script
+    }
+
+    /// The status now.
+    pub fn status(&self) -> CeremonyStatus {
+        let step = self.script.steps.get(self.step);
+        CeremonyStatus {
+            title: self.script.title.clone(),
+            step: self.step,
+            name: step.map_or(String::new(), |s| s.name.clone()),
+            state: self.state.as_str(),
+            steps: self.script.steps.iter().map(|s| (s.name.clone(), s.action.kind())).collect(),
+            saying: self.saying.clone(),
+            rehearsal: self.rehearsal,
+            music: self.music_playing,
+            waiting_for_operator: matches!(self.phase, Phase::Operator(_)) && self.state == RunState::Running,
+        }
+    }
+
+    /// Carries out an operator's command; `Err` says why it was refused.
+    pub fn command(&mut self, cmd: CeremonyCommand, bridge: &mut Bridge) -> Result<String, String> {
+        let last = self.script.steps.len() - 1;
+        match (cmd, self.state) {
+            (_, RunState::Done) => return Err("the ceremony is over".into()),
+            (CeremonyCommand::Next, _) => {
+                self.end_step(bridge, "next");
+                if self.step == last {
+                    self.state = RunState::Done;
+                } else {
+                    self.go(self.step + 1);
+                }
+            }
+            (CeremonyCommand::Back, _) => {
+                self.end_step(bridge, "back");
+                self.go(self.step.saturating_sub(1));
+            }
+            (CeremonyCommand::Pause, RunState::Running) => {
+                self.end_step(bridge, "pause");
+                bridge.music.stop(1.0);
+                self.state = RunState::Paused;
+            }
+            (CeremonyCommand::Pause, RunState::Paused) => return Err("already paused".into()),
+            (CeremonyCommand::Resume, RunState::Paused) => {
+                self.state = RunState::Running;
+                self.go(self.step);
+            }
+            (CeremonyCommand::Resume, RunState::Running) => return Err("not paused".into()),
+            (CeremonyCommand::Stop, _) => {
+                self.end_step(bridge, "stop");
+                bridge.music.stop(2.0);
+                self.state = RunState::Done;
+            }
+            (CeremonyCommand::Jump(n), _) => {
+                if !self.rehearsal {
+                    return Err("jumping to a step is for rehearsals (--rehearse)".into());
+                }
+                if n > last {
+                    return Err(format!("no step {n} (the last is {last})"));
+                }
+                self.end_step(bridge, "jump");
+                self.go(n);
+            }
+        }
+        Ok(format!("{} {}", self.state.as_str(), self.script.steps[self.step].name))
+    }
+
+    /// Makes `step` current; it begins on the next running frame (after `Resume` if paused).
+    fn go(&mut self, step: usize) {
+        self.step = step;
+        self.phase = Phase::Start;
+    }
+
+    /// Ends the current step early (the operator moved on): speech stops at once.
+    fn end_step(&mut self, bridge: &mut Bridge, by: &str) {
+        if self.phase != Phase::Start
+            && let Some(r) = self.records.last_mut()
+            && r.index == self.step
+            && r.end.is_none()
+        {
+            r.ended_by = by.to_string();
+            r.end = Some(self.t);
+        }
+        if matches!(self.phase, Phase::Speaking(_)) {
+            bridge.interrupt();
+        }
+        self.saying.clear();
+        self.phase = Phase::Start;
+    }
+
+    /// Begins the current step.
+    fn begin(&mut self, bridge: &mut Bridge, out: &mut StepOutputs) {
+        let step = self.script.steps[self.step].clone();
+        let mut said = None;
+        let t = self.t;
+        self.phase = match &step.action {
+            Action::Say { text } | Action::Vows { text: Some(text), .. } => {
+                bridge.speak_line(text);
+                let words = script_words(text);
+                self.saying = words.clone();
+                said = Some(words);
+                Phase::Speaking(bridge.mark_end())
+            }
+            Action::Vows { text: None, .. } => Phase::Until(t), // refused in `new`
+            Action::Gesture { name } => {
+                let (cue, secs) = match Gesture::parse(name) {
+                    Some(g) => (GestureCue::Procedural(g), g.duration()),
+                    None => (GestureCue::Clip(name.clone()), 3.0),
+                };
+                out.gestures.push(cue);
+                Phase::Until(t + secs)
+            }
+            Action::Expression { emotion, intensity } => {
+                out.emotions.push(EmotionCue { emotion: crate::bridge::map_emotion(*emotion), intensity: *intensity });
+                Phase::Until(t + 1.0)
+            }
+            Action::Music { fade_in, fade_out, seconds, wait, .. } => {
+                if let Some(track) = &self.tracks[self.step] {
+                    let b = &mut *bridge;
+                    b.music.play(b.output.get(), track, *fade_in, *fade_out, *seconds);
+                }
+                if *wait { Phase::Music } else { Phase::Until(t) }
+            }
+            Action::MusicStop { fade_out } => {
+                bridge.music.stop(*fade_out);
+                Phase::Until(t + fade_out)
+            }
+            Action::Ring { seconds } => {
+                out.gestures.push(GestureCue::Procedural(Gesture::OfferHand));
+                out.show_ring = true;
+                self.ring_shown = true;
+                Phase::Until(t + seconds)
+            }
+            Action::Photo => {
+                self.next_capture += 1;
+                let path = self.photo_dir.join(format!("photo-{:02}-{}.png", self.step, slug(&step.name)));
+                out.photo = Some((self.next_capture, path.clone()));
+                Phase::Photo(self.next_capture, t + 10.0)
+            }
+            Action::Pause { seconds: Some(s) } => Phase::Until(t + s),
+            Action::Pause { seconds: None } => Phase::Operator(self.auto_wait.map(|w| t + w)),
+            Action::Listen { seconds, .. } => {
+                out.listening = true;
+                let auto = self.auto_wait.map(|w| t + seconds.unwrap_or(w));
+                Phase::Operator(auto)
+            }
+        };
+        let photo = out.photo.as_ref().map(|(_, p)| p.clone());
+        self.records.push(StepRecord {
+            index: self.step,
+            name: step.name.clone(),
+            kind: step.action.kind(),
+            start: t,
+            end: None,
+            said,
+            ended_by: String::new(),
+            photo,
+        });
+        info!("ceremony: step {} {:?} ({})", self.step, step.name, step.action.kind());
+    }
+
+    /// Whether the current step is over.
+    fn over(&mut self, bridge: &mut Bridge, photos: &[u64]) -> bool {
+        match self.phase {
+            Phase::Start => false,
+            Phase::Speaking(mark) => bridge.heard_mark() >= mark,
+            Phase::Until(at) => self.t >= at,
+            Phase::Music => !bridge.music.playing(),
+            Phase::Photo(id, deadline) => photos.contains(&id) || self.t >= deadline,
+            Phase::Operator(auto) => auto.is_some_and(|at| self.t >= at),
+        }
+    }
+}
+
+/// What beginning a step asks of the world this frame.
+#[derive(Default)]
+struct StepOutputs {
+    gestures: Vec<GestureCue>,
+    emotions: Vec<EmotionCue>,
+    show_ring: bool,
+    photo: Option<(u64, PathBuf)>,
+    listening: bool,
+}
+
+/// The words of a scripted line, tags removed (what the operator sees).
+fn script_words(text: &str) -> String {
+    tomoni_persona::client::scripted_events(text)
+        .into_iter()
+        .find_map(|e| match e {
+            tomoni_persona::client::DialogueEvent::End(end) => Some(end.text),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn slug(name: &str) -> String {
+    name.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+/// Which camera a `photo` step captures (set by the mode: the spectator camera headless, the
+/// window on a desktop).
+#[derive(Resource, Debug, Clone)]
+pub struct CeremonyCamera(pub CaptureSource);
+
+/// The ring prop, shown on the companion's right hand from the `ring` step on.
+#[derive(Component)]
+pub struct RingProp;
+
+/// Steps the ceremony in the frame loop, before the companion's talk systems.
+pub struct CeremonyPlugin;
+
+impl Plugin for CeremonyPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(
+            Update,
+            step_ceremony.before(CompanionSystems::Talk).in_set(tomoni_core::TomoniSystems::Dialogue),
+        )
+        .add_systems(Update, attach_ring);
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "a Bevy system: each parameter is a resource it touches")]
+fn step_ceremony(
+    time: Res<Time>,
+    mut ceremony: ResMut<Ceremony>,
+    mut bridge: ResMut<Bridge>,
+    mut captured: MessageReader<CaptureDone>,
+    mut captures: MessageWriter<CaptureRequest>,
+    mut gestures: MessageWriter<GestureCue>,
+    mut emotions: MessageWriter<EmotionCue>,
+    mut conversation: ResMut<Conversation>,
+    camera: Option<Res<CeremonyCamera>>,
+    mut ring: Query<&mut Visibility, With<RingProp>>,
+) {
+    let c = &mut *ceremony;
+    for (cmd, reply) in std::mem::take(&mut c.queue) {
+        match c.command(cmd, &mut bridge) {
+            Ok(done) => reply.finish(ControlReply::Done(done)),
+            Err(e) => {
+                info!("ceremony: {cmd:?} refused: {e}");
+                reply.finish(ControlReply::Error(e));
+            }
+        }
+    }
+    let photos: Vec<u64> = captured.read().filter(|d| d.id >= 1 << 40).map(|d| d.id).collect();
+    if c.state == RunState::Running {
+        c.t += time.delta_secs();
+        if c.phase != Phase::Start && c.over(&mut bridge, &photos) {
+            if let Some(r) = c.records.last_mut() {
+                r.end = Some(c.t);
+                r.ended_by = "done".into();
+            }
+            c.saying.clear();
+            if c.step + 1 >= c.script.steps.len() {
+                c.state = RunState::Done;
+                info!("ceremony: done");
+            } else {
+                c.go(c.step + 1);
+            }
+        }
+        if c.state == RunState::Running && c.phase == Phase::Start {
+            let mut out = StepOutputs::default();
+            c.begin(&mut bridge, &mut out);
+            for g in out.gestures {
+                gestures.write(g);
+            }
+            for e in out.emotions {
+                emotions.write(e);
+            }
+            if let Some((id, path)) = out.photo {
+                match &camera {
+                    Some(cam) => {
+                        captures.write(CaptureRequest { id, source: cam.0.clone(), path, format: PixelFormat::Rgb });
+                    }
+                    None => warn!("ceremony: no camera to take the photo with"),
+                }
+            }
+            if out.listening {
+                *conversation = Conversation::Listening;
+            }
+        }
+    }
+    c.music_playing = bridge.music.playing();
+    if c.ring_shown {
+        for mut v in &mut ring {
+            if *v != Visibility::Inherited {
+                *v = Visibility::Inherited;
+            }
+        }
+    }
+    let status = c.status();
+    if c.last_status.as_ref() != Some(&status) {
+        if let Some(sink) = &c.sink {
+            sink(&status);
+        }
+        c.last_status = Some(status);
+    }
+}
+
+/// Puts the ring prop (hidden until the ring step) on the companion's right hand once the
+/// avatar is ready.
+fn attach_ring(
+    mut commands: Commands,
+    assets: Res<AssetServer>,
+    hands: Query<(Entity, &VrmBone, &tomoni_avatar::pose::ModelRest)>,
+    companions: Query<Entity, With<Companion>>,
+    parents: Query<&ChildOf>,
+    rings: Query<(), With<RingProp>>,
+    ceremony: Option<Res<Ceremony>>,
+) {
+    if ceremony.is_none() || !rings.is_empty() {
+        return;
+    }
+    let Ok(companion) = companions.single() else { return };
+    for (hand, bone, rest) in &hands {
+        if bone.0.as_str() != "rightHand" || !parents.iter_ancestors(hand).any(|a| a == companion) {
+            continue;
+        }
+        // On the palm, a finger's length out from the wrist, in the model's rest frame (the
+        // right hand points along −X in a VRM 1.0 T-pose, its palm down): written in the
+        // bone's own frame so it holds on any rig.
+        let model_offset = Vec3::new(-0.075, -0.028, 0.0);
+        let local = rest.0.inverse() * model_offset;
+        // The ring lies flat on the palm: its axis along the palm's normal.
+        let rot = rest.0.inverse() * Quat::from_rotation_x(0.0);
+        let scene = assets.load(GltfAssetLabel::Scene(0).from_asset("props/ring.gltf"));
+        commands.spawn((
+            RingProp,
+            Name::new("ring"),
+            bevy::world_serialization::WorldAssetRoot(scene),
+            Transform::from_translation(local).with_rotation(rot),
+            Visibility::Hidden,
+            ChildOf(hand),
+        ));
+        return;
+    }
+}

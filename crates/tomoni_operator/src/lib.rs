@@ -1,0 +1,320 @@
+//! `tomoni_operator`: the ceremony's operator page — a small web server for the planner's phone
+//! on the LAN. It serves one page and a JSON API (`docs/ceremony.md`), each call needing the
+//! pairing token, and knows nothing of the companion: actions go to a [`Handler`], state comes
+//! from a [`StatePublisher`].
+//!
+//! The server runs on a tokio runtime on a thread of its own (invariant: async I/O never runs on
+//! the frame loop). Publishing state never blocks the caller; a handler's wait for the frame
+//! loop's answer runs on the runtime's blocking pool with a deadline, so every request gets
+//! exactly one reply.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The page (self-contained: no scripts or fonts from elsewhere).
+const PAGE: &str = include_str!("page.html");
+
+/// How long a request waits for the companion to carry out an action.
+pub const ACTION_DEADLINE: Duration = Duration::from_secs(3);
+
+/// What the operator asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Next step.
+    Next,
+    /// Previous step.
+    Back,
+    /// Hold.
+    Pause,
+    /// Go on.
+    Resume,
+    /// End the ceremony.
+    Stop,
+    /// Go to a step (rehearsals).
+    Jump(usize),
+}
+
+impl Action {
+    /// The action's name in the API and the control plane (`next`, …, `jump N`).
+    pub fn command(self) -> String {
+        match self {
+            Action::Next => "next".into(),
+            Action::Back => "back".into(),
+            Action::Pause => "pause".into(),
+            Action::Resume => "resume".into(),
+            Action::Stop => "stop".into(),
+            Action::Jump(n) => format!("jump {n}"),
+        }
+    }
+}
+
+/// Waits (up to the deadline) for the companion's answer to one action: `Ok(what was done)` or
+/// `Err(why not)`.
+pub type Waiter = Box<dyn FnOnce(Duration) -> Result<String, String> + Send>;
+
+/// Hands an action to the companion and returns how to wait for its answer. Called on the
+/// server's thread; must not block.
+pub type Handler = Arc<dyn Fn(Action) -> Waiter + Send + Sync>;
+
+/// Where the companion publishes its state (a JSON object) for the page. Never blocks.
+#[derive(Clone)]
+pub struct StatePublisher(Arc<watch::Sender<Arc<str>>>);
+
+impl StatePublisher {
+    /// Replaces the state the page shows.
+    pub fn publish(&self, state: &serde_json::Value) {
+        self.0.send_replace(Arc::from(state.to_string()));
+    }
+}
+
+/// A running operator server.
+pub struct Operator {
+    /// `http://ADDR:PORT/?token=TOKEN`: what the planner opens on the phone.
+    pub url: String,
+    /// The address it listens on (the port resolved when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The pairing token.
+    pub token: String,
+    publisher: StatePublisher,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Operator {
+    /// The state feed.
+    pub fn publisher(&self) -> StatePublisher {
+        self.publisher.clone()
+    }
+
+    /// The address as a QR code in text (two rows of modules per line), for the terminal.
+    pub fn qr_text(&self) -> String {
+        qr_text(&self.url)
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A QR code of `text` drawn with half-block characters (dark on light, with a quiet zone).
+pub fn qr_text(text: &str) -> String {
+    use qrcode::render::unicode::Dense1x2;
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).build(),
+        Err(e) => format!("(no QR code: {e})"),
+    }
+}
+
+/// A QR code of `text` as rows of dark (true) and light modules, quiet zone included (for a
+/// picture on the desktop panel).
+pub fn qr_modules(text: &str) -> Option<Vec<Vec<bool>>> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let w = code.width();
+    let colors = code.to_colors();
+    let q = 4;
+    let n = w + 2 * q;
+    Some(
+        (0..n)
+            .map(|y| {
+                (0..n)
+                    .map(|x| {
+                        x >= q
+                            && y >= q
+                            && x < w + q
+                            && y < w + q
+                            && colors[(y - q) * w + (x - q)] == qrcode::Color::Dark
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// A new random pairing token: 128 bits from the OS, as 32 hex digits.
+pub fn new_token() -> std::io::Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[derive(Clone)]
+struct Shared {
+    token: Arc<str>,
+    handler: Handler,
+    state: watch::Receiver<Arc<str>>,
+}
+
+/// Serves the page on `addr` (only there: no default on all interfaces). `token`: the pairing
+/// token, or `None` for a new random one.
+pub fn serve(addr: SocketAddr, token: Option<String>, handler: Handler) -> std::io::Result<Operator> {
+    let token = match token {
+        Some(t) if t.len() >= 8 && t.chars().all(|c| c.is_ascii_graphic()) => t,
+        Some(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "--token: at least 8 printable characters, no spaces",
+            ));
+        }
+        None => new_token()?,
+    };
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(Arc::<str>::from("{}"));
+    let shared = Shared { token: Arc::from(token.as_str()), handler, state: rx };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let thread = std::thread::Builder::new().name("tomoni-operator".into()).spawn(move || {
+        rt.block_on(async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("tomoni: the operator page cannot listen: {e}");
+                    return;
+                }
+            };
+            let app = router(shared);
+            let shutdown = async {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                eprintln!("tomoni: the operator page stopped: {e}");
+            }
+        });
+    })?;
+    Ok(Operator {
+        url: format!("http://{addr}/?token={token}"),
+        addr,
+        token,
+        publisher: StatePublisher(Arc::new(tx)),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/api/state", get(state))
+        .route("/api/events", get(events))
+        .route("/api/next", post(|s: State<Shared>, h: HeaderMap| act(s, h, Action::Next)))
+        .route("/api/back", post(|s: State<Shared>, h: HeaderMap| act(s, h, Action::Back)))
+        .route("/api/pause", post(|s: State<Shared>, h: HeaderMap| act(s, h, Action::Pause)))
+        .route("/api/resume", post(|s: State<Shared>, h: HeaderMap| act(s, h, Action::Resume)))
+        .route("/api/stop", post(|s: State<Shared>, h: HeaderMap| act(s, h, Action::Stop)))
+        .route("/api/jump/{n}", post(|s: State<Shared>, h: HeaderMap, Path(n): Path<usize>| act(s, h, Action::Jump(n))))
+        .with_state(shared)
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from response times.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn bearer_ok(shared: &Shared, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| same(t.trim(), &shared.token))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        axum::Json(serde_json::json!({"error": "a valid pairing token is needed (Authorization: Bearer TOKEN)"})),
+    )
+        .into_response()
+}
+
+fn json_state(s: &str) -> Response {
+    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], s.to_string()).into_response()
+}
+
+async fn state(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    if !bearer_ok(&shared, &headers) {
+        return unauthorized();
+    }
+    let s = shared.state.borrow().clone();
+    json_state(&s)
+}
+
+/// Server-sent events: the state now, then each new state. `EventSource` cannot send headers,
+/// so this one stream also takes the token as `?token=`.
+async fn events(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let by_query = q.get("token").is_some_and(|t| same(t, &shared.token));
+    if !by_query && !bearer_ok(&shared, &headers) {
+        return unauthorized();
+    }
+    let rx = shared.state.clone();
+    let stream = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let s = rx.borrow_and_update().clone();
+        Some((Ok::<_, std::convert::Infallible>(Event::default().event("state").data(&*s)), (rx, false)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))).into_response()
+}
+
+async fn act(State(shared): State<Shared>, headers: HeaderMap, action: Action) -> Response {
+    if !bearer_ok(&shared, &headers) {
+        return unauthorized();
+    }
+    let waiter = (shared.handler)(action);
+    let answer = tokio::task::spawn_blocking(move || waiter(ACTION_DEADLINE))
+        .await
+        .unwrap_or_else(|e| Err(format!("the action failed: {e}")));
+    let state: serde_json::Value = serde_json::from_str(&shared.state.borrow().clone()).unwrap_or_default();
+    match answer {
+        Ok(done) => axum::Json(serde_json::json!({"ok": done, "state": state})).into_response(),
+        Err(why) => {
+            (StatusCode::CONFLICT, axum::Json(serde_json::json!({"error": why, "state": state}))).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_128_random_bits_and_compared_whole() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert!(same(&a, &a.clone()));
+        assert!(!same(&a, &a[..31]) && !same(&a, &b));
+    }
+
+    #[test]
+    fn the_qr_code_encodes_a_square_with_a_quiet_zone() {
+        let m = qr_modules("http://192.168.1.20:8080/?token=0123456789abcdef0123456789abcdef").unwrap();
+        assert!(m.len() >= 21 + 8 && m.iter().all(|r| r.len() == m.len()));
+        assert!(m[0].iter().all(|d| !d), "quiet zone");
+        assert!(m[4][4], "finder pattern's corner is dark");
+        assert!(qr_text("x").lines().count() > 5);
+    }
+}
