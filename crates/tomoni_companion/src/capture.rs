@@ -102,20 +102,42 @@ fn track_settled(pending: Res<PendingPipelines>, mut settled: ResMut<SceneSettle
     settled.0 = if pending.0.load(Ordering::Relaxed) == 0 { settled.0.saturating_add(1) } else { 0 };
 }
 
+/// Whether two requests read back the same target (Bevy takes one screenshot per target a
+/// frame and drops the rest).
+fn same_source(a: &CaptureSource, b: &CaptureSource) -> bool {
+    match (a, b) {
+        (CaptureSource::Image(x), CaptureSource::Image(y)) => x.id() == y.id(),
+        (CaptureSource::TextureView(x), CaptureSource::TextureView(y)) => x == y,
+        (CaptureSource::Window, CaptureSource::Window) => true,
+        _ => false,
+    }
+}
+
 fn start_captures(mut requests: MessageReader<CaptureRequest>, written: Res<Written>, mut commands: Commands) {
+    // Bevy takes one screenshot per target a frame and drops the rest: requests for the same
+    // target this frame (a ceremony's photo and the demo's frame) share one read-back.
+    let mut groups: Vec<Vec<CaptureRequest>> = Vec::new();
     for req in requests.read() {
-        let shot = match &req.source {
+        match groups.iter_mut().find(|g| same_source(&g[0].source, &req.source)) {
+            Some(g) => g.push(req.clone()),
+            None => groups.push(vec![req.clone()]),
+        }
+    }
+    for reqs in groups {
+        let shot = match &reqs[0].source {
             CaptureSource::Image(h) => Screenshot::image(h.clone()),
             CaptureSource::TextureView(v) => Screenshot::texture_view(*v),
             CaptureSource::Window => Screenshot::primary_window(),
         };
-        let (req, tx) = (req.clone(), written.tx.clone());
+        let tx = written.tx.clone();
         commands.spawn(shot).observe(move |shot: On<ScreenshotCaptured>| {
-            let (image, req, tx) = (shot.image.clone(), req.clone(), tx.clone());
+            let (image, reqs, tx) = (shot.image.clone(), reqs.clone(), tx.clone());
             // Converting and encoding take tens of milliseconds: a worker, never the frame loop.
             let spawned = std::thread::Builder::new().name("tomoni-capture".into()).spawn(move || {
-                let result = encode(image, &req.path, req.format);
-                let _ = tx.send(CaptureDone { id: req.id, path: req.path, result });
+                for req in reqs {
+                    let result = encode(image.clone(), &req.path, req.format);
+                    let _ = tx.send(CaptureDone { id: req.id, path: req.path, result });
+                }
             });
             if let Err(e) = spawned {
                 error!("cannot start the capture worker: {e}");

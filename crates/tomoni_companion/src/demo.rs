@@ -9,7 +9,7 @@ use crate::app::{Setup, base_app};
 use crate::bridge::{self, Bridge, CompanionPlugin};
 use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
 use crate::ceremony::launch::{CeremonyLaunch, install};
-use crate::ceremony::{Ceremony, CeremonyCamera, RunState, StepRecord};
+use crate::ceremony::{Ceremony, CeremonyCamera, RingCloseUp, RunState, StepRecord};
 use crate::error::Failure;
 use crate::session::ChatArgs;
 use crate::speech::Output;
@@ -44,8 +44,9 @@ pub struct DemoRequest {
 
 /// Frames per second of demo time.
 pub const FPS: u32 = 30;
-/// Unrecorded frames between the avatar being ready and the timeline starting.
-const WARMUP_FRAMES: u32 = 10;
+/// Unrecorded frames between the avatar being ready and the timeline starting (a ceremony
+/// waits as long before its first step, `crate::ceremony::WARMUP_FRAMES`).
+const WARMUP_FRAMES: u32 = crate::ceremony::WARMUP_FRAMES;
 
 #[derive(Resource)]
 struct Script {
@@ -102,11 +103,18 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
     // A medium shot from where a friend would stand to talk: in front, at eye height.
     let h = setup.look.avatar.height;
     let forward = anchor.rotation * Vec3::Z;
+    let person = Vec3::new(viewer.x, 0.0, viewer.z);
     let (cam_at, look_at, fov) = if ceremony.is_some() {
-        // The spectator's view: in front of the couple (the person at the origin, the
-        // companion beside them), far enough to show both from head to toe.
-        let between = (Vec3::new(viewer.x, 0.0, viewer.z) + anchor.translation) * 0.5;
-        (between + Vec3::new(0.0, 1.3, -3.6), between + Vec3::Y * (h * 0.55), 38f32)
+        // The spectator's view: in front of the couple (the person where the viewer stands,
+        // the companion beside them, turned to each other), square to the line between them
+        // and far enough to show both from head to toe.
+        let between = (person + anchor.translation) * 0.5;
+        let side = (anchor.translation - person).normalize_or(Vec3::X);
+        let front = Vec3::Y.cross(side).normalize_or(Vec3::NEG_Z);
+        let front = if front.z > 0.0 { -front } else { front };
+        // Turned 25° toward the companion's face, so it is seen three-quarters, not in profile.
+        let dir = (front * 25f32.to_radians().cos() - side * 25f32.to_radians().sin()).normalize();
+        (between + dir * 3.4 + Vec3::Y * 1.3, between + Vec3::Y * (h * 0.55), 38f32)
     } else {
         (anchor.translation + forward * 1.6 + Vec3::Y * (h * 0.9), anchor.translation + Vec3::Y * (h * 0.8), 32f32)
     };
@@ -119,16 +127,34 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
     );
     app.world_mut().entity_mut(camera).insert(DemoCamera);
     let done = Arc::new(Mutex::new(None));
+    let in_ceremony = ceremony.is_some();
     let wav = if let Some(launch) = ceremony {
         install(&mut app, launch, false, "offline (headless)")?;
         app.insert_resource(CeremonyCamera(CaptureSource::Image(target.clone())));
+        // The ring is a few pixels in the wide shot: one close-up while the hand is held out.
+        let (camera, target) = crate::capture::spawn_image_camera(
+            app.world_mut(),
+            "ring camera",
+            (480, 360),
+            30f32.to_radians(),
+            default(),
+        );
+        app.world_mut().entity_mut(camera).insert(Camera { is_active: false, ..default() });
+        app.insert_resource(RingCloseUp { camera, target, path: req.out.join("ring-closeup.png"), state: 0 });
+        // Where the person stands (they are real in the glasses; a plain stand-in here, so the
+        // spectator's frames show the couple).
+        stand_in(app.world_mut(), person, viewer.y);
         "ceremony.wav"
     } else {
         "speech.wav"
     };
     app.insert_resource(CompanionAnchor(Some(anchor)))
-        // The companion talks to whoever is there: here, the camera.
-        .insert_resource(ViewerHead { transform: Transform::from_translation(cam_at), valid: true })
+        // The companion talks to whoever is there: the camera in the demo, its person in a
+        // ceremony.
+        .insert_resource(ViewerHead {
+            transform: Transform::from_translation(if in_ceremony { viewer } else { cam_at }),
+            valid: true,
+        })
         .insert_resource(bridge)
         .add_plugins(CompanionPlugin)
         .insert_resource(Script {
@@ -253,6 +279,30 @@ fn direct(
     }
 }
 
+/// A plain grey figure where the person stands (headless ceremony renders only).
+fn stand_in(world: &mut World, feet: Vec3, eye_height: f32) {
+    let body_h = eye_height * 0.82;
+    let mesh = world.resource_mut::<Assets<Mesh>>().add(Capsule3d::new(0.19, body_h - 0.38));
+    let head = world.resource_mut::<Assets<Mesh>>().add(Sphere::new(0.11));
+    let mat = world.resource_mut::<Assets<StandardMaterial>>().add(StandardMaterial {
+        base_color: Color::srgb(0.62, 0.64, 0.68),
+        perceptual_roughness: 0.9,
+        ..default()
+    });
+    world.spawn((
+        Name::new("person stand-in"),
+        Mesh3d(mesh),
+        MeshMaterial3d(mat.clone()),
+        Transform::from_translation(feet + Vec3::Y * (body_h / 2.0)),
+    ));
+    world.spawn((
+        Name::new("person stand-in head"),
+        Mesh3d(head),
+        MeshMaterial3d(mat),
+        Transform::from_translation(feet + Vec3::Y * (eye_height + 0.06)),
+    ));
+}
+
 fn finish(script: &Script, exit: &mut MessageWriter<AppExit>, r: Result<Summary, Failure>) {
     if let Ok(mut d) = script.done.lock() {
         *d = Some(r);
@@ -277,7 +327,15 @@ fn write_outputs(req: &DemoRequest, s: Summary, wav_name: &str) -> Result<(), Fa
     });
     std::fs::write(&timeline, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(|e| io(&timeline, &e))?;
     let sheet = req.out.join("contact-sheet.png");
-    contact_sheet(&req.out.join("frames"), &s.frames, &sheet).map_err(|e| io(&sheet, &e))?;
+    // A ceremony's sheet: each step 60 % of the way through (the ceremony's clock and the
+    // timeline's both start once the avatar has been ready for the warm-up frames).
+    let moments: Option<Vec<f64>> = s.steps.as_ref().map(|st| {
+        // Gestures peak early (an offered hand is held out from about 1.5 s): at most 1.8 s in.
+        st.iter()
+            .map(|r| f64::from(r.start) + f64::min(0.6 * f64::from(r.end.unwrap_or(r.start) - r.start), 1.8))
+            .collect()
+    });
+    contact_sheet(&req.out.join("frames"), &s.frames, moments.as_deref(), &sheet).map_err(|e| io(&sheet, &e))?;
     let what = if s.steps.is_some() { "ceremony" } else { "demo" };
     println!(
         "{what}: {} frames ({} PNGs), {:.1} s of {wav_name}, timeline.json, contact-sheet.png in {}",
@@ -298,7 +356,12 @@ fn write_outputs(req: &DemoRequest, s: Summary, wav_name: &str) -> Result<(), Fa
 
 /// Twelve frames across the run, each labelled with its time, a mouth-openness bar and a strip
 /// coloured by the conversation state (grey idle, blue listening, amber thinking, green speaking).
-fn contact_sheet(dir: &std::path::Path, frames: &[serde_json::Value], out: &std::path::Path) -> Result<(), String> {
+fn contact_sheet(
+    dir: &std::path::Path,
+    frames: &[serde_json::Value],
+    moments: Option<&[f64]>,
+    out: &std::path::Path,
+) -> Result<(), String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -308,8 +371,25 @@ fn contact_sheet(dir: &std::path::Path, frames: &[serde_json::Value], out: &std:
     if files.is_empty() {
         return Err("no frames were written".into());
     }
-    let n = files.len().min(12);
-    let picks: Vec<&PathBuf> = (0..n).map(|i| &files[i * (files.len() - 1) / (n - 1).max(1)]).collect();
+    let picks: Vec<&PathBuf> = match moments {
+        // One frame per moment (a ceremony: each step, part way through, where its gesture shows).
+        Some(ts) if !ts.is_empty() => ts
+            .iter()
+            .map(|&at| {
+                let t_of = |p: &PathBuf| {
+                    let f: usize =
+                        p.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).unwrap_or_default();
+                    frames.get(f).and_then(|f| f["t"].as_f64()).unwrap_or(f64::MAX)
+                };
+                files.iter().min_by(|a, b| (t_of(a) - at).abs().total_cmp(&(t_of(b) - at).abs())).unwrap_or(&files[0])
+            })
+            .collect(),
+        _ => {
+            let n = files.len().min(12);
+            (0..n).map(|i| &files[i * (files.len() - 1) / (n - 1).max(1)]).collect()
+        }
+    };
+    let n = picks.len();
     let first = image::open(picks[0]).map_err(|e| e.to_string())?.to_rgb8();
     let (w, h) = first.dimensions();
     let cols = n.min(4) as u32;

@@ -23,6 +23,10 @@ use tomoni_avatar::Companion;
 use tomoni_avatar::bevy_vrm1::prelude::VrmBone;
 use tomoni_core::behaviour::{Conversation, EmotionCue, Gesture, GestureCue};
 
+/// Frames the avatar has been ready before the first step begins (render pipelines compile in
+/// the background: the first frames after loading can come out blank).
+pub const WARMUP_FRAMES: u32 = 10;
+
 /// Running, paused or over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
@@ -136,6 +140,7 @@ pub struct Ceremony {
     last_status: Option<CeremonyStatus>,
     sink: Option<StatusSink>,
     queue: Vec<(CeremonyCommand, Replier)>,
+    ready_frames: u32,
 }
 
 impl Ceremony {
@@ -177,6 +182,7 @@ impl Ceremony {
             last_status: None,
             sink: None,
             queue: Vec::new(),
+            ready_frames: 0,
         })
     }
 
@@ -400,6 +406,65 @@ pub struct CeremonyCamera(pub CaptureSource);
 #[derive(Component)]
 pub struct RingProp;
 
+/// A camera that takes one close-up of the ring while the hand is held out (headless runs:
+/// at life size in a wide shot the ring is a few pixels).
+#[derive(Resource, Debug)]
+pub struct RingCloseUp {
+    /// The camera (inactive except for the shot).
+    pub camera: Entity,
+    /// Its image.
+    pub target: Handle<Image>,
+    /// Where the picture goes.
+    pub path: PathBuf,
+    /// 0: waiting, 1: requested, 2: written.
+    pub state: u8,
+}
+
+/// Capture id of the ring close-up.
+const RING_SHOT: u64 = (1 << 40) - 1;
+
+fn ring_closeup(
+    ceremony: Res<Ceremony>,
+    shot: Option<ResMut<RingCloseUp>>,
+    ring: Query<&GlobalTransform, With<RingProp>>,
+    companion: Query<&GlobalTransform, With<Companion>>,
+    mut cams: Query<(&mut Camera, &mut Transform)>,
+    mut captures: MessageWriter<CaptureRequest>,
+    mut done: MessageReader<CaptureDone>,
+) {
+    let Some(mut shot) = shot else { return };
+    if done.read().any(|d| d.id == RING_SHOT) {
+        shot.state = 2;
+        if let Ok((mut cam, _)) = cams.get_mut(shot.camera) {
+            cam.is_active = false;
+        }
+    }
+    let held = match (ceremony.state, ceremony.records.last()) {
+        (RunState::Running, Some(r)) if r.kind == "ring" && r.end.is_none() => ceremony.t - r.start,
+        _ => return,
+    };
+    // When the offered hand has come up and settled.
+    if shot.state != 0 || held < 1.6 {
+        return;
+    }
+    let (Ok(ring), Ok(body)) = (ring.single(), companion.single()) else { return };
+    let at = ring.translation();
+    // From in front of the companion, a little above the hand, 35 cm away.
+    let front = (body.rotation() * Vec3::Z).normalize_or_zero();
+    let eye = at + front * 0.3 + Vec3::Y * 0.15;
+    if let Ok((mut cam, mut tf)) = cams.get_mut(shot.camera) {
+        *tf = Transform::from_translation(eye).looking_at(at, Vec3::Y);
+        cam.is_active = true;
+    }
+    captures.write(CaptureRequest {
+        id: RING_SHOT,
+        source: CaptureSource::Image(shot.target.clone()),
+        path: shot.path.clone(),
+        format: PixelFormat::Rgb,
+    });
+    shot.state = 1;
+}
+
 /// Steps the ceremony in the frame loop, before the companion's talk systems.
 pub struct CeremonyPlugin;
 
@@ -409,7 +474,9 @@ impl Plugin for CeremonyPlugin {
             Update,
             step_ceremony.before(CompanionSystems::Talk).in_set(tomoni_core::TomoniSystems::Dialogue),
         )
-        .add_systems(Update, attach_ring);
+        .add_systems(Update, attach_ring)
+        // After transforms are propagated, so the close-up aims at where the ring is now.
+        .add_systems(PostUpdate, ring_closeup.after(bevy::transform::TransformSystems::Propagate));
     }
 }
 
@@ -425,8 +492,16 @@ fn step_ceremony(
     mut conversation: ResMut<Conversation>,
     camera: Option<Res<CeremonyCamera>>,
     mut ring: Query<&mut Visibility, With<RingProp>>,
+    ready: Query<(), (With<Companion>, With<tomoni_avatar::AvatarReady>)>,
 ) {
     let c = &mut *ceremony;
+    // The first step waits for the companion to be there to take it.
+    if c.ready_frames < WARMUP_FRAMES {
+        if !ready.is_empty() {
+            c.ready_frames += 1;
+        }
+        return;
+    }
     for (cmd, reply) in std::mem::take(&mut c.queue) {
         match c.command(cmd, &mut bridge) {
             Ok(done) => reply.finish(ControlReply::Done(done)),
@@ -513,10 +588,11 @@ fn attach_ring(
         // On the palm, a finger's length out from the wrist, in the model's rest frame (the
         // right hand points along −X in a VRM 1.0 T-pose, its palm down): written in the
         // bone's own frame so it holds on any rig.
-        let model_offset = Vec3::new(-0.075, -0.028, 0.0);
+        let model_offset = Vec3::new(-0.085, -0.036, 0.0);
         let local = rest.0.inverse() * model_offset;
-        // The ring lies flat on the palm: its axis along the palm's normal.
-        let rot = rest.0.inverse() * Quat::from_rotation_x(0.0);
+        // The ring lies flat on the palm, its stone away from the hand (the model's ring
+        // stands along +Y; the palm faces −Y).
+        let rot = rest.0.inverse() * Quat::from_rotation_x(std::f32::consts::PI);
         let scene = assets.load(GltfAssetLabel::Scene(0).from_asset("props/ring.gltf"));
         commands.spawn((
             RingProp,
