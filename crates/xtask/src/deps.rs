@@ -15,8 +15,10 @@ pub const ALL: &[&str] = &[
     "espeak-ng",           // its voices and data
     "mesa-vulkan-drivers", // lavapipe: the Vulkan driver tests render on
     "libvulkan1",
-    "libopenxr-dev", // the unversioned libopenxr_loader.so the openxr crate dlopens
-    "xvfb",          // desktop-window tests without a display
+    "libopenxr-dev",   // the unversioned libopenxr_loader.so the openxr crate dlopens
+    "xvfb",            // desktop-window tests without a display
+    "chromium",        // the operator page, tested in a real headless browser
+    "chromium-driver", // WebDriver for it
 ];
 
 fn installed(pkg: &str) -> bool {

@@ -108,6 +108,8 @@ pub struct CeremonyStatus {
     pub music: bool,
     /// Whether the current step waits for the operator's next.
     pub waiting_for_operator: bool,
+    /// Whether the first step has begun (the companion is loaded and in place).
+    pub started: bool,
 }
 
 /// Receives each new status (the operator page's state feed); must not block.
@@ -141,6 +143,8 @@ pub struct Ceremony {
     sink: Option<StatusSink>,
     queue: Vec<(CeremonyCommand, Replier)>,
     ready_frames: u32,
+    /// This ceremony set the conversation to listening (and so must set it back).
+    listening: bool,
 }
 
 impl Ceremony {
@@ -183,6 +187,7 @@ impl Ceremony {
             sink: None,
             queue: Vec::new(),
             ready_frames: 0,
+            listening: false,
         })
     }
 
@@ -215,6 +220,7 @@ impl Ceremony {
             rehearsal: self.rehearsal,
             music: self.music_playing,
             waiting_for_operator: matches!(self.phase, Phase::Operator(_)) && self.state == RunState::Running,
+            started: self.ready_frames >= WARMUP_FRAMES,
         }
     }
 
@@ -281,8 +287,12 @@ impl Ceremony {
             r.ended_by = by.to_string();
             r.end = Some(self.t);
         }
-        if matches!(self.phase, Phase::Speaking(_)) {
-            bridge.interrupt();
+        match self.phase {
+            Phase::Speaking(_) => bridge.interrupt(),
+            // Skipping a piece the ceremony was waiting on fades it out; music meant to play
+            // under later steps (`wait = false`) plays on.
+            Phase::Music => bridge.music.stop(1.0),
+            _ => {}
         }
         self.saying.clear();
         self.phase = Phase::Start;
@@ -495,13 +505,6 @@ fn step_ceremony(
     ready: Query<(), (With<Companion>, With<tomoni_avatar::AvatarReady>)>,
 ) {
     let c = &mut *ceremony;
-    // The first step waits for the companion to be there to take it.
-    if c.ready_frames < WARMUP_FRAMES {
-        if !ready.is_empty() {
-            c.ready_frames += 1;
-        }
-        return;
-    }
     for (cmd, reply) in std::mem::take(&mut c.queue) {
         match c.command(cmd, &mut bridge) {
             Ok(done) => reply.finish(ControlReply::Done(done)),
@@ -512,7 +515,12 @@ fn step_ceremony(
         }
     }
     let photos: Vec<u64> = captured.read().filter(|d| d.id >= 1 << 40).map(|d| d.id).collect();
-    if c.state == RunState::Running {
+    // The first step waits for the companion to be there to take it (commands are answered
+    // meanwhile: a rehearsal may jump before anything has begun).
+    if c.ready_frames < WARMUP_FRAMES && !ready.is_empty() {
+        c.ready_frames += 1;
+    }
+    if c.state == RunState::Running && c.ready_frames >= WARMUP_FRAMES {
         c.t += time.delta_secs();
         if c.phase != Phase::Start && c.over(&mut bridge, &photos) {
             if let Some(r) = c.records.last_mut() {
@@ -546,7 +554,18 @@ fn step_ceremony(
             }
             if out.listening {
                 *conversation = Conversation::Listening;
+                c.listening = true;
             }
+        }
+    }
+    // A listen step that has ended (or was skipped) hands the conversation back.
+    let in_listen = c.state == RunState::Running
+        && c.phase != Phase::Start
+        && matches!(c.script.steps.get(c.step).map(|s| &s.action), Some(Action::Listen { .. }));
+    if c.listening && !in_listen {
+        c.listening = false;
+        if *conversation == Conversation::Listening {
+            *conversation = Conversation::Idle;
         }
     }
     c.music_playing = bridge.music.playing();
