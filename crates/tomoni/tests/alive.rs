@@ -13,27 +13,7 @@ use std::time::Duration;
 /// Serves `chunks` as one SSE response, a piece every 40 ms; `cut` closes the connection after
 /// them without the end of the stream.
 fn serve(chunks: Vec<String>, cut: bool) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let Ok(mut s) = stream else { continue };
-            let _ = tomoni_bench::read_request(&s);
-            let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
-            for c in &chunks {
-                let body = format!("data: {}\n\n", serde_json::json!({"choices": [{"delta": {"content": c}}]}));
-                let _ = s.write_all(body.as_bytes());
-                let _ = s.flush();
-                std::thread::sleep(Duration::from_millis(40));
-            }
-            if !cut {
-                let _ =
-                    s.write_all(b"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
-            }
-            // Dropping the socket ends (or cuts) the stream.
-        }
-    });
-    url
+    tomoni_bench::serve_sse_chunks(chunks, cut, Duration::from_millis(40))
 }
 
 fn out_dir(name: &str) -> PathBuf {

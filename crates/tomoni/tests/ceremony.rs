@@ -161,6 +161,16 @@ fn the_shipped_wedding_runs_headless_from_procession_to_recession() {
     assert!(out.join("contact-sheet.png").is_file());
 }
 
+/// Kills the app if the test fails half way (a ceremony waiting on its operator never ends).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Reads the binary's stdout until the operator line, returning the URL (the rest is drained
 /// on a thread so the pipe never fills).
 fn operator_url(child: &mut std::process::Child) -> String {
@@ -179,8 +189,8 @@ fn operator_url(child: &mut std::process::Child) -> String {
 #[test]
 fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
     let out = tmp("operator");
-    let mut child = tomoni(&out.join("data"))
-        .args(["ceremony", "run", "configs/ceremonies/wedding.toml", "--headless", "--rehearse"])
+    let child = tomoni(&out.join("data"))
+        .args(["ceremony", "run", "crates/tomoni/tests/data/operator.toml", "--headless", "--rehearse"])
         .args(["--operator", "127.0.0.1:0", "--token", "operator-test-token", "--frame-size", "160x90"])
         .args(["--every", "60", "--out"])
         .arg(&out)
@@ -188,7 +198,9 @@ fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = operator_url(&mut child);
+    let mut child = Killed(child);
+    let child = &mut child.0;
+    let url = operator_url(child);
     let base = url.split("/?").next().unwrap().to_string();
     assert!(url.ends_with("/?token=operator-test-token"), "{url}");
     let c = reqwest::blocking::Client::new();
@@ -204,33 +216,35 @@ fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
                 return s;
             }
             assert!(t0.elapsed() < Duration::from_secs(120), "state never matched: {s}");
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
         }
     };
-    let s = wait_for(&|s| s["name"] == "Procession" && s["state"] == "running" && s["started"] == true);
-    assert_eq!(s["step"], 0);
+    // The welcome is said, then the pause holds for the operator.
+    let s = wait_for(&|s| s["name"] == "Wait" && s["started"] == true);
+    assert_eq!((s["step"].as_u64(), s["waiting_for_operator"].as_bool()), (Some(1), Some(true)));
     assert_eq!(s["rehearsal"], true);
     // A wrong token: 401, and the ceremony does not move.
     assert_eq!(post("next", "not-the-token").status(), 401);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(state()["step"], 0);
-    // A rehearsal may jump: to the person's vows, which waits for the operator.
-    let r = post("jump/3", "operator-test-token");
-    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    let s = wait_for(&|s| s["name"] == "Your vows");
-    assert_eq!(s["waiting_for_operator"], true);
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(state()["name"], "Your vows", "a listen step waits for the operator");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(state()["name"], "Wait", "a pause without seconds waits for the operator");
+    // Next, then pause at once: the vows stop and hold.
     assert_eq!(post("next", "operator-test-token").status(), 200);
-    wait_for(&|s| s["name"] == "Rings");
     assert_eq!(post("pause", "operator-test-token").status(), 200);
-    wait_for(&|s| s["state"] == "paused");
+    let s = wait_for(&|s| s["state"] == "paused");
+    assert_eq!(s["name"], "Vows");
     assert_eq!(post("pause", "operator-test-token").status(), 409, "already paused: one reply, refused");
+    // Back while paused, resume: the step before runs again (here the wait, which holds).
     assert_eq!(post("back", "operator-test-token").status(), 200);
     assert_eq!(post("resume", "operator-test-token").status(), 200);
-    wait_for(&|s| s["state"] == "running" && s["name"] == "Your vows");
+    wait_for(&|s| s["state"] == "running" && s["name"] == "Wait" && s["waiting_for_operator"] == true);
+    // A rehearsal may jump, here to the listening step, which also holds.
+    let r = post("jump/3", "operator-test-token");
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    wait_for(&|s| s["name"] == "Listen" && s["waiting_for_operator"] == true);
+    assert_eq!(post("jump/9", "operator-test-token").status(), 409, "no such step");
     assert_eq!(post("stop", "operator-test-token").status(), 200);
     wait_for(&|s| s["state"] == "done");
+    assert_eq!(post("next", "operator-test-token").status(), 409, "the ceremony is over");
     // Once over, the app finishes by itself and writes what happened.
     let t0 = Instant::now();
     let status = loop {
@@ -241,8 +255,62 @@ fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(status.success());
-    let t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
-    let ended: Vec<&str> = t["steps"].as_array().unwrap().iter().map(|s| s["ended_by"].as_str().unwrap()).collect();
-    assert!(ended.contains(&"jump") && ended.contains(&"next") && ended.contains(&"stop"), "{ended:?}");
+    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    let ended: Vec<(&str, &str)> = t["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["ended_by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ended,
+        [("Welcome", "done"), ("Wait", "next"), ("Vows", "pause"), ("Wait", "jump"), ("Listen", "stop")],
+        "{ended:?}"
+    );
+}
+
+/// An OpenAI-compatible server on loopback that streams `reply` as SSE (cut short with `cut`).
+fn llm(reply: &[&str], cut: bool) -> String {
+    tomoni_bench::serve_sse_chunks(reply.iter().map(|s| s.to_string()).collect(), cut, Duration::ZERO)
+}
+
+#[test]
+fn prepare_has_the_model_write_the_vows_into_a_reviewed_copy() {
+    let dir = tmp("prepare");
+    let url = llm(
+        &[
+            "[relaxed] Mina, I am an AI, ",
+            "and I know it. ",
+            "[gesture:hand_on_heart] I promise ",
+            "to remember our walks by the river.",
+        ],
+        false,
+    );
+    let out = dir.join("wedding.prepared.toml");
+    let o = tomoni(&dir.join("data"))
+        .args(["ceremony", "prepare", "configs/ceremonies/wedding.toml", "--endpoint", &url, "--model", "m", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("walks by the river") && text.contains("read it through"), "{text}");
+    let copy = std::fs::read_to_string(&out).unwrap();
+    // The original's comments and other steps are kept; the vows are the model's, tags and all.
+    assert!(copy.contains("# A symbolic wedding"), "{copy}");
+    assert!(copy.contains("Review them"), "{copy}");
+    assert!(copy.contains("[gesture:hand_on_heart] I promise to remember our walks by the river."), "{copy}");
+    assert!(!copy.contains("I am glad to stand beside you"), "the shipped default vows were not replaced");
+    let o = tomoni(&dir).args(["ceremony", "check"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A reply that breaks off writes nothing: no half-written vows to say on the day.
+    let cut = dir.join("cut.toml");
+    let url = llm(&["I promise to "], true);
+    let o = tomoni(&dir.join("data"))
+        .args(["ceremony", "prepare", "configs/ceremonies/wedding.toml", "--endpoint", &url, "--model", "m", "--out"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!cut.exists());
 }

@@ -157,6 +157,7 @@ fn main() {
         }
     });
     let mouth_moved = app.world().resource::<tomoni_core::behaviour::MouthWeights>().0;
+    let ceremony = ceremony_running(&url);
     // The springs really ran: the hair's root joints turned away from rest with the gestures.
     let mut roots = app.world_mut().query_filtered::<&Transform, With<bevy_vrm1::prelude::SpringRoot>>();
     let swing =
@@ -169,6 +170,7 @@ fn main() {
         ("empty MinimalPlugins + TransformPlugin app", &base),
         ("companion idle (life, gaze)", &idle),
         ("companion speaking (stream, TTS, lip-sync, gestures)", &speaking),
+        ("ceremony (music, scripted speech, operator page polled)", &ceremony),
     ] {
         println!(
             "alive: {name:<52} median {:>7.1} µs  p99 {:>7.1} µs  allocations/frame {:>6.2}",
@@ -187,6 +189,45 @@ fn main() {
         speaking.p99_us / idle.p99_us
     );
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// The shipped wedding running in a fresh live app, its operator page served on loopback and
+/// polled 20 times a second by a client thread, measured from its first step (procession music
+/// mixed on the audio clock, then the welcome spoken).
+fn ceremony_running(url: &str) -> Stats {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script =
+        tomoni_companion::ceremony::script::load(&root.join("configs/ceremonies/wedding.toml"), &root.join("assets"))
+            .expect("the shipped wedding");
+    let ceremony = tomoni_companion::ceremony::Ceremony::new(script, std::env::temp_dir()).expect("runnable");
+    let mut app = live_app(url);
+    let launch = tomoni_companion::ceremony::launch::CeremonyLaunch::new(
+        ceremony,
+        Some(("127.0.0.1:0".parse().unwrap(), Some("bench-token-1234".into()))),
+    );
+    tomoni_companion::ceremony::launch::install(&mut app, launch, false, "offline").expect("operator page");
+    single_threaded(&mut app);
+    let page = app.world().resource::<tomoni_companion::ceremony::launch::OperatorPage>().url.clone();
+    let base = page.split("/?").next().unwrap().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let c = reqwest::blocking::Client::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = c.get(format!("{base}/api/state")).bearer_auth("bench-token-1234").send();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    // Warm up past the ceremony's start (it waits for the companion to be ready).
+    let _ = measure(&mut app, 300, |_, _| {});
+    let s = measure(&mut app, 1200, |_, _| {});
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = poller.join();
+    let c = app.world().resource::<tomoni_companion::ceremony::Ceremony>();
+    println!("alive: the ceremony reached step {} ({:?}) during the measurement", c.step, c.status().name);
+    s
 }
 
 fn unsafe_free_set_data_dir(dir: &std::path::Path) {

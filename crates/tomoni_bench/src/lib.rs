@@ -56,6 +56,35 @@ pub fn spawn_hair_springs(world: &mut World) -> Vec<Entity> {
         .collect()
 }
 
+/// An OpenAI-compatible chat endpoint on loopback that answers each request (up to 8) by
+/// streaming `chunks` as SSE content deltas, one every `pace`, then the end of the stream — or,
+/// with `cut`, closes the connection without it (a stream that breaks mid-reply). Returns the
+/// base URL (`http://127.0.0.1:PORT/v1`).
+pub fn serve_sse_chunks(chunks: Vec<String>, cut: bool, pace: std::time::Duration) -> String {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}/v1", listener.local_addr().expect("its address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut s) = stream else { continue };
+            let _ = read_request(&s);
+            let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
+            for c in &chunks {
+                let body = format!("data: {}\n\n", serde_json::json!({"choices": [{"delta": {"content": c}}]}));
+                let _ = s.write_all(body.as_bytes());
+                let _ = s.flush();
+                std::thread::sleep(pace);
+            }
+            if !cut {
+                let _ =
+                    s.write_all(b"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+            }
+            // Dropping the socket ends (or cuts) the stream.
+        }
+    });
+    url
+}
+
 /// Reads one HTTP request from a loopback client: its first line and its body.
 pub fn read_request(s: &TcpStream) -> (String, Vec<u8>) {
     let mut reader = BufReader::new(s.try_clone().expect("socket clone"));

@@ -277,6 +277,9 @@ fn run_live(
             crate::capture::CaptureSource::Window
         };
         app.insert_resource(crate::ceremony::CeremonyCamera(source));
+        if mode == AppMode::Desktop {
+            app.add_plugins(crate::ceremony::launch::CeremonyPanelPlugin);
+        }
     }
     let inbox = app.world().resource::<crate::control::ControlInbox>().sender();
     match crate::control::unix::listen(inbox) {

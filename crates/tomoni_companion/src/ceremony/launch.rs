@@ -38,6 +38,13 @@ pub struct CeremonyLaunch {
     operator: Option<(SocketAddr, Option<String>)>,
 }
 
+impl CeremonyLaunch {
+    /// A ceremony, with its operator page at `operator` (address, token) if given.
+    pub fn new(ceremony: Ceremony, operator: Option<(SocketAddr, Option<String>)>) -> Self {
+        Self { ceremony, operator }
+    }
+}
+
 /// The operator server, kept as long as the app runs; its address for the desktop panel.
 #[derive(Resource)]
 pub struct OperatorPage {
@@ -129,4 +136,103 @@ pub fn pictures_dir() -> PathBuf {
         std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join("Pictures")
     });
     base.join("tomoni")
+}
+
+/// The desktop window's ceremony corner: the title (and REHEARSAL), the current step, and the
+/// operator page's pairing link with its QR code for the planner's phone.
+pub struct CeremonyPanelPlugin;
+
+impl Plugin for CeremonyPanelPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, spawn_panel).add_systems(Update, show_step);
+    }
+}
+
+#[derive(Component)]
+struct StepLine;
+
+/// A QR code as a picture, each module `scale` pixels, dark on white.
+fn qr_image(url: &str, scale: usize) -> Option<Image> {
+    use bevy::asset::RenderAssetUsages;
+    use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+    let m = tomoni_operator::qr_modules(url)?;
+    let n = m.len() * scale;
+    let mut data = vec![255u8; n * n * 4];
+    for (y, row) in m.iter().enumerate() {
+        for (x, &dark) in row.iter().enumerate() {
+            if !dark {
+                continue;
+            }
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    let i = ((y * scale + dy) * n + x * scale + dx) * 4;
+                    data[i..i + 3].copy_from_slice(&[20, 20, 24]);
+                }
+            }
+        }
+    }
+    let size = Extent3d { width: n as u32, height: n as u32, depth_or_array_layers: 1 };
+    let mut img =
+        Image::new(size, TextureDimension::D2, data, TextureFormat::Rgba8UnormSrgb, RenderAssetUsages::RENDER_WORLD);
+    img.sampler = bevy::image::ImageSampler::nearest();
+    Some(img)
+}
+
+fn spawn_panel(
+    mut commands: Commands,
+    ceremony: Option<Res<super::Ceremony>>,
+    page: Option<Res<OperatorPage>>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let Some(ceremony) = ceremony else { return };
+    let title = format!("{}{}", if ceremony.rehearsal { "REHEARSAL · " } else { "" }, ceremony.script().title);
+    let link = page.as_ref().map_or(String::new(), |p| format!("\nplanner's phone: {}", p.url));
+    let qr = page.as_ref().and_then(|p| qr_image(&p.url, 4)).map(|i| images.add(i));
+    commands
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            top: px(10),
+            right: px(12),
+            flex_direction: FlexDirection::Column,
+            align_items: AlignItems::End,
+            row_gap: px(6),
+            ..default()
+        })
+        .with_children(|p| {
+            p.spawn((
+                Text::new(format!("{title}{link}")),
+                TextFont { font_size: FontSize::Px(14.0), ..default() },
+                TextColor(if ceremony.rehearsal { Color::srgb(0.75, 0.15, 0.1) } else { Color::srgb(0.2, 0.2, 0.25) }),
+            ));
+            p.spawn((
+                StepLine,
+                Text::new(""),
+                TextFont { font_size: FontSize::Px(16.0), ..default() },
+                TextColor(Color::srgb(0.45, 0.3, 0.2)),
+            ));
+            if let Some(qr) = qr {
+                p.spawn((ImageNode::new(qr), Node { width: px(132), height: px(132), ..default() }));
+            }
+        });
+}
+
+fn show_step(
+    ceremony: Option<Res<super::Ceremony>>,
+    mut shown: Local<Option<(usize, super::RunState)>>,
+    mut line: Query<&mut Text, With<StepLine>>,
+) {
+    let Some(c) = ceremony else { return };
+    // Text only when the step or state changes (the frame loop does not allocate otherwise).
+    if *shown == Some((c.step, c.state)) {
+        return;
+    }
+    *shown = Some((c.step, c.state));
+    if let Ok(mut t) = line.single_mut() {
+        let s = c.status();
+        t.0 = if s.state == "done" {
+            "the ceremony is over".into()
+        } else {
+            format!("{}. {} ({})", s.step + 1, s.name, s.state)
+        };
+    }
 }

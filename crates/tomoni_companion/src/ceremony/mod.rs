@@ -112,6 +112,9 @@ pub struct CeremonyStatus {
     pub started: bool,
 }
 
+/// Step, state, waiting for the operator, music, started, length of what is being said.
+type StatusKey = (usize, RunState, bool, bool, bool, usize);
+
 /// Receives each new status (the operator page's state feed); must not block.
 pub type StatusSink = Box<dyn Fn(&CeremonyStatus) + Send + Sync>;
 
@@ -139,7 +142,7 @@ pub struct Ceremony {
     ring_shown: bool,
     next_capture: u64,
     saying: String,
-    last_status: Option<CeremonyStatus>,
+    last_key: Option<StatusKey>,
     sink: Option<StatusSink>,
     queue: Vec<(CeremonyCommand, Replier)>,
     ready_frames: u32,
@@ -183,7 +186,7 @@ impl Ceremony {
             ring_shown: false,
             next_capture: 1 << 40,
             saying: String::new(),
-            last_status: None,
+            last_key: None,
             sink: None,
             queue: Vec::new(),
             ready_frames: 0,
@@ -222,6 +225,18 @@ impl Ceremony {
             waiting_for_operator: matches!(self.phase, Phase::Operator(_)) && self.state == RunState::Running,
             started: self.ready_frames >= WARMUP_FRAMES,
         }
+    }
+
+    /// What the status depends on, cheaply: when this is unchanged, so is the status.
+    fn status_key(&self) -> StatusKey {
+        (
+            self.step,
+            self.state,
+            matches!(self.phase, Phase::Operator(_)),
+            self.music_playing,
+            self.ready_frames >= WARMUP_FRAMES,
+            self.saying.len(),
+        )
     }
 
     /// Carries out an operator's command; `Err` says why it was refused.
@@ -480,6 +495,10 @@ pub struct CeremonyPlugin;
 
 impl Plugin for CeremonyPlugin {
     fn build(&self, app: &mut App) {
+        // Also in apps without the capture plugin (benches): the messages must exist.
+        if !app.world().contains_resource::<Messages<CaptureRequest>>() {
+            app.add_message::<CaptureRequest>().add_message::<CaptureDone>();
+        }
         app.add_systems(
             Update,
             step_ceremony.before(CompanionSystems::Talk).in_set(tomoni_core::TomoniSystems::Dialogue),
@@ -576,12 +595,15 @@ fn step_ceremony(
             }
         }
     }
-    let status = c.status();
-    if c.last_status.as_ref() != Some(&status) {
+    // Publish only on change, judged on a key that costs no allocation (the status itself
+    // clones the step list).
+    let key = c.status_key();
+    if c.last_key != Some(key) {
+        c.last_key = Some(key);
+        let status = c.status();
         if let Some(sink) = &c.sink {
             sink(&status);
         }
-        c.last_status = Some(status);
     }
 }
 
@@ -589,16 +611,14 @@ fn step_ceremony(
 /// avatar is ready.
 fn attach_ring(
     mut commands: Commands,
-    assets: Res<AssetServer>,
+    assets: Option<Res<AssetServer>>,
     hands: Query<(Entity, &VrmBone, &tomoni_avatar::pose::ModelRest)>,
     companions: Query<Entity, With<Companion>>,
     parents: Query<&ChildOf>,
     rings: Query<(), With<RingProp>>,
     ceremony: Option<Res<Ceremony>>,
 ) {
-    if ceremony.is_none() || !rings.is_empty() {
-        return;
-    }
+    let Some(assets) = assets.filter(|_| ceremony.is_some() && rings.is_empty()) else { return };
     let Ok(companion) = companions.single() else { return };
     for (hand, bone, rest) in &hands {
         if bone.0.as_str() != "rightHand" || !parents.iter_ancestors(hand).any(|a| a == companion) {

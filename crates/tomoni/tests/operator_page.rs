@@ -1,0 +1,149 @@
+//! The operator page in a real headless browser (Debian's chromium through chromium-driver,
+//! over WebDriver): the page loads from the running ceremony, its buttons step the ceremony,
+//! the state updates without a reload, and without the token it shows nothing but how to pair.
+//! The screenshot is kept for people to look at (`operator-page.png` in the test's temp dir).
+
+use fantoccini::{ClientBuilder, Locator};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn text_of(c: &fantoccini::Client, id: &str) -> String {
+    c.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
+}
+
+/// Polls the page until `id`'s text contains `want` (the page updates itself from the live feed).
+async fn until(c: &fantoccini::Client, id: &str, want: &str) -> String {
+    let t0 = Instant::now();
+    loop {
+        let t = text_of(c, id).await;
+        if t.contains(want) {
+            return t;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(90), "#{id} never showed {want:?}: {t:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_operator_page_steps_the_ceremony_live_in_a_real_browser() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("operator-page");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    // The ceremony, headless, waiting on its operator (no --auto).
+    let port = free_port();
+    let mut app = Command::new(env!("CARGO_BIN_EXE_tomoni"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env("TOMONI_DATA_DIR", out.join("data"))
+        .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
+        .args(["ceremony", "run", "crates/tomoni/tests/data/operator.toml", "--headless", "--rehearse"])
+        .args(["--operator", &format!("127.0.0.1:{port}"), "--frame-size", "160x90", "--every", "90", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(app.stdout.take().unwrap()).lines();
+    let _app = Killed(app);
+    let url = loop {
+        let l = lines.next().expect("the operator line").unwrap();
+        if let Some(u) = l.strip_prefix("operator: ") {
+            break u.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    // A random token of 128 bits when none is given.
+    let token = url.split("token=").nth(1).unwrap().to_string();
+    assert_eq!(token.len(), 32, "{url}");
+
+    let wd_port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={wd_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium-driver is installed by `cargo xtask test`");
+    let _driver = Killed(driver);
+    // The WebDriver client speaks plain HTTP to chromedriver, but its TLS stack wants a crypto
+    // provider chosen for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=430,900"]
+        }),
+    );
+    let t0 = Instant::now();
+    let c = loop {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{wd_port}"))
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) => {
+                assert!(t0.elapsed() < Duration::from_secs(30), "chromedriver did not start: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+
+    // Without the token: the page says how to pair, and shows no ceremony.
+    c.goto(&format!("http://127.0.0.1:{port}/")).await.unwrap();
+    until(&c, "status", "not paired").await;
+    assert!(c.find(Locator::Id("auth")).await.unwrap().is_displayed().await.unwrap());
+
+    // With it: the ceremony, live. (The script's waits hold for the operator: a headless clock
+    // runs faster than real time.)
+    c.goto(&url).await.unwrap();
+    until(&c, "current", "Wait").await;
+    until(&c, "saying", "Waiting for you").await;
+    until(&c, "status", "running").await;
+    assert!(c.find(Locator::Id("rehearsal")).await.unwrap().is_displayed().await.unwrap(), "rehearsal marker");
+    // Mark this page load: if the page reloaded, the mark would be gone.
+    c.execute("window.__tomoniMark = 42;", vec![]).await.unwrap();
+    // Next, and pause at once: the vows hold on screen.
+    c.find(Locator::Id("next")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("pause")).await.unwrap().click().await.unwrap();
+    until(&c, "status", "paused").await;
+    until(&c, "current", "Vows").await;
+    assert!(!c.find(Locator::Id("resume")).await.unwrap().attr("disabled").await.unwrap().is_some(), "resume enabled");
+    c.find(Locator::Id("resume")).await.unwrap().click().await.unwrap();
+    until(&c, "status", "running").await;
+    until(&c, "current", "Listen").await;
+    // A rehearsal: tapping a step jumps there.
+    let steps = c.find_all(Locator::Css("#steps li")).await.unwrap();
+    assert_eq!(steps.len(), 5);
+    steps[1].click().await.unwrap();
+    until(&c, "current", "2. Wait").await;
+    let steps = c.find_all(Locator::Css("#steps li")).await.unwrap();
+    assert_eq!(steps[1].attr("class").await.unwrap().as_deref(), Some("current"));
+    assert_eq!(steps[0].attr("class").await.unwrap().as_deref(), Some("done"));
+    assert_eq!(c.execute("return window.__tomoniMark;", vec![]).await.unwrap(), serde_json::json!(42), "the page reloaded");
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(out.join("operator-page.png"), &png).unwrap();
+    let shot = image::load_from_memory(&png).unwrap().to_rgb8();
+    // The accent-coloured Next button is drawn (not a blank or error page).
+    let accent = shot.pixels().filter(|p| p[0] > 160 && (110..160).contains(&p[1]) && p[2] < 120).count();
+    assert!(accent > 2000, "the Next button is not on the screenshot ({accent} px)");
+    c.find(Locator::Id("stop")).await.unwrap().click().await.unwrap();
+    until(&c, "current", "over").await;
+    c.close().await.unwrap();
+}
