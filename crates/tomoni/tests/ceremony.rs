@@ -255,7 +255,8 @@ fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(status.success());
-    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
     let ended: Vec<(&str, &str)> = t["steps"]
         .as_array()
         .unwrap()

@@ -124,7 +124,7 @@ async fn the_operator_page_steps_the_ceremony_live_in_a_real_browser() {
     c.find(Locator::Id("pause")).await.unwrap().click().await.unwrap();
     until(&c, "status", "paused").await;
     until(&c, "current", "Vows").await;
-    assert!(!c.find(Locator::Id("resume")).await.unwrap().attr("disabled").await.unwrap().is_some(), "resume enabled");
+    assert!(c.find(Locator::Id("resume")).await.unwrap().attr("disabled").await.unwrap().is_none(), "resume enabled");
     c.find(Locator::Id("resume")).await.unwrap().click().await.unwrap();
     until(&c, "status", "running").await;
     until(&c, "current", "Listen").await;
@@ -136,7 +136,11 @@ async fn the_operator_page_steps_the_ceremony_live_in_a_real_browser() {
     let steps = c.find_all(Locator::Css("#steps li")).await.unwrap();
     assert_eq!(steps[1].attr("class").await.unwrap().as_deref(), Some("current"));
     assert_eq!(steps[0].attr("class").await.unwrap().as_deref(), Some("done"));
-    assert_eq!(c.execute("return window.__tomoniMark;", vec![]).await.unwrap(), serde_json::json!(42), "the page reloaded");
+    assert_eq!(
+        c.execute("return window.__tomoniMark;", vec![]).await.unwrap(),
+        serde_json::json!(42),
+        "the page reloaded"
+    );
     let png = c.screenshot().await.unwrap();
     std::fs::write(out.join("operator-page.png"), &png).unwrap();
     let shot = image::load_from_memory(&png).unwrap().to_rgb8();

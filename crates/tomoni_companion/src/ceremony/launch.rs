@@ -77,7 +77,13 @@ pub fn install(app: &mut App, launch: CeremonyLaunch, xr: bool, audio: &str) -> 
             if let Some(command) = command {
                 let _ = inbox.send(ControlRequest { command, reply });
             }
-            Box::new(move |deadline| match rx.recv_timeout(deadline) {
+            // Runs on the operator server's blocking pool, never the frame loop.
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "waits on the operator server's blocking pool, not the frame loop"
+            )]
+            let wait = move |deadline| rx.recv_timeout(deadline);
+            Box::new(move |deadline| match wait(deadline) {
                 Ok(ControlReply::Done(d)) | Ok(ControlReply::Clause(d)) => Ok(d),
                 Ok(ControlReply::Error(e)) | Ok(ControlReply::Interrupted(e)) => Err(e),
                 Err(_) => Err("the companion did not answer in time".into()),
