@@ -34,7 +34,10 @@ async fn until(c: &fantoccini::Client, id: &str, want: &str) -> String {
         if t.contains(want) {
             return t;
         }
-        assert!(t0.elapsed() < Duration::from_secs(90), "#{id} never showed {want:?}: {t:?}");
+        if t0.elapsed() > Duration::from_secs(60) {
+            let error = text_of(c, "error").await;
+            panic!("#{id} never showed {want:?}: {t:?} (the page's error line: {error:?})");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -119,23 +122,27 @@ async fn the_operator_page_steps_the_ceremony_live_in_a_real_browser() {
     assert!(c.find(Locator::Id("rehearsal")).await.unwrap().is_displayed().await.unwrap(), "rehearsal marker");
     // Mark this page load: if the page reloaded, the mark would be gone.
     c.execute("window.__tomoniMark = 42;", vec![]).await.unwrap();
-    // Next, and pause at once: the vows hold on screen.
-    c.find(Locator::Id("next")).await.unwrap().click().await.unwrap();
+    // Pause at the wait, then next: the vows are next but hold until resume.
     c.find(Locator::Id("pause")).await.unwrap().click().await.unwrap();
     until(&c, "status", "paused").await;
-    until(&c, "current", "Vows").await;
+    c.find(Locator::Id("next")).await.unwrap().click().await.unwrap();
+    until(&c, "current", "3. Vows").await;
     assert!(c.find(Locator::Id("resume")).await.unwrap().attr("disabled").await.unwrap().is_none(), "resume enabled");
     c.find(Locator::Id("resume")).await.unwrap().click().await.unwrap();
     until(&c, "status", "running").await;
     until(&c, "current", "Listen").await;
-    // A rehearsal: tapping a step jumps there.
+    until(&c, "saying", "Waiting for you").await;
+    // The step list follows: the listening step current, the ones before it done.
     let steps = c.find_all(Locator::Css("#steps li")).await.unwrap();
     assert_eq!(steps.len(), 5);
+    assert_eq!(steps[3].attr("class").await.unwrap().as_deref(), Some("current"));
+    assert_eq!(steps[0].attr("class").await.unwrap().as_deref(), Some("done"));
+    assert_eq!(steps[4].attr("class").await.unwrap().as_deref(), Some(""));
+    // A rehearsal: tapping a step jumps there.
     steps[1].click().await.unwrap();
     until(&c, "current", "2. Wait").await;
     let steps = c.find_all(Locator::Css("#steps li")).await.unwrap();
     assert_eq!(steps[1].attr("class").await.unwrap().as_deref(), Some("current"));
-    assert_eq!(steps[0].attr("class").await.unwrap().as_deref(), Some("done"));
     assert_eq!(
         c.execute("return window.__tomoniMark;", vec![]).await.unwrap(),
         serde_json::json!(42),

@@ -239,6 +239,19 @@ impl Ceremony {
         )
     }
 
+    /// Sends the status to the sink if it changed; judged on a key that costs no allocation
+    /// (the status itself clones the step list), so an unchanged frame allocates nothing.
+    fn publish(&mut self) {
+        let key = self.status_key();
+        if self.last_key != Some(key) {
+            self.last_key = Some(key);
+            let status = self.status();
+            if let Some(sink) = &self.sink {
+                sink(&status);
+            }
+        }
+    }
+
     /// Carries out an operator's command; `Err` says why it was refused.
     pub fn command(&mut self, cmd: CeremonyCommand, bridge: &mut Bridge) -> Result<String, String> {
         let last = self.script.steps.len() - 1;
@@ -525,7 +538,11 @@ fn step_ceremony(
 ) {
     let c = &mut *ceremony;
     for (cmd, reply) in std::mem::take(&mut c.queue) {
-        match c.command(cmd, &mut bridge) {
+        let result = c.command(cmd, &mut bridge);
+        // Published before the reply, so a client that renders the state its reply carries
+        // never shows the state from before its own command.
+        c.publish();
+        match result {
             Ok(done) => reply.finish(ControlReply::Done(done)),
             Err(e) => {
                 info!("ceremony: {cmd:?} refused: {e}");
@@ -595,16 +612,7 @@ fn step_ceremony(
             }
         }
     }
-    // Publish only on change, judged on a key that costs no allocation (the status itself
-    // clones the step list).
-    let key = c.status_key();
-    if c.last_key != Some(key) {
-        c.last_key = Some(key);
-        let status = c.status();
-        if let Some(sink) = &c.sink {
-            sink(&status);
-        }
-    }
+    c.publish();
 }
 
 /// Puts the ring prop (hidden until the ring step) on the companion's right hand once the
