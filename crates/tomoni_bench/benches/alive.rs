@@ -205,6 +205,7 @@ fn ceremony_running(url: &str) -> Stats {
         ceremony,
         Some(("127.0.0.1:0".parse().unwrap(), Some("bench-token-1234".into()))),
     );
+    app.add_plugins(tomoni_companion::commands::ControlPlugin);
     tomoni_companion::ceremony::launch::install(&mut app, launch, false, "offline").expect("operator page");
     single_threaded(&mut app);
     let page = app.world().resource::<tomoni_companion::ceremony::launch::OperatorPage>().url.clone();

@@ -81,6 +81,37 @@ struct Summary {
     steps: Option<Vec<StepRecord>>,
 }
 
+/// `tomoni ceremony run`: checks the script, then runs it headless (`crate::demo::record`) or
+/// live. Here, not in `ceremony`, so the ceremony module needs neither `app` nor `demo`.
+pub fn run_ceremony_file(
+    setup: Setup,
+    o: crate::ceremony::launch::RunOptions,
+    chat: crate::session::ChatArgs,
+) -> Result<(), Failure> {
+    let script = crate::ceremony::script::load(&o.file, &setup.assets).map_err(|e| Failure::Input(e.to_string()))?;
+    let photos = match &o.headless_out {
+        Some(out) => out.join("photos"),
+        None => crate::ceremony::launch::pictures_dir(),
+    };
+    let mut ceremony = crate::ceremony::Ceremony::new(script, photos).map_err(Failure::Input)?;
+    ceremony.rehearsal = o.rehearse;
+    if o.auto {
+        ceremony.auto_wait = Some(0.8);
+    }
+    if o.rehearse {
+        println!("ceremony: REHEARSAL of {:?} ({} steps)", ceremony.script().title, ceremony.script().steps.len());
+    }
+    let launch = crate::ceremony::launch::CeremonyLaunch::new(ceremony, o.operator.map(|a| (a, o.token.clone())));
+    match o.headless_out {
+        Some(out) => {
+            let (width, height, every) = o.frame;
+            let req = DemoRequest { out, lines: Vec::new(), max_seconds: o.max_seconds, width, height, every, chat };
+            record(setup, req, Some(launch))
+        }
+        None => crate::app::run_ceremony(setup, o.no_xr, launch),
+    }
+}
+
 /// Runs the demo.
 pub fn demo(setup: Setup, req: DemoRequest) -> Result<(), Failure> {
     record(setup, req, None)
@@ -129,6 +160,7 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
     let done = Arc::new(Mutex::new(None));
     let in_ceremony = ceremony.is_some();
     let wav = if let Some(launch) = ceremony {
+        app.add_plugins(crate::commands::ControlPlugin);
         install(&mut app, launch, false, "offline (headless)")?;
         app.insert_resource(CeremonyCamera(CaptureSource::Image(target.clone())));
         // The ring is a few pixels in the wide shot: one close-up while the hand is held out.

@@ -283,16 +283,18 @@ pub fn load_toml<T: for<'de> Deserialize<'de>>(
 ) -> Result<T, ConfigError> {
     match path {
         None => parse_toml(default, &format!("<built-in {name}>")),
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
-                path: p.display().to_string(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read: {e}"),
-            })?;
-            parse_toml(&text, &p.display().to_string())
-        }
+        Some(p) => parse_toml(&read_text(p)?, &p.display().to_string()),
     }
+}
+
+/// A file's text, or an error naming the file (no line: it could not be read at all).
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.display().to_string(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    })
 }
 
 /// Reads the app config (a file, or the built-in default when `path` is `None`) and checks

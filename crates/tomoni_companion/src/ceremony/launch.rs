@@ -2,7 +2,6 @@
 //! a window, or headless into a folder.
 
 use super::{Ceremony, CeremonyPlugin, CeremonyStatus};
-use crate::app::Setup;
 use crate::control::{CeremonyCommand, ControlCommand, ControlInbox, ControlReply, ControlRequest, Replier};
 use crate::error::Failure;
 use bevy::prelude::*;
@@ -61,12 +60,13 @@ fn state_json(s: &CeremonyStatus, xr: bool, audio: &str) -> serde_json::Value {
     v
 }
 
-/// Adds the ceremony to `app`: its plugin, the control plane it is steered through, and the
-/// operator page (printed with its pairing link and a QR code). `xr`: whether glasses show it.
+/// Adds the ceremony to `app` (which carries the control plane it is steered through): its
+/// plugin and the operator page (printed with its pairing link and a QR code). `xr`: whether glasses show it.
 pub fn install(app: &mut App, launch: CeremonyLaunch, xr: bool, audio: &str) -> Result<(), Failure> {
     let CeremonyLaunch { mut ceremony, operator } = launch;
+    // Steered through the control plane: the app must carry it (`crate::commands::ControlPlugin`).
     if !app.world().contains_resource::<ControlInbox>() {
-        app.add_plugins(crate::commands::ControlPlugin);
+        return Err(Failure::Runtime("a ceremony needs the control plane (ControlPlugin) in the app".into()));
     }
     app.add_plugins(CeremonyPlugin);
     if let Some((addr, token)) = operator {
@@ -100,40 +100,6 @@ pub fn install(app: &mut App, launch: CeremonyLaunch, xr: bool, audio: &str) -> 
     }
     app.insert_resource(ceremony);
     Ok(())
-}
-
-/// Checks the script and runs the ceremony.
-pub fn run(setup: Setup, o: RunOptions, chat: crate::session::ChatArgs) -> Result<(), Failure> {
-    let script = super::script::load(&o.file, &setup.assets).map_err(|e| Failure::Input(e.to_string()))?;
-    let photos = match &o.headless_out {
-        Some(out) => out.join("photos"),
-        None => pictures_dir(),
-    };
-    let mut ceremony = Ceremony::new(script, photos).map_err(Failure::Input)?;
-    ceremony.rehearsal = o.rehearse;
-    if o.auto {
-        ceremony.auto_wait = Some(0.8);
-    }
-    if o.rehearse {
-        println!("ceremony: REHEARSAL of {:?} ({} steps)", ceremony.script().title, ceremony.script().steps.len());
-    }
-    let launch = CeremonyLaunch { ceremony, operator: o.operator.map(|a| (a, o.token.clone())) };
-    match o.headless_out {
-        Some(out) => {
-            let (width, height, every) = o.frame;
-            let req = crate::demo::DemoRequest {
-                out,
-                lines: Vec::new(),
-                max_seconds: o.max_seconds,
-                width,
-                height,
-                every,
-                chat,
-            };
-            crate::demo::record(setup, req, Some(launch))
-        }
-        None => crate::app::run_ceremony(setup, o.no_xr, launch),
-    }
 }
 
 /// Where photos of a live ceremony go: `$XDG_PICTURES_DIR/tomoni`, else `~/Pictures/tomoni`.

@@ -196,13 +196,7 @@ impl RawStep {
 
 /// Reads and checks a script; `assets` is where music files and animation clips are looked up.
 pub fn load(path: &Path, assets: &Path) -> Result<Script, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        path: path.display().to_string(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read: {e}"),
-    })?;
-    parse(&text, path, assets)
+    parse(&tomoni_core::config::read_text(path)?, path, assets)
 }
 
 /// Checks a script's text (named `path` in errors).
