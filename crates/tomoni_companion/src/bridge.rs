@@ -164,24 +164,25 @@ impl Bridge {
     /// Says the persona's greeting (scripted, not from the LLM).
     pub fn greet(&mut self) {
         let greeting = self.greeting.clone();
-        self.speak_line(&greeting);
+        let _ = self.speak_line(&greeting);
     }
 
     /// Speaks a scripted line (a greeting, a vow) in the companion's voice, with its tags as
-    /// cues on the audio clock, after whatever is already queued. Nothing of it reaches the
-    /// language model or memory.
-    pub fn speak_line(&mut self, text: &str) {
+    /// cues on the audio clock, after whatever is already queued; returns its words without
+    /// the tags. Nothing of it reaches the language model or memory.
+    pub fn speak_line(&mut self, text: &str) -> String {
+        let mut words = String::new();
         for ev in scripted_events(text) {
-            if matches!(
-                ev,
+            match ev {
                 DialogueEvent::Clause(_)
-                    | DialogueEvent::Emotion(..)
-                    | DialogueEvent::Gesture(_)
-                    | DialogueEvent::Pause(_)
-            ) {
-                self.perform(&ev);
+                | DialogueEvent::Emotion(..)
+                | DialogueEvent::Gesture(_)
+                | DialogueEvent::Pause(_) => self.perform(&ev),
+                DialogueEvent::End(end) => words = end.text,
+                _ => {}
             }
         }
+        words
     }
 
     /// Queues a mark after everything sent to the speaker so far and returns its id: when

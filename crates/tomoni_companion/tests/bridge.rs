@@ -127,7 +127,7 @@ fn talking_over_a_streaming_reply_interrupts_it_and_both_requests_get_one_final_
 fn a_scripted_line_is_spoken_with_its_cues_and_never_reaches_the_model() {
     let mut app = app(bridge("line", Policy::default()));
     app.init_resource::<Seen>().add_systems(Update, record.after(tomoni_companion::bridge::CompanionSystems::Follow));
-    app.world_mut().resource_mut::<Bridge>().speak_line("[relaxed] I promise to listen. [gesture:bow] Always.");
+    let _ = app.world_mut().resource_mut::<Bridge>().speak_line("[relaxed] I promise to listen. [gesture:bow] Always.");
     run_until(&mut app, 2000, |a| state(a) == Conversation::Speaking);
     run_until(&mut app, 4000, |a| state(a) == Conversation::Idle);
     let names: Vec<String> = app.world().resource::<Seen>().0.iter().map(|(n, _)| n.clone()).collect();

@@ -333,8 +333,7 @@ impl Ceremony {
         let t = self.t;
         self.phase = match &step.action {
             Action::Say { text } | Action::Vows { text: Some(text), .. } => {
-                bridge.speak_line(text);
-                let words = script_words(text);
+                let words = bridge.speak_line(text);
                 self.saying = words.clone();
                 said = Some(words);
                 Phase::Speaking(bridge.mark_end())
@@ -418,17 +417,6 @@ struct StepOutputs {
     show_ring: bool,
     photo: Option<(u64, PathBuf)>,
     listening: bool,
-}
-
-/// The words of a scripted line, tags removed (what the operator sees).
-fn script_words(text: &str) -> String {
-    tomoni_persona::client::scripted_events(text)
-        .into_iter()
-        .find_map(|e| match e {
-            tomoni_persona::client::DialogueEvent::End(end) => Some(end.text),
-            _ => None,
-        })
-        .unwrap_or_default()
 }
 
 fn slug(name: &str) -> String {
