@@ -287,33 +287,54 @@ fn read_lines(mut on_line: impl FnMut(&str) -> Result<(), Failure>) -> Result<()
 pub fn say(
     args: &ChatArgs,
     text: &str,
+    engine: Option<String>,
     voice: Option<String>,
     out: Option<&Path>,
     visemes: Option<&Path>,
 ) -> Result<(), Failure> {
     use tomoni_voice::speaker::VoiceEngine;
-    use tomoni_voice::{analysis, playback, viseme::VisemeTrack, wav};
+    use tomoni_voice::{playback, wav};
     let mut persona = args.resolve()?.persona;
+    let asked = engine.is_some();
+    if let Some(e) = engine {
+        if !matches!(e.as_str(), "piper" | "espeak" | "openai") {
+            return Err(Failure::Input(format!("--engine {e:?}: expected piper, espeak or openai")));
+        }
+        if e != persona.voice.engine {
+            // Another engine's voice name means nothing to this one: start from its default.
+            persona.voice.voice = match e.as_str() {
+                "piper" => tomoni_voice::piper::DEFAULT_VOICE.into(),
+                "espeak" => "en-us".into(),
+                _ => persona.voice.voice.clone(),
+            };
+            persona.voice.engine = e;
+        }
+    }
     if let Some(v) = voice {
         persona.voice.voice = v;
     }
-    // The persona's engine: espeak-ng (phoneme timing) or an OpenAI-compatible service (mouth
-    // shapes from the audio itself).
-    let engine = tomoni_companion::speech::voice_engine(&persona.voice);
-    let (speech, track) = match &engine {
-        VoiceEngine::Espeak(v) => {
-            let speech = tomoni_voice::espeak::synthesize(text, v).map_err(|e| Failure::Input(e.to_string()))?;
-            let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
-            (speech, track)
+    // Asked for an engine by name, say why it cannot speak; else fall back as the app does.
+    let engine = match tomoni_companion::speech::voice_engine_strict(&persona.voice) {
+        Ok(e) => e,
+        Err((why, _)) if asked => return Err(Failure::Input(why)),
+        Err((why, fallback)) => {
+            eprintln!("{why}; espeak-ng speaks instead");
+            VoiceEngine::Espeak(fallback)
         }
-        VoiceEngine::OpenAi(o) => {
-            let speech = o.synthesize(text).map_err(|e| Failure::Runtime(e.to_string()))?;
-            let frames = analysis::track(&speech.samples, speech.sample_rate);
-            (speech, VisemeTrack { fps: 60.0, frames })
-        }
+    };
+    let (speech, track) = engine.synthesize_once(text).map_err(|e| match &engine {
+        VoiceEngine::OpenAi(_) => Failure::Runtime(e.to_string()),
+        _ => Failure::Input(e.to_string()),
+    })?;
+    let timing = match &engine {
+        VoiceEngine::Espeak(_) => "espeak-ng phoneme events",
+        VoiceEngine::Piper { .. } => "the voice model's phoneme durations",
+        VoiceEngine::OpenAi(_) => "audio analysis",
     };
     if let Some(p) = visemes {
         let mut doc = track.to_json();
+        doc["engine"] = engine.describe().into();
+        doc["timing"] = timing.into();
         doc["phonemes"] =
             speech.phonemes.iter().map(|p| serde_json::json!({"t_ms": p.start_ms, "ipa": p.ipa})).collect();
         std::fs::write(p, serde_json::to_string_pretty(&doc).unwrap_or_default())

@@ -142,7 +142,11 @@ enum Command {
         /// App settings file.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// espeak-ng voice (default: the persona's).
+        /// Voice engine: piper, espeak or openai (default: the persona's).
+        #[arg(long)]
+        engine: Option<String>,
+        /// Voice for the engine (Piper: a voice name or .onnx path; espeak-ng: `en-us`, `ja`, …;
+        /// default: the persona's, or the engine's default when --engine changes it).
         #[arg(long)]
         voice: Option<String>,
         /// Write the speech here (16-bit WAV) instead of playing it.
@@ -416,9 +420,9 @@ fn main() -> ExitCode {
         Command::Import(ImportCmd::Card { file, out }) => cli::import_card(&file, out),
         Command::Export(ExportCmd::Card { name, out, image }) => cli::export_card(&name, &out, image.as_deref()),
         Command::Memory(cmd) => cli::memory_cmd(cmd),
-        Command::Say { text, persona, config, voice, out, visemes } => {
+        Command::Say { text, persona, config, engine, voice, out, visemes } => {
             let args = ChatArgs { persona, config, ..Default::default() };
-            cli::say(&args, &text, voice, out.as_deref(), visemes.as_deref())
+            cli::say(&args, &text, engine, voice, out.as_deref(), visemes.as_deref())
         }
         Command::Ceremony(c) => ceremony(c),
         Command::CheckAvatar { file } => match tomoni_avatar::vrm_check::inspect(&file) {

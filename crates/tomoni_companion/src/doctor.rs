@@ -59,13 +59,21 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
     let persona = &setup.persona;
     let engine = crate::speech::voice_engine(&persona.voice);
     let voice = match &engine {
-        tomoni_voice::speaker::VoiceEngine::Espeak(v) => match tomoni_voice::espeak::synthesize("Hello.", v) {
-            Ok(s) => format!("{} (synthesised {:.2} s of test speech)", engine.describe(), s.duration_ms() / 1000.0),
-            Err(e) => format!("{}: {e}", engine.describe()),
-        },
         tomoni_voice::speaker::VoiceEngine::OpenAi(o) => {
             let up = session::answers(&o.base_url, Duration::from_millis(800));
             format!("{} ({})", engine.describe(), if up { "answering" } else { "NOT answering" })
+        }
+        _ => {
+            let t = std::time::Instant::now();
+            match engine.synthesize_once("Hello, I am here with you.") {
+                Ok((s, _)) => format!(
+                    "{} (synthesised {:.2} s of test speech in {:.2} s, model load included)",
+                    engine.describe(),
+                    s.duration_ms() / 1000.0,
+                    t.elapsed().as_secs_f64()
+                ),
+                Err(e) => format!("{}: {e}", engine.describe()),
+            }
         }
     };
     println!("  voice:           {voice}");

@@ -57,19 +57,51 @@ impl Output {
     }
 }
 
-/// Picks the persona's voice engine.
+/// Picks the persona's voice engine. A Piper voice that is not set up (no model, no ONNX
+/// Runtime) falls back to espeak-ng with a warning: the companion always has a voice.
 pub fn voice_engine(v: &tomoni_persona::persona::VoiceSettings) -> VoiceEngine {
+    voice_engine_strict(v).unwrap_or_else(|(why, fallback)| {
+        bevy::log::warn!("{why}; espeak-ng speaks instead");
+        VoiceEngine::Espeak(fallback)
+    })
+}
+
+/// The persona's voice engine exactly as configured, or why not with the espeak-ng fallback
+/// (`tomoni say --engine piper` reports the reason instead of speaking another voice).
+pub fn voice_engine_strict(
+    v: &tomoni_persona::persona::VoiceSettings,
+) -> Result<VoiceEngine, (String, tomoni_voice::espeak::EspeakVoice)> {
+    use tomoni_voice::espeak::EspeakVoice;
+    let espeak = |voice: &str| EspeakVoice { voice: voice.into(), rate: v.rate, pitch: v.pitch };
     match v.engine.as_str() {
-        "openai" => VoiceEngine::OpenAi(tomoni_voice::openai_tts::OpenAiSpeech::new(
+        "openai" => Ok(VoiceEngine::OpenAi(tomoni_voice::openai_tts::OpenAiSpeech::new(
             &v.endpoint,
             &v.model,
             &v.voice,
             Some(v.api_key_env.clone()).filter(|k| !k.is_empty()),
-        )),
-        _ => VoiceEngine::Espeak(tomoni_voice::espeak::EspeakVoice {
-            voice: v.voice.clone(),
-            rate: v.rate,
-            pitch: v.pitch,
-        }),
+        ))),
+        "piper" => {
+            let lib = tomoni_voice::piper::runtime_library();
+            let found = tomoni_voice::piper::PiperSpec::find(&v.voice).and_then(|spec| {
+                if lib.is_file() {
+                    Ok(spec)
+                } else {
+                    Err(tomoni_voice::TtsError::Model(format!(
+                        "no ONNX Runtime at {} (run `cargo xtask deps`)",
+                        lib.display()
+                    )))
+                }
+            });
+            match found {
+                Ok(mut spec) => {
+                    // `rate` is words per minute for every engine: 165 is the voice's own pace.
+                    spec.length_scale *= 165.0 / v.rate.clamp(80, 450) as f32;
+                    let fallback = espeak(&spec.espeak_voice);
+                    Ok(VoiceEngine::Piper { spec, fallback })
+                }
+                Err(e) => Err((e.to_string(), espeak("en-us"))),
+            }
+        }
+        _ => Ok(VoiceEngine::Espeak(espeak(&v.voice))),
     }
 }

@@ -256,9 +256,11 @@ pub fn draft_persona(export: &ChatGptExport) -> Persona {
         greeting: format!("It's me, {name}. I'm here with you now."),
         languages: languages.clone(),
         example_dialogue: examples,
-        voice: VoiceSettings {
-            voice: if languages[0] == "ja" { "ja".into() } else { "en-us".into() },
-            ..VoiceSettings::default()
+        // No Japanese neural voice is set up yet: a Japanese persona speaks with espeak-ng.
+        voice: if languages[0] == "ja" {
+            VoiceSettings { engine: "espeak".into(), voice: "ja".into(), ..VoiceSettings::default() }
+        } else {
+            VoiceSettings::default()
         },
         avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 },
         user_notes: profile,

@@ -91,11 +91,13 @@ pub struct Example {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VoiceSettings {
-    /// `espeak` (in process) or `openai` (`/v1/audio/speech`).
+    /// `piper` (a neural voice in process), `espeak` (espeak-ng in process) or `openai`
+    /// (`/v1/audio/speech`).
     pub engine: String,
-    /// Voice name for the engine (espeak-ng: `en-us`, `ja`, …).
+    /// Voice name for the engine (Piper: `en_US-joe-medium` or a path to a `.onnx`; espeak-ng:
+    /// `en-us`, `ja`, …).
     pub voice: String,
-    /// Words per minute (espeak-ng).
+    /// Words per minute (espeak-ng; for Piper, 165 is the voice's own pace).
     pub rate: u32,
     /// Pitch 0–100 (espeak-ng).
     pub pitch: u32,
@@ -110,8 +112,8 @@ pub struct VoiceSettings {
 impl Default for VoiceSettings {
     fn default() -> Self {
         Self {
-            engine: "espeak".into(),
-            voice: "en-us".into(),
+            engine: "piper".into(),
+            voice: "en_US-joe-medium".into(),
             rate: 165,
             pitch: 50,
             endpoint: String::new(),
@@ -186,8 +188,11 @@ impl Persona {
                 format!("{} m is not a plausible standing height (0.3..3.0)", p.avatar.height),
             ));
         }
-        if !matches!(p.voice.engine.as_str(), "espeak" | "openai") {
-            return Err(field_err("engine", format!("{:?}: expected \"espeak\" or \"openai\"", p.voice.engine)));
+        if !matches!(p.voice.engine.as_str(), "piper" | "espeak" | "openai") {
+            return Err(field_err(
+                "engine",
+                format!("{:?}: expected \"piper\", \"espeak\" or \"openai\"", p.voice.engine),
+            ));
         }
         if p.voice.engine == "openai" && !p.voice.endpoint.starts_with("http") {
             return Err(field_err("endpoint", "the openai voice engine needs an http(s) endpoint up to /v1".into()));

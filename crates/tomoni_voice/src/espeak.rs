@@ -67,34 +67,119 @@ extern "C" fn on_synth(wav: *mut c_short, numsamples: c_int, events: *mut sys::e
     0
 }
 
+/// Makes sure the engine is initialised; returns its sample rate. Call with the lock held.
+fn ensure_engine(engine: &mut Option<u32>) -> Result<u32, TtsError> {
+    if let Some(r) = *engine {
+        return Ok(r);
+    }
+    let options = (sys::espeakINITIALIZE_PHONEME_EVENTS | sys::espeakINITIALIZE_PHONEME_IPA) as c_int;
+    // SAFETY: plain C call with a null data path (espeak's default) and valid enum values.
+    let r = unsafe {
+        sys::espeak_Initialize(sys::espeak_AUDIO_OUTPUT_AUDIO_OUTPUT_SYNCHRONOUS, 0, std::ptr::null(), options)
+    };
+    if r <= 0 {
+        return Err(TtsError::Init("espeak_Initialize failed (is espeak-ng-data installed?)".into()));
+    }
+    // SAFETY: registering a callback with the exact signature espeak expects.
+    unsafe { sys::espeak_SetSynthCallback(Some(on_synth)) };
+    *engine = Some(r as u32);
+    Ok(r as u32)
+}
+
+fn set_voice(voice: &str) -> Result<(), TtsError> {
+    let name = CString::new(voice).map_err(|_| TtsError::Voice(voice.into()))?;
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    if unsafe { sys::espeak_SetVoiceByName(name.as_ptr()) } != sys::espeak_ERROR_EE_OK {
+        return Err(TtsError::Voice(voice.into()));
+    }
+    Ok(())
+}
+
+/// One clause as espeak-ng reads it: its IPA and the punctuation that ended it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IpaClause {
+    /// The clause's phonemes in IPA, words separated by spaces, stress marks included.
+    pub ipa: String,
+    /// `.`, `,`, `?`, `!`, `:` or `;` when the clause ended with one.
+    pub terminator: Option<char>,
+}
+
+impl IpaClause {
+    /// Whether the clause ends a sentence (Piper synthesises sentence by sentence).
+    pub fn ends_sentence(&self) -> bool {
+        matches!(self.terminator, Some('.' | '?' | '!'))
+    }
+}
+
+/// Text to IPA, clause by clause, the way Piper's voices were trained to read it (espeak-ng's
+/// `TextToPhonemes` in IPA mode, punctuation kept). Stock espeak-ng does not report a clause's
+/// punctuation, so it is read from the text the clause consumed.
+pub fn text_to_ipa(text: &str, voice: &str) -> Result<Vec<IpaClause>, TtsError> {
+    let mut engine = ENGINE.lock().map_err(|_| TtsError::Init("engine lock poisoned".into()))?;
+    ensure_engine(&mut engine)?;
+    set_voice(voice)?;
+    let ctext = CString::new(text.replace('\0', " ")).map_err(|e| TtsError::Synth(e.to_string()))?;
+    let bytes = ctext.as_bytes();
+    let base = ctext.as_ptr();
+    let mut ptr: *const std::ffi::c_void = base.cast();
+    let mut out = Vec::new();
+    while !ptr.is_null() {
+        // SAFETY: `ptr` is null or points into `ctext` (espeak advances it within the string);
+        // the returned pointer is espeak's static buffer, copied before the next call; the
+        // engine mutex is held throughout.
+        let (ipa, next) = unsafe {
+            let from = ptr.cast::<u8>().offset_from(base.cast::<u8>()) as usize;
+            let r =
+                sys::espeak_TextToPhonemes(&mut ptr, sys::espeakCHARS_AUTO as c_int, sys::espeakPHONEMES_IPA as c_int);
+            let ipa = if r.is_null() { String::new() } else { CStr::from_ptr(r.cast()).to_string_lossy().into_owned() };
+            let to = if ptr.is_null() { bytes.len() } else { ptr.cast::<u8>().offset_from(base.cast::<u8>()) as usize };
+            (ipa, from..to.max(from))
+        };
+        let consumed = String::from_utf8_lossy(&bytes[next]);
+        // espeak-ng has read one character into the next clause before it stops.
+        let mut consumed = consumed.chars();
+        if !ptr.is_null() {
+            consumed.next_back();
+        }
+        let terminator = consumed.as_str().trim_end().chars().last().and_then(|c| match c {
+            '.' | '。' => Some('.'),
+            ',' | '、' => Some(','),
+            '?' | '？' => Some('?'),
+            '!' | '！' => Some('!'),
+            ':' | ';' => Some(c),
+            _ => None,
+        });
+        // Words in another language come wrapped in (lang) flags; Piper strips them too.
+        let ipa = strip_language_flags(ipa.trim());
+        if !ipa.is_empty() || terminator.is_some() {
+            out.push(IpaClause { ipa, terminator });
+        }
+    }
+    Ok(out)
+}
+
+fn strip_language_flags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0u32;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// espeak-ng's output rate.
 pub const SAMPLE_RATE: u32 = 22_050;
 
 /// Speaks `text` with `voice`; returns samples and phoneme timings.
 pub fn synthesize(text: &str, voice: &EspeakVoice) -> Result<Speech, TtsError> {
     let mut engine = ENGINE.lock().map_err(|_| TtsError::Init("engine lock poisoned".into()))?;
-    let rate = match *engine {
-        Some(r) => r,
-        None => {
-            let options = (sys::espeakINITIALIZE_PHONEME_EVENTS | sys::espeakINITIALIZE_PHONEME_IPA) as c_int;
-            // SAFETY: plain C call with a null data path (espeak's default) and valid enum values.
-            let r = unsafe {
-                sys::espeak_Initialize(sys::espeak_AUDIO_OUTPUT_AUDIO_OUTPUT_SYNCHRONOUS, 0, std::ptr::null(), options)
-            };
-            if r <= 0 {
-                return Err(TtsError::Init("espeak_Initialize failed (is espeak-ng-data installed?)".into()));
-            }
-            // SAFETY: registering a callback with the exact signature espeak expects.
-            unsafe { sys::espeak_SetSynthCallback(Some(on_synth)) };
-            *engine = Some(r as u32);
-            r as u32
-        }
-    };
-    let name = CString::new(voice.voice.as_str()).map_err(|_| TtsError::Voice(voice.voice.clone()))?;
-    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
-    if unsafe { sys::espeak_SetVoiceByName(name.as_ptr()) } != sys::espeak_ERROR_EE_OK {
-        return Err(TtsError::Voice(voice.voice.clone()));
-    }
+    let rate = ensure_engine(&mut engine)?;
+    set_voice(&voice.voice)?;
     // SAFETY: plain C calls with in-range values.
     unsafe {
         sys::espeak_SetParameter(sys::espeak_PARAMETER_espeakRATE, voice.rate.clamp(80, 450) as c_int, 0);
@@ -160,5 +245,17 @@ mod tests {
         let e =
             synthesize("hi", &EspeakVoice { voice: "xx-nonexistent".into(), ..EspeakVoice::default() }).unwrap_err();
         assert_eq!(e, TtsError::Voice("xx-nonexistent".into()));
+    }
+
+    #[test]
+    fn ipa_by_clause_with_punctuation() {
+        let c = text_to_ipa("Hello there, my friend. How are you?", "en-us").unwrap();
+        let ends: Vec<_> = c.iter().map(|c| c.terminator).collect();
+        assert_eq!(ends, [Some(','), Some('.'), Some('?')], "{c:?}");
+        assert!(c[0].ipa.contains('h') && c[0].ipa.contains('ð'), "{c:?}");
+        assert!(c[1].ends_sentence() && !c[0].ends_sentence());
+        assert!(c.iter().all(|c| !c.ipa.contains('(')), "{c:?}");
+        let ja = text_to_ipa("こんにちは。", "ja").unwrap();
+        assert!(!ja[0].ipa.is_empty(), "{ja:?}");
     }
 }

@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod analysis_model;
 pub mod espeak;
 pub mod openai_tts;
+pub mod piper;
 pub mod playback;
 pub mod speaker;
 pub mod stream;
@@ -70,6 +71,9 @@ pub enum TtsError {
     /// The voice is unknown to the engine.
     #[error("unknown voice {0:?} (try `espeak-ng --voices`)")]
     Voice(String),
+    /// A neural voice or its runtime could not be loaded (the message names the file).
+    #[error("voice model: {0}")]
+    Model(String),
     /// Synthesis failed.
     #[error("synthesis failed: {0}")]
     Synth(String),

@@ -6,12 +6,13 @@
 //! for room in the ring happen here. Barge-in ([`Speaker::stop`]) silences the output from the
 //! next audio block and drops every job sent before it.
 
-use crate::TtsError;
 use crate::analysis::{self, Analyzer};
 use crate::espeak::{self, EspeakVoice};
 use crate::openai_tts::OpenAiSpeech;
+use crate::piper::{PiperSpec, PiperVoice};
 use crate::stream::{AudioClock, SpeechQueue, SpeechStreamData, Stopper, speech_stream};
 use crate::viseme::VisemeTrack;
+use crate::{Speech, TtsError};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,15 +23,29 @@ use std::time::Instant;
 pub enum VoiceEngine {
     /// espeak-ng in process, with exact phoneme timing.
     Espeak(EspeakVoice),
+    /// A Piper neural voice in process, with exact phoneme timing from the model's durations;
+    /// espeak-ng speaks instead if the model cannot be loaded or is too slow on this machine.
+    Piper {
+        /// The voice.
+        spec: PiperSpec,
+        /// The fallback.
+        fallback: EspeakVoice,
+    },
     /// An OpenAI-compatible `/v1/audio/speech` service; mouth shapes from audio analysis.
     OpenAi(OpenAiSpeech),
 }
+
+/// The slowest real-time factor (synthesis time / speech time, one thread) at which a neural
+/// voice still speaks: slower, and a long clause would leave the companion silent mid-sentence
+/// on a loaded machine, so espeak-ng speaks instead.
+pub const MAX_REAL_TIME_FACTOR: f64 = 0.5;
 
 impl VoiceEngine {
     /// Sample rate of the audio this engine produces.
     pub fn sample_rate(&self) -> u32 {
         match self {
             VoiceEngine::Espeak(_) => espeak::SAMPLE_RATE,
+            VoiceEngine::Piper { spec, .. } => spec.sample_rate,
             VoiceEngine::OpenAi(_) => crate::openai_tts::PCM_RATE,
         }
     }
@@ -39,8 +54,28 @@ impl VoiceEngine {
     pub fn describe(&self) -> String {
         match self {
             VoiceEngine::Espeak(v) => format!("espeak-ng {} voice {}", espeak::version(), v.voice),
+            VoiceEngine::Piper { spec, .. } => format!("Piper voice {} (ONNX Runtime, in process)", spec.name()),
             VoiceEngine::OpenAi(o) => format!("{} voice {} at {}", o.model, o.voice, o.base_url),
         }
+    }
+}
+
+impl VoiceEngine {
+    /// Speaks `text` in one piece, with its mouth track: for `tomoni say`, `doctor` and
+    /// benchmarks (the live app streams through [`Speaker`] instead). Loads a Piper voice each
+    /// call and never falls back: asked for a voice, it says why that voice cannot speak.
+    pub fn synthesize_once(&self, text: &str) -> Result<(Speech, VisemeTrack), TtsError> {
+        let speech = match self {
+            VoiceEngine::Espeak(v) => espeak::synthesize(text, v)?,
+            VoiceEngine::Piper { spec, .. } => PiperVoice::load(spec, 2)?.synthesize(text)?,
+            VoiceEngine::OpenAi(o) => {
+                let speech = o.synthesize(text)?;
+                let frames = analysis::track(&speech.samples, speech.sample_rate);
+                return Ok((speech, VisemeTrack { fps: 60.0, frames }));
+            }
+        };
+        let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+        Ok((speech, track))
     }
 }
 
@@ -154,6 +189,16 @@ fn run(
 ) {
     crate::lower_thread_priority();
     let rate = engine.sample_rate();
+    let mut piper = match &engine {
+        VoiceEngine::Piper { spec, .. } => match load_piper(spec) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let _ = events.send((0, Event::Failed(format!("{e}; espeak-ng speaks instead"))));
+                None
+            }
+        },
+        _ => None,
+    };
     let mut current = 0u64;
     let mut analyzer = Analyzer::new(rate);
     while let Ok((g, job)) = jobs.recv() {
@@ -192,6 +237,33 @@ fn run(
                         queue.push_all_unless(&speech.samples, &stale);
                         Ok(())
                     }),
+                    VoiceEngine::Piper { fallback, .. } => match piper.as_mut() {
+                        // Sentence by sentence: the first is queued while the next is made.
+                        Some(voice) => {
+                            let mut first = None;
+                            let mut at = start;
+                            voice
+                                .sentences(&text, |speech| {
+                                    let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+                                    send(Event::Track { start: at, track });
+                                    first.get_or_insert_with(|| began.elapsed().as_secs_f64() * 1000.0);
+                                    queue.push_all_unless(&speech.samples, &stale);
+                                    at += speech.samples.len() as u64;
+                                })
+                                .map(|()| {
+                                    let ms = first.unwrap_or(0.0);
+                                    send(Event::Queued { start, len: at - start, first_sample_ms: ms });
+                                })
+                        }
+                        None => espeak::synthesize(&text, fallback).map(|speech| {
+                            let speech = resample(speech, rate);
+                            let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+                            send(Event::Track { start, track });
+                            let ms = began.elapsed().as_secs_f64() * 1000.0;
+                            send(Event::Queued { start, len: speech.samples.len() as u64, first_sample_ms: ms });
+                            queue.push_all_unless(&speech.samples, &stale);
+                        }),
+                    },
                     VoiceEngine::OpenAi(o) => {
                         // Streamed: queue each piece as it arrives and analyse it for the mouth.
                         let mut first = None;
@@ -237,6 +309,44 @@ fn run(
             }
         }
     }
+}
+
+/// Loads a Piper voice on the speaker thread (one ONNX Runtime thread, so the frame loop keeps
+/// the other core) and times a warm-up sentence: a voice slower than
+/// [`MAX_REAL_TIME_FACTOR`] is refused.
+fn load_piper(spec: &PiperSpec) -> Result<PiperVoice, TtsError> {
+    let mut voice = PiperVoice::load(spec, 1)?;
+    let t = Instant::now();
+    let warm = voice.synthesize("Hello, I am here.")?;
+    let rtf = t.elapsed().as_secs_f64() * 1000.0 / warm.duration_ms().max(1.0);
+    if rtf > MAX_REAL_TIME_FACTOR {
+        return Err(TtsError::Model(format!(
+            "{} is too slow here (real-time factor {rtf:.2}, limit {MAX_REAL_TIME_FACTOR})",
+            spec.name()
+        )));
+    }
+    Ok(voice)
+}
+
+/// Linear resampling of the fallback voice to the rate the output was opened at (a Piper voice
+/// may speak at 16 kHz; espeak-ng at 22.05 kHz); phoneme times are in ms and stay as they are.
+fn resample(speech: Speech, rate: u32) -> Speech {
+    if speech.sample_rate == rate || speech.samples.is_empty() {
+        return speech;
+    }
+    let n = (speech.samples.len() as u64 * u64::from(rate) / u64::from(speech.sample_rate)) as usize;
+    let step = f64::from(speech.sample_rate) / f64::from(rate);
+    let s = &speech.samples;
+    let samples = (0..n)
+        .map(|i| {
+            let x = i as f64 * step;
+            let (j, f) = (x as usize, x.fract());
+            let a = f64::from(s[j.min(s.len() - 1)]);
+            let b = f64::from(s[(j + 1).min(s.len() - 1)]);
+            (a + (b - a) * f).round() as i16
+        })
+        .collect();
+    Speech { sample_rate: rate, samples, phonemes: speech.phonemes }
 }
 
 fn hop_track(frames: Vec<[f32; 5]>, rate: u32) -> VisemeTrack {

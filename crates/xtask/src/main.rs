@@ -12,6 +12,7 @@
 
 mod deps;
 mod real_llm;
+mod voices;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
         "avatar" => avatar(),
         "pictures" => pictures(),
         "xr" => xr(),
-        "deps" => deps::ensure(deps::ALL),
+        "deps" => deps::ensure(deps::ALL).and_then(|()| voices::ensure()),
         _ => {
             eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | xr | deps>");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
@@ -93,6 +94,7 @@ pub fn run(mut c: Command) -> Res {
 fn test(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     deps::ensure_node_tools()?;
+    voices::ensure()?;
     refresh_binary()?;
     run(cargo(&["fmt", "--all", "--check"]))?;
     run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -100,6 +102,8 @@ fn test(rest: &[String]) -> Res {
     // Tests that render need a Vulkan driver: lavapipe, chosen explicitly so a stray GPU ICD
     // on a developer machine cannot make CI and local results differ.
     t.env("TOMONI_TEST_VULKAN", "lavapipe").env("TOMONI_NODE_MODULES", cache_dir().join("node/node_modules"));
+    // The voice set-up above ran: tests that speak with the Piper voice must find it.
+    t.env("TOMONI_TEST_PIPER", "1");
     run(t)?;
     // XR on a real OpenXR runtime (Monado, headless), with the binary the tests just built.
     run(cargo(&["build", "--workspace"]))?;
@@ -112,6 +116,7 @@ fn test(rest: &[String]) -> Res {
 
 fn demo(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
+    voices::ensure()?;
     let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
     let has_xr = std::env::var_os("XR_RUNTIME_JSON").is_some()
@@ -137,6 +142,7 @@ fn demo(rest: &[String]) -> Res {
 
 fn bench(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
+    voices::ensure()?;
     // The dev profile (dependencies at opt-level 2) is the one every other task builds:
     // benches reuse it instead of compiling Bevy a second time for `release`.
     // `--workspace` everywhere: the same package selection means the same feature unification,

