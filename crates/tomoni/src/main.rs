@@ -57,7 +57,8 @@ enum Command {
         /// front | side | eye | face.
         #[arg(long, default_value = "front")]
         view: tomoni_xr::views::View,
-        /// Show this VRM expression at full weight (e.g. happy, aa, blink).
+        /// Show this VRM expression at full weight (e.g. happy, aa, blink), or several with
+        /// weights (`aa=0.6,ih=0.25`).
         #[arg(long)]
         expression: Option<String>,
         /// Pose mid-gesture: nod, head_shake, head_tilt, wave, bow, hand_on_heart, shrug, offer_hand.

@@ -1,7 +1,10 @@
 //! Benchmarks: see `benches/`. Run them with `cargo xtask bench`, which builds them in the dev
 //! profile every other task uses, so Bevy is compiled once. This library holds what several
 //! benches share (and the tests of `tomoni` and `tomoni_companion`): a VRM-like skeleton with spring-boned hair,
-//! a loopback HTTP request reader, and a counting global allocator.
+//! a loopback HTTP request reader, a counting global allocator, and the labelled speech the
+//! lip-sync is trained and measured on ([`lipsync`]).
+
+pub mod lipsync;
 
 use bevy::prelude::*;
 use bevy_vrm1::prelude::{ColliderShape, RestTransform, SpringJointProps, SpringRoot, VrmBone};

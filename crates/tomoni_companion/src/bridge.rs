@@ -91,6 +91,11 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// The voice's sample rate (the clock's samples per second).
+    pub fn speech_rate(&self) -> u32 {
+        self.speaker.sample_rate()
+    }
+
     /// Connects a talk thread and a speaker.
     pub fn new(
         talk: (Sender<UserInput>, Receiver<Talk>),

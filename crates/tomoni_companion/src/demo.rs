@@ -79,6 +79,9 @@ struct Summary {
     pngs: u32,
     latency: Option<String>,
     steps: Option<Vec<StepRecord>>,
+    /// The speaker's sample rate (the voice engine's: Piper and espeak-ng at 22.05 kHz, an
+    /// OpenAI-compatible service at 24 kHz).
+    speech_rate: u32,
 }
 
 /// `tomoni ceremony run`: checks the script, then runs it headless (`crate::demo::record`) or
@@ -245,7 +248,9 @@ fn direct(
             };
             let latency = bridge.last.map(|l| l.line());
             let steps = ceremony.as_mut().map(|c| std::mem::take(&mut c.records));
-            finish(&script, &mut exit, Ok(Summary { frames, timeline, audio, pngs, latency, steps }));
+            let speech_rate = bridge.speech_rate();
+            let summary = Summary { frames, timeline, audio, pngs, latency, steps, speech_rate };
+            finish(&script, &mut exit, Ok(summary));
         }
         return;
     }
@@ -351,7 +356,7 @@ fn write_outputs(req: &DemoRequest, s: Summary, wav_name: &str) -> Result<(), Fa
     let doc = serde_json::json!({
         "fps": FPS,
         "audio_rate": crate::speech::OFFLINE_RATE,
-        "speech_rate": tomoni_voice::espeak::SAMPLE_RATE,
+        "speech_rate": s.speech_rate,
         "events": s.timeline,
         "frames": s.frames,
         "latency": s.latency,

@@ -49,6 +49,21 @@ struct Job {
     outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
 }
 
+/// `--expression`: one name at full weight (`happy`), or weights (`aa=0.6,ih=0.25`), e.g. a
+/// moment of a mouth track from `tomoni say --visemes`.
+pub fn expression_weights(spec: &str) -> Result<Vec<(String, f32)>, Failure> {
+    spec.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| match p.split_once('=') {
+            None => Ok((p.trim().to_string(), 1.0)),
+            Some((n, w)) => match w.trim().parse::<f32>() {
+                Ok(w) if (0.0..=1.0).contains(&w) => Ok((n.trim().to_string(), w)),
+                _ => Err(Failure::Input(format!("--expression {spec:?}: weight {w:?} is not a number in 0..1"))),
+            },
+        })
+        .collect()
+}
+
 /// Renders `req` for `setup`.
 pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     if req.width == 0 || req.height == 0 || req.width > 8192 || req.height > 8192 {
@@ -56,12 +71,14 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     }
     if let Some(e) = &req.expression {
         let info = tomoni_avatar::vrm_check::inspect(&setup.avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
-        if !info.expressions.contains(e) {
-            return Err(Failure::Input(format!(
-                "{}: has no expression {e:?} (it has: {})",
-                setup.avatar_file.display(),
-                info.expressions.join(" ")
-            )));
+        for (name, _) in expression_weights(e)? {
+            if !info.expressions.contains(&name) {
+                return Err(Failure::Input(format!(
+                    "{}: has no expression {name:?} (it has: {})",
+                    setup.avatar_file.display(),
+                    info.expressions.join(" ")
+                )));
+            }
         }
     }
     let mut app = base_app(&setup, AppMode::Headless, req.transparent);
@@ -183,7 +200,8 @@ fn drive_capture(
     {
         // After the face has bound its expressions (the first ready frame); the face is pinned
         // (see `render`), so blinks and lip-sync leave this one alone.
-        commands.trigger(SetExpressions::single(vrm, e.as_str(), 1.0));
+        let weights = expression_weights(e).unwrap_or_default();
+        commands.trigger(SetExpressions::from_iter(vrm, weights.iter().map(|(n, w)| (n.as_str(), *w))));
         state.expression_set = true;
     }
     if let Some(name) = &job.req.clip {

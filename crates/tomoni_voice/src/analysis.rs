@@ -17,13 +17,13 @@ pub const HOP: usize = 256;
 const ORDER: usize = 12;
 const BINS: usize = 96;
 /// Hops of context either side of the hop being classified.
-pub const CONTEXT: usize = 2;
+pub const CONTEXT: usize = 3;
 /// Hops the classifier sees at once.
 pub const SPAN: usize = 2 * CONTEXT + 1;
 /// Inputs of the classifier: `SPAN` feature vectors and whether the centre hop is silent.
 pub const INPUTS: usize = SPAN * NF + 1;
 /// Hidden units of the classifier.
-pub const HIDDEN: usize = 32;
+pub const HIDDEN: usize = 96;
 // The generated weights must fit the features computed here.
 const _: () = assert!(crate::analysis_model::INPUTS == INPUTS && crate::analysis_model::HIDDEN == HIDDEN);
 
@@ -44,6 +44,10 @@ pub struct Analyzer {
     /// Features of the last hop, zero when it was silent (for calibration).
     pub features: [f32; NF],
     noise_floor: f32,
+    /// The speaker's long-term spectral shape: a running mean of the band features over the
+    /// sounding hops so far (it outlives [`Analyzer::reset`]: the speaker stays the same).
+    speaker: [f32; BANDS],
+    sounding: u32,
     /// The last `SPAN` hops' features and loudness, oldest first (zeros before the start).
     ring: [([f32; NF], f32); SPAN],
     /// Hops analysed since the last reset.
@@ -81,6 +85,8 @@ impl Analyzer {
             last: [0.0; 5],
             features: [0.0; NF],
             noise_floor: 1e-4,
+            speaker: [0.0; BANDS],
+            sounding: 0,
             ring: [([0.0; NF], 0.0); SPAN],
             seen: 0,
         }
@@ -209,13 +215,25 @@ impl Analyzer {
         }
         f[16] = loud * 10.0;
         f[17] = zc * 40.0;
+        // The same bands relative to this speaker's average: formants sit higher in a smaller
+        // vocal tract, and the mouth shape is in how a moment differs from the speaker's norm.
+        self.sounding = self.sounding.saturating_add(1);
+        let rate = (1.0 / self.sounding as f32).max(1.0 / SPEAKER_HOPS);
+        for b in 0..BANDS {
+            self.speaker[b] += rate * (f[b] - self.speaker[b]);
+            f[18 + b] = f[b] - self.speaker[b];
+        }
         self.features = f;
         (f, loud)
     }
 }
 
 /// Number of features per hop.
-pub const NF: usize = 18;
+pub const NF: usize = 18 + BANDS;
+/// Spectral bands per hop.
+const BANDS: usize = 16;
+/// Hops the speaker's average spans once warmed up (about 1.5 s of speech).
+const SPEAKER_HOPS: f32 = 128.0;
 
 /// Mouth weights shown for each class (aa ih ou ee oh closed).
 pub const CLASS_WEIGHTS: [[f32; 5]; 6] = [

@@ -201,6 +201,8 @@ impl Default for RawInference {
 pub struct PiperVoice {
     spec: PiperSpec,
     session: Session,
+    /// The length scale it was loaded with ([`PiperVoice::set_speed`] scales from it).
+    base_length: f32,
 }
 
 impl std::fmt::Debug for PiperVoice {
@@ -228,7 +230,12 @@ impl PiperVoice {
         if session.outputs().len() < 2 {
             return Err(at(&"the model gives no phoneme durations"));
         }
-        Ok(Self { spec: spec.clone(), session })
+        Ok(Self { spec: spec.clone(), session, base_length: spec.length_scale })
+    }
+
+    /// Slower (> 1) or faster (< 1) than the pace it was loaded with.
+    pub fn set_speed(&mut self, length_scale: f32) {
+        self.spec.length_scale = self.base_length * length_scale;
     }
 
     /// The voice's settings.
@@ -324,8 +331,9 @@ impl PiperVoice {
 /// Groups phoneme characters into phonemes the viseme map knows: a stress mark belongs to the
 /// phoneme after it, a length mark or combining diacritic to the one before, and a word space
 /// does not close the mouth (Piper's spaces are joins, not pauses). Punctuation stays: it is a
-/// real pause and reads as silence.
-fn timed_phonemes(chars: &[char], starts: &[Option<f64>], ms: impl Fn(f64) -> f64) -> Vec<Phoneme> {
+/// real pause and reads as silence. Used for any engine that times phoneme characters (Piper
+/// here, Kokoro in the lip-sync training corpus).
+pub fn timed_phonemes(chars: &[char], starts: &[Option<f64>], ms: impl Fn(f64) -> f64) -> Vec<Phoneme> {
     let mut out: Vec<Phoneme> = Vec::new();
     let mut pending_stress: Option<(f64, String)> = None;
     for (i, &c) in chars.iter().enumerate() {

