@@ -178,7 +178,9 @@ impl Model {
         let row = |v: &[f64]| v.iter().map(|x| format!("{x:.5}")).collect::<Vec<_>>().join(", ");
         println!("/// Input means.\npub const MEAN: [f32; INPUTS] = [{}];", row(&self.mean));
         println!("/// Input scales (standard deviations).\npub const SCALE: [f32; INPUTS] = [{}];", row(&self.scale));
-        println!("/// Input to hidden weights (a static: 90 KB is too large to copy in at every use).\npub static W1: [[f32; HIDDEN]; INPUTS] = [");
+        println!(
+            "/// Input to hidden weights (a static: 90 KB is too large to copy in at every use).\npub static W1: [[f32; HIDDEN]; INPUTS] = ["
+        );
         for r in &self.w1 {
             println!("    [{}],", row(r));
         }
