@@ -192,28 +192,16 @@ fn main() {
     for t in &piper_en {
         offsets.1.extend(av_offset(t));
     }
+    let espeak_group = |v: &str, lang: &'static str, held: bool| {
+        let texts = if lang == "en" { &BENCH_EN[..] } else { &BENCH_JA[..] };
+        let takes = texts.iter().map(|t| Take::new(v.into(), lang, false, espeak(t, v, 165, 50).unwrap())).collect();
+        (format!("espeak-ng {v}"), lang, held, takes)
+    };
     groups.push(("espeak-ng en-us".into(), "en", false, espeak_en));
-    let (v, _) = HELD_OUT_ESPEAK[0];
-    groups.push((
-        format!("espeak-ng {v}"),
-        "en",
-        true,
-        BENCH_EN.iter().map(|t| Take::new(v.into(), "en", false, espeak(t, v, 165, 50).unwrap())).collect(),
-    ));
+    groups.push(espeak_group(HELD_OUT_ESPEAK[0].0, "en", true));
     groups.push((format!("Piper {DEFAULT_VOICE} (neural)"), "en", false, piper_en));
-    groups.push((
-        "espeak-ng ja".into(),
-        "ja",
-        false,
-        BENCH_JA.iter().map(|t| Take::new("ja".into(), "ja", false, espeak(t, "ja", 165, 50).unwrap())).collect(),
-    ));
-    let (v, _) = HELD_OUT_ESPEAK[1];
-    groups.push((
-        format!("espeak-ng {v}"),
-        "ja",
-        true,
-        BENCH_JA.iter().map(|t| Take::new(v.into(), "ja", false, espeak(t, v, 165, 50).unwrap())).collect(),
-    ));
+    groups.push(espeak_group("ja", "ja", false));
+    groups.push(espeak_group(HELD_OUT_ESPEAK[1].0, "ja", true));
     match kokoro_corpus() {
         Ok(dir) => {
             for v in TRAIN_KOKORO.iter().chain(&HELD_OUT_KOKORO) {
@@ -235,17 +223,11 @@ fn main() {
             score.add(t);
         }
         score.row(&format!("{name} [{lang}]"), *held);
-        let key = format!("{lang}, {}", if *held { "held-out voices" } else { "trained voices" });
-        match totals.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, s)) => s.merge(&score),
-            None => {
-                let mut s = Score::default();
-                s.merge(&score);
-                totals.push((key, s));
-            }
-        }
+        let mut keys = vec![format!("{lang}, {}", if *held { "held-out voices" } else { "trained voices" })];
         if name.contains("neural") && *held {
-            let key = format!("{lang}, held-out neural voices");
+            keys.push(format!("{lang}, held-out neural voices"));
+        }
+        for key in keys {
             match totals.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, s)) => s.merge(&score),
                 None => {

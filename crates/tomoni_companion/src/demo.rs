@@ -289,7 +289,7 @@ fn direct(
     let played = bridge.played_samples();
     let wav_at = bridge.rendered_samples();
     script.frames.push(serde_json::json!({
-        "frame": frame, "t": (t * 1000.0).round() / 1000.0, "played_samples": played, "wav_sample": wav_at,
+        "frame": frame, "t": (f64::from(t) * 1000.0).round() / 1000.0, "played_samples": played, "wav_sample": wav_at,
         "mouth": mouth.0, "blink": life.blink, "state": format!("{:?}", *conversation),
         "gesture": life.gesture.map(|(g, _)| g.name()),
     }));
@@ -353,7 +353,7 @@ fn write_outputs(req: &DemoRequest, s: Summary, wav_name: &str) -> Result<(), Fa
     let pcm: Vec<i16> = s.audio.iter().map(|x| (x.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
     tomoni_voice::wav::write(&wav, crate::speech::OFFLINE_RATE, &pcm).map_err(|e| io(&wav, &e))?;
     let timeline = req.out.join("timeline.json");
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "fps": FPS,
         "audio_rate": crate::speech::OFFLINE_RATE,
         "speech_rate": s.speech_rate,
@@ -362,6 +362,15 @@ fn write_outputs(req: &DemoRequest, s: Summary, wav_name: &str) -> Result<(), Fa
         "latency": s.latency,
         "steps": s.steps,
     });
+    // Frame times are written to the millisecond; step times must be too, or the frame on which
+    // a step ends (same instant) would read as a few microseconds inside it.
+    for step in doc["steps"].as_array_mut().into_iter().flatten() {
+        for key in ["start", "end"] {
+            if let Some(t) = step[key].as_f64() {
+                step[key] = serde_json::json!((t * 1000.0).round() / 1000.0);
+            }
+        }
+    }
     std::fs::write(&timeline, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(|e| io(&timeline, &e))?;
     let sheet = req.out.join("contact-sheet.png");
     // A ceremony's sheet: each step 60 % of the way through (the ceremony's clock and the

@@ -35,6 +35,22 @@ pub fn lower_thread_priority() {
     }
 }
 
+/// CPU time the calling thread has used, in seconds (Linux `CLOCK_THREAD_CPUTIME_ID`; wall time
+/// elsewhere): what a voice costs this machine, whatever else is running.
+#[expect(unsafe_code, reason = "clock_gettime(2) into a local timespec")]
+pub fn thread_cpu_seconds() -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: a plain syscall writing into the timespec we own.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) } == 0 {
+            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
+        }
+    }
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+}
+
 /// Synthesised speech: mono samples and, when the engine knows them, timed phonemes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Speech {
