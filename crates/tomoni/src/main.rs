@@ -441,6 +441,9 @@ fn main() -> ExitCode {
             Err(e) => Err(Failure::Input(e.to_string())),
         },
     };
+    // ONNX Runtime's C++ globals are torn down at exit; a voice still loading or speaking on the
+    // speaker thread would then crash the process. Let that call finish and start no other.
+    tomoni_voice::piper::quiesce();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(msg)) => {

@@ -45,6 +45,19 @@ pub fn voices_dir() -> PathBuf {
     std::env::var_os("TOMONI_VOICES").map_or_else(|| cache_dir().join("voices"), PathBuf::from)
 }
 
+/// Held (shared) by every call into ONNX Runtime; [`quiesce`] takes it for good.
+static IN_FLIGHT: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Waits for any model load or synthesis in progress to finish and lets no other start: call it
+/// just before the process exits. ONNX Runtime's C++ globals are destroyed at exit, and a
+/// thread still inside it then crashes the process (a failing `tomoni run` would die by signal
+/// instead of exiting with its code). Threads that try afterwards wait until the process ends.
+pub fn quiesce() {
+    if let Ok(guard) = IN_FLIGHT.write() {
+        std::mem::forget(guard);
+    }
+}
+
 /// Loads ONNX Runtime once per process and makes its environment.
 fn runtime() -> Result<&'static ort::environment::Environment, TtsError> {
     static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
@@ -216,6 +229,7 @@ impl PiperVoice {
     /// `threads`: ONNX Runtime's intra-op threads (the speaker uses 1 so the frame loop keeps a
     /// core on a 2-core machine).
     pub fn load(spec: &PiperSpec, threads: usize) -> Result<Self, TtsError> {
+        let _busy = IN_FLIGHT.read();
         let env = runtime()?;
         let at = |e: &dyn std::fmt::Display| TtsError::Model(format!("{}: {e}", spec.model.display()));
         let bytes = std::fs::read(&spec.model).map_err(|e| at(&e))?;
@@ -288,6 +302,7 @@ impl PiperVoice {
             Tensor::from_array(([3usize], vec![self.spec.noise_scale, self.spec.length_scale, self.spec.noise_w]))
                 .map_err(synth)?;
         let (audio, widths) = {
+            let _busy = IN_FLIGHT.read();
             let outputs = if self.spec.speakers > 1 {
                 let sid = Tensor::from_array(([1usize], vec![0i64])).map_err(synth)?;
                 self.session.run(ort::inputs![
@@ -595,6 +610,59 @@ mod tests {
             g
         });
         assert!(expose_durations(&m).unwrap_err().contains("no Ceil node"));
+    }
+
+    #[test]
+    fn a_broken_voice_config_names_the_file_and_the_place() {
+        let dir = std::env::temp_dir().join(format!("tomoni-piper-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let model = dir.join("v.onnx");
+        std::fs::write(&model, b"").unwrap();
+        std::fs::write(dir.join("v.onnx.json"), "{\"audio\": {\"sample_rate\": 22050},\n \"espeak\": 7}").unwrap();
+        let e = PiperSpec::find(model.to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("v.onnx.json") && e.contains("line 2"), "{e}");
+        let config = r#"{"audio":{"sample_rate":22050},"espeak":{"voice":"en-us"},"phoneme_id_map":{"_":[0]}}"#;
+        std::fs::write(dir.join("v.onnx.json"), config).unwrap();
+        let e = PiperSpec::find(model.to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("v.onnx.json") && e.contains("no '^'"), "{e}");
+    }
+
+    #[test]
+    fn damaged_models_are_errors_never_panics() {
+        // Every truncation, and 20,000 random byte changes (fixed seed), of a model the patch
+        // accepts: each is patched or refused with a message, and a patched one still parses.
+        let good = tiny_model(false);
+        for n in 0..good.len() {
+            if let Ok(p) = expose_durations(&good[..n]) {
+                assert!(read_fields(&p).is_ok());
+            }
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut refused, mut patched) = (0, 0);
+        for _ in 0..20_000 {
+            let mut m = good.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = (next() % m.len() as u64) as usize;
+                m[i] = next() as u8;
+            }
+            match expose_durations(&m) {
+                Ok(p) => {
+                    patched += 1;
+                    assert!(read_fields(&p).is_ok());
+                }
+                Err(e) => {
+                    refused += 1;
+                    assert!(!e.is_empty());
+                }
+            }
+        }
+        assert!(refused > 1000 && patched > 100, "{refused} refused, {patched} patched");
     }
 
     #[test]
