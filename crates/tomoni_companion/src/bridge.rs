@@ -478,7 +478,9 @@ fn follow_audio(
         }
         bridge.log("first_viseme", || serde_json::json!({"weights": w}));
     }
-    let speaking = pushed > played;
+    // Once speaking, still speaking while the next clause is being made: a neural voice may take
+    // longer over it than the last one takes to play, and a turn must not look over in the gap.
+    let speaking = pushed > played || (*conversation == Conversation::Speaking && bridge.speaker.busy());
     let next = if speaking {
         Conversation::Speaking
     } else if !bridge.turn_ended {

@@ -125,6 +125,8 @@ pub struct Speaker {
     jobs: Sender<(u64, Job)>,
     events: Receiver<(u64, Event)>,
     generation: Arc<AtomicU64>,
+    /// Clauses sent since the last barge-in and not yet made into audio (or failed).
+    pending: Arc<AtomicU64>,
     stopper: Stopper,
     clock: AudioClock,
     rate: u32,
@@ -138,18 +140,29 @@ impl Speaker {
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let (event_tx, events) = crossbeam_channel::unbounded();
         let generation = Arc::new(AtomicU64::new(0));
+        let pending = Arc::new(AtomicU64::new(0));
         let stopper = queue.stopper();
         let clock = queue.clock();
-        let g = generation.clone();
+        let (g, p) = (generation.clone(), pending.clone());
         std::thread::Builder::new()
             .name("tomoni-speaker".into())
-            .spawn(move || run(engine, queue, job_rx, event_tx, g))?;
-        Ok((Self { jobs, events, generation, stopper, clock, rate }, data))
+            .spawn(move || run(engine, queue, job_rx, event_tx, g, p))?;
+        Ok((Self { jobs, events, generation, pending, stopper, clock, rate }, data))
     }
 
     /// Queues a job (never blocks).
     pub fn send(&self, job: Job) {
+        if matches!(job, Job::Say(_)) {
+            self.pending.fetch_add(1, Ordering::AcqRel);
+        }
         let _ = self.jobs.send((self.generation.load(Ordering::Acquire), job));
+    }
+
+    /// Whether clauses sent since the last barge-in are still being synthesised: a neural voice
+    /// can take longer over the next clause than the last one takes to play, and the companion
+    /// is still speaking in that gap.
+    pub fn busy(&self) -> bool {
+        self.pending.load(Ordering::Acquire) > 0
     }
 
     /// The next event, if any (never blocks). Events from before a [`Speaker::stop`] are dropped.
@@ -166,6 +179,7 @@ impl Speaker {
     /// Barge-in: silence now, forget everything queued or sent.
     pub fn stop(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.pending.store(0, Ordering::Release);
         self.stopper.stop();
     }
 
@@ -186,8 +200,15 @@ fn run(
     jobs: Receiver<(u64, Job)>,
     events: Sender<(u64, Event)>,
     generation: Arc<AtomicU64>,
+    pending: Arc<AtomicU64>,
 ) {
     crate::lower_thread_priority();
+    // A clause of the current generation is done (spoken into the queue, or failed).
+    let done = |g: u64| {
+        if g == generation.load(Ordering::Acquire) {
+            let _ = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        }
+    };
     let rate = engine.sample_rate();
     let mut piper = match &engine {
         VoiceEngine::Piper { spec, .. } => match load_piper(spec) {
@@ -306,6 +327,7 @@ fn run(
                 if let Err(e) = result {
                     send(Event::Failed(e.to_string()));
                 }
+                done(g);
             }
         }
     }
@@ -434,6 +456,23 @@ mod tests {
         assert!(tracks[0] == 0 && tracks[1] > 22_050 / 2 && tracks[1] < len, "{tracks:?} of {len}");
         assert!(len > 22_050 && len < 22_050 * 4, "{len} samples");
         assert!(first_sample_ms > 0.0);
+    }
+
+    #[test]
+    fn busy_while_a_clause_is_in_hand_and_not_after_it_or_a_barge_in() {
+        let (s, data) = Speaker::start(VoiceEngine::Espeak(EspeakVoice::default())).unwrap();
+        let _out = data.into_offline();
+        s.send(Job::Say("One clause.".into()));
+        assert!(s.busy(), "busy from the moment a clause is sent");
+        wait_for(&s, |e| matches!(e, Event::Queued { .. }));
+        let until = Instant::now() + std::time::Duration::from_secs(5);
+        while s.busy() && Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(!s.busy(), "still busy after the clause was queued");
+        s.send(Job::Say("Another.".into()));
+        s.stop();
+        assert!(!s.busy(), "a barge-in forgets what was in hand");
     }
 
     #[test]

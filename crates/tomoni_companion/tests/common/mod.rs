@@ -1,5 +1,6 @@
 //! A companion app on `MinimalPlugins` for the library's tests: the real bridge, talk thread,
-//! session (a SQLite file in the test's own folder) and espeak-ng speaker, on the offline clock
+//! session (a SQLite file in the test's own folder) and the default persona's speaker (Piper, or
+//! espeak-ng where Piper is not set up), on the offline clock
 //! the test drives with `app.update()`.
 
 use bevy::prelude::*;
