@@ -1,5 +1,5 @@
 //! The living companion's per-frame cost, measured on the real bridge (`tomoni_companion::bridge`):
-//! dialogue streamed from a loopback SSE server at 80 tokens/s, espeak-ng speech on the speaker
+//! dialogue streamed from a loopback SSE server at 80 tokens/s, the default persona's voice (Piper, in process) on the speaker
 //! thread, lip-sync from the audio clock, gaze, idle life and gestures, written onto a 55-bone
 //! skeleton with spring-boned hair (bevy_vrm1's spring system, transforms propagated) and 14
 //! expressions. One `app.update()` is one frame of that work (no rendering).
@@ -164,7 +164,7 @@ fn main() {
         roots.iter(app.world()).map(|t| t.rotation.angle_between(Quat::IDENTITY).to_degrees()).fold(0.0, f32::max);
     let state = *app.world().resource::<Conversation>();
     println!(
-        "alive: frame-loop CPU per update (µs), single-threaded schedules, 60 Hz, dialogue at 80 tokens/s with espeak-ng speech"
+        "alive: frame-loop CPU per update (µs), single-threaded schedules, 60 Hz, dialogue at 80 tokens/s, the persona's voice (Piper by default)"
     );
     for (name, s) in [
         ("empty MinimalPlugins + TransformPlugin app", &base),
