@@ -480,10 +480,12 @@ fn follow_audio(
     }
     // Once speaking, still speaking while the next clause is being made: a neural voice may take
     // longer over it than the last one takes to play, and a turn must not look over in the gap.
-    let speaking = pushed > played || (*conversation == Conversation::Speaking && bridge.speaker.busy());
+    let busy = bridge.speaker.busy();
+    let speaking = pushed > played || (*conversation == Conversation::Speaking && busy);
     let next = if speaking {
         Conversation::Speaking
-    } else if !bridge.turn_ended {
+    } else if !bridge.turn_ended || busy {
+        // Still making the reply, or its voice: a turn is over only when all of it is heard.
         Conversation::Thinking
     } else if *conversation == Conversation::Listening {
         Conversation::Listening
