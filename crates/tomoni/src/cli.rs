@@ -355,3 +355,42 @@ pub fn say(
     );
     Ok(())
 }
+
+/// `tomoni listen FILE.wav`: the transcript on stdout (one line per utterance), or every event
+/// as a JSON line with `--events`.
+pub fn listen(args: &ChatArgs, file: &Path, engine: Option<String>, events: bool) -> Result<(), Failure> {
+    use tomoni_listen::{audio::WavSource, listener, stt, vad};
+    let mut settings = args.resolve()?.config.listen;
+    if let Some(e) = engine {
+        if !matches!(e.as_str(), "local" | "openai") {
+            return Err(Failure::Input(format!("--engine {e:?}: expected local or openai")));
+        }
+        if e == "openai" && settings.endpoint.is_empty() {
+            return Err(Failure::Input("--engine openai: set listen.endpoint in the config".into()));
+        }
+        settings.engine = e;
+    }
+    let mut source = WavSource::open(file, false).map_err(|e| Failure::Input(e.to_string()))?;
+    let vad = vad::SileroVad::load(&vad::default_model()).map_err(|e| Failure::Input(e.to_string()))?;
+    let mut ears = listener::Ears::new(vad, (&settings).into());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut rec = stt::from_settings(&settings, threads).map_err(|e| Failure::Input(e.to_string()))?;
+    let mut failed = None;
+    listener::listen_all(&mut source, &mut ears, rec.as_mut(), &mut |e| {
+        if events {
+            println!("{}", serde_json::to_string(&e).unwrap_or_default());
+        } else if let listener::ListenEvent::Transcript { text, .. } = &e
+            && !text.is_empty()
+        {
+            println!("{text}");
+        }
+        if let listener::ListenEvent::Failed { reason } = e {
+            failed = Some(reason);
+        }
+    })
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    match failed {
+        Some(reason) => Err(Failure::Runtime(reason)),
+        None => Ok(()),
+    }
+}

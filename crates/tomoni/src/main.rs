@@ -157,6 +157,21 @@ enum Command {
         #[arg(long)]
         visemes: Option<PathBuf>,
     },
+    /// Listen to a recording as the companion would: print what was said (speech found by the
+    /// voice activity detector, words by the configured recogniser).
+    Listen {
+        /// A WAV file (any rate and channels).
+        file: PathBuf,
+        /// App settings file (its `[listen]` section).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Recogniser: local (Whisper in process) or openai (the configured endpoint).
+        #[arg(long)]
+        engine: Option<String>,
+        /// Print every event (speech start/end, transcript, timings) as JSON lines.
+        #[arg(long)]
+        events: bool,
+    },
     /// Ceremonies: check a script, have the persona write its vows ahead of time, run it.
     #[command(subcommand)]
     Ceremony(CeremonyCmd),
@@ -421,6 +436,10 @@ fn main() -> ExitCode {
         Command::Import(ImportCmd::Card { file, out }) => cli::import_card(&file, out),
         Command::Export(ExportCmd::Card { name, out, image }) => cli::export_card(&name, &out, image.as_deref()),
         Command::Memory(cmd) => cli::memory_cmd(cmd),
+        Command::Listen { file, config, engine, events } => {
+            let args = ChatArgs { config, ..Default::default() };
+            cli::listen(&args, &file, engine, events)
+        }
         Command::Say { text, persona, config, engine, voice, out, visemes } => {
             let args = ChatArgs { persona, config, ..Default::default() };
             cli::say(&args, &text, engine, voice, out.as_deref(), visemes.as_deref())
@@ -443,7 +462,7 @@ fn main() -> ExitCode {
     };
     // ONNX Runtime's C++ globals are torn down at exit; a voice still loading or speaking on the
     // speaker thread would then crash the process. Let that call finish and start no other.
-    tomoni_voice::piper::quiesce();
+    tomoni_voice::onnx::quiesce();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(msg)) => {

@@ -355,7 +355,7 @@ pub fn piper(v: &mut PiperVoice, text: &str, speed: f32) -> Result<Speech, TtsEr
 
 /// Where the Kokoro corpus is cached (`~/.cache/tomoni/corpus/kokoro`).
 pub fn kokoro_dir() -> std::path::PathBuf {
-    tomoni_voice::piper::cache_dir().join("corpus/kokoro")
+    tomoni_voice::onnx::cache_dir().join("corpus/kokoro")
 }
 
 /// Makes the Kokoro corpus (every Kokoro voice speaking the Japanese training and benchmark
@@ -378,7 +378,7 @@ pub fn kokoro_corpus() -> Result<std::path::PathBuf, String> {
     if std::fs::read_to_string(dir.join("done")).ok().and_then(|t| serde_json::from_str(&t).ok()) == Some(job.clone()) {
         return Ok(dir);
     }
-    let py = tomoni_voice::piper::cache_dir().join("venv/bin/python");
+    let py = tomoni_voice::onnx::cache_dir().join("venv/bin/python");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/voice/kokoro_corpus.py");
     let mut child = std::process::Command::new(&py)
         .arg(&script)

@@ -81,16 +81,8 @@ pub fn voice_engine_strict(
             Some(v.api_key_env.clone()).filter(|k| !k.is_empty()),
         ))),
         "piper" => {
-            let lib = tomoni_voice::piper::runtime_library();
             let found = tomoni_voice::piper::PiperSpec::find(&v.voice).and_then(|spec| {
-                if lib.is_file() {
-                    Ok(spec)
-                } else {
-                    Err(tomoni_voice::TtsError::Model(format!(
-                        "no ONNX Runtime at {} (run `cargo xtask deps`)",
-                        lib.display()
-                    )))
-                }
+                tomoni_voice::onnx::check_runtime().map(|_| spec).map_err(tomoni_voice::TtsError::Model)
             });
             match found {
                 Ok(mut spec) => {

