@@ -132,7 +132,8 @@ fn dependencies(manifest: &Path) -> BTreeSet<String> {
 fn dependencies_point_down_and_async_io_stays_behind_the_persona_crate() {
     let deps = |c: &str| dependencies(&root().join("crates").join(c).join("Cargo.toml"));
     // tokio only in the persona crate and the operator page's server, each on a runtime thread
-    // of its own; reqwest in the persona crate and the voice crate's HTTP TTS.
+    // of its own; reqwest in the persona crate, the voice crate's HTTP TTS and the listen crate's
+    // HTTP STT (blocking, on threads of their own).
     for c in crates() {
         let name = c.file_name().unwrap().to_string_lossy().to_string();
         let d = dependencies(&c.join("Cargo.toml"));
@@ -142,7 +143,7 @@ fn dependencies_point_down_and_async_io_stays_behind_the_persona_crate() {
                 "{name} depends on tokio: async I/O lives behind tomoni_persona and tomoni_operator"
             );
         }
-        if !["tomoni_persona", "tomoni_voice", "xtask"].contains(&name.as_str()) {
+        if !["tomoni_persona", "tomoni_voice", "tomoni_listen", "xtask"].contains(&name.as_str()) {
             assert!(!d.contains("reqwest"), "{name} depends on reqwest");
         }
     }
@@ -156,6 +157,9 @@ fn dependencies_point_down_and_async_io_stays_behind_the_persona_crate() {
     for c in ["tomoni_avatar", "tomoni_xr"] {
         assert_eq!(tomoni_deps(c), ["tomoni_core"], "{c}");
     }
+    // Ears sit on the voice crate for the process's one ONNX Runtime (and, for barge-in, what
+    // the companion is saying); nothing of the app.
+    assert_eq!(tomoni_deps("tomoni_listen"), ["tomoni_core", "tomoni_voice"]);
     // The binary is thin: no Bevy of its own, two files.
     assert!(!deps("tomoni").contains("bevy"), "the binary crate uses Bevy only through tomoni_companion");
     let mut files = Vec::new();
