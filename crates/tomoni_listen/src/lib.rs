@@ -21,6 +21,7 @@
 //! (`tomoni_voice::onnx`).
 
 pub mod audio;
+pub mod echo;
 pub mod listener;
 pub mod stt;
 pub mod vad;

@@ -79,8 +79,13 @@ pub struct Ears {
     base: u64,
     pending: Vec<f32>,
     voiced: bool,
-    /// Raise the threshold by this while the companion speaks.
+    /// Raise the threshold by this while the companion speaks (0 by default: the echo gate
+    /// does that job, see [`crate::echo`]).
     pub raise_while_speaking: f32,
+    /// The companion's own voice, to tell it from the person's.
+    pub echo: crate::echo::EchoGate,
+    /// Use the echo gate while the companion speaks (off only to measure without it).
+    pub gate_echo: bool,
 }
 
 /// An utterance ready for the recogniser.
@@ -107,6 +112,8 @@ impl Ears {
             pending: Vec::new(),
             voiced: false,
             raise_while_speaking: 0.0,
+            echo: crate::echo::EchoGate::new(),
+            gate_echo: true,
         }
     }
 
@@ -124,7 +131,10 @@ impl Ears {
             let chunk = &self.pending[at..at + CHUNK];
             at += CHUNK;
             self.audio.extend_from_slice(chunk);
-            let p = self.vad.probability(chunk)?;
+            let mut p = self.vad.probability(chunk)?;
+            if companion_speaking && self.gate_echo && !self.echo.near_end(chunk) {
+                p = 0.0; // the companion's own voice coming back: not the person
+            }
             self.seg.raise = if companion_speaking { self.raise_while_speaking } else { 0.0 };
             let end = self.base + self.audio.len() as u64;
             let on = p >= (self.config.threshold + self.seg.raise).min(0.99);
@@ -241,12 +251,14 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Starts listening to `source` on two threads (ears, recogniser). `partials`: transcribe the
-    /// utterance so far about once a second while it lasts (only when the recogniser is idle).
+    /// Starts listening to `source` on two threads (ears, recogniser). `tap`: what the
+    /// companion's voice plays (for the echo gate). `partials`: transcribe the utterance so far
+    /// about once a second while it lasts (only when the recogniser is idle).
     pub fn start(
         mut source: Box<dyn AudioSource>,
         mut ears: Ears,
         mut rec: Box<dyn Recognizer>,
+        mut tap: Option<tomoni_voice::stream::PlaybackTap>,
         partials: bool,
     ) -> std::io::Result<Self> {
         let (tx, events) = crossbeam_channel::unbounded();
@@ -259,6 +271,7 @@ impl Listener {
         let ears_tx = tx.clone();
         let ears_thread = std::thread::Builder::new().name("tomoni-ears".into()).spawn(move || {
             let mut buf = Vec::new();
+            let mut played = Vec::new();
             let mut last_partial = 0usize;
             let mut send = |e: ListenEvent| {
                 let _ = ears_tx.send(e);
@@ -271,6 +284,11 @@ impl Listener {
                         send(ListenEvent::Failed { reason: e.to_string() });
                         break;
                     }
+                }
+                if let Some(t) = tap.as_mut() {
+                    played.clear();
+                    t.drain(&mut played);
+                    ears.echo.reference(&played, t.rate());
                 }
                 match ears.hear(&buf, speaking.load(Ordering::Relaxed), &mut send) {
                     Ok(done) => {

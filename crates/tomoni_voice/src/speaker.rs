@@ -130,13 +130,16 @@ pub struct Speaker {
     stopper: Stopper,
     clock: AudioClock,
     rate: u32,
+    /// Taken once, by a listener (a mutex only to keep `Speaker` shareable; never contended).
+    tap: std::sync::Mutex<Option<crate::stream::PlaybackTap>>,
 }
 
 impl Speaker {
     /// Starts the thread; play the returned sound on a kira manager (or render it offline).
     pub fn start(engine: VoiceEngine) -> std::io::Result<(Self, SpeechStreamData)> {
         let rate = engine.sample_rate();
-        let (queue, data) = speech_stream(rate);
+        let (mut queue, data) = speech_stream(rate);
+        let tap = std::sync::Mutex::new(queue.take_tap());
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let (event_tx, events) = crossbeam_channel::unbounded();
         let generation = Arc::new(AtomicU64::new(0));
@@ -147,7 +150,7 @@ impl Speaker {
         std::thread::Builder::new()
             .name("tomoni-speaker".into())
             .spawn(move || run(engine, queue, job_rx, event_tx, g, p))?;
-        Ok((Self { jobs, events, generation, pending, stopper, clock, rate }, data))
+        Ok((Self { jobs, events, generation, pending, stopper, clock, rate, tap }, data))
     }
 
     /// Queues a job (never blocks).
@@ -181,6 +184,16 @@ impl Speaker {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.pending.store(0, Ordering::Release);
         self.stopper.stop();
+    }
+
+    /// Ducks (gain < 1) or restores (1.0) the voice: the person has started to speak.
+    pub fn duck(&self, gain: f32) {
+        self.stopper.set_gain(gain);
+    }
+
+    /// What the voice played, for a listener's echo gate (once).
+    pub fn take_tap(&self) -> Option<crate::stream::PlaybackTap> {
+        self.tap.lock().ok()?.take()
     }
 
     /// The audio clock.

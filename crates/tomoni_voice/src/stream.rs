@@ -41,6 +41,8 @@ struct Shared {
     cut: AtomicU64,
     /// Output frames that found the ring empty while speech was expected (gaps).
     underruns: AtomicU64,
+    /// Output gain as `f32` bits (1.0: full voice; less: ducked while the person speaks).
+    gain: std::sync::atomic::AtomicU32,
 }
 
 /// The audio-thread half: linear resampling from the ring, no allocation, no locks.
@@ -51,7 +53,14 @@ pub struct Resampler {
     prev: f32,
     next: f32,
     shared: Arc<Shared>,
+    /// The gain being applied, gliding to the target so a duck never clicks.
+    gain: f32,
+    /// What was played, at the source rate, for the listener's echo gate (a full ring drops).
+    tap: rtrb::Producer<i16>,
 }
+
+/// How fast the gain glides, per second (full to silent in 20 ms).
+const GAIN_GLIDE: f64 = 50.0;
 
 impl Resampler {
     /// Fills `out` (mono) for an output rate of `1/dt` Hz.
@@ -97,6 +106,23 @@ impl Resampler {
                 };
             }
             *o = self.prev + (self.next - self.prev) * self.frac as f32;
+        }
+        let target = f32::from_bits(self.shared.gain.load(Ordering::Relaxed));
+        let glide = (GAIN_GLIDE * dt) as f32;
+        if self.gain != target || target != 1.0 {
+            for o in out.iter_mut() {
+                self.gain += (target - self.gain).clamp(-glide, glide);
+                *o *= self.gain;
+            }
+        }
+        // The tap: what the person hears now, at the source rate (the output sample nearest
+        // each source sample is enough for an echo gate). A ring nobody drains just fills up.
+        let n = (played as usize).min(self.tap.slots());
+        if n > 0
+            && let Ok(chunk) = self.tap.write_chunk_uninit(n)
+        {
+            let len = out.len().max(1);
+            chunk.fill_from_iter((0..n).map(|k| (out[(k * len / n).min(len - 1)].clamp(-1.0, 1.0) * 32767.0) as i16));
         }
         self.shared.played.fetch_add(played, Ordering::Release);
     }
@@ -157,6 +183,7 @@ pub struct SpeechQueue {
     ring: rtrb::Producer<i16>,
     shared: Arc<Shared>,
     source_rate: u32,
+    tap: Option<PlaybackTap>,
 }
 
 /// A cheap, cloneable reader of the audio clock (for the frame loop).
@@ -202,6 +229,11 @@ impl Stopper {
     pub fn stop(&self) {
         self.0.stops.fetch_add(1, Ordering::AcqRel);
     }
+
+    /// Ducks (gain < 1) or restores (1.0) the voice, gliding over 20 ms from the next block.
+    pub fn set_gain(&self, gain: f32) {
+        self.0.gain.store(gain.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+    }
 }
 
 /// Speech rendered without a sound card: the caller pulls samples at its own pace (the headless
@@ -227,7 +259,8 @@ impl SpeechStreamData {
 /// Creates a queue for speech at `source_rate` Hz and the sound that plays it.
 pub fn speech_stream(source_rate: u32) -> (SpeechQueue, SpeechStreamData) {
     let (tx, rx) = rtrb::RingBuffer::new((f64::from(source_rate) * RING_SECONDS) as usize);
-    let shared = Arc::new(Shared::default());
+    let (tap_tx, tap_rx) = rtrb::RingBuffer::new(source_rate as usize); // a second of what played
+    let shared = Arc::new(Shared { gain: std::sync::atomic::AtomicU32::new(1.0f32.to_bits()), ..Shared::default() });
     let resampler = Resampler {
         ring: rx,
         source_rate: f64::from(source_rate),
@@ -235,8 +268,35 @@ pub fn speech_stream(source_rate: u32) -> (SpeechQueue, SpeechStreamData) {
         prev: 0.0,
         next: 0.0,
         shared: shared.clone(),
+        gain: 1.0,
+        tap: tap_tx,
     };
-    (SpeechQueue { ring: tx, shared, source_rate }, SpeechStreamData { resampler })
+    let tap = Some(PlaybackTap { ring: tap_rx, rate: source_rate });
+    (SpeechQueue { ring: tx, shared, source_rate, tap }, SpeechStreamData { resampler })
+}
+
+/// What the companion's voice played, in order, at its source rate: the reference a listener
+/// needs to tell the person's voice from the companion's own coming back into the microphone.
+pub struct PlaybackTap {
+    ring: rtrb::Consumer<i16>,
+    rate: u32,
+}
+
+impl PlaybackTap {
+    /// Samples per second.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Appends everything played since the last call (as −1..1).
+    pub fn drain(&mut self, out: &mut Vec<f32>) {
+        let n = self.ring.slots();
+        if let Ok(chunk) = self.ring.read_chunk(n) {
+            let (a, b) = chunk.as_slices();
+            out.extend(a.iter().chain(b).map(|&s| f32::from(s) / 32768.0));
+            chunk.commit_all();
+        }
+    }
 }
 
 impl SpeechQueue {
@@ -276,6 +336,11 @@ impl SpeechQueue {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
+    }
+
+    /// The playback tap (once: a second call gets `None`).
+    pub fn take_tap(&mut self) -> Option<PlaybackTap> {
+        self.tap.take()
     }
 
     /// A handle that can stop the queue from another thread (the frame loop's barge-in).
@@ -341,6 +406,32 @@ mod tests {
         assert_eq!(q.clock().underruns(), 0);
         let pos = q.clock().position_seconds();
         assert!((pos - 0.9).abs() < 0.001, "clock at {pos} s after 0.9 s of output");
+    }
+
+    #[test]
+    fn a_duck_glides_down_without_a_click_and_the_tap_hears_what_played() {
+        let (mut q, data) = speech_stream(16_000);
+        let mut tap = q.take_tap().unwrap();
+        assert!(q.take_tap().is_none());
+        let mut r = data.resampler;
+        q.push(&vec![16_384i16; 16_000]); // a constant 0.5
+        let mut out = vec![0.0f32; 480];
+        r.fill(&mut out, 1.0 / 48_000.0);
+        assert!(out[10..].iter().all(|x| (*x - 0.5).abs() < 1e-3));
+        q.stopper().set_gain(0.2);
+        r.fill(&mut out, 1.0 / 48_000.0);
+        // 20 ms from full to silent: 10 ms of block glides 0.5 of the way, no step above 1/960.
+        let steps = out.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+        assert!(steps <= 0.5 / 960.0 + 1e-6, "a step of {steps}");
+        for _ in 0..4 {
+            r.fill(&mut out, 1.0 / 48_000.0);
+        }
+        assert!(out.iter().all(|x| (*x - 0.1).abs() < 1e-3), "ducked to 0.2 of 0.5: {}", out[0]);
+        let mut heard = Vec::new();
+        tap.drain(&mut heard);
+        // 6 blocks of 10 ms at 16 kHz: 960 source samples, full first, ducked at the end.
+        assert_eq!(heard.len(), 960);
+        assert!((heard[10] - 0.5).abs() < 1e-3 && (heard[959] - 0.1).abs() < 1e-3, "{} {}", heard[10], heard[959]);
     }
 
     #[test]
