@@ -60,7 +60,7 @@ fn scene(person: bool, echo_gain: f32) -> Scene {
         seed ^= seed << 17;
         *m += ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.004;
     }
-    let person_at = person.then(|| RATE as usize); // a second into the companion's sentence
+    let person_at = person.then_some(RATE as usize); // a second into the companion's sentence
     if let Some(at) = person_at {
         let voice = VoiceEngine::Espeak(EspeakVoice { voice: "en-us+f2".into(), rate: 170, pitch: 60 });
         let (rate, said) = speak(&voice, "Wait, sorry, can I ask you something?");
