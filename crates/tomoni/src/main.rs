@@ -40,6 +40,12 @@ enum Command {
         /// Desktop window size in pixels, `WIDTHxHEIGHT` (default: Bevy's 1280x720).
         #[arg(long, value_parser = parse_size)]
         window_size: Option<(u32, u32)>,
+        /// Do not listen on the microphone (type to talk).
+        #[arg(long)]
+        no_mic: bool,
+        /// Hear this WAV as if spoken into the microphone now (at its own pace).
+        #[arg(long, conflicts_with = "no_mic")]
+        mic_wav: Option<PathBuf>,
     },
     /// Render one frame headless (no window) to a PNG, once the scene is fully loaded.
     Render {
@@ -374,8 +380,15 @@ fn main() -> ExitCode {
     quiet_gpu_probe();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { scene, no_xr, max_frames, eye_png, window_size } => app::prepare(&scene)
-            .and_then(|setup| app::run_interactive(app::Setup { window_size, ..setup }, no_xr, max_frames, eye_png)),
+        Command::Run { scene, no_xr, max_frames, eye_png, window_size, no_mic, mic_wav } => app::prepare(&scene)
+            .and_then(|setup| {
+                let hearing = match (no_mic, mic_wav) {
+                    (true, _) => None,
+                    (false, Some(wav)) => Some(tomoni_companion::hearing::HearFrom::Wav(wav)),
+                    (false, None) => setup.hearing.clone(),
+                };
+                app::run_interactive(app::Setup { window_size, hearing, ..setup }, no_xr, max_frames, eye_png)
+            }),
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
                 // A built-in gesture, else a clip: assets/animations/NAME.vrma.

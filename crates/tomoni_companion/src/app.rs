@@ -33,6 +33,9 @@ pub struct Setup {
     pub space_preference: Vec<openxr::ReferenceSpaceType>,
     /// The desktop window's size in pixels (`None`: Bevy's default).
     pub window_size: Option<(u32, u32)>,
+    /// Where the live app hears the person (`None`: typing only). Default: the microphone
+    /// when `[listen] microphone` is on.
+    pub hearing: Option<crate::hearing::HearFrom>,
 }
 
 /// Resolves config and persona once ([`crate::setup::resolve`]) and checks the avatar.
@@ -52,6 +55,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
     };
     tomoni_avatar::vrm_check::inspect(&avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
     let avatar_file = avatar_file.canonicalize().unwrap_or(avatar_file);
+    let hearing = r.config.listen.microphone.then_some(crate::hearing::HearFrom::Microphone);
     Ok(Setup {
         config: r.config,
         persona: r.persona,
@@ -61,6 +65,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         blend_preference,
         space_preference,
         window_size: None,
+        hearing,
     })
 }
 
@@ -259,6 +264,17 @@ fn run_live(
         if matches!(bridge.output.get(), crate::speech::Output::Device(_)) { "device" } else { "none (silent)" };
     // In glasses there is no panel: a small label by the companion says it is an AI.
     let disclosure = format!("{} · AI companion", setup.look.name);
+    // Hands-free: the person speaks and the companion hears. Without a microphone or model,
+    // typing (the window's text box, `tomoni chat --attach`) still works.
+    if let Some(from) = setup.hearing.clone() {
+        match crate::hearing::Hearing::start(&setup.config.listen, from, &bridge) {
+            Ok(h) => {
+                eprintln!("tomoni: listening: {}", h.source);
+                app.insert_resource(h).add_plugins(crate::hearing::HearingPlugin);
+            }
+            Err(why) => eprintln!("tomoni: not listening ({why}); type to talk"),
+        }
+    }
     app.insert_resource(bridge).add_plugins((
         crate::bridge::CompanionPlugin,
         crate::commands::ControlPlugin,

@@ -162,8 +162,19 @@ impl Bridge {
         // Latencies count from the moment the user's words leave their hands.
         self.turn_started = Some(Instant::now());
         self.latency = TurnLatency { turn: self.turn + 1, ..default() };
-        let _ = self.input.send(UserInput { text: text.to_string(), reply });
+        let _ = self.input.send(UserInput::Say { text: text.to_string(), reply });
         self.log("user", || serde_json::json!({"text": text}));
+    }
+
+    /// The person said `text` out loud: a turn like [`Self::say`], with latencies counted from
+    /// the end of their speech (the last voiced sample), `heard` ago, so the turn's first audio
+    /// is the voice-to-voice time. `vad_ms` and `stt_ms` split `heard`.
+    pub fn say_heard(&mut self, text: &str, heard: std::time::Duration, vad_ms: f64, stt_ms: f64) {
+        self.say(text, None);
+        self.turn_started = Instant::now().checked_sub(heard).or(self.turn_started);
+        self.latency.heard = Some(heard.as_secs_f64() * 1000.0);
+        self.latency.vad = Some(vad_ms);
+        self.latency.stt = Some(stt_ms);
     }
 
     /// Says the persona's greeting (scripted, not from the LLM).
@@ -201,6 +212,36 @@ impl Bridge {
     /// The latest mark the audio clock has reached.
     pub fn heard_mark(&self) -> u64 {
         self.heard_mark
+    }
+
+    /// The person heard speaking over the companion: its voice drops to `gain` at once (the
+    /// speech is not yet confirmed; [`Self::duck`]`(1.0)` restores it).
+    pub fn duck(&mut self, gain: f32) {
+        self.speaker.duck(gain);
+    }
+
+    /// Barge-in confirmed: silence from the next audio block, and the reply in progress is
+    /// cancelled at the language model (stored as interrupted). The voice is at full gain again
+    /// for the next reply.
+    pub fn barge_in(&mut self) {
+        self.interrupt();
+        self.speaker.duck(1.0);
+        if !self.turn_ended {
+            let _ = self.input.send(UserInput::Cancel);
+            self.turn_ended = true;
+            let turn = self.turn;
+            self.log("barge_in", || serde_json::json!({"turn": turn}));
+        }
+    }
+
+    /// What the companion's voice played, for the listener's echo gate (once).
+    pub fn take_playback_tap(&self) -> Option<tomoni_voice::stream::PlaybackTap> {
+        self.speaker.take_tap()
+    }
+
+    /// Whether the companion is audible or about to be (speech queued, or a clause being made).
+    pub fn voice_active(&self) -> bool {
+        self.pending_samples() > 0 || self.speaker.busy()
     }
 
     /// Silences whatever is being said or synthesised and forgets pending cues (cheap when

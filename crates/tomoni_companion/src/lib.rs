@@ -8,6 +8,7 @@
 //! - [`bridge`]: the frame-loop side — speech with cues on the audio clock, scripted lines
 //!   ([`bridge::Bridge::speak_line`]), interrupts, turn state; [`bridge::CompanionPlugin`];
 //! - [`speech`], [`telemetry`]: voice output and engine; per-turn latencies;
+//! - [`hearing`]: hands-free talk — the listener's events as turns, barge-ins and body language;
 //! - [`control`]: the typed control plane (exactly one final reply per request) and its
 //!   transports; [`commands`]: its plugin, carrying commands out in the frame loop; [`ui`], [`disclosure`]: the desktop panel, the AI label in the world;
 //! - [`capture`]: one capture path (request → off-thread PNG → done), with "the scene has
@@ -31,6 +32,7 @@ pub mod demo;
 pub mod disclosure;
 pub mod doctor;
 pub mod error;
+pub mod hearing;
 pub mod music;
 pub mod render;
 pub mod session;

@@ -8,13 +8,19 @@ use crossbeam_channel::{Receiver, Sender};
 use std::time::Duration;
 use tomoni_persona::client::{DialogueError, DialogueEvent, ErrorKind, TurnEnd, TurnStatus};
 
-/// A message from the user, and where to echo the reply (an attached client), if anywhere.
+/// What the user does to the conversation.
 #[derive(Debug)]
-pub struct UserInput {
-    /// What they said.
-    pub text: String,
-    /// Clauses as they are spoken, then one final reply.
-    pub reply: Option<Replier>,
+pub enum UserInput {
+    /// A message, and where to echo the reply (an attached client), if anywhere.
+    Say {
+        /// What they said.
+        text: String,
+        /// Clauses as they are spoken, then one final reply.
+        reply: Option<Replier>,
+    },
+    /// They started speaking over the reply: stop it now (no more tokens asked for or
+    /// billed; it is stored as interrupted); their words follow once transcribed.
+    Cancel,
 }
 
 /// What the talk thread reports.
@@ -36,9 +42,13 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
         let mut n = 0u64;
         let mut next = in_rx.recv().ok();
         while let Some(input) = next.take() {
+            let UserInput::Say { text, reply } = input else {
+                next = in_rx.recv().ok(); // nothing in progress to cancel
+                continue;
+            };
             n += 1;
             let _ = out_tx.send(Talk::Began(n));
-            let mut turn = match session.send(&input.text) {
+            let mut turn = match session.send(&text) {
                 Ok(t) => t,
                 Err(e) => {
                     // The turn began, so it ends: the app leaves "thinking" and says so in its
@@ -50,14 +60,14 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
                     ));
                     let end = TurnEnd { status: TurnStatus::Interrupted, text: String::new(), completion_tokens: None };
                     let _ = out_tx.send(Talk::Event(n, DialogueEvent::End(end)));
-                    if let Some(r) = input.reply {
+                    if let Some(r) = reply {
                         r.finish(ControlReply::Error(message));
                     }
                     next = in_rx.recv().ok();
                     continue;
                 }
             };
-            let mut reply = input.reply;
+            let mut reply = reply;
             loop {
                 match turn.try_next() {
                     Some(ev) => {
@@ -86,6 +96,7 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
                     None => match in_rx.recv_timeout(Duration::from_millis(4)) {
                         // The user spoke again: drop the turn (cancels the stream; the client
                         // stores the partial reply as interrupted; the replier says so).
+                        Ok(UserInput::Cancel) => break,
                         Ok(newer) => {
                             next = Some(newer);
                             break;
@@ -95,6 +106,10 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
                     },
                 }
             }
+            // Talked over or cancelled: the stream stops now (no more tokens asked for), not
+            // when the next message comes.
+            drop(turn);
+            drop(reply);
             if next.is_none() {
                 next = in_rx.recv().ok();
             }

@@ -69,36 +69,103 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, ListenError> {
     Ok(resample(&mono, spec.sample_rate, RATE))
 }
 
-/// Band-limited resampling (a Hann-windowed sinc low-passed below the lower Nyquist): a
-/// microphone at 44.1/48 kHz or a voice at 22.05 kHz must not alias into the band Whisper hears.
+/// Band-limited resampling of a whole signal (see [`StreamResampler`]): a microphone at
+/// 44.1/48 kHz or a voice at 22.05 kHz must not alias into the band Whisper hears.
 pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
     if from == to || input.is_empty() {
         return input.to_vec();
     }
-    const HALF: isize = 16; // taps each side, in input samples at the cut-off's scale
-    let ratio = f64::from(to) / f64::from(from);
-    let cutoff = ratio.min(1.0) * 0.95;
-    let half = (HALF as f64 / cutoff).ceil() as isize;
-    let n = (input.len() as f64 * ratio).floor() as usize;
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let x = i as f64 / ratio;
-        let centre = x.floor() as isize;
+    let mut r = StreamResampler::new(from, to);
+    let mut out = Vec::with_capacity((input.len() as u64 * u64::from(to) / u64::from(from)) as usize + 1);
+    r.process(input, &mut out);
+    r.finish(&mut out);
+    out
+}
+
+/// Streaming band-limited resampling (a Hann-windowed sinc low-passed below the lower
+/// Nyquist), block by block with no seams: it keeps the input history its kernel reaches.
+#[derive(Debug, Clone)]
+pub struct StreamResampler {
+    ratio: f64,
+    cutoff: f64,
+    half: i64,
+    /// Input kept, starting at absolute input index `base`.
+    hist: Vec<f32>,
+    base: i64,
+    /// Input samples seen in all.
+    seen: i64,
+    /// Next output index.
+    next: u64,
+}
+
+impl StreamResampler {
+    /// From `from` Hz to `to` Hz.
+    pub fn new(from: u32, to: u32) -> Self {
+        const TAPS: f64 = 16.0; // each side, at the cut-off's scale
+        let ratio = f64::from(to) / f64::from(from);
+        let cutoff = ratio.min(1.0) * 0.95;
+        Self { ratio, cutoff, half: (TAPS / cutoff).ceil() as i64, hist: Vec::new(), base: 0, seen: 0, next: 0 }
+    }
+
+    /// Appends to `out` every output sample whose kernel `input` (the next block) completes.
+    pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        if self.ratio == 1.0 {
+            out.extend_from_slice(input);
+            return;
+        }
+        self.hist.extend_from_slice(input);
+        self.seen += input.len() as i64;
+        self.emit(self.seen, out);
+    }
+
+    /// The end of the signal: the last outputs, with silence after it.
+    pub fn finish(&mut self, out: &mut Vec<f32>) {
+        if self.ratio == 1.0 {
+            return;
+        }
+        let total = (self.seen as f64 * self.ratio).floor() as u64;
+        while self.next < total {
+            let x = self.next as f64 / self.ratio;
+            out.push(self.at(x));
+            self.next += 1;
+        }
+    }
+
+    fn emit(&mut self, available: i64, out: &mut Vec<f32>) {
+        loop {
+            let x = self.next as f64 / self.ratio;
+            if x.floor() as i64 + self.half >= available {
+                break;
+            }
+            out.push(self.at(x));
+            self.next += 1;
+        }
+        // Forget input no future kernel reaches.
+        let keep_from = (self.next as f64 / self.ratio).floor() as i64 - self.half;
+        if keep_from > self.base {
+            let drop = ((keep_from - self.base) as usize).min(self.hist.len());
+            self.hist.drain(..drop);
+            self.base += drop as i64;
+        }
+    }
+
+    fn at(&self, x: f64) -> f32 {
+        let centre = x.floor() as i64;
         let (mut acc, mut norm) = (0.0f64, 0.0f64);
-        for j in (centre - half + 1)..=(centre + half) {
+        for j in (centre - self.half + 1)..=(centre + self.half) {
             let t = x - j as f64;
-            let w = 0.5 + 0.5 * (std::f64::consts::PI * t / half as f64).cos();
-            let arg = std::f64::consts::PI * t * cutoff;
+            let w = 0.5 + 0.5 * (std::f64::consts::PI * t / self.half as f64).cos();
+            let arg = std::f64::consts::PI * t * self.cutoff;
             let sinc = if arg.abs() < 1e-9 { 1.0 } else { arg.sin() / arg };
-            let k = w * sinc * cutoff;
+            let k = w * sinc * self.cutoff;
             norm += k;
-            if j >= 0 && (j as usize) < input.len() {
-                acc += k * f64::from(input[j as usize]);
+            let i = j - self.base;
+            if j >= 0 && i >= 0 && (i as usize) < self.hist.len() {
+                acc += k * f64::from(self.hist[i as usize]);
             }
         }
-        out.push((acc / norm.max(1e-9)) as f32);
+        (acc / norm.max(1e-9)) as f32
     }
-    out
 }
 
 #[cfg(test)]
@@ -124,6 +191,20 @@ mod tests {
         // 12 kHz would fold to 4 kHz with naive decimation: it must be (almost) gone.
         let folded = resample(&tone(12_000.0, 48_000, 0.5), 48_000, RATE);
         assert!(rms(&folded[200..7800]) < 0.01, "{}", rms(&folded[200..7800]));
+    }
+
+    #[test]
+    fn streaming_in_odd_blocks_gives_exactly_the_whole_signal_s_samples() {
+        let x = tone(440.0, 44_100, 0.3);
+        let whole = resample(&x, 44_100, RATE);
+        let mut r = StreamResampler::new(44_100, RATE);
+        let mut out = Vec::new();
+        for block in x.chunks(441 + 37) {
+            r.process(block, &mut out);
+        }
+        r.finish(&mut out);
+        assert_eq!(out.len(), whole.len());
+        assert!(out.iter().zip(&whole).all(|(a, b)| (a - b).abs() < 1e-6), "a seam between blocks");
     }
 
     #[test]

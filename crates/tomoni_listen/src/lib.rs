@@ -23,6 +23,7 @@
 pub mod audio;
 pub mod echo;
 pub mod listener;
+pub mod mic;
 pub mod stt;
 pub mod vad;
 

@@ -86,6 +86,8 @@ pub struct Ears {
     pub echo: crate::echo::EchoGate,
     /// Use the echo gate while the companion speaks (off only to measure without it).
     pub gate_echo: bool,
+    /// Hear nothing (push-to-talk released): utterances in progress end as after silence.
+    pub muted: bool,
 }
 
 /// An utterance ready for the recogniser.
@@ -114,6 +116,7 @@ impl Ears {
             raise_while_speaking: 0.0,
             echo: crate::echo::EchoGate::new(),
             gate_echo: true,
+            muted: false,
         }
     }
 
@@ -132,8 +135,8 @@ impl Ears {
             at += CHUNK;
             self.audio.extend_from_slice(chunk);
             let mut p = self.vad.probability(chunk)?;
-            if companion_speaking && self.gate_echo && !self.echo.near_end(chunk) {
-                p = 0.0; // the companion's own voice coming back: not the person
+            if self.muted || (companion_speaking && self.gate_echo && !self.echo.near_end(chunk)) {
+                p = 0.0; // push-to-talk released, or the companion's own voice coming back
             }
             self.seg.raise = if companion_speaking { self.raise_while_speaking } else { 0.0 };
             let end = self.base + self.audio.len() as u64;
@@ -244,8 +247,8 @@ pub fn listen_all(
 pub struct Listener {
     /// Everything heard, in order.
     pub events: crossbeam_channel::Receiver<ListenEvent>,
-    /// Set while the companion's voice plays.
-    pub companion_speaking: Arc<AtomicBool>,
+    companion_speaking: Arc<AtomicBool>,
+    open: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -265,8 +268,10 @@ impl Listener {
         let (final_tx, final_rx) = crossbeam_channel::unbounded::<Utterance>();
         let (partial_tx, partial_rx) = crossbeam_channel::bounded::<Vec<f32>>(1);
         let companion_speaking = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let speaking = companion_speaking.clone();
+        let is_open = open.clone();
         let stop_ears = stop.clone();
         let ears_tx = tx.clone();
         let ears_thread = std::thread::Builder::new().name("tomoni-ears".into()).spawn(move || {
@@ -285,6 +290,7 @@ impl Listener {
                         break;
                     }
                 }
+                ears.muted = !is_open.load(Ordering::Relaxed);
                 if let Some(t) = tap.as_mut() {
                     played.clear();
                     t.drain(&mut played);
@@ -329,7 +335,18 @@ impl Listener {
                 }
             }
         })?;
-        Ok(Self { events, companion_speaking, stop, threads: vec![ears_thread, rec_thread] })
+        Ok(Self { events, companion_speaking, open, stop, threads: vec![ears_thread, rec_thread] })
+    }
+
+    /// Whether the companion's voice is playing (a start of speech then is a barge-in, and its
+    /// echo is gated).
+    pub fn set_companion_speaking(&self, speaking: bool) {
+        self.companion_speaking.store(speaking, Ordering::Relaxed);
+    }
+
+    /// Push-to-talk: hear only while open.
+    pub fn set_open(&self, open: bool) {
+        self.open.store(open, Ordering::Relaxed);
     }
 
     /// Stops listening and waits for the threads (an utterance in progress is transcribed).

@@ -28,6 +28,12 @@ pub fn open_default_output() -> Result<AudioManager<DefaultBackend>, PlaybackErr
         .map_err(|e| PlaybackError::NoDevice(e.to_string()))
 }
 
+/// Why there is certainly no sound device to open, input or output (Linux: no card listed and
+/// no sound server), without asking ALSA and its eight lines of noise; `None`: try.
+pub fn no_sound_device() -> Option<String> {
+    no_sound_card(&SoundProbe::from_system())
+}
+
 /// What decides whether there is any sound output to try.
 #[derive(Debug, Default)]
 struct SoundProbe {

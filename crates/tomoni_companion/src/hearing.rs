@@ -1,0 +1,177 @@
+//! Hands-free talk in the live app: the listener (`tomoni_listen`, on threads of its own) hears
+//! the person; here, in the frame loop, its events become turns, barge-ins and body language.
+//! Nothing here blocks: events are drained with `try_recv`.
+//!
+//! - the person starts to speak → the companion looks at them in its listening posture (with
+//!   back-channel nods), and if it was speaking its voice ducks at once;
+//! - speech confirmed while it speaks → barge-in: silent from the next audio block, the reply
+//!   cancelled at the language model and stored as interrupted;
+//! - the words arrive → a turn, timed from the end of the person's speech (voice to voice).
+
+use crate::bridge::Bridge;
+use bevy::prelude::*;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tomoni_core::TomoniSystems;
+use tomoni_core::behaviour::{Conversation, TextEntry};
+use tomoni_core::config::ListenSettings;
+use tomoni_listen::audio::AudioSource;
+use tomoni_listen::listener::{Ears, ListenEvent, Listener};
+
+/// How far the voice drops when the person may be starting to speak (−14 dB).
+pub const DUCK_GAIN: f32 = 0.2;
+
+/// A duck with no confirmed speech after this long was a false alarm: full voice again.
+const DUCK_HOLD: Duration = Duration::from_millis(600);
+
+/// Where the person's voice comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HearFrom {
+    /// The default microphone, if there is one.
+    Microphone,
+    /// A recording played as if spoken now (`tomoni run --mic-wav`, tests).
+    Wav(PathBuf),
+}
+
+/// The listener in the app, and what it shows.
+#[derive(Resource)]
+pub struct Hearing {
+    listener: Listener,
+    /// "listening…", the last words heard, or why listening stopped: the panel and XR label.
+    pub status: String,
+    /// Only while the push-to-talk key is held (`[listen] push_to_talk`).
+    pub push_to_talk: bool,
+    /// The source, in words.
+    pub source: String,
+    ducked: Option<Instant>,
+    /// Wall time when the person's last utterance ended (its last voiced sample).
+    speech_ended: Option<(Instant, f64)>,
+    /// Utterances heard (tests and the demo timeline).
+    pub heard: Vec<String>,
+    /// Times the person talked over the companion.
+    pub barge_ins: u32,
+}
+
+impl Hearing {
+    /// Starts listening for the live app; the error says why not (no microphone, no model),
+    /// and the app goes on with typing.
+    pub fn start(settings: &ListenSettings, from: HearFrom, bridge: &Bridge) -> Result<Self, String> {
+        use tomoni_listen::{audio::WavSource, mic::MicSource};
+        let (source, name): (Box<dyn AudioSource>, String) = match from {
+            HearFrom::Microphone => {
+                let m = MicSource::open().map_err(|e| e.to_string())?;
+                let name = format!("microphone {}", m.name);
+                (Box::new(m), name)
+            }
+            HearFrom::Wav(p) => (
+                Box::new(WavSource::open(&p, true).map_err(|e| e.to_string())?),
+                format!("{} (as a microphone)", p.display()),
+            ),
+        };
+        Self::start_with(settings, source, name, bridge)
+    }
+
+    /// The same over any source (tests feed speech on cue).
+    pub fn start_with(
+        settings: &ListenSettings,
+        source: Box<dyn AudioSource>,
+        name: String,
+        bridge: &Bridge,
+    ) -> Result<Self, String> {
+        use tomoni_listen::{stt, vad};
+        let vad = vad::SileroVad::load(&vad::default_model()).map_err(|e| e.to_string())?;
+        // One thread for Whisper: the frame loop keeps the other core of a 2-core machine.
+        let rec = stt::from_settings(settings, 1).map_err(|e| e.to_string())?;
+        let what = rec.describe();
+        let listener = Listener::start(source, Ears::new(vad, settings.into()), rec, bridge.take_playback_tap(), false)
+            .map_err(|e| format!("cannot start listening: {e}"))?;
+        Ok(Self {
+            listener,
+            status: String::new(),
+            push_to_talk: settings.push_to_talk,
+            source: format!("{name}, words by {what}"),
+            ducked: None,
+            speech_ended: None,
+            heard: Vec::new(),
+            barge_ins: 0,
+        })
+    }
+}
+
+/// Listens to the person (add with a [`Hearing`] resource inserted).
+pub struct HearingPlugin;
+
+impl Plugin for HearingPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Conversation>()
+            .init_resource::<TextEntry>()
+            .add_systems(Update, hear.in_set(TomoniSystems::Input));
+    }
+}
+
+fn hear(
+    mut hearing: ResMut<Hearing>,
+    mut bridge: ResMut<Bridge>,
+    mut conversation: ResMut<Conversation>,
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    typing: Res<TextEntry>,
+) {
+    let h = &mut *hearing;
+    let speaking = bridge.voice_active();
+    h.listener.set_companion_speaking(speaking);
+    if h.push_to_talk {
+        let held = !typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space));
+        h.listener.set_open(held);
+    }
+    while let Ok(ev) = h.listener.events.try_recv() {
+        match ev {
+            ListenEvent::Voice { .. } => {
+                if speaking {
+                    bridge.duck(DUCK_GAIN);
+                    h.ducked = Some(Instant::now());
+                }
+            }
+            ListenEvent::Started { barge_in, .. } => {
+                if barge_in || speaking || !bridge.turn_ended() {
+                    bridge.barge_in();
+                    h.barge_ins += 1;
+                    info!("barge-in: the person spoke over the companion");
+                }
+                h.ducked = None;
+                h.status = "listening…".into();
+                *conversation = Conversation::Listening;
+            }
+            ListenEvent::Partial { text } => h.status = format!("listening… {text}"),
+            ListenEvent::Ended { last_voiced_ms, decided_ms, .. } => {
+                // The decision came (decided − last voiced) after they stopped; the event
+                // reached us now: the end of their speech was that long ago.
+                let ago = Duration::from_secs_f64(((decided_ms - last_voiced_ms) / 1000.0).max(0.0));
+                h.speech_ended =
+                    Some((Instant::now().checked_sub(ago).unwrap_or_else(Instant::now), decided_ms - last_voiced_ms));
+                h.status = "…".into();
+            }
+            ListenEvent::Transcript { text, transcribe_wall_ms, .. } => {
+                let (ended, vad_ms) = h.speech_ended.take().unwrap_or((Instant::now(), 0.0));
+                if text.is_empty() {
+                    h.status.clear();
+                    if *conversation == Conversation::Listening {
+                        *conversation = Conversation::Idle;
+                    }
+                } else {
+                    info!("heard: {text}");
+                    bridge.say_heard(&text, ended.elapsed(), vad_ms, transcribe_wall_ms);
+                    h.status = format!("you said: {text}");
+                    h.heard.push(text);
+                }
+            }
+            ListenEvent::Failed { reason } => {
+                warn!("listening: {reason}");
+                h.status = format!("not listening: {reason}");
+            }
+        }
+    }
+    if h.ducked.is_some_and(|t| t.elapsed() > DUCK_HOLD) {
+        bridge.duck(1.0);
+        h.ducked = None;
+    }
+}
