@@ -63,30 +63,69 @@ pub fn chat(args: ChatArgs, once: Option<String>, events: bool) -> Result<(), Fa
     }
     println!("{}: {}", session.persona.name, session.persona.greeting);
     let mut first = true;
-    read_lines(|line| {
-        let mut turn = session.send(line)?;
-        // After a long gap the conversation is new again: say what the companion is.
-        if let Some(c) = &session.last_care
-            && c.disclose
-            && !std::mem::take(&mut first)
-        {
-            println!("({})", wellbeing::disclosure(&session.persona.name, c.lang));
-        }
-        print!("{}> ", session.persona.name);
-        while let Some(e) = turn.blocking_next() {
-            match e {
-                DialogueEvent::Clause(c) => {
-                    print!("{c}{}", if wellbeing::space_after(&c) { " " } else { "" });
-                    let _ = std::io::stdout().flush();
-                }
-                DialogueEvent::Error(err) => print!("\n[{}]", err.message),
-                DialogueEvent::End(_) => break,
-                _ => {}
+    read_lines(|line| reply_to(&mut session, line, &mut first))
+}
+
+/// One turn of the terminal chat: the reply streamed to stdout as it is spoken.
+fn reply_to(session: &mut Session, line: &str, first: &mut bool) -> Result<(), Failure> {
+    let mut turn = session.send(line)?;
+    // After a long gap the conversation is new again: say what the companion is.
+    if let Some(c) = &session.last_care
+        && c.disclose
+        && !std::mem::take(first)
+    {
+        println!("({})", wellbeing::disclosure(&session.persona.name, c.lang));
+    }
+    print!("{}> ", session.persona.name);
+    while let Some(e) = turn.blocking_next() {
+        match e {
+            DialogueEvent::Clause(c) => {
+                print!("{c}{}", if wellbeing::space_after(&c) { " " } else { "" });
+                let _ = std::io::stdout().flush();
             }
+            DialogueEvent::Error(err) => print!("\n[{}]", err.message),
+            DialogueEvent::End(_) => break,
+            _ => {}
         }
-        println!();
-        Ok(())
-    })
+    }
+    println!();
+    Ok(())
+}
+
+/// `tomoni chat --voice`: speak instead of typing (the microphone, or `--mic-wav` as if it
+/// were); what was heard is printed, and the replies as text.
+pub fn chat_voice(args: ChatArgs, mic_wav: Option<PathBuf>) -> Result<(), Failure> {
+    use tomoni_listen::{audio::AudioSource, audio::WavSource, listener, mic::MicSource, stt, vad};
+    let r = args.resolve()?;
+    let settings = r.config.listen.clone();
+    let (mut session, label) = Session::open(&r.config, r.persona, &args)?;
+    eprintln!("tomoni: {} ({label})", session.persona.name);
+    eprintln!("tomoni: {}", wellbeing::disclosure(&session.persona.name, wellbeing::Lang::En));
+    let input = |e: tomoni_listen::ListenError| Failure::Input(e.to_string());
+    let source: Box<dyn AudioSource> = match &mic_wav {
+        Some(p) => Box::new(WavSource::open(p, false).map_err(input)?),
+        None => Box::new(MicSource::open().map_err(input)?),
+    };
+    let ears = listener::Ears::new(vad::SileroVad::load(&vad::default_model()).map_err(input)?, (&settings).into());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let rec = stt::from_settings(&settings, threads).map_err(input)?;
+    let l = listener::Listener::start(source, ears, rec, None, false)
+        .map_err(|e| Failure::Runtime(format!("cannot start listening: {e}")))?;
+    println!("{}: {}", session.persona.name, session.persona.greeting);
+    eprintln!("tomoni: listening; speak (Ctrl-C ends)");
+    let mut first = true;
+    for ev in l.events.iter() {
+        match ev {
+            listener::ListenEvent::Started { .. } => eprintln!("tomoni: listening…"),
+            listener::ListenEvent::Transcript { text, .. } if !text.is_empty() => {
+                println!("you> {text}");
+                reply_to(&mut session, &text, &mut first)?;
+            }
+            listener::ListenEvent::Failed { reason } => return Err(Failure::Runtime(reason)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn progress(label: &str) -> impl FnMut(usize, usize) {

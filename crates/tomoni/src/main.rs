@@ -121,6 +121,12 @@ enum Command {
         /// Talk through the running companion (`tomoni run`): it speaks the replies.
         #[arg(long)]
         attach: bool,
+        /// Speak instead of typing: the microphone is heard, the replies are printed.
+        #[arg(long, conflicts_with_all = ["once", "attach"])]
+        voice: bool,
+        /// With --voice: hear this WAV as if spoken into the microphone.
+        #[arg(long, requires = "voice")]
+        mic_wav: Option<PathBuf>,
     },
     /// Place the running companion beside you again (where you are now looking).
     Recenter,
@@ -435,6 +441,7 @@ fn main() -> ExitCode {
                 demo::demo(setup, demo::DemoRequest { out, lines, max_seconds: seconds, width, height, every, chat })
             }),
         Command::Chat { attach: true, once, .. } => cli::attach(once),
+        Command::Chat { args, voice: true, mic_wav, .. } => cli::chat_voice(args, mic_wav),
         Command::Chat { args, once, events, .. } => cli::chat(args, once, events),
         Command::Doctor { scene } => app::prepare(&scene).and_then(|setup| doctor::doctor(&setup)),
         Command::Recenter => match unix::send("recenter", |_| {}) {

@@ -133,3 +133,28 @@ fn a_broken_wav_or_missing_file_is_a_clear_error() {
     assert!(!ok);
     assert!(err.contains("/nonexistent/x.wav"), "{err}");
 }
+
+#[test]
+fn chat_by_voice_hears_the_question_and_prints_the_reply() {
+    if !ready() {
+        return;
+    }
+    let dir = out_dir("chat");
+    let wav = dir.join("q.wav");
+    let said = "Tell me a story about the sea.";
+    let (ok, _, err) = tomoni(&["say", said, "--engine", "espeak", "--out", wav.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    // The labelled offline demo answers (Ollama looked for on a closed port).
+    let o = Command::new(env!("CARGO_BIN_EXE_tomoni"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .args(["chat", "--voice", "--mic-wav", wav.to_str().unwrap()])
+        .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
+        .env("TOMONI_DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    let heard = out.lines().find_map(|l| l.strip_prefix("you> ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(word_error_rate(said, heard) <= 0.2, "{heard:?}");
+    assert!(out.lines().any(|l| l.starts_with("Tomo> ") && l.contains("offline demo")), "{out}");
+}

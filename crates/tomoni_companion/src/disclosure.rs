@@ -36,7 +36,7 @@ impl Plugin for DisclosureLabelPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(LabelText(self.text.clone()))
             .add_systems(Startup, spawn_label)
-            .add_systems(Update, (follow_anchor.after(TomoniSystems::Pose), stop_label_camera));
+            .add_systems(Update, (follow_anchor.after(TomoniSystems::Pose), show_listening, stop_label_camera).chain());
     }
 }
 
@@ -111,7 +111,33 @@ fn follow_anchor(
     }
 }
 
-/// The text does not change: after a few frames (font loaded, laid out, drawn) the camera
+/// In glasses there is no panel: while the person speaks, the label says the companion is
+/// listening (hands-free talk needs that cue), and it draws again for a few frames.
+fn show_listening(
+    hearing: Option<Res<crate::hearing::Hearing>>,
+    conversation: Res<tomoni_core::behaviour::Conversation>,
+    base: Res<LabelText>,
+    mut shown: Local<bool>,
+    mut texts: Query<&mut Text, Without<crate::ui::PanelText>>,
+    mut cams: Query<(&mut Camera, &mut LabelCamera)>,
+) {
+    let listening = hearing.is_some() && *conversation == tomoni_core::behaviour::Conversation::Listening;
+    if listening == *shown {
+        return;
+    }
+    *shown = listening;
+    for mut t in &mut texts {
+        if t.0.starts_with(base.0.as_str()) {
+            t.0 = if listening { format!("{} · listening…", base.0) } else { base.0.clone() };
+        }
+    }
+    for (mut cam, mut frames) in &mut cams {
+        cam.is_active = true;
+        frames.0 = 0;
+    }
+}
+
+/// The text changes only with the listening cue: after a few frames (font loaded, laid out, drawn) the camera
 /// stops and the image keeps what it drew.
 fn stop_label_camera(mut cams: Query<(&mut Camera, &mut LabelCamera)>) {
     for (mut cam, mut frames) in &mut cams {

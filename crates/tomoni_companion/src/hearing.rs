@@ -116,14 +116,17 @@ fn hear(
     keys: Option<Res<ButtonInput<KeyCode>>>,
     typing: Res<TextEntry>,
 ) {
-    let h = &mut *hearing;
+    // Changed (for the panel and label) only when something was heard, not every frame.
+    let h = hearing.bypass_change_detection();
     let speaking = bridge.voice_active();
     h.listener.set_companion_speaking(speaking);
     if h.push_to_talk {
         let held = !typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space));
         h.listener.set_open(held);
     }
+    let mut had_events = false;
     while let Ok(ev) = h.listener.events.try_recv() {
+        had_events = true;
         match ev {
             ListenEvent::Voice { .. } => {
                 if speaking {
@@ -173,5 +176,8 @@ fn hear(
     if h.ducked.is_some_and(|t| t.elapsed() > DUCK_HOLD) {
         bridge.duck(1.0);
         h.ducked = None;
+    }
+    if had_events {
+        hearing.set_changed();
     }
 }

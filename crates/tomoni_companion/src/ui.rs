@@ -24,11 +24,16 @@ struct TypedLine;
 #[derive(Component)]
 struct DebugPanel;
 
+/// The desktop panel's texts (which the in-world label's systems leave alone).
+#[derive(Component, Default)]
+pub struct PanelText;
+
 const TYPE_HINT: &str = "Enter: talk    R: recenter    WASD/arrows, right-drag: move and look";
 
 fn spawn_ui(mut commands: Commands) {
     commands.spawn((
         TypedLine,
+        PanelText,
         Text::new(TYPE_HINT),
         TextFont { font_size: FontSize::Px(18.0), ..default() },
         TextColor(Color::srgb(0.1, 0.1, 0.15)),
@@ -36,6 +41,7 @@ fn spawn_ui(mut commands: Commands) {
     ));
     commands.spawn((
         DebugPanel,
+        PanelText,
         Text::new(""),
         TextFont { font_size: FontSize::Px(13.0), ..default() },
         TextColor(Color::srgb(0.25, 0.25, 0.3)),
@@ -100,23 +106,27 @@ fn type_text(
 fn show_debug(
     bridge: Res<Bridge>,
     conversation: Res<Conversation>,
+    hearing: Option<Res<crate::hearing::Hearing>>,
     mut shown: Local<Option<(Conversation, Option<TurnLatency>)>>,
     mut panel: Query<&mut Text, With<DebugPanel>>,
 ) {
     let now = (*conversation, bridge.last);
-    if *shown == Some(now) {
+    let heard_changed = hearing.as_ref().is_some_and(|h| h.is_changed());
+    if *shown == Some(now) && !heard_changed {
         return;
     }
     *shown = Some(now);
+    let (how, ears) = match &hearing {
+        Some(h) => ("speak, or press Enter, type, and press Enter", format!("\nears: {}\n{}", h.source, h.status)),
+        None => ("press Enter, type, and press Enter to talk", String::new()),
+    };
     if let Ok(mut t) = panel.single_mut() {
         t.0 = format!(
-            "{}\n{}\n{:?}\n{}",
+            "{}\n{}\n{:?}\n{}{ears}",
             bridge.disclosure,
             bridge.label,
             *conversation,
-            bridge
-                .last
-                .map_or_else(|| "no turn yet: press Enter, type, and press Enter to talk".to_string(), |l| l.line())
+            bridge.last.map_or_else(|| format!("no turn yet: {how}"), |l| l.line())
         );
     }
 }
