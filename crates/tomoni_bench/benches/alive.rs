@@ -123,9 +123,12 @@ fn measure(app: &mut App, frames: usize, mut each: impl FnMut(&mut App, usize)) 
 }
 
 fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if !filter.is_empty() && !filter.iter().any(|f| "alive".contains(f.as_str())) {
+        return;
+    }
     let data = std::env::temp_dir().join(format!("tomoni-bench-alive-{}", std::process::id()));
-    // SAFETY-free: set before any thread reads the environment.
-    unsafe_free_set_data_dir(&data);
+    tomoni_bench::set_data_dir(&data);
     let mut empty = App::new();
     empty.add_plugins((MinimalPlugins, TransformPlugin));
     single_threaded(&mut empty);
@@ -158,6 +161,7 @@ fn main() {
     });
     let mouth_moved = app.world().resource::<tomoni_core::behaviour::MouthWeights>().0;
     let ceremony = ceremony_running(&url);
+    let listening = listening_running(&url);
     // The springs really ran: the hair's root joints turned away from rest with the gestures.
     let mut roots = app.world_mut().query_filtered::<&Transform, With<bevy_vrm1::prelude::SpringRoot>>();
     let swing =
@@ -171,6 +175,7 @@ fn main() {
         ("companion idle (life, gaze)", &idle),
         ("companion speaking (stream, TTS, lip-sync, gestures)", &speaking),
         ("ceremony (music, scripted speech, operator page polled)", &ceremony),
+        ("listening (a person talking: VAD, Whisper, turns)", &listening),
     ] {
         println!(
             "alive: {name:<52} median {:>7.1} µs  p99 {:>7.1} µs  allocations/frame {:>6.2}",
@@ -189,6 +194,52 @@ fn main() {
         speaking.p99_us / idle.p99_us
     );
     let _ = std::fs::remove_dir_all(&data);
+    // Voices and the VAD may still be inside ONNX Runtime on their threads: it must not be torn
+    // down under them at exit.
+    tomoni_voice::onnx::quiesce();
+}
+
+/// A microphone that hears a person say the same thing every 4 s, at the pace of speech.
+struct Talker {
+    speech: Vec<f32>,
+    t0: Instant,
+    at: usize,
+}
+
+impl tomoni_listen::audio::AudioSource for Talker {
+    fn read(&mut self, out: &mut Vec<f32>, _: Duration) -> Result<bool, tomoni_listen::ListenError> {
+        std::thread::sleep(Duration::from_millis(10));
+        let due = (self.t0.elapsed().as_secs_f64() * 16_000.0) as usize;
+        let period = 4 * 16_000;
+        for i in self.at..due {
+            out.push(self.speech.get(i % period).copied().unwrap_or(0.0));
+        }
+        self.at = due.max(self.at);
+        Ok(true)
+    }
+}
+
+/// A fresh live app hearing a person (Silero VAD and Whisper on the listener's threads; each
+/// utterance becomes a turn the companion answers), measured over 20 s.
+fn listening_running(url: &str) -> Stats {
+    let mut app = live_app(url);
+    let voice = tomoni_voice::espeak::EspeakVoice { voice: "en-us+f2".into(), rate: 170, pitch: 60 };
+    let s = tomoni_voice::espeak::synthesize("Could you tell me about the river walk again?", &voice).unwrap();
+    let x: Vec<f32> = s.samples.iter().map(|&v| f32::from(v) / 32768.0).collect();
+    let speech = tomoni_listen::audio::resample(&x, s.sample_rate, 16_000);
+    let source = Talker { speech, t0: Instant::now(), at: 0 };
+    let settings = tomoni_core::config::ListenSettings::default();
+    let hearing = {
+        let bridge = app.world().resource::<tomoni_companion::bridge::Bridge>();
+        tomoni_companion::hearing::Hearing::start_with(&settings, Box::new(source), "bench".into(), bridge).unwrap()
+    };
+    app.insert_resource(hearing).add_plugins(tomoni_companion::hearing::HearingPlugin);
+    single_threaded(&mut app);
+    let _ = measure(&mut app, 120, |_, _| {});
+    let s = measure(&mut app, 1200, |_, _| {});
+    let h = app.world().resource::<tomoni_companion::hearing::Hearing>();
+    println!("alive: listening heard {} utterances during the measurement: {:?}", h.heard.len(), h.heard.first());
+    s
 }
 
 /// The shipped wedding running in a fresh live app, its operator page served on loopback and
@@ -229,14 +280,4 @@ fn ceremony_running(url: &str) -> Stats {
     let c = app.world().resource::<tomoni_companion::ceremony::Ceremony>();
     println!("alive: the ceremony reached step {} ({:?}) during the measurement", c.step, c.status().name);
     s
-}
-
-fn unsafe_free_set_data_dir(dir: &std::path::Path) {
-    // Edition 2024 makes `set_var` unsafe; a bench owns its process and sets this before any
-    // thread starts, but our workspace denies unsafe code elsewhere: keep it to this one place.
-    #[expect(unsafe_code, reason = "set_var before any other thread exists")]
-    // SAFETY: single-threaded at this point (no app, no server yet).
-    unsafe {
-        std::env::set_var("TOMONI_DATA_DIR", dir);
-    }
 }

@@ -151,3 +151,15 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         unsafe { std::alloc::System.realloc(p, l, n) }
     }
 }
+
+/// Points the talk thread's memory (`TOMONI_DATA_DIR`) at a folder of the bench's own. Call it
+/// first thing in `main`, before any thread exists.
+pub fn set_data_dir(dir: &std::path::Path) {
+    // Edition 2024 makes `set_var` unsafe; a bench owns its process and sets this before any
+    // thread starts, but our workspace denies unsafe code elsewhere: keep it to this one place.
+    #[expect(unsafe_code, reason = "set_var before any other thread exists")]
+    // SAFETY: single-threaded at this point (no app, no server yet).
+    unsafe {
+        std::env::set_var("TOMONI_DATA_DIR", dir);
+    }
+}

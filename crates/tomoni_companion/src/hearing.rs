@@ -50,6 +50,8 @@ pub struct Hearing {
     pub heard: Vec<String>,
     /// Times the person talked over the companion.
     pub barge_ins: u32,
+    /// When the person last stopped speaking (wall clock; the turn's latencies count from it).
+    pub last_end: Option<Instant>,
 }
 
 impl Hearing {
@@ -80,10 +82,14 @@ impl Hearing {
     ) -> Result<Self, String> {
         use tomoni_listen::{stt, vad};
         let vad = vad::SileroVad::load(&vad::default_model()).map_err(|e| e.to_string())?;
-        // One thread for Whisper: the frame loop keeps the other core of a 2-core machine.
+        // One thread for Whisper: the frame loop keeps the other core of a 2-core machine. (Two
+        // threads cut voice to voice from 1158 to 907 ms but raised the frame loop's p99 from
+        // 0.8 to 1.6 ms even at nice 19: docs/benchmarks.md.)
         let rec = stt::from_settings(settings, 1).map_err(|e| e.to_string())?;
         let what = rec.describe();
-        let listener = Listener::start(source, Ears::new(vad, settings.into()), rec, bridge.take_playback_tap(), false)
+        let mut ears = Ears::new(vad, settings.into());
+        ears.speculate = true; // the words are ready soon after the end-of-speech silence
+        let listener = Listener::start(source, ears, rec, bridge.take_playback_tap(), false)
             .map_err(|e| format!("cannot start listening: {e}"))?;
         Ok(Self {
             listener,
@@ -94,6 +100,7 @@ impl Hearing {
             speech_ended: None,
             heard: Vec::new(),
             barge_ins: 0,
+            last_end: None,
         })
     }
 }
@@ -155,6 +162,7 @@ fn hear(
             }
             ListenEvent::Transcript { text, transcribe_wall_ms, .. } => {
                 let (ended, vad_ms) = h.speech_ended.take().unwrap_or((Instant::now(), 0.0));
+                h.last_end = Some(ended);
                 if text.is_empty() {
                     h.status.clear();
                     if *conversation == Conversation::Listening {

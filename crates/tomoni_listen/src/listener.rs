@@ -88,6 +88,9 @@ pub struct Ears {
     pub gate_echo: bool,
     /// Hear nothing (push-to-talk released): utterances in progress end as after silence.
     pub muted: bool,
+    /// Transcribe on speculation in the silence before the end is decided (the live app).
+    pub speculate: bool,
+    speculated_for: Option<u64>,
 }
 
 /// An utterance ready for the recogniser.
@@ -98,9 +101,19 @@ pub struct Utterance {
     pub start: u64,
     /// Where the person stopped.
     pub last_voiced: u64,
-    /// When the VAD decided.
+    /// When the VAD decided (for a speculative one: when it was cut).
     pub decided: u64,
+    /// Cut before the end was decided, in the silence after the last voiced chunk: if the
+    /// person does not go on, the final utterance is this same audio, and its words are ready.
+    pub speculative: bool,
+    /// Wall time of the cut (the transcript's wait is counted from the final one's).
+    pub cut_at: Instant,
 }
+
+/// Silence after the last voiced chunk at which the utterance so far is transcribed on
+/// speculation (at least the pad, so the audio is the final cut's): by the time the
+/// end-of-speech silence has passed, its words are (nearly) ready.
+pub const SPECULATE_MS: u32 = 200;
 
 impl Ears {
     /// Ears over a VAD model.
@@ -117,6 +130,8 @@ impl Ears {
             echo: crate::echo::EchoGate::new(),
             gate_echo: true,
             muted: false,
+            speculate: false,
+            speculated_for: None,
         }
     }
 
@@ -161,6 +176,15 @@ impl Ears {
                 }
                 None => {}
             }
+            if self.speculate
+                && let (Some(start), Some(lv)) = (self.seg.utterance_start(), self.seg.last_voiced())
+            {
+                let wait = u64::from(SPECULATE_MS.max(self.config.pad_ms)) * u64::from(RATE) / 1000;
+                if end - lv >= wait && self.speculated_for != Some(lv) {
+                    self.speculated_for = Some(lv);
+                    done.push(Utterance { speculative: true, ..self.cut(start, lv, end) });
+                }
+            }
             if !self.seg.in_speech() {
                 // Keep only what a pad before the next utterance can reach.
                 let keep = (u64::from(self.config.pad_ms) * u64::from(RATE) / 1000) as usize + CHUNK * 16;
@@ -202,22 +226,27 @@ impl Ears {
         let short = (pad as usize).saturating_sub(self.base as usize + from);
         let mut audio = vec![0.0; short];
         audio.extend_from_slice(&self.audio[from.min(to)..to]);
-        Utterance { audio, start, last_voiced, decided }
+        Utterance { audio, start, last_voiced, decided, speculative: false, cut_at: Instant::now() }
     }
 }
 
 /// Transcribes `u` and makes its event.
 pub fn transcribe(rec: &mut dyn Recognizer, u: &Utterance) -> ListenEvent {
-    let t0 = Instant::now();
-    match rec.transcribe(&u.audio) {
+    event(rec.transcribe(&u.audio).map_err(|e| e.to_string()), u)
+}
+
+/// The event for `u`'s words; the transcription time is the wait since `u` was cut (its
+/// decision), whether the words were made now or on speculation before.
+fn event(words: Result<String, String>, u: &Utterance) -> ListenEvent {
+    match words {
         Ok(text) => ListenEvent::Transcript {
             text,
             start_ms: ms(u.start),
             last_voiced_ms: ms(u.last_voiced),
             decided_ms: ms(u.decided),
-            transcribe_wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
+            transcribe_wall_ms: u.cut_at.elapsed().as_secs_f64() * 1000.0,
         },
-        Err(e) => ListenEvent::Failed { reason: e.to_string() },
+        Err(reason) => ListenEvent::Failed { reason },
     }
 }
 
@@ -231,8 +260,8 @@ pub fn listen_all(
 ) -> Result<(), ListenError> {
     let mut buf = Vec::new();
     while source.read(&mut buf, std::time::Duration::from_millis(50))? {
-        for u in ears.hear(&buf, false, out)? {
-            out(transcribe(rec, &u));
+        for u in ears.hear(&buf, false, out)?.iter().filter(|u| !u.speculative) {
+            out(transcribe(rec, u));
         }
         buf.clear();
     }
@@ -319,11 +348,25 @@ impl Listener {
             }
         })?;
         let rec_thread = std::thread::Builder::new().name("tomoni-stt".into()).spawn(move || {
+            // Far below the frame loop: on a 2-core machine Whisper's threads (which inherit
+            // this) yield to a frame that is due.
+            tomoni_voice::lowest_thread_priority();
+            // The last speculative transcript: (start, last voiced) → words.
+            let mut guess: Option<((u64, u64), Result<String, String>)> = None;
             loop {
                 // Finals first: a partial never delays the answer.
                 crossbeam_channel::select_biased! {
                     recv(final_rx) -> u => match u {
-                        Ok(u) => { let _ = tx.send(transcribe(rec.as_mut(), &u)); }
+                        Ok(u) if u.speculative => {
+                            guess = Some(((u.start, u.last_voiced), rec.transcribe(&u.audio).map_err(|e| e.to_string())));
+                        }
+                        Ok(u) => {
+                            let words = match guess.take() {
+                                Some((key, words)) if key == (u.start, u.last_voiced) => words,
+                                _ => rec.transcribe(&u.audio).map_err(|e| e.to_string()),
+                            };
+                            let _ = tx.send(event(words, &u));
+                        }
                         Err(_) => break,
                     },
                     recv(partial_rx) -> a => if let Ok(a) = a
@@ -350,16 +393,18 @@ impl Listener {
     }
 
     /// Stops listening and waits for the threads (an utterance in progress is transcribed).
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+    pub fn stop(self) {
+        drop(self);
     }
 }
 
 impl Drop for Listener {
+    /// Stops and waits (at most the utterance being transcribed): a thread left inside ONNX
+    /// Runtime when the process exits would crash it as the runtime is torn down.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }

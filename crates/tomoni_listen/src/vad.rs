@@ -148,6 +148,11 @@ impl Segmenter {
         self.speaking.is_some()
     }
 
+    /// The end of the last voiced chunk of the utterance in progress.
+    pub fn last_voiced(&self) -> Option<u64> {
+        self.speaking.map(|_| self.last_voiced)
+    }
+
     /// Where the utterance in progress begins (pad included), in stream samples.
     pub fn utterance_start(&self) -> Option<u64> {
         let pad = u64::from(self.config.pad_ms) * u64::from(crate::audio::RATE) / 1000;

@@ -27,13 +27,25 @@ pub mod wav;
 ///
 /// Worker threads (synthesis, the talk thread) call it so that on a machine with few cores the
 /// frame loop wins when both want the CPU: speech is queued seconds ahead, a frame is not.
-#[expect(unsafe_code, reason = "setpriority(2) on the calling thread")]
 pub fn lower_thread_priority() {
+    set_thread_nice(5);
+}
+
+/// The lowest priority (Linux: nice 19 for this thread and the threads it starts): for bulk
+/// work that may use every core but must never delay a frame (speech recognition's threads).
+pub fn lowest_thread_priority() {
+    set_thread_nice(19);
+}
+
+#[expect(unsafe_code, reason = "setpriority(2) on the calling thread")]
+fn set_thread_nice(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: a plain syscall; `who = 0` is the calling thread on Linux (nice is per thread).
     unsafe {
-        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, 5);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, nice);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// CPU time the calling thread has used, in seconds (Linux `CLOCK_THREAD_CPUTIME_ID`; wall time

@@ -379,11 +379,15 @@ pub fn expose_durations(model: &[u8]) -> Result<Vec<u8>, String> {
     }
     let mut info = Vec::new();
     put_len_field(&mut info, 1, &name);
-    let mut new_graph = graph_bytes.to_vec();
-    put_len_field(&mut new_graph, 12, &info);
+    let mut output = Vec::new();
+    put_len_field(&mut output, 12, &info);
+    // The graph is most of the model: copied once, straight into place, the new output after it.
     let mut out = Vec::with_capacity(model.len() + 64);
     out.extend_from_slice(&model[..graph.start]);
-    put_len_field(&mut out, 7, &new_graph);
+    put_varint(&mut out, (7 << 3) | 2);
+    put_varint(&mut out, (graph_bytes.len() + output.len()) as u64);
+    out.extend_from_slice(graph_bytes);
+    out.extend_from_slice(&output);
     out.extend_from_slice(&model[graph.value.end..]);
     Ok(out)
 }

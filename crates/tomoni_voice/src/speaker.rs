@@ -257,20 +257,8 @@ fn run(
                 let began = Instant::now();
                 let start = queue.clock().pushed_samples();
                 let result = match &engine {
-                    VoiceEngine::Espeak(v) => espeak::synthesize(&text, v).and_then(|speech| {
-                        if speech.sample_rate != rate {
-                            return Err(TtsError::Synth(format!(
-                                "espeak-ng ran at {} Hz, not {rate}",
-                                speech.sample_rate
-                            )));
-                        }
-                        let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
-                        send(Event::Track { start, track });
-                        let ms = began.elapsed().as_secs_f64() * 1000.0;
-                        send(Event::Queued { start, len: speech.samples.len() as u64, first_sample_ms: ms });
-                        queue.push_all_unless(&speech.samples, &stale);
-                        Ok(())
-                    }),
+                    VoiceEngine::Espeak(v) => espeak::synthesize(&text, v)
+                        .map(|speech| queue_whole(&mut queue, speech, rate, start, began, &send, &stale)),
                     VoiceEngine::Piper { fallback, .. } => match piper.as_mut() {
                         // Sentence by sentence: the first is queued while the next is made.
                         Some(voice) => {
@@ -289,14 +277,8 @@ fn run(
                                     send(Event::Queued { start, len: at - start, first_sample_ms: ms });
                                 })
                         }
-                        None => espeak::synthesize(&text, fallback).map(|speech| {
-                            let speech = resample(speech, rate);
-                            let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
-                            send(Event::Track { start, track });
-                            let ms = began.elapsed().as_secs_f64() * 1000.0;
-                            send(Event::Queued { start, len: speech.samples.len() as u64, first_sample_ms: ms });
-                            queue.push_all_unless(&speech.samples, &stale);
-                        }),
+                        None => espeak::synthesize(&text, fallback)
+                            .map(|speech| queue_whole(&mut queue, speech, rate, start, began, &send, &stale)),
                     },
                     VoiceEngine::OpenAi(o) => {
                         // Streamed: queue each piece as it arrives and analyse it for the mouth.
@@ -364,6 +346,25 @@ fn load_piper(spec: &PiperSpec) -> Result<PiperVoice, TtsError> {
         )));
     }
     Ok(voice)
+}
+
+/// Queues a clause made in one piece (espeak-ng, or it standing in for Piper) at the output's
+/// rate, with its mouth track, as one block.
+fn queue_whole(
+    queue: &mut SpeechQueue,
+    speech: Speech,
+    rate: u32,
+    start: u64,
+    began: Instant,
+    send: &dyn Fn(Event),
+    stale: &dyn Fn() -> bool,
+) {
+    let speech = resample(speech, rate);
+    let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+    send(Event::Track { start, track });
+    let ms = began.elapsed().as_secs_f64() * 1000.0;
+    send(Event::Queued { start, len: speech.samples.len() as u64, first_sample_ms: ms });
+    queue.push_all_unless(&speech.samples, stale);
 }
 
 /// Linear resampling of the fallback voice to the rate the output was opened at (a Piper voice
