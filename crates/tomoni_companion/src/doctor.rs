@@ -77,6 +77,7 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
         }
     };
     println!("  voice:           {voice}");
+    println!("  ears:            {}", ears(&cfg.listen));
     let llm = if !cfg.llm.base_url.is_empty() {
         let up = session::answers(&cfg.llm.base_url, Duration::from_millis(800));
         format!("{} at {} ({})", cfg.llm.model, cfg.llm.base_url, if up { "answering" } else { "NOT answering" })
@@ -96,6 +97,33 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
 }
 
 /// The Vulkan adapter the renderer picks: a one-frame headless app reports it.
+/// The microphone and the listening models, as `tomoni run` would find them (nothing opened
+/// but the models' files checked).
+fn ears(l: &tomoni_core::config::ListenSettings) -> String {
+    if !l.microphone {
+        return "off ([listen] microphone = false): type to talk".into();
+    }
+    let mic = match tomoni_voice::playback::no_sound_device() {
+        Some(why) => format!("no microphone ({why}): type to talk"),
+        None => "the default microphone".into(),
+    };
+    let vad = tomoni_listen::vad::default_model();
+    let words = match l.engine.as_str() {
+        "openai" => format!("words by {} ({})", l.endpoint, l.model),
+        _ => {
+            let m =
+                if l.model_path.is_empty() { tomoni_listen::stt::default_model() } else { l.model_path.clone().into() };
+            if m.is_file() {
+                format!("words by Whisper {}", m.display())
+            } else {
+                format!("NO Whisper model at {} (run `cargo xtask deps`)", m.display())
+            }
+        }
+    };
+    let vad = if vad.is_file() { "Silero VAD".to_string() } else { format!("NO VAD model at {}", vad.display()) };
+    format!("{mic}; {vad}; {words}")
+}
+
 fn adapter() -> Result<String, String> {
     let mut app = App::new();
     app.add_plugins(
