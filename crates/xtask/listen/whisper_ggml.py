@@ -147,32 +147,32 @@ def main(wheel, sdist, out_path):
     put("encoder.conv1.bias", "encoder/conv1/bias", as_f16=False, shape=[n_state, 1])
     put("encoder.conv2.weight", "encoder/conv2/weight")
     put("encoder.conv2.bias", "encoder/conv2/bias", as_f16=False, shape=[n_state, 1])
-    for i in range(n_audio_layer):
-        e, c = f"encoder.blocks.{i}", f"encoder/layer_{i}"
-        put_split([(e + ".attn.query", True), (e + ".attn.key", False), (e + ".attn.value", True)],
+    def self_attention(w, c):
+        put_split([(w + ".attn.query", True), (w + ".attn.key", False), (w + ".attn.value", True)],
                   c + "/self_attention/linear_0", n_state)
-        lin(e + ".attn.out", c + "/self_attention/linear_1")
-        ln(e + ".attn_ln", c + "/self_attention/layer_norm")
-        lin(e + ".mlp.0", c + "/ffn/linear_0")
-        lin(e + ".mlp.2", c + "/ffn/linear_1")
-        ln(e + ".mlp_ln", c + "/ffn/layer_norm")
+        lin(w + ".attn.out", c + "/self_attention/linear_1")
+        ln(w + ".attn_ln", c + "/self_attention/layer_norm")
+
+    def mlp(w, c):
+        lin(w + ".mlp.0", c + "/ffn/linear_0")
+        lin(w + ".mlp.2", c + "/ffn/linear_1")
+        ln(w + ".mlp_ln", c + "/ffn/layer_norm")
+
+    for i in range(n_audio_layer):
+        self_attention(f"encoder.blocks.{i}", f"encoder/layer_{i}")
+        mlp(f"encoder.blocks.{i}", f"encoder/layer_{i}")
     ln("encoder.ln_post", "encoder/layer_norm")
 
     put("decoder.positional_embedding", "decoder/position_encodings/encodings", as_f16=False)
     put("decoder.token_embedding.weight", "decoder/embeddings/weight")
     for i in range(n_text_layer):
         d, c = f"decoder.blocks.{i}", f"decoder/layer_{i}"
-        put_split([(d + ".attn.query", True), (d + ".attn.key", False), (d + ".attn.value", True)],
-                  c + "/self_attention/linear_0", n_state)
-        lin(d + ".attn.out", c + "/self_attention/linear_1")
-        ln(d + ".attn_ln", c + "/self_attention/layer_norm")
+        self_attention(d, c)
         lin(d + ".cross_attn.query", c + "/attention/linear_0")
         put_split([(d + ".cross_attn.key", False), (d + ".cross_attn.value", True)], c + "/attention/linear_1", n_state)
         lin(d + ".cross_attn.out", c + "/attention/linear_2")
         ln(d + ".cross_attn_ln", c + "/attention/layer_norm")
-        lin(d + ".mlp.0", c + "/ffn/linear_0")
-        lin(d + ".mlp.2", c + "/ffn/linear_1")
-        ln(d + ".mlp_ln", c + "/ffn/layer_norm")
+        mlp(d, c)
     ln("decoder.ln", "decoder/layer_norm")
 
     mel_shape, mel_raw = npz_array(sdist_member(sdist, "whisper/assets/mel_filters.npz"), f"mel_{n_mels}")
