@@ -2,8 +2,8 @@
 //! the person; here, in the frame loop, its events become turns, barge-ins and body language.
 //! Nothing here blocks: events are drained with `try_recv`.
 //!
-//! - the person starts to speak → the companion looks at them in its listening posture (with
-//!   back-channel nods), and if it was speaking its voice ducks at once;
+//! - the person starts to speak → the companion looks at them in its listening posture, and if
+//!   it was speaking its voice ducks at once; it nods when they pause;
 //! - speech confirmed while it speaks → barge-in: silent from the next audio block, the reply
 //!   cancelled at the language model and stored as interrupted;
 //! - the words arrive → a turn, timed from the end of the person's speech (voice to voice).
@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tomoni_core::TomoniSystems;
-use tomoni_core::behaviour::{Conversation, TextEntry};
+use tomoni_core::behaviour::{Conversation, Gesture, GestureCue, TextEntry};
 use tomoni_core::config::ListenSettings;
 use tomoni_listen::audio::AudioSource;
 use tomoni_listen::listener::{Ears, ListenEvent, Listener};
@@ -112,6 +112,7 @@ impl Plugin for HearingPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Conversation>()
             .init_resource::<TextEntry>()
+            .add_message::<GestureCue>()
             .add_systems(Update, hear.in_set(TomoniSystems::Input));
     }
 }
@@ -122,6 +123,7 @@ fn hear(
     mut conversation: ResMut<Conversation>,
     keys: Option<Res<ButtonInput<KeyCode>>>,
     typing: Res<TextEntry>,
+    mut gestures: MessageWriter<GestureCue>,
 ) {
     // Changed (for the panel and label) only when something was heard, not every frame.
     let h = hearing.bypass_change_detection();
@@ -152,6 +154,12 @@ fn hear(
                 *conversation = Conversation::Listening;
             }
             ListenEvent::Partial { text } => h.status = format!("listening… {text}"),
+            // A pause in what they say: the companion nods (yes, I am following).
+            ListenEvent::Pause { .. } => {
+                if *conversation == Conversation::Listening {
+                    gestures.write(GestureCue::Procedural(Gesture::Nod));
+                }
+            }
             ListenEvent::Ended { last_voiced_ms, decided_ms, .. } => {
                 // The decision came (decided − last voiced) after they stopped; the event
                 // reached us now: the end of their speech was that long ago.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tomoni_companion::bridge::Bridge;
 use tomoni_companion::control::{ControlReply, Replier};
 use tomoni_companion::hearing::{Hearing, HearingPlugin};
-use tomoni_core::behaviour::Conversation;
+use tomoni_core::behaviour::{Conversation, Gesture, GestureCue};
 use tomoni_core::config::ListenSettings;
 use tomoni_listen::ListenError;
 use tomoni_listen::audio::{AudioSource, RATE, resample};
@@ -83,7 +83,10 @@ fn a_spoken_question_becomes_a_turn_timed_from_the_end_of_speech() {
     let said = "Can you remind me to call my sister tomorrow?";
     let source = OnCue { cue, speech: person(said), started: None, at: 0 };
     let mut app = with_hearing(app(common::bridge("hear", Policy::default())), source);
+    app.init_resource::<Nods>().add_systems(bevy::app::Update, count_nods);
     run_until(&mut app, 20_000, |a| a.world().resource::<Bridge>().last.is_some_and(|l| l.heard.is_some()));
+    // It nodded when the person paused (at the end of what they said, before it answered).
+    assert!(app.world().resource::<Nods>().0 >= 1, "no nod");
     let heard = app.world().resource::<Hearing>().heard.clone();
     assert_eq!(heard.len(), 1, "{heard:?}");
     assert!(tomoni_listen::stt::word_error_rate(said, &heard[0]) <= 0.2, "{heard:?}");
@@ -97,6 +100,13 @@ fn a_spoken_question_becomes_a_turn_timed_from_the_end_of_speech() {
     assert!(heard_ms >= vad + stt - 32.0 && heard_ms <= vad + stt + 300.0, "{}", l.line());
     // The reply's first audio comes after that: voice to voice.
     assert!(l.first_audio.unwrap() > heard_ms, "{}", l.line());
+}
+
+#[derive(bevy::prelude::Resource, Default)]
+struct Nods(usize);
+
+fn count_nods(mut cues: bevy::prelude::MessageReader<GestureCue>, mut nods: bevy::prelude::ResMut<Nods>) {
+    nods.0 += cues.read().filter(|c| matches!(c, GestureCue::Procedural(Gesture::Nod))).count();
 }
 
 /// An SSE server on loopback that streams a long reply slowly.

@@ -30,6 +30,11 @@ pub enum ListenEvent {
         /// The companion was speaking.
         barge_in: bool,
     },
+    /// The person paused mid-utterance (or is about to be done): a moment for a nod.
+    Pause {
+        /// When the pause was long enough to count.
+        at_ms: f64,
+    },
     /// A transcript so far, while the person still speaks.
     Partial {
         /// Words so far.
@@ -182,6 +187,7 @@ impl Ears {
                 let wait = u64::from(SPECULATE_MS.max(self.config.pad_ms)) * u64::from(RATE) / 1000;
                 if end - lv >= wait && self.speculated_for != Some(lv) {
                     self.speculated_for = Some(lv);
+                    out(ListenEvent::Pause { at_ms: ms(end) });
                     done.push(Utterance { speculative: true, ..self.cut(start, lv, end) });
                 }
             }
