@@ -67,7 +67,7 @@ pub struct AppConfig {
 pub struct ListenSettings {
     /// Listen on the microphone when one is present (`tomoni run --no-mic` turns it off).
     pub microphone: bool,
-    /// Listen only while the push-to-talk key (desktop: Space) or controller button is held.
+    /// Listen only while the push-to-talk key (desktop: Space) is held.
     pub push_to_talk: bool,
     /// Speech probability at or above which a 32 ms chunk is speech (0.05..0.99).
     pub threshold: f32,
@@ -518,6 +518,11 @@ mod tests {
             ("[llm]\nidle_timeout = 0\n", "llm.idle_timeout", 2),
             ("[llm]\nfirst_token_timeout = -1\n", "llm.first_token_timeout", 2),
             ("[wellbeing]\ngap_minutes = inf\n", "wellbeing.gap_minutes", 2),
+            ("[listen]\nthreshold = 1.5\n", "listen.threshold", 2),
+            ("[listen]\nlanguage = \"en\"\nend_silence_ms = 20\n", "listen.end_silence_ms", 3),
+            ("[listen]\npad_ms = 5000\n", "listen.pad_ms", 2),
+            ("[listen]\nengine = \"vosk\"\n", "listen.engine", 2),
+            ("[listen]\nengine = \"openai\"\n", "listen.endpoint", 0),
         ] {
             let e = check(text).unwrap_err();
             assert!(e.message.starts_with(field), "{text}: {e}");
