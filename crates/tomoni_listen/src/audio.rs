@@ -7,6 +7,11 @@ use std::path::Path;
 /// The rate every model here listens at (Silero VAD and Whisper).
 pub const RATE: u32 = 16_000;
 
+/// Samples at [`RATE`] in `ms` milliseconds.
+pub fn samples(ms: u32) -> u64 {
+    u64::from(ms) * u64::from(RATE) / 1000
+}
+
 /// A source of the person's voice, already mono at [`RATE`].
 pub trait AudioSource: Send {
     /// Appends the samples available now (blocking for at most `wait` for some to come);

@@ -60,14 +60,6 @@ impl EchoGate {
         self.partial.drain(..at);
     }
 
-    /// Playback stopped (a barge-in, the end of a turn): the history is silence from here.
-    pub fn quiet(&mut self) {
-        self.rms.push_back(0.0);
-        if self.rms.len() > self.window {
-            self.rms.pop_front();
-        }
-    }
-
     /// Whether a microphone chunk holds more than the companion's echo: the person's voice.
     pub fn near_end(&self, mic: &[f32]) -> bool {
         let played = self.rms.iter().copied().fold(0.0f32, f32::max);

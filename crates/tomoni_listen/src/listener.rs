@@ -3,7 +3,7 @@
 //! Whisper). Events come out on a channel the app drains with `try_recv`.
 
 use crate::ListenError;
-use crate::audio::{AudioSource, RATE};
+use crate::audio::{AudioSource, RATE, samples};
 use crate::stt::Recognizer;
 use crate::vad::{CHUNK, Segmenter, SileroVad, VadConfig, VadEvent};
 use std::sync::Arc;
@@ -160,7 +160,7 @@ impl Ears {
             }
             self.seg.raise = if companion_speaking { self.raise_while_speaking } else { 0.0 };
             let end = self.base + self.audio.len() as u64;
-            let on = p >= (self.config.threshold + self.seg.raise).min(0.99);
+            let on = p >= self.seg.on_threshold();
             if on && !self.voiced && !self.seg.in_speech() {
                 out(ListenEvent::Voice { at_ms: ms(end) });
             }
@@ -184,7 +184,7 @@ impl Ears {
             if self.speculate
                 && let (Some(start), Some(lv)) = (self.seg.utterance_start(), self.seg.last_voiced())
             {
-                let wait = u64::from(SPECULATE_MS.max(self.config.pad_ms)) * u64::from(RATE) / 1000;
+                let wait = crate::audio::samples(SPECULATE_MS.max(self.config.pad_ms));
                 if end - lv >= wait && self.speculated_for != Some(lv) {
                     self.speculated_for = Some(lv);
                     out(ListenEvent::Pause { at_ms: ms(end) });
@@ -193,7 +193,7 @@ impl Ears {
             }
             if !self.seg.in_speech() {
                 // Keep only what a pad before the next utterance can reach.
-                let keep = (u64::from(self.config.pad_ms) * u64::from(RATE) / 1000) as usize + CHUNK * 16;
+                let keep = crate::audio::samples(self.config.pad_ms) as usize + CHUNK * 16;
                 if self.audio.len() > keep * 4 {
                     let drop = self.audio.len() - keep;
                     self.audio.drain(..drop);
@@ -224,7 +224,7 @@ impl Ears {
     }
 
     fn cut(&self, start: u64, last_voiced: u64, decided: u64) -> Utterance {
-        let pad = u64::from(self.config.pad_ms) * u64::from(RATE) / 1000;
+        let pad = samples(self.config.pad_ms);
         let from = start.saturating_sub(self.base) as usize;
         let to = ((last_voiced + pad).min(self.base + self.audio.len() as u64) - self.base) as usize;
         // Speech at the very start of a stream gets no pad from the past: give it silence, or
@@ -396,11 +396,6 @@ impl Listener {
     /// Push-to-talk: hear only while open.
     pub fn set_open(&self, open: bool) {
         self.open.store(open, Ordering::Relaxed);
-    }
-
-    /// Stops listening and waits for the threads (an utterance in progress is transcribed).
-    pub fn stop(self) {
-        drop(self);
     }
 }
 

@@ -181,24 +181,8 @@ impl OpenAiTranscription {
 
 /// The utterance as a 16-bit WAV in memory (what every transcription server accepts).
 fn wav_bytes(audio: &[f32]) -> Vec<u8> {
-    let data = (audio.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + data as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&crate::audio::RATE.to_le_bytes());
-    b.extend_from_slice(&(crate::audio::RATE * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data.to_le_bytes());
-    for s in audio {
-        b.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-    }
-    b
+    let pcm: Vec<i16> = audio.iter().map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
+    tomoni_voice::wav::encode(crate::audio::RATE, &pcm)
 }
 
 impl Recognizer for OpenAiTranscription {

@@ -4,6 +4,7 @@
 //! has a sample-exact time.
 
 use crate::ListenError;
+use crate::audio::samples;
 use std::path::{Path, PathBuf};
 
 /// Samples per chunk at 16 kHz (Silero's fixed window).
@@ -155,29 +156,36 @@ impl Segmenter {
 
     /// Where the utterance in progress begins (pad included), in stream samples.
     pub fn utterance_start(&self) -> Option<u64> {
-        let pad = u64::from(self.config.pad_ms) * u64::from(crate::audio::RATE) / 1000;
-        self.speaking.map(|first| (first * CHUNK as u64).saturating_sub(pad))
+        self.speaking.map(|first| self.start_of(first))
+    }
+
+    /// Where an utterance whose first voiced chunk is `first` begins, pad included.
+    fn start_of(&self, first: u64) -> u64 {
+        (first * CHUNK as u64).saturating_sub(samples(self.config.pad_ms))
+    }
+
+    /// The probability at or above which a chunk is voiced now (the threshold, raised).
+    pub fn on_threshold(&self) -> f32 {
+        (self.config.threshold + self.raise).min(0.99)
     }
 
     /// Feeds the probability of the next chunk.
     pub fn push(&mut self, p: f32) -> Option<VadEvent> {
-        let ms = |v: u32| u64::from(v) * u64::from(crate::audio::RATE) / 1000;
         let chunk = CHUNK as u64;
         let at = self.chunks;
         self.chunks += 1;
         let end = self.chunks * chunk;
-        let on = (self.config.threshold + self.raise).min(0.99);
+        let on = self.on_threshold();
         let off = on - 0.15;
         match self.speaking {
             None => {
                 if p >= on {
                     let first = *self.candidate.get_or_insert(at);
-                    if end - first * chunk >= ms(self.config.min_speech_ms).max(chunk) {
+                    if end - first * chunk >= samples(self.config.min_speech_ms).max(chunk) {
                         self.speaking = Some(first);
                         self.candidate = None;
                         self.last_voiced = end;
-                        let start = (first * chunk).saturating_sub(ms(self.config.pad_ms));
-                        return Some(VadEvent::Start { start, decided: end });
+                        return Some(VadEvent::Start { start: self.start_of(first), decided: end });
                     }
                 } else if p < off {
                     self.candidate = None;
@@ -191,10 +199,13 @@ impl Segmenter {
                 if p >= off {
                     return None; // wavering: neither voiced nor the silence that ends it
                 }
-                if end - self.last_voiced >= ms(self.config.end_silence_ms) {
+                if end - self.last_voiced >= samples(self.config.end_silence_ms) {
                     self.speaking = None;
-                    let start = (first * chunk).saturating_sub(ms(self.config.pad_ms));
-                    return Some(VadEvent::End { start, last_voiced: self.last_voiced, decided: end });
+                    return Some(VadEvent::End {
+                        start: self.start_of(first),
+                        last_voiced: self.last_voiced,
+                        decided: end,
+                    });
                 }
                 None
             }

@@ -1,25 +1,28 @@
 //! 16-bit PCM mono WAV writing.
 
-use std::io::Write;
-
 /// Writes `samples` at `rate` Hz as a WAV file.
 pub fn write(path: &std::path::Path, rate: u32, samples: &[i16]) -> std::io::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    std::fs::write(path, encode(rate, samples))
+}
+
+/// `samples` at `rate` Hz as the bytes of a WAV file (also what an upload sends).
+pub fn encode(rate: u32, samples: &[i16]) -> Vec<u8> {
     let data = (samples.len() * 2) as u32;
-    f.write_all(b"RIFF")?;
-    f.write_all(&(36 + data).to_le_bytes())?;
-    f.write_all(b"WAVEfmt ")?;
-    f.write_all(&16u32.to_le_bytes())?;
-    f.write_all(&1u16.to_le_bytes())?; // PCM
-    f.write_all(&1u16.to_le_bytes())?; // mono
-    f.write_all(&rate.to_le_bytes())?;
-    f.write_all(&(rate * 2).to_le_bytes())?;
-    f.write_all(&2u16.to_le_bytes())?;
-    f.write_all(&16u16.to_le_bytes())?;
-    f.write_all(b"data")?;
-    f.write_all(&data.to_le_bytes())?;
+    let mut b = Vec::with_capacity(44 + data as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
     for s in samples {
-        f.write_all(&s.to_le_bytes())?;
+        b.extend_from_slice(&s.to_le_bytes());
     }
-    f.flush()
+    b
 }
