@@ -272,6 +272,13 @@ enum CeremonyCmd {
         /// Headless: longest run, seconds.
         #[arg(long, default_value_t = 1800.0)]
         seconds: f32,
+        /// Do not listen: every listen step waits for the operator.
+        #[arg(long)]
+        no_mic: bool,
+        /// A recording of the person, spoken each time a listen step opens the ears (rehearsals,
+        /// headless runs; headless runs listen only with this).
+        #[arg(long, conflicts_with = "no_mic")]
+        mic_wav: Option<PathBuf>,
     },
 }
 
@@ -336,9 +343,19 @@ fn ceremony(c: CeremonyCmd) -> Result<(), Failure> {
             frame_size,
             every,
             seconds,
+            no_mic,
+            mic_wav,
         } => {
             let chat = ChatArgs { persona: scene.persona.clone(), config: scene.config.clone(), ..Default::default() };
-            app::prepare(&scene).and_then(|setup| {
+            app::prepare(&scene).and_then(|mut setup| {
+                // Listen steps hear the person through the microphone (live, when configured) or
+                // a recording said on cue; headless, only the recording.
+                setup.hearing = match (no_mic, mic_wav) {
+                    (true, _) => None,
+                    (false, Some(wav)) => Some(tomoni_companion::hearing::HearFrom::Cue(wav)),
+                    (false, None) if headless => None,
+                    (false, None) => setup.hearing,
+                };
                 let o = launch::RunOptions {
                     file,
                     rehearse,

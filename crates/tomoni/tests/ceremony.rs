@@ -314,3 +314,58 @@ fn prepare_has_the_model_write_the_vows_into_a_reviewed_copy() {
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!cut.exists());
 }
+
+#[test]
+fn a_listen_step_ends_when_the_person_has_spoken_and_records_their_words() {
+    let ready = tomoni_listen::vad::default_model().is_file()
+        && tomoni_listen::stt::default_model().is_file()
+        && tomoni_voice::onnx::check_runtime().is_ok();
+    assert!(ready || std::env::var_os("TOMONI_TEST_LISTEN").is_none(), "the listening models are not set up");
+    if !ready {
+        return;
+    }
+    let out = tmp("listen");
+    // Two sentences with a breath between them, as people say vows: one answer, not two.
+    let mut said = Vec::new();
+    for (i, line) in ["I do.", "With all my heart."].iter().enumerate() {
+        let part = out.join(format!("part-{i}.wav"));
+        let o = tomoni(&out.join("data")).args(["say", line, "--engine", "espeak", "--out"]).arg(&part).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        said.extend(tomoni_listen::audio::read_wav(&part).unwrap());
+        if i == 0 {
+            said.extend(std::iter::repeat_n(0.0, 19_200)); // 1.2 s
+        }
+    }
+    let pcm: Vec<i16> = said.iter().map(|v| (v.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
+    let said_wav = out.join("i-do.wav");
+    std::fs::write(&said_wav, tomoni_voice::wav::encode(tomoni_listen::audio::RATE, &pcm)).unwrap();
+    let o = tomoni(&out.join("data"))
+        .args(["ceremony", "run", "crates/tomoni/tests/data/listen.toml", "--headless", "--auto"])
+        .args(["--frame-size", "160x90", "--every", "30", "--mic-wav"])
+        .arg(&said_wav)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    let steps = t["steps"].as_array().unwrap();
+    let answer = steps.iter().find(|s| s["name"] == "Answer").unwrap();
+    // Ended by the words (the auto run would otherwise wait its 120 s), both sentences of them,
+    // and heard right.
+    assert_eq!(answer["ended_by"], "heard", "{steps:?}\n{text}");
+    let heard = answer["heard"].as_str().unwrap().to_lowercase();
+    assert!(heard.contains("i do") && heard.contains("heart"), "heard {heard:?}");
+    let span = answer["end"].as_f64().unwrap() - answer["start"].as_f64().unwrap();
+    assert!(span < 60.0, "the answer step lasted {span} s");
+    // It waited out the quiet after the last words (2.5 s by default), not less.
+    assert!(span > 2.5 + 2.0, "the answer step lasted only {span} s");
+    // The recording was not heard before the ears opened: the question was said whole, not
+    // cut into by a barge-in, and the ceremony went on to thank them.
+    let question = steps.iter().find(|s| s["name"] == "Question").unwrap();
+    assert_eq!(question["ended_by"], "done");
+    assert_eq!(steps.last().unwrap()["name"], "Thanks");
+    assert_eq!(steps.last().unwrap()["ended_by"], "done");
+}

@@ -179,6 +179,13 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
         // Where the person stands (they are real in the glasses; a plain stand-in here, so the
         // spectator's frames show the couple).
         stand_in(app.world_mut(), person, viewer.y);
+        // Ears for the listen steps (`--mic-wav`): the person's words end them.
+        if let Some(from) = setup.hearing.clone() {
+            let h = crate::hearing::Hearing::start(&setup.config.listen, from, &bridge)
+                .map_err(|e| Failure::Input(format!("cannot listen: {e}")))?;
+            eprintln!("tomoni ceremony: listening: {}", h.source);
+            app.insert_resource(h).add_plugins(crate::hearing::HearingPlugin);
+        }
         "ceremony.wav"
     } else {
         "speech.wav"

@@ -24,6 +24,11 @@ pub const DUCK_GAIN: f32 = 0.2;
 /// A duck with no confirmed speech after this long was a false alarm: full voice again.
 const DUCK_HOLD: Duration = Duration::from_millis(600);
 
+/// Words the person said while a script held the ears ([`Hearing::scripted`]): they go to the
+/// script (a ceremony's `listen` step), not to the language model.
+#[derive(Message, Debug, Clone)]
+pub struct Heard(pub String);
+
 /// Where the person's voice comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HearFrom {
@@ -31,6 +36,9 @@ pub enum HearFrom {
     Microphone,
     /// A recording played as if spoken now (`tomoni run --mic-wav`, tests).
     Wav(PathBuf),
+    /// A recording spoken each time the ears open: a ceremony's stand-in for the person
+    /// (`tomoni ceremony run --mic-wav`: their "I do" in every listen step).
+    Cue(PathBuf),
 }
 
 /// The listener in the app, and what it shows.
@@ -41,11 +49,17 @@ pub struct Hearing {
     pub status: String,
     /// Only while the push-to-talk key is held (`[listen] push_to_talk`).
     pub push_to_talk: bool,
+    /// Held by a script (a ceremony): `Some(open)` opens the ears only when it says, sends
+    /// the words as [`Heard`] instead of a turn, and never barges in (guests' voices must not
+    /// cut into the vows). `None`: conversation.
+    pub scripted: Option<bool>,
     /// The source, in words.
     pub source: String,
     ducked: Option<Instant>,
     /// Wall time when the person's last utterance ended (its last voiced sample).
     speech_ended: Option<(Instant, f64)>,
+    /// The person is speaking: an utterance has begun and its words have not come yet.
+    pub person_speaking: bool,
     /// Utterances heard (tests and the demo timeline).
     pub heard: Vec<String>,
     /// Times the person talked over the companion.
@@ -68,6 +82,10 @@ impl Hearing {
             HearFrom::Wav(p) => (
                 Box::new(WavSource::open(&p, true).map_err(|e| e.to_string())?),
                 format!("{} (as a microphone)", p.display()),
+            ),
+            HearFrom::Cue(p) => (
+                Box::new(WavSource::cued(&p).map_err(|e| e.to_string())?),
+                format!("{} (spoken whenever the ears open)", p.display()),
             ),
         };
         Self::start_with(settings, source, name, bridge)
@@ -95,10 +113,12 @@ impl Hearing {
             listener,
             status: String::new(),
             push_to_talk: settings.push_to_talk,
+            scripted: None,
             source: format!("{name}, words by {what}"),
             ducked: None,
             speech_ended: None,
             heard: Vec::new(),
+            person_speaking: false,
             barge_ins: 0,
             last_end: None,
         })
@@ -113,6 +133,7 @@ impl Plugin for HearingPlugin {
         app.init_resource::<Conversation>()
             .init_resource::<TextEntry>()
             .add_message::<GestureCue>()
+            .add_message::<Heard>()
             .add_systems(Update, hear.in_set(TomoniSystems::Input));
     }
 }
@@ -124,32 +145,40 @@ fn hear(
     keys: Option<Res<ButtonInput<KeyCode>>>,
     typing: Res<TextEntry>,
     mut gestures: MessageWriter<GestureCue>,
+    mut scripted_words: MessageWriter<Heard>,
 ) {
     // Changed (for the panel and label) only when something was heard, not every frame.
     let h = hearing.bypass_change_detection();
     let speaking = bridge.voice_active();
     h.listener.set_companion_speaking(speaking);
-    if h.push_to_talk {
+    if let Some(open) = h.scripted {
+        h.listener.set_open(open);
+        if !open {
+            h.person_speaking = false;
+        }
+    } else if h.push_to_talk {
         let held = !typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space));
         h.listener.set_open(held);
     }
+    let scripted = h.scripted.is_some();
     let mut had_events = false;
     while let Ok(ev) = h.listener.events.try_recv() {
         had_events = true;
         match ev {
             ListenEvent::Voice { .. } => {
-                if speaking {
+                if speaking && !scripted {
                     bridge.duck(DUCK_GAIN);
                     h.ducked = Some(Instant::now());
                 }
             }
             ListenEvent::Started { barge_in, .. } => {
-                if barge_in || speaking || !bridge.turn_ended() {
+                if !scripted && (barge_in || speaking || !bridge.turn_ended()) {
                     bridge.barge_in();
                     h.barge_ins += 1;
                     info!("barge-in: the person spoke over the companion");
                 }
                 h.ducked = None;
+                h.person_speaking = true;
                 h.status = "listening…".into();
                 *conversation = Conversation::Listening;
             }
@@ -169,13 +198,19 @@ fn hear(
                 h.status = "…".into();
             }
             ListenEvent::Transcript { text, transcribe_wall_ms, .. } => {
+                h.person_speaking = false;
                 let (ended, vad_ms) = h.speech_ended.take().unwrap_or((Instant::now(), 0.0));
                 h.last_end = Some(ended);
                 if text.is_empty() {
                     h.status.clear();
-                    if *conversation == Conversation::Listening {
+                    if *conversation == Conversation::Listening && !scripted {
                         *conversation = Conversation::Idle;
                     }
+                } else if scripted {
+                    info!("heard (for the script): {text}");
+                    h.status = format!("heard: {text}");
+                    scripted_words.write(Heard(text.clone()));
+                    h.heard.push(text);
                 } else {
                     info!("heard: {text}");
                     bridge.say_heard(&text, ended.elapsed(), vad_ms, transcribe_wall_ms);
@@ -184,6 +219,7 @@ fn hear(
                 }
             }
             ListenEvent::Failed { reason } => {
+                h.person_speaking = false;
                 warn!("listening: {reason}");
                 h.status = format!("not listening: {reason}");
             }

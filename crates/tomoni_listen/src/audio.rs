@@ -17,6 +17,10 @@ pub trait AudioSource: Send {
     /// Appends the samples available now (blocking for at most `wait` for some to come);
     /// `Ok(false)` when the source has ended.
     fn read(&mut self, out: &mut Vec<f32>, wait: std::time::Duration) -> Result<bool, ListenError>;
+
+    /// The ears have just opened (push-to-talk pressed, a script's listen step begun). A
+    /// microphone has nothing to do; a cued recording starts speaking.
+    fn opened(&mut self) {}
 }
 
 /// A WAV file as a source: all of it at once (`tomoni listen`), or at the pace it was spoken
@@ -25,6 +29,8 @@ pub struct WavSource {
     samples: Vec<f32>,
     at: usize,
     paced: Option<std::time::Instant>,
+    /// Silent until the ears open, then the recording once per opening (never ends).
+    cued: bool,
 }
 
 impl WavSource {
@@ -35,12 +41,29 @@ impl WavSource {
 
     /// 16 kHz samples as a source.
     pub fn from_samples(samples: Vec<f32>, paced: bool) -> Self {
-        Self { samples, at: 0, paced: paced.then(std::time::Instant::now) }
+        Self { samples, at: 0, paced: paced.then(std::time::Instant::now), cued: false }
+    }
+
+    /// A stand-in for the person who answers when asked: a quiet room until the ears open,
+    /// then the recording at the pace it was spoken, again at each opening (`tomoni ceremony
+    /// run --mic-wav`: their "I do" in each listen step).
+    pub fn cued(path: &Path) -> Result<Self, ListenError> {
+        let mut s = Self::open(path, true)?;
+        s.cued = true;
+        s.at = s.samples.len();
+        Ok(s)
     }
 }
 
 impl AudioSource for WavSource {
     fn read(&mut self, out: &mut Vec<f32>, wait: std::time::Duration) -> Result<bool, ListenError> {
+        if self.cued && self.at >= self.samples.len() {
+            // A quiet room, in 20 ms blocks at the pace of time.
+            let step = std::time::Duration::from_millis(20);
+            std::thread::sleep(wait.min(step));
+            out.extend(std::iter::repeat_n(0.0, samples(20) as usize));
+            return Ok(true);
+        }
         if self.at >= self.samples.len() {
             return Ok(false);
         }
@@ -54,6 +77,13 @@ impl AudioSource for WavSource {
         out.extend_from_slice(&self.samples[self.at..until.max(self.at)]);
         self.at = until.max(self.at);
         Ok(true)
+    }
+
+    fn opened(&mut self) {
+        if self.cued {
+            self.at = 0;
+            self.paced = Some(std::time::Instant::now());
+        }
     }
 }
 

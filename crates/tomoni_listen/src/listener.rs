@@ -313,6 +313,7 @@ impl Listener {
             let mut buf = Vec::new();
             let mut played = Vec::new();
             let mut last_partial = 0usize;
+            let mut was_open = true; // only a later opening counts (a cued recording waits for it)
             let mut send = |e: ListenEvent| {
                 let _ = ears_tx.send(e);
             };
@@ -325,7 +326,12 @@ impl Listener {
                         break;
                     }
                 }
-                ears.muted = !is_open.load(Ordering::Relaxed);
+                let open = is_open.load(Ordering::Relaxed);
+                if open && !was_open {
+                    source.opened();
+                }
+                was_open = open;
+                ears.muted = !open;
                 if let Some(t) = tap.as_mut() {
                     played.clear();
                     t.drain(&mut played);

@@ -15,6 +15,7 @@ use crate::bridge::{Bridge, CompanionSystems};
 use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
 pub use crate::control::CeremonyCommand;
 use crate::control::{ControlReply, Replier};
+use crate::hearing::{Heard, Hearing};
 use crate::music::Track;
 use bevy::prelude::*;
 use script::{Action, Script};
@@ -85,6 +86,8 @@ pub struct StepRecord {
     pub ended_by: String,
     /// A picture taken in the step.
     pub photo: Option<PathBuf>,
+    /// What the person was heard to say (a `listen` step ended by their words).
+    pub heard: Option<String>,
 }
 
 /// What the operator page and the panel show; published whenever it changes.
@@ -148,7 +151,18 @@ pub struct Ceremony {
     ready_frames: u32,
     /// This ceremony set the conversation to listening (and so must set it back).
     listening: bool,
+    /// Whether ears are attached: a `listen` step then ends when the person has spoken.
+    pub hears: bool,
+    /// Words heard in the current `listen` step, and when the last of them came (ceremony
+    /// time): the step ends after the step's `quiet` with no new words begun.
+    heard: Option<(String, f32)>,
+    /// The person is speaking now (an utterance begun and not yet transcribed).
+    person_speaking: bool,
 }
+
+/// In an automatic run with ears, the longest a `listen` step waits for words (seconds of
+/// ceremony time) when the script gives no `seconds`.
+pub const LISTEN_AUTO_SECS: f32 = 30.0;
 
 impl Ceremony {
     /// A ceremony ready to run `script`: music decoded now (off the frame loop); refused if a
@@ -191,6 +205,9 @@ impl Ceremony {
             queue: Vec::new(),
             ready_frames: 0,
             listening: false,
+            hears: false,
+            heard: None,
+            person_speaking: false,
         })
     }
 
@@ -378,8 +395,10 @@ impl Ceremony {
             Action::Pause { seconds: None } => Phase::Operator(self.auto_wait.map(|w| t + w)),
             Action::Listen { seconds, .. } => {
                 out.listening = true;
-                let auto = self.auto_wait.map(|w| t + seconds.unwrap_or(w));
-                Phase::Operator(auto)
+                self.heard = None;
+                // With ears, an automatic run waits for the words (up to the step's time).
+                let wait = |w| if self.hears { seconds.unwrap_or(LISTEN_AUTO_SECS) } else { seconds.unwrap_or(w) };
+                Phase::Operator(self.auto_wait.map(|w| t + wait(w)))
             }
         };
         let photo = out.photo.as_ref().map(|(_, p)| p.clone());
@@ -392,6 +411,7 @@ impl Ceremony {
             said,
             ended_by: String::new(),
             photo,
+            heard: None,
         });
         info!("ceremony: step {} {:?} ({})", self.step, step.name, step.action.kind());
     }
@@ -404,7 +424,15 @@ impl Ceremony {
             Phase::Until(at) => self.t >= at,
             Phase::Music => !bridge.music.playing(),
             Phase::Photo(id, deadline) => photos.contains(&id) || self.t >= deadline,
-            Phase::Operator(auto) => auto.is_some_and(|at| self.t >= at),
+            Phase::Operator(auto) => {
+                let quiet = match self.script.steps.get(self.step).map(|s| &s.action) {
+                    Some(Action::Listen { quiet, .. }) => *quiet,
+                    _ => 0.0,
+                };
+                let answered =
+                    self.heard.as_ref().is_some_and(|(_, at)| !self.person_speaking && self.t - at >= quiet);
+                answered || auto.is_some_and(|at| self.t >= at)
+            }
         }
     }
 }
@@ -500,6 +528,7 @@ impl Plugin for CeremonyPlugin {
         if !app.world().contains_resource::<Messages<CaptureRequest>>() {
             app.add_message::<CaptureRequest>().add_message::<CaptureDone>();
         }
+        app.add_message::<Heard>();
         app.add_systems(
             Update,
             step_ceremony.before(CompanionSystems::Talk).in_set(tomoni_core::TomoniSystems::Dialogue),
@@ -523,8 +552,25 @@ fn step_ceremony(
     camera: Option<Res<CeremonyCamera>>,
     mut ring: Query<&mut Visibility, With<RingProp>>,
     ready: Query<(), (With<Companion>, With<tomoni_avatar::AvatarReady>)>,
+    (hearing, mut heard): (Option<ResMut<Hearing>>, MessageReader<Heard>),
 ) {
     let c = &mut *ceremony;
+    c.hears = hearing.is_some();
+    // The person's words end a listen step (the ears are open only then).
+    for Heard(text) in heard.read() {
+        if c.phase != Phase::Start
+            && c.state == RunState::Running
+            && matches!(c.script.steps.get(c.step).map(|s| &s.action), Some(Action::Listen { .. }))
+        {
+            info!("ceremony: heard {text:?}");
+            let words = match c.heard.take() {
+                Some((before, _)) => format!("{before} {text}"),
+                None => text.clone(),
+            };
+            c.heard = Some((words, c.t));
+        }
+    }
+    c.person_speaking = hearing.as_ref().is_some_and(|h| h.person_speaking);
     for (cmd, reply) in std::mem::take(&mut c.queue) {
         let result = c.command(cmd, &mut bridge);
         // Published before the reply, so a client that renders the state its reply carries
@@ -549,7 +595,8 @@ fn step_ceremony(
         if c.phase != Phase::Start && c.over(&mut bridge, &photos) {
             if let Some(r) = c.records.last_mut() {
                 r.end = Some(c.t);
-                r.ended_by = "done".into();
+                r.heard = c.heard.take().map(|(words, _)| words);
+                r.ended_by = if r.heard.is_some() { "heard" } else { "done" }.into();
             }
             c.saying.clear();
             if c.step + 1 >= c.script.steps.len() {
@@ -590,6 +637,14 @@ fn step_ceremony(
         c.listening = false;
         if *conversation == Conversation::Listening {
             *conversation = Conversation::Idle;
+        }
+    }
+    // The script holds the ears: open in a listen step only, so guests' voices neither cut
+    // into the vows nor become turns for the language model.
+    if let Some(mut h) = hearing {
+        let open = in_listen && c.state == RunState::Running;
+        if h.scripted != Some(open) {
+            h.scripted = Some(open);
         }
     }
     c.music_playing = bridge.music.playing();

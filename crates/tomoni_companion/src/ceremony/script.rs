@@ -91,13 +91,15 @@ pub enum Action {
         /// Seconds, or until the operator says next when `None`.
         seconds: Option<f32>,
     },
-    /// Waits for the person's words (e.g. "I do"); until voice input lands, the operator says
-    /// next.
+    /// Waits for the person's words (e.g. "I do", their vows): with ears, it ends once they
+    /// have spoken and then been quiet for `quiet` seconds; the operator's next always ends it.
     Listen {
         /// What the person is invited to say (shown to the operator).
         prompt: Option<String>,
         /// Bounds the wait in an automatic run.
         seconds: Option<f32>,
+        /// Silence after their words that ends the step (vows have pauses between sentences).
+        quiet: f32,
     },
 }
 
@@ -128,8 +130,12 @@ const KINDS: [(&str, &[&str]); 9] = [
     ("ring", &["seconds"]),
     ("photo", &[]),
     ("pause", &["seconds"]),
-    ("listen", &["prompt", "seconds"]),
+    ("listen", &["prompt", "seconds", "quiet"]),
 ];
+
+/// Silence after the person's words that ends a `listen` step, seconds: longer than the pause
+/// between two sentences of vows, short enough not to leave the room waiting.
+pub const DEFAULT_QUIET: f32 = 2.5;
 
 /// Longest time any step may name, seconds (a typo of `6000` for `60` must not hang a
 /// ceremony for hours).
@@ -166,6 +172,7 @@ struct RawStep {
     fade_in: Option<Spanned<f32>>,
     fade_out: Option<Spanned<f32>>,
     seconds: Option<Spanned<f32>>,
+    quiet: Option<Spanned<f32>>,
     wait: Option<Spanned<bool>>,
     stop: Option<Spanned<bool>>,
 }
@@ -188,6 +195,7 @@ impl RawStep {
         add("fade_in", self.fade_in.as_ref().map(Spanned::span));
         add("fade_out", self.fade_out.as_ref().map(Spanned::span));
         add("seconds", self.seconds.as_ref().map(Spanned::span));
+        add("quiet", self.quiet.as_ref().map(Spanned::span));
         add("wait", self.wait.as_ref().map(Spanned::span));
         add("stop", self.stop.as_ref().map(Spanned::span));
         v
@@ -338,6 +346,7 @@ pub fn parse(text: &str, path: &Path, assets: &Path) -> Result<Script, ConfigErr
             "listen" => Action::Listen {
                 prompt: s.prompt.as_ref().map(|p| p.get_ref().clone()),
                 seconds: seconds(&s.seconds, "seconds", 0.1)?,
+                quiet: seconds(&s.quiet, "quiet", 0.0)?.unwrap_or(DEFAULT_QUIET),
             },
             _ => unreachable!("kinds are checked above"),
         };
