@@ -329,7 +329,8 @@ fn a_listen_step_ends_when_the_person_has_spoken_and_records_their_words() {
     let mut said = Vec::new();
     for (i, line) in ["I do.", "With all my heart."].iter().enumerate() {
         let part = out.join(format!("part-{i}.wav"));
-        let o = tomoni(&out.join("data")).args(["say", line, "--engine", "espeak", "--out"]).arg(&part).output().unwrap();
+        let o =
+            tomoni(&out.join("data")).args(["say", line, "--engine", "espeak", "--out"]).arg(&part).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         said.extend(tomoni_listen::audio::read_wav(&part).unwrap());
         if i == 0 {

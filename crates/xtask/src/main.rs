@@ -12,6 +12,7 @@
 
 mod deps;
 mod listen;
+mod photo;
 mod real_llm;
 mod voices;
 
@@ -31,7 +32,10 @@ fn main() -> ExitCode {
         "avatar" => avatar(),
         "pictures" => pictures(),
         "xr" => xr(),
-        "deps" => deps::ensure(deps::ALL).and_then(|()| voices::ensure()).and_then(|()| listen::ensure()),
+        "deps" => deps::ensure(deps::ALL)
+            .and_then(|()| voices::ensure())
+            .and_then(|()| listen::ensure())
+            .and_then(|()| photo::ensure()),
         _ => {
             eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | xr | deps>");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
@@ -97,6 +101,7 @@ fn test(rest: &[String]) -> Res {
     deps::ensure_node_tools()?;
     voices::ensure()?;
     listen::ensure()?;
+    photo::ensure()?;
     refresh_binary()?;
     run(cargo(&["fmt", "--all", "--check"]))?;
     run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -107,6 +112,7 @@ fn test(rest: &[String]) -> Res {
     // The voice set-up above ran: tests that speak with the Piper voice must find it.
     t.env("TOMONI_TEST_PIPER", "1");
     t.env("TOMONI_TEST_LISTEN", "1");
+    t.env("TOMONI_TEST_PHOTO", "1");
     run(t)?;
     // XR on a real OpenXR runtime (Monado, headless), with the binary the tests just built.
     run(cargo(&["build", "--workspace"]))?;
@@ -148,6 +154,7 @@ fn bench(rest: &[String]) -> Res {
     deps::ensure(deps::ALL)?;
     voices::ensure()?;
     listen::ensure()?;
+    photo::ensure()?;
     if rest.is_empty() || rest.iter().any(|f| "voice".contains(f.as_str())) {
         voices::ensure_bench()?;
     }

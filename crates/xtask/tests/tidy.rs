@@ -160,6 +160,9 @@ fn dependencies_point_down_and_async_io_stays_behind_the_persona_crate() {
     // Ears sit on the voice crate for the process's one ONNX Runtime (and, for barge-in, what
     // the companion is saying); nothing of the app.
     assert_eq!(tomoni_deps("tomoni_listen"), ["tomoni_core", "tomoni_voice"]);
+    // Photos: pure image work on the same ONNX Runtime; the rendering is the app's, so no Bevy.
+    assert_eq!(tomoni_deps("tomoni_photo"), ["tomoni_voice"]);
+    assert!(!deps("tomoni_photo").contains("bevy"), "tomoni_photo renders nothing: no Bevy");
     // The binary is thin: no Bevy of its own, two files.
     assert!(!deps("tomoni").contains("bevy"), "the binary crate uses Bevy only through tomoni_companion");
     let mut files = Vec::new();

@@ -429,8 +429,7 @@ impl Ceremony {
                     Some(Action::Listen { quiet, .. }) => *quiet,
                     _ => 0.0,
                 };
-                let answered =
-                    self.heard.as_ref().is_some_and(|(_, at)| !self.person_speaking && self.t - at >= quiet);
+                let answered = self.heard.as_ref().is_some_and(|(_, at)| !self.person_speaking && self.t - at >= quiet);
                 answered || auto.is_some_and(|at| self.t >= at)
             }
         }

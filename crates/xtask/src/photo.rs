@@ -1,0 +1,63 @@
+//! The photo models, from PyPI packages, cached under `~/.cache/tomoni/photo` (nothing is
+//! fetched at run time):
+//! - `mediapipe==0.10.21` (Apache-2.0): `selfie_segmentation.tflite` (who is a person, over the
+//!   whole photo) and `pose_landmark_full.tflite` (33 body keypoints with heels and toes, their
+//!   3-D positions in metres, and a finer person mask), converted to ONNX by
+//!   `crates/xtask/photo/tflite_onnx.py` with the PyPI `tflite==2.18.0` and `onnx==1.23.2`
+//!   readers (no Rust runtime loads MediaPipe's fp16 weights and custom op as shipped). Later
+//!   MediaPipe releases ship no models: the pin matters.
+//!
+//! Cost on a fresh machine: a 36 MB wheel (and scikit-image's 14 MB one for two test photos), 17 MB of converter packages and a 3 s conversion into
+//! 13 MB of models, run on the ONNX Runtime that `voices` sets up.
+
+use crate::voices::{download, unpack};
+use crate::{Res, cache_dir, root, run, venv_python};
+use std::process::Command;
+
+const MEDIAPIPE: &str = "mediapipe==0.10.21";
+const CONVERTER: [&str; 2] = ["tflite==2.18.0", "onnx==1.23.2"];
+/// (member of the wheel, model written).
+const MODELS: [(&str, &str); 2] = [
+    ("mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite", "selfie_segmentation.onnx"),
+    ("mediapipe/modules/pose_landmark/pose_landmark_full.tflite", "pose_landmark_full.onnx"),
+];
+
+/// Real photos for the tests, from scikit-image's data (each public domain or CC0, per its
+/// `skimage/data/_fetchers.py`): the astronaut Eileen Collins (NASA, public domain) and the
+/// cameraman (CC0).
+const TEST_PHOTOS_PKG: &str = "scikit-image==0.25.2";
+const TEST_PHOTOS: [&str; 2] = ["astronaut.png", "camera.png"];
+
+/// Makes sure both models (and the tests' real photos) are in the cache.
+pub fn ensure() -> Res {
+    let dir = cache_dir().join("photo");
+    let photos = dir.join("test-photos");
+    if !TEST_PHOTOS.iter().all(|p| photos.join(p).is_file()) {
+        let wheel = download(TEST_PHOTOS_PKG, "scikit_image-")?;
+        let members: Vec<(String, &str)> = TEST_PHOTOS.iter().map(|p| (format!("skimage/data/{p}"), *p)).collect();
+        let members: Vec<(&str, &str)> = members.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        unpack(&wheel, &photos, &members)?;
+    }
+    if MODELS.iter().all(|(_, onnx)| dir.join(onnx).is_file()) {
+        return Ok(());
+    }
+    let wheel = download(MEDIAPIPE, "mediapipe-")?;
+    let py = venv_python()?;
+    let mut pip = Command::new(&py);
+    pip.args(["-m", "pip", "install", "--quiet"]).args(CONVERTER);
+    run(pip)?;
+    let tmp = dir.join("tflite");
+    let members: Vec<(&str, &str)> = MODELS.iter().map(|(src, onnx)| (*src, onnx.trim_end_matches(".onnx"))).collect();
+    unpack(&wheel, &tmp, &members)?;
+    for (_, onnx) in MODELS {
+        let part = dir.join(format!("{onnx}.part"));
+        let mut c = Command::new(&py);
+        c.arg(root().join("crates/xtask/photo/tflite_onnx.py"))
+            .arg(tmp.join(onnx.trim_end_matches(".onnx")))
+            .arg(&part);
+        run(c)?;
+        std::fs::rename(&part, dir.join(onnx)).map_err(|e| format!("{}: {e}", part.display()))?;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
