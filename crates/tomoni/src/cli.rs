@@ -433,3 +433,97 @@ pub fn listen(args: &ChatArgs, file: &Path, engine: Option<String>, events: bool
         None => Ok(()),
     }
 }
+
+/// `tomoni photo`: one photo in process; a folder one photo per child process (each render
+/// is an app of its own), with a progress line per photo.
+pub fn photo(
+    scene: tomoni_companion::SceneArgs,
+    background: PathBuf,
+    out: PathBuf,
+    place: tomoni_photo::place::Side,
+    expression: Option<String>,
+    gesture: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    use tomoni_companion::photo::{PhotoRequest, photos_in};
+    let gesture = match gesture.as_deref() {
+        None => None,
+        Some(g) => Some(tomoni_core::behaviour::Gesture::parse(g).ok_or_else(|| {
+            let known: Vec<&str> = tomoni_core::behaviour::Gesture::ALL.iter().map(|g| g.name()).collect();
+            Failure::Input(format!("--gesture {g:?}: unknown (built in: {})", known.join(" ")))
+        })?),
+    };
+    if background.is_dir() {
+        let photos = photos_in(&background)?;
+        if photos.is_empty() {
+            return Err(Failure::Input(format!("{}: no JPEG or PNG photos in it", background.display())));
+        }
+        std::fs::create_dir_all(&out).map_err(|e| Failure::Runtime(format!("{}: {e}", out.display())))?;
+        let me = std::env::current_exe().map_err(|e| Failure::Runtime(e.to_string()))?;
+        let mut failed = 0;
+        for (i, p) in photos.iter().enumerate() {
+            let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let target = out.join(format!("{name}.jpg"));
+            let bar: String = (0..20).map(|k| if k * photos.len() < 20 * (i + 1) { '#' } else { '.' }).collect();
+            eprint!("[{bar}] {}/{} {} … ", i + 1, photos.len(), p.display());
+            let mut c = std::process::Command::new(&me);
+            c.arg("photo").arg("--background").arg(p).arg("--out").arg(&target);
+            c.arg("--place").arg(place_arg(place));
+            if let Some(e) = &expression {
+                c.args(["--expression", e]);
+            }
+            if let Some(g) = gesture {
+                c.args(["--gesture", g.name()]);
+            }
+            for (flag, v) in [("--config", &scene.config), ("--avatar", &scene.avatar), ("--assets", &scene.assets)] {
+                if let Some(v) = v {
+                    c.arg(flag).arg(v);
+                }
+            }
+            if let Some(p) = &scene.persona {
+                c.args(["--persona", p]);
+            }
+            let o = c.output().map_err(|e| Failure::Runtime(format!("{}: {e}", me.display())))?;
+            if o.status.success() {
+                eprintln!("{}", target.display());
+            } else {
+                failed += 1;
+                let why = String::from_utf8_lossy(&o.stderr);
+                eprintln!("failed: {}", why.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("?"));
+            }
+        }
+        return if failed == 0 {
+            Ok(())
+        } else {
+            Err(Failure::Input(format!("{failed} of {} photos failed (see above)", photos.len())))
+        };
+    }
+    let setup = tomoni_companion::app::prepare(&scene)?;
+    let req = PhotoRequest { background, out, place, expression, gesture };
+    let report = tomoni_companion::photo::photo(setup, &req)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        let [find, render, write] = report.seconds;
+        println!(
+            "wrote {} ({} people found; lens {:.0} mm; companion {:.0} px tall, feet at {:.0}, {:.0}; {find:.1} s finding, {render:.1} s rendering, {write:.1} s compositing)",
+            report.out.display(),
+            report.people,
+            report.camera.focal_35mm,
+            report.placement.height_px,
+            report.placement.feet_px[0],
+            report.placement.feet_px[1],
+        );
+    }
+    Ok(())
+}
+
+fn place_arg(p: tomoni_photo::place::Side) -> String {
+    use tomoni_photo::place::Side;
+    match p {
+        Side::Auto => "auto".into(),
+        Side::Left => "left".into(),
+        Side::Right => "right".into(),
+        Side::At(x, z) => format!("{x},{z}"),
+    }
+}

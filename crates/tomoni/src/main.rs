@@ -47,6 +47,29 @@ enum Command {
         #[arg(long, conflicts_with = "no_mic")]
         mic_wav: Option<PathBuf>,
     },
+    /// Stand the companion into a real photo, beside its person (or a folder of photos).
+    Photo {
+        #[command(flatten)]
+        scene: SceneArgs,
+        /// The photo (JPEG or PNG), or a folder of them.
+        #[arg(long)]
+        background: PathBuf,
+        /// The JPEG to write (a folder when --background is one).
+        #[arg(long)]
+        out: PathBuf,
+        /// auto | left | right | X,Z (metres right of the camera and in front of it).
+        #[arg(long, default_value = "auto")]
+        place: tomoni_photo::place::Side,
+        /// Its expression (e.g. happy, relaxed).
+        #[arg(long)]
+        expression: Option<String>,
+        /// Its gesture, mid-way (e.g. wave, hand_on_heart).
+        #[arg(long)]
+        gesture: Option<String>,
+        /// Print what was done as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Render one frame headless (no window) to a PNG, once the scene is fully loaded.
     Render {
         #[command(flatten)]
@@ -412,6 +435,9 @@ fn main() -> ExitCode {
                 };
                 app::run_interactive(app::Setup { window_size, hearing, ..setup }, no_xr, max_frames, eye_png)
             }),
+        Command::Photo { scene, background, out, place, expression, gesture, json } => {
+            cli::photo(scene, background, out, place, expression, gesture, json)
+        }
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {
                 // A built-in gesture, else a clip: assets/animations/NAME.vrma.
@@ -443,6 +469,7 @@ fn main() -> ExitCode {
                     clip,
                     transparent,
                     bench_frames,
+                    photo: None,
                 };
                 render::render(setup, req)
             })

@@ -15,6 +15,8 @@
 //!   settled" built in;
 //! - [`ceremony`], [`music`]: scripted ceremonies (checked scripts, vows prepared ahead, steps
 //!   on the audio clock, operator commands) and the music beside the voice;
+//! - [`photo`]: the companion stood into a real photo (`tomoni_photo` finds the people and the
+//!   place; the one-frame renderer draws it through the photo's lens);
 //! - [`app`], [`render`], [`demo`], [`doctor`]: the app assembled for each mode.
 //!
 //! ```no_run
@@ -34,6 +36,7 @@ pub mod doctor;
 pub mod error;
 pub mod hearing;
 pub mod music;
+pub mod photo;
 pub mod render;
 pub mod session;
 pub mod setup;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tomoni_avatar::bevy_vrm1::prelude::SetExpressions;
 use tomoni_avatar::{AvatarReady, Companion};
-use tomoni_core::placement::{ViewerPose, companion_pose};
+use tomoni_core::placement::{RootPose, ViewerPose, companion_pose};
 use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
 use tomoni_xr::views::{View, view_camera};
 
@@ -37,6 +37,25 @@ pub struct RenderRequest {
     pub transparent: bool,
     /// Instead of a picture: time this many frames once the scene is ready, and print stats.
     pub bench_frames: Option<u32>,
+    /// Through a photo's lens instead of `view` (`tomoni photo`).
+    pub photo: Option<PhotoView>,
+}
+
+/// The camera of a real photo and where the companion stands in it: the camera level at the
+/// origin looking down −z, the companion's feet in camera space (metres).
+#[derive(Debug, Clone, Copy)]
+pub struct PhotoView {
+    /// Vertical field of view, radians.
+    pub fov_y: f32,
+    /// The whole photo, pixels.
+    pub full: (u32, u32),
+    /// The part rendered (x, y, width, height; `width`/`height` of the request): only the
+    /// companion's box of a 12-megapixel photo is drawn.
+    pub crop: (u32, u32),
+    /// Where its feet are, camera space (so `-feet.y` is the camera's height above the floor).
+    pub feet: Vec3,
+    /// Turned from facing the camera, radians about +y.
+    pub yaw: f32,
 }
 
 /// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
@@ -82,17 +101,33 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         }
     }
     let mut app = base_app(&setup, AppMode::Headless, req.transparent);
-    let eye = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
-    let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &setup.config.placement);
-    let cam = view_camera(req.view, &anchor, setup.look.avatar.height, eye);
+    let (eye, anchor, camera_at, fov_y) = match req.photo {
+        // The photo's camera is the viewer: the companion looks into the lens. The world keeps
+        // its floor at y = 0, so the camera stands at its height above it.
+        Some(p) => {
+            let lens = Vec3::new(0.0, -p.feet.y, 0.0);
+            let feet = RootPose { translation: p.feet + lens, rotation: Quat::from_rotation_y(p.yaw) };
+            (lens, feet, Transform::from_translation(lens), p.fov_y)
+        }
+        None => {
+            let eye = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
+            let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &setup.config.placement);
+            let cam = view_camera(req.view, &anchor, setup.look.avatar.height, eye);
+            (eye, anchor, Transform { translation: cam.position, rotation: cam.rotation, ..default() }, cam.fov_y)
+        }
+    };
     let outcome = Arc::new(Mutex::new(None));
-    let (_, target) = crate::capture::spawn_image_camera(
-        app.world_mut(),
-        "render camera",
-        (req.width, req.height),
-        cam.fov_y,
-        Transform { translation: cam.position, rotation: cam.rotation, ..default() },
-    );
+    let (camera, target) =
+        crate::capture::spawn_image_camera(app.world_mut(), "render camera", (req.width, req.height), fov_y, camera_at);
+    if let Some(p) = req.photo {
+        // Only the companion's part of the photo's frame, at the photo's own resolution.
+        let sub = bevy::camera::SubCameraView {
+            full_size: UVec2::new(p.full.0, p.full.1),
+            offset: Vec2::new(p.crop.0 as f32, p.crop.1 as f32),
+            size: UVec2::new(req.width, req.height),
+        };
+        app.world_mut().entity_mut(camera).insert(Camera { sub_camera_view: Some(sub), ..default() });
+    }
     if req.expression.is_some() {
         app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
     }
@@ -107,8 +142,11 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     crate::app::run_app(app)?;
     let result = outcome.lock().map_err(|_| Failure::Runtime("render state poisoned".into()))?.take();
     match result {
+        // A photo's layer is an intermediate: `tomoni photo` reports the photo.
         Some(Ok(msg)) => {
-            println!("{msg}");
+            if req.photo.is_none() {
+                println!("{msg}");
+            }
             Ok(())
         }
         Some(Err(f)) => Err(f),

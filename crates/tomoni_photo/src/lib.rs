@@ -8,12 +8,15 @@
 //!   shared ONNX Runtime;
 //! - [`place`]: where the companion stands: on the floor where its person's feet are, at their
 //!   depth, beside them on the side with free floor, its size in the picture set by the
-//!   person's real height.
+//!   person's real height;
+//! - [`composite`]: the rendered companion into the photo (contact shadow, white balance and
+//!   exposure, people on top), written as a JPEG that keeps the EXIF and says it is a composite.
 //!
 //! No Bevy here: rendering the companion into the photo is the app's, through its one capture
 //! path. Nothing is fetched at run time.
 
 pub mod camera;
+pub mod composite;
 pub mod people;
 pub mod place;
 

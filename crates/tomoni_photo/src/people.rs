@@ -43,6 +43,9 @@ pub mod kp {
     pub const RIGHT_TOE: usize = 32;
 }
 
+/// Heels and toes.
+const FEET: [usize; 4] = [kp::LEFT_HEEL, kp::RIGHT_HEEL, kp::LEFT_TOE, kp::RIGHT_TOE];
+
 /// A keypoint in the photo.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Keypoint {
@@ -129,11 +132,18 @@ impl Person {
         top * (1.0 - fy) + bottom * fy
     }
 
-    /// Between the heels (the feet on the floor), if both are seen.
+    /// Where the person stands on the floor, if their feet are seen: the middle of both feet,
+    /// between heels and toes (a heel keypoint is behind and above the sole; under the body,
+    /// at its depth, is half way to the toes).
     pub fn feet(&self) -> Option<Vec2> {
         let k = &self.keypoints;
-        let ok = [kp::LEFT_HEEL, kp::RIGHT_HEEL, kp::LEFT_TOE, kp::RIGHT_TOE].iter().filter(|&&i| k[i].seen()).count();
-        (ok >= 3).then(|| (k[kp::LEFT_HEEL].at() + k[kp::RIGHT_HEEL].at()) * 0.5)
+        let ok = FEET.iter().filter(|&&i| k[i].seen()).count();
+        (ok >= 3).then(|| FEET.iter().map(|&i| k[i].at()).sum::<Vec2>() * 0.25)
+    }
+
+    /// The same point in the 3-D pose, metres.
+    pub fn feet_world(&self) -> Vec3 {
+        FEET.iter().map(|&i| self.world_at(i)).sum::<Vec3>() * 0.25
     }
 
     /// The photo-space box around the seen keypoints and the mask.

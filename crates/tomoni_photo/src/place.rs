@@ -4,7 +4,7 @@
 //! The camera is taken as level (most photos of people are) at the origin, looking down −z.
 //! The person's real height comes from the pose model's 3-D keypoints (metres); against their
 //! height in pixels it gives pixels per metre at their depth, and so the depth itself
-//! (`focal / pixels-per-metre`). The floor is the plane through their heels at that depth.
+//! (`focal / pixels-per-metre`). The floor is the plane under their feet at that depth.
 
 use crate::PhotoError;
 use crate::camera::Camera;
@@ -59,7 +59,7 @@ pub const DEFAULT_CAMERA_HEIGHT: f32 = 1.4;
 /// Where the companion stands.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Placement {
-    /// Its feet (between the heels) on the floor, camera space, metres.
+    /// Where it stands (the middle of its feet) on the floor, camera space, metres.
     pub feet: [f32; 3],
     /// Which way it faces: turned this far (radians, about +y) from facing the camera, toward
     /// its person.
@@ -76,11 +76,10 @@ pub struct Placement {
     pub camera_height: f32,
 }
 
-/// A person's height, metres: heels to eyes (3-D keypoints) and the crown above the eyes.
+/// A person's height, metres: floor to eyes (3-D keypoints) and the crown above the eyes.
 pub fn person_height(p: &Person) -> f32 {
     let eyes = (p.world_at(kp::LEFT_EYE) + p.world_at(kp::RIGHT_EYE)) * 0.5;
-    let heels = (p.world_at(kp::LEFT_HEEL) + p.world_at(kp::RIGHT_HEEL)) * 0.5;
-    eyes.distance(heels) + EYES_TO_CROWN
+    eyes.distance(p.feet_world()) + EYES_TO_CROWN
 }
 
 /// Places a companion `height` metres tall beside `person` (or at an explicit floor point).
@@ -112,7 +111,7 @@ pub fn place(
                 .into(),
         ));
     };
-    let Some(heels_px) = p.feet() else {
+    let Some(floor_px) = p.feet() else {
         return Err(PhotoError::Placement(
             "the person's feet are not in the photo, so the floor cannot be found: say where with --place X,Z".into(),
         ));
@@ -120,17 +119,17 @@ pub fn place(
     let k = &p.keypoints;
     let eyes_px = (k[kp::LEFT_EYE].at() + k[kp::RIGHT_EYE].at()) * 0.5;
     let real = person_height(p);
-    // Heels to eyes: the same span in metres and in pixels.
+    // Floor to eyes: the same span in metres and in pixels.
     let span_m = real - EYES_TO_CROWN;
-    let px_per_m = heels_px.distance(eyes_px) / span_m;
+    let px_per_m = floor_px.distance(eyes_px) / span_m;
     let depth = f / px_per_m;
     let on_floor = |px: Vec2| camera.ray(px.x, px.y) * depth;
-    let heels = on_floor(heels_px);
+    let stands = on_floor(floor_px);
     // Beside them: their half shoulder width, a gap, and the companion's own half width
     // (shoulders about a quarter of its height).
     let shoulders = p.world_at(kp::LEFT_SHOULDER).distance(p.world_at(kp::RIGHT_SHOULDER));
     let offset = shoulders * 0.5 + GAP + height * 0.13;
-    let candidate = |dir: f32| heels + Vec3::X * dir * offset;
+    let candidate = |dir: f32| stands + Vec3::X * dir * offset;
     let (w, _) = (camera.width as f32, camera.height as f32);
     let score = |dir: f32| {
         let at = candidate(dir);
@@ -165,7 +164,7 @@ pub fn place(
         px_per_m,
         feet_px: feet_px.into(),
         height_px: height * px_per_m,
-        camera_height: -heels.y,
+        camera_height: -stands.y,
     })
 }
 

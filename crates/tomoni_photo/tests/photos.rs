@@ -125,3 +125,66 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !c
 }
+
+/// A TIFF block (as EXIF carries) with IFD0 holding Orientation and an Exif IFD holding
+/// FocalLengthIn35mmFilm, little-endian.
+fn exif_block(orientation: u16, focal_35mm: u16) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"II*\0");
+    b.extend_from_slice(&8u32.to_le_bytes());
+    let entry = |b: &mut Vec<u8>, tag: u16, kind: u16, value: u32| {
+        b.extend_from_slice(&tag.to_le_bytes());
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&value.to_le_bytes());
+    };
+    // IFD0 at 8: two entries, then the next-IFD offset (0); the Exif IFD follows at 8+2+24+4.
+    b.extend_from_slice(&2u16.to_le_bytes());
+    entry(&mut b, 0x0112, 3, u32::from(orientation));
+    entry(&mut b, 0x8769, 4, 38);
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    entry(&mut b, 0xA405, 3, u32::from(focal_35mm));
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b
+}
+
+#[test]
+fn the_lens_and_orientation_come_from_exif_and_the_result_keeps_it_marked_as_a_composite() {
+    use img_parts::ImageEXIF;
+    // 60 × 40 pixels, left half red: stored sideways with orientation 6 (turn 90° clockwise).
+    let img =
+        image::RgbImage::from_fn(
+            60,
+            40,
+            |x, _| if x < 30 { image::Rgb([220, 20, 20]) } else { image::Rgb([20, 20, 220]) },
+        );
+    let mut raw = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut raw, 95).encode_image(&img).unwrap();
+    let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(raw.into()).unwrap();
+    jpeg.set_exif(Some(exif_block(6, 50).into()));
+    let path = tmp("sideways.jpg");
+    jpeg.encoder().write_to(std::fs::File::create(&path).unwrap()).unwrap();
+
+    let p = tomoni_photo::camera::load(&path).unwrap();
+    assert_eq!((p.camera.width, p.camera.height), (40, 60), "not turned upright");
+    assert_eq!(p.orientation, 6);
+    // Turned clockwise, the red left half is now on top.
+    assert!(p.image.get_pixel(20, 5)[0] > 150 && p.image.get_pixel(20, 55)[2] > 150);
+    assert_eq!(p.camera.focal_35mm, 50.0);
+    assert_eq!(p.camera.source, tomoni_photo::camera::LensSource::Exif35mm);
+    // 50 mm on a 3:2 frame seen upright: 2·atan(36/2/50) = 39.6° vertically (here the frame is
+    // 2:3, the diagonal the same, so the long side's angle).
+    assert!((p.camera.fov_y().to_degrees() - 39.6).abs() < 0.5, "{}", p.camera.fov_y().to_degrees());
+
+    let out = tmp("kept.jpg");
+    tomoni_photo::composite::write_jpeg(&p.image, &std::fs::read(&path).unwrap(), &out).unwrap();
+    let written = std::fs::read(&out).unwrap();
+    let back = tomoni_photo::camera::load(&out).unwrap();
+    // The lens is kept; the orientation now says upright (the pixels are).
+    assert_eq!(back.camera.focal_35mm, 50.0);
+    assert_eq!(back.orientation, 1);
+    assert_eq!((back.camera.width, back.camera.height), (40, 60));
+    let text = String::from_utf8_lossy(&written);
+    assert!(text.contains("Iptc4xmpExt:DigitalSourceType") && text.contains("compositeSynthetic"), "no XMP marker");
+}

@@ -1,0 +1,152 @@
+//! `tomoni photo` end to end with the real binary, the real models and a real Vulkan driver,
+//! on a scene whose truth is known: the companion is first stood into an empty room at a
+//! chosen floor point (so where its feet are and how tall it is in pixels are known), then that
+//! picture is given back as a photo: tomoni must find it as a person and stand a second
+//! companion beside it on the same floor, as tall, not on top of it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("photo-cli");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tomoni() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
+    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
+        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
+    }
+    c
+}
+
+fn ready() -> bool {
+    let ok = tomoni_photo::people::models_ready();
+    assert!(ok || std::env::var_os("TOMONI_TEST_PHOTO").is_none(), "the photo models are not set up");
+    ok
+}
+
+/// Runs `tomoni photo ARGS --json`; the report, or the exit code and stderr.
+fn photo(args: &[&str]) -> Result<serde_json::Value, (i32, String)> {
+    let o = tomoni().arg("photo").args(args).arg("--json").output().unwrap();
+    if o.status.success() {
+        Ok(serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout))))
+    } else {
+        Err((o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned()))
+    }
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap()
+}
+
+#[test]
+fn a_companion_stands_beside_a_person_on_the_same_floor_at_the_same_height() {
+    if !ready() {
+        return;
+    }
+    let d = dir();
+    // An empty room: a wall and a floor, with a little noise like a sensor's.
+    let room = d.join("room.png");
+    let mut seed = 1u32;
+    let img = image::RgbImage::from_fn(1200, 900, |_, y| {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let n = (seed >> 24) as f32 / 255.0 * 0.1 + 0.9;
+        let base = if y < 480 { [200.0, 205.0, 215.0] } else { [150.0, 130.0, 110.0] };
+        image::Rgb(base.map(|c: f32| (c * n) as u8))
+    });
+    img.save(&room).unwrap();
+    // With no one in it, placement needs to be told where.
+    let (code, err) =
+        photo(&["--background", room.to_str().unwrap(), "--out", d.join("x.jpg").to_str().unwrap()]).unwrap_err();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("room.png") && err.contains("--place"), "{err}");
+
+    // The truth: stood 3 m in front of the camera, 0.3 m to the right.
+    let one = d.join("one.jpg");
+    let first =
+        photo(&["--background", room.to_str().unwrap(), "--out", one.to_str().unwrap(), "--place", "0.3,3"]).unwrap();
+    let truth_feet_y = f(&first["placement"]["feet_px"][1]);
+    let truth_x = f(&first["placement"]["feet_px"][0]);
+    let truth_h = f(&first["placement"]["height_px"]);
+    assert_eq!(image::image_dimensions(&one).unwrap(), (1200, 900));
+
+    // Given back as a photo: the first companion is the person.
+    let two = d.join("two.jpg");
+    let second = photo(&["--background", one.to_str().unwrap(), "--out", two.to_str().unwrap()]).unwrap();
+    assert_eq!(second["people"], 1, "{second:#}");
+    let p = &second["placement"];
+    // Same floor at the same depth: the feet on the same row, within 1 % of the picture (9 px;
+    // standing on the heel keypoints instead of under the body puts them 17 px off).
+    let dy = f(&p["feet_px"][1]) - truth_feet_y;
+    assert!(dy.abs() < 9.0, "feet {dy:+.1} px from the person's row\n{second:#}");
+    // As tall: within 6 % (measured +4.6 %: the pose model puts this avatar at 1.62 m, not
+    // 1.70). The bound must tell a 1.45 m companion from a 1.70 m one (below).
+    let dh = f(&p["height_px"]) / truth_h - 1.0;
+    assert!(dh.abs() < 0.06, "height {:.0} px vs {truth_h:.0} px ({:+.1} %)", f(&p["height_px"]), dh * 100.0);
+    // Beside, not on top: at least a shoulder's width and the gap away.
+    let apart_m = (f(&p["feet_px"][0]) - truth_x).abs() / f(&p["px_per_m"]);
+    assert!(apart_m > 0.45, "only {apart_m:.2} m from the person");
+    // The camera's height (1.4 m when the first was placed) and the person's (1.70 m) recovered.
+    assert!((f(&p["camera_height"]) - 1.4).abs() < 0.15, "{p:#}");
+    assert!((f(&p["person_height"]) - 1.70).abs() < 0.15, "{p:#}");
+    // Honest file: the same size, marked a composite.
+    assert_eq!(image::image_dimensions(&two).unwrap(), (1200, 900));
+    let bytes = std::fs::read(&two).unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("compositeSynthetic"));
+    // A shorter companion (1.45 m) beside the same person is drawn at its own height in that
+    // scene, not the person's: 15 % smaller, on the same floor.
+    let persona =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/personas/default.toml"))
+            .unwrap()
+            .replace("height = 1.70", "height = 1.45");
+    let short = d.join("short.toml");
+    std::fs::write(&short, persona).unwrap();
+    let three = d.join("three.jpg");
+    let third = photo(&[
+        "--background",
+        one.to_str().unwrap(),
+        "--out",
+        three.to_str().unwrap(),
+        "--persona",
+        short.to_str().unwrap(),
+    ])
+    .unwrap();
+    let q = &third["placement"];
+    let want = truth_h * 1.45 / 1.70;
+    let dh = f(&q["height_px"]) / want - 1.0;
+    assert!(
+        dh.abs() < 0.06,
+        "a 1.45 m companion is {:.0} px tall, want {want:.0} ({:+.1} %)",
+        f(&q["height_px"]),
+        dh * 100.0
+    );
+    assert!((f(&q["feet_px"][1]) - truth_feet_y).abs() < 9.0, "{q:#}");
+    // The person's pixels stay theirs: where the new companion is drawn over them, the mask
+    // keeps the person on top (compare the two pictures at the person's face).
+    let a = image::open(&one).unwrap().to_rgb8();
+    let b = image::open(&two).unwrap().to_rgb8();
+    let face_y = (truth_feet_y - truth_h * 0.93) as u32;
+    let pa = a.get_pixel(truth_x as u32, face_y);
+    let pb = b.get_pixel(truth_x as u32, face_y);
+    let diff: i32 = (0..3).map(|c| (i32::from(pa[c]) - i32::from(pb[c])).abs()).sum();
+    assert!(diff < 40, "the person's face changed: {pa:?} → {pb:?}");
+}
+
+#[test]
+fn bad_photos_exit_2_naming_the_file() {
+    let d = dir();
+    let text = d.join("letter.jpg");
+    std::fs::write(&text, "Dear friend").unwrap();
+    let (code, err) =
+        photo(&["--background", text.to_str().unwrap(), "--out", d.join("y.jpg").to_str().unwrap()]).unwrap_err();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("letter.jpg") && err.contains("not an image"), "{err}");
+    let (code, err) =
+        photo(&["--background", "no/such/photo.jpg", "--out", d.join("z.jpg").to_str().unwrap()]).unwrap_err();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no/such/photo.jpg"), "{err}");
+}

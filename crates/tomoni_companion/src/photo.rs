@@ -1,0 +1,139 @@
+//! `tomoni photo`: the companion stood into a real photo. The people, the lens and the place
+//! come from `tomoni_photo`; the companion is rendered through the photo's lens (only its own
+//! box of the frame, at the photo's resolution) by the one-frame renderer, then composited.
+
+use crate::app::Setup;
+use crate::error::Failure;
+use crate::render::{PhotoView, RenderRequest, render};
+use bevy::math::Vec3;
+use std::path::{Path, PathBuf};
+use tomoni_photo::place::Side;
+
+/// What to make.
+#[derive(Debug, Clone)]
+pub struct PhotoRequest {
+    /// The photo.
+    pub background: PathBuf,
+    /// The JPEG to write.
+    pub out: PathBuf,
+    /// Where the companion stands.
+    pub place: Side,
+    /// Its expression (as `tomoni render --expression`).
+    pub expression: Option<String>,
+    /// Its gesture, mid-way.
+    pub gesture: Option<tomoni_core::behaviour::Gesture>,
+}
+
+/// What was made, for the terminal (`--json`) and tests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PhotoReport {
+    /// The result.
+    pub out: PathBuf,
+    /// People found.
+    pub people: usize,
+    /// The lens.
+    pub camera: tomoni_photo::camera::Camera,
+    /// Where the companion stands.
+    pub placement: tomoni_photo::place::Placement,
+    /// The rendered box, photo pixels (x, y, width, height).
+    pub rendered: [u32; 4],
+    /// White balance and exposure applied.
+    pub matched: tomoni_photo::composite::Match,
+    /// Seconds spent: finding people, rendering, compositing and writing.
+    pub seconds: [f32; 3],
+}
+
+/// Makes one photo. Bad input (not an image, truncated, too big, no one to stand beside)
+/// comes back as [`Failure::Input`] naming the file.
+pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
+    let input = |e: tomoni_photo::PhotoError| Failure::Input(e.to_string());
+    let t0 = std::time::Instant::now();
+    let original =
+        std::fs::read(&req.background).map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
+    let photo = tomoni_photo::camera::load(&req.background).map_err(input)?;
+    let mut finder = tomoni_photo::people::Finder::load(2).map_err(|e| Failure::Runtime(e.to_string()))?;
+    let people = finder.find(&photo.image).map_err(|e| Failure::Runtime(e.to_string()))?;
+    // Beside the most certain person whose feet are seen; everyone else is in the way.
+    let person = people.iter().position(|p| p.feet().is_some()).or((!people.is_empty()).then_some(0));
+    let others: Vec<&tomoni_photo::people::Person> =
+        people.iter().enumerate().filter(|(i, _)| Some(*i) != person).map(|(_, p)| p).collect();
+    let height = setup.look.avatar.height;
+    let placement = tomoni_photo::place::place(&photo.camera, person.map(|i| &people[i]), &others, height, req.place)
+        .map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
+    let t1 = std::time::Instant::now();
+    // The companion's box in the photo: its height above the feet and a little below, arms'
+    // width to each side.
+    let (w, h) = (photo.camera.width, photo.camera.height);
+    let [fx, fy] = placement.feet_px;
+    let hp = placement.height_px;
+    let (x0, x1) = ((fx - hp * 0.45).max(0.0), (fx + hp * 0.45).min(w as f32));
+    let (y0, y1) = ((fy - hp * 1.08).max(0.0), (fy + hp * 0.06).min(h as f32));
+    if x1 - x0 < 8.0 || y1 - y0 < 8.0 {
+        return Err(Failure::Input(format!(
+            "{}: the companion would stand outside the picture (feet at {fx:.0}, {fy:.0}): choose --place",
+            req.background.display()
+        )));
+    }
+    let crop = [x0 as u32, y0 as u32, (x1 - x0).ceil() as u32, (y1 - y0).ceil() as u32];
+    let crop = [crop[0], crop[1], crop[2].min(w - crop[0]), crop[3].min(h - crop[1])];
+    let layer_path = std::env::temp_dir().join(format!("tomoni-photo-{}.png", std::process::id()));
+    let view = PhotoView {
+        fov_y: photo.camera.fov_y(),
+        full: (w, h),
+        crop: (crop[0], crop[1]),
+        feet: Vec3::from_array(placement.feet),
+        yaw: placement.yaw,
+    };
+    render(
+        setup,
+        RenderRequest {
+            out: layer_path.clone(),
+            width: crop[2],
+            height: crop[3],
+            view: tomoni_xr::views::View::Front,
+            expression: req.expression.clone(),
+            gesture: req.gesture,
+            clip: None,
+            transparent: true,
+            bench_frames: None,
+            photo: Some(view),
+        },
+    )?;
+    let t2 = std::time::Instant::now();
+    let layer =
+        image::open(&layer_path).map_err(|e| Failure::Runtime(format!("{}: {e}", layer_path.display())))?.to_rgba8();
+    let _ = std::fs::remove_file(&layer_path);
+    let matched = tomoni_photo::composite::estimate(&photo.image);
+    let out =
+        tomoni_photo::composite::composite(&photo.image, &layer, (crop[0], crop[1]), &people, &placement, matched);
+    if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
+    }
+    tomoni_photo::composite::write_jpeg(&out, &original, &req.out).map_err(|e| Failure::Runtime(e.to_string()))?;
+    let t3 = std::time::Instant::now();
+    Ok(PhotoReport {
+        out: req.out.clone(),
+        people: people.len(),
+        camera: photo.camera,
+        placement,
+        rendered: crop,
+        matched,
+        seconds: [(t1 - t0).as_secs_f32(), (t2 - t1).as_secs_f32(), (t3 - t2).as_secs_f32()],
+    })
+}
+
+/// The photos in a folder, in name order (JPEG and PNG).
+pub fn photos_in(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}

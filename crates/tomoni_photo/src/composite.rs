@@ -1,0 +1,192 @@
+//! Putting the rendered companion into the photo: a soft contact shadow on the floor under its
+//! feet, its colours brought to the photo's white balance and exposure, and the people kept on
+//! top where they overlap it; then a JPEG of the same size that keeps the photo's EXIF and says
+//! it is a composite (XMP `Iptc4xmpExt:DigitalSourceType`).
+
+use crate::PhotoError;
+use crate::people::Person;
+use crate::place::Placement;
+use image::{RgbImage, RgbaImage};
+use std::path::Path;
+
+/// IPTC's term for a picture combining a real photo with rendered (synthetic) elements.
+pub const DIGITAL_SOURCE_TYPE: &str = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic";
+
+/// How the layer was matched to the photo (reported by `tomoni photo`).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Match {
+    /// Per-channel gains for white balance (grey-world, limited to ±20 %).
+    pub white: [f32; 3],
+    /// Exposure gain (limited to 0.6–1.25).
+    pub exposure: f32,
+}
+
+/// The photo's white balance and exposure relative to a neutral, mid-grey scene.
+pub fn estimate(photo: &RgbImage) -> Match {
+    let mut sum = [0.0f64; 3];
+    let mut n = 0.0f64;
+    // Every 7th pixel of every 7th row: a 12-megapixel photo in a quarter-million samples.
+    for y in (0..photo.height()).step_by(7) {
+        for x in (0..photo.width()).step_by(7) {
+            let p = photo.get_pixel(x, y);
+            for c in 0..3 {
+                sum[c] += f64::from(srgb_to_linear(p[c]));
+            }
+            n += 1.0;
+        }
+    }
+    let mean = sum.map(|s| (s / n.max(1.0)) as f32);
+    let grey = (mean[0] + mean[1] + mean[2]) / 3.0;
+    let white = mean.map(|m| (m / grey.max(1e-4)).clamp(0.8, 1.2));
+    // A mid-grey scene averages 0.18 linear; a darker room dims the companion, but only so far
+    // (the avatar is lit by its own lights, already about right for an indoor photo).
+    let exposure = (grey / 0.18).sqrt().clamp(0.6, 1.25);
+    Match { white, exposure }
+}
+
+fn srgb_to_linear(v: u8) -> f32 {
+    let c = f32::from(v) / 255.0;
+    if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+}
+
+fn linear_to_srgb(c: f32) -> u8 {
+    let c = c.clamp(0.0, 1.0);
+    let s = if c <= 0.003_130_8 { c * 12.92 } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
+    (s * 255.0 + 0.5) as u8
+}
+
+/// The photo with the companion (`layer`, its top-left at `at` in the photo) composited in.
+pub fn composite(
+    photo: &RgbImage,
+    layer: &RgbaImage,
+    at: (u32, u32),
+    people: &[Person],
+    placement: &Placement,
+    m: Match,
+) -> RgbImage {
+    let mut out = photo.clone();
+    shadow(&mut out, placement);
+    let (w, h) = out.dimensions();
+    for (lx, ly, p) in layer.enumerate_pixels() {
+        let (x, y) = (at.0 + lx, at.1 + ly);
+        if x >= w || y >= h || p[3] == 0 {
+            continue;
+        }
+        // The people stand in front: their mask (feathered by the model's soft edge) wins.
+        let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+        let front = people.iter().map(|q| q.mask_at(fx, fy)).fold(0.0f32, f32::max);
+        let a = f32::from(p[3]) / 255.0 * (1.0 - smooth(front));
+        if a <= 0.0 {
+            continue;
+        }
+        let bg = out.get_pixel(x, y);
+        let mut px = [0u8; 3];
+        for c in 0..3 {
+            let fg = srgb_to_linear(p[c]) * m.white[c] * m.exposure;
+            let under = srgb_to_linear(bg[c]);
+            px[c] = linear_to_srgb(fg * a + under * (1.0 - a));
+        }
+        out.put_pixel(x, y, image::Rgb(px));
+    }
+    out
+}
+
+/// The model's soft mask edge, sharpened a little (0.3 → 0, 0.7 → 1) so a half-sure fringe
+/// does not show the companion through the person.
+fn smooth(m: f32) -> f32 {
+    let t = ((m - 0.3) / 0.4).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+/// A soft dark ellipse on the floor under the feet: contact, then a falloff (seen at the
+/// camera's angle: flatter the more level the camera looks across the floor).
+fn shadow(img: &mut RgbImage, p: &Placement) {
+    let [fx, fy] = p.feet_px;
+    let rx = 0.32 * p.px_per_m;
+    // The floor seen from the camera's height at the companion's depth.
+    let depth = -p.feet[2];
+    let tilt = (p.camera_height / depth.max(0.1)).clamp(0.05, 1.0);
+    let ry = rx * tilt;
+    let (w, h) = img.dimensions();
+    let x0 = (fx - rx * 1.5).max(0.0) as u32;
+    let x1 = ((fx + rx * 1.5) as u32).min(w);
+    let y0 = (fy - ry * 1.5).max(0.0) as u32;
+    let y1 = ((fy + ry * 1.5) as u32).min(h);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let d = ((x as f32 + 0.5 - fx) / rx).hypot((y as f32 + 0.5 - fy) / ry);
+            if d >= 1.5 {
+                continue;
+            }
+            let dark = 0.45 * (1.0 - (d / 1.5)).powi(2);
+            let px = img.get_pixel_mut(x, y);
+            for c in 0..3 {
+                px[c] = linear_to_srgb(srgb_to_linear(px[c]) * (1.0 - dark));
+            }
+        }
+    }
+}
+
+/// Writes `img` as a JPEG (quality 92) with the EXIF of `original` (a JPEG's bytes; other
+/// formats carry none over) and an XMP packet marking it a composite.
+pub fn write_jpeg(img: &RgbImage, original: &[u8], path: &Path) -> Result<(), PhotoError> {
+    use img_parts::{ImageEXIF, jpeg::Jpeg};
+    let bad = |why: String| PhotoError::Image { path: path.to_path_buf(), why };
+    let mut encoded = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, 92)
+        .encode_image(img)
+        .map_err(|e| bad(format!("cannot encode: {e}")))?;
+    let mut jpeg = Jpeg::from_bytes(encoded.into()).map_err(|e| bad(format!("cannot re-read: {e}")))?;
+    if let Ok(src) = Jpeg::from_bytes(original.to_vec().into())
+        && let Some(exif) = src.exif()
+    {
+        // The pixels are already upright: the EXIF keeps its camera and date, orientation 1.
+        jpeg.set_exif(Some(upright(exif.to_vec()).into()));
+    }
+    let xmp = format!(
+        "http://ns.adobe.com/xap/1.0/\0<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\
+<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\
+<rdf:Description rdf:about=\"\" xmlns:Iptc4xmpExt=\"http://iptc.org/std/Iptc4xmpExt/2008-02-29/\" \
+xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\" Iptc4xmpExt:DigitalSourceType=\"{DIGITAL_SOURCE_TYPE}\" \
+xmp:CreatorTool=\"tomoni\"/></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
+    );
+    let seg = img_parts::jpeg::JpegSegment::new_with_contents(img_parts::jpeg::markers::APP1, xmp.into_bytes().into());
+    // After the EXIF segment (APP1 too, first by convention).
+    let at = jpeg.segments().iter().position(|s| s.marker() == img_parts::jpeg::markers::APP1).map_or(0, |i| i + 1);
+    jpeg.segments_mut().insert(at, seg);
+    let file = std::fs::File::create(path).map_err(|e| bad(e.to_string()))?;
+    jpeg.encoder().write_to(std::io::BufWriter::new(file)).map_err(|e| bad(e.to_string()))?;
+    Ok(())
+}
+
+/// The EXIF block with its orientation tag set to 1 (the pixels were turned upright).
+fn upright(mut exif: Vec<u8>) -> Vec<u8> {
+    // TIFF header: byte order, then IFD0's offset; each entry is 12 bytes, tag 0x0112.
+    let le = exif.starts_with(b"II");
+    let u16_at = |b: &[u8], i: usize| {
+        if le { u16::from_le_bytes([b[i], b[i + 1]]) } else { u16::from_be_bytes([b[i], b[i + 1]]) }
+    };
+    let u32_at = |b: &[u8], i: usize| {
+        let a = [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+    };
+    if exif.len() < 8 {
+        return exif;
+    }
+    let ifd = u32_at(&exif, 4) as usize;
+    if ifd + 2 > exif.len() {
+        return exif;
+    }
+    let n = usize::from(u16_at(&exif, ifd));
+    for k in 0..n {
+        let e = ifd + 2 + k * 12;
+        if e + 12 > exif.len() {
+            break;
+        }
+        if u16_at(&exif, e) == 0x0112 {
+            let one = if le { 1u16.to_le_bytes() } else { 1u16.to_be_bytes() };
+            exif[e + 8..e + 10].copy_from_slice(&one);
+        }
+    }
+    exif
+}
