@@ -283,16 +283,19 @@ fn run_live(
     if mode == AppMode::Desktop {
         app.add_plugins(crate::ui::DesktopUiPlugin);
     }
+    // What the viewer sees (the left eye's swapchain image in XR, the window on a desktop):
+    // what `photo`, a ceremony's photo step and the eye check capture.
+    let view = if mode == AppMode::Xr {
+        crate::capture::CaptureSource::TextureView(bevy::camera::ManualTextureViewHandle(
+            bevy_mod_openxr::render::XR_TEXTURE_INDEX,
+        ))
+    } else {
+        crate::capture::CaptureSource::Window
+    };
+    app.insert_resource(crate::commands::LiveView(view.clone()));
     if let Some(launch) = ceremony {
         crate::ceremony::launch::install(&mut app, launch, mode == AppMode::Xr, audio)?;
-        let source = if mode == AppMode::Xr {
-            crate::capture::CaptureSource::TextureView(bevy::camera::ManualTextureViewHandle(
-                bevy_mod_openxr::render::XR_TEXTURE_INDEX,
-            ))
-        } else {
-            crate::capture::CaptureSource::Window
-        };
-        app.insert_resource(crate::ceremony::CeremonyCamera(source));
+        app.insert_resource(crate::ceremony::CeremonyCamera(view.clone()));
         if mode == AppMode::Desktop {
             app.add_plugins(crate::ceremony::launch::CeremonyPanelPlugin);
         }
@@ -303,15 +306,8 @@ fn run_live(
         Err(e) => eprintln!("tomoni: no terminal commands this session: {e}"),
     }
     if let (Some(n), Some(out)) = (max_frames, eye_png) {
-        // Two thirds of the way through: what the viewer sees (the left eye's swapchain image in
-        // XR, the window on a desktop), through the one capture path.
-        let source = if mode == AppMode::Xr {
-            crate::capture::CaptureSource::TextureView(bevy::camera::ManualTextureViewHandle(
-                bevy_mod_openxr::render::XR_TEXTURE_INDEX,
-            ))
-        } else {
-            crate::capture::CaptureSource::Window
-        };
+        // Two thirds of the way through: what the viewer sees, through the one capture path.
+        let source = view.clone();
         let label = if mode == AppMode::Xr { "xr: left eye" } else { "desktop: window" };
         app.add_systems(
             Update,

@@ -1,7 +1,8 @@
 //! Carries out the control plane's commands in the frame loop.
 
 use crate::bridge::{Bridge, map_emotion};
-use crate::control::{ControlCommand, ControlInbox, ControlReply, ControlRequest};
+use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
+use crate::control::{ControlCommand, ControlInbox, ControlReply, ControlRequest, Replier};
 use bevy::prelude::*;
 use tomoni_core::TomoniSystems;
 use tomoni_core::behaviour::{EmotionCue, GestureCue};
@@ -12,11 +13,53 @@ pub struct ControlPlugin;
 
 impl Plugin for ControlPlugin {
     fn build(&self, app: &mut App) {
+        if !app.world().contains_resource::<Messages<CaptureRequest>>() {
+            app.add_message::<CaptureRequest>().add_message::<CaptureDone>();
+        }
         app.init_resource::<ControlInbox>()
+            .init_resource::<Photos>()
             .add_message::<tomoni_xr::Recenter>()
             .add_message::<EmotionCue>()
             .add_message::<GestureCue>()
-            .add_systems(Update, drain_control.in_set(TomoniSystems::Input));
+            .add_systems(Update, (photo_key, drain_control).chain().in_set(TomoniSystems::Input))
+            .add_systems(Update, photos_written);
+    }
+}
+
+/// What the viewer sees in the live app (the left eye in XR, the window on a desktop): what a
+/// `photo` captures.
+#[derive(Resource, Debug, Clone)]
+pub struct LiveView(pub CaptureSource);
+
+/// Capture ids of photos (apart from a ceremony's and the demo's).
+const PHOTO_IDS: u64 = 1 << 41;
+
+/// Photos asked for and not yet written, each answered when its file is.
+#[derive(Resource, Default)]
+struct Photos {
+    taken: u64,
+    pending: Vec<(u64, Replier)>,
+}
+
+/// F12 on the desktop takes a photo (through the control plane, like every other way in).
+fn photo_key(keys: Option<Res<ButtonInput<KeyCode>>>, inbox: Res<ControlInbox>) {
+    if keys.is_some_and(|k| k.just_pressed(KeyCode::F12)) {
+        let (reply, _ignored) = Replier::channel();
+        let _ = inbox.sender().send(ControlRequest { command: ControlCommand::Photo, reply });
+    }
+}
+
+fn photos_written(mut photos: ResMut<Photos>, mut done: MessageReader<CaptureDone>) {
+    for d in done.read() {
+        if let Some(i) = photos.pending.iter().position(|(id, _)| *id == d.id) {
+            let (_, reply) = photos.pending.swap_remove(i);
+            let answer = match &d.result {
+                Ok(()) => ControlReply::Done(format!("photo: {}", d.path.display())),
+                Err(e) => ControlReply::Error(e.clone()),
+            };
+            info!("{answer:?}");
+            reply.finish(answer);
+        }
     }
 }
 
@@ -27,6 +70,7 @@ fn drain_control(
     mut emotions: MessageWriter<EmotionCue>,
     mut gestures: MessageWriter<GestureCue>,
     mut ceremony: Option<ResMut<crate::ceremony::Ceremony>>,
+    (view, mut photos, mut captures): (Option<Res<LiveView>>, ResMut<Photos>, MessageWriter<CaptureRequest>),
 ) {
     while let Some(ControlRequest { command, reply }) = inbox.try_recv() {
         match command {
@@ -43,6 +87,21 @@ fn drain_control(
                 emotions.write(EmotionCue { emotion: map_emotion(e), intensity });
                 reply.finish(ControlReply::Done(e.vrm_name().into()));
             }
+            ControlCommand::Photo => match &view {
+                // Read back and written off the frame loop (the capture worker); answered when
+                // the file is there.
+                Some(v) => {
+                    photos.taken += 1;
+                    let id = PHOTO_IDS + photos.taken;
+                    let stamp =
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                    let path =
+                        crate::ceremony::launch::pictures_dir().join(format!("tomoni-{stamp}-{}.png", photos.taken));
+                    captures.write(CaptureRequest { id, source: v.0.clone(), path, format: PixelFormat::Rgb });
+                    photos.pending.push((id, reply));
+                }
+                None => reply.finish(ControlReply::Error("no view to photograph here".into())),
+            },
             ControlCommand::Ceremony(cmd) => match ceremony.as_mut() {
                 // Carried out by the ceremony's own system this frame, which answers.
                 Some(c) => c.request(cmd, reply),

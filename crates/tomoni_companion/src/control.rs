@@ -25,6 +25,8 @@ pub enum ControlCommand {
     Emotion(tags::Emotion, f32),
     /// Steer the running ceremony (the operator page, `ceremony next` on the socket).
     Ceremony(CeremonyCommand),
+    /// Take a picture of what the viewer sees, companion included, into the pictures folder.
+    Photo,
 }
 
 /// How the operator steers a ceremony (`crate::ceremony`).
@@ -113,6 +115,7 @@ impl ControlCommand {
         match cmd {
             "say" if !rest.is_empty() => Ok(ControlCommand::Say(rest.to_string())),
             "recenter" => Ok(ControlCommand::Recenter),
+            "photo" => Ok(ControlCommand::Photo),
             "gesture" => Gesture::parse(rest).map(ControlCommand::Gesture).ok_or(format!("unknown gesture {rest:?}")),
             "emotion" => {
                 let mut parts = rest.split_whitespace();
@@ -132,7 +135,7 @@ impl ControlCommand {
                 .map(ControlCommand::Ceremony)
                 .ok_or(format!("unknown ceremony command {rest:?} (next | back | pause | resume | stop | jump N)")),
             _ => Err(format!(
-                "unknown command {line:?} (say TEXT | recenter | gesture NAME | emotion NAME [0..1] | ceremony next|back|pause|resume|stop|jump N)"
+                "unknown command {line:?} (say TEXT | recenter | photo | gesture NAME | emotion NAME [0..1] | ceremony next|back|pause|resume|stop|jump N)"
             )),
         }
     }

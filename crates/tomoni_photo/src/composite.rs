@@ -19,11 +19,15 @@ pub struct Match {
     pub white: [f32; 3],
     /// Exposure gain (limited to 0.6–1.25).
     pub exposure: f32,
+    /// How much of its colour the companion keeps: 0 in a black-and-white photo, 1 in an
+    /// ordinary colour one (a photo's mean chroma of 0.08 or more).
+    pub saturation: f32,
 }
 
 /// The photo's white balance and exposure relative to a neutral, mid-grey scene.
 pub fn estimate(photo: &RgbImage) -> Match {
     let mut sum = [0.0f64; 3];
+    let mut chroma = 0.0f64;
     let mut n = 0.0f64;
     // Every 7th pixel of every 7th row: a 12-megapixel photo in a quarter-million samples.
     for y in (0..photo.height()).step_by(7) {
@@ -32,6 +36,8 @@ pub fn estimate(photo: &RgbImage) -> Match {
             for c in 0..3 {
                 sum[c] += f64::from(srgb_to_linear(p[c]));
             }
+            let (lo, hi) = (p.0.iter().min().copied().unwrap_or(0), p.0.iter().max().copied().unwrap_or(0));
+            chroma += f64::from(hi - lo) / 255.0;
             n += 1.0;
         }
     }
@@ -41,7 +47,8 @@ pub fn estimate(photo: &RgbImage) -> Match {
     // A mid-grey scene averages 0.18 linear; a darker room dims the companion, but only so far
     // (the avatar is lit by its own lights, already about right for an indoor photo).
     let exposure = (grey / 0.18).sqrt().clamp(0.6, 1.25);
-    Match { white, exposure }
+    let saturation = ((chroma / n.max(1.0)) as f32 / 0.08).clamp(0.0, 1.0);
+    Match { white, exposure, saturation }
 }
 
 fn srgb_to_linear(v: u8) -> f32 {
@@ -80,9 +87,11 @@ pub fn composite(
             continue;
         }
         let bg = out.get_pixel(x, y);
+        let lin = [0, 1, 2].map(|c| srgb_to_linear(p[c]) * m.white[c] * m.exposure);
+        let luma = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
         let mut px = [0u8; 3];
         for c in 0..3 {
-            let fg = srgb_to_linear(p[c]) * m.white[c] * m.exposure;
+            let fg = luma + (lin[c] - luma) * m.saturation;
             let under = srgb_to_linear(bg[c]);
             px[c] = linear_to_srgb(fg * a + under * (1.0 - a));
         }
@@ -189,4 +198,30 @@ fn upright(mut exif: Vec<u8>) -> Vec<u8> {
         }
     }
     exif
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_black_and_white_photo_takes_the_colour_out_and_a_dim_one_darkens() {
+        let grey = RgbImage::from_fn(64, 64, |x, y| {
+            let v = ((x * 3 + y * 5) % 200) as u8 + 20;
+            image::Rgb([v, v, v])
+        });
+        let m = estimate(&grey);
+        assert_eq!(m.saturation, 0.0);
+        assert!(m.white.iter().all(|w| (w - 1.0).abs() < 1e-3));
+        let colour =
+            RgbImage::from_fn(
+                64,
+                64,
+                |x, _| if x < 32 { image::Rgb([200, 60, 40]) } else { image::Rgb([40, 120, 200]) },
+            );
+        assert_eq!(estimate(&colour).saturation, 1.0);
+        let dim = RgbImage::from_pixel(64, 64, image::Rgb([40, 40, 40]));
+        let bright = RgbImage::from_pixel(64, 64, image::Rgb([200, 200, 200]));
+        assert!(estimate(&dim).exposure < 0.8 && estimate(&bright).exposure > 1.1);
+    }
 }

@@ -1,7 +1,7 @@
 //! On real photos (scikit-image's public-domain astronaut and CC0 cameraman, cached by
-//! `cargo xtask`): the person is found with keypoints where a person marked them by eye
-//! (not where the model put them: the marks were made on the picture first); neither photo
-//! shows feet, so placement asks where to stand. Bad files get their name and what is wrong.
+//! `cargo xtask`): the person is found with keypoints where a person marked them by eye on a
+//! grid (tuning data, not held out: see docs/photo.md); neither photo shows feet, so placement
+//! asks where to stand. Bad files get their name and what is wrong.
 
 use glam::Vec2;
 use std::path::{Path, PathBuf};
