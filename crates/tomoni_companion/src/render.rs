@@ -66,6 +66,10 @@ struct Job {
     req: RenderRequest,
     target: Handle<Image>,
     outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
+    /// A photo's big camera (off until the last frames) and the small one that warms up the
+    /// scene's pipelines meanwhile: on a CPU renderer each frame of a 12-megapixel box costs
+    /// seconds, and only the last one is kept.
+    warm_up: Option<(Entity, Entity)>,
 }
 
 /// `--expression`: one name at full weight (`happy`), or weights (`aa=0.6,ih=0.25`), e.g. a
@@ -119,6 +123,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     let outcome = Arc::new(Mutex::new(None));
     let (camera, target) =
         crate::capture::spawn_image_camera(app.world_mut(), "render camera", (req.width, req.height), fov_y, camera_at);
+    let mut warm_up = None;
     if let Some(p) = req.photo {
         // Only the companion's part of the photo's frame, at the photo's own resolution.
         let sub = bevy::camera::SubCameraView {
@@ -126,7 +131,14 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             offset: Vec2::new(p.crop.0 as f32, p.crop.1 as f32),
             size: UVec2::new(req.width, req.height),
         };
-        app.world_mut().entity_mut(camera).insert(Camera { sub_camera_view: Some(sub), ..default() });
+        app.world_mut().entity_mut(camera).insert(Camera { sub_camera_view: Some(sub), is_active: false, ..default() });
+        // The same box, small: the same pipelines compile while it loads and settles.
+        let aspect = req.height as f32 / req.width.max(1) as f32;
+        let small = (96, ((96.0 * aspect).round() as u32).max(8));
+        let (warm, _) = crate::capture::spawn_image_camera(app.world_mut(), "warm-up camera", small, fov_y, camera_at);
+        let sub_small = bevy::camera::SubCameraView { size: UVec2::new(small.0, small.1), ..sub };
+        app.world_mut().entity_mut(warm).insert(Camera { sub_camera_view: Some(sub_small), ..default() });
+        warm_up = Some((camera, warm));
     }
     if req.expression.is_some() {
         app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
@@ -137,7 +149,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     }
     app.insert_resource(CompanionAnchor(Some(anchor)))
         .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
-        .insert_resource(Job { req: req.clone(), target: target.clone(), outcome: outcome.clone() })
+        .insert_resource(Job { req: req.clone(), target: target.clone(), outcome: outcome.clone(), warm_up })
         .add_systems(Update, drive_capture);
     crate::app::run_app(app)?;
     let result = outcome.lock().map_err(|_| Failure::Runtime("render state poisoned".into()))?.take();
@@ -162,6 +174,8 @@ struct CaptureState {
     clip_frames: u32,
     requested: bool,
     frame_times: Vec<f64>,
+    /// The frame a photo's big camera came on.
+    big_on: Option<u32>,
 }
 
 /// Median and p99 of frame times, as one line for docs/benchmarks.md.
@@ -194,6 +208,7 @@ fn drive_capture(
     clips: Res<tomoni_avatar::clips::Clips>,
     mut cues: MessageWriter<tomoni_core::behaviour::GestureCue>,
     mut exit: MessageWriter<AppExit>,
+    mut cameras: Query<&mut Camera>,
 ) {
     state.frames += 1;
     let finish = |exit: &mut MessageWriter<AppExit>, r: Result<String, Failure>| {
@@ -221,6 +236,14 @@ fn drive_capture(
         return;
     }
     if state.requested {
+        // The picture was taken in the frame it was asked for (read back meanwhile): a
+        // photo's big camera need not draw again while it is written.
+        if let Some((big, _)) = job.warm_up
+            && let Ok(mut c) = cameras.get_mut(big)
+            && c.is_active
+        {
+            c.is_active = false;
+        }
         return;
     }
     if state.frames > MAX_FRAMES + job.req.bench_frames.unwrap_or(0) {
@@ -278,6 +301,23 @@ fn drive_capture(
     }
     // A few frames after the avatar is placed, with no pipeline left compiling.
     if state.ready_frames >= 4 && settled.0 >= 2 {
+        if let Some((big, warm)) = job.warm_up {
+            // Hand over to the big camera for one frame of its own, then take that one.
+            match state.big_on {
+                None => {
+                    state.big_on = Some(state.frames);
+                    if let Ok(mut c) = cameras.get_mut(big) {
+                        c.is_active = true;
+                    }
+                    if let Ok(mut c) = cameras.get_mut(warm) {
+                        c.is_active = false;
+                    }
+                    return;
+                }
+                Some(at) if state.frames < at + 1 => return,
+                Some(_) => {}
+            }
+        }
         state.requested = true;
         captures.write(CaptureRequest {
             id: 0,
