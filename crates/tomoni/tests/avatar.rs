@@ -2,6 +2,8 @@
 //! pixiv's three-vrm, in Node), and its expressions rendered by tomoni and compared pixel by
 //! pixel: every expression must visibly change the face, and the mouth shapes must differ.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -62,14 +64,10 @@ fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
 
 fn render_face(expression: &str) -> Vec<u8> {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("expr-{expression}.png"));
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    c.current_dir(root()).args(["render", "--view", "face", "--width", "160", "--height", "160", "--out"]).arg(&out);
+    let mut c = common::tomoni_cmd();
+    c.args(["render", "--view", "face", "--width", "160", "--height", "160", "--out"]).arg(&out);
     if expression != "neutral" {
         c.args(["--expression", expression]);
-    }
-    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
-        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
-        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
     }
     let o = c.output().unwrap();
     assert!(o.status.success(), "{expression}: {}", String::from_utf8_lossy(&o.stderr));

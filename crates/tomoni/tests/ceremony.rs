@@ -64,6 +64,21 @@ fn check_passes_the_shipped_scripts_and_names_the_place_of_each_mistake() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no reviewed vows"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Runs `script` headless and automatic into `out` (with `args`); its timeline and its output.
+fn headless(out: &Path, script: &str, args: &[&str]) -> (serde_json::Value, String) {
+    let o = tomoni(&out.join("data"))
+        .args(["ceremony", "run", script, "--headless", "--auto"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    let t = serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    (t, text)
+}
+
 fn wav(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap();
     bytes[44..].chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
@@ -76,16 +91,7 @@ fn rms(x: &[f32]) -> f32 {
 #[test]
 fn the_shipped_wedding_runs_headless_from_procession_to_recession() {
     let out = tmp("wedding");
-    let o = tomoni(&out.join("data"))
-        .args(["ceremony", "run", "configs/ceremonies/wedding.toml", "--headless", "--auto"])
-        .args(["--frame-size", "320x180", "--every", "15", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "{text}");
-    let t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    let (t, _) = headless(&out, "configs/ceremonies/wedding.toml", &["--frame-size", "320x180", "--every", "15"]);
     let steps = t["steps"].as_array().expect("steps in the timeline");
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
@@ -340,18 +346,12 @@ fn a_listen_step_ends_when_the_person_has_spoken_and_records_their_words() {
     let pcm: Vec<i16> = said.iter().map(|v| (v.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
     let said_wav = out.join("i-do.wav");
     std::fs::write(&said_wav, tomoni_voice::wav::encode(tomoni_listen::audio::RATE, &pcm)).unwrap();
-    let o = tomoni(&out.join("data"))
-        .args(["ceremony", "run", "crates/tomoni/tests/data/listen.toml", "--headless", "--auto"])
-        .args(["--frame-size", "160x90", "--every", "30", "--mic-wav"])
-        .arg(&said_wav)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "{text}");
-    let t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    let mic = said_wav.to_str().unwrap();
+    let (t, text) = headless(
+        &out,
+        "crates/tomoni/tests/data/listen.toml",
+        &["--frame-size", "160x90", "--every", "30", "--mic-wav", mic],
+    );
     let steps = t["steps"].as_array().unwrap();
     let answer = steps.iter().find(|s| s["name"] == "Answer").unwrap();
     // Ended by the words (the auto run would otherwise wait its 120 s), both sentences of them,

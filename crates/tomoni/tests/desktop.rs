@@ -1,6 +1,8 @@
 //! `tomoni run` in a real X11 window (Xvfb, llvmpipe): the window opens, the companion loads and
 //! stands beside the viewer, and the app exits cleanly after the requested frames.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -46,9 +48,8 @@ fn start_xvfb() -> (Xvfb, String) {
 /// this machine), and lavapipe when the tests ask for it.
 fn tomoni_on(display: &str, name: &str, args: &[&str]) -> Command {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .args(args)
+    let mut c = common::tomoni_cmd();
+    c.args(args)
         .env("TOMONI_DATA_DIR", tmp.join(format!("{name}-data")))
         .env("TOMONI_SOCKET", tmp.join(format!("{name}.sock")))
         .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
@@ -57,10 +58,6 @@ fn tomoni_on(display: &str, name: &str, args: &[&str]) -> Command {
         // As in CI and over ssh: no Wayland session (where Mesa's GPU-selection layer used to
         // print `XDG_RUNTIME_DIR is invalid` on every successful run).
         .env_remove("XDG_RUNTIME_DIR");
-    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
-        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
-        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
-    }
     c
 }
 

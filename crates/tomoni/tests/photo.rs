@@ -4,6 +4,8 @@
 //! picture is given back as a photo: tomoni must find it as a person and stand a second
 //! companion beside it on the same floor, as tall, not on top of it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,13 +16,7 @@ fn dir() -> PathBuf {
 }
 
 fn tomoni() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
-    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
-        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
-        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
-    }
-    c
+    common::tomoni_cmd()
 }
 
 fn ready() -> bool {
@@ -149,4 +145,35 @@ fn bad_photos_exit_2_naming_the_file() {
         photo(&["--background", "no/such/photo.jpg", "--out", d.join("z.jpg").to_str().unwrap()]).unwrap_err();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no/such/photo.jpg"), "{err}");
+}
+
+#[test]
+fn a_folder_is_done_photo_by_photo_and_a_bad_one_is_named_without_stopping_the_rest() {
+    if !ready() {
+        return;
+    }
+    let d = dir().join("batch");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("in")).unwrap();
+    image::RgbImage::from_fn(
+        320,
+        240,
+        |_, y| if y < 130 { image::Rgb([200, 205, 215]) } else { image::Rgb([150, 130, 110]) },
+    )
+    .save(d.join("in/a-room.png"))
+    .unwrap();
+    std::fs::write(d.join("in/b-letter.jpg"), "Dear friend").unwrap();
+    let o = tomoni()
+        .args(["photo", "--place", "0,3", "--background"])
+        .arg(d.join("in"))
+        .arg("--out")
+        .arg(d.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("1/2") && err.contains("2/2"), "no progress: {err}");
+    assert!(err.contains("b-letter.jpg") && err.contains("1 of 2 photos failed"), "{err}");
+    assert_eq!(image::image_dimensions(d.join("out/a-room.jpg")).unwrap(), (320, 240));
+    assert!(!d.join("out/b-letter.jpg").exists());
 }

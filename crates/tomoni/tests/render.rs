@@ -2,6 +2,8 @@
 //! checks the pictures: the silhouette stands where placement puts it, as tall in pixels as its
 //! life size at that distance says, and the frame is neither blank nor black.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tomoni_core::placement::{Placement, ViewerPose, companion_pose};
@@ -14,13 +16,7 @@ fn out_dir() -> PathBuf {
 }
 
 fn tomoni() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
-    if std::env::var("TOMONI_TEST_VULKAN").as_deref() == Ok("lavapipe") {
-        let icd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
-        c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
-    }
-    c
+    common::tomoni_cmd()
 }
 
 /// Renders and returns (width, height, RGBA bytes).

@@ -1,13 +1,16 @@
 //! The companion library on `MinimalPlugins`: turn state, cue order on the audio clock,
-//! barge-in with exactly one final reply per request, scripted lines, and care through the
-//! live path.
+//! barge-in with exactly one final reply per request, scripted lines, care through the live
+//! path, and the `photo` command (asked of the one capture path, answered when the file is
+//! written; the capture itself is what the render, ceremony and XR tests run on a real driver).
 
 mod common;
 
 use bevy::prelude::*;
 use common::{app, bridge, run_until};
 use tomoni_companion::bridge::Bridge;
-use tomoni_companion::control::{ControlReply, Replier};
+use tomoni_companion::capture::{CaptureDone, CaptureRequest, CaptureSource};
+use tomoni_companion::commands::{ControlPlugin, LiveView};
+use tomoni_companion::control::{ControlCommand, ControlInbox, ControlReply, ControlRequest, Replier};
 use tomoni_core::behaviour::{Conversation, EmotionCue, GestureCue, MouthWeights};
 use tomoni_persona::wellbeing::Policy;
 
@@ -154,4 +157,63 @@ fn a_person_in_crisis_hears_the_referral_through_the_live_companion() {
     let all = clauses.join(" ");
     assert!(clauses[0].starts_with("I'm really glad you told me"), "care comes first: {all}");
     assert!(all.contains("988"), "{all}");
+}
+
+fn ask(app: &mut App) -> crossbeam_channel::Receiver<ControlReply> {
+    let (reply, rx) = Replier::channel();
+    let inbox = app.world().resource::<ControlInbox>().sender();
+    inbox.send(ControlRequest { command: ControlCommand::Photo, reply }).unwrap();
+    rx
+}
+
+#[test]
+fn a_photo_is_asked_of_the_capture_path_and_answered_when_written() {
+    assert_eq!(ControlCommand::parse("photo"), Ok(ControlCommand::Photo));
+    let mut app = app(bridge("photo-command", Policy::default()));
+    app.add_plugins(ControlPlugin).insert_resource(LiveView(CaptureSource::Image(Handle::default())));
+    let rx = ask(&mut app);
+    app.update();
+    let requests: Vec<CaptureRequest> = app.world_mut().resource_mut::<Messages<CaptureRequest>>().drain().collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let r = &requests[0];
+    assert!(matches!(r.source, CaptureSource::Image(_)));
+    let name = r.path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("tomoni-") && name.ends_with(".png"), "{name}");
+    assert!(r.path.parent().unwrap().ends_with("tomoni"), "{}", r.path.display());
+    // Not answered before the file is written.
+    app.update();
+    assert!(rx.try_recv().is_err(), "answered before the picture was written");
+    // Someone else's capture does not answer it; its own does.
+    app.world_mut().write_message(CaptureDone { id: 7, path: "other.png".into(), result: Ok(()) });
+    app.update();
+    assert!(rx.try_recv().is_err());
+    app.world_mut().write_message(CaptureDone { id: r.id, path: r.path.clone(), result: Ok(()) });
+    app.update();
+    match rx.try_recv() {
+        Ok(ControlReply::Done(d)) => assert!(d.contains(&name), "{d}"),
+        other => panic!("{other:?}"),
+    }
+    // A failed write is said, not hidden.
+    let rx = ask(&mut app);
+    app.update();
+    let r: Vec<CaptureRequest> = app.world_mut().resource_mut::<Messages<CaptureRequest>>().drain().collect();
+    app.world_mut().write_message(CaptureDone {
+        id: r[0].id,
+        path: r[0].path.clone(),
+        result: Err("disk full".into()),
+    });
+    app.update();
+    assert_eq!(rx.try_recv(), Ok(ControlReply::Error("disk full".into())));
+}
+
+#[test]
+fn with_no_view_to_photograph_the_command_says_so() {
+    let mut app = app(bridge("photo-command-none", Policy::default()));
+    app.add_plugins(ControlPlugin);
+    let rx = ask(&mut app);
+    app.update();
+    match rx.try_recv() {
+        Ok(ControlReply::Error(e)) => assert!(e.contains("no view"), "{e}"),
+        other => panic!("{other:?}"),
+    }
 }
