@@ -19,6 +19,7 @@ impl Plugin for ControlPlugin {
         app.init_resource::<ControlInbox>()
             .init_resource::<Photos>()
             .add_message::<tomoni_xr::Recenter>()
+            .add_message::<tomoni_xr::TakePhoto>()
             .add_message::<EmotionCue>()
             .add_message::<GestureCue>()
             .add_systems(Update, (photo_key, drain_control).chain().in_set(TomoniSystems::Input))
@@ -41,9 +42,15 @@ struct Photos {
     pending: Vec<(u64, Replier)>,
 }
 
-/// F12 on the desktop takes a photo (through the control plane, like every other way in).
-fn photo_key(keys: Option<Res<ButtonInput<KeyCode>>>, inbox: Res<ControlInbox>) {
-    if keys.is_some_and(|k| k.just_pressed(KeyCode::F12)) {
+/// F12 on the desktop and the controller's trigger in XR take a photo (through the control
+/// plane, like every other way in).
+fn photo_key(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    mut trigger: MessageReader<tomoni_xr::TakePhoto>,
+    inbox: Res<ControlInbox>,
+) {
+    let pulled = trigger.read().count() > 0;
+    if pulled || keys.is_some_and(|k| k.just_pressed(KeyCode::F12)) {
         let (reply, _ignored) = Replier::channel();
         let _ = inbox.sender().send(ControlRequest { command: ControlCommand::Photo, reply });
     }

@@ -17,6 +17,10 @@ use tomoni_core::{CompanionAnchor, ViewerHead};
 #[derive(Message, Debug, Clone, Copy, Default)]
 pub struct Recenter;
 
+/// Sent by the controller's photo button: take a picture of what the viewer sees.
+#[derive(Message, Debug, Clone, Copy, Default)]
+pub struct TakePhoto;
+
 /// Placement settings in effect.
 #[derive(Resource, Debug, Clone, Copy, Default)]
 pub struct PlacementSettings(pub Placement);

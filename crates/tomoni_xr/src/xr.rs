@@ -316,22 +316,34 @@ pub const RECENTER_BINDINGS: &[(&str, &str)] = &[
     ("/interaction_profiles/microsoft/motion_controller", "input/thumbstick/click"),
 ];
 
-/// The OpenXR action behind the controller's recenter button.
+/// Controller buttons that take a photo, per interaction profile: the trigger (a shutter), on
+/// either hand; the simple controller's select.
+pub const PHOTO_BINDINGS: &[(&str, &str)] = &[
+    ("/interaction_profiles/khr/simple_controller", "input/select/click"),
+    ("/interaction_profiles/oculus/touch_controller", "input/trigger/value"),
+    ("/interaction_profiles/valve/index_controller", "input/trigger/click"),
+    ("/interaction_profiles/htc/vive_controller", "input/trigger/click"),
+    ("/interaction_profiles/microsoft/motion_controller", "input/trigger/value"),
+];
+
+/// The OpenXR actions behind the controller's buttons.
 #[derive(Resource)]
 struct RecenterAction {
     set: openxr::ActionSet,
     action: openxr::Action<bool>,
+    photo: openxr::Action<bool>,
 }
 
-/// A controller button (see [`RECENTER_BINDINGS`]) sends [`Recenter`], as the key and
-/// `tomoni recenter` do.
+/// Controller buttons: one (see [`RECENTER_BINDINGS`]) sends [`Recenter`], as the key and
+/// `tomoni recenter` do; the trigger (see [`PHOTO_BINDINGS`]) sends [`TakePhoto`].
 pub struct XrRecenterButtonPlugin;
 
 impl Plugin for XrRecenterButtonPlugin {
     fn build(&self, app: &mut App) {
         use bevy_mod_openxr::action_binding::OxrSendActionBindings;
         use bevy_mod_openxr::action_set_syncing::OxrActionSetSyncSet;
-        app.add_systems(Startup, create_recenter_action.run_if(session_available))
+        app.add_message::<crate::TakePhoto>()
+            .add_systems(Startup, create_recenter_action.run_if(session_available))
             .add_systems(OxrSendActionBindings, suggest_recenter_bindings)
             .add_systems(XrSessionCreated, attach_recenter_action)
             .add_systems(PreUpdate, sync_recenter_action.before(OxrActionSetSyncSet).run_if(openxr_session_running))
@@ -342,7 +354,8 @@ impl Plugin for XrRecenterButtonPlugin {
 fn create_recenter_action(instance: Res<OxrInstance>, mut commands: Commands) {
     let made = instance.create_action_set("tomoni", "tomoni companion", 0).and_then(|set| {
         let action = set.create_action::<bool>("recenter", "Recenter the companion", &[])?;
-        Ok(RecenterAction { set, action })
+        let photo = set.create_action::<bool>("photo", "Take a photo", &[])?;
+        Ok(RecenterAction { set, action, photo })
     });
     match made {
         Ok(a) => {
@@ -357,14 +370,17 @@ fn suggest_recenter_bindings(
     mut bindings: MessageWriter<bevy_mod_openxr::action_binding::OxrSuggestActionBinding>,
 ) {
     let Some(a) = action else { return };
-    for (profile, input) in RECENTER_BINDINGS {
-        bindings.write(bevy_mod_openxr::action_binding::OxrSuggestActionBinding {
-            action: a.action.as_raw(),
-            interaction_profile: (*profile).into(),
-            bindings: ["left", "right"].iter().map(|h| format!("/user/hand/{h}/{input}").into()).collect(),
-        });
+    for (action, table) in [(&a.action, RECENTER_BINDINGS), (&a.photo, PHOTO_BINDINGS)] {
+        for (profile, input) in table {
+            bindings.write(bevy_mod_openxr::action_binding::OxrSuggestActionBinding {
+                action: action.as_raw(),
+                interaction_profile: (*profile).into(),
+                bindings: ["left", "right"].iter().map(|h| format!("/user/hand/{h}/{input}").into()).collect(),
+            });
+        }
     }
     info!("controller recenter button suggested for {} interaction profiles", RECENTER_BINDINGS.len());
+    info!("controller photo button suggested for {} interaction profiles", PHOTO_BINDINGS.len());
 }
 
 fn attach_recenter_action(
@@ -390,6 +406,7 @@ fn read_recenter_button(
     action: Option<Res<RecenterAction>>,
     session: Res<OxrSession>,
     mut recenter: MessageWriter<Recenter>,
+    mut photo: MessageWriter<crate::TakePhoto>,
 ) {
     let Some(a) = action else { return };
     if let Ok(s) = a.action.state(&session, openxr::Path::NULL)
@@ -397,6 +414,12 @@ fn read_recenter_button(
     {
         info!("recenter: controller button");
         recenter.write(Recenter);
+    }
+    if let Ok(s) = a.photo.state(&session, openxr::Path::NULL)
+        && pressed_now(s.current_state, s.changed_since_last_sync)
+    {
+        info!("photo: controller trigger");
+        photo.write(crate::TakePhoto);
     }
 }
 
