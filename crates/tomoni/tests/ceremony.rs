@@ -361,8 +361,6 @@ fn a_listen_step_ends_when_the_person_has_spoken_and_records_their_words() {
     assert!(heard.contains("i do") && heard.contains("heart"), "heard {heard:?}");
     let span = answer["end"].as_f64().unwrap() - answer["start"].as_f64().unwrap();
     assert!(span < 60.0, "the answer step lasted {span} s");
-    // It waited out the quiet after the last words (2.5 s by default), not less.
-    assert!(span > 2.5 + 2.0, "the answer step lasted only {span} s");
     // The recording was not heard before the ears opened: the question was said whole, not
     // cut into by a barge-in, and the ceremony went on to thank them.
     let question = steps.iter().find(|s| s["name"] == "Question").unwrap();

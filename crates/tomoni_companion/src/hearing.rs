@@ -58,8 +58,9 @@ pub struct Hearing {
     ducked: Option<Instant>,
     /// Wall time when the person's last utterance ended (its last voiced sample).
     speech_ended: Option<(Instant, f64)>,
-    /// The person is speaking: an utterance has begun and its words have not come yet.
-    pub person_speaking: bool,
+    /// Utterances begun whose words have not come yet (the person is speaking, or their words
+    /// are being transcribed while they go on).
+    pub in_flight: u32,
     /// Utterances heard (tests and the demo timeline).
     pub heard: Vec<String>,
     /// Times the person talked over the companion.
@@ -118,7 +119,7 @@ impl Hearing {
             ducked: None,
             speech_ended: None,
             heard: Vec::new(),
-            person_speaking: false,
+            in_flight: 0,
             barge_ins: 0,
             last_end: None,
         })
@@ -154,7 +155,7 @@ fn hear(
     if let Some(open) = h.scripted {
         h.listener.set_open(open);
         if !open {
-            h.person_speaking = false;
+            h.in_flight = 0;
         }
     } else if h.push_to_talk {
         let held = !typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space));
@@ -178,7 +179,7 @@ fn hear(
                     info!("barge-in: the person spoke over the companion");
                 }
                 h.ducked = None;
-                h.person_speaking = true;
+                h.in_flight += 1;
                 h.status = "listening…".into();
                 *conversation = Conversation::Listening;
             }
@@ -198,7 +199,7 @@ fn hear(
                 h.status = "…".into();
             }
             ListenEvent::Transcript { text, transcribe_wall_ms, .. } => {
-                h.person_speaking = false;
+                h.in_flight = h.in_flight.saturating_sub(1);
                 let (ended, vad_ms) = h.speech_ended.take().unwrap_or((Instant::now(), 0.0));
                 h.last_end = Some(ended);
                 if text.is_empty() {
@@ -219,7 +220,7 @@ fn hear(
                 }
             }
             ListenEvent::Failed { reason } => {
-                h.person_speaking = false;
+                h.in_flight = 0;
                 warn!("listening: {reason}");
                 h.status = format!("not listening: {reason}");
             }

@@ -153,9 +153,10 @@ pub struct Ceremony {
     listening: bool,
     /// Whether ears are attached: a `listen` step then ends when the person has spoken.
     pub hears: bool,
-    /// Words heard in the current `listen` step, and when the last of them came (ceremony
-    /// time): the step ends after the step's `quiet` with no new words begun.
-    heard: Option<(String, f32)>,
+    /// Words heard in the current `listen` step, and when the last of them came: the step
+    /// ends after the step's `quiet` with no new words begun. Wall time, the microphone's
+    /// clock (a headless ceremony's own clock may run faster than the person speaks).
+    heard: Option<(String, std::time::Instant)>,
     /// The person is speaking now (an utterance begun and not yet transcribed).
     person_speaking: bool,
 }
@@ -429,7 +430,10 @@ impl Ceremony {
                     Some(Action::Listen { quiet, .. }) => *quiet,
                     _ => 0.0,
                 };
-                let answered = self.heard.as_ref().is_some_and(|(_, at)| !self.person_speaking && self.t - at >= quiet);
+                let answered = self
+                    .heard
+                    .as_ref()
+                    .is_some_and(|(_, at)| !self.person_speaking && at.elapsed().as_secs_f32() >= quiet);
                 answered || auto.is_some_and(|at| self.t >= at)
             }
         }
@@ -566,10 +570,10 @@ fn step_ceremony(
                 Some((before, _)) => format!("{before} {text}"),
                 None => text.clone(),
             };
-            c.heard = Some((words, c.t));
+            c.heard = Some((words, std::time::Instant::now()));
         }
     }
-    c.person_speaking = hearing.as_ref().is_some_and(|h| h.person_speaking);
+    c.person_speaking = hearing.as_ref().is_some_and(|h| h.in_flight > 0);
     for (cmd, reply) in std::mem::take(&mut c.queue) {
         let result = c.command(cmd, &mut bridge);
         // Published before the reply, so a client that renders the state its reply carries
