@@ -78,6 +78,7 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
     };
     println!("  voice:           {voice}");
     println!("  ears:            {}", ears(&cfg.listen));
+    println!("  photos:          {}", photos());
     let llm = if !cfg.llm.base_url.is_empty() {
         let up = session::answers(&cfg.llm.base_url, Duration::from_millis(800));
         format!("{} at {} ({})", cfg.llm.model, cfg.llm.base_url, if up { "answering" } else { "NOT answering" })
@@ -96,7 +97,6 @@ pub fn doctor(setup: &Setup) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The Vulkan adapter the renderer picks: a one-frame headless app reports it.
 /// The microphone and the listening models, as `tomoni run` would find them (nothing opened
 /// but the models' files checked).
 fn ears(l: &tomoni_core::config::ListenSettings) -> String {
@@ -124,6 +124,16 @@ fn ears(l: &tomoni_core::config::ListenSettings) -> String {
     format!("{mic}; {vad}; {words}")
 }
 
+/// What `tomoni photo` needs: the person and pose models (converted at set-up).
+fn photos() -> String {
+    if tomoni_photo::people::models_ready() {
+        format!("person and pose models in {}", tomoni_photo::model_dir().display())
+    } else {
+        format!("NO person/pose models in {} (run `cargo xtask deps`)", tomoni_photo::model_dir().display())
+    }
+}
+
+/// The Vulkan adapter the renderer picks: a one-frame headless app reports it.
 fn adapter() -> Result<String, String> {
     let mut app = App::new();
     app.add_plugins(
