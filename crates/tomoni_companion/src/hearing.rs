@@ -207,15 +207,16 @@ fn hear(
                     if *conversation == Conversation::Listening && !scripted {
                         *conversation = Conversation::Idle;
                     }
-                } else if scripted {
-                    info!("heard (for the script): {text}");
-                    h.status = format!("heard: {text}");
-                    scripted_words.write(Heard(text.clone()));
-                    h.heard.push(text);
                 } else {
-                    info!("heard: {text}");
-                    bridge.say_heard(&text, ended.elapsed(), vad_ms, transcribe_wall_ms);
-                    h.status = format!("you said: {text}");
+                    if scripted {
+                        info!("heard (for the script): {text}");
+                        h.status = format!("heard: {text}");
+                        scripted_words.write(Heard(text.clone()));
+                    } else {
+                        info!("heard: {text}");
+                        bridge.say_heard(&text, ended.elapsed(), vad_ms, transcribe_wall_ms);
+                        h.status = format!("you said: {text}");
+                    }
                     h.heard.push(text);
                 }
             }

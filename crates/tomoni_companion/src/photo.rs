@@ -50,7 +50,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let t0 = std::time::Instant::now();
     let original =
         std::fs::read(&req.background).map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
-    let photo = tomoni_photo::camera::load(&req.background).map_err(input)?;
+    let photo = tomoni_photo::camera::decode(&req.background, &original).map_err(input)?;
     let mut finder = tomoni_photo::people::Finder::load(2).map_err(|e| Failure::Runtime(e.to_string()))?;
     let people = finder.find(&photo.image).map_err(|e| Failure::Runtime(e.to_string()))?;
     // Beside the most certain person whose feet are seen; everyone else is in the way.

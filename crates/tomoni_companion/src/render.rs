@@ -174,8 +174,8 @@ struct CaptureState {
     clip_frames: u32,
     requested: bool,
     frame_times: Vec<f64>,
-    /// The frame a photo's big camera came on.
-    big_on: Option<u32>,
+    /// A photo's big camera has come on (its first frame is the one taken).
+    big_on: bool,
 }
 
 /// Median and p99 of frame times, as one line for docs/benchmarks.md.
@@ -302,20 +302,15 @@ fn drive_capture(
     // A few frames after the avatar is placed, with no pipeline left compiling.
     if state.ready_frames >= 4 && settled.0 >= 2 {
         if let Some((big, warm)) = job.warm_up {
-            // Hand over to the big camera for one frame of its own, then take that one.
-            match state.big_on {
-                None => {
-                    state.big_on = Some(state.frames);
-                    if let Ok(mut c) = cameras.get_mut(big) {
-                        c.is_active = true;
+            // Hand over to the big camera; its first frame, the next, is the one taken.
+            if !state.big_on {
+                state.big_on = true;
+                for (camera, on) in [(big, true), (warm, false)] {
+                    if let Ok(mut c) = cameras.get_mut(camera) {
+                        c.is_active = on;
                     }
-                    if let Ok(mut c) = cameras.get_mut(warm) {
-                        c.is_active = false;
-                    }
-                    return;
                 }
-                Some(at) if state.frames < at + 1 => return,
-                Some(_) => {}
+                return;
             }
         }
         state.requested = true;

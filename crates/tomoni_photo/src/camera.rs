@@ -86,10 +86,16 @@ impl std::fmt::Debug for Photo {
 
 /// Reads a photo; errors name the file and say what is wrong (not an image, truncated, too big).
 pub fn load(path: &Path) -> Result<Photo, PhotoError> {
+    let bytes = std::fs::read(path).map_err(|e| PhotoError::Image { path: path.to_path_buf(), why: e.to_string() })?;
+    decode(path, &bytes)
+}
+
+/// The same from the file's bytes, already read (`tomoni photo` keeps them for the EXIF it
+/// carries over); `path` names it in errors.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Photo, PhotoError> {
     let bad = |why: String| PhotoError::Image { path: path.to_path_buf(), why };
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let reader =
-        image::ImageReader::new(std::io::Cursor::new(&bytes)).with_guessed_format().map_err(|e| bad(e.to_string()))?;
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| bad(e.to_string()))?;
     if reader.format().is_none() {
         return Err(bad("not an image this can read (JPEG or PNG)".into()));
     }
@@ -102,14 +108,14 @@ pub fn load(path: &Path) -> Result<Photo, PhotoError> {
         )));
     }
     let reader =
-        image::ImageReader::new(std::io::Cursor::new(&bytes)).with_guessed_format().map_err(|e| bad(e.to_string()))?;
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| bad(e.to_string()))?;
     // The JPEG decoder fills a cut-off file's missing rows with grey; a cut-off file must be
     // refused instead, not composited and handed back as if whole.
-    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_complete(&bytes) {
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_complete(bytes) {
         return Err(bad("the JPEG is cut off (no end-of-image marker after its last scan): copy it again".into()));
     }
     let img = reader.decode().map_err(|e| bad(format!("cannot decode: {e}")))?;
-    let exif = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&bytes)).ok();
+    let exif = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)).ok();
     let field_u32 = |tag| exif.as_ref()?.get_field(tag, exif::In::PRIMARY).and_then(|f| f.value.get_uint(0));
     let orientation = field_u32(exif::Tag::Orientation).filter(|o| (1..=8).contains(o)).unwrap_or(1) as u8;
     let mut img = img;

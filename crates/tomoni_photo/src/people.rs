@@ -9,7 +9,6 @@ use glam::{Vec2, Vec3};
 use image::RgbImage;
 use ort::session::Session;
 use ort::value::Tensor;
-use std::path::Path;
 
 /// The models' input size (both are 256 × 256).
 const SIZE: usize = 256;
@@ -146,7 +145,7 @@ impl Person {
         FEET.iter().map(|&i| self.world_at(i)).sum::<Vec3>() * 0.25
     }
 
-    /// The photo-space box around the seen keypoints and the mask.
+    /// The photo-space box around the keypoints that are in the picture.
     pub fn bounds(&self) -> (Vec2, Vec2) {
         let mut lo = Vec2::splat(f32::MAX);
         let mut hi = Vec2::splat(f32::MIN);
@@ -356,12 +355,6 @@ fn blobs(mask: &[f32], threshold: f32, min_area: usize) -> Vec<(Vec2, Vec2)> {
     }
     found.sort_by_key(|b| std::cmp::Reverse(b.0));
     found.into_iter().map(|(_, lo, hi)| (lo, hi)).collect()
-}
-
-/// Finds the people in the photo at `path` (for tools and tests).
-pub fn find_in(path: &Path) -> Result<Vec<Person>, PhotoError> {
-    let photo = crate::camera::load(path)?;
-    Finder::load(2)?.find(&photo.image)
 }
 
 #[cfg(test)]

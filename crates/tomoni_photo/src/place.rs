@@ -130,7 +130,7 @@ pub fn place(
     let shoulders = p.world_at(kp::LEFT_SHOULDER).distance(p.world_at(kp::RIGHT_SHOULDER));
     let offset = shoulders * 0.5 + GAP + height * 0.13;
     let candidate = |dir: f32| stands + Vec3::X * dir * offset;
-    let (w, _) = (camera.width as f32, camera.height as f32);
+    let w = camera.width as f32;
     let score = |dir: f32| {
         let at = candidate(dir);
         let px = camera.project(at);

@@ -151,14 +151,10 @@ pub struct Ceremony {
     ready_frames: u32,
     /// This ceremony set the conversation to listening (and so must set it back).
     listening: bool,
-    /// Whether ears are attached: a `listen` step then ends when the person has spoken.
-    pub hears: bool,
     /// Words heard in the current `listen` step, and when the last of them came: the step
     /// ends after the step's `quiet` with no new words begun. Wall time, the microphone's
     /// clock (a headless ceremony's own clock may run faster than the person speaks).
     heard: Option<(String, std::time::Instant)>,
-    /// The person is speaking now (an utterance begun and not yet transcribed).
-    person_speaking: bool,
 }
 
 /// In an automatic run with ears, the longest a `listen` step waits for words (seconds of
@@ -206,9 +202,7 @@ impl Ceremony {
             queue: Vec::new(),
             ready_frames: 0,
             listening: false,
-            hears: false,
             heard: None,
-            person_speaking: false,
         })
     }
 
@@ -344,8 +338,9 @@ impl Ceremony {
         self.phase = Phase::Start;
     }
 
-    /// Begins the current step.
-    fn begin(&mut self, bridge: &mut Bridge, out: &mut StepOutputs) {
+    /// Begins the current step; `hears`: ears are attached (a `listen` step then waits for the
+    /// person's words).
+    fn begin(&mut self, bridge: &mut Bridge, out: &mut StepOutputs, hears: bool) {
         let step = self.script.steps[self.step].clone();
         let mut said = None;
         let t = self.t;
@@ -398,7 +393,7 @@ impl Ceremony {
                 out.listening = true;
                 self.heard = None;
                 // With ears, an automatic run waits for the words (up to the step's time).
-                let wait = |w| if self.hears { seconds.unwrap_or(LISTEN_AUTO_SECS) } else { seconds.unwrap_or(w) };
+                let wait = |w| if hears { seconds.unwrap_or(LISTEN_AUTO_SECS) } else { seconds.unwrap_or(w) };
                 Phase::Operator(self.auto_wait.map(|w| t + wait(w)))
             }
         };
@@ -418,7 +413,7 @@ impl Ceremony {
     }
 
     /// Whether the current step is over.
-    fn over(&mut self, bridge: &mut Bridge, photos: &[u64]) -> bool {
+    fn over(&mut self, bridge: &mut Bridge, photos: &[u64], person_speaking: bool) -> bool {
         match self.phase {
             Phase::Start => false,
             Phase::Speaking(mark) => bridge.heard_mark() >= mark,
@@ -430,10 +425,8 @@ impl Ceremony {
                     Some(Action::Listen { quiet, .. }) => *quiet,
                     _ => 0.0,
                 };
-                let answered = self
-                    .heard
-                    .as_ref()
-                    .is_some_and(|(_, at)| !self.person_speaking && at.elapsed().as_secs_f32() >= quiet);
+                let answered =
+                    self.heard.as_ref().is_some_and(|(_, at)| !person_speaking && at.elapsed().as_secs_f32() >= quiet);
                 answered || auto.is_some_and(|at| self.t >= at)
             }
         }
@@ -558,7 +551,6 @@ fn step_ceremony(
     (hearing, mut heard): (Option<ResMut<Hearing>>, MessageReader<Heard>),
 ) {
     let c = &mut *ceremony;
-    c.hears = hearing.is_some();
     // The person's words end a listen step (the ears are open only then).
     for Heard(text) in heard.read() {
         if c.phase != Phase::Start
@@ -573,7 +565,8 @@ fn step_ceremony(
             c.heard = Some((words, std::time::Instant::now()));
         }
     }
-    c.person_speaking = hearing.as_ref().is_some_and(|h| h.in_flight > 0);
+    // An utterance begun and not yet transcribed: the person is still answering.
+    let person_speaking = hearing.as_ref().is_some_and(|h| h.in_flight > 0);
     for (cmd, reply) in std::mem::take(&mut c.queue) {
         let result = c.command(cmd, &mut bridge);
         // Published before the reply, so a client that renders the state its reply carries
@@ -595,7 +588,7 @@ fn step_ceremony(
     }
     if c.state == RunState::Running && c.ready_frames >= WARMUP_FRAMES {
         c.t += time.delta_secs();
-        if c.phase != Phase::Start && c.over(&mut bridge, &photos) {
+        if c.phase != Phase::Start && c.over(&mut bridge, &photos, person_speaking) {
             if let Some(r) = c.records.last_mut() {
                 r.end = Some(c.t);
                 r.heard = c.heard.take().map(|(words, _)| words);
@@ -611,7 +604,7 @@ fn step_ceremony(
         }
         if c.state == RunState::Running && c.phase == Phase::Start {
             let mut out = StepOutputs::default();
-            c.begin(&mut bridge, &mut out);
+            c.begin(&mut bridge, &mut out, hearing.is_some());
             for g in out.gestures {
                 gestures.write(g);
             }
