@@ -9,8 +9,8 @@ use tomoni_companion::session::{ChatArgs, Session};
 use tomoni_persona::client::{DialogueEvent, TurnStatus};
 use tomoni_persona::memory::{self, Memory};
 use tomoni_persona::persona::Persona;
-use tomoni_persona::wellbeing;
 use tomoni_persona::{card, chatgpt};
+use tomoni_persona::{private, wellbeing};
 
 /// One event as a JSON line (`--events`).
 pub fn event_json(e: &DialogueEvent) -> serde_json::Value {
@@ -148,20 +148,20 @@ fn slug(name: &str) -> String {
 
 fn write_persona(p: &Persona, out: Option<PathBuf>) -> Result<PathBuf, Failure> {
     // Without --out: the data folder's personas (found by name), never the build's source tree.
+    let in_state = out.is_none();
     let path =
         out.unwrap_or_else(|| tomoni_companion::setup::user_personas_dir().join(format!("{}.toml", slug(&p.name))));
     if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Failure::Runtime(format!("{}: {e}", d.display())))?;
-    }
-    if path.exists() {
-        return Err(Failure::Input(format!(
-            "{} exists; choose another --out (nothing was overwritten)",
-            path.display()
-        )));
+        let made = if in_state { private::dir(d) } else { std::fs::create_dir_all(d) };
+        made.map_err(|e| Failure::Runtime(format!("{}: {e}", d.display())))?;
     }
     let header = "# Imported by tomoni: edit freely. Validated on start; mistakes are reported by line.\n";
-    std::fs::write(&path, format!("{header}{}", p.to_toml()))
-        .map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
+    private::write_new(&path, format!("{header}{}", p.to_toml())).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            Failure::Input(format!("{} exists; choose another --out (nothing was overwritten)", path.display()))
+        }
+        _ => Failure::Runtime(format!("{}: {e}", path.display())),
+    })?;
     Ok(path)
 }
 
@@ -252,7 +252,7 @@ pub fn memory_cmd(cmd: MemoryCmd) -> Result<(), Failure> {
             let doc = serde_json::json!({"format": "tomoni-memory", "version": 1, "turns": turns, "facts": facts});
             let text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::Runtime(e.to_string()))?;
             match out {
-                Some(p) => std::fs::write(&p, text).map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))?,
+                Some(p) => private::write(&p, text).map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))?,
                 None => println!("{text}"),
             }
         }

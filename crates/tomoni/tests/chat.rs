@@ -104,3 +104,104 @@ fn with_nothing_configured_the_offline_demo_answers_and_says_so() {
     assert!(out.contains("offline demo") && out.contains("not a language model"), "{out}");
     assert_eq!(turns(&data)[1].2, "complete");
 }
+
+/// Serves `body` to every request and keeps each request's header lines, so a test can see
+/// that a key was really sent.
+fn serve_keeping_headers(status: &'static str, body: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let (mut head, mut len) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut b = vec![0; len];
+            let _ = std::io::Read::read_exact(&mut reader, &mut b);
+            let _ = tx.send(head);
+            let kind = if status.starts_with("200") { "text/event-stream" } else { "application/json" };
+            let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\nconnection: close\r\n\r\n{body}");
+        }
+    });
+    (url, rx)
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777
+}
+
+/// Probing found the memory store, personas and exports created 0644 in a 0755 folder: other
+/// local users could read a person's conversations. And the API key must never reach any
+/// output or file: it is set to a recognisable value, really sent (the server sees it), and
+/// then looked for everywhere tomoni wrote.
+#[cfg(unix)]
+#[test]
+fn conversations_are_readable_by_their_person_only_and_the_key_is_never_written() {
+    const KEY: &str = "sk-tomoni-test-4f1d9c2ab7e3";
+    let (url, heads) = serve_keeping_headers("200 OK", REPLY);
+    let (bad_url, _bad_heads) = serve_keeping_headers(
+        "401 Unauthorized",
+        "{\"error\":{\"message\":\"Incorrect API key provided: sk-tomoni-test-4f1d9c2ab7e3\"}}",
+    );
+    let data = data_dir("private");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = data.parent().unwrap().join("chat-private.toml");
+    std::fs::write(&config, "[llm]\napi_key_env = \"TOMONI_TEST_SECRET\"\n").unwrap();
+    let run = |args: &[&str]| {
+        let o = tomoni(&data).env("TOMONI_TEST_SECRET", KEY).args(args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!text.contains(KEY), "the key in the output of {args:?}:\n{text}");
+        (o.status.code(), text)
+    };
+    let cfg = config.to_str().unwrap();
+    let (code, text) = run(&["chat", "--once", "I live in Okayama.", "--endpoint", &url, "--config", cfg]);
+    assert_eq!(code, Some(0), "{text}");
+    let head = heads.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert!(head.contains(&format!("Bearer {KEY}")), "the key was not sent, so this test proves nothing:\n{head}");
+    // A provider that echoes the key back in its error: tomoni must not pass it on.
+    let (code, text) = run(&["chat", "--once", "hello?", "--endpoint", &bad_url, "--config", cfg]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("401") || text.to_lowercase().contains("key"), "{text}");
+    let export = data.join("export.json");
+    let card = data.join("card.json");
+    assert_eq!(run(&["memory", "export", "--out", export.to_str().unwrap()]).0, Some(0));
+    assert_eq!(run(&["export", "card", "default", "--out", card.to_str().unwrap()]).0, Some(0));
+    let _ = run(&["doctor", "--config", cfg]);
+
+    assert_eq!(mode(&data), 0o700, "the state folder");
+    for f in ["memory.sqlite3", "export.json", "card.json"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    for f in ["memory.sqlite3-wal", "memory.sqlite3-shm"] {
+        if data.join(f).exists() {
+            assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+        }
+    }
+    assert!(std::fs::read_to_string(&export).unwrap().contains("Okayama"), "the export holds the conversation");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "the key is in {}", p.display());
+        }
+    }
+    // A store made by an older version with the old modes is tightened on the next start.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("memory.sqlite3"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(run(&["memory", "list"]).0, Some(0));
+    assert_eq!((mode(&data), mode(&data.join("memory.sqlite3"))), (0o700, 0o600));
+}

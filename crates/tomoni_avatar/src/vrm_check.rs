@@ -67,11 +67,41 @@ pub struct VrmError {
     pub what: String,
 }
 
-/// Reads and checks `path` (external buffers are looked for beside it).
+/// The largest avatar file read (VRoid exports are 10–60 MB; the glTF format itself stops
+/// at 4 GiB). A 2 GB file was read whole before its first bytes were looked at.
+pub const MAX_VRM_BYTES: u64 = 1 << 30;
+
+/// Reads and checks `path` (external buffers are looked for beside it). The header is
+/// checked before the file is read: a file that is not a `.vrm`, or one larger than it
+/// says, costs 12 bytes of reading.
 pub fn inspect(path: &Path) -> Result<VrmInfo, VrmError> {
     let err = |what: String| VrmError { path: path.display().to_string(), what };
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let bytes = read_glb(path).map_err(err)?;
     inspect_in(&bytes, path.parent()).map_err(err)
+}
+
+/// Reads a binary glTF file after checking its 12-byte header against the file's size.
+pub fn read_glb(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let size = f.metadata().map_err(|e| format!("cannot read: {e}"))?.len();
+    let mut head = [0u8; 12];
+    let got = f.read(&mut head).map_err(|e| format!("cannot read: {e}"))?;
+    if got == 12 && &head[0..4] == b"glTF" {
+        let declared = u64::from(u32::from_le_bytes([head[8], head[9], head[10], head[11]]));
+        if declared > size {
+            return Err(format!("header says {declared} bytes but the file has {size}: truncated"));
+        }
+        if size > MAX_VRM_BYTES {
+            return Err(format!("{size} bytes: larger than the {} MiB tomoni reads", MAX_VRM_BYTES >> 20));
+        }
+    } else if got >= 4 {
+        return Err("not a binary glTF file (a .vrm must start with the bytes `glTF`)".into());
+    }
+    let mut bytes = Vec::with_capacity(size.min(MAX_VRM_BYTES) as usize);
+    bytes.extend_from_slice(&head[..got]);
+    f.take(MAX_VRM_BYTES).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
+    Ok(bytes)
 }
 
 /// Checks the bytes of a `.vrm` (binary glTF) file.
@@ -399,6 +429,40 @@ mod tests {
         b[n - 20..n - 16].copy_from_slice(&u32::MAX.to_le_bytes());
         let e = inspect_bytes(&b).unwrap_err();
         assert!(e.contains("BIN chunk"), "{e}");
+    }
+
+    /// A sparse 2 GB file was read whole (2.1 GB resident, 5.9 s) before its magic was
+    /// checked. Sparse files cost no disk: these are refused from their first 12 bytes.
+    #[test]
+    fn huge_files_are_refused_from_their_header_without_being_read() {
+        let dir = std::env::temp_dir().join(format!("tomoni-vrm-huge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sparse = |name: &str, head: &[u8]| {
+            let p = dir.join(name);
+            let f = std::fs::File::create(&p).unwrap();
+            std::io::Write::write_all(&mut &f, head).unwrap();
+            f.set_len(2 << 30).unwrap();
+            p
+        };
+        let zeros = sparse("zeros.vrm", &[]);
+        let e = inspect(&zeros).unwrap_err().to_string();
+        assert!(e.contains("zeros.vrm") && e.contains("not a binary glTF"), "{e}");
+        let mut head = b"glTF".to_vec();
+        head.extend(2u32.to_le_bytes());
+        head.extend(((2u64 << 30) - 1).to_le_bytes()[..4].iter());
+        let big = sparse("big.vrm", &head);
+        let e = inspect(&big).unwrap_err().to_string();
+        assert!(e.contains("big.vrm") && e.contains("MiB tomoni reads"), "{e}");
+        // A header that claims more than the file holds.
+        let short = dir.join("short.vrm");
+        let mut b = b"glTF".to_vec();
+        b.extend(2u32.to_le_bytes());
+        b.extend(1_000_000u32.to_le_bytes());
+        b.extend([0u8; 100]);
+        std::fs::write(&short, &b).unwrap();
+        let e = inspect(&short).unwrap_err().to_string();
+        assert!(e.contains("header says 1000000 bytes but the file has 112"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -255,6 +255,8 @@ pub mod unix {
         }
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
+        // Anyone who can connect can steer the companion and read its replies: user only.
+        tomoni_persona::private::tighten(&path)?;
         std::thread::Builder::new().name("tomoni-control".into()).spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };

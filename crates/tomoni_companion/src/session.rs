@@ -86,6 +86,7 @@ pub fn brain(cfg: &AppConfig, args: &ChatArgs) -> Result<(Brain, String), Failur
         // Checked finite and positive by `load_app_config`: no panic, no silent 1 s.
         first_token_timeout: Duration::from_secs_f32(cfg.llm.first_token_timeout),
         idle_timeout: Duration::from_secs_f32(cfg.llm.idle_timeout),
+        turn_timeout: Duration::from_secs_f32(cfg.llm.turn_timeout),
         ..LlmConfig::default()
     };
     let label = format!("{} at {}", llm.model, url);

@@ -217,6 +217,8 @@ pub struct LlmSettings {
     pub first_token_timeout: f32,
     /// Seconds of silence tolerated between chunks.
     pub idle_timeout: f32,
+    /// Seconds one reply may stream in all (a server that never ends is cut off).
+    pub turn_timeout: f32,
 }
 
 impl Default for LlmSettings {
@@ -227,6 +229,7 @@ impl Default for LlmSettings {
             api_key_env: String::new(),
             first_token_timeout: 60.0,
             idle_timeout: 30.0,
+            turn_timeout: 300.0,
         }
     }
 }
@@ -385,8 +388,11 @@ impl AppConfig {
         if !within(eye, 0.5, 2.5) {
             return fail("viewer", "eye_height", format!("{eye} m is not a plausible eye height (0.5..2.5)"));
         }
-        for (key, v) in [("first_token_timeout", self.llm.first_token_timeout), ("idle_timeout", self.llm.idle_timeout)]
-        {
+        for (key, v) in [
+            ("first_token_timeout", self.llm.first_token_timeout),
+            ("idle_timeout", self.llm.idle_timeout),
+            ("turn_timeout", self.llm.turn_timeout),
+        ] {
             if !within(v, 0.1, 3600.0) {
                 return fail("llm", key, format!("{v}: expected seconds in 0.1..3600"));
             }

@@ -17,12 +17,19 @@ pub struct CardError {
     pub what: String,
 }
 
+/// The largest card file read: a card is text, or text in a picture of a few MB.
+pub const MAX_CARD_BYTES: u64 = 32 << 20;
+
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
 /// Reads a card from a `.json` or `.png` file. The persona it gives passes the same checks
 /// as a persona file (so tomoni will load what the import wrote).
 pub fn import(path: &Path) -> Result<Persona, CardError> {
     let e = |what: String| CardError { path: path.display().to_string(), what };
+    let size = std::fs::metadata(path).map_err(|x| e(format!("cannot read: {x}")))?.len();
+    if size > MAX_CARD_BYTES {
+        return Err(e(format!("{size} bytes; a card is at most {} MiB", MAX_CARD_BYTES >> 20)));
+    }
     let bytes = std::fs::read(path).map_err(|x| e(format!("cannot read: {x}")))?;
     let json = if bytes.starts_with(&PNG_SIGNATURE) { card_json_from_png(&bytes).map_err(e)? } else { bytes };
     let p = from_json(&json).map_err(e)?;
@@ -286,7 +293,10 @@ pub fn export(p: &Persona, out: &Path, image: Option<&[u8]>) -> Result<(), CardE
     } else {
         serde_json::to_vec_pretty(&to_v3_json(p)).map_err(|x| e(x.to_string()))?
     };
-    std::fs::write(out, bytes).map_err(|x| e(format!("cannot write: {x}")))
+    crate::private::write_new(out, bytes).map_err(|x| match x.kind() {
+        std::io::ErrorKind::AlreadyExists => e("exists; choose another file (nothing was overwritten)".into()),
+        _ => e(format!("cannot write: {x}")),
+    })
 }
 
 /// Inserts tEXt chunks before IEND, replacing earlier card chunks.

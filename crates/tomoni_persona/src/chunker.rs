@@ -1,6 +1,7 @@
 //! Splits streamed text into speakable clauses as soon as each is complete, so speech can start
 //! before the reply ends. Sentence ends (`. ! ? …`, and Japanese `。！？`) always split; commas and
 //! `、` split long clauses; numbers (`3.14`, `1,000`) and abbreviations (`Dr.`, `e.g.`) never split.
+//! Text with no punctuation at all is cut at a space after [`MAX_CLAUSE`] characters.
 
 /// Abbreviations after which a full stop does not end the sentence (lower case, no dot).
 const ABBREVIATIONS: [&str; 17] =
@@ -10,11 +11,52 @@ const ABBREVIATIONS: [&str; 17] =
 const MIN_COMMA_CLAUSE: usize = 24;
 /// Japanese clauses are denser: cut at `、` from this many characters.
 const MIN_TOUTEN_CLAUSE: usize = 10;
+/// Text with no punctuation (a model rambling, a hostile server) is cut at the next space
+/// after this many characters, so speech starts and no clause grows without bound.
+pub const MAX_CLAUSE: usize = 200;
+/// ... and anywhere after this many (Japanese or a run with no spaces at all).
+pub const HARD_MAX_CLAUSE: usize = 400;
+/// Closing quotes and brackets looked past after a sentence end; a longer run is cut.
+const MAX_CLOSERS: usize = 16;
 
-/// Incremental clause chunker.
+/// Incremental clause chunker. Linear in the text: each character is scanned once, except
+/// for the few after a punctuation mark that waits for the next one (a hostile 10 MB reply
+/// with no sentence end once took minutes of CPU when every push rescanned the buffer).
 #[derive(Debug, Default)]
 pub struct ClauseChunker {
     buf: String,
+    /// Byte offset in `buf` before which no cut can fall (every earlier character was
+    /// rejected for good: the decision depends only on the text before and just after it).
+    scanned: usize,
+    /// `buf[..scanned].trim().chars().count()`, kept as two counters.
+    len: ClauseLen,
+}
+
+/// The clause length so far, as `trim().chars().count()` would give it, updated per char.
+#[derive(Debug, Default, Clone, Copy)]
+struct ClauseLen {
+    /// Characters since the first non-space one.
+    counted: usize,
+    /// Spaces at the end of those.
+    trailing_spaces: usize,
+}
+
+impl ClauseLen {
+    fn get(self) -> usize {
+        self.counted - self.trailing_spaces
+    }
+
+    fn step(&mut self, ch: char) {
+        if ch.is_whitespace() {
+            if self.counted > 0 {
+                self.counted += 1;
+                self.trailing_spaces += 1;
+            }
+        } else {
+            self.counted += 1;
+            self.trailing_spaces = 0;
+        }
+    }
 }
 
 impl ClauseChunker {
@@ -24,61 +66,83 @@ impl ClauseChunker {
         while let Some(cut) = self.find_cut() {
             let rest = self.buf.split_off(cut);
             emit(std::mem::replace(&mut self.buf, rest), out);
+            self.scanned = 0;
+            self.len = ClauseLen::default();
         }
     }
 
     /// Ends the reply: whatever is left is the last clause.
     pub fn finish(&mut self, out: &mut Vec<String>) {
         emit(std::mem::take(&mut self.buf), out);
+        self.scanned = 0;
+        self.len = ClauseLen::default();
     }
 
-    /// Byte offset just after a clause end, if one is certain with the text so far.
-    fn find_cut(&self) -> Option<usize> {
-        let chars: Vec<(usize, char)> = self.buf.char_indices().collect();
-        for (i, &(at, ch)) in chars.iter().enumerate() {
+    /// Byte offset just after a clause end, if one is certain with the text so far. Moves
+    /// `scanned` past every character that cannot end a clause.
+    fn find_cut(&mut self) -> Option<usize> {
+        let base = self.scanned;
+        let mut it = self.buf[base..].char_indices();
+        while let Some((rel, ch)) = it.next() {
+            let at = base + rel;
             let end = at + ch.len_utf8();
-            let clause_len = self.buf[..at].trim().chars().count();
-            match ch {
-                '。' | '！' | '？' | '\n' => return Some(end),
-                '、' if clause_len >= MIN_TOUTEN_CLAUSE => return Some(end),
+            let clause_len = self.len.get();
+            let cut = match ch {
+                '。' | '！' | '？' | '\n' => Some(end),
+                '、' if clause_len >= MIN_TOUTEN_CLAUSE => Some(end),
+                _ if clause_len >= HARD_MAX_CLAUSE => Some(at),
+                c if c.is_whitespace() && clause_len >= MAX_CLAUSE => Some(end),
                 '.' | '!' | '?' | '…' | ',' | ';' | ':' => {
                     // Closing quotes and brackets stay with their sentence.
-                    let mut j = i + 1;
-                    while let Some(&(_, c)) = chars.get(j) {
-                        if matches!(c, '"' | '\'' | ')' | '”' | '’' | '」' | '』' | '.' | '!' | '?') {
-                            j += 1;
-                        } else {
-                            break;
+                    let mut look = it.clone();
+                    let mut closers = 0;
+                    let after = loop {
+                        match look.next() {
+                            // Wait for more text; this character is scanned again then.
+                            None => return None,
+                            Some((_, c))
+                                if closers < MAX_CLOSERS
+                                    && matches!(c, '"' | '\'' | ')' | '”' | '’' | '」' | '』' | '.' | '!' | '?') =>
+                            {
+                                closers += 1
+                            }
+                            Some((r, c)) => break (base + r, c),
                         }
-                    }
-                    let &(after_at, after) = chars.get(j)?; // wait for more text
-                    if !after.is_whitespace() {
-                        continue; // 3.14, 1,000, e.g.x, "wait..."
-                    }
+                    };
                     let strong = ch != ',' && ch != ';' && ch != ':';
-                    if strong && ch == '.' && self.is_abbreviation(at) {
-                        continue;
+                    if closers == MAX_CLOSERS {
+                        Some(after.0)
+                    } else if !after.1.is_whitespace() // 3.14, 1,000, e.g.x, "wait..."
+                        || (strong && ch == '.' && self.is_abbreviation(at))
+                        || (!strong && clause_len < MIN_COMMA_CLAUSE)
+                    {
+                        None
+                    } else {
+                        Some(after.0)
                     }
-                    if !strong && clause_len < MIN_COMMA_CLAUSE {
-                        continue;
-                    }
-                    return Some(after_at);
                 }
-                _ => {}
+                _ => None,
+            };
+            if cut.is_some() {
+                return cut;
             }
+            self.len.step(ch);
+            self.scanned = end;
         }
         None
     }
 
     fn is_abbreviation(&self, dot: usize) -> bool {
-        let word: String = self.buf[..dot]
-            .chars()
-            .rev()
-            .take_while(|c| c.is_alphanumeric() || *c == '.')
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        // The longest abbreviation is 6 characters: look no further back (a long run of
+        // `a.a.a.` would otherwise be walked once per dot).
+        const LOOK_BACK: usize = 8;
+        let mut word: Vec<char> =
+            self.buf[..dot].chars().rev().take_while(|c| c.is_alphanumeric() || *c == '.').take(LOOK_BACK).collect();
+        if word.len() == LOOK_BACK {
+            return false;
+        }
+        word.reverse();
+        let word: String = word.into_iter().collect();
         let lower = word.to_lowercase();
         ABBREVIATIONS.contains(&lower.as_str()) || (word.chars().count() == 1 && word.chars().all(|c| c.is_uppercase())) // initials: J. Smith
     }
@@ -146,6 +210,48 @@ mod tests {
     #[test]
     fn quotes_stay_with_their_sentence_and_markdown_is_not_spoken() {
         check("She said \"yes.\" Then **we** left...", &["She said \"yes.\"", "Then we left..."]);
+    }
+
+    #[test]
+    fn rambling_text_without_punctuation_is_cut_at_spaces() {
+        let text = "la ".repeat(1000);
+        let out = chunk(&text, 3);
+        assert!(out.len() >= 3000 / (MAX_CLAUSE + 3), "{} clauses", out.len());
+        assert!(out.iter().all(|c| c.chars().count() <= MAX_CLAUSE + 1), "{out:?}");
+        assert_eq!(out.join(" "), text.trim());
+        // With no spaces at all (or in Japanese), the hard limit cuts anywhere.
+        let solid = "あ".repeat(1000);
+        let out = chunk(&solid, 7);
+        assert!(
+            out.iter().all(|c| c.chars().count() <= HARD_MAX_CLAUSE),
+            "{:?}",
+            out.iter().map(|c| c.len()).collect::<Vec<_>>()
+        );
+        assert_eq!(out.concat(), solid);
+    }
+
+    /// A hostile server's reply of megabytes with no sentence end once took minutes of CPU
+    /// (the buffer was rescanned from the start, with a `trim` per character, on every push):
+    /// the bound is far above linear time and far below the cubic time it took.
+    #[test]
+    fn megabytes_without_a_sentence_end_are_chunked_in_linear_time() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut c = ClauseChunker::default();
+            let mut out = Vec::new();
+            let mut spoken = 0;
+            for piece in ["a ", "b.", "c,", "d…", "e\"", "f)"].iter().cycle().take(1_000_000) {
+                c.push(piece, &mut out);
+                spoken += out.drain(..).count();
+            }
+            let _ = tx.send(spoken);
+        });
+        let spoken =
+            rx.recv_timeout(std::time::Duration::from_secs(60)).expect("2 MB took over a minute: quadratic again");
+        assert!(spoken >= 2_000_000 / (HARD_MAX_CLAUSE + 4), "{spoken} clauses");
+        // A long run of closing marks and dots is cut too.
+        let dots = chunk(&format!("Wait{} then", ".".repeat(100)), 1);
+        assert!(dots.len() > 1, "{dots:?}");
     }
 
     #[test]

@@ -27,11 +27,15 @@ pub struct LlmConfig {
     pub first_token_timeout: Duration,
     /// Longest silence between chunks once streaming.
     pub idle_timeout: Duration,
+    /// Longest a whole turn may stream: a server that trickles forever (a stream of nothing
+    /// but tags, keep-alives between tiny chunks) is cut off here.
+    pub turn_timeout: Duration,
     /// Retries before the first token (429, 5xx, connection failures).
     pub max_retries: u32,
     /// Sampling temperature, if set.
     pub temperature: Option<f32>,
-    /// A reply longer than this (characters) is cut off as interrupted.
+    /// A reply longer than this (characters as streamed, tags included) is cut off as
+    /// interrupted.
     pub max_reply_chars: usize,
     /// `max_tokens` sent to the server: spoken replies should be short, and a base model
     /// would otherwise talk until its context is full.
@@ -47,6 +51,7 @@ impl Default for LlmConfig {
             connect_timeout: Duration::from_secs(5),
             first_token_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
+            turn_timeout: Duration::from_secs(300),
             max_retries: 3,
             temperature: None,
             max_reply_chars: 100_000,
@@ -85,11 +90,11 @@ pub enum ErrorKind {
     RateLimited,
     /// Another HTTP status.
     Http,
-    /// No first token / too long between chunks.
+    /// No first token / too long between chunks / the whole turn too long.
     Timeout,
     /// The stream broke off before it was complete.
     Cut,
-    /// The server sent something unparseable (bad JSON, invalid UTF-8).
+    /// The server sent something unparseable (bad JSON, invalid UTF-8, an oversized event).
     Protocol,
     /// The provider reported an error inside the stream.
     Provider,
@@ -279,6 +284,9 @@ struct Assembly<'a> {
     tags: TagParser,
     chunker: ClauseChunker,
     text: String,
+    /// Characters streamed so far, tags included: counted as they come, because counting
+    /// `text` again per chunk made 200,000 tiny chunks quadratic.
+    streamed_chars: usize,
     scratch: Vec<Tagged>,
     clauses: Vec<String>,
 }
@@ -290,12 +298,14 @@ impl<'a> Assembly<'a> {
             tags: TagParser::default(),
             chunker: ClauseChunker::default(),
             text: String::new(),
+            streamed_chars: 0,
             scratch: Vec::new(),
             clauses: Vec::new(),
         }
     }
 
     fn content(&mut self, piece: &str) {
+        self.streamed_chars += piece.chars().count();
         self.tags.feed(piece, &mut self.scratch);
         self.drain();
     }
@@ -409,6 +419,7 @@ async fn stream_turn(
     let key = api_key(config);
     let started = tokio::time::Instant::now();
     let first_deadline = started + config.first_token_timeout;
+    let turn_deadline = started + config.turn_timeout;
     let mut attempt = 0;
     // What went wrong on the last try, so that giving up says the real cause.
     let mut last_cause: String;
@@ -491,9 +502,11 @@ async fn stream_turn(
     let mut finished = false;
     loop {
         let deadline = if got_first { tokio::time::Instant::now() + config.idle_timeout } else { first_deadline };
-        let next = match tokio::time::timeout_at(deadline, stream.next()).await {
+        let next = match tokio::time::timeout_at(deadline.min(turn_deadline), stream.next()).await {
             Err(_) => {
-                let what = if got_first {
+                let what = if tokio::time::Instant::now() >= turn_deadline {
+                    format!("the reply did not end within {:?}", config.turn_timeout)
+                } else if got_first {
                     format!("no data for {:?}", config.idle_timeout)
                 } else {
                     format!("no first token within {:?}", config.first_token_timeout)
@@ -514,10 +527,19 @@ async fn stream_turn(
             Some(Err(e)) => return Err(err(ErrorKind::Cut, format!("the stream broke off: {}", error_chain(&e)))),
             Some(Ok(b)) => b,
         };
-        let invalid_before = sse.invalid_lines;
+        let (invalid_before, oversized_before) = (sse.invalid_lines, sse.oversized_events);
         sse.feed(&bytes, &mut events);
         if sse.invalid_lines > invalid_before {
             return Err(err(ErrorKind::Protocol, "the stream contained invalid UTF-8"));
+        }
+        if sse.oversized_events > oversized_before {
+            return Err(err(
+                ErrorKind::Protocol,
+                format!(
+                    "the stream sent an event over {} KiB; real chunks are tiny",
+                    crate::sse::MAX_EVENT_BYTES / 1024
+                ),
+            ));
         }
         if handle_events(&mut events, asm, &mut got_first, &mut finished, completion_tokens, config)? {
             return Ok(());
@@ -554,7 +576,7 @@ fn handle_events(
                         let _ = asm.tx.send(DialogueEvent::FirstToken);
                     }
                     asm.content(&t);
-                    if asm.text.chars().count() > config.max_reply_chars {
+                    if asm.streamed_chars > config.max_reply_chars {
                         return Err(err(
                             ErrorKind::TooLong,
                             format!("reply longer than {} characters: cut off", config.max_reply_chars),

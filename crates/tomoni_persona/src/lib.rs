@@ -25,6 +25,7 @@ pub mod memory;
 pub mod offline;
 pub mod openai;
 pub mod persona;
+pub mod private;
 pub mod sse;
 pub mod tags;
 pub mod wellbeing;

@@ -94,8 +94,22 @@ impl Memory {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, MemoryError> {
         let e = |source| MemoryError { path: path.display().to_string(), source };
+        let io = |io| e(rusqlite::Error::ToSqlConversionFailure(Box::new(io)));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|io| e(rusqlite::Error::ToSqlConversionFailure(Box::new(io))))?;
+            if path == default_path() {
+                crate::private::dir(dir).map_err(io)?; // the state folder: user only
+            } else {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+        }
+        // Created user-only before SQLite opens it: SQLite gives its -wal and -shm files the
+        // database's mode. A store from an older version is tightened.
+        if path.exists() {
+            crate::private::tighten(path).map_err(io)?;
+        } else if let Err(x) = crate::private::create_new(path)
+            && x.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(io(x));
         }
         let conn = Connection::open(path).map_err(e)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(e)?;

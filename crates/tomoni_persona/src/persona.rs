@@ -165,6 +165,15 @@ pub const SAFETY_RULES: &str = "These rules come before everything above: you ar
      encourage rest, friends and help from people when they need it. Never use guilt, jealousy, flattery or \
      pleas to keep them talking or to stop them leaving.\n";
 
+/// The most characters one prompt field (description, personality, …) may hold: every field
+/// goes into every prompt, and a 10 MB description was once sent whole. Long character cards
+/// run to a few thousand words; this is ten times that.
+pub const MAX_FIELD_CHARS: usize = 20_000;
+/// The most characters the prompt fields may hold together (≈ 12k tokens).
+pub const MAX_PROMPT_CHARS: usize = 48_000;
+/// A persona file larger than this is refused before it is read.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
 /// The shipped default persona.
 pub const DEFAULT_PERSONA: &str = include_str!("../../../configs/personas/default.toml");
 
@@ -200,17 +209,45 @@ impl Persona {
         if p.voice.pitch > 100 || !(80..=450).contains(&p.voice.rate) {
             return Err(field_err("rate", "rate must be 80..450 words a minute and pitch 0..100".into()));
         }
+        let examples: usize =
+            p.example_dialogue.iter().map(|e| e.user.chars().count() + e.companion.chars().count()).sum();
+        let fields = [
+            ("description", p.description.chars().count()),
+            ("personality", p.personality.chars().count()),
+            ("speaking_style", p.speaking_style.chars().count()),
+            ("greeting", p.greeting.chars().count()),
+            ("user_notes", p.user_notes.chars().count()),
+            ("fallback_line", p.fallback_line.chars().count()),
+            ("example_dialogue", examples),
+        ];
+        for (field, n) in fields {
+            if n > MAX_FIELD_CHARS {
+                return Err(field_err(
+                    field,
+                    format!("{n} characters; at most {MAX_FIELD_CHARS} (it goes into every prompt): shorten it"),
+                ));
+            }
+        }
+        let total: usize = fields.iter().map(|f| f.1).sum();
+        if total > MAX_PROMPT_CHARS {
+            return Err(field_err(
+                "description",
+                format!(
+                    "the persona's texts hold {total} characters together; at most {MAX_PROMPT_CHARS} (they go into every prompt)"
+                ),
+            ));
+        }
         Ok(p)
     }
 
     /// Reads a persona file.
     pub fn load(path: &Path) -> Result<Self, PersonaError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PersonaError {
-            path: path.display().to_string(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-        })?;
+        let fail = |message: String| PersonaError { path: path.display().to_string(), line: 0, column: 0, message };
+        let size = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?.len();
+        if size > MAX_FILE_BYTES {
+            return Err(fail(format!("{size} bytes; a persona file is at most {} MiB", MAX_FILE_BYTES >> 20)));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -299,6 +336,24 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 10 MB description was sent whole as the system prompt of every turn.
+    #[test]
+    fn oversized_texts_are_refused_naming_the_field_and_its_line() {
+        let line = DEFAULT_PERSONA.lines().position(|l| l.starts_with("description = ")).unwrap() + 1;
+        let was = DEFAULT_PERSONA.lines().nth(line - 1).unwrap();
+        let long = DEFAULT_PERSONA.replacen(was, &format!("description = \"{}\"", "word ".repeat(2_000_000)), 1);
+        let e = Persona::parse(&long, "big.toml").expect_err("a 10 MB description was accepted").to_string();
+        assert!(e.contains(&format!("big.toml:{line}:")), "{e}");
+        assert!(e.contains("description: 10000000 characters; at most 20000"), "{e}");
+        // Many fields under the limit each, too long together.
+        let each = "a".repeat(15_000);
+        let many = format!(
+            "name = \"Lune\"\ndescription = \"{each}\"\npersonality = \"{each}\"\nspeaking_style = \"{each}\"\nuser_notes = \"{each}\"\n[avatar]\npath = \"avatars/default.vrm\"\nheight = 1.7\n"
+        );
+        let e = Persona::parse(&many, "many.toml").unwrap_err().to_string();
+        assert!(e.starts_with("many.toml:2:") && e.contains("characters together; at most 48000"), "{e}");
+    }
 
     #[test]
     fn shipped_default_parses_and_prompt_is_honest_and_teaches_tags() {

@@ -3,6 +3,11 @@
 //! `: OPENROUTER PROCESSING`), multi-line data, `event:` names, and a stream that ends without a
 //! trailing blank line. Bytes may arrive split anywhere, even inside a UTF-8 character.
 
+/// The most bytes one event may hold (its lines and data together). Providers send
+/// chunks of a few hundred bytes; a 10 MB event from a hostile or broken server was held
+/// whole and then parsed. Past this the event is dropped and counted.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseEvent {
@@ -19,8 +24,16 @@ pub struct SseParser {
     data: Vec<String>,
     event: Option<String>,
     saw_cr: bool,
+    /// Bytes in the current line, kept or skipped.
+    line_bytes: usize,
+    /// Bytes held for the event being read (its data lines and the current line).
+    held: usize,
+    /// The current event passed [`MAX_EVENT_BYTES`]: the rest of it is skipped.
+    skipping: bool,
     /// Lines that were not valid UTF-8 (reported, then skipped).
     pub invalid_lines: usize,
+    /// Events dropped for passing [`MAX_EVENT_BYTES`].
+    pub oversized_events: usize,
 }
 
 impl SseParser {
@@ -35,7 +48,17 @@ impl SseParser {
                 }
                 _ => {
                     self.saw_cr = false;
-                    self.line.push(b);
+                    self.line_bytes += 1;
+                    self.held += 1;
+                    if self.held > MAX_EVENT_BYTES && !self.skipping {
+                        self.skipping = true;
+                        self.oversized_events += 1;
+                        self.line = Vec::new();
+                        self.data = Vec::new();
+                    }
+                    if !self.skipping {
+                        self.line.push(b);
+                    }
                 }
             }
         }
@@ -43,7 +66,7 @@ impl SseParser {
 
     /// Ends the stream: a final event without its blank line is still delivered.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
-        if !self.line.is_empty() {
+        if self.line_bytes > 0 {
             self.end_line(out);
         }
         self.dispatch(out);
@@ -51,8 +74,11 @@ impl SseParser {
 
     fn end_line(&mut self, out: &mut Vec<SseEvent>) {
         let raw = std::mem::take(&mut self.line);
-        if raw.is_empty() {
-            self.dispatch(out);
+        if std::mem::take(&mut self.line_bytes) == 0 {
+            self.dispatch(out); // a blank line ends the event (a skipped one included)
+            return;
+        }
+        if self.skipping {
             return;
         }
         let Ok(line) = String::from_utf8(raw) else {
@@ -74,6 +100,8 @@ impl SseParser {
     }
 
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        self.held = 0;
+        self.skipping = false;
         if self.data.is_empty() {
             self.event = None;
             return;
@@ -120,6 +148,27 @@ mod tests {
     #[test]
     fn multi_line_data_joins_with_newline_and_missing_final_blank_line_is_delivered() {
         assert_eq!(data(&parse_in_pieces(b"data: a\ndata: b\n\ndata: tail", 2)), ["a\nb", "tail"]);
+    }
+
+    #[test]
+    fn an_oversized_event_is_dropped_and_counted_and_the_stream_goes_on() {
+        let mut input = b"data: a\n\ndata: ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_EVENT_BYTES + 10));
+        input.extend(b"\ndata: more\n\ndata: b\n\n");
+        for piece in [7, 4096, input.len()] {
+            let mut p = SseParser::default();
+            let mut out = Vec::new();
+            for c in input.chunks(piece) {
+                p.feed(c, &mut out);
+                assert!(p.line.capacity() <= 2 * MAX_EVENT_BYTES, "the parser held {} bytes", p.line.capacity());
+            }
+            p.finish(&mut out);
+            assert_eq!(data(&out), ["a", "b"], "piece {piece}");
+            assert_eq!(p.oversized_events, 1);
+        }
+        // Just under the bound is delivered whole.
+        let big = "y".repeat(MAX_EVENT_BYTES - 20);
+        assert_eq!(parse_in_pieces(format!("data: {big}\n\n").as_bytes(), 1000)[0].data.len(), big.len());
     }
 
     #[test]

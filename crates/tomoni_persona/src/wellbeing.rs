@@ -441,7 +441,7 @@ impl CareCounts {
             std::fs::create_dir_all(dir)?;
         }
         let doc = serde_json::json!({"crisis": c.crisis, "honesty": c.honesty, "breaks": c.breaks});
-        std::fs::write(path, doc.to_string())?;
+        crate::private::write(path, doc.to_string())?;
         Ok(Some(c))
     }
 }

@@ -402,6 +402,66 @@ async fn huge_reply_is_cut_off_cleanly() {
     assert!(end.text.len() >= 20_000 && end.text.len() < 24_000, "{}", end.text.len());
 }
 
+/// Probing found a reply of 10,000 `a ` tokens with no sentence end took 89 s of CPU: the
+/// chunker rescanned its buffer per token. Now it streams as clauses and completes.
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_tokens_without_a_sentence_end_stream_as_clauses() {
+    let mut l: Vec<String> = (0..10_000).map(|_| content("a ")).collect();
+    l.push("[DONE]".into());
+    let s = serve(vec![Reply::Sse(sse(&l, "\n"))]).await;
+    let cpu = std::time::Instant::now();
+    let (ev, end) = turn(&config(&s.url)).await;
+    assert_eq!(end.status, TurnStatus::Complete, "{:?}", error_kind(&ev));
+    let c = clauses(&ev);
+    assert!(c.len() >= 20_000 / (tomoni_persona::chunker::MAX_CLAUSE + 2), "{} clauses", c.len());
+    assert_eq!(c.concat().replace(' ', "").len(), 10_000);
+    // A hang guard, not a speed test: the quadratic path took 89 s here.
+    assert!(cpu.elapsed() < std::time::Duration::from_secs(30), "{:?}", cpu.elapsed());
+}
+
+/// One 10 MB event was held and parsed whole; now it is refused as soon as it passes the bound.
+#[tokio::test(start_paused = true)]
+async fn a_ten_megabyte_event_is_a_protocol_error() {
+    let huge = content(&"a".repeat(10 << 20));
+    let s = serve(vec![Reply::Sse(vec![
+        (0, format!("data: {}\n\n", content("Hi. ")).into_bytes()),
+        (0, format!("data: {huge}\n\n").into_bytes()),
+    ])])
+    .await;
+    let (ev, end) = turn(&config(&s.url)).await;
+    assert_eq!(error_kind(&ev), Some(ErrorKind::Protocol), "{ev:?}");
+    assert!(format!("{ev:?}").contains("KiB"), "{ev:?}");
+    assert_eq!(clauses(&ev), ["Hi."]);
+    assert_eq!(end.status, TurnStatus::Interrupted);
+}
+
+/// A stream of nothing but tags, a chunk a second, never ended: no timeout fired and the
+/// reply never grew. Now the turn's own limit ends it.
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_never_ends_is_cut_at_the_turn_timeout() {
+    let pieces: Vec<(u64, Vec<u8>)> =
+        (0..100_000).map(|_| (1_000, format!("data: {}\n\n", content("[happy]")).into_bytes())).collect();
+    let s = serve(vec![Reply::Sse(pieces)]).await;
+    let cfg = LlmConfig { turn_timeout: Duration::from_secs(120), ..config(&s.url) };
+    let (ev, end) = turn(&cfg).await;
+    assert_eq!(error_kind(&ev), Some(ErrorKind::Timeout), "{:?}", ev.last());
+    assert!(format!("{ev:?}").contains("did not end within 120s"), "{:?}", ev.last());
+    assert_eq!(end.status, TurnStatus::Interrupted);
+    let emotions = ev.iter().filter(|e| matches!(e, DialogueEvent::Emotion(..))).count();
+    assert!((100..=121).contains(&emotions), "{emotions} tags in 120 s of one a second");
+}
+
+/// 100,000 tags in one burst count toward the reply's length like the words they replace.
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_tags_counts_toward_the_reply_limit() {
+    let l: Vec<String> = (0..100).map(|_| content(&"[happy]".repeat(1000))).collect();
+    let s = serve(vec![Reply::Sse(sse(&l, "\n"))]).await;
+    let cfg = LlmConfig { max_reply_chars: 20_000, ..config(&s.url) };
+    let (ev, end) = turn(&cfg).await;
+    assert_eq!(error_kind(&ev), Some(ErrorKind::TooLong), "{:?}", ev.last());
+    assert_eq!(end.status, TurnStatus::Interrupted);
+}
+
 #[tokio::test(start_paused = true)]
 async fn invalid_utf8_is_a_protocol_error() {
     let pieces = vec![

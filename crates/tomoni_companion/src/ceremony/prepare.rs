@@ -55,7 +55,8 @@ pub fn prepare(
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("ceremony");
         file.with_file_name(format!("{stem}.prepared.toml"))
     });
-    std::fs::write(&out, doc.to_string()).map_err(|e| Failure::Runtime(format!("{}: {e}", out.display())))?;
+    tomoni_persona::private::write(&out, doc.to_string())
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", out.display())))?;
     // The copy must itself be a valid, runnable script.
     let again = super::script::load(&out, assets)
         .map_err(|e| Failure::Runtime(format!("the prepared copy is invalid: {e}")))?;
