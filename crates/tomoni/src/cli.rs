@@ -527,3 +527,85 @@ fn place_arg(p: tomoni_photo::place::Side) -> String {
         Side::At(x, z) => format!("{x},{z}"),
     }
 }
+
+/// `tomoni avatar info FILE`: what the avatar declares, its licence first (a person must see
+/// the terms of the avatar they bring).
+pub fn avatar_info(file: &Path) -> Result<(), Failure> {
+    use tomoni_avatar::vrm0;
+    let checked = tomoni_avatar::vrm_check::load(file).map_err(|e| Failure::Input(e.to_string()))?;
+    let bytes = match &checked.prepared {
+        Some(b) => b.as_ref().clone(),
+        None => std::fs::read(file).map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?,
+    };
+    let doc = vrm0::parse_glb(&bytes).map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?.json;
+    let vrm = &doc["extensions"]["VRMC_vrm"];
+    let meta = &vrm["meta"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    let yes = |v: &serde_json::Value| if v.as_bool() == Some(true) { "yes" } else { "no" };
+    let info = &checked.info;
+    println!("{}", file.display());
+    let version =
+        if info.migrated_from_vrm0 { "0.x (shown migrated to 1.0)".to_string() } else { info.spec_version.clone() };
+    println!("  VRM {version}: \"{}\" version {}", info.name, text(&meta["version"]));
+    let authors: Vec<String> = meta["authors"].as_array().into_iter().flatten().map(text).collect();
+    println!("  authors: {}", authors.join(", "));
+    println!("  licence: {}", text(&meta["licenseUrl"]));
+    if let Some(o) = meta["otherLicenseUrl"].as_str() {
+        println!("  other licence: {o}");
+    }
+    if let Some(c) = meta["copyrightInformation"].as_str() {
+        println!("  copyright: {c}");
+    }
+    println!(
+        "  who may use it: {}; commercial use: {}; redistribution: {}; modification: {}; credit: {}",
+        text(&meta["avatarPermission"]),
+        text(&meta["commercialUsage"]),
+        yes(&meta["allowRedistribution"]),
+        text(&meta["modification"]),
+        text(&meta["creditNotation"])
+    );
+    println!(
+        "  violent: {}; sexual: {}; political or religious: {}; antisocial or hate: {}",
+        yes(&meta["allowExcessivelyViolentUsage"]),
+        yes(&meta["allowExcessivelySexualUsage"]),
+        yes(&meta["allowPoliticalOrReligiousUsage"]),
+        yes(&meta["allowAntisocialOrHateUsage"])
+    );
+    println!("  humanoid bones: {}", info.bones.len());
+    println!("  expressions: {}", info.expressions.join(" "));
+    let springs = doc.pointer("/extensions/VRMC_springBone/springs").and_then(|s| s.as_array()).map_or(0, Vec::len);
+    let joints: usize = doc
+        .pointer("/extensions/VRMC_springBone/springs")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .map(|s| s["joints"].as_array().map_or(0, Vec::len))
+        .sum();
+    println!("  springs: {springs} ({joints} joints)");
+    if info.filled_defaults > 0 {
+        println!("  {} optional fields left out, shown with the VRM 1.0 defaults", info.filled_defaults);
+    }
+    Ok(())
+}
+
+/// `tomoni avatar convert IN OUT`: the in-memory migration, written to a file.
+pub fn avatar_convert(input: &Path, out: &Path) -> Result<(), Failure> {
+    let checked = tomoni_avatar::vrm_check::load(input).map_err(|e| Failure::Input(e.to_string()))?;
+    if !checked.info.migrated_from_vrm0 {
+        return Err(Failure::Input(format!(
+            "{}: already VRM {}; nothing to convert",
+            input.display(),
+            checked.info.spec_version
+        )));
+    }
+    let bytes = checked.prepared.ok_or_else(|| Failure::Runtime("the migration produced no file".into()))?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            Failure::Input(format!("{} exists; choose another file (nothing was overwritten)", out.display()))
+        }
+        _ => Failure::Runtime(format!("{}: {e}", out.display())),
+    })?;
+    f.write_all(&bytes).map_err(|e| Failure::Runtime(format!("{}: {e}", out.display())))?;
+    println!("{}: VRM 1.0 \"{}\" written to {}", input.display(), checked.info.name, out.display());
+    Ok(())
+}

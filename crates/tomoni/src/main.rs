@@ -215,6 +215,25 @@ enum Command {
         /// The .vrm file.
         file: PathBuf,
     },
+    /// Avatars: what a VRM file declares (its licence too), or a VRM 0.x file as VRM 1.0.
+    #[command(subcommand)]
+    Avatar(AvatarCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum AvatarCmd {
+    /// Version, name, authors, licence terms, bones, expressions and springs of a VRM file.
+    Info {
+        /// The .vrm file (VRM 0.x or 1.0).
+        file: PathBuf,
+    },
+    /// Write a VRM 0.x file as VRM 1.0: the migration tomoni does in memory on load.
+    Convert {
+        /// The VRM 0.x file.
+        input: PathBuf,
+        /// The VRM 1.0 file to write (never overwritten).
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -509,6 +528,8 @@ fn main() -> ExitCode {
             cli::say(&args, &text, engine, voice, out.as_deref(), visemes.as_deref())
         }
         Command::Ceremony(c) => ceremony(c),
+        Command::Avatar(AvatarCmd::Info { file }) => cli::avatar_info(&file),
+        Command::Avatar(AvatarCmd::Convert { input, out }) => cli::avatar_convert(&input, &out),
         Command::CheckAvatar { file } => match tomoni_avatar::vrm_check::inspect(&file) {
             Ok(info) => {
                 println!(

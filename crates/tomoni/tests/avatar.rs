@@ -20,8 +20,8 @@ fn node_modules() -> PathBuf {
 
 use tomoni_avatar::vrm_check::PRESET_EXPRESSIONS as EXPRESSIONS;
 
-#[test]
-fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
+/// The Khronos validator's and three-vrm's view of a file (`tests/js/check_vrm.mjs`).
+fn check_in_node(file: &Path) -> serde_json::Value {
     let modules = node_modules();
     assert!(
         modules.join("gltf-validator").is_dir() && modules.join("@pixiv/three-vrm").is_dir(),
@@ -30,13 +30,18 @@ fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
     );
     let out = Command::new("node")
         .arg(root().join("crates/tomoni/tests/js/check_vrm.mjs"))
-        .arg(root().join("assets/avatars/default.vrm"))
+        .arg(file)
         .env("TOMONI_NODE_MODULES", &modules)
         .output()
         .expect("node runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let line = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+    serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+#[test]
+fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
+    let v = check_in_node(&root().join("assets/avatars/default.vrm"));
     assert_eq!(v["validator"]["errors"], 0, "Khronos validator: {}", v["validator"]);
     let t = &v["threeVrm"];
     assert!(t.get("error").is_none(), "three-vrm failed: {}", t["error"]);
@@ -97,4 +102,97 @@ fn every_expression_is_visibly_distinct_on_the_face() {
             assert!(d >= 10, "{} and {} look the same ({d} pixels differ)", faces[i].0, faces[j].0);
         }
     }
+}
+
+/// The default avatar written as VRM 0.x by the migration rules run backwards (no registry
+/// package ships a 0.x avatar): spring bones, blend-shape groups, MToon properties, 0.x's −Z
+/// facing and Unity-space vectors.
+fn vrm0_avatar() -> PathBuf {
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join("default-vrm0.vrm");
+    let v1 = std::fs::read(root().join("assets/avatars/default.vrm")).unwrap();
+    std::fs::write(&p, tomoni_avatar::vrm0::to_vrm0(&v1).unwrap()).unwrap();
+    p
+}
+
+fn names(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_array().unwrap().iter().filter_map(|x| x.as_str().map(str::to_string)).collect()
+}
+
+/// three-vrm reads VRM 0.x itself (its own 0.x loaders, an implementation independent of
+/// ours). tomoni's migrated file must be the same avatar to it: bones, expressions, spring
+/// joints, height, and hair that swings and settles; and valid glTF.
+#[test]
+fn a_vrm0_avatar_migrated_by_tomoni_is_the_avatar_three_vrm_reads_from_the_0x_file() {
+    let v0 = vrm0_avatar();
+    let migrated = Path::new(env!("CARGO_TARGET_TMPDIR")).join("default-vrm0-migrated.vrm");
+    let _ = std::fs::remove_file(&migrated);
+    let o = common::tomoni_cmd().args(["avatar", "convert"]).arg(&v0).arg(&migrated).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (a, b) = (check_in_node(&v0), check_in_node(&migrated));
+    assert_eq!(b["validator"]["errors"], 0, "Khronos validator on the migrated file: {}", b["validator"]);
+    let (t0, t1) = (&a["threeVrm"], &b["threeVrm"]);
+    assert!(t0.get("error").is_none() && t1.get("error").is_none(), "{t0}\n{t1}");
+    assert_eq!((t0["specVersion"].as_str(), t1["specVersion"].as_str()), (Some("0"), Some("1")));
+    assert_eq!(names(&t0["bones"]), names(&t1["bones"]));
+    assert_eq!(names(&t0["expressions"]), names(&t1["expressions"]));
+    for e in EXPRESSIONS {
+        assert!(names(&t1["expressions"]).contains(e), "{e} lost in migration");
+    }
+    assert_eq!(t0["springJoints"], t1["springJoints"], "spring joints");
+    assert_eq!(t0["firstPerson"], t1["firstPerson"]);
+    assert_eq!(t0["mtoonMaterials"], t1["mtoonMaterials"]);
+    let (h0, h1) = (t0["height"].as_f64().unwrap(), t1["height"].as_f64().unwrap());
+    assert!((h0 - h1).abs() < 0.01, "height {h0} vs {h1}");
+    for t in [t0, t1] {
+        let (lag, settled) = (t["spring"]["lag"].as_f64().unwrap(), t["spring"]["settled"].as_f64().unwrap());
+        assert!(lag > 0.01 && settled < 0.002, "hair lag {lag} m, settled {settled} m: {t}");
+    }
+    // A second convert never overwrites.
+    let o = common::tomoni_cmd().args(["avatar", "convert"]).arg(&v0).arg(&migrated).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Shown by tomoni, the 0.x avatar faces the viewer and looks like the 1.0 original: the face
+/// view of both differs in a few hair pixels (the 0.x chains gained a 7 cm tail), where a
+/// back-facing avatar would show hair where the face is.
+#[test]
+fn a_vrm0_avatar_renders_facing_the_viewer_like_the_original() {
+    let v0 = vrm0_avatar();
+    let render = |avatar: Option<&Path>, name: &str| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let mut c = common::tomoni_cmd();
+        c.args(["render", "--view", "face", "--width", "160", "--height", "160", "--out"]).arg(&out);
+        if let Some(a) = avatar {
+            c.arg("--avatar").arg(a);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (image::open(&out).unwrap().to_rgb8().into_raw(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (original, _) = render(None, "face-vrm1.png");
+    let (migrated, log) = render(Some(&v0), "face-vrm0.png");
+    assert!(log.contains("VRM 0.x avatar: shown migrated"), "{log}");
+    // Skin in the middle of the picture: the face, not the back of the head.
+    let skin = |img: &[u8]| {
+        let mut n = 0;
+        for y in 50..110 {
+            for x in 55..105 {
+                let p = &img[(y * 160 + x) * 3..][..3];
+                n += usize::from(p[0] > 170 && p[0] > p[1] && p[1] > p[2] && p[1] > 120);
+            }
+        }
+        n as f64 / 3000.0
+    };
+    let (s0, s1) = (skin(&original), skin(&migrated));
+    assert!(s0 > 0.5, "the original face view shows {s0:.2} skin: the check itself is off");
+    assert!((s0 - s1).abs() < 0.05, "skin in the face box: {s0:.2} (1.0) vs {s1:.2} (0.x)");
+    let changed = diff(&original, &migrated) as f64 / (160.0 * 160.0);
+    assert!(changed < 0.03, "{:.1} % of the face view differs", changed * 100.0);
+    let info = common::tomoni_cmd().args(["avatar", "info"]).arg(&v0).output().unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.status.success() && text.contains("VRM 0.x (shown migrated to 1.0)") && text.contains("licence"),
+        "{text}"
+    );
+    assert!(text.contains("copyright: VRM 0.x licence: CC0"), "{text}");
 }

@@ -19,6 +19,7 @@ pub mod life;
 pub mod pose;
 pub mod profile;
 pub mod stage;
+pub mod vrm0;
 pub mod vrm_check;
 
 use bevy::asset::RenderAssetUsages;

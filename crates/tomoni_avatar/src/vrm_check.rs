@@ -55,6 +55,19 @@ pub struct VrmInfo {
     pub expressions: Vec<String>,
     /// `meta.licenseUrl`.
     pub license_url: String,
+    /// The file was VRM 0.x and is shown migrated to 1.0 ([`crate::vrm0`]).
+    pub migrated_from_vrm0: bool,
+    /// Optional fields the file left out, filled with the spec's defaults.
+    pub filled_defaults: usize,
+}
+
+/// A checked avatar, ready for the renderer.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// What it declares.
+    pub info: VrmInfo,
+    /// The bytes to show when they differ from the file (migrated, or defaults filled).
+    pub prepared: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// Why a file is not a usable VRM 1.0 avatar.
@@ -75,9 +88,26 @@ pub const MAX_VRM_BYTES: u64 = 1 << 30;
 /// checked before the file is read: a file that is not a `.vrm`, or one larger than it
 /// says, costs 12 bytes of reading.
 pub fn inspect(path: &Path) -> Result<VrmInfo, VrmError> {
+    load(path).map(|c| c.info)
+}
+
+/// Reads and checks `path`, migrating a VRM 0.x file and filling the spec's defaults: the
+/// renderer is handed exactly the bytes that were checked.
+pub fn load(path: &Path) -> Result<Checked, VrmError> {
     let err = |what: String| VrmError { path: path.display().to_string(), what };
     let bytes = read_glb(path).map_err(err)?;
-    inspect_in(&bytes, path.parent()).map_err(err)
+    // The structure is checked first, so a broken file is named for what is wrong with it,
+    // not for what migration tripped on.
+    glb_json(&bytes).map_err(err)?;
+    let prepared = crate::vrm0::prepare(&bytes).map_err(|e| err(format!("cannot migrate this VRM 0.x file: {e}")))?;
+    let (shown, report) = match &prepared {
+        Some((b, r)) => (b.as_slice(), r.clone()),
+        None => (bytes.as_slice(), crate::vrm0::Prepared::default()),
+    };
+    let mut info = inspect_in(shown, path.parent()).map_err(err)?;
+    info.migrated_from_vrm0 = report.migrated;
+    info.filled_defaults = report.filled.len();
+    Ok(Checked { info, prepared: prepared.map(|(b, _)| std::sync::Arc::new(b)) })
 }
 
 /// Reads a binary glTF file after checking its 12-byte header against the file's size.
@@ -116,8 +146,8 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
     check_structure(&doc, glb_bin_len(bytes, json.len())?, dir)?;
     let ext = doc.pointer("/extensions/VRMC_vrm").ok_or_else(|| {
         if doc.pointer("/extensions/VRM").is_some() {
-            "this is a VRM 0.x file (extension `VRM`); tomoni needs VRM 1.0 (`VRMC_vrm`): \
-             re-export it from VRoid Studio or UniVRM as VRM 1.0"
+            "this is a VRM 0.x file (extension `VRM`): load it with `vrm_check::load`, which \
+             migrates it"
                 .to_string()
         } else {
             "no `extensions.VRMC_vrm`: this is a plain glTF, not a VRM 1.0 avatar".to_string()
@@ -157,7 +187,15 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
             expressions.extend(map.keys().cloned());
         }
     }
-    Ok(VrmInfo { name, spec_version, bones: bones_obj.keys().cloned().collect(), expressions, license_url })
+    Ok(VrmInfo {
+        name,
+        spec_version,
+        bones: bones_obj.keys().cloned().collect(),
+        expressions,
+        license_url,
+        migrated_from_vrm0: false,
+        filled_defaults: 0,
+    })
 }
 
 /// The length of the BIN chunk that follows the JSON chunk (`None`: there is none), checked
@@ -365,7 +403,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_vrm0_with_advice() {
+    fn vrm0_bytes_are_named_as_such_when_not_migrated() {
         let e = inspect_bytes(&glb(r#"{"extensions":{"VRM":{}}}"#)).unwrap_err();
         assert!(e.contains("VRM 0.x"), "{e}");
     }

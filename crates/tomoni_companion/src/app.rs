@@ -25,6 +25,9 @@ pub struct Setup {
     pub look: PersonaLook,
     /// The VRM file on disk (checked).
     pub avatar_file: PathBuf,
+    /// What the check found, and the bytes to show when they differ from the file (a VRM 0.x
+    /// file migrated, or the spec's defaults filled in).
+    pub avatar: tomoni_avatar::vrm_check::Checked,
     /// Asset root for everything else.
     pub assets: PathBuf,
     /// OpenXR blend modes, in order of preference (checked).
@@ -53,7 +56,10 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         None if look.avatar.path.is_absolute() => look.avatar.path.clone(),
         None => r.assets.join(&look.avatar.path),
     };
-    tomoni_avatar::vrm_check::inspect(&avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
+    let avatar = tomoni_avatar::vrm_check::load(&avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
+    if avatar.info.migrated_from_vrm0 {
+        eprintln!("tomoni: {} is a VRM 0.x avatar: shown migrated to VRM 1.0", avatar_file.display());
+    }
     let avatar_file = avatar_file.canonicalize().unwrap_or(avatar_file);
     let hearing = r.config.listen.microphone.then_some(crate::hearing::HearFrom::Microphone);
     Ok(Setup {
@@ -61,6 +67,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         persona: r.persona,
         look,
         avatar_file,
+        avatar,
         assets: r.assets,
         blend_preference,
         space_preference,
@@ -85,8 +92,22 @@ pub fn render_plugin(synchronous: bool) -> RenderPlugin {
 pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
     let mut app = App::new();
     let avatar_dir = setup.avatar_file.parent().unwrap_or(Path::new(".")).to_string_lossy().into_owned();
-    // The avatar may live anywhere on disk: give its folder an asset source of its own.
-    app.register_asset_source("avatar", AssetSourceBuilder::platform_default(&avatar_dir, None));
+    let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    match &setup.avatar.prepared {
+        // The avatar may live anywhere on disk: give its folder an asset source of its own.
+        None => app.register_asset_source("avatar", AssetSourceBuilder::platform_default(&avatar_dir, None)),
+        // Migrated or completed: bevy_vrm1 reads the checked bytes from memory, never a copy on disk.
+        Some(bytes) => {
+            let dir = bevy::asset::io::memory::Dir::default();
+            dir.insert_asset(Path::new(&file_name), bevy::asset::io::memory::Value::Vec(bytes.clone()));
+            app.register_asset_source(
+                "avatar",
+                AssetSourceBuilder::new(move || {
+                    Box::new(bevy::asset::io::memory::MemoryAssetReader { root: dir.clone() })
+                }),
+            )
+        }
+    };
     let asset_plugin = AssetPlugin { file_path: setup.assets.to_string_lossy().into_owned(), ..default() };
     let defaults = DefaultPlugins.set(asset_plugin);
     // Without a desktop window: no primary window, no winit (so no X server needed), and our
@@ -145,7 +166,6 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
         .collect();
     clips.sort();
     app.insert_resource(tomoni_avatar::clips::ClipNames(clips));
-    let file_name = setup.avatar_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     app.insert_resource(AvatarFailure { file: setup.avatar_file.display().to_string(), ..default() })
         .add_systems(Update, stop_on_avatar_failure)
         .insert_resource(mode)

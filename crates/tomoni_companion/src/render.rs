@@ -93,7 +93,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         return Err(Failure::Input(format!("--width/--height {}x{} out of range 1..8192", req.width, req.height)));
     }
     if let Some(e) = &req.expression {
-        let info = tomoni_avatar::vrm_check::inspect(&setup.avatar_file).map_err(|e| Failure::Input(e.to_string()))?;
+        let info = &setup.avatar.info;
         for (name, _) in expression_weights(e)? {
             if !info.expressions.contains(&name) {
                 return Err(Failure::Input(format!(
