@@ -17,7 +17,7 @@ pub struct SceneArgs {
     /// or a persona file.
     #[arg(long)]
     pub persona: Option<String>,
-    /// Show this VRM 1.0 file instead of the persona's avatar.
+    /// Show this VRM file (1.0, or 0.x migrated on load) instead of the persona's avatar.
     #[arg(long)]
     pub avatar: Option<PathBuf>,
     /// Asset root (default: the project's `assets/`).
