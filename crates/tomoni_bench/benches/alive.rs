@@ -160,7 +160,8 @@ fn main() {
         }
     });
     let mouth_moved = app.world().resource::<tomoni_core::behaviour::MouthWeights>().0;
-    let ceremony = ceremony_running(&url);
+    let ceremony = ceremony_running(&url, false);
+    let ceremony_ears = ceremony_running(&url, true);
     let listening = listening_running(&url);
     // The springs really ran: the hair's root joints turned away from rest with the gestures.
     let mut roots = app.world_mut().query_filtered::<&Transform, With<bevy_vrm1::prelude::SpringRoot>>();
@@ -175,6 +176,7 @@ fn main() {
         ("companion idle (life, gaze)", &idle),
         ("companion speaking (stream, TTS, lip-sync, gestures)", &speaking),
         ("ceremony (music, scripted speech, operator page polled)", &ceremony),
+        ("ceremony with ears held by the script (a guest talking)", &ceremony_ears),
         ("listening (a person talking: VAD, Whisper, turns)", &listening),
     ] {
         println!(
@@ -223,11 +225,7 @@ impl tomoni_listen::audio::AudioSource for Talker {
 /// utterance becomes a turn the companion answers), measured over 20 s.
 fn listening_running(url: &str) -> Stats {
     let mut app = live_app(url);
-    let voice = tomoni_voice::espeak::EspeakVoice { voice: "en-us+f2".into(), rate: 170, pitch: 60 };
-    let s = tomoni_voice::espeak::synthesize("Could you tell me about the river walk again?", &voice).unwrap();
-    let x: Vec<f32> = s.samples.iter().map(|&v| f32::from(v) / 32768.0).collect();
-    let speech = tomoni_listen::audio::resample(&x, s.sample_rate, 16_000);
-    let source = Talker { speech, t0: Instant::now(), at: 0 };
+    let source = talker();
     let settings = tomoni_core::config::ListenSettings::default();
     let hearing = {
         let bridge = app.world().resource::<tomoni_companion::bridge::Bridge>();
@@ -244,8 +242,9 @@ fn listening_running(url: &str) -> Stats {
 
 /// The shipped wedding running in a fresh live app, its operator page served on loopback and
 /// polled 20 times a second by a client thread, measured from its first step (procession music
-/// mixed on the audio clock, then the welcome spoken).
-fn ceremony_running(url: &str) -> Stats {
+/// mixed on the audio clock, then the welcome spoken). `ears`: a microphone hears someone
+/// talking all along; the script holds the ears (closed outside its listen steps).
+fn ceremony_running(url: &str, ears: bool) -> Stats {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let script =
         tomoni_companion::ceremony::script::load(&root.join("configs/ceremonies/wedding.toml"), &root.join("assets"))
@@ -257,6 +256,14 @@ fn ceremony_running(url: &str) -> Stats {
         Some(("127.0.0.1:0".parse().unwrap(), Some("bench-token-1234".into()))),
     );
     app.add_plugins(tomoni_companion::commands::ControlPlugin);
+    if ears {
+        let hearing = {
+            let bridge = app.world().resource::<tomoni_companion::bridge::Bridge>();
+            let settings = tomoni_core::config::ListenSettings::default();
+            tomoni_companion::hearing::Hearing::start_with(&settings, Box::new(talker()), "bench".into(), bridge).unwrap()
+        };
+        app.insert_resource(hearing).add_plugins(tomoni_companion::hearing::HearingPlugin);
+    }
     tomoni_companion::ceremony::launch::install(&mut app, launch, false, "offline").expect("operator page");
     single_threaded(&mut app);
     let page = app.world().resource::<tomoni_companion::ceremony::launch::OperatorPage>().url.clone();
@@ -279,5 +286,17 @@ fn ceremony_running(url: &str) -> Stats {
     let _ = poller.join();
     let c = app.world().resource::<tomoni_companion::ceremony::Ceremony>();
     println!("alive: the ceremony reached step {} ({:?}) during the measurement", c.step, c.status().name);
+    if let Some(h) = app.world().get_resource::<tomoni_companion::hearing::Hearing>() {
+        println!("alive: ears held by the script: {:?}, heard {} utterances", h.scripted, h.heard.len());
+    }
     s
+}
+
+/// Someone saying the same sentence every 4 s into the microphone.
+fn talker() -> Talker {
+    let voice = tomoni_voice::espeak::EspeakVoice { voice: "en-us+f2".into(), rate: 170, pitch: 60 };
+    let s = tomoni_voice::espeak::synthesize("Could you tell me about the river walk again?", &voice).unwrap();
+    let x: Vec<f32> = s.samples.iter().map(|&v| f32::from(v) / 32768.0).collect();
+    let speech = tomoni_listen::audio::resample(&x, s.sample_rate, 16_000);
+    Talker { speech, t0: Instant::now(), at: 0 }
 }
