@@ -305,6 +305,10 @@ enum CeremonyCmd {
         /// Never start XR.
         #[arg(long)]
         no_xr: bool,
+        /// On a desktop: a second window with the guests' view of the couple, for a TV or
+        /// projector (the ceremony's photo steps take its picture).
+        #[arg(long, conflicts_with = "headless")]
+        spectator: bool,
         /// Headless frame size, WIDTHxHEIGHT.
         #[arg(long, value_parser = parse_size, default_value = "640x360")]
         frame_size: (u32, u32),
@@ -382,6 +386,7 @@ fn ceremony(c: CeremonyCmd) -> Result<(), Failure> {
             auto,
             out,
             no_xr,
+            spectator,
             frame_size,
             every,
             seconds,
@@ -408,6 +413,7 @@ fn ceremony(c: CeremonyCmd) -> Result<(), Failure> {
                     no_xr,
                     frame: (frame_size.0, frame_size.1, every),
                     max_seconds: seconds,
+                    spectator,
                 };
                 demo::run_ceremony_file(setup, o, chat)
             })

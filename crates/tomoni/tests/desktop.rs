@@ -175,3 +175,77 @@ fn run_names_an_avatar_that_bevy_vrm1_rejects_instead_of_showing_nobody() {
     assert!(stderr.contains("rejected.vrm: cannot load the avatar"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A live ceremony on a desktop with `--spectator` opens a second window with the guests' view
+/// (for a TV or projector), and its photo step takes that window's picture: the companion whole,
+/// head to feet, which the viewer's own window (beside it, at eye height) never shows.
+#[test]
+fn a_live_ceremony_opens_a_spectator_window_and_its_photo_step_takes_the_guests_view() {
+    let (_x, display) = start_xvfb();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let home = tmp.join("spectator-home");
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/spectator.toml");
+    let mut c = tomoni_on(&display, "spectator", &["ceremony", "run"]);
+    c.arg(&script)
+        .args(["--no-xr", "--spectator", "--auto", "--no-mic"])
+        .env("HOME", &home)
+        .env_remove("XDG_PICTURES_DIR");
+    let mut child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let photo = home.join("Pictures/tomoni/photo-01-photo.png");
+    let t0 = Instant::now();
+    let mut windows = String::new();
+    while !photo.exists() && t0.elapsed() < Duration::from_secs(150) {
+        std::thread::sleep(Duration::from_millis(500));
+        if windows.is_empty() || !windows.contains("spectator") {
+            let o = Command::new("xwininfo")
+                .args(["-root", "-tree"])
+                .env("DISPLAY", &display)
+                .output()
+                .expect("xwininfo (x11-utils)");
+            windows = String::from_utf8_lossy(&o.stdout).into_owned();
+        }
+    }
+    // The photo is written by a worker: give it a moment to finish before reading it.
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(photo.exists(), "no photo after 150 s\n{stderr}");
+    assert!(stderr.contains("spectator window open"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let titles: Vec<&str> = windows.lines().filter(|l| l.contains("\"tomoni")).collect();
+    assert!(titles.iter().any(|l| l.contains("tomoni — spectator")), "{titles:?}");
+    assert!(titles.len() >= 2, "the viewer's window and the spectator's: {titles:?}");
+    let img = image::open(&photo).unwrap().to_rgb8();
+    let (w, h) = img.dimensions();
+    assert_eq!((w, h), (1280, 720), "the spectator window's size");
+    let (room, floor) = (*img.get_pixel(2, 2), *img.get_pixel(2, h - 3));
+    let far = |p: &image::Rgb<u8>, q: &image::Rgb<u8>| {
+        p.0.iter().zip(q.0).map(|(a, b)| (i32::from(*a) - i32::from(b)).abs()).sum::<i32>() > 60
+    };
+    let mut rows = Vec::new();
+    let mut cols = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let p = img.get_pixel(x, y);
+            if far(p, &room) && far(p, &floor) {
+                rows.push(y);
+                cols.push(x);
+            }
+        }
+    }
+    assert!(rows.len() > 5_000, "the companion covers {} pixels", rows.len());
+    rows.sort_unstable();
+    cols.sort_unstable();
+    // Robust ends: the 0.5th and 99.5th percentiles (the disclosure label and shadow are small).
+    let at = |v: &[u32], q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64;
+    let (top, bottom) = (at(&rows, 0.005) / f64::from(h), at(&rows, 0.995) / f64::from(h));
+    let (left, right) = (at(&cols, 0.005) / f64::from(w), at(&cols, 0.995) / f64::from(w));
+    assert!(
+        top > 0.05 && top < 0.3 && bottom > 0.75 && bottom < 0.98,
+        "head {top:.2} to feet {bottom:.2} of the height"
+    );
+    assert!(left > 0.2 && right < 0.8, "the couple's middle ground: {left:.2}..{right:.2} of the width");
+}

@@ -260,7 +260,8 @@ fn ceremony_running(url: &str, ears: bool) -> Stats {
         let hearing = {
             let bridge = app.world().resource::<tomoni_companion::bridge::Bridge>();
             let settings = tomoni_core::config::ListenSettings::default();
-            tomoni_companion::hearing::Hearing::start_with(&settings, Box::new(talker()), "bench".into(), bridge).unwrap()
+            tomoni_companion::hearing::Hearing::start_with(&settings, Box::new(talker()), "bench".into(), bridge)
+                .unwrap()
         };
         app.insert_resource(hearing).add_plugins(tomoni_companion::hearing::HearingPlugin);
     }

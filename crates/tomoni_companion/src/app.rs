@@ -229,13 +229,53 @@ pub fn run_interactive(
     max_frames: Option<u32>,
     eye_png: Option<PathBuf>,
 ) -> Result<(), Failure> {
-    run_live(setup, no_xr, max_frames, eye_png, None)
+    run_live(setup, no_xr, max_frames, eye_png, None, false)
+}
+
+/// A second window, 1280×720, from the guests' fixed camera facing the couple (the viewer's
+/// start position is where the person stands). Its own camera: the desktop view is untouched.
+fn spawn_spectator_window(app: &mut App, setup: &Setup) -> Entity {
+    use bevy::camera::RenderTarget;
+    use bevy::window::WindowRef;
+    let viewer = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
+    let anchor = tomoni_core::placement::companion_pose(
+        &tomoni_core::placement::ViewerPose { position: viewer, yaw: 0.0 },
+        &setup.config.placement,
+    );
+    let (at, look, fov) = crate::ceremony::spectator_view(
+        Vec3::new(viewer.x, 0.0, viewer.z),
+        anchor.translation,
+        setup.look.avatar.height,
+    );
+    let world = app.world_mut();
+    let window = world
+        .spawn(Window {
+            title: format!("tomoni — spectator — {}", setup.look.name),
+            resolution: (1280, 720).into(),
+            ..default()
+        })
+        .id();
+    world.spawn((
+        Name::new("spectator camera"),
+        Camera3d::default(),
+        Camera { order: 5, ..default() },
+        RenderTarget::Window(WindowRef::Entity(window)),
+        Projection::Perspective(PerspectiveProjection { fov: fov.to_radians(), ..default() }),
+        Transform::from_translation(at).looking_at(look, Vec3::Y),
+    ));
+    window
 }
 
 /// `tomoni ceremony run` in glasses or a window: the live app with a ceremony steering it (the
 /// companion does not greet: the script speaks first).
-pub fn run_ceremony(setup: Setup, no_xr: bool, launch: crate::ceremony::launch::CeremonyLaunch) -> Result<(), Failure> {
-    run_live(setup, no_xr, None, None, Some(launch))
+/// `spectator`: a second window with the guests' view (desktop only so far).
+pub fn run_ceremony(
+    setup: Setup,
+    no_xr: bool,
+    launch: crate::ceremony::launch::CeremonyLaunch,
+    spectator: bool,
+) -> Result<(), Failure> {
+    run_live(setup, no_xr, None, None, Some(launch), spectator)
 }
 
 fn run_live(
@@ -244,6 +284,7 @@ fn run_live(
     max_frames: Option<u32>,
     eye_png: Option<PathBuf>,
     ceremony: Option<crate::ceremony::launch::CeremonyLaunch>,
+    spectator: bool,
 ) -> Result<(), Failure> {
     let mode = if no_xr {
         AppMode::Desktop
@@ -318,6 +359,14 @@ fn run_live(
         app.insert_resource(crate::ceremony::CeremonyCamera(view.clone()));
         if mode == AppMode::Desktop {
             app.add_plugins(crate::ceremony::launch::CeremonyPanelPlugin);
+        }
+        if spectator && mode == AppMode::Desktop {
+            let window = spawn_spectator_window(&mut app, &setup);
+            // The ceremony's photo steps take the guests' picture.
+            app.insert_resource(crate::ceremony::CeremonyCamera(crate::capture::CaptureSource::OtherWindow(window)));
+            eprintln!("tomoni: spectator window open (the guests' view, for a TV or projector)");
+        } else if spectator {
+            eprintln!("tomoni: no spectator window in glasses yet: run the ceremony with --no-xr for one");
         }
     }
     let inbox = app.world().resource::<crate::control::ControlInbox>().sender();

@@ -26,6 +26,8 @@ pub enum CaptureSource {
     TextureView(ManualTextureViewHandle),
     /// The primary window (the desktop view).
     Window,
+    /// Another window (the ceremony's spectator window).
+    OtherWindow(Entity),
 }
 
 /// The PNG's pixels.
@@ -109,6 +111,7 @@ fn same_source(a: &CaptureSource, b: &CaptureSource) -> bool {
         (CaptureSource::Image(x), CaptureSource::Image(y)) => x.id() == y.id(),
         (CaptureSource::TextureView(x), CaptureSource::TextureView(y)) => x == y,
         (CaptureSource::Window, CaptureSource::Window) => true,
+        (CaptureSource::OtherWindow(x), CaptureSource::OtherWindow(y)) => x == y,
         _ => false,
     }
 }
@@ -128,6 +131,7 @@ fn start_captures(mut requests: MessageReader<CaptureRequest>, written: Res<Writ
             CaptureSource::Image(h) => Screenshot::image(h.clone()),
             CaptureSource::TextureView(v) => Screenshot::texture_view(*v),
             CaptureSource::Window => Screenshot::primary_window(),
+            CaptureSource::OtherWindow(w) => Screenshot::window(*w),
         };
         let tx = written.tx.clone();
         commands.spawn(shot).observe(move |shot: On<ScreenshotCaptured>| {

@@ -111,7 +111,7 @@ pub fn run_ceremony_file(
             let req = DemoRequest { out, lines: Vec::new(), max_seconds: o.max_seconds, width, height, every, chat };
             record(setup, req, Some(launch))
         }
-        None => crate::app::run_ceremony(setup, o.no_xr, launch),
+        None => crate::app::run_ceremony(setup, o.no_xr, launch, o.spectator),
     }
 }
 
@@ -139,16 +139,7 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
     let forward = anchor.rotation * Vec3::Z;
     let person = Vec3::new(viewer.x, 0.0, viewer.z);
     let (cam_at, look_at, fov) = if ceremony.is_some() {
-        // The spectator's view: in front of the couple (the person where the viewer stands,
-        // the companion beside them, turned to each other), square to the line between them
-        // and far enough to show both from head to toe.
-        let between = (person + anchor.translation) * 0.5;
-        let side = (anchor.translation - person).normalize_or(Vec3::X);
-        let front = Vec3::Y.cross(side).normalize_or(Vec3::NEG_Z);
-        let front = if front.z > 0.0 { -front } else { front };
-        // Turned 25° toward the companion's face, so it is seen three-quarters, not in profile.
-        let dir = (front * 25f32.to_radians().cos() - side * 25f32.to_radians().sin()).normalize();
-        (between + dir * 3.4 + Vec3::Y * 1.3, between + Vec3::Y * (h * 0.55), 38f32)
+        crate::ceremony::spectator_view(person, anchor.translation, h)
     } else {
         (anchor.translation + forward * 1.6 + Vec3::Y * (h * 0.9), anchor.translation + Vec3::Y * (h * 0.8), 32f32)
     };

@@ -18,6 +18,7 @@ pub const ALL: &[&str] = &[
     "libvulkan1",
     "libopenxr-dev",   // the unversioned libopenxr_loader.so the openxr crate dlopens
     "xvfb",            // desktop-window tests without a display
+    "x11-utils",       // xwininfo: which windows a desktop test opened
     "chromium",        // the operator page, tested in a real headless browser
     "chromium-driver", // WebDriver for it
 ];

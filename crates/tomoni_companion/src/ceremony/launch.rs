@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub frame: (u32, u32, u32),
     /// Longest run, seconds (headless).
     pub max_seconds: f32,
+    /// Live on a desktop: a second window with the guests' view (for a TV or projector).
+    pub spectator: bool,
 }
 
 /// A ceremony ready to install into an app, with its operator page if one was asked for.

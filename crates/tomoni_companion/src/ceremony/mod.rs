@@ -447,6 +447,20 @@ fn slug(name: &str) -> String {
     name.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 
+/// The guests' view of the couple: (camera position, point looked at, vertical field of view
+/// in degrees). In front of them (the person where the viewer stands, the companion beside,
+/// turned to each other), square to the line between them and far enough to show both from
+/// head to toe; turned 25° toward the companion's face, so it is seen three-quarters, not in
+/// profile. Headless frames and the live spectator window both use it.
+pub fn spectator_view(person: Vec3, companion: Vec3, height: f32) -> (Vec3, Vec3, f32) {
+    let between = (person + companion) * 0.5;
+    let side = (companion - person).normalize_or(Vec3::X);
+    let front = Vec3::Y.cross(side).normalize_or(Vec3::NEG_Z);
+    let front = if front.z > 0.0 { -front } else { front };
+    let dir = (front * 25f32.to_radians().cos() - side * 25f32.to_radians().sin()).normalize();
+    (between + dir * 3.4 + Vec3::Y * 1.3, between + Vec3::Y * (height * 0.55), 38.0)
+}
+
 /// Which camera a `photo` step captures (set by the mode: the spectator camera headless, the
 /// window on a desktop).
 #[derive(Resource, Debug, Clone)]
