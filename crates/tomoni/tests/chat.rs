@@ -108,27 +108,13 @@ fn with_nothing_configured_the_offline_demo_answers_and_says_so() {
 /// Serves `body` to every request and keeps each request's header lines, so a test can see
 /// that a key was really sent.
 fn serve_keeping_headers(status: &'static str, body: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
-    use std::io::{BufRead, BufReader};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(16) {
             let Ok(mut s) = stream else { continue };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let (mut head, mut len) = (String::new(), 0usize);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-            }
-            let mut b = vec![0; len];
-            let _ = std::io::Read::read_exact(&mut reader, &mut b);
+            let (head, _) = tomoni_bench::read_request_head(&s);
             let _ = tx.send(head);
             let kind = if status.starts_with("200") { "text/event-stream" } else { "application/json" };
             let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\nconnection: close\r\n\r\n{body}");

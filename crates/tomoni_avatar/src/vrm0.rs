@@ -387,14 +387,7 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
                 "extensions.VRM.humanoid.humanBones[{i}] ({name}) points at node {node} of {node_count}"
             ));
         }
-        let name = if let Some(side) = name.strip_suffix("ThumbProximal") {
-            format!("{side}ThumbMetacarpal")
-        } else if let Some(side) = name.strip_suffix("ThumbIntermediate") {
-            format!("{side}ThumbProximal")
-        } else {
-            name.to_string()
-        };
-        bones.insert(name, json!({"node": node}));
+        bones.insert(rename_thumb(name, true), json!({"node": node}));
     }
 
     // Meta: what 0.x can say, else the strict defaults.
@@ -569,6 +562,18 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
     }
     doc["extensionsUsed"] = json!(used);
     Ok(())
+}
+
+/// 0.x names the thumb's three bones one step further out than 1.0 does.
+fn rename_thumb(name: &str, to_v1: bool) -> String {
+    const STEPS: [(&str, &str); 2] = [("ThumbProximal", "ThumbMetacarpal"), ("ThumbIntermediate", "ThumbProximal")];
+    for (v0, v1) in STEPS {
+        let (from, to) = if to_v1 { (v0, v1) } else { (v1, v0) };
+        if let Some(side) = name.strip_suffix(from) {
+            return format!("{side}{to}");
+        }
+    }
+    name.to_string()
 }
 
 fn strip_nulls(v: &mut Value) {
@@ -968,14 +973,7 @@ pub fn to_vrm0(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mesh_of = |doc: &Value, node: u64| doc.pointer(&format!("/nodes/{node}/mesh")).cloned();
     let mut bones = Vec::new();
     for (name, b) in v1.pointer("/humanoid/humanBones").and_then(Value::as_object).into_iter().flatten() {
-        let name = if let Some(side) = name.strip_suffix("ThumbMetacarpal") {
-            format!("{side}ThumbProximal")
-        } else if let Some(side) = name.strip_suffix("ThumbProximal") {
-            format!("{side}ThumbIntermediate")
-        } else {
-            name.clone()
-        };
-        bones.push(json!({"bone": name, "node": b["node"], "useDefaultValues": true}));
+        bones.push(json!({"bone": rename_thumb(name, false), "node": b["node"], "useDefaultValues": true}));
     }
     let materials: Vec<String> = doc["materials"]
         .as_array()

@@ -90,9 +90,14 @@ pub fn serve_sse_chunks(chunks: Vec<String>, cut: bool, pace: std::time::Duratio
 
 /// Reads one HTTP request from a loopback client: its first line and its body.
 pub fn read_request(s: &TcpStream) -> (String, Vec<u8>) {
+    let (head, body) = read_request_head(s);
+    (head.lines().next().map(|l| format!("{l}\r\n")).unwrap_or_default(), body)
+}
+
+/// Reads one HTTP request: its request line and headers as sent, and its body.
+pub fn read_request_head(s: &TcpStream) -> (String, Vec<u8>) {
     let mut reader = BufReader::new(s.try_clone().expect("socket clone"));
-    let (mut first, mut len) = (String::new(), 0usize);
-    let _ = reader.read_line(&mut first);
+    let (mut head, mut len) = (String::new(), 0usize);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -101,10 +106,11 @@ pub fn read_request(s: &TcpStream) -> (String, Vec<u8>) {
         if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
             len = v.trim().parse().unwrap_or(0);
         }
+        head.push_str(&line);
     }
     let mut body = vec![0; len];
     let _ = reader.read_exact(&mut body);
-    (first, body)
+    (head, body)
 }
 
 /// A global allocator that counts allocations made on threads that opted in (the frame loop),
