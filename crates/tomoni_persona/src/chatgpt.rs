@@ -57,26 +57,91 @@ pub enum ImportError {
     Memory(#[from] MemoryError),
 }
 
-/// Parses `conversations.json`, calling `progress(done, total)` per conversation.
+/// Parses `conversations.json`, calling `progress(kib_read, kib_total)` as it goes.
+///
+/// The file is read as a stream, one conversation at a time: memory holds what was imported
+/// plus the largest single conversation, not the whole document. (Parsed whole, a 200 MB
+/// export took 2.17 GB.)
 pub fn parse(path: &Path, mut progress: impl FnMut(usize, usize)) -> Result<ChatGptExport, ImportError> {
+    use serde::Deserializer as _;
     let fmt = |what: String| ImportError::Format { path: path.display().to_string(), what };
     let file = std::fs::File::open(path).map_err(|e| fmt(format!("cannot read: {e}")))?;
-    let v: Value = serde_json::from_reader(std::io::BufReader::new(file))
-        .map_err(|e| fmt(format!("line {}, column {}: not valid JSON: {e}", e.line(), e.column())))?;
-    let list = v
-        .as_array()
-        .ok_or_else(|| fmt("expected a JSON array of conversations (ChatGPT's conversations.json)".into()))?;
-    let mut out = ChatGptExport::default();
-    let mut ci_time = f64::MIN;
-    for (i, c) in list.iter().enumerate() {
-        let conv = parse_conversation(c, &mut out.custom_instructions, &mut ci_time)
-            .map_err(|w| fmt(format!("conversation {i}: {w}")))?;
-        if !conv.messages.is_empty() {
-            out.conversations.push(conv);
-        }
-        progress(i + 1, list.len());
+    let total = file.metadata().map_or(0, |m| m.len());
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let reader = Counting { inner: std::io::BufReader::with_capacity(1 << 16, file), read: read.clone() };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut collect = Collect {
+        out: ChatGptExport::default(),
+        ci_time: f64::MIN,
+        failed: None,
+        progress: &mut progress,
+        read,
+        total_kib: (total / 1024) as usize,
+    };
+    let parsed = (&mut de).deserialize_seq(&mut collect).and_then(|()| de.end());
+    if let Some(what) = collect.failed.take() {
+        return Err(fmt(what));
     }
-    Ok(out)
+    parsed.map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            fmt("expected a JSON array of conversations (ChatGPT's conversations.json)".into())
+        }
+        _ => fmt(format!("line {}, column {}: not valid JSON: {e}", e.line(), e.column())),
+    })?;
+    let kib = collect.total_kib;
+    (collect.progress)(kib, kib);
+    Ok(collect.out)
+}
+
+/// Counts the bytes read, for progress.
+struct Counting<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Takes the top-level array one conversation at a time.
+struct Collect<'a, F> {
+    out: ChatGptExport,
+    ci_time: f64,
+    /// A conversation that was valid JSON but not a conversation: named, with its index.
+    failed: Option<String>,
+    progress: &'a mut F,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+    total_kib: usize,
+}
+
+impl<'de, F: FnMut(usize, usize)> serde::de::Visitor<'de> for &mut Collect<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of conversations")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while let Some(c) = seq.next_element::<Value>()? {
+            match parse_conversation(&c, &mut self.out.custom_instructions, &mut self.ci_time) {
+                Ok(conv) if !conv.messages.is_empty() => self.out.conversations.push(conv),
+                Ok(_) => {}
+                Err(w) => {
+                    self.failed = Some(format!("conversation {i}: {w}"));
+                    return Err(serde::de::Error::custom("not a conversation"));
+                }
+            }
+            i += 1;
+            let kib = (self.read.get() / 1024) as usize;
+            (self.progress)(kib.min(self.total_kib.saturating_sub(1)), self.total_kib);
+        }
+        Ok(())
+    }
 }
 
 fn parse_conversation(
@@ -338,11 +403,27 @@ mod tests {
         p
     }
 
+    /// Read as a stream, the errors still name the file and the place.
+    #[test]
+    fn broken_exports_are_named_with_the_place() {
+        let e = parse(&write("obj.json", "{\"a\": 1}"), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("obj.json") && e.contains("expected a JSON array of conversations"), "{e}");
+        let e = parse(&write("cut.json", &EXPORT[..EXPORT.len() / 2]), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("cut.json") && e.contains("not valid JSON") && e.contains("line "), "{e}");
+        let e = parse(&write("conv.json", "[{\"title\": \"no mapping\"}]"), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("conv.json") && e.contains("conversation 0: `mapping` missing"), "{e}");
+        let e = parse(&write("tail.json", &format!("{EXPORT} x")), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("tail.json") && e.contains("not valid JSON"), "{e}");
+    }
+
     #[test]
     fn follows_the_active_branch_keeps_times_and_reads_parts() {
         let mut seen = Vec::new();
         let e = parse(&write("e.json", EXPORT), |d, t| seen.push((d, t))).unwrap();
-        assert_eq!(seen, [(1, 2), (2, 2)]);
+        // Progress in KiB read: once per conversation, never past the end, ending complete.
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].0 < w[0].1.max(1)), "{seen:?}");
+        assert_eq!(seen.last().map(|&(d, t)| d == t), Some(true), "{seen:?}");
         let c1 = &e.conversations[0];
         let texts: Vec<&str> = c1.messages.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts, ["[image]\nFrom now on your name is Lune Klaus.", "I love that name. Lune Klaus it is."]);
