@@ -241,20 +241,31 @@ pub fn memory_cmd(cmd: MemoryCmd) -> Result<(), Failure> {
             }
         }
         MemoryCmd::Export { out } => {
-            let turns: Vec<serde_json::Value> = m
-                .all_turns()
-                .map_err(run)?
-                .into_iter()
-                .map(|t| serde_json::json!({"id": t.id, "conversation": t.conversation, "role": t.role, "text": t.text, "status": t.status, "created_at": t.created_at}))
-                .collect();
+            // Written as it is read, a turn a line: memory stays flat however long the history
+            // (built as one document, a 200 MB import took 1.48 GB to export).
+            let (sink, name): (Box<dyn Write>, String) = match &out {
+                Some(p) => (
+                    Box::new(private::create(p).map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))?),
+                    p.display().to_string(),
+                ),
+                None => (Box::new(std::io::stdout().lock()), "stdout".into()),
+            };
+            let mut w = std::io::BufWriter::new(sink);
+            let io = |e: std::io::Error| Failure::Runtime(format!("{name}: {e}"));
+            write!(w, "{{\"format\": \"tomoni-memory\", \"version\": 1, \"turns\": [").map_err(io)?;
+            let mut first = true;
+            m.for_each_turn(|t| {
+                let turn = serde_json::json!({"id": t.id, "conversation": t.conversation, "role": t.role, "text": t.text, "status": t.status, "created_at": t.created_at});
+                write!(w, "{}\n  {turn}", if first { "" } else { "," })?;
+                first = false;
+                Ok(())
+            })
+            .map_err(run)?
+            .map_err(io)?;
             let facts: Vec<serde_json::Value> =
                 m.facts().map_err(run)?.into_iter().map(|f| serde_json::json!({"id": f.id, "text": f.text})).collect();
-            let doc = serde_json::json!({"format": "tomoni-memory", "version": 1, "turns": turns, "facts": facts});
-            let text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::Runtime(e.to_string()))?;
-            match out {
-                Some(p) => private::write(&p, text).map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))?,
-                None => println!("{text}"),
-            }
+            writeln!(w, "\n], \"facts\": {}}}", serde_json::Value::Array(facts)).map_err(io)?;
+            w.flush().map_err(io)?;
         }
     }
     Ok(())

@@ -223,6 +223,25 @@ impl Memory {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// Calls `each` on every turn, oldest first, one row at a time (an export of years of
+    /// conversation never holds them all).
+    pub fn for_each_turn<E>(
+        &self,
+        mut each: impl FnMut(StoredTurn) -> Result<(), E>,
+    ) -> Result<Result<(), E>, MemoryError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, conversation, role, text, status, created_at FROM turns ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            if let Err(e) = each(row_turn(r).map_err(|e| self.err(e))?) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// Number of stored turns.
     pub fn turn_count(&self) -> Result<i64, MemoryError> {
         self.conn.query_row("SELECT count(*) FROM turns", [], |r| r.get(0)).map_err(|e| self.err(e))
