@@ -39,37 +39,11 @@ impl Prepared {
     }
 }
 
-/// Splits a `.vrm` (binary glTF) into JSON and BIN.
+/// Splits a `.vrm` (binary glTF) into JSON and BIN (read and checked by
+/// [`crate::vrm_check`]'s GLB reader).
 pub fn parse_glb(bytes: &[u8]) -> Result<Glb, String> {
-    let u32_at = |o: usize| -> Result<usize, String> {
-        bytes
-            .get(o..o + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(|| format!("the file ends at byte {} inside a chunk header", bytes.len()))
-    };
-    if bytes.get(0..4) != Some(b"glTF") {
-        return Err("not a binary glTF file (a .vrm must start with the bytes `glTF`)".into());
-    }
-    let total = u32_at(8)?.min(bytes.len());
-    let mut at = 12;
-    let (mut json, mut bin) = (None, Vec::new());
-    while at + 8 <= total {
-        let (len, kind) = (u32_at(at)?, u32_at(at + 4)?);
-        let data = bytes
-            .get(at + 8..at + 8 + len)
-            .ok_or_else(|| format!("the chunk at byte {at} ({len} bytes) runs past the end of the file"))?;
-        match kind {
-            0x4E4F_534A if json.is_none() => {
-                json = Some(serde_json::from_slice(data).map_err(|e| {
-                    format!("glTF JSON chunk is not valid JSON at line {}, column {}: {e}", e.line(), e.column())
-                })?)
-            }
-            0x004E_4942 if bin.is_empty() => bin = data.to_vec(),
-            _ => {}
-        }
-        at += 8 + len.next_multiple_of(4);
-    }
-    Ok(Glb { json: json.ok_or("the file has no JSON chunk")?, bin })
+    let (json, bin) = crate::vrm_check::glb_parts(bytes)?;
+    Ok(Glb { json, bin: bin.map(<[u8]>::to_vec).unwrap_or_default() })
 }
 
 /// Joins JSON and BIN into a binary glTF, the buffer's length set to the BIN chunk's.
@@ -105,9 +79,9 @@ pub fn is_vrm0(doc: &Value) -> bool {
     doc.pointer("/extensions/VRM").is_some() && doc.pointer("/extensions/VRMC_vrm").is_none()
 }
 
-/// Migrates a 0.x file and fills the spec's defaults; `None` when the file can be used as it is.
-pub fn prepare(bytes: &[u8]) -> Result<Option<(Vec<u8>, Prepared)>, String> {
-    let mut glb = parse_glb(bytes)?;
+/// Migrates a 0.x file and fills the spec's defaults; `None` when the file can be used as it
+/// is. Only migration can fail.
+pub fn prepare(mut glb: Glb) -> Result<Option<(Vec<u8>, Prepared)>, String> {
     let mut report = Prepared::default();
     if is_vrm0(&glb.json) {
         migrate(&mut glb)?;
@@ -1192,7 +1166,7 @@ mod tests {
         let bones = v0.json.pointer("/extensions/VRM/humanoid/humanBones").unwrap().as_array().unwrap();
         assert!(bones.iter().any(|b| b["bone"] == "hips"));
 
-        let (bytes, report) = prepare(&v0_bytes).unwrap().expect("a 0.x file is changed");
+        let (bytes, report) = prepare(parse_glb(&v0_bytes).unwrap()).unwrap().expect("a 0.x file is changed");
         // Migration writes every MToon field; only the UVs bevy_vrm1's shader needs are added.
         assert!(report.migrated && report.filled.iter().all(|f| f.ends_with("TEXCOORD_0")), "{report:?}");
         let back = parse_glb(&bytes).unwrap();
@@ -1263,7 +1237,7 @@ mod tests {
     fn a_valid_vrm1_file_missing_optional_fields_gets_the_specs_defaults() {
         // The shipped avatar leaves out the three UV-animation factors of every material, and its
         // meshes have no UVs: without these bevy_vrm1 drew it with a plain PBR material.
-        let shipped = prepare(&default_avatar()).unwrap().unwrap().1.filled;
+        let shipped = prepare(parse_glb(&default_avatar()).unwrap()).unwrap().unwrap().1.filled;
         assert!(shipped.iter().any(|f| f.ends_with("TEXCOORD_0")), "{shipped:?}");
         assert!(
             shipped.iter().all(|f| f.ends_with("TEXCOORD_0") || f.contains("/VRMC_materials_mtoon/uvAnimation")),
@@ -1279,7 +1253,7 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("shadingToonyFactor");
-        let (bytes, report) = prepare(&write_glb(&glb)).unwrap().unwrap();
+        let (bytes, report) = prepare(glb).unwrap().unwrap();
         let new: Vec<&String> = report.filled.iter().filter(|f| !shipped.contains(f)).collect();
         assert_eq!(
             new,
@@ -1300,14 +1274,14 @@ mod tests {
     fn broken_vrm0_files_are_refused_naming_the_place() {
         let mut glb = parse_glb(&to_vrm0(&default_avatar()).unwrap()).unwrap();
         glb.json["nodes"][3]["matrix"] = json!([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-        assert!(prepare(&write_glb(&glb)).unwrap_err().contains("nodes[3] has a `matrix`"));
+        assert!(prepare(glb).unwrap_err().contains("nodes[3] has a `matrix`"));
         let mut glb = parse_glb(&to_vrm0(&default_avatar()).unwrap()).unwrap();
         glb.json["extensions"]["VRM"]["humanoid"]["humanBones"][2]["node"] = json!(100_000);
-        let e = prepare(&write_glb(&glb)).unwrap_err();
+        let e = prepare(glb).unwrap_err();
         assert!(e.contains("humanBones[2]") && e.contains("100000"), "{e}");
         let mut glb = parse_glb(&to_vrm0(&default_avatar()).unwrap()).unwrap();
         glb.bin.truncate(1000);
-        let e = prepare(&write_glb(&glb)).unwrap_err();
+        let e = prepare(glb).unwrap_err();
         assert!(e.contains("past the end of the BIN chunk"), "{e}");
     }
 }

@@ -96,10 +96,10 @@ pub fn inspect(path: &Path) -> Result<VrmInfo, VrmError> {
 pub fn load(path: &Path) -> Result<Checked, VrmError> {
     let err = |what: String| VrmError { path: path.display().to_string(), what };
     let bytes = read_glb(path).map_err(err)?;
-    // The structure is checked first, so a broken file is named for what is wrong with it,
-    // not for what migration tripped on.
-    glb_json(&bytes).map_err(err)?;
-    let prepared = crate::vrm0::prepare(&bytes).map_err(|e| err(format!("cannot migrate this VRM 0.x file: {e}")))?;
+    // Read first, so a broken file is named for what is wrong with it; only migration's own
+    // failures are called that.
+    let glb = crate::vrm0::parse_glb(&bytes).map_err(err)?;
+    let prepared = crate::vrm0::prepare(glb).map_err(|e| err(format!("cannot migrate this VRM 0.x file: {e}")))?;
     let (shown, report) = match &prepared {
         Some((b, r)) => (b.as_slice(), r.clone()),
         None => (bytes.as_slice(), crate::vrm0::Prepared::default()),
@@ -140,10 +140,8 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<VrmInfo, String> {
 }
 
 fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
-    let json = glb_json(bytes)?;
-    let doc: Value = serde_json::from_slice(json)
-        .map_err(|e| format!("glTF JSON chunk is not valid JSON at line {}, column {}: {e}", e.line(), e.column()))?;
-    check_structure(&doc, glb_bin_len(bytes, json.len())?, dir)?;
+    let (doc, bin) = glb_parts(bytes)?;
+    check_structure(&doc, bin.map(<[u8]>::len), dir)?;
     let ext = doc.pointer("/extensions/VRMC_vrm").ok_or_else(|| {
         if doc.pointer("/extensions/VRM").is_some() {
             "this is a VRM 0.x file (extension `VRM`): load it with `vrm_check::load`, which \
@@ -198,9 +196,19 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
     })
 }
 
-/// The length of the BIN chunk that follows the JSON chunk (`None`: there is none), checked
-/// against the file's real length.
-fn glb_bin_len(bytes: &[u8], json_len: usize) -> Result<Option<usize>, String> {
+/// A binary glTF's JSON document and its BIN chunk (`None`: there is none), each checked
+/// against the file, with errors that say where. The one GLB reader: the check and the 0.x
+/// migration both use it.
+pub(crate) fn glb_parts(bytes: &[u8]) -> Result<(Value, Option<&[u8]>), String> {
+    let json = glb_json(bytes)?;
+    let doc: Value = serde_json::from_slice(json)
+        .map_err(|e| format!("glTF JSON chunk is not valid JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+    Ok((doc, glb_bin(bytes, json.len())?))
+}
+
+/// The BIN chunk that follows the JSON chunk (`None`: there is none), checked against the
+/// file's real length.
+fn glb_bin(bytes: &[u8], json_len: usize) -> Result<Option<&[u8]>, String> {
     let at = 20 + json_len.next_multiple_of(4);
     if at + 8 > bytes.len() {
         return Ok(None);
@@ -216,7 +224,7 @@ fn glb_bin_len(bytes: &[u8], json_len: usize) -> Result<Option<usize>, String> {
             bytes.len() - at - 8
         ));
     }
-    Ok(Some(len))
+    Ok(Some(&bytes[at + 8..at + 8 + len]))
 }
 
 /// Buffers, views, accessors and the node tree: what a renderer would otherwise read out of

@@ -215,12 +215,12 @@ impl Memory {
 
     /// All turns, oldest first (export).
     pub fn all_turns(&self) -> Result<Vec<StoredTurn>, MemoryError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, conversation, role, text, status, created_at FROM turns ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        let rows = st.query_map([], row_turn).map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let mut all = Vec::new();
+        self.for_each_turn(|t| {
+            all.push(t);
+            Ok::<_, std::convert::Infallible>(())
+        })
+        .map(|_| all)
     }
 
     /// Calls `each` on every turn, oldest first, one row at a time (an export of years of
