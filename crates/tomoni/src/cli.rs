@@ -452,6 +452,7 @@ pub fn photo(
     background: PathBuf,
     out: PathBuf,
     place: tomoni_photo::place::Side,
+    light: tomoni_photo::light::LightChoice,
     expression: Option<String>,
     gesture: Option<String>,
     json: bool,
@@ -479,7 +480,7 @@ pub fn photo(
             eprint!("[{bar}] {}/{} {} … ", i + 1, photos.len(), p.display());
             let mut c = std::process::Command::new(&me);
             c.arg("photo").arg("--background").arg(p).arg("--out").arg(&target);
-            c.arg("--place").arg(place_arg(place));
+            c.arg("--place").arg(place_arg(place)).arg("--light").arg(light.to_string());
             if let Some(e) = &expression {
                 c.args(["--expression", e]);
             }
@@ -510,7 +511,7 @@ pub fn photo(
         };
     }
     let setup = tomoni_companion::app::prepare(&scene)?;
-    let req = PhotoRequest { background, out, place, expression, gesture };
+    let req = PhotoRequest { background, out, place, light, expression, gesture };
     let report = tomoni_companion::photo::photo(setup, &req)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -60,6 +60,10 @@ enum Command {
         /// auto | left | right | X,Z (metres right of the camera and in front of it).
         #[arg(long, default_value = "auto")]
         place: tomoni_photo::place::Side,
+        /// Where the light comes from: auto (read off the people in the photo) | left | right |
+        /// front | soft.
+        #[arg(long, default_value = "auto")]
+        light: tomoni_photo::light::LightChoice,
         /// Its expression (e.g. happy, relaxed).
         #[arg(long)]
         expression: Option<String>,
@@ -460,8 +464,8 @@ fn main() -> ExitCode {
                 };
                 app::run_interactive(app::Setup { window_size, hearing, ..setup }, no_xr, max_frames, eye_png)
             }),
-        Command::Photo { scene, background, out, place, expression, gesture, json } => {
-            cli::photo(scene, background, out, place, expression, gesture, json)
+        Command::Photo { scene, background, out, place, light, expression, gesture, json } => {
+            cli::photo(scene, background, out, place, light, expression, gesture, json)
         }
         Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
             app::prepare(&scene).and_then(|setup| {

@@ -1,8 +1,91 @@
 //! Light and floor that flatter the avatar: a warm key light from the front-left above, a cool
 //! fill from the right, soft ambient, and (unless transparent for AR) a quiet floor and room.
+//! A photo's light replaces them ([`SceneLight`]), with a [`ShadowCatcher`] floor that keeps
+//! only the companion's shadow for compositing.
 
-use bevy::light::GlobalAmbientLight;
+use bevy::asset::{load_internal_asset, uuid_handle};
+use bevy::light::{CascadeShadowConfigBuilder, GlobalAmbientLight, NotShadowCaster};
+use bevy::pbr::{Material, MaterialPlugin};
 use bevy::prelude::*;
+use bevy::render::render_resource::{AsBindGroup, ShaderType};
+use bevy::shader::ShaderRef;
+
+/// `shaders/shadow_catcher.wgsl`, compiled into the binary (no asset folder at run time).
+const SHADOW_CATCHER_SHADER: Handle<Shader> = uuid_handle!("4f0c8f7e-2a7d-4c55-9a0e-51d3c2b6e8a1");
+
+/// The scene's lights: the stage's own, or a photo's (a key light from where the photo's light
+/// comes, with shadows, and a fill that is weaker the harder that light is).
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub enum SceneLight {
+    /// Key from the front-left above, fill from the right: flattering, no shadows.
+    #[default]
+    Stage,
+    /// A photo's light (`tomoni photo`).
+    Photo {
+        /// Towards the light, world space (unit).
+        from: Vec3,
+        /// How hard the light is: 0 overcast, 1 a clear sun.
+        strength: f32,
+        /// How far the shadows reach from the camera, metres (the cascade is fitted to it).
+        reach: f32,
+    },
+}
+
+/// A floor that draws only the shadows on it (black at their opacity): laid over a photo or
+/// the passthrough view, it darkens the real floor where the companion stands. The project's
+/// WGSL: `shaders/shadow_catcher.wgsl`.
+#[derive(Asset, TypePath, AsBindGroup, Clone, Debug)]
+pub struct ShadowCatcher {
+    /// The shader's settings.
+    #[uniform(0)]
+    pub settings: ShadowCatcherSettings,
+}
+
+/// What [`ShadowCatcher`] darkens, and how much.
+#[derive(ShaderType, Clone, Copy, Debug)]
+pub struct ShadowCatcherSettings {
+    /// The shadow's colour, linear (black: darkens without tinting).
+    pub color: Vec4,
+    /// xyz: where the feet touch the floor (world); w: the contact shadow's radius, metres.
+    pub contact: Vec4,
+    /// x: a full cast shadow's opacity; y: the contact shadow's opacity at the feet.
+    pub strength: Vec4,
+}
+
+impl ShadowCatcher {
+    /// A catcher for feet at `feet` on the floor under a light of `strength` (0 soft – 1 hard):
+    /// a hard light casts a dark shadow, a soft one mostly the contact shadow under the feet.
+    pub fn new(feet: Vec3, strength: f32) -> Self {
+        let s = strength.clamp(0.0, 1.0);
+        ShadowCatcher {
+            settings: ShadowCatcherSettings {
+                color: Vec4::new(0.0, 0.0, 0.0, 1.0),
+                contact: feet.extend(0.45),
+                // A clear sun darkens the floor it shades by about two thirds in photos; an
+                // overcast sky casts no shadow one can see, only the contact shadow.
+                strength: Vec4::new(0.65 * s, 0.5, 0.0, 0.0),
+            },
+        }
+    }
+}
+
+impl Material for ShadowCatcher {
+    fn fragment_shader() -> ShaderRef {
+        SHADOW_CATCHER_SHADER.into()
+    }
+
+    fn alpha_mode(&self) -> AlphaMode {
+        AlphaMode::Blend
+    }
+
+    fn enable_prepass() -> bool {
+        false
+    }
+
+    fn enable_shadows() -> bool {
+        false
+    }
+}
 
 /// Room colour behind the companion when not compositing over the real world.
 pub const ROOM_COLOR: Color = Color::srgb(0.80, 0.82, 0.86);
@@ -16,25 +99,20 @@ pub struct StagePlugin {
 impl Plugin for StagePlugin {
     fn build(&self, app: &mut App) {
         let transparent = self.transparent;
-        app.init_resource::<tomoni_core::SeeThrough>()
+        load_internal_asset!(app, SHADOW_CATCHER_SHADER, "../../../shaders/shadow_catcher.wgsl", Shader::from_wgsl);
+        app.add_plugins(MaterialPlugin::<ShadowCatcher>::default())
+            .init_resource::<SceneLight>()
+            .init_resource::<tomoni_core::SeeThrough>()
             .add_systems(Update, follow_see_through)
             .insert_resource(ClearColor(if transparent { Color::NONE } else { ROOM_COLOR }))
             .insert_resource(GlobalAmbientLight { color: Color::srgb(0.95, 0.95, 1.0), brightness: 350.0, ..default() })
             .add_systems(
                 Startup,
                 move |mut commands: Commands,
+                      light: Res<SceneLight>,
                       mut meshes: ResMut<Assets<Mesh>>,
                       mut materials: ResMut<Assets<StandardMaterial>>| {
-                    commands.spawn((
-                        Name::new("key light"),
-                        DirectionalLight { illuminance: 9_000.0, color: Color::srgb(1.0, 0.96, 0.90), ..default() },
-                        Transform::from_xyz(-2.0, 3.5, 3.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
-                    ));
-                    commands.spawn((
-                        Name::new("fill light"),
-                        DirectionalLight { illuminance: 3_000.0, color: Color::srgb(0.85, 0.90, 1.0), ..default() },
-                        Transform::from_xyz(3.0, 2.0, 1.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
-                    ));
+                    spawn_lights(&mut commands, *light);
                     if !transparent {
                         commands.spawn((
                             Floor,
@@ -51,6 +129,67 @@ impl Plugin for StagePlugin {
                 },
             );
     }
+}
+
+fn spawn_lights(commands: &mut Commands, light: SceneLight) {
+    match light {
+        SceneLight::Stage => {
+            commands.spawn((
+                Name::new("key light"),
+                DirectionalLight { illuminance: 9_000.0, color: Color::srgb(1.0, 0.96, 0.90), ..default() },
+                Transform::from_xyz(-2.0, 3.5, 3.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
+            ));
+            commands.spawn((
+                Name::new("fill light"),
+                DirectionalLight { illuminance: 3_000.0, color: Color::srgb(0.85, 0.90, 1.0), ..default() },
+                Transform::from_xyz(3.0, 2.0, 1.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
+            ));
+        }
+        SceneLight::Photo { from, strength, reach } => {
+            let s = strength.clamp(0.0, 1.0);
+            // One cascade over the few metres the companion and its shadow span: a sharp map
+            // where it matters (the default spreads four over 150 m).
+            let cascades = CascadeShadowConfigBuilder {
+                num_cascades: 1,
+                minimum_distance: 0.1,
+                maximum_distance: reach.max(2.0),
+                first_cascade_far_bound: reach.max(2.0),
+                overlap_proportion: 0.2,
+            }
+            .build();
+            commands.spawn((
+                Name::new("photo key light"),
+                DirectionalLight { illuminance: 6_000.0 + 6_000.0 * s, shadow_maps_enabled: true, ..default() },
+                cascades,
+                Transform::from_translation(from.normalize_or(Vec3::Y)).looking_at(Vec3::ZERO, Vec3::Y),
+            ));
+            // The rest of the scene's light, from the camera's side: what fills the shadows.
+            commands.spawn((
+                Name::new("photo fill light"),
+                DirectionalLight { illuminance: 1_000.0 + 4_000.0 * (1.0 - s), ..default() },
+                Transform::from_xyz(0.0, 0.4, 1.0).looking_at(Vec3::ZERO, Vec3::Y),
+            ));
+        }
+    }
+}
+
+/// Spawns a [`ShadowCatcher`] floor, 12 m square, centred under the feet.
+pub fn spawn_shadow_catcher(
+    commands: &mut Commands,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<ShadowCatcher>,
+    feet: Vec3,
+    strength: f32,
+) -> Entity {
+    commands
+        .spawn((
+            Name::new("shadow catcher"),
+            Mesh3d(meshes.add(Plane3d::default().mesh().size(12.0, 12.0))),
+            MeshMaterial3d(materials.add(ShadowCatcher::new(feet, strength))),
+            Transform::from_translation(Vec3::new(feet.x, 0.0, feet.z)),
+            NotShadowCaster,
+        ))
+        .id()
 }
 
 /// The virtual floor (hidden when the real one shows through).

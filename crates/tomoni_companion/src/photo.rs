@@ -18,6 +18,8 @@ pub struct PhotoRequest {
     pub out: PathBuf,
     /// Where the companion stands.
     pub place: Side,
+    /// Where the photo's light comes from.
+    pub light: tomoni_photo::light::LightChoice,
     /// Its expression (as `tomoni render --expression`).
     pub expression: Option<String>,
     /// Its gesture, mid-way.
@@ -39,6 +41,8 @@ pub struct PhotoReport {
     pub rendered: [u32; 4],
     /// White balance and exposure applied.
     pub matched: tomoni_photo::composite::Match,
+    /// The photo's light, as the companion was lit by it.
+    pub light: tomoni_photo::light::Light,
     /// Seconds spent: finding people, rendering, compositing and writing.
     pub seconds: [f32; 3],
 }
@@ -60,14 +64,20 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let height = setup.look.avatar.height;
     let placement = tomoni_photo::place::place(&photo.camera, person.map(|i| &people[i]), &others, height, req.place)
         .map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
+    let light = req.light.light(&photo.image, &people);
     let t1 = std::time::Instant::now();
     // The companion's box in the photo: its height above the feet and a little below, arms'
-    // width to each side.
+    // width to each side, and the floor its shadow falls on.
     let (w, h) = (photo.camera.width, photo.camera.height);
     let [fx, fy] = placement.feet_px;
     let hp = placement.height_px;
-    let (x0, x1) = ((fx - hp * 0.45).max(0.0), (fx + hp * 0.45).min(w as f32));
-    let (y0, y1) = ((fy - hp * 1.08).max(0.0), (fy + hp * 0.06).min(h as f32));
+    let (mut x0, mut x1) = (fx - hp * 0.45, fx + hp * 0.45);
+    let (mut y0, mut y1) = (fy - hp * 1.08, fy + hp * 0.06);
+    for q in tomoni_photo::place::shadow_floor(&placement, &light, height).map(|p| photo.camera.project(p)) {
+        (x0, x1, y0, y1) = (x0.min(q.x), x1.max(q.x), y0.min(q.y), y1.max(q.y));
+    }
+    let (x0, x1) = (x0.max(0.0), x1.min(w as f32));
+    let (y0, y1) = (y0.max(0.0), y1.min(h as f32));
     if x1 - x0 < 8.0 || y1 - y0 < 8.0 {
         return Err(Failure::Input(format!(
             "{}: the companion would stand outside the picture (feet at {fx:.0}, {fy:.0}): choose --place",
@@ -83,6 +93,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
         crop: (crop[0], crop[1]),
         feet: Vec3::from_array(placement.feet),
         yaw: placement.yaw,
+        light,
     };
     render(
         setup,
@@ -104,8 +115,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
         image::open(&layer_path).map_err(|e| Failure::Runtime(format!("{}: {e}", layer_path.display())))?.to_rgba8();
     let _ = std::fs::remove_file(&layer_path);
     let matched = tomoni_photo::composite::estimate(&photo.image);
-    let out =
-        tomoni_photo::composite::composite(&photo.image, &layer, (crop[0], crop[1]), &people, &placement, matched);
+    let out = tomoni_photo::composite::composite(&photo.image, &layer, (crop[0], crop[1]), &people, matched);
     if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
     }
@@ -118,6 +128,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
         placement,
         rendered: crop,
         matched,
+        light,
         seconds: [(t1 - t0).as_secs_f32(), (t2 - t1).as_secs_f32(), (t3 - t2).as_secs_f32()],
     })
 }

@@ -11,6 +11,7 @@ use bevy::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tomoni_avatar::bevy_vrm1::prelude::SetExpressions;
+use tomoni_avatar::stage::{SceneLight, ShadowCatcher, spawn_shadow_catcher};
 use tomoni_avatar::{AvatarReady, Companion};
 use tomoni_core::placement::{RootPose, ViewerPose, companion_pose};
 use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
@@ -56,6 +57,9 @@ pub struct PhotoView {
     pub feet: Vec3,
     /// Turned from facing the camera, radians about +y.
     pub yaw: f32,
+    /// The photo's light: the companion is lit by it and casts its shadow on a
+    /// shadow-catcher floor (`shaders/shadow_catcher.wgsl`) in the same picture.
+    pub light: tomoni_photo::light::Light,
 }
 
 /// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
@@ -125,6 +129,22 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         crate::capture::spawn_image_camera(app.world_mut(), "render camera", (req.width, req.height), fov_y, camera_at);
     let mut warm_up = None;
     if let Some(p) = req.photo {
+        let feet = anchor.translation;
+        let strength = p.light.strength;
+        app.insert_resource(SceneLight::Photo {
+            from: Vec3::from_array(p.light.from),
+            strength,
+            // The companion, and its shadow as long again behind it.
+            reach: -p.feet.z + 4.0,
+        })
+        .add_systems(
+            Startup,
+            move |mut commands: Commands,
+                  mut meshes: ResMut<Assets<Mesh>>,
+                  mut catchers: ResMut<Assets<ShadowCatcher>>| {
+                spawn_shadow_catcher(&mut commands, &mut meshes, &mut catchers, feet, strength);
+            },
+        );
         // Only the companion's part of the photo's frame, at the photo's own resolution.
         let sub = bevy::camera::SubCameraView {
             full_size: UVec2::new(p.full.0, p.full.1),

@@ -1,11 +1,10 @@
-//! Putting the rendered companion into the photo: a soft contact shadow on the floor under its
-//! feet, its colours brought to the photo's white balance and exposure, and the people kept on
+//! Putting the rendered companion into the photo (its layer carries its shadows, drawn by the
+//! shadow catcher: black at their opacity, so laying it over darkens the floor), its colours brought to the photo's white balance and exposure, and the people kept on
 //! top where they overlap it; then a JPEG of the same size that keeps the photo's EXIF and says
 //! it is a composite (XMP `Iptc4xmpExt:DigitalSourceType`).
 
 use crate::PhotoError;
 use crate::people::Person;
-use crate::place::Placement;
 use image::{RgbImage, RgbaImage};
 use std::path::Path;
 
@@ -51,28 +50,20 @@ pub fn estimate(photo: &RgbImage) -> Match {
     Match { white, exposure, saturation }
 }
 
-fn srgb_to_linear(v: u8) -> f32 {
+pub(crate) fn srgb_to_linear(v: u8) -> f32 {
     let c = f32::from(v) / 255.0;
     if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
 }
 
-fn linear_to_srgb(c: f32) -> u8 {
+pub(crate) fn linear_to_srgb(c: f32) -> u8 {
     let c = c.clamp(0.0, 1.0);
     let s = if c <= 0.003_130_8 { c * 12.92 } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
     (s * 255.0 + 0.5) as u8
 }
 
 /// The photo with the companion (`layer`, its top-left at `at` in the photo) composited in.
-pub fn composite(
-    photo: &RgbImage,
-    layer: &RgbaImage,
-    at: (u32, u32),
-    people: &[Person],
-    placement: &Placement,
-    m: Match,
-) -> RgbImage {
+pub fn composite(photo: &RgbImage, layer: &RgbaImage, at: (u32, u32), people: &[Person], m: Match) -> RgbImage {
     let mut out = photo.clone();
-    shadow(&mut out, placement);
     let (w, h) = out.dimensions();
     for (lx, ly, p) in layer.enumerate_pixels() {
         let (x, y) = (at.0 + lx, at.1 + ly);
@@ -105,35 +96,6 @@ pub fn composite(
 fn smooth(m: f32) -> f32 {
     let t = ((m - 0.3) / 0.4).clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
-}
-
-/// A soft dark ellipse on the floor under the feet: contact, then a falloff (seen at the
-/// camera's angle: flatter the more level the camera looks across the floor).
-fn shadow(img: &mut RgbImage, p: &Placement) {
-    let [fx, fy] = p.feet_px;
-    let rx = 0.32 * p.px_per_m;
-    // The floor seen from the camera's height at the companion's depth.
-    let depth = -p.feet[2];
-    let tilt = (p.camera_height / depth.max(0.1)).clamp(0.05, 1.0);
-    let ry = rx * tilt;
-    let (w, h) = img.dimensions();
-    let x0 = (fx - rx * 1.5).max(0.0) as u32;
-    let x1 = ((fx + rx * 1.5) as u32).min(w);
-    let y0 = (fy - ry * 1.5).max(0.0) as u32;
-    let y1 = ((fy + ry * 1.5) as u32).min(h);
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let d = ((x as f32 + 0.5 - fx) / rx).hypot((y as f32 + 0.5 - fy) / ry);
-            if d >= 1.5 {
-                continue;
-            }
-            let dark = 0.45 * (1.0 - (d / 1.5)).powi(2);
-            let px = img.get_pixel_mut(x, y);
-            for c in 0..3 {
-                px[c] = linear_to_srgb(srgb_to_linear(px[c]) * (1.0 - dark));
-            }
-        }
-    }
 }
 
 /// Writes `img` as a JPEG (quality 92) with the EXIF of `original` (a JPEG's bytes; other

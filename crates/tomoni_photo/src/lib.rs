@@ -9,6 +9,8 @@
 //! - [`place`]: where the companion stands: on the floor where its person's feet are, at their
 //!   depth, beside them on the side with free floor, its size in the picture set by the
 //!   person's real height;
+//! - [`light`]: where the photo's light comes from and how hard it is, read off the people's
+//!   outlines, so the companion is lit and casts its shadow the same way;
 //! - [`composite`]: the rendered companion into the photo (contact shadow, white balance and
 //!   exposure, people on top), written as a JPEG that keeps the EXIF and says it is a composite.
 //!
@@ -17,6 +19,7 @@
 
 pub mod camera;
 pub mod composite;
+pub mod light;
 pub mod people;
 pub mod place;
 

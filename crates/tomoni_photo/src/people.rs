@@ -156,6 +156,43 @@ impl Person {
         (lo, hi)
     }
 
+    /// The person's outline: for each mask cell on the edge (the mask crosses one half), a
+    /// photo point `inset` model cells inside it and the outline's outward normal there, in
+    /// photo axes (x right, y down). Edges the photo's frame cuts are left out: they are not
+    /// the person's shape.
+    pub fn outline(&self, inset: f32, frame: (u32, u32)) -> Vec<(Vec2, Vec2)> {
+        let at = |u: usize, v: usize| self.mask[v * SIZE + u];
+        let (s, c) = self.region.angle.sin_cos();
+        let mut out = Vec::new();
+        for v in 1..SIZE - 1 {
+            for u in 1..SIZE - 1 {
+                let m = at(u, v);
+                if m < 0.5 || (at(u - 1, v) >= 0.5 && at(u + 1, v) >= 0.5 && at(u, v - 1) >= 0.5 && at(u, v + 1) >= 0.5)
+                {
+                    continue;
+                }
+                // Outward: down the mask's slope.
+                let g = -Vec2::new(at(u + 1, v) - at(u - 1, v), at(u, v + 1) - at(u, v - 1));
+                if g.length_squared() < 1e-4 {
+                    continue;
+                }
+                let n = g.normalize();
+                let edge = self.region.to_photo(u as f32 + 0.5, v as f32 + 0.5);
+                let margin = 4.0;
+                if edge.x < margin
+                    || edge.y < margin
+                    || edge.x > frame.0 as f32 - margin
+                    || edge.y > frame.1 as f32 - margin
+                {
+                    continue;
+                }
+                let inside = self.region.to_photo(u as f32 + 0.5 - n.x * inset, v as f32 + 0.5 - n.y * inset);
+                out.push((inside, Vec2::new(n.x * c - n.y * s, n.x * s + n.y * c)));
+            }
+        }
+        out
+    }
+
     /// A world keypoint as a vector.
     pub fn world_at(&self, i: usize) -> Vec3 {
         Vec3::from(self.world[i])

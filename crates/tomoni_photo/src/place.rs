@@ -11,6 +11,27 @@ use crate::camera::Camera;
 use crate::people::{Person, kp};
 use glam::{Vec2, Vec3};
 
+/// Floor points (camera space) the companion's shadow can reach under `light`: around its feet
+/// and around the shadow of its head, half a metre each way (arms and the contact shadow). The
+/// rendered box must hold them, or the shadow is cut at its edge.
+pub fn shadow_floor(
+    placement: &Placement,
+    light: &crate::light::Light,
+    height: f32,
+) -> impl Iterator<Item = Vec3> + use<> {
+    let feet = Vec3::from_array(placement.feet);
+    let from = Vec3::from_array(light.from);
+    // Along the light from the head down to the floor; a low light's shadow is cut at 2.5
+    // heights (the catcher floor ends 6 m out anyway).
+    let run = Vec3::new(-from.x, 0.0, -from.z) * (height / from.y.max(0.1));
+    let tip = feet + run.clamp_length_max(height * 2.5);
+    [feet, tip]
+        .into_iter()
+        .flat_map(|c| [Vec3::X, Vec3::NEG_X, Vec3::Z, Vec3::NEG_Z].map(|d| c + d * 0.5))
+        // Only what is in front of the camera projects.
+        .filter(|p| p.z < -0.05)
+}
+
 /// From the eyes to the top of the head, metres (an adult's, 11–12 cm): the pose model has no
 /// keypoint on the crown.
 pub const EYES_TO_CROWN: f32 = 0.115;

@@ -1,0 +1,237 @@
+//! Where a photo's light comes from, and how hard it is, read off the people in it.
+//!
+//! A person's outline is an occluding contour: there the surface turns away from the camera, so
+//! its normal lies in the picture's plane and is the outline's own outward normal. Under one
+//! main light and an even ambient, brightness just inside the outline goes as
+//! `ambient + albedo · (n · l)`; fitting `I = a + b·nx + c·ny` over the outline (least squares)
+//! gives the light's sideways component `b` and how it compares with the rest, `b / a`
+//! (Pentland 1982; Nillius & Eklundh 2001). Only the sideways part is used: up/down is
+//! confounded by dark hair on top and shoes below, so the light is taken as 45° high, and as
+//! coming from the camera's side of the person (a photographer's habit; a back-lit person is
+//! not told apart).
+
+use crate::people::Person;
+use glam::{Vec2, Vec3};
+use image::RgbImage;
+
+/// How high the light is taken to be, degrees above the horizon.
+pub const ELEVATION_DEG: f32 = 45.0;
+
+/// The light to render the companion with.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Light {
+    /// Towards the light, camera space (x right, y up, z towards the camera), unit.
+    pub from: [f32; 3],
+    /// Sideways: −1 from the left of the picture, 0 from the front, 1 from the right.
+    pub side: f32,
+    /// How hard the light is: 0 overcast or studio-soft, 1 a clear sun.
+    pub strength: f32,
+    /// Outline points the estimate rests on (0: the default light).
+    pub samples: usize,
+}
+
+impl Light {
+    /// When no one is in the photo: from the front-left above, half-soft (the stage's key).
+    pub const DEFAULT: Light = Light { from: [-0.40, 0.70, 0.60], side: -0.4, strength: 0.35, samples: 0 };
+
+    /// From a sideways part and a hardness, at [`ELEVATION_DEG`].
+    pub fn from_side(side: f32, strength: f32, samples: usize) -> Light {
+        let side = side.clamp(-1.0, 1.0);
+        let (azimuth, elevation) = (side * 75f32.to_radians(), ELEVATION_DEG.to_radians());
+        let from = Vec3::new(azimuth.sin() * elevation.cos(), elevation.sin(), azimuth.cos() * elevation.cos());
+        Light { from: from.to_array(), side, strength: strength.clamp(0.0, 1.0), samples }
+    }
+}
+
+/// Where the light comes from: read off the photo, or said by the person (when the estimate is
+/// wrong, or there is no one to read it from).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LightChoice {
+    /// From the people's outlines ([`estimate`]).
+    Auto,
+    /// A clear light from the left of the picture.
+    Left,
+    /// A clear light from the right.
+    Right,
+    /// From behind the camera, half-soft.
+    Front,
+    /// Overcast or studio-soft: hardly a cast shadow, only the contact shadow.
+    Soft,
+}
+
+impl LightChoice {
+    /// The light: chosen, or estimated from `people` in `photo`.
+    pub fn light(self, photo: &RgbImage, people: &[Person]) -> Light {
+        match self {
+            LightChoice::Auto => estimate(photo, people),
+            LightChoice::Left => Light::from_side(-1.0, 0.9, 0),
+            LightChoice::Right => Light::from_side(1.0, 0.9, 0),
+            LightChoice::Front => Light::from_side(0.0, 0.5, 0),
+            LightChoice::Soft => Light::from_side(0.0, 0.0, 0),
+        }
+    }
+}
+
+impl std::str::FromStr for LightChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "auto" => LightChoice::Auto,
+            "left" => LightChoice::Left,
+            "right" => LightChoice::Right,
+            "front" => LightChoice::Front,
+            "soft" => LightChoice::Soft,
+            _ => return Err(format!("{s:?}: expected auto, left, right, front or soft")),
+        })
+    }
+}
+
+impl std::fmt::Display for LightChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LightChoice::Auto => "auto",
+            LightChoice::Left => "left",
+            LightChoice::Right => "right",
+            LightChoice::Front => "front",
+            LightChoice::Soft => "soft",
+        })
+    }
+}
+
+/// Fewer outline points than this (a person a few pixels tall) says nothing.
+const MIN_SAMPLES: usize = 60;
+
+/// The photo's light, from everyone in it; [`Light::DEFAULT`] with no one.
+pub fn estimate(photo: &RgbImage, people: &[Person]) -> Light {
+    let frame = photo.dimensions();
+    let outline: Vec<(Vec2, Vec2)> = people.iter().flat_map(|p| p.outline(2.0, frame)).collect();
+    fit(photo, &outline).unwrap_or(Light::DEFAULT)
+}
+
+/// Fits the light to outline points (inside point, outward normal in photo axes, y down).
+pub fn fit(photo: &RgbImage, outline: &[(Vec2, Vec2)]) -> Option<Light> {
+    if outline.len() < MIN_SAMPLES {
+        return None;
+    }
+    // Normal equations of I = a + b·nx + c·ny.
+    let mut m = [[0.0f64; 3]; 3];
+    let mut r = [0.0f64; 3];
+    for &(p, n) in outline {
+        let i = f64::from(luminance(photo, p));
+        let row = [1.0, f64::from(n.x), f64::from(n.y)];
+        for j in 0..3 {
+            r[j] += row[j] * i;
+            for k in 0..3 {
+                m[j][k] += row[j] * row[k];
+            }
+        }
+    }
+    let [a, b, _c] = solve3(m, r)?;
+    if a <= 1e-4 {
+        return None;
+    }
+    // A Lambertian outline under a side light and a tenth of it as ambient fits b/a ≈ 0.9;
+    // under light from all round, 0 (calibrated on the unit tests' ellipses).
+    let q = (b / a) as f32;
+    Some(Light::from_side(q / 0.6, q.abs() / 0.8, outline.len()))
+}
+
+/// Linear luminance around photo point `p` (a 3 × 3 mean).
+fn luminance(photo: &RgbImage, p: Vec2) -> f32 {
+    let (w, h) = photo.dimensions();
+    let (cx, cy) = (p.x.round() as i64, p.y.round() as i64);
+    let (mut sum, mut n) = (0.0, 0.0);
+    for y in cy - 1..=cy + 1 {
+        for x in cx - 1..=cx + 1 {
+            if x < 0 || y < 0 || x >= i64::from(w) || y >= i64::from(h) {
+                continue;
+            }
+            let px = photo.get_pixel(x as u32, y as u32);
+            let l = |c: u8| crate::composite::srgb_to_linear(c);
+            sum += 0.2126 * l(px[0]) + 0.7152 * l(px[1]) + 0.0722 * l(px[2]);
+            n += 1.0;
+        }
+    }
+    if n > 0.0 { sum / n } else { 0.0 }
+}
+
+/// Solves a 3 × 3 system (Cramer's rule); `None` when it is singular (all normals one way).
+fn solve3(m: [[f64; 3]; 3], r: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(m);
+    if d.abs() < 1e-9 {
+        return None;
+    }
+    let mut x = [0.0; 3];
+    for (col, xc) in x.iter_mut().enumerate() {
+        let mut mc = m;
+        for row in 0..3 {
+            mc[row][col] = r[row];
+        }
+        *xc = det(mc) / d;
+    }
+    Some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An upright ellipsoid (a body's silhouette), Lambertian, lit from `l` over `ambient`,
+    /// on a mid-grey ground; its outline as `Person::outline` gives it.
+    fn ellipsoid(l: Vec3, ambient: f32, albedo: f32) -> (RgbImage, Vec<(Vec2, Vec2)>) {
+        let (w, h, cx, cy, rx, ry) = (400u32, 600u32, 200.0f32, 300.0f32, 90.0f32, 240.0f32);
+        let l = l.normalize();
+        let shade = |x: f32, y: f32| -> Option<f32> {
+            let (u, v) = ((x - cx) / rx, (y - cy) / ry);
+            let r2 = u * u + v * v;
+            (r2 < 1.0).then(|| {
+                // Picture y is down; the normal's y is up.
+                let n = Vec3::new(u / rx, -v / ry, (1.0 - r2).sqrt() / rx.min(ry)).normalize();
+                ambient + albedo * n.dot(l).max(0.0)
+            })
+        };
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            let v = shade(x as f32 + 0.5, y as f32 + 0.5).unwrap_or(0.2);
+            let s = crate::composite::linear_to_srgb(v);
+            image::Rgb([s, s, s])
+        });
+        let outline = (0..720)
+            .map(|k| {
+                let t = (k as f32 / 720.0) * std::f32::consts::TAU;
+                let n = Vec2::new(t.cos() / rx, t.sin() / ry).normalize();
+                (Vec2::new(cx + (rx - 3.0) * t.cos(), cy + (ry - 3.0) * t.sin()), n)
+            })
+            .collect::<Vec<_>>();
+        (img, outline)
+    }
+
+    #[test]
+    fn a_side_light_is_found_on_its_side_and_called_hard_and_an_even_light_soft() {
+        // Tuning data: the thresholds in `fit` were set on these.
+        let (img, outline) = ellipsoid(Vec3::new(-1.0, 0.6, 0.6), 0.08, 0.8);
+        let left = fit(&img, &outline).unwrap();
+        assert!(left.side < -0.7 && left.strength > 0.7, "{left:?}");
+        assert!(left.from[0] < -0.5 && left.from[1] > 0.5, "{left:?}");
+
+        let (img, outline) = ellipsoid(Vec3::new(1.0, 0.6, 0.3), 0.08, 0.8);
+        let right = fit(&img, &outline).unwrap();
+        assert!(right.side > 0.7 && right.strength > 0.7, "{right:?}");
+
+        // Light from the camera: the outline is evenly lit, so there is no side and no hardness
+        // to see (the shadow then falls straight behind).
+        let (img, outline) = ellipsoid(Vec3::new(0.0, 0.0, 1.0), 0.4, 0.5);
+        let front = fit(&img, &outline).unwrap();
+        assert!(front.side.abs() < 0.15 && front.strength < 0.2, "{front:?}");
+    }
+
+    #[test]
+    fn too_few_outline_points_say_nothing() {
+        let (img, outline) = ellipsoid(Vec3::X, 0.1, 0.8);
+        assert!(fit(&img, &outline[..10]).is_none());
+        assert!(estimate(&img, &[]).samples == 0);
+    }
+}
