@@ -1,14 +1,9 @@
-// A shadow catcher: an invisible floor that shows only the shadows falling on it, so a
-// rendered companion can be laid over a real photo (or a passthrough view) and darken the real
-// floor where it stands. It draws nothing but black at the shadow's opacity:
-//
-// - the cast shadow: how much of each shadow-mapped directional light the floor does not see
-//   (Bevy's own cascaded shadow maps, as its PBR lights sample them), at `cast_strength`;
-// - the contact shadow: the light the feet keep from the floor right under them (ambient
-//   occlusion, which a shadow map cannot give), darkest at the feet and gone at
-//   `contact_radius`.
-//
-// Composited "over", a pixel's alpha a multiplies what is under it by (1 - a).
+// A shadow catcher: an invisible floor that shows only the shadows cast on it, so a rendered
+// companion can be laid over a real photo and darken the real floor where its shadow falls.
+// It draws black at the shadow's opacity: how much of each shadow-mapped directional light the
+// floor does not see (Bevy's own cascaded shadow maps, sampled as its PBR lights sample them),
+// times `strength.x`. Composited "over", alpha a multiplies what is under it by (1 - a).
+// (The contact shadow right under the feet is the avatar's own `ContactShadow`, in every mode.)
 
 #import bevy_pbr::{
     forward_io::VertexOutput,
@@ -20,9 +15,7 @@
 struct ShadowCatcher {
     // The shadow's colour (linear; black darkens without tinting).
     color: vec4<f32>,
-    // xyz: where the feet touch the floor (world); w: the contact shadow's radius, metres.
-    contact: vec4<f32>,
-    // x: a full cast shadow's opacity; y: the contact shadow's opacity at the feet.
+    // x: a full shadow's opacity.
     strength: vec4<f32>,
 }
 
@@ -45,13 +38,5 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
             seen = min(seen, fetch_directional_shadow(i, in.world_position, normal, view_z, in.position.xy));
         }
     }
-    let cast_shadow = (1.0 - seen) * catcher.strength.x;
-
-    let d = distance(in.world_position.xz, catcher.contact.xz) / max(catcher.contact.w, 1e-3);
-    let near = clamp(1.0 - d, 0.0, 1.0);
-    let contact = catcher.strength.y * near * near;
-
-    // Two occluders of the same floor: what gets past both.
-    let a = 1.0 - (1.0 - cast_shadow) * (1.0 - contact);
-    return vec4<f32>(catcher.color.rgb, a);
+    return vec4<f32>(catcher.color.rgb, (1.0 - seen) * catcher.strength.x);
 }

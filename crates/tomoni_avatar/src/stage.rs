@@ -46,24 +46,20 @@ pub struct ShadowCatcher {
 pub struct ShadowCatcherSettings {
     /// The shadow's colour, linear (black: darkens without tinting).
     pub color: Vec4,
-    /// xyz: where the feet touch the floor (world); w: the contact shadow's radius, metres.
-    pub contact: Vec4,
-    /// x: a full cast shadow's opacity; y: the contact shadow's opacity at the feet.
+    /// x: a full shadow's opacity.
     pub strength: Vec4,
 }
 
 impl ShadowCatcher {
-    /// A catcher for feet at `feet` on the floor under a light of `strength` (0 soft – 1 hard):
-    /// a hard light casts a dark shadow, a soft one mostly the contact shadow under the feet.
-    pub fn new(feet: Vec3, strength: f32) -> Self {
+    /// A catcher under a light of `strength` (0 soft – 1 hard): a clear sun darkens the floor
+    /// it shades by about two thirds in photos; an overcast sky casts no shadow one can see
+    /// (the contact shadow under the feet is the avatar's own, in every mode).
+    pub fn new(strength: f32) -> Self {
         let s = strength.clamp(0.0, 1.0);
         ShadowCatcher {
             settings: ShadowCatcherSettings {
                 color: Vec4::new(0.0, 0.0, 0.0, 1.0),
-                contact: feet.extend(0.45),
-                // A clear sun darkens the floor it shades by about two thirds in photos; an
-                // overcast sky casts no shadow one can see, only the contact shadow.
-                strength: Vec4::new(0.65 * s, 0.5, 0.0, 0.0),
+                strength: Vec4::new(0.65 * s, 0.0, 0.0, 0.0),
             },
         }
     }
@@ -159,7 +155,11 @@ fn spawn_lights(commands: &mut Commands, light: SceneLight) {
             .build();
             commands.spawn((
                 Name::new("photo key light"),
-                DirectionalLight { illuminance: 6_000.0 + 6_000.0 * s, shadow_maps_enabled: true, ..default() },
+                DirectionalLight {
+                    illuminance: 6_000.0 + 6_000.0 * s,
+                    shadow_maps_enabled: casts_shadow(s),
+                    ..default()
+                },
                 cascades,
                 Transform::from_translation(from.normalize_or(Vec3::Y)).looking_at(Vec3::ZERO, Vec3::Y),
             ));
@@ -171,6 +171,12 @@ fn spawn_lights(commands: &mut Commands, light: SceneLight) {
             ));
         }
     }
+}
+
+/// Whether a photo's light of `strength` casts a shadow one can see (the catcher draws it at
+/// 0.65 × strength): below this, the shadow pass and the catcher are left out.
+pub fn casts_shadow(strength: f32) -> bool {
+    strength >= 0.05
 }
 
 /// Spawns a [`ShadowCatcher`] floor, 12 m square, centred under the feet.
@@ -185,7 +191,7 @@ pub fn spawn_shadow_catcher(
         .spawn((
             Name::new("shadow catcher"),
             Mesh3d(meshes.add(Plane3d::default().mesh().size(12.0, 12.0))),
-            MeshMaterial3d(materials.add(ShadowCatcher::new(feet, strength))),
+            MeshMaterial3d(materials.add(ShadowCatcher::new(strength))),
             Transform::from_translation(Vec3::new(feet.x, 0.0, feet.z)),
             NotShadowCaster,
         ))

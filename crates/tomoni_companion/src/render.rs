@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tomoni_avatar::bevy_vrm1::prelude::SetExpressions;
-use tomoni_avatar::stage::{SceneLight, ShadowCatcher, spawn_shadow_catcher};
+use tomoni_avatar::stage::{SceneLight, ShadowCatcher, casts_shadow, spawn_shadow_catcher};
 use tomoni_avatar::{AvatarReady, Companion};
 use tomoni_core::placement::{RootPose, ViewerPose, companion_pose};
 use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
@@ -142,7 +142,9 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             move |mut commands: Commands,
                   mut meshes: ResMut<Assets<Mesh>>,
                   mut catchers: ResMut<Assets<ShadowCatcher>>| {
-                spawn_shadow_catcher(&mut commands, &mut meshes, &mut catchers, feet, strength);
+                if casts_shadow(strength) {
+                    spawn_shadow_catcher(&mut commands, &mut meshes, &mut catchers, feet, strength);
+                }
             },
         );
         // Only the companion's part of the photo's frame, at the photo's own resolution.

@@ -213,3 +213,34 @@ fn the_light_is_read_off_the_people_and_turns_with_the_photo() {
         }
     }
 }
+
+#[test]
+fn the_grain_of_a_real_photo_is_measured_through_its_texture() {
+    if !ready() {
+        return;
+    }
+    // Held out (the estimator was set on a synthetic scene): the astronaut, with its flag,
+    // suit and patches, plus Gaussian noise of a known σ. Noise adds in quadrature to the scan's
+    // own (measured 1.5), so the truth is √(σ² + own²); within 20 %.
+    let p = tomoni_photo::camera::load(&photo("astronaut.png")).unwrap();
+    let own = tomoni_photo::composite::noise_sigma(&p.image);
+    assert!(own < 3.0, "a clean scan measured σ {own}");
+    let mut seed = 7u64;
+    let mut uniform = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 40) as f32 + 1.0) / 16_777_217.0
+    };
+    for sigma in [4.0f32, 8.0] {
+        let mut noisy = p.image.clone();
+        for px in noisy.pixels_mut() {
+            let n = (-2.0 * uniform().ln()).sqrt() * (std::f32::consts::TAU * uniform()).cos() * sigma;
+            for c in 0..3 {
+                px[c] = (f32::from(px[c]) + n).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        let got = tomoni_photo::composite::noise_sigma(&noisy);
+        let want = sigma.hypot(own);
+        eprintln!("astronaut + σ {sigma}: measured {got:.2}, truth {want:.2}");
+        assert!((got / want - 1.0).abs() < 0.2, "σ {sigma} added: measured {got:.2}, want {want:.2}");
+    }
+}
