@@ -2,7 +2,9 @@
 // companion can be laid over a real photo and darken the real floor where its shadow falls.
 // It draws black at the shadow's opacity: how much of each shadow-mapped directional light the
 // floor does not see (Bevy's own cascaded shadow maps, sampled as its PBR lights sample them),
-// times `strength.x`. Composited "over", alpha a multiplies what is under it by (1 - a).
+// times `strength.x`, fading with distance from the feet as a broad light's shadow does (its
+// penumbra widens the further the floor is from what casts it; a sun's stays dark).
+// Composited "over", alpha a multiplies what is under it by (1 - a).
 // (The contact shadow right under the feet is the avatar's own `ContactShadow`, in every mode.)
 
 #import bevy_pbr::{
@@ -17,6 +19,9 @@ struct ShadowCatcher {
     color: vec4<f32>,
     // x: a full shadow's opacity.
     strength: vec4<f32>,
+    // xyz: the feet on the floor (world); w: how far the shadow reaches before it has faded
+    // to 1/e, metres.
+    origin: vec4<f32>,
 }
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> catcher: ShadowCatcher;
@@ -38,5 +43,6 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
             seen = min(seen, fetch_directional_shadow(i, in.world_position, normal, view_z, in.position.xy));
         }
     }
-    return vec4<f32>(catcher.color.rgb, (1.0 - seen) * catcher.strength.x);
+    let d = distance(in.world_position.xz, catcher.origin.xz) / max(catcher.origin.w, 1e-3);
+    return vec4<f32>(catcher.color.rgb, (1.0 - seen) * catcher.strength.x * exp(-d * d));
 }

@@ -48,18 +48,24 @@ pub struct ShadowCatcherSettings {
     pub color: Vec4,
     /// x: a full shadow's opacity.
     pub strength: Vec4,
+    /// xyz: the feet on the floor (world); w: how far the shadow reaches before it has faded
+    /// to 1/e, metres.
+    pub origin: Vec4,
 }
 
 impl ShadowCatcher {
-    /// A catcher under a light of `strength` (0 soft – 1 hard): a clear sun darkens the floor
-    /// it shades by about two thirds in photos; an overcast sky casts no shadow one can see
-    /// (the contact shadow under the feet is the avatar's own, in every mode).
-    pub fn new(strength: f32) -> Self {
+    /// A catcher for feet at `feet` under a light of `strength` (0 soft – 1 hard). A clear
+    /// sun darkens the floor it shades by about two thirds in photos, and its shadow stays
+    /// dark to the end (3 m to fade); a broad, soft light casts a faint shadow that fades
+    /// within about a metre, as its penumbra widens; an overcast sky, none one can see. (The
+    /// contact shadow under the feet is the avatar's own, in every mode.)
+    pub fn new(feet: Vec3, strength: f32) -> Self {
         let s = strength.clamp(0.0, 1.0);
         ShadowCatcher {
             settings: ShadowCatcherSettings {
                 color: Vec4::new(0.0, 0.0, 0.0, 1.0),
                 strength: Vec4::new(0.65 * s, 0.0, 0.0, 0.0),
+                origin: feet.extend(0.6 + 2.4 * s),
             },
         }
     }
@@ -191,7 +197,7 @@ pub fn spawn_shadow_catcher(
         .spawn((
             Name::new("shadow catcher"),
             Mesh3d(meshes.add(Plane3d::default().mesh().size(12.0, 12.0))),
-            MeshMaterial3d(materials.add(ShadowCatcher::new(strength))),
+            MeshMaterial3d(materials.add(ShadowCatcher::new(feet, strength))),
             Transform::from_translation(Vec3::new(feet.x, 0.0, feet.z)),
             NotShadowCaster,
         ))

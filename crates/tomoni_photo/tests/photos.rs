@@ -244,3 +244,39 @@ fn the_grain_of_a_real_photo_is_measured_through_its_texture() {
         assert!((got / want - 1.0).abs() < 0.2, "σ {sigma} added: measured {got:.2}, want {want:.2}");
     }
 }
+
+#[test]
+fn beside_a_real_person_with_feet_the_companion_stands_on_their_floor_at_a_persons_size() {
+    if !ready() {
+        return;
+    }
+    // Held out: OpenCV's basketball1.png (Debian `opencv-doc`), two men playing catch in an
+    // office; the one on the left stands whole, the other is cut by the frame at the hips. Marked
+    // by eye before tomoni first ran on it: the left man's feet at (100, 468), his head's top at
+    // y 85 (383 px tall). Nothing in tomoni was tuned on it.
+    let p = tomoni_photo::camera::load(&photo("basketball1.png")).unwrap();
+    let people = Finder::load(2).unwrap().find(&p.image).unwrap();
+    assert_eq!(people.len(), 2, "{} people", people.len());
+    let standing: Vec<_> = people.iter().filter(|q| q.feet().is_some()).collect();
+    assert_eq!(standing.len(), 1, "the man cut at the hips has no feet to stand on");
+    let man = standing[0];
+    let feet = man.feet().unwrap();
+    // A foot's length (25 px here) off is on the wrong part of the body.
+    assert!(feet.distance(Vec2::new(100.0, 468.0)) < 25.0, "his feet found at {feet}");
+    let other: Vec<_> = people.iter().filter(|q| q.feet().is_none()).collect();
+    let placed = place(&p.camera, Some(man), &other, 1.70, Side::Auto).unwrap();
+    eprintln!("basketball1: {placed:?}");
+    let [x, y] = placed.feet_px;
+    // On his floor at his depth: his row within 4 % of the picture (the mark is ±5 px on a
+    // motion-blurred photo; a camera height or depth 15 % off moves it further).
+    assert!((y - 468.0).abs() < 19.0, "the companion's feet on row {y:.0}, his on 468");
+    // A 1.70 m companion beside a grown man at the same depth is within −15 %…+25 % of his
+    // 383 px (men 1.55–1.95 m); drawn at the wrong depth it would be far off.
+    let ratio = placed.height_px / 383.0;
+    assert!((0.85..1.25).contains(&ratio), "{:.0} px tall beside his 383 ({ratio:.2})", placed.height_px);
+    let h = placed.person_height.unwrap();
+    assert!((1.55..1.95).contains(&h), "his height read as {h:.2} m");
+    // Beside him on the free floor between the two men, a shoulder and a gap away, not on the
+    // other man (whose left edge is at x ≈ 430).
+    assert!(x > 100.0 + 0.45 * placed.px_per_m && x < 430.0, "the companion's feet at x {x:.0}");
+}
