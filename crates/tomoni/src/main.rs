@@ -418,6 +418,7 @@ fn ceremony(c: CeremonyCmd) -> Result<(), Failure> {
                     frame: (frame_size.0, frame_size.1, every),
                     max_seconds: seconds,
                     spectator,
+                    scene: scene.clone(),
                 };
                 demo::run_ceremony_file(setup, o, chat)
             })

@@ -1,6 +1,7 @@
 //! The operator page in a real headless browser (Debian's chromium through chromium-driver,
 //! over WebDriver): the page loads from the running ceremony, its buttons step the ceremony,
 //! the state updates without a reload, and without the token it shows nothing but how to pair.
+//! A photo handed in from the page comes back with the companion stood into it.
 //! The screenshot is kept for people to look at (`operator-page.png` in the test's temp dir).
 
 use fantoccini::{ClientBuilder, Locator};
@@ -39,6 +40,21 @@ async fn until(c: &fantoccini::Client, id: &str, want: &str) -> String {
             panic!("#{id} never showed {want:?}: {t:?} (the page's error line: {error:?})");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// As [`until`], for a photo being composited: a renderer of its own, seconds on lavapipe,
+/// more while the whole test suite runs beside it.
+async fn until_long(c: &fantoccini::Client, id: &str, want: &str) -> String {
+    let t0 = Instant::now();
+    loop {
+        let t = text_of(c, id).await;
+        if t.contains(want) {
+            return t;
+        }
+        assert!(!t.contains("could not"), "#{id}: {t:?}");
+        assert!(t0.elapsed() < Duration::from_secs(180), "#{id} never showed {want:?}: {t:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -143,6 +159,45 @@ async fn the_operator_page_steps_the_ceremony_live_in_a_real_browser() {
     until(&c, "current", "2. Wait").await;
     let steps = c.find_all(Locator::Css("#steps li")).await.unwrap();
     assert_eq!(steps[1].attr("class").await.unwrap().as_deref(), Some("current"));
+    assert_eq!(
+        c.execute("return window.__tomoniMark;", vec![]).await.unwrap(),
+        serde_json::json!(42),
+        "the page reloaded"
+    );
+    // A photo from the phone: the page sends it, the companion is stood in beside the man on
+    // the left (a real photo with his feet in view, fetched at set-up), and the result shows
+    // without a reload.
+    let photo = tomoni_photo::model_dir().join("test-photos/basketball1.png");
+    assert!(photo.is_file(), "the test photos are set up by `cargo xtask test`");
+    assert!(c.find(Locator::Id("photo-desk")).await.unwrap().is_displayed().await.unwrap(), "the photo desk");
+    c.find(Locator::Id("photo-file")).await.unwrap().send_keys(photo.to_str().unwrap()).await.unwrap();
+    until(&c, "photos", "standing the companion in").await;
+    until_long(&c, "photos", "done").await;
+    let width = c
+        .execute(
+            "const i = document.querySelector('#photo-1 img'); return i && i.complete ? i.naturalWidth : 0;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let together = out.join("photos/from-the-phone/photo-1-together.jpg");
+    assert_eq!(image::image_dimensions(&together).unwrap(), (640, 480), "the composite keeps the photo's size");
+    let bytes = std::fs::read(&together).unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("compositeSynthetic"), "marked a composite");
+    // The page shows the picture itself (it may still be loading on the first look).
+    let t0 = Instant::now();
+    let mut width = width;
+    while width != serde_json::json!(640) && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        width = c
+            .execute(
+                "const i = document.querySelector('#photo-1 img'); return i && i.complete ? i.naturalWidth : 0;",
+                vec![],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(width, serde_json::json!(640), "the composited photo is not shown on the page");
     assert_eq!(
         c.execute("return window.__tomoniMark;", vec![]).await.unwrap(),
         serde_json::json!(42),

@@ -96,7 +96,7 @@ pub fn run_ceremony_file(
         Some(out) => out.join("photos"),
         None => crate::ceremony::launch::pictures_dir(),
     };
-    let mut ceremony = crate::ceremony::Ceremony::new(script, photos).map_err(Failure::Input)?;
+    let mut ceremony = crate::ceremony::Ceremony::new(script, photos.clone()).map_err(Failure::Input)?;
     ceremony.rehearsal = o.rehearse;
     if o.auto {
         ceremony.auto_wait = Some(0.8);
@@ -104,7 +104,9 @@ pub fn run_ceremony_file(
     if o.rehearse {
         println!("ceremony: REHEARSAL of {:?} ({} steps)", ceremony.script().title, ceremony.script().steps.len());
     }
-    let launch = crate::ceremony::launch::CeremonyLaunch::new(ceremony, o.operator.map(|a| (a, o.token.clone())));
+    let desk = crate::ceremony::launch::photo_desk(photos.join("from-the-phone"), &o.scene)?;
+    let launch = crate::ceremony::launch::CeremonyLaunch::new(ceremony, o.operator.map(|a| (a, o.token.clone())))
+        .with_photo_desk(desk);
     match o.headless_out {
         Some(out) => {
             let (width, height, every) = o.frame;

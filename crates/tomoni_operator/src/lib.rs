@@ -3,20 +3,25 @@
 //! pairing token, and knows nothing of the companion: actions go to a [`Handler`], state comes
 //! from a [`StatePublisher`].
 //!
+//! With a [`PhotoDesk`], the planner can also hand in a photo taken on the day (the phone's
+//! camera, from the page): it is saved, and the companion composited into it beside its person
+//! (`tomoni photo`, seconds on a CPU) while the ceremony goes on; the page shows each result.
+//!
 //! The server runs on a tokio runtime on a thread of its own (invariant: async I/O never runs on
 //! the frame loop). Publishing state never blocks the caller; a handler's wait for the frame
 //! loop's answer runs on the runtime's blocking pool with a deadline, so every request gets
 //! exactly one reply.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -74,6 +79,33 @@ impl StatePublisher {
     pub fn publish(&self, state: &serde_json::Value) {
         self.0.send_replace(Arc::from(state.to_string()));
     }
+}
+
+/// The largest photo the page takes, bytes (a 50-megapixel JPEG is about 25 MB).
+pub const MAX_PHOTO_BYTES: usize = 40 << 20;
+
+/// Composites one photo: `(the photo as saved, where to write the result)` → what was done,
+/// or why not. It takes seconds: it runs on the server's blocking pool, one at a time.
+pub type Compose = Arc<dyn Fn(&std::path::Path, &std::path::Path) -> Result<String, String> + Send + Sync>;
+
+/// Where handed-in photos go and how they are composited.
+#[derive(Clone)]
+pub struct PhotoDesk {
+    /// The folder (made if missing): `photo-N.jpg` as handed in, `photo-N-together.jpg` made.
+    pub dir: std::path::PathBuf,
+    /// The compositor.
+    pub compose: Compose,
+}
+
+/// One handed-in photo, as `GET /api/photos` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PhotoEntry {
+    /// Its number (`GET /api/photos/{id}` is the result).
+    pub id: usize,
+    /// `compositing`, `done` or `failed`.
+    pub state: &'static str,
+    /// What was done, or why not.
+    pub note: String,
 }
 
 /// A running operator server.
@@ -158,11 +190,24 @@ struct Shared {
     token: Arc<str>,
     handler: Handler,
     state: watch::Receiver<Arc<str>>,
+    photos: Option<Arc<PhotoBook>>,
+}
+
+/// The photos handed in this run, and one compositor at a time.
+struct PhotoBook {
+    desk: PhotoDesk,
+    entries: Mutex<Vec<PhotoEntry>>,
+    one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 /// Serves the page on `addr` (only there: no default on all interfaces). `token`: the pairing
 /// token, or `None` for a new random one.
-pub fn serve(addr: SocketAddr, token: Option<String>, handler: Handler) -> std::io::Result<Operator> {
+pub fn serve(
+    addr: SocketAddr,
+    token: Option<String>,
+    handler: Handler,
+    photos: Option<PhotoDesk>,
+) -> std::io::Result<Operator> {
     let token = match token {
         Some(t) if t.len() >= 8 && t.chars().all(|c| c.is_ascii_graphic()) => t,
         Some(_) => {
@@ -177,7 +222,13 @@ pub fn serve(addr: SocketAddr, token: Option<String>, handler: Handler) -> std::
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(Arc::<str>::from("{}"));
-    let shared = Shared { token: Arc::from(token.as_str()), handler, state: rx };
+    if let Some(d) = &photos {
+        std::fs::create_dir_all(&d.dir)?;
+    }
+    let photos = photos.map(|desk| {
+        Arc::new(PhotoBook { desk, entries: Mutex::new(Vec::new()), one_at_a_time: tokio::sync::Mutex::new(()) })
+    });
+    let shared = Shared { token: Arc::from(token.as_str()), handler, state: rx, photos };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let thread = std::thread::Builder::new().name("tomoni-operator".into()).spawn(move || {
@@ -219,6 +270,9 @@ fn router(shared: Shared) -> Router {
         .route("/api/resume", post(|s: State<Shared>, h: HeaderMap| act(s, h, Action::Resume)))
         .route("/api/stop", post(|s: State<Shared>, h: HeaderMap| act(s, h, Action::Stop)))
         .route("/api/jump/{n}", post(|s: State<Shared>, h: HeaderMap, Path(n): Path<usize>| act(s, h, Action::Jump(n))))
+        .route("/api/photo", post(hand_in).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)))
+        .route("/api/photos", get(list_photos))
+        .route("/api/photos/{id}", get(photo_result))
         .with_state(shared)
 }
 
@@ -292,6 +346,104 @@ async fn act(State(shared): State<Shared>, headers: HeaderMap, action: Action) -
         Err(why) => {
             (StatusCode::CONFLICT, axum::Json(serde_json::json!({"error": why, "state": state}))).into_response()
         }
+    }
+}
+
+fn no_photo_desk() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "this ceremony takes no photos"}))).into_response()
+}
+
+/// `POST /api/photo`: a JPEG or PNG as the body. Saved, then composited in the background:
+/// the answer (202) comes at once, the result is listed by `GET /api/photos` when made.
+async fn hand_in(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if !bearer_ok(&shared, &headers) {
+        return unauthorized();
+    }
+    let Some(book) = shared.photos.clone() else { return no_photo_desk() };
+    let ext = if body.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "jpg"
+    } else if body.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "png"
+    } else {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            axum::Json(serde_json::json!({"error": "not a JPEG or PNG photo"})),
+        )
+            .into_response();
+    };
+    let id = {
+        let Ok(mut entries) = book.entries.lock() else { return no_photo_desk() };
+        let id = entries.len() + 1;
+        entries.push(PhotoEntry { id, state: "compositing", note: "waiting".into() });
+        id
+    };
+    let input = book.desk.dir.join(format!("photo-{id}.{ext}"));
+    let output = book.desk.dir.join(format!("photo-{id}-together.jpg"));
+    let saved = tokio::fs::write(&input, &body).await;
+    let set = move |book: &PhotoBook, state: &'static str, note: String| {
+        if let Ok(mut entries) = book.entries.lock()
+            && let Some(e) = entries.get_mut(id - 1)
+        {
+            *e = PhotoEntry { id, state, note };
+        }
+    };
+    if let Err(e) = saved {
+        set(&book, "failed", format!("cannot save it: {e}"));
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({"error": format!("cannot save it: {e}")})),
+        )
+            .into_response();
+    }
+    tokio::spawn(async move {
+        // One compositor at a time: each is a renderer of its own.
+        let _turn = book.one_at_a_time.lock().await;
+        set(&book, "compositing", "the companion is being stood into it".into());
+        let desk = book.desk.clone();
+        let done = tokio::task::spawn_blocking(move || (desk.compose)(&input, &output))
+            .await
+            .unwrap_or_else(|e| Err(format!("the compositor failed: {e}")));
+        match done {
+            Ok(note) => set(&book, "done", note),
+            Err(why) => set(&book, "failed", why),
+        }
+    });
+    (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"id": id, "state": "compositing"}))).into_response()
+}
+
+/// `GET /api/photos`: every photo handed in, with how it went.
+async fn list_photos(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    if !bearer_ok(&shared, &headers) {
+        return unauthorized();
+    }
+    let Some(book) = &shared.photos else { return no_photo_desk() };
+    let entries = book.entries.lock().map(|e| e.clone()).unwrap_or_default();
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(serde_json::json!({ "photos": entries }))).into_response()
+}
+
+/// `GET /api/photos/{id}`: the composited JPEG (an `<img>` cannot send headers, so this also
+/// takes the token as `?token=`).
+async fn photo_result(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<usize>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let by_query = q.get("token").is_some_and(|t| same(t, &shared.token));
+    if !by_query && !bearer_ok(&shared, &headers) {
+        return unauthorized();
+    }
+    let Some(book) = &shared.photos else { return no_photo_desk() };
+    let done = book.entries.lock().ok().and_then(|e| e.get(id.wrapping_sub(1)).map(|e| e.state == "done"));
+    if done != Some(true) {
+        return (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": format!("no finished photo {id}")})))
+            .into_response();
+    }
+    match tokio::fs::read(book.desk.dir.join(format!("photo-{id}-together.jpg"))).await {
+        Ok(bytes) => {
+            ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], bytes).into_response()
+        }
+        Err(e) => (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": e.to_string()}))).into_response(),
     }
 }
 

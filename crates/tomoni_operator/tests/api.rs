@@ -1,11 +1,11 @@
 //! The operator API over real HTTP on loopback: the token is needed for every call, a wrong one
 //! changes nothing, actions reach the handler and answer once, state and its live feed follow
-//! what is published.
+//! what is published; photos handed in are saved, composited in the background and served back.
 
 use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tomoni_operator::{Action, Handler, serve};
+use tomoni_operator::{Action, Compose, Handler, PhotoDesk, serve};
 
 fn server() -> (tomoni_operator::Operator, Arc<Mutex<Vec<Action>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -14,8 +14,26 @@ fn server() -> (tomoni_operator::Operator, Arc<Mutex<Vec<Action>>>) {
         s.lock().unwrap().push(a);
         Box::new(move |_deadline| if a == Action::Resume { Err("not paused".into()) } else { Ok(a.command()) })
     });
-    let op = serve("127.0.0.1:0".parse().unwrap(), Some("test-token-123".into()), handler).unwrap();
+    let op = serve("127.0.0.1:0".parse().unwrap(), Some("test-token-123".into()), handler, None).unwrap();
     (op, seen)
+}
+
+/// A server whose compositor (the operator knows nothing of the companion: here a stand-in)
+/// writes the photo back with a mark at its end, or refuses one whose first byte after the
+/// JPEG marker is 0 ("no one in it").
+fn photo_server(dir: &std::path::Path) -> tomoni_operator::Operator {
+    let handler: Handler = Arc::new(|a| Box::new(move |_| Ok(a.command())));
+    let compose: Compose = Arc::new(|input, output| {
+        let mut bytes = std::fs::read(input).map_err(|e| e.to_string())?;
+        if bytes.get(3) == Some(&0) {
+            return Err(format!("{}: nobody in it: say where with --place", input.display()));
+        }
+        bytes.extend_from_slice(b"together");
+        std::fs::write(output, bytes).map_err(|e| e.to_string())?;
+        Ok(format!("wrote {}", output.display()))
+    });
+    let desk = PhotoDesk { dir: dir.to_path_buf(), compose };
+    serve("127.0.0.1:0".parse().unwrap(), Some("test-token-123".into()), handler, Some(desk)).unwrap()
 }
 
 #[test]
@@ -81,6 +99,54 @@ fn actions_reach_the_companion_and_state_follows_what_is_published() {
 #[test]
 fn a_short_token_is_refused() {
     let h: Handler = Arc::new(|_| Box::new(|_| Ok(String::new())));
-    let e = serve("127.0.0.1:0".parse().unwrap(), Some("abc".into()), h).err().expect("refused");
+    let e = serve("127.0.0.1:0".parse().unwrap(), Some("abc".into()), h, None).err().expect("refused");
     assert!(e.to_string().contains("--token"), "{e}");
+}
+
+#[test]
+fn photos_handed_in_are_composited_in_the_background_and_served_back_to_the_token_only() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("operator-photos");
+    let _ = std::fs::remove_dir_all(&dir);
+    let op = photo_server(&dir);
+    let base = format!("http://{}", op.addr);
+    let c = reqwest::blocking::Client::new();
+    let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 0xFF, 0xD9];
+    // Without the token nothing is taken and nothing is shown.
+    assert_eq!(c.post(format!("{base}/api/photo")).body(jpeg.to_vec()).send().unwrap().status(), 401);
+    assert_eq!(c.get(format!("{base}/api/photos")).send().unwrap().status(), 401);
+    assert_eq!(c.get(format!("{base}/api/photos/1?token=wrong-token-123")).send().unwrap().status(), 401);
+    assert!(!dir.join("photo-1.jpg").exists());
+    // Not a photo: refused, nothing saved.
+    let r = c.post(format!("{base}/api/photo")).bearer_auth("test-token-123").body("Dear friend").send().unwrap();
+    assert_eq!(r.status(), 415);
+    // A photo: taken at once (202), composited meanwhile.
+    let r = c.post(format!("{base}/api/photo")).bearer_auth("test-token-123").body(jpeg.to_vec()).send().unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<serde_json::Value>().unwrap()["id"], 1);
+    // One the compositor refuses: listed as failed, with its reason.
+    let bad = [0xFF, 0xD8, 0xFF, 0x00, 9];
+    let r = c.post(format!("{base}/api/photo")).bearer_auth("test-token-123").body(bad.to_vec()).send().unwrap();
+    assert_eq!(r.status(), 202);
+    let list = loop {
+        let l: serde_json::Value =
+            c.get(format!("{base}/api/photos")).bearer_auth("test-token-123").send().unwrap().json().unwrap();
+        if l["photos"].as_array().unwrap().iter().all(|p| p["state"] != "compositing") {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(list["photos"][0]["state"], "done", "{list}");
+    assert_eq!(list["photos"][1]["state"], "failed", "{list}");
+    assert!(list["photos"][1]["note"].as_str().unwrap().contains("--place"), "{list}");
+    // The result, to an <img> with the token in its address; the handed-in photo is kept.
+    let r = c.get(format!("{base}/api/photos/1?token=test-token-123")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert!(r.bytes().unwrap().ends_with(b"together"));
+    assert_eq!(std::fs::read(dir.join("photo-1.jpg")).unwrap(), jpeg);
+    assert_eq!(c.get(format!("{base}/api/photos/2?token=test-token-123")).send().unwrap().status(), 404);
+    // A ceremony without a photo desk says so.
+    let (plain, _) = server();
+    let r = c.get(format!("http://{}/api/photos", plain.addr)).bearer_auth("test-token-123").send().unwrap();
+    assert_eq!(r.status(), 404);
 }

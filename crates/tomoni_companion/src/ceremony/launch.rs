@@ -31,19 +31,56 @@ pub struct RunOptions {
     pub max_seconds: f32,
     /// Live on a desktop: a second window with the guests' view (for a TV or projector).
     pub spectator: bool,
+    /// The scene the ceremony was started with: photos handed in on the operator page are
+    /// composited with the same persona, avatar and assets.
+    pub scene: crate::setup::SceneArgs,
 }
 
 /// A ceremony ready to install into an app, with its operator page if one was asked for.
 pub struct CeremonyLaunch {
     ceremony: Ceremony,
     operator: Option<(SocketAddr, Option<String>)>,
+    photos: Option<tomoni_operator::PhotoDesk>,
 }
 
 impl CeremonyLaunch {
     /// A ceremony, with its operator page at `operator` (address, token) if given.
     pub fn new(ceremony: Ceremony, operator: Option<(SocketAddr, Option<String>)>) -> Self {
-        Self { ceremony, operator }
+        Self { ceremony, operator, photos: None }
     }
+
+    /// The operator page also takes photos from the planner's phone and composites the
+    /// companion into them.
+    pub fn with_photo_desk(mut self, desk: tomoni_operator::PhotoDesk) -> Self {
+        self.photos = Some(desk);
+        self
+    }
+}
+
+/// A photo desk that stands the companion into each photo handed in, as `tomoni photo` does,
+/// in a process of its own (a renderer per photo; never the ceremony's frame loop), with the
+/// ceremony's persona, avatar and assets; results in `dir`.
+pub fn photo_desk(dir: PathBuf, scene: &crate::setup::SceneArgs) -> Result<tomoni_operator::PhotoDesk, Failure> {
+    let me = std::env::current_exe().map_err(|e| Failure::Runtime(format!("cannot find tomoni itself: {e}")))?;
+    let scene = scene.clone();
+    let compose: tomoni_operator::Compose = std::sync::Arc::new(move |input, output| {
+        let mut c = std::process::Command::new(&me);
+        c.arg("photo").arg("--background").arg(input).arg("--out").arg(output).args(["--expression", "happy"]);
+        for (flag, v) in [("--config", &scene.config), ("--avatar", &scene.avatar), ("--assets", &scene.assets)] {
+            if let Some(v) = v {
+                c.arg(flag).arg(v);
+            }
+        }
+        if let Some(p) = &scene.persona {
+            c.args(["--persona", p]);
+        }
+        let o = c.output().map_err(|e| format!("{}: {e}", me.display()))?;
+        let said = |b: &[u8]| {
+            String::from_utf8_lossy(b).lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+        };
+        if o.status.success() { Ok(said(&o.stdout)) } else { Err(said(&o.stderr)) }
+    });
+    Ok(tomoni_operator::PhotoDesk { dir, compose })
 }
 
 /// The operator server, kept as long as the app runs; its address for the desktop panel.
@@ -65,7 +102,7 @@ fn state_json(s: &CeremonyStatus, xr: bool, audio: &str) -> serde_json::Value {
 /// Adds the ceremony to `app` (which carries the control plane it is steered through): its
 /// plugin and the operator page (printed with its pairing link and a QR code). `xr`: whether glasses show it.
 pub fn install(app: &mut App, launch: CeremonyLaunch, xr: bool, audio: &str) -> Result<(), Failure> {
-    let CeremonyLaunch { mut ceremony, operator } = launch;
+    let CeremonyLaunch { mut ceremony, operator, photos } = launch;
     // Steered through the control plane: the app must carry it (`crate::commands::ControlPlugin`).
     if !app.world().contains_resource::<ControlInbox>() {
         return Err(Failure::Runtime("a ceremony needs the control plane (ControlPlugin) in the app".into()));
@@ -91,7 +128,7 @@ pub fn install(app: &mut App, launch: CeremonyLaunch, xr: bool, audio: &str) -> 
                 Err(_) => Err("the companion did not answer in time".into()),
             })
         });
-        let server = tomoni_operator::serve(addr, token, handler)
+        let server = tomoni_operator::serve(addr, token, handler, photos)
             .map_err(|e| Failure::Input(format!("--operator {addr}: cannot serve the operator page: {e}")))?;
         let publisher = server.publisher();
         let audio = audio.to_string();
