@@ -112,6 +112,27 @@ fn the_companion_casts_its_shadow_away_from_the_light_on_the_photos_floor() {
     let (soft, hard) = (s_left + s_right, l_left + l_right);
     assert!(soft < hard / 2, "soft light: {s_left}+{s_right} px shadowed vs {hard} px under a hard one");
     assert!(soft > 500 && s_left.abs_diff(s_right) < soft / 4, "the contact shadow: {s_left} left, {s_right} right");
+
+    // Given back as photos, the first companion is a person whose shadow is on the floor: the
+    // light is read from it (this avatar's toon shading hides it from the outline), on the
+    // side it was cast from, about as high (45°) and hard (0.9).
+    for (light, sign) in [("left", -1.0), ("right", 1.0)] {
+        let again = d.join(format!("{light}-again.jpg"));
+        let report = photo(&[
+            "--background",
+            d.join(format!("{light}.jpg")).to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+        ])
+        .unwrap();
+        let l = &report["light"];
+        eprintln!("read from the {light}-lit photo: {l}");
+        assert_eq!(l["cue"], "shadow", "{l}");
+        assert!(f(&l["from"][0]) * sign > 0.5, "the light is from the {light}: {l}");
+        let elevation = f(&l["from"][1]).asin().to_degrees();
+        assert!((30.0..60.0).contains(&elevation), "the light {elevation:.0}° high, not 45°: {l}");
+        assert!(f(&l["strength"]) > 0.6, "a hard light read as soft: {l}");
+    }
 }
 
 #[test]

@@ -15,6 +15,7 @@
 //! asset loading reports errors only in the log, and a user deserves a message and exit code.
 
 pub mod clips;
+pub mod glb;
 pub mod life;
 pub mod pose;
 pub mod profile;

@@ -12,16 +12,8 @@
 //! [`to_vrm0`] runs the rules backwards. It exists to make 0.x test avatars from the default
 //! avatar (no registry package ships a 0.x avatar); it is not a user feature.
 
+pub use crate::glb::{Glb, parse_glb, write_glb};
 use serde_json::{Map, Value, json};
-
-/// A binary glTF split into its JSON document and its BIN chunk.
-#[derive(Debug, Clone)]
-pub struct Glb {
-    /// The JSON chunk.
-    pub json: Value,
-    /// The BIN chunk (empty when there is none).
-    pub bin: Vec<u8>,
-}
 
 /// What [`prepare`] did to a file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,41 +29,6 @@ impl Prepared {
     pub fn changed(&self) -> bool {
         self.migrated || !self.filled.is_empty()
     }
-}
-
-/// Splits a `.vrm` (binary glTF) into JSON and BIN (read and checked by
-/// [`crate::vrm_check`]'s GLB reader).
-pub fn parse_glb(bytes: &[u8]) -> Result<Glb, String> {
-    let (json, bin) = crate::vrm_check::glb_parts(bytes)?;
-    Ok(Glb { json, bin: bin.map(<[u8]>::to_vec).unwrap_or_default() })
-}
-
-/// Joins JSON and BIN into a binary glTF, the buffer's length set to the BIN chunk's.
-pub fn write_glb(glb: &Glb) -> Vec<u8> {
-    let mut doc = glb.json.clone();
-    if !glb.bin.is_empty()
-        && let Some(b) = doc.pointer_mut("/buffers/0")
-    {
-        b["byteLength"] = json!(glb.bin.len());
-    }
-    let mut j = serde_json::to_vec(&doc).unwrap_or_default();
-    j.resize(j.len().next_multiple_of(4), b' ');
-    let mut bin = glb.bin.clone();
-    bin.resize(bin.len().next_multiple_of(4), 0);
-    let total = 12 + 8 + j.len() + if bin.is_empty() { 0 } else { 8 + bin.len() };
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"glTF");
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(j.len() as u32).to_le_bytes());
-    out.extend_from_slice(&0x4E4F_534Au32.to_le_bytes());
-    out.extend_from_slice(&j);
-    if !bin.is_empty() {
-        out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-        out.extend_from_slice(&0x004E_4942u32.to_le_bytes());
-        out.extend_from_slice(&bin);
-    }
-    out
 }
 
 /// Whether the document is VRM 0.x (`extensions.VRM` and no `VRMC_vrm`).

@@ -98,7 +98,7 @@ pub fn load(path: &Path) -> Result<Checked, VrmError> {
     let bytes = read_glb(path).map_err(err)?;
     // Read first, so a broken file is named for what is wrong with it; only migration's own
     // failures are called that.
-    let glb = crate::vrm0::parse_glb(&bytes).map_err(err)?;
+    let glb = crate::glb::parse_glb(&bytes).map_err(err)?;
     let prepared = crate::vrm0::prepare(glb).map_err(|e| err(format!("cannot migrate this VRM 0.x file: {e}")))?;
     let (shown, report) = match &prepared {
         Some((b, r)) => (b.as_slice(), r.clone()),
@@ -140,7 +140,7 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<VrmInfo, String> {
 }
 
 fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
-    let (doc, bin) = glb_parts(bytes)?;
+    let (doc, bin) = crate::glb::parts(bytes)?;
     check_structure(&doc, bin.map(<[u8]>::len), dir)?;
     let ext = doc.pointer("/extensions/VRMC_vrm").ok_or_else(|| {
         if doc.pointer("/extensions/VRM").is_some() {
@@ -194,37 +194,6 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
         migrated_from_vrm0: false,
         filled_defaults: 0,
     })
-}
-
-/// A binary glTF's JSON document and its BIN chunk (`None`: there is none), each checked
-/// against the file, with errors that say where. The one GLB reader: the check and the 0.x
-/// migration both use it.
-pub(crate) fn glb_parts(bytes: &[u8]) -> Result<(Value, Option<&[u8]>), String> {
-    let json = glb_json(bytes)?;
-    let doc: Value = serde_json::from_slice(json)
-        .map_err(|e| format!("glTF JSON chunk is not valid JSON at line {}, column {}: {e}", e.line(), e.column()))?;
-    Ok((doc, glb_bin(bytes, json.len())?))
-}
-
-/// The BIN chunk that follows the JSON chunk (`None`: there is none), checked against the
-/// file's real length.
-fn glb_bin(bytes: &[u8], json_len: usize) -> Result<Option<&[u8]>, String> {
-    let at = 20 + json_len.next_multiple_of(4);
-    if at + 8 > bytes.len() {
-        return Ok(None);
-    }
-    let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-    let len = u32_at(at) as usize;
-    if u32_at(at + 4) != 0x004E_4942 {
-        return Err(format!("the chunk at byte {at} is not the BIN chunk"));
-    }
-    if at + 8 + len > bytes.len() {
-        return Err(format!(
-            "the BIN chunk at byte {at} says {len} bytes, but the file ends {} bytes later: truncated or corrupt",
-            bytes.len() - at - 8
-        ));
-    }
-    Ok(Some(&bytes[at + 8..at + 8 + len]))
 }
 
 /// Buffers, views, accessors and the node tree: what a renderer would otherwise read out of
@@ -344,29 +313,6 @@ fn check_structure(doc: &Value, bin: Option<usize>, dir: Option<&Path>) -> Resul
         }
     }
     Ok(())
-}
-
-/// The JSON chunk of a binary glTF.
-fn glb_json(bytes: &[u8]) -> Result<&[u8], String> {
-    if bytes.len() < 20 {
-        return Err(format!("only {} bytes: too short for a binary glTF (.vrm) file", bytes.len()));
-    }
-    let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-    if &bytes[0..4] != b"glTF" {
-        return Err("not a binary glTF file (a .vrm must start with the bytes `glTF`)".into());
-    }
-    if u32_at(4) != 2 {
-        return Err(format!("binary glTF version {} at byte 4; expected 2", u32_at(4)));
-    }
-    let total = u32_at(8) as usize;
-    if total > bytes.len() {
-        return Err(format!("header says {total} bytes but the file has {}: truncated", bytes.len()));
-    }
-    let len = u32_at(12) as usize;
-    if u32_at(16) != 0x4E4F_534A {
-        return Err("first chunk at byte 12 is not the JSON chunk".into());
-    }
-    bytes.get(20..20 + len).ok_or_else(|| format!("JSON chunk of {len} bytes runs past the end of the file"))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ fn bench(c: &mut Criterion) {
     let mut finder = tomoni_photo::people::Finder::load(2).unwrap();
     let people = finder.find(&big).unwrap();
     assert_eq!(people.len(), 1, "the astronaut is one person");
+    let camera = tomoni_photo::camera::load(&path).unwrap().camera;
     let layer = image::RgbaImage::from_fn(1100, 2000, |x, y| {
         let inside = ((x as f32 - 550.0) / 400.0).powi(2) + ((y as f32 - 1000.0) / 980.0).powi(2) < 1.0;
         image::Rgba([90, 100, 160, if inside { 255 } else { 0 }])
@@ -35,7 +36,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode (load, EXIF, upright)", |b| b.iter(|| tomoni_photo::camera::load(&path).unwrap()));
     g.bench_function("find people (2 threads)", |b| b.iter(|| finder.find(&big).unwrap()));
     g.bench_function("match light", |b| b.iter(|| tomoni_photo::composite::estimate(&big)));
-    g.bench_function("light direction (outlines)", |b| b.iter(|| tomoni_photo::light::estimate(&big, &people)));
+    g.bench_function("light direction (outlines)", |b| {
+        b.iter(|| tomoni_photo::light::estimate(&big, &people, &camera))
+    });
     g.bench_function("composite 1100x2000 layer", |b| {
         b.iter(|| tomoni_photo::composite::composite(&big, &layer, (2400, 900), &people, m))
     });

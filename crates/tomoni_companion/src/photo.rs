@@ -64,7 +64,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let height = setup.look.avatar.height;
     let placement = tomoni_photo::place::place(&photo.camera, person.map(|i| &people[i]), &others, height, req.place)
         .map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
-    let light = req.light.light(&photo.image, &people);
+    let light = req.light.light(&photo.image, &people, &photo.camera);
     let t1 = std::time::Instant::now();
     // The companion's box in the photo: its height above the feet and a little below, arms'
     // width to each side, and the floor its shadow falls on.
@@ -73,7 +73,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let hp = placement.height_px;
     let (mut x0, mut x1) = (fx - hp * 0.45, fx + hp * 0.45);
     let (mut y0, mut y1) = (fy - hp * 1.08, fy + hp * 0.06);
-    for q in tomoni_photo::place::shadow_floor(&placement, &light, height).map(|p| photo.camera.project(p)) {
+    for q in tomoni_photo::place::shadow_floor(&placement, light.from.into(), height).map(|p| photo.camera.project(p)) {
         (x0, x1, y0, y1) = (x0.min(q.x), x1.max(q.x), y0.min(q.y), y1.max(q.y));
     }
     let (x0, x1) = (x0.max(0.0), x1.min(w as f32));

@@ -9,8 +9,16 @@
 //! confounded by dark hair on top and shoes below, so the light is taken as 45° high, and as
 //! coming from the camera's side of the person (a photographer's habit; a back-lit person is
 //! not told apart).
+//!
+//! Where a person's feet are seen, their own shadow on the floor says more, and is read first
+//! ([`from_shadows`]): the floor around their feet is looked at in sixteen directions; a
+//! direction clearly darker than the rest is where the shadow falls, so the light comes from
+//! the opposite side; how far the shadow reaches, against the person's height, is the light's
+//! height; how much darker it is, the light's hardness.
 
+use crate::camera::Camera;
 use crate::people::Person;
+use crate::place::stance;
 use glam::{Vec2, Vec3};
 use image::RgbImage;
 
@@ -26,20 +34,28 @@ pub struct Light {
     pub side: f32,
     /// How hard the light is: 0 overcast or studio-soft, 1 a clear sun.
     pub strength: f32,
-    /// Outline points the estimate rests on (0: the default light).
+    /// Outline points the estimate rests on (0: the default light, or read from a shadow).
     pub samples: usize,
+    /// What it was read from: `default`, `chosen`, `outline` or `shadow`.
+    pub cue: &'static str,
 }
 
 impl Light {
     /// When no one is in the photo: from the front-left above, half-soft (the stage's key).
-    pub const DEFAULT: Light = Light { from: [-0.40, 0.70, 0.60], side: -0.4, strength: 0.35, samples: 0 };
+    pub const DEFAULT: Light =
+        Light { from: [-0.40, 0.70, 0.60], side: -0.4, strength: 0.35, samples: 0, cue: "default" };
 
     /// From a sideways part and a hardness, at [`ELEVATION_DEG`].
     pub fn from_side(side: f32, strength: f32, samples: usize) -> Light {
         let side = side.clamp(-1.0, 1.0);
         let (azimuth, elevation) = (side * 75f32.to_radians(), ELEVATION_DEG.to_radians());
         let from = Vec3::new(azimuth.sin() * elevation.cos(), elevation.sin(), azimuth.cos() * elevation.cos());
-        Light { from: from.to_array(), side, strength: strength.clamp(0.0, 1.0), samples }
+        Light { from: from.to_array(), side, strength: strength.clamp(0.0, 1.0), samples, cue: "outline" }
+    }
+
+    /// Chosen by the person (`--light`), not read.
+    fn chosen(side: f32, strength: f32) -> Light {
+        Light { cue: "chosen", ..Light::from_side(side, strength, 0) }
     }
 }
 
@@ -60,14 +76,14 @@ pub enum LightChoice {
 }
 
 impl LightChoice {
-    /// The light: chosen, or estimated from `people` in `photo`.
-    pub fn light(self, photo: &RgbImage, people: &[Person]) -> Light {
+    /// The light: chosen, or estimated from `people` in `photo` (taken through `camera`).
+    pub fn light(self, photo: &RgbImage, people: &[Person], camera: &Camera) -> Light {
         match self {
-            LightChoice::Auto => estimate(photo, people),
-            LightChoice::Left => Light::from_side(-1.0, 0.9, 0),
-            LightChoice::Right => Light::from_side(1.0, 0.9, 0),
-            LightChoice::Front => Light::from_side(0.0, 0.5, 0),
-            LightChoice::Soft => Light::from_side(0.0, 0.0, 0),
+            LightChoice::Auto => estimate(photo, people, camera),
+            LightChoice::Left => Light::chosen(-1.0, 0.9),
+            LightChoice::Right => Light::chosen(1.0, 0.9),
+            LightChoice::Front => Light::chosen(0.0, 0.5),
+            LightChoice::Soft => Light::chosen(0.0, 0.0),
         }
     }
 }
@@ -101,11 +117,132 @@ impl std::fmt::Display for LightChoice {
 /// Fewer outline points than this (a person a few pixels tall) says nothing.
 const MIN_SAMPLES: usize = 60;
 
-/// The photo's light, from everyone in it; [`Light::DEFAULT`] with no one.
-pub fn estimate(photo: &RgbImage, people: &[Person]) -> Light {
+/// The photo's light, from everyone in it: their shadows where one is clearly seen, else their
+/// outlines; [`Light::DEFAULT`] with no one.
+pub fn estimate(photo: &RgbImage, people: &[Person], camera: &Camera) -> Light {
+    if let Some(l) = from_shadows(photo, people, camera) {
+        return l;
+    }
     let frame = photo.dimensions();
     let outline: Vec<(Vec2, Vec2)> = people.iter().flat_map(|p| p.outline(2.0, frame)).collect();
     fit(photo, &outline).unwrap_or(Light::DEFAULT)
+}
+
+/// Directions looked along the floor around each person's feet.
+const SECTORS: usize = 16;
+
+/// A shadow at least this much darker along its middle than the floor's median direction is
+/// one (floors have texture and uneven light; a clear sun's shadow is 40–70 % darker, an
+/// office's soft one 10 %).
+const MIN_SHADOW_CONTRAST: f32 = 0.15;
+
+/// From the shadows of the people whose feet are seen: the most contrasted one. `None` when no
+/// one's feet are seen, or no direction is clearly darker.
+pub fn from_shadows(photo: &RgbImage, people: &[Person], camera: &Camera) -> Option<Light> {
+    people.iter().filter_map(|p| shadow_of(photo, p, people, camera)).max_by(|a, b| a.strength.total_cmp(&b.strength))
+}
+
+/// Floor luminance along direction `k` of [`SECTORS`] (0 = +x, turning towards −z), at
+/// distances `r` metres from `at`; `None` where the floor is out of the picture or a person
+/// covers it.
+fn floor_along(photo: &RgbImage, people: &[Person], camera: &Camera, at: Vec3, k: f32, r: f32) -> Option<f32> {
+    let a = k / SECTORS as f32 * std::f32::consts::TAU;
+    let p = at + Vec3::new(a.cos(), 0.0, -a.sin()) * r;
+    if p.z > -0.2 {
+        return None;
+    }
+    let px = camera.project(p);
+    let (w, h) = photo.dimensions();
+    if px.x < 1.0 || px.y < 1.0 || px.x > w as f32 - 2.0 || px.y > h as f32 - 2.0 {
+        return None;
+    }
+    if people.iter().any(|q| q.mask_at(px.x, px.y) > 0.2) {
+        return None;
+    }
+    Some(luminance(photo, px))
+}
+
+/// Where `person`'s shadow falls, if it is clearly seen.
+fn shadow_of(photo: &RgbImage, person: &Person, people: &[Person], camera: &Camera) -> Option<Light> {
+    let st = stance(camera, person)?;
+    // From past the contact shadow (0.45 m) to 1.6 m: where a person's shadow is under any
+    // light higher than 45°, and beside them, not the far floor's other lighting.
+    let radii: Vec<f32> = (0..12).map(|i| 0.45 + i as f32 * 0.1).collect();
+    let mut mean = [f32::NAN; SECTORS];
+    for (k, m) in mean.iter_mut().enumerate() {
+        let seen: Vec<f32> = radii
+            .iter()
+            .flat_map(|&r| [-0.3f32, 0.0, 0.3].map(move |j| (r, j)))
+            .filter_map(|(r, j)| floor_along(photo, people, camera, st.stands, k as f32 + j, r))
+            .collect();
+        // Half the samples at least: a direction mostly out of the picture says nothing.
+        if seen.len() * 2 >= radii.len() * 3 {
+            *m = seen.iter().sum::<f32>() / seen.len() as f32;
+        }
+    }
+    let mut known: Vec<f32> = mean.iter().copied().filter(|m| m.is_finite()).collect();
+    if known.len() < SECTORS / 2 {
+        return None;
+    }
+    known.sort_by(f32::total_cmp);
+    let floor = known[known.len() / 2];
+    let (dark_k, dark) = mean
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.is_finite())
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(k, m)| (k, *m))?;
+    // A direction's mean holds the lit floor either side of a narrow shadow too: this only
+    // points the way; the shadow is judged along its middle below.
+    let contrast = 1.0 - dark / floor.max(1e-4);
+    if contrast < MIN_SHADOW_CONTRAST / 3.0 {
+        return None;
+    }
+    // The shadow's direction: the darkening-weighted mean of the darkest sector and its two
+    // neighbours, so it is not snapped to 22.5° steps.
+    let mut dir = Vec2::ZERO;
+    for d in [-1i32, 0, 1] {
+        let k = (dark_k as i32 + d).rem_euclid(SECTORS as i32) as usize;
+        if mean[k].is_finite() {
+            let a = k as f32 / SECTORS as f32 * std::f32::consts::TAU;
+            dir += Vec2::new(a.cos(), -a.sin()) * (1.0 - mean[k] / floor).max(0.0);
+        }
+    }
+    let dir = dir.normalize_or(Vec2::X);
+    let dark_a = dir.y.atan2(dir.x);
+    // Darkening at `r` along that way: the darkest of five lines a few degrees apart, as a
+    // shadow a body wide is narrow against the sector it was found in.
+    let along = |r: f32| {
+        let k = -dark_a / std::f32::consts::TAU * SECTORS as f32;
+        [-0.4f32, -0.2, 0.0, 0.2, 0.4]
+            .iter()
+            .filter_map(|j| floor_along(photo, people, camera, st.stands, k + j, r))
+            .map(|l| 1.0 - l / floor)
+            .reduce(f32::max)
+    };
+    // Along its middle: how far it reaches (the farthest distance still half as dark as the
+    // darkest direction's mean, out to 4 m) and how dark it is there (a direction's mean also
+    // holds the lit floor either side of a narrow shadow).
+    let inside: Vec<(f32, f32)> = (0..36)
+        .map(|i| 0.45 + i as f32 * 0.1)
+        .filter_map(|r| along(r).map(|c| (r, c)))
+        .filter(|&(_, c)| c > contrast * 0.5)
+        .collect();
+    let reach = inside.last()?.0;
+    let core = inside.iter().map(|&(_, c)| c).sum::<f32>() / inside.len() as f32;
+    if core < MIN_SHADOW_CONTRAST || inside.len() < 3 {
+        return None;
+    }
+    // The head's shadow is at the reach: its height over that distance is the light's.
+    let elevation = (st.height / reach).atan().clamp(20f32.to_radians(), 75f32.to_radians());
+    // Towards the light: against the shadow on the floor, then up.
+    let flat = Vec3::new(-dir.x, 0.0, -dir.y);
+    let from = flat * elevation.cos() + Vec3::Y * elevation.sin();
+    // A clear sun's shadow is about two thirds darker than the lit floor: that is full
+    // hardness (and what the shadow catcher draws for it).
+    let strength = (core / 0.65).clamp(0.0, 1.0);
+    let side = (from.x / elevation.cos().max(1e-3)).clamp(-1.0, 1.0);
+    Some(Light { from: from.to_array(), side, strength, samples: 0, cue: "shadow" })
 }
 
 /// Fits the light to outline points (inside point, outward normal in photo axes, y down).
@@ -232,6 +369,7 @@ mod tests {
     fn too_few_outline_points_say_nothing() {
         let (img, outline) = ellipsoid(Vec3::X, 0.1, 0.8);
         assert!(fit(&img, &outline[..10]).is_none());
-        assert!(estimate(&img, &[]).samples == 0);
+        let camera = Camera { focal_35mm: 26.0, source: crate::camera::LensSource::Default, width: 400, height: 600 };
+        assert_eq!(estimate(&img, &[], &camera).cue, "default");
     }
 }

@@ -9,18 +9,14 @@
 use crate::PhotoError;
 use crate::camera::Camera;
 use crate::people::{Person, kp};
-use glam::{Vec2, Vec3};
+use glam::Vec3;
 
-/// Floor points (camera space) the companion's shadow can reach under `light`: around its feet
+/// Floor points (camera space) the companion's shadow can reach under a light from `from`
+/// (towards the light, camera space): around its feet
 /// and around the shadow of its head, half a metre each way (arms and the contact shadow). The
 /// rendered box must hold them, or the shadow is cut at its edge.
-pub fn shadow_floor(
-    placement: &Placement,
-    light: &crate::light::Light,
-    height: f32,
-) -> impl Iterator<Item = Vec3> + use<> {
+pub fn shadow_floor(placement: &Placement, from: Vec3, height: f32) -> impl Iterator<Item = Vec3> + use<> {
     let feet = Vec3::from_array(placement.feet);
-    let from = Vec3::from_array(light.from);
     // Along the light from the head down to the floor; a low light's shadow is cut at 2.5
     // heights (the catcher floor ends 6 m out anyway).
     let run = Vec3::new(-from.x, 0.0, -from.z) * (height / from.y.max(0.1));
@@ -103,6 +99,31 @@ pub fn person_height(p: &Person) -> f32 {
     eyes.distance(p.feet_world()) + EYES_TO_CROWN
 }
 
+/// Where a person stands, read off the photo.
+#[derive(Debug, Clone, Copy)]
+pub struct Stance {
+    /// The floor point under the middle of their feet, camera space, metres (so `-stands.y` is
+    /// the camera's height above the floor).
+    pub stands: Vec3,
+    /// Pixels per metre at their depth.
+    pub px_per_m: f32,
+    /// Their height, metres.
+    pub height: f32,
+}
+
+/// Where `p` stands, if their feet are seen: their real height from the 3-D pose against their
+/// floor-to-eyes span in pixels gives pixels per metre, so their depth, so the floor point.
+pub fn stance(camera: &Camera, p: &Person) -> Option<Stance> {
+    let floor_px = p.feet()?;
+    let k = &p.keypoints;
+    let eyes_px = (k[kp::LEFT_EYE].at() + k[kp::RIGHT_EYE].at()) * 0.5;
+    let height = person_height(p);
+    // Floor to eyes: the same span in metres and in pixels.
+    let px_per_m = floor_px.distance(eyes_px) / (height - EYES_TO_CROWN);
+    let depth = camera.focal_px() / px_per_m;
+    Some(Stance { stands: camera.ray(floor_px.x, floor_px.y) * depth, px_per_m, height })
+}
+
 /// Places a companion `height` metres tall beside `person` (or at an explicit floor point).
 /// `others`: everyone else in the photo (the companion does not stand on them).
 pub fn place(
@@ -132,20 +153,11 @@ pub fn place(
                 .into(),
         ));
     };
-    let Some(floor_px) = p.feet() else {
+    let Some(Stance { stands, px_per_m, height: real }) = stance(camera, p) else {
         return Err(PhotoError::Placement(
             "the person's feet are not in the photo, so the floor cannot be found: say where with --place X,Z".into(),
         ));
     };
-    let k = &p.keypoints;
-    let eyes_px = (k[kp::LEFT_EYE].at() + k[kp::RIGHT_EYE].at()) * 0.5;
-    let real = person_height(p);
-    // Floor to eyes: the same span in metres and in pixels.
-    let span_m = real - EYES_TO_CROWN;
-    let px_per_m = floor_px.distance(eyes_px) / span_m;
-    let depth = f / px_per_m;
-    let on_floor = |px: Vec2| camera.ray(px.x, px.y) * depth;
-    let stands = on_floor(floor_px);
     // Beside them: their half shoulder width, a gap, and the companion's own half width
     // (shoulders about a quarter of its height).
     let shoulders = p.world_at(kp::LEFT_SHOULDER).distance(p.world_at(kp::RIGHT_SHOULDER));

@@ -205,7 +205,7 @@ fn the_light_is_read_off_the_people_and_turns_with_the_photo() {
         let mirrored = image::imageops::flip_horizontal(&p.image);
         for (img, sign) in [(&p.image, side), (&mirrored, -side)] {
             let people = finder.find(img).unwrap();
-            let light = tomoni_photo::light::estimate(img, &people);
+            let light = tomoni_photo::light::estimate(img, &people, &p.camera);
             assert!(light.samples > 200, "{name}: {light:?}");
             assert!(light.side * sign > 0.3, "{name} (sign {sign}): {light:?}");
             // Above and in front of the person: the shadow falls behind, away from the light.
