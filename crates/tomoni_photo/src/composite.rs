@@ -24,6 +24,9 @@ pub struct Match {
     /// The photo's grain: its sensor noise, σ in 8-bit levels ([`noise_sigma`]), given to the
     /// companion's pixels too, so it is not the one clean thing in a grainy photo.
     pub noise: f32,
+    /// The photo's blur: σ of a Gaussian, pixels ([`blur_sigma`]); the companion is softened
+    /// to match, so it is not the one sharp thing in a soft or shaken photo.
+    pub blur: f32,
 }
 
 /// The photo's white balance and exposure relative to a neutral, mid-grey scene.
@@ -50,7 +53,81 @@ pub fn estimate(photo: &RgbImage) -> Match {
     // (the avatar is lit by its own lights, already about right for an indoor photo).
     let exposure = (grey / 0.18).sqrt().clamp(0.6, 1.25);
     let saturation = ((chroma / n.max(1.0)) as f32 / 0.08).clamp(0.0, 1.0);
-    Match { white, exposure, saturation, noise: noise_sigma(photo) }
+    Match { white, exposure, saturation, noise: noise_sigma(photo), blur: blur_sigma(photo) }
+}
+
+/// A render's own edge: antialiased, about half a pixel soft.
+const RENDER_BLUR: f32 = 0.5;
+
+/// The photo's blur, σ of a Gaussian in pixels, from its strongest edges (Hu & de Haan 2006):
+/// blurring again by a known σₐ lowers a step edge's steepest gradient by
+/// √(σ² + σₐ²) / σ, so the ratio measured gives σ. The median over the steepest 2 % of a
+/// central region (at most 1024 × 1024) ignores the few edges that are sharper or softer than
+/// the photo (a focused face, a blurred background).
+pub fn blur_sigma(photo: &RgbImage) -> f32 {
+    use image::{ImageBuffer, Luma};
+    const SIGMA_A: f32 = 1.5;
+    let (w, h) = photo.dimensions();
+    let (cw, ch) = (w.min(1024), h.min(1024));
+    if cw < 16 || ch < 16 {
+        return 0.0;
+    }
+    let (x0, y0) = ((w - cw) / 2, (h - ch) / 2);
+    let grey: ImageBuffer<Luma<f32>, Vec<f32>> = ImageBuffer::from_fn(cw, ch, |x, y| {
+        let p = photo.get_pixel(x0 + x, y0 + y);
+        Luma([(f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / 3.0])
+    });
+    let again = image::imageops::blur(&grey, SIGMA_A);
+    let grad = |im: &ImageBuffer<Luma<f32>, Vec<f32>>, x: u32, y: u32| {
+        let gx = im.get_pixel(x + 1, y)[0] - im.get_pixel(x - 1, y)[0];
+        let gy = im.get_pixel(x, y + 1)[0] - im.get_pixel(x, y - 1)[0];
+        0.5 * gx.hypot(gy)
+    };
+    // Edges well inside the region (the re-blur's border is not the photo's).
+    let m = 6;
+    let mut edges: Vec<(f32, u32, u32)> = Vec::new();
+    for y in m..ch - m {
+        for x in m..cw - m {
+            let g = grad(&grey, x, y);
+            // Steeper than any sensor noise: 8 levels a pixel.
+            if g > 8.0 {
+                edges.push((g, x, y));
+            }
+        }
+    }
+    if edges.len() < 50 {
+        return 0.0;
+    }
+    edges.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top = &edges[..(edges.len() / 50).max(50).min(edges.len())];
+    let mut ratios: Vec<f32> = top.iter().map(|&(g, x, y)| g / grad(&again, x, y).max(1e-3)).collect();
+    let mid = ratios.len() / 2;
+    let (_, r, _) = ratios.select_nth_unstable_by(mid, f32::total_cmp);
+    if *r <= 1.0 + 1e-3 {
+        return 8.0;
+    }
+    // A one-pixel step, sampled and differenced, already reads as σ 0.84: that much is the
+    // measurement's own, not the photo's (measured on the unit test's sharp scene).
+    let seen = (SIGMA_A / (*r * *r - 1.0).sqrt()).min(8.0);
+    (seen * seen - 0.84 * 0.84).max(0.0).sqrt()
+}
+
+/// `layer` softened by a Gaussian of `sigma` pixels, in premultiplied alpha (so its edge
+/// blends into transparency, not into a dark fringe).
+fn soften(layer: &RgbaImage, sigma: f32) -> RgbaImage {
+    use image::{ImageBuffer, Rgba};
+    let pre: ImageBuffer<Rgba<f32>, Vec<f32>> = ImageBuffer::from_fn(layer.width(), layer.height(), |x, y| {
+        let p = layer.get_pixel(x, y);
+        let a = f32::from(p[3]) / 255.0;
+        Rgba([f32::from(p[0]) * a, f32::from(p[1]) * a, f32::from(p[2]) * a, f32::from(p[3])])
+    });
+    let soft = image::imageops::blur(&pre, sigma);
+    RgbaImage::from_fn(layer.width(), layer.height(), |x, y| {
+        let p = soft.get_pixel(x, y);
+        let a = p[3] / 255.0;
+        let un = |c: f32| if a > 1e-4 { (c / a).round().clamp(0.0, 255.0) as u8 } else { 0 };
+        image::Rgba([un(p[0]), un(p[1]), un(p[2]), p[3].round().clamp(0.0, 255.0) as u8])
+    })
 }
 
 /// A photo's noise, σ in 8-bit levels (Immerkær 1996, made robust): the 3 × 3 mask
@@ -110,6 +187,15 @@ pub(crate) fn linear_to_srgb(c: f32) -> u8 {
 pub fn composite(photo: &RgbImage, layer: &RgbaImage, at: (u32, u32), people: &[Person], m: Match) -> RgbImage {
     let mut out = photo.clone();
     let (w, h) = out.dimensions();
+    // As soft as the photo: what it adds to the render's own half-pixel edge.
+    let extra = (m.blur * m.blur - RENDER_BLUR * RENDER_BLUR).max(0.0).sqrt();
+    let softened;
+    let layer = if extra > 0.3 {
+        softened = soften(layer, extra);
+        &softened
+    } else {
+        layer
+    };
     for (lx, ly, p) in layer.enumerate_pixels() {
         let (x, y) = (at.0 + lx, at.1 + ly);
         if x >= w || y >= h || p[3] == 0 {
@@ -230,6 +316,33 @@ mod tests {
     }
 
     #[test]
+    fn the_photos_blur_is_measured_and_given_to_the_companion() {
+        // Tuning data: the scene's edges, sharp and blurred by a known σ, read within 25 %.
+        let sharp = scene(0.0);
+        assert!(blur_sigma(&sharp) < 0.8, "a sharp scene read as σ {}", blur_sigma(&sharp));
+        for sigma in [1.5f32, 3.0] {
+            let soft = image::imageops::blur(&sharp, sigma);
+            let got = blur_sigma(&soft);
+            eprintln!("scene blurred by σ {sigma}: measured {got:.2}");
+            assert!((got / sigma - 1.0).abs() < 0.25, "σ {sigma}: measured {got}");
+        }
+        // A hard-edged companion laid into a blurred photo gets a soft edge: its edge's
+        // steepest step is lower, by about the photo's blur.
+        let layer = RgbaImage::from_fn(100, 100, |x, _| image::Rgba([200, 200, 200, if x < 50 { 255 } else { 0 }]));
+        let photo = RgbImage::from_pixel(200, 200, image::Rgb([20, 20, 20]));
+        let step = |blur: f32| {
+            let m = Match { white: [1.0; 3], exposure: 1.0, saturation: 1.0, noise: 0.0, blur };
+            let out = composite(&photo, &layer, (50, 50), &[], m);
+            (60..100)
+                .map(|x| i32::from(out.get_pixel(x, 100)[0]) - i32::from(out.get_pixel(x + 1, 100)[0]))
+                .max()
+                .unwrap()
+        };
+        let (hard, soft) = (step(0.0), step(3.0));
+        assert!(soft * 3 < hard, "the edge's steepest step: {hard} sharp, {soft} at σ 3");
+    }
+
+    #[test]
     fn the_photos_grain_is_measured_and_given_to_the_companion() {
         // A clean render measures (almost) no grain; σ 2, 5 and 10 are read within 20 %.
         assert!(noise_sigma(&scene(0.0)) < 0.8, "{}", noise_sigma(&scene(0.0)));
@@ -242,7 +355,7 @@ mod tests {
         let layer = RgbaImage::from_pixel(200, 200, image::Rgba([120, 100, 90, 255]));
         for sigma in [0.0, 6.0] {
             let photo = scene(sigma);
-            let m = Match { white: [1.0; 3], exposure: 1.0, saturation: 1.0, noise: noise_sigma(&photo) };
+            let m = Match { white: [1.0; 3], exposure: 1.0, saturation: 1.0, noise: noise_sigma(&photo), blur: 0.0 };
             let out = composite(&photo, &layer, (20, 20), &[], m);
             let patch = image::imageops::crop_imm(&out, 20, 20, 200, 200).to_image();
             let got = noise_sigma(&patch);
