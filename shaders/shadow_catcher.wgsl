@@ -15,8 +15,6 @@
 }
 
 struct ShadowCatcher {
-    // The shadow's colour (linear; black darkens without tinting).
-    color: vec4<f32>,
     // x: a full shadow's opacity.
     strength: vec4<f32>,
     // xyz: the feet on the floor (world); w: how far the shadow reaches before it has faded
@@ -44,5 +42,6 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
         }
     }
     let d = distance(in.world_position.xz, catcher.origin.xz) / max(catcher.origin.w, 1e-3);
-    return vec4<f32>(catcher.color.rgb, (1.0 - seen) * catcher.strength.x * exp(-d * d));
+    // Black: a shadow darkens the floor under it without tinting it.
+    return vec4<f32>(0.0, 0.0, 0.0, (1.0 - seen) * catcher.strength.x * exp(-d * d));
 }

@@ -478,8 +478,7 @@ pub fn photo(
             let target = out.join(format!("{name}.jpg"));
             let bar: String = (0..20).map(|k| if k * photos.len() < 20 * (i + 1) { '#' } else { '.' }).collect();
             eprint!("[{bar}] {}/{} {} … ", i + 1, photos.len(), p.display());
-            let mut c = std::process::Command::new(&me);
-            c.arg("photo").arg("--background").arg(p).arg("--out").arg(&target);
+            let mut c = tomoni_companion::setup::photo_command(&me, &scene, p, &target);
             c.arg("--place").arg(place_arg(place)).arg("--light").arg(light.to_string());
             if let Some(e) = &expression {
                 c.args(["--expression", e]);
@@ -487,21 +486,13 @@ pub fn photo(
             if let Some(g) = gesture {
                 c.args(["--gesture", g.name()]);
             }
-            for (flag, v) in [("--config", &scene.config), ("--avatar", &scene.avatar), ("--assets", &scene.assets)] {
-                if let Some(v) = v {
-                    c.arg(flag).arg(v);
-                }
-            }
-            if let Some(p) = &scene.persona {
-                c.args(["--persona", p]);
-            }
             let o = c.output().map_err(|e| Failure::Runtime(format!("{}: {e}", me.display())))?;
             if o.status.success() {
                 eprintln!("{}", target.display());
             } else {
                 failed += 1;
-                let why = String::from_utf8_lossy(&o.stderr);
-                eprintln!("failed: {}", why.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("?"));
+                let why = tomoni_companion::setup::last_line(&o.stderr);
+                eprintln!("failed: {}", if why.is_empty() { "?" } else { &why });
             }
         }
         return if failed == 0 {

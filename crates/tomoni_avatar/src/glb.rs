@@ -13,6 +13,12 @@ pub struct Glb {
     pub bin: Vec<u8>,
 }
 
+/// The elements of array field `key` of a glTF JSON object (none when it is missing or not an
+/// array: the spec's optional lists).
+pub(crate) fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
 /// A binary glTF's JSON document and its BIN chunk (`None`: there is none), each checked
 /// against the file, with errors that say where. The one GLB reader: the check and the 0.x
 /// migration both use it.

@@ -28,11 +28,14 @@ pub enum SceneLight {
         strength: f32,
         /// How far the shadows reach from the camera, metres (the cascade is fitted to it).
         reach: f32,
+        /// Where the companion's feet touch the floor (world): the shadow catcher is centred
+        /// there.
+        feet: Vec3,
     },
 }
 
-/// A floor that draws only the shadows on it (black at their opacity): laid over a photo or
-/// the passthrough view, it darkens the real floor where the companion stands. The project's
+/// A floor that draws only the shadows on it (black at their opacity): laid over a photo, it
+/// darkens the real floor where the companion's shadow falls. The project's
 /// WGSL: `shaders/shadow_catcher.wgsl`.
 #[derive(Asset, TypePath, AsBindGroup, Clone, Debug)]
 pub struct ShadowCatcher {
@@ -44,8 +47,6 @@ pub struct ShadowCatcher {
 /// What [`ShadowCatcher`] darkens, and how much.
 #[derive(ShaderType, Clone, Copy, Debug)]
 pub struct ShadowCatcherSettings {
-    /// The shadow's colour, linear (black: darkens without tinting).
-    pub color: Vec4,
     /// x: a full shadow's opacity.
     pub strength: Vec4,
     /// xyz: the feet on the floor (world); w: how far the shadow reaches before it has faded
@@ -63,7 +64,6 @@ impl ShadowCatcher {
         let s = strength.clamp(0.0, 1.0);
         ShadowCatcher {
             settings: ShadowCatcherSettings {
-                color: Vec4::new(0.0, 0.0, 0.0, 1.0),
                 strength: Vec4::new(0.65 * s, 0.0, 0.0, 0.0),
                 origin: feet.extend(0.6 + 2.4 * s),
             },
@@ -113,8 +113,9 @@ impl Plugin for StagePlugin {
                 move |mut commands: Commands,
                       light: Res<SceneLight>,
                       mut meshes: ResMut<Assets<Mesh>>,
-                      mut materials: ResMut<Assets<StandardMaterial>>| {
-                    spawn_lights(&mut commands, *light);
+                      mut materials: ResMut<Assets<StandardMaterial>>,
+                      mut catchers: ResMut<Assets<ShadowCatcher>>| {
+                    spawn_lights(&mut commands, *light, &mut meshes, &mut catchers);
                     if !transparent {
                         commands.spawn((
                             Floor,
@@ -133,7 +134,14 @@ impl Plugin for StagePlugin {
     }
 }
 
-fn spawn_lights(commands: &mut Commands, light: SceneLight) {
+/// The scene's lights; under a photo's light that casts a visible shadow, the shadow catcher
+/// too (below that, neither the shadow pass nor the catcher: nothing would show).
+fn spawn_lights(
+    commands: &mut Commands,
+    light: SceneLight,
+    meshes: &mut Assets<Mesh>,
+    catchers: &mut Assets<ShadowCatcher>,
+) {
     match light {
         SceneLight::Stage => {
             commands.spawn((
@@ -147,8 +155,10 @@ fn spawn_lights(commands: &mut Commands, light: SceneLight) {
                 Transform::from_xyz(3.0, 2.0, 1.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
             ));
         }
-        SceneLight::Photo { from, strength, reach } => {
+        SceneLight::Photo { from, strength, reach, feet } => {
             let s = strength.clamp(0.0, 1.0);
+            // The catcher draws a shadow at 0.65 × hardness: under 0.05 none would show.
+            let shadow = s >= 0.05;
             // One cascade over the few metres the companion and its shadow span: a sharp map
             // where it matters (the default spreads four over 150 m).
             let cascades = CascadeShadowConfigBuilder {
@@ -161,11 +171,7 @@ fn spawn_lights(commands: &mut Commands, light: SceneLight) {
             .build();
             commands.spawn((
                 Name::new("photo key light"),
-                DirectionalLight {
-                    illuminance: 6_000.0 + 6_000.0 * s,
-                    shadow_maps_enabled: casts_shadow(s),
-                    ..default()
-                },
+                DirectionalLight { illuminance: 6_000.0 + 6_000.0 * s, shadow_maps_enabled: shadow, ..default() },
                 cascades,
                 Transform::from_translation(from.normalize_or(Vec3::Y)).looking_at(Vec3::ZERO, Vec3::Y),
             ));
@@ -175,33 +181,18 @@ fn spawn_lights(commands: &mut Commands, light: SceneLight) {
                 DirectionalLight { illuminance: 1_000.0 + 4_000.0 * (1.0 - s), ..default() },
                 Transform::from_xyz(0.0, 0.4, 1.0).looking_at(Vec3::ZERO, Vec3::Y),
             ));
+            if shadow {
+                // 12 m square, centred under the feet.
+                commands.spawn((
+                    Name::new("shadow catcher"),
+                    Mesh3d(meshes.add(Plane3d::default().mesh().size(12.0, 12.0))),
+                    MeshMaterial3d(catchers.add(ShadowCatcher::new(feet, s))),
+                    Transform::from_translation(Vec3::new(feet.x, 0.0, feet.z)),
+                    NotShadowCaster,
+                ));
+            }
         }
     }
-}
-
-/// Whether a photo's light of `strength` casts a shadow one can see (the catcher draws it at
-/// 0.65 × strength): below this, the shadow pass and the catcher are left out.
-pub fn casts_shadow(strength: f32) -> bool {
-    strength >= 0.05
-}
-
-/// Spawns a [`ShadowCatcher`] floor, 12 m square, centred under the feet.
-pub fn spawn_shadow_catcher(
-    commands: &mut Commands,
-    meshes: &mut Assets<Mesh>,
-    materials: &mut Assets<ShadowCatcher>,
-    feet: Vec3,
-    strength: f32,
-) -> Entity {
-    commands
-        .spawn((
-            Name::new("shadow catcher"),
-            Mesh3d(meshes.add(Plane3d::default().mesh().size(12.0, 12.0))),
-            MeshMaterial3d(materials.add(ShadowCatcher::new(feet, strength))),
-            Transform::from_translation(Vec3::new(feet.x, 0.0, feet.z)),
-            NotShadowCaster,
-        ))
-        .id()
 }
 
 /// The virtual floor (hidden when the real one shows through).

@@ -12,6 +12,7 @@
 //! [`to_vrm0`] runs the rules backwards. It exists to make 0.x test avatars from the default
 //! avatar (no registry package ships a 0.x avatar); it is not a user feature.
 
+use crate::glb::items;
 pub use crate::glb::{Glb, parse_glb, write_glb};
 use serde_json::{Map, Value, json};
 
@@ -62,7 +63,7 @@ fn add_missing_uvs(glb: &mut Glb) -> Vec<String> {
         .collect();
     let mut added = Vec::new();
     let mut by_count: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
-    let meshes = glb.json.get("meshes").and_then(Value::as_array).map_or(0, Vec::len);
+    let meshes = items(&glb.json, "meshes").len();
     for mi in 0..meshes {
         let prims = glb.json["meshes"][mi]["primitives"].as_array().map_or(0, Vec::len);
         for pi in 0..prims {
@@ -131,9 +132,9 @@ fn rotate_y180(glb: &mut Glb) -> Result<(), String> {
     }
     // Each accessor once: they may be shared between primitives.
     let mut vectors = std::collections::BTreeSet::new();
-    for m in doc.get("meshes").and_then(Value::as_array).into_iter().flatten() {
-        for p in m.get("primitives").and_then(Value::as_array).into_iter().flatten() {
-            let targets = p.get("targets").and_then(Value::as_array).into_iter().flatten();
+    for m in items(doc, "meshes").iter() {
+        for p in items(m, "primitives").iter() {
+            let targets = items(p, "targets").iter();
             for attrs in std::iter::once(p.get("attributes")).flatten().chain(targets) {
                 for key in ["POSITION", "NORMAL", "TANGENT"] {
                     if let Some(a) = attrs.get(key).and_then(Value::as_u64) {
@@ -144,8 +145,8 @@ fn rotate_y180(glb: &mut Glb) -> Result<(), String> {
         }
     }
     let mut channels = Vec::new();
-    for a in doc.get("animations").and_then(Value::as_array).into_iter().flatten() {
-        for c in a.get("channels").and_then(Value::as_array).into_iter().flatten() {
+    for a in items(doc, "animations").iter() {
+        for c in items(a, "channels").iter() {
             let path = c.pointer("/target/path").and_then(Value::as_str).unwrap_or("");
             let sampler =
                 c.get("sampler").and_then(Value::as_u64).and_then(|s| a.pointer(&format!("/samplers/{s}/output")));
@@ -157,11 +158,8 @@ fn rotate_y180(glb: &mut Glb) -> Result<(), String> {
         }
     }
     channels.extend(vectors);
-    let matrices: std::collections::BTreeSet<usize> = doc
-        .get("skins")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let matrices: std::collections::BTreeSet<usize> = items(doc, "skins")
+        .iter()
         .filter_map(|s| s.get("inverseBindMatrices").and_then(Value::as_u64).map(|a| a as usize))
         .collect();
     for a in channels {
@@ -301,7 +299,7 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
     rotate_y180(glb)?;
     let doc = &mut glb.json;
     let v0 = doc.pointer("/extensions/VRM").cloned().unwrap_or(Value::Null);
-    let node_count = doc.get("nodes").and_then(Value::as_array).map_or(0, Vec::len);
+    let node_count = items(doc, "nodes").len();
     let node_of_mesh = |doc: &Value, mesh: u64| -> Option<usize> {
         doc.get("nodes")?.as_array()?.iter().position(|n| n.get("mesh").and_then(Value::as_u64) == Some(mesh))
     };
@@ -359,11 +357,8 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
     strip_nulls(&mut meta);
 
     // Expressions.
-    let materials: Vec<String> = doc
-        .get("materials")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let materials: Vec<String> = items(doc, "materials")
+        .iter()
         .map(|m| m.get("name").and_then(Value::as_str).unwrap_or("").to_string())
         .collect();
     let (mut preset, mut custom) = (Map::new(), Map::new());
@@ -373,7 +368,7 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
         let name = g.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let preset_name = g.get("presetName").and_then(Value::as_str).unwrap_or("unknown").to_lowercase();
         let mut morphs = Vec::new();
-        for b in g.get("binds").and_then(Value::as_array).into_iter().flatten() {
+        for b in items(g, "binds").iter() {
             let (Some(mesh), Some(index)) =
                 (b.get("mesh").and_then(Value::as_u64), b.get("index").and_then(Value::as_u64))
             else {
@@ -383,16 +378,10 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
             morphs.push(json!({"node": node, "index": index, "weight": f(b.get("weight"), 100.0) * 0.01}));
         }
         let (mut colors, mut transforms) = (Vec::new(), Vec::new());
-        for mv in g.get("materialValues").and_then(Value::as_array).into_iter().flatten() {
+        for mv in items(g, "materialValues").iter() {
             let name = mv.get("materialName").and_then(Value::as_str).unwrap_or("");
             let prop = mv.get("propertyName").and_then(Value::as_str).unwrap_or("");
-            let t: Vec<f64> = mv
-                .get("targetValue")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_f64)
-                .collect();
+            let t: Vec<f64> = items(mv, "targetValue").iter().filter_map(Value::as_f64).collect();
             let Some(material) = materials.iter().position(|m| m == name) else { continue };
             if prop == "_MainTex_ST" && t.len() >= 4 {
                 transforms
@@ -428,7 +417,7 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
     // First person and look-at.
     let fp = v0.get("firstPerson").cloned().unwrap_or(Value::Null);
     let mut annotations = Vec::new();
-    for a in fp.get("meshAnnotations").and_then(Value::as_array).into_iter().flatten() {
+    for a in items(&fp, "meshAnnotations").iter() {
         let Some(node) = a.get("mesh").and_then(Value::as_u64).and_then(|m| node_of_mesh(doc, m)) else { continue };
         let kind = match a.get("firstPersonFlag").and_then(Value::as_str).unwrap_or("Auto") {
             "Both" => "both",
@@ -467,11 +456,8 @@ pub fn migrate(glb: &mut Glb) -> Result<(), String> {
     let ext = doc["extensions"].as_object_mut().ok_or("`extensions` is not an object")?;
     ext.remove("VRM");
     ext.insert("VRMC_vrm".into(), vrm);
-    let mut used: Vec<String> = doc
-        .get("extensionsUsed")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let mut used: Vec<String> = items(doc, "extensionsUsed")
+        .iter()
         .filter_map(|v| v.as_str().map(str::to_string))
         .filter(|e| e != "VRM")
         .collect();
@@ -518,14 +504,14 @@ fn strip_nulls(v: &mut Value) {
 /// of their own. A leaf gets a tail node 7 cm on along its own offset (0.x implied it).
 fn migrate_springs(doc: &mut Value, v0: &Value) -> Result<Option<Value>, String> {
     let sa = v0.get("secondaryAnimation").cloned().unwrap_or(Value::Null);
-    let node_count = doc.get("nodes").and_then(Value::as_array).map_or(0, Vec::len);
+    let node_count = items(doc, "nodes").len();
     let (mut colliders, mut groups) = (Vec::new(), Vec::new());
-    for (gi, g) in sa.get("colliderGroups").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (gi, g) in items(&sa, "colliderGroups").iter().enumerate() {
         let node = g.get("node").and_then(Value::as_u64).filter(|&n| (n as usize) < node_count).ok_or_else(|| {
             format!("extensions.VRM.secondaryAnimation.colliderGroups[{gi}].node is missing or out of range")
         })?;
         let mut members = Vec::new();
-        for c in g.get("colliders").and_then(Value::as_array).into_iter().flatten() {
+        for c in items(g, "colliders").iter() {
             members.push(colliders.len());
             colliders.push(json!({"node": node, "shape": {"sphere": {
                 "offset": unity_vec(c.get("offset"), [0.0; 3]),
@@ -534,7 +520,7 @@ fn migrate_springs(doc: &mut Value, v0: &Value) -> Result<Option<Value>, String>
         groups.push(json!({"name": format!("colliderGroup{gi}"), "colliders": members}));
     }
     let mut springs = Vec::new();
-    for (bi, g) in sa.get("boneGroups").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (bi, g) in items(&sa, "boneGroups").iter().enumerate() {
         let joint = |node: usize| {
             json!({"node": node, "hitRadius": f(g.get("hitRadius"), 0.02), "stiffness": f(g.get("stiffiness"), 1.0),
                    "gravityPower": f(g.get("gravityPower"), 0.0), "gravityDir": unity_vec(g.get("gravityDir"), [0.0, -1.0, 0.0]),
@@ -545,20 +531,14 @@ fn migrate_springs(doc: &mut Value, v0: &Value) -> Result<Option<Value>, String>
             .and_then(Value::as_str)
             .filter(|c| !c.is_empty())
             .map_or_else(|| format!("spring{bi}"), str::to_string);
-        let collider_groups: Vec<u64> = g
-            .get("colliderGroups")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let collider_groups: Vec<u64> = items(g, "colliderGroups")
+            .iter()
             .filter_map(Value::as_u64)
             .filter(|&c| (c as usize) < groups.len())
             .collect();
         let center = g.get("center").and_then(Value::as_i64).filter(|&c| c >= 0 && (c as usize) < node_count);
-        let mut starts: Vec<usize> = g
-            .get("bones")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let mut starts: Vec<usize> = items(g, "bones")
+            .iter()
             .filter_map(Value::as_u64)
             .map(|b| b as usize)
             .filter(|&b| b < node_count)
@@ -573,14 +553,8 @@ fn migrate_springs(doc: &mut Value, v0: &Value) -> Result<Option<Value>, String>
                     ));
                 }
                 chain.push(joint(at));
-                let children: Vec<usize> = doc["nodes"][at]
-                    .get("children")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_u64)
-                    .map(|c| c as usize)
-                    .collect();
+                let children: Vec<usize> =
+                    items(&doc["nodes"][at], "children").iter().filter_map(Value::as_u64).map(|c| c as usize).collect();
                 starts.extend(children.iter().skip(1).rev());
                 match children.first() {
                     Some(&c) => at = c,
@@ -609,13 +583,7 @@ fn migrate_springs(doc: &mut Value, v0: &Value) -> Result<Option<Value>, String>
 
 /// Adds a child 7 cm on from `leaf` along its own offset from its parent; returns its index.
 fn add_tail(doc: &mut Value, leaf: usize) -> usize {
-    let t: Vec<f64> = doc["nodes"][leaf]
-        .get("translation")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect();
+    let t: Vec<f64> = items(&doc["nodes"][leaf], "translation").iter().filter_map(Value::as_f64).collect();
     let len = t.iter().map(|x| x * x).sum::<f64>().sqrt();
     let dir = if t.len() == 3 && len > 1e-9 { [t[0] / len, t[1] / len, t[2] / len] } else { [0.0, -1.0, 0.0] };
     let name = doc["nodes"][leaf].get("name").and_then(Value::as_str).unwrap_or("joint").to_string();

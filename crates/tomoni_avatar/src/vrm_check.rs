@@ -199,7 +199,7 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
 /// Buffers, views, accessors and the node tree: what a renderer would otherwise read out of
 /// bounds (a mangled body) or loop on.
 fn check_structure(doc: &Value, bin: Option<usize>, dir: Option<&Path>) -> Result<(), String> {
-    let arr = |k: &str| doc.get(k).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let arr = |k: &str| crate::glb::items(doc, k);
     let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
     let buffers: Vec<u64> = arr("buffers")
         .iter()

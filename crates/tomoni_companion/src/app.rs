@@ -41,6 +41,17 @@ pub struct Setup {
     pub hearing: Option<crate::hearing::HearFrom>,
 }
 
+impl Setup {
+    /// Where a headless or just-started viewer is (at the origin, at the configured eye
+    /// height, looking down −z) and where the companion stands beside them, as configured:
+    /// what renders, recordings and the spectator camera start from.
+    pub fn start_pose(&self) -> (Vec3, tomoni_core::placement::RootPose) {
+        let viewer = Vec3::new(0.0, self.config.viewer.eye_height, 0.0);
+        let pose = tomoni_core::placement::ViewerPose { position: viewer, yaw: 0.0 };
+        (viewer, tomoni_core::placement::companion_pose(&pose, &self.config.placement))
+    }
+}
+
 /// Resolves config and persona once ([`crate::setup::resolve`]) and checks the avatar.
 pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
     let r = crate::setup::resolve(args.config.as_deref(), args.persona.as_deref(), args.assets.as_deref())?;
@@ -237,11 +248,7 @@ pub fn run_interactive(
 fn spawn_spectator_window(app: &mut App, setup: &Setup) -> Entity {
     use bevy::camera::RenderTarget;
     use bevy::window::WindowRef;
-    let viewer = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
-    let anchor = tomoni_core::placement::companion_pose(
-        &tomoni_core::placement::ViewerPose { position: viewer, yaw: 0.0 },
-        &setup.config.placement,
-    );
+    let (viewer, anchor) = setup.start_pose();
     let (at, look, fov) = crate::ceremony::spectator_view(
         Vec3::new(viewer.x, 0.0, viewer.z),
         anchor.translation,

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tomoni_avatar::{AvatarReady, Companion, Life};
 use tomoni_core::behaviour::{Conversation, MouthWeights};
-use tomoni_core::placement::{ViewerPose, companion_pose};
 use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
 
 /// What the demo does.
@@ -134,8 +133,7 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
     bridge.timeline = Some(Vec::with_capacity(1024));
     let mut app = base_app(&setup, AppMode::Headless, false);
     app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / f64::from(FPS))));
-    let viewer = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
-    let anchor = companion_pose(&ViewerPose { position: viewer, yaw: 0.0 }, &setup.config.placement);
+    let (viewer, anchor) = setup.start_pose();
     // A medium shot from where a friend would stand to talk: in front, at eye height.
     let h = setup.look.avatar.height;
     let forward = anchor.rotation * Vec3::Z;

@@ -11,9 +11,9 @@ use bevy::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tomoni_avatar::bevy_vrm1::prelude::SetExpressions;
-use tomoni_avatar::stage::{SceneLight, ShadowCatcher, casts_shadow, spawn_shadow_catcher};
+use tomoni_avatar::stage::SceneLight;
 use tomoni_avatar::{AvatarReady, Companion};
-use tomoni_core::placement::{RootPose, ViewerPose, companion_pose};
+use tomoni_core::placement::RootPose;
 use tomoni_core::{AppMode, CompanionAnchor, ViewerHead};
 use tomoni_xr::views::{View, view_camera};
 
@@ -118,8 +118,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             (lens, feet, Transform::from_translation(lens), p.fov_y)
         }
         None => {
-            let eye = Vec3::new(0.0, setup.config.viewer.eye_height, 0.0);
-            let anchor = companion_pose(&ViewerPose { position: eye, yaw: 0.0 }, &setup.config.placement);
+            let (eye, anchor) = setup.start_pose();
             let cam = view_camera(req.view, &anchor, setup.look.avatar.height, eye);
             (eye, anchor, Transform { translation: cam.position, rotation: cam.rotation, ..default() }, cam.fov_y)
         }
@@ -129,24 +128,13 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         crate::capture::spawn_image_camera(app.world_mut(), "render camera", (req.width, req.height), fov_y, camera_at);
     let mut warm_up = None;
     if let Some(p) = req.photo {
-        let feet = anchor.translation;
-        let strength = p.light.strength;
         app.insert_resource(SceneLight::Photo {
             from: Vec3::from_array(p.light.from),
-            strength,
+            strength: p.light.strength,
             // The companion, and its shadow as long again behind it.
             reach: -p.feet.z + 4.0,
-        })
-        .add_systems(
-            Startup,
-            move |mut commands: Commands,
-                  mut meshes: ResMut<Assets<Mesh>>,
-                  mut catchers: ResMut<Assets<ShadowCatcher>>| {
-                if casts_shadow(strength) {
-                    spawn_shadow_catcher(&mut commands, &mut meshes, &mut catchers, feet, strength);
-                }
-            },
-        );
+            feet: anchor.translation,
+        });
         // Only the companion's part of the photo's frame, at the photo's own resolution.
         let sub = bevy::camera::SubCameraView {
             full_size: UVec2::new(p.full.0, p.full.1),

@@ -1,6 +1,7 @@
 //! One configuration: the app config, the persona and the avatar are found and checked once,
 //! here, and everything else (the renderer, the live companion, `chat`, `doctor`) takes the
 //! result. Nothing runs on a guess: a file that is named but unusable is an error naming it.
+//! A `tomoni photo` run as a process of its own gets the same scene ([`photo_command`]).
 
 use crate::error::Failure;
 use std::path::{Path, PathBuf};
@@ -118,4 +119,26 @@ impl Resolved {
             avatar: AvatarSpec { path: PathBuf::from(&self.persona.avatar.path), height: self.persona.avatar.height },
         }
     }
+}
+
+/// `tomoni photo --background IN --out OUT` with `scene`'s config, persona, avatar and assets,
+/// as a process of its own (each render is an app of its own): a folder's photos one by one,
+/// and the photos handed in at a ceremony. Callers add their own choices (place, light, face).
+pub fn photo_command(me: &Path, scene: &SceneArgs, background: &Path, out: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(me);
+    c.arg("photo").arg("--background").arg(background).arg("--out").arg(out);
+    for (flag, v) in [("--config", &scene.config), ("--avatar", &scene.avatar), ("--assets", &scene.assets)] {
+        if let Some(v) = v {
+            c.arg(flag).arg(v);
+        }
+    }
+    if let Some(p) = &scene.persona {
+        c.args(["--persona", p]);
+    }
+    c
+}
+
+/// The last line a [`photo_command`] wrote: what it made, or why it could not.
+pub fn last_line(output: &[u8]) -> String {
+    String::from_utf8_lossy(output).lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
 }

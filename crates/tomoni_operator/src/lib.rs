@@ -97,6 +97,13 @@ pub struct PhotoDesk {
     pub compose: Compose,
 }
 
+impl PhotoDesk {
+    /// Where photo `id`'s composite is written.
+    fn result(&self, id: usize) -> std::path::PathBuf {
+        self.dir.join(format!("photo-{id}-together.jpg"))
+    }
+}
+
 /// One handed-in photo, as `GET /api/photos` lists it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PhotoEntry {
@@ -310,15 +317,14 @@ async fn state(State(shared): State<Shared>, headers: HeaderMap) -> Response {
     json_state(&s)
 }
 
-/// Server-sent events: the state now, then each new state. `EventSource` cannot send headers,
-/// so this one stream also takes the token as `?token=`.
+/// Server-sent events: the state now, then each new state (the token also as `?token=`:
+/// `EventSource` cannot send headers).
 async fn events(
     State(shared): State<Shared>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let by_query = q.get("token").is_some_and(|t| same(t, &shared.token));
-    if !by_query && !bearer_ok(&shared, &headers) {
+    if !bearer_or_query_ok(&shared, &headers, &q) {
         return unauthorized();
     }
     let rx = shared.state.clone();
@@ -349,8 +355,18 @@ async fn act(State(shared): State<Shared>, headers: HeaderMap, action: Action) -
     }
 }
 
+/// For what cannot send headers (`EventSource`, an `<img>`): the token as `?token=` will do.
+fn bearer_or_query_ok(shared: &Shared, headers: &HeaderMap, q: &HashMap<String, String>) -> bool {
+    q.get("token").is_some_and(|t| same(t, &shared.token)) || bearer_ok(shared, headers)
+}
+
+/// `{"error": why}` with `status`.
+fn error(status: StatusCode, why: impl Into<String>) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": why.into() }))).into_response()
+}
+
 fn no_photo_desk() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "this ceremony takes no photos"}))).into_response()
+    error(StatusCode::NOT_FOUND, "this ceremony takes no photos")
 }
 
 /// `POST /api/photo`: a JPEG or PNG as the body. Saved, then composited in the background:
@@ -365,11 +381,7 @@ async fn hand_in(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     } else if body.starts_with(b"\x89PNG\r\n\x1a\n") {
         "png"
     } else {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            axum::Json(serde_json::json!({"error": "not a JPEG or PNG photo"})),
-        )
-            .into_response();
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not a JPEG or PNG photo");
     };
     let id = {
         let Ok(mut entries) = book.entries.lock() else { return no_photo_desk() };
@@ -378,7 +390,7 @@ async fn hand_in(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         id
     };
     let input = book.desk.dir.join(format!("photo-{id}.{ext}"));
-    let output = book.desk.dir.join(format!("photo-{id}-together.jpg"));
+    let output = book.desk.result(id);
     let saved = tokio::fs::write(&input, &body).await;
     let set = move |book: &PhotoBook, state: &'static str, note: String| {
         if let Ok(mut entries) = book.entries.lock()
@@ -389,11 +401,7 @@ async fn hand_in(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     };
     if let Err(e) = saved {
         set(&book, "failed", format!("cannot save it: {e}"));
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(serde_json::json!({"error": format!("cannot save it: {e}")})),
-        )
-            .into_response();
+        return error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot save it: {e}"));
     }
     tokio::spawn(async move {
         // One compositor at a time: each is a renderer of its own.
@@ -429,21 +437,19 @@ async fn photo_result(
     Path(id): Path<usize>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let by_query = q.get("token").is_some_and(|t| same(t, &shared.token));
-    if !by_query && !bearer_ok(&shared, &headers) {
+    if !bearer_or_query_ok(&shared, &headers, &q) {
         return unauthorized();
     }
     let Some(book) = &shared.photos else { return no_photo_desk() };
     let done = book.entries.lock().ok().and_then(|e| e.get(id.wrapping_sub(1)).map(|e| e.state == "done"));
     if done != Some(true) {
-        return (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": format!("no finished photo {id}")})))
-            .into_response();
+        return error(StatusCode::NOT_FOUND, format!("no finished photo {id}"));
     }
-    match tokio::fs::read(book.desk.dir.join(format!("photo-{id}-together.jpg"))).await {
+    match tokio::fs::read(book.desk.result(id)).await {
         Ok(bytes) => {
             ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], bytes).into_response()
         }
-        Err(e) => (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": e.to_string()}))).into_response(),
+        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }
 }
 

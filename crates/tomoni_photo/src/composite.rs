@@ -1,7 +1,9 @@
 //! Putting the rendered companion into the photo (its layer carries its shadows, drawn by the
-//! shadow catcher: black at their opacity, so laying it over darkens the floor), its colours brought to the photo's white balance and exposure, and the people kept on
-//! top where they overlap it; then a JPEG of the same size that keeps the photo's EXIF and says
-//! it is a composite (XMP `Iptc4xmpExt:DigitalSourceType`).
+//! shadow catcher: black at their opacity, so laying it over darkens the floor): its colours
+//! brought to the photo's white balance and exposure, its edges to the photo's blur and its
+//! pixels given the photo's grain, and the people kept on top where they overlap it; then a
+//! JPEG of the same size that keeps the photo's EXIF and says it is a composite (XMP
+//! `Iptc4xmpExt:DigitalSourceType`).
 
 use crate::PhotoError;
 use crate::people::Person;
@@ -56,6 +58,11 @@ pub fn estimate(photo: &RgbImage) -> Match {
     Match { white, exposure, saturation, noise: noise_sigma(photo), blur: blur_sigma(photo) }
 }
 
+/// A pixel's grey level, 0–255 (the mean of its channels: what grain and blur are measured on).
+fn grey(p: &image::Rgb<u8>) -> f32 {
+    (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / 3.0
+}
+
 /// A render's own edge: antialiased, about half a pixel soft.
 const RENDER_BLUR: f32 = 0.5;
 
@@ -73,10 +80,8 @@ pub fn blur_sigma(photo: &RgbImage) -> f32 {
         return 0.0;
     }
     let (x0, y0) = ((w - cw) / 2, (h - ch) / 2);
-    let grey: ImageBuffer<Luma<f32>, Vec<f32>> = ImageBuffer::from_fn(cw, ch, |x, y| {
-        let p = photo.get_pixel(x0 + x, y0 + y);
-        Luma([(f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / 3.0])
-    });
+    let grey: ImageBuffer<Luma<f32>, Vec<f32>> =
+        ImageBuffer::from_fn(cw, ch, |x, y| Luma([grey(photo.get_pixel(x0 + x, y0 + y))]));
     let again = image::imageops::blur(&grey, SIGMA_A);
     let grad = |im: &ImageBuffer<Luma<f32>, Vec<f32>>, x: u32, y: u32| {
         let gx = im.get_pixel(x + 1, y)[0] - im.get_pixel(x - 1, y)[0];
@@ -139,18 +144,15 @@ pub fn noise_sigma(photo: &RgbImage) -> f32 {
     if w < 3 || h < 3 {
         return 0.0;
     }
-    let grey = |x: u32, y: u32| {
-        let p = photo.get_pixel(x, y);
-        (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / 3.0
-    };
+    let at = |x: u32, y: u32| grey(photo.get_pixel(x, y));
     let mut sizes = Vec::with_capacity(((w / 2) * (h / 5 + 1)) as usize);
     for y in (1..h - 1).step_by(5) {
         for x in (1..w - 1).step_by(2) {
-            let c = 4.0 * grey(x, y) - 2.0 * (grey(x - 1, y) + grey(x + 1, y) + grey(x, y - 1) + grey(x, y + 1))
-                + grey(x - 1, y - 1)
-                + grey(x + 1, y - 1)
-                + grey(x - 1, y + 1)
-                + grey(x + 1, y + 1);
+            let c = 4.0 * at(x, y) - 2.0 * (at(x - 1, y) + at(x + 1, y) + at(x, y - 1) + at(x, y + 1))
+                + at(x - 1, y - 1)
+                + at(x + 1, y - 1)
+                + at(x - 1, y + 1)
+                + at(x + 1, y + 1);
             sizes.push(c.abs());
         }
     }

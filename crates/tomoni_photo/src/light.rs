@@ -63,7 +63,7 @@ impl Light {
 /// wrong, or there is no one to read it from).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LightChoice {
-    /// From the people's outlines ([`estimate`]).
+    /// Read off the people: their shadows, else their outlines ([`estimate`]).
     Auto,
     /// A clear light from the left of the picture.
     Left,
@@ -142,12 +142,23 @@ pub fn from_shadows(photo: &RgbImage, people: &[Person], camera: &Camera) -> Opt
     people.iter().filter_map(|p| shadow_of(photo, p, people, camera)).max_by(|a, b| a.strength.total_cmp(&b.strength))
 }
 
-/// Floor luminance along direction `k` of [`SECTORS`] (0 = +x, turning towards −z), at
-/// distances `r` metres from `at`; `None` where the floor is out of the picture or a person
-/// covers it.
-fn floor_along(photo: &RgbImage, people: &[Person], camera: &Camera, at: Vec3, k: f32, r: f32) -> Option<f32> {
+/// The floor direction (x, z) of sector `k` of [`SECTORS`] (fractions between): 0 is +x,
+/// turning away from the camera (towards −z).
+fn sector_dir(k: f32) -> Vec2 {
     let a = k / SECTORS as f32 * std::f32::consts::TAU;
-    let p = at + Vec3::new(a.cos(), 0.0, -a.sin()) * r;
+    Vec2::new(a.cos(), -a.sin())
+}
+
+/// The sector (fractional) a floor direction (x, z) falls in: [`sector_dir`]'s inverse.
+fn sector_of(dir: Vec2) -> f32 {
+    -dir.y.atan2(dir.x) / std::f32::consts::TAU * SECTORS as f32
+}
+
+/// Floor luminance along sector `k`, at `r` metres from `at`; `None` where the floor is out
+/// of the picture or a person covers it.
+fn floor_along(photo: &RgbImage, people: &[Person], camera: &Camera, at: Vec3, k: f32, r: f32) -> Option<f32> {
+    let d = sector_dir(k);
+    let p = at + Vec3::new(d.x, 0.0, d.y) * r;
     if p.z > -0.2 {
         return None;
     }
@@ -204,16 +215,14 @@ fn shadow_of(photo: &RgbImage, person: &Person, people: &[Person], camera: &Came
     for d in [-1i32, 0, 1] {
         let k = (dark_k as i32 + d).rem_euclid(SECTORS as i32) as usize;
         if mean[k].is_finite() {
-            let a = k as f32 / SECTORS as f32 * std::f32::consts::TAU;
-            dir += Vec2::new(a.cos(), -a.sin()) * (1.0 - mean[k] / floor).max(0.0);
+            dir += sector_dir(k as f32) * (1.0 - mean[k] / floor).max(0.0);
         }
     }
     let dir = dir.normalize_or(Vec2::X);
-    let dark_a = dir.y.atan2(dir.x);
+    let k = sector_of(dir);
     // Darkening at `r` along that way: the darkest of five lines a few degrees apart, as a
     // shadow a body wide is narrow against the sector it was found in.
     let along = |r: f32| {
-        let k = -dark_a / std::f32::consts::TAU * SECTORS as f32;
         [-0.4f32, -0.2, 0.0, 0.2, 0.4]
             .iter()
             .filter_map(|j| floor_along(photo, people, camera, st.stands, k + j, r))

@@ -64,21 +64,10 @@ pub fn photo_desk(dir: PathBuf, scene: &crate::setup::SceneArgs) -> Result<tomon
     let me = std::env::current_exe().map_err(|e| Failure::Runtime(format!("cannot find tomoni itself: {e}")))?;
     let scene = scene.clone();
     let compose: tomoni_operator::Compose = std::sync::Arc::new(move |input, output| {
-        let mut c = std::process::Command::new(&me);
-        c.arg("photo").arg("--background").arg(input).arg("--out").arg(output).args(["--expression", "happy"]);
-        for (flag, v) in [("--config", &scene.config), ("--avatar", &scene.avatar), ("--assets", &scene.assets)] {
-            if let Some(v) = v {
-                c.arg(flag).arg(v);
-            }
-        }
-        if let Some(p) = &scene.persona {
-            c.args(["--persona", p]);
-        }
-        let o = c.output().map_err(|e| format!("{}: {e}", me.display()))?;
-        let said = |b: &[u8]| {
-            String::from_utf8_lossy(b).lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
-        };
-        if o.status.success() { Ok(said(&o.stdout)) } else { Err(said(&o.stderr)) }
+        let mut c = crate::setup::photo_command(&me, &scene, input, output);
+        let o = c.args(["--expression", "happy"]).output().map_err(|e| format!("{}: {e}", me.display()))?;
+        let said = crate::setup::last_line(if o.status.success() { &o.stdout } else { &o.stderr });
+        if o.status.success() { Ok(said) } else { Err(said) }
     });
     Ok(tomoni_operator::PhotoDesk { dir, compose })
 }
