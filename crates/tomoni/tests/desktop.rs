@@ -4,44 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The server, and its stdout kept open (closing it would kill Xvfb with SIGPIPE).
-struct Xvfb(
-    Child,
-    #[expect(dead_code, reason = "held open, never read again")] std::io::BufReader<std::process::ChildStdout>,
-);
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        // SIGTERM, so Xvfb removes its lock and socket (SIGKILL leaves them behind).
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-/// An Xvfb on a display it picks itself (`-displayfd`): stale locks from killed servers and
-/// tests running in parallel cannot collide.
-fn start_xvfb() -> (Xvfb, String) {
-    use std::io::BufRead;
-    let mut child = Command::new("Xvfb")
-        .args(["-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("Xvfb is installed by `cargo xtask test`");
-    let mut line = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).expect("Xvfb names its display");
-    let n: u32 = line.trim().parse().expect("a display number");
-    let socket = format!("/tmp/.X11-unix/X{n}");
-    let t0 = Instant::now();
-    while !Path::new(&socket).exists() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "Xvfb did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Xvfb(child, out), format!(":{n}"))
-}
 
 /// The real binary with `args`, on `display`, with a data folder and socket named after `name`,
 /// Ollama looked for on a closed port (so the labelled offline demo answers, whatever runs on
@@ -63,7 +27,7 @@ fn tomoni_on(display: &str, name: &str, args: &[&str]) -> Command {
 
 #[test]
 fn desktop_window_shows_the_companion_and_exits_cleanly() {
-    let (_x, display) = start_xvfb();
+    let (_x, display) = common::start_xvfb();
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-window.png");
     let _ = std::fs::remove_file(&shot);
     let mut c = tomoni_on(&display, "desktop", &["run", "--no-xr", "--max-frames", "120", "--window-size", "480x270"]);
@@ -106,7 +70,7 @@ fn desktop_window_shows_the_companion_and_exits_cleanly() {
 /// companion speaks, `tomoni recenter` is answered by the frame loop.
 #[test]
 fn an_attached_terminal_talks_through_the_running_companion() {
-    let (_x, display) = start_xvfb();
+    let (_x, display) = common::start_xvfb();
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let sock = tmp.join("attach.sock");
     let data = tmp.join("attach-data");
@@ -163,7 +127,7 @@ fn avatar_bevy_vrm1_rejects(out: &Path) {
 
 #[test]
 fn run_names_an_avatar_that_bevy_vrm1_rejects_instead_of_showing_nobody() {
-    let (_x, display) = start_xvfb();
+    let (_x, display) = common::start_xvfb();
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let bad = tmp.join("rejected.vrm");
     avatar_bevy_vrm1_rejects(&bad);
@@ -181,7 +145,7 @@ fn run_names_an_avatar_that_bevy_vrm1_rejects_instead_of_showing_nobody() {
 /// head to feet, which the viewer's own window (beside it, at eye height) never shows.
 #[test]
 fn a_live_ceremony_opens_a_spectator_window_and_its_photo_step_takes_the_guests_view() {
-    let (_x, display) = start_xvfb();
+    let (_x, display) = common::start_xvfb();
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let home = tmp.join("spectator-home");
     let _ = std::fs::remove_dir_all(&home);

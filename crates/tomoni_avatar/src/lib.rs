@@ -15,13 +15,10 @@
 //! asset loading reports errors only in the log, and a user deserves a message and exit code.
 
 pub mod clips;
-pub mod glb;
 pub mod life;
 pub mod pose;
 pub mod profile;
 pub mod stage;
-pub mod vrm0;
-pub mod vrm_check;
 
 use bevy::asset::RenderAssetUsages;
 use bevy::image::Image;
@@ -37,6 +34,9 @@ pub use bevy_vrm1;
 pub use life::{BodyYaw, Life, LifePlugin, LifeSettings, LifeSystems};
 pub use pose::{BonePose, PosePlugin};
 pub use stage::StagePlugin;
+/// The VRM file as data (GLB container, checks, the 0.x migration), re-exported: it has no Bevy,
+/// so its parsers build and fuzz in seconds.
+pub use tomoni_vrm::{glb, vrm_check, vrm0};
 
 /// Which avatar to show and how tall it stands.
 #[derive(Resource, Debug, Clone, PartialEq)]

@@ -18,10 +18,12 @@ impl Plugin for ControlPlugin {
         }
         app.init_resource::<ControlInbox>()
             .init_resource::<Photos>()
+            .init_resource::<FrameStats>()
             .add_message::<tomoni_xr::Recenter>()
             .add_message::<tomoni_xr::TakePhoto>()
             .add_message::<EmotionCue>()
             .add_message::<GestureCue>()
+            .add_systems(First, count_frame)
             .add_systems(Update, (photo_key, drain_control).chain().in_set(TomoniSystems::Input))
             .add_systems(Update, photos_written);
     }
@@ -31,6 +33,62 @@ impl Plugin for ControlPlugin {
 /// `photo` captures.
 #[derive(Resource, Debug, Clone)]
 pub struct LiveView(pub CaptureSource);
+
+/// Frame intervals since the last `status` request: the frame loop's health, read while it
+/// runs (a soak compares its first minute with its last).
+#[derive(Resource)]
+pub struct FrameStats {
+    /// Seconds between frames; room for ten minutes at 100 fps is reserved up front, so the
+    /// frame loop never allocates here; frames past it are counted, not kept.
+    intervals: Vec<f32>,
+    /// Frames in the window (kept or not).
+    frames: u64,
+    /// Seconds the window has lasted.
+    seconds: f64,
+}
+
+impl Default for FrameStats {
+    fn default() -> Self {
+        Self { intervals: Vec::with_capacity(60_000), frames: 0, seconds: 0.0 }
+    }
+}
+
+impl FrameStats {
+    /// Adds one frame interval.
+    pub fn push(&mut self, dt: f32) {
+        self.frames += 1;
+        self.seconds += f64::from(dt);
+        if self.intervals.len() < self.intervals.capacity() {
+            self.intervals.push(dt);
+        }
+    }
+
+    /// The window's frames, seconds and interval quantiles in ms, as JSON; starts a new window.
+    pub fn report(&mut self) -> serde_json::Value {
+        let mut v = std::mem::take(&mut self.intervals);
+        v.sort_by(f32::total_cmp);
+        let q = |p: f64| {
+            if v.is_empty() { 0.0 } else { f64::from(v[((v.len() - 1) as f64 * p).round() as usize]) * 1000.0 }
+        };
+        let r = serde_json::json!({
+            "frames": self.frames,
+            "seconds": self.seconds,
+            "frame_ms": { "p50": q(0.5), "p99": q(0.99), "max": q(1.0) },
+        });
+        v.clear();
+        self.intervals = v; // the same reserved buffer, for the next window
+        self.frames = 0;
+        self.seconds = 0.0;
+        r
+    }
+}
+
+fn count_frame(time: Res<Time<Real>>, mut stats: ResMut<FrameStats>) {
+    let dt = time.delta_secs();
+    if dt > 0.0 {
+        stats.push(dt);
+    }
+}
 
 /// Capture ids of photos (apart from a ceremony's and the demo's).
 const PHOTO_IDS: u64 = 1 << 41;
@@ -78,6 +136,7 @@ fn drain_control(
     mut gestures: MessageWriter<GestureCue>,
     mut ceremony: Option<ResMut<crate::ceremony::Ceremony>>,
     (view, mut photos, mut captures): (Option<Res<LiveView>>, ResMut<Photos>, MessageWriter<CaptureRequest>),
+    (mut stats, mut exit): (ResMut<FrameStats>, MessageWriter<AppExit>),
 ) {
     while let Some(ControlRequest { command, reply }) = inbox.try_recv() {
         match command {
@@ -109,6 +168,11 @@ fn drain_control(
                 }
                 None => reply.finish(ControlReply::Error("no view to photograph here".into())),
             },
+            ControlCommand::Status => reply.finish(ControlReply::Done(stats.report().to_string())),
+            ControlCommand::Quit => {
+                exit.write(AppExit::Success);
+                reply.finish(ControlReply::Done("bye".into()));
+            }
             ControlCommand::Ceremony(cmd) => match ceremony.as_mut() {
                 // Carried out by the ceremony's own system this frame, which answers.
                 Some(c) => c.request(cmd, reply),

@@ -27,6 +27,11 @@ pub enum ControlCommand {
     Ceremony(CeremonyCommand),
     /// Take a picture of what the viewer sees, companion included, into the pictures folder.
     Photo,
+    /// How the frame loop has kept time since the last `status` (the soak and `doctor` read it):
+    /// answered with [`crate::commands::FrameStats::report`]'s JSON.
+    Status,
+    /// End the app cleanly (what closing the window does).
+    Quit,
 }
 
 /// How the operator steers a ceremony (`crate::ceremony`).
@@ -116,6 +121,8 @@ impl ControlCommand {
             "say" if !rest.is_empty() => Ok(ControlCommand::Say(rest.to_string())),
             "recenter" => Ok(ControlCommand::Recenter),
             "photo" => Ok(ControlCommand::Photo),
+            "status" => Ok(ControlCommand::Status),
+            "quit" => Ok(ControlCommand::Quit),
             "gesture" => Gesture::parse(rest).map(ControlCommand::Gesture).ok_or(format!("unknown gesture {rest:?}")),
             "emotion" => {
                 let mut parts = rest.split_whitespace();
@@ -135,7 +142,7 @@ impl ControlCommand {
                 .map(ControlCommand::Ceremony)
                 .ok_or(format!("unknown ceremony command {rest:?} (next | back | pause | resume | stop | jump N)")),
             _ => Err(format!(
-                "unknown command {line:?} (say TEXT | recenter | photo | gesture NAME | emotion NAME [0..1] | ceremony next|back|pause|resume|stop|jump N)"
+                "unknown command {line:?} (say TEXT | recenter | photo | status | quit | gesture NAME | emotion NAME [0..1] | ceremony next|back|pause|resume|stop|jump N)"
             )),
         }
     }

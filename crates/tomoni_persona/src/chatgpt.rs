@@ -62,13 +62,25 @@ pub enum ImportError {
 /// The file is read as a stream, one conversation at a time: memory holds what was imported
 /// plus the largest single conversation, not the whole document. (Parsed whole, a 200 MB
 /// export took 2.17 GB.)
-pub fn parse(path: &Path, mut progress: impl FnMut(usize, usize)) -> Result<ChatGptExport, ImportError> {
-    use serde::Deserializer as _;
-    let fmt = |what: String| ImportError::Format { path: path.display().to_string(), what };
-    let file = std::fs::File::open(path).map_err(|e| fmt(format!("cannot read: {e}")))?;
+pub fn parse(path: &Path, progress: impl FnMut(usize, usize)) -> Result<ChatGptExport, ImportError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ImportError::Format { path: path.display().to_string(), what: format!("cannot read: {e}") })?;
     let total = file.metadata().map_or(0, |m| m.len());
+    parse_reader(std::io::BufReader::with_capacity(1 << 16, file), total, &path.display().to_string(), progress)
+}
+
+/// [`parse`] from any reader of `total` bytes (for progress), errors naming `name`: the
+/// fuzzer feeds it bytes, the importer a file.
+pub fn parse_reader(
+    reader: impl std::io::Read,
+    total: u64,
+    name: &str,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<ChatGptExport, ImportError> {
+    use serde::Deserializer as _;
+    let fmt = |what: String| ImportError::Format { path: name.to_string(), what };
     let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let reader = Counting { inner: std::io::BufReader::with_capacity(1 << 16, file), read: read.clone() };
+    let reader = Counting { inner: reader, read: read.clone() };
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut collect = Collect {
         out: ChatGptExport::default(),

@@ -6,11 +6,14 @@
 //! - `avatar` rebuild `assets/avatars/default.vrm` from the CC0 MakeHuman data on PyPI
 //! - `pictures` render docs/images with tomoni itself
 //! - `xr`     run `tomoni run` in XR against a real OpenXR runtime (Monado, headless)
+//! - `fuzz`   coverage-guided fuzzing of the parsers (libFuzzer on stable Rust)
+//! - `soak`   the live app in conversation for N minutes (the 2-minute one runs in `test`)
 //!
 //! Everything it installs or builds is cached under `~/.cache/tomoni` (cargo target dir,
 //! Python virtualenv, downloaded wheels), outside the checkout, so clean clones reuse it.
 
 mod deps;
+mod fuzz;
 mod listen;
 mod photo;
 mod real_llm;
@@ -32,12 +35,16 @@ fn main() -> ExitCode {
         "avatar" => avatar(),
         "pictures" => pictures(),
         "xr" => xr(),
+        "fuzz" => fuzz::fuzz(rest),
+        "soak" => soak(rest),
         "deps" => deps::ensure(deps::ALL)
             .and_then(|()| voices::ensure())
             .and_then(|()| listen::ensure())
             .and_then(|()| photo::ensure()),
         _ => {
-            eprintln!("usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | xr | deps>");
+            eprintln!(
+                "usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | xr | fuzz [TARGET…] [--minutes N] [--jobs J] | soak [--minutes N] | deps>"
+            );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
@@ -185,6 +192,25 @@ fn bench(rest: &[String]) -> Res {
     ]);
     c.arg("--out").arg(std::env::temp_dir().join("tomoni-bench.png"));
     run(c)
+}
+
+/// `cargo xtask soak [--minutes N]` (default 60): the soak test (`crates/tomoni/tests/soak.rs`),
+/// run for longer than the two minutes `test` gives it; its report goes to `out/soak.json`.
+fn soak(rest: &[String]) -> Res {
+    let minutes = match rest {
+        [] => "60".to_string(),
+        [flag, m] if flag == "--minutes" && m.parse::<f64>().is_ok_and(|m| m > 0.0) => m.clone(),
+        _ => return Err("usage: cargo xtask soak [--minutes N]".into()),
+    };
+    deps::ensure(deps::ALL)?;
+    refresh_binary()?;
+    let report = root().join("out/soak.json");
+    let _ = std::fs::create_dir_all(root().join("out"));
+    let mut t = cargo(&["test", "--workspace", "--test", "soak", "--", "--nocapture"]);
+    t.env("TOMONI_SOAK_MINUTES", &minutes).env("TOMONI_SOAK_REPORT", &report).env("TOMONI_TEST_VULKAN", "lavapipe");
+    run(t)?;
+    println!("xtask: the soak's figures are in {}", report.display());
+    Ok(())
 }
 
 /// `tomoni run` in XR mode against Monado 25 (simulated HMD, null compositor), in a Debian

@@ -1,7 +1,10 @@
 //! What the binary's tests share.
 
+#![allow(dead_code, reason = "each test binary uses some of what they share")]
+
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// The `tomoni` binary, run from the repository root; on the Vulkan driver the tests name
 /// (`TOMONI_TEST_VULKAN=lavapipe`: chosen explicitly, so a stray GPU driver on a developer's
@@ -14,4 +17,40 @@ pub fn tomoni_cmd() -> Command {
         c.env("VK_DRIVER_FILES", icd).env("VK_ICD_FILENAMES", icd);
     }
     c
+}
+
+/// The server, and its stdout kept open (closing it would kill Xvfb with SIGPIPE).
+pub struct Xvfb(
+    Child,
+    #[expect(dead_code, reason = "held open, never read again")] std::io::BufReader<std::process::ChildStdout>,
+);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        // SIGTERM, so Xvfb removes its lock and socket (SIGKILL leaves them behind).
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// An Xvfb on a display it picks itself (`-displayfd`): stale locks from killed servers and
+/// tests running in parallel cannot collide.
+pub fn start_xvfb() -> (Xvfb, String) {
+    use std::io::BufRead;
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("Xvfb is installed by `cargo xtask test`");
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).expect("Xvfb names its display");
+    let n: u32 = line.trim().parse().expect("a display number");
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    let t0 = Instant::now();
+    while !Path::new(&socket).exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "Xvfb did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Xvfb(child, out), format!(":{n}"))
 }
