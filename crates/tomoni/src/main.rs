@@ -452,8 +452,21 @@ fn quiet_gpu_probe() {
     }
 }
 
+/// ONNX Runtime (the Piper voice, hearing, photos) starts a telemetry client that looks up
+/// Microsoft's event endpoint on Linux too, even with telemetry then switched off through its
+/// API (seen in `tests/network.rs`). Its own switch, read when the library loads, stops it.
+fn no_onnx_telemetry() {
+    // SAFETY: called first thing in `main`, before any thread exists, so nothing can read
+    // the environment concurrently.
+    #[expect(unsafe_code, reason = "set_var is unsafe in edition 2024; sound before threads start")]
+    unsafe {
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1")
+    };
+}
+
 fn main() -> ExitCode {
     quiet_gpu_probe();
+    no_onnx_telemetry();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { scene, no_xr, max_frames, eye_png, window_size, no_mic, mic_wav } => app::prepare(&scene)

@@ -4,6 +4,7 @@
 //! spoken, passes [`Session::send`], so care and honesty apply everywhere.
 
 use crate::error::Failure;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -99,7 +100,7 @@ pub fn brain(cfg: &AppConfig, args: &ChatArgs) -> Result<(Brain, String), Failur
 pub struct Session {
     /// Who is talking.
     pub persona: Persona,
-    memory: Arc<Mutex<Memory>>,
+    memory: Arc<Mutex<Kept>>,
     brain: Brain,
     conversation: String,
     offline_turns: usize,
@@ -109,6 +110,66 @@ pub struct Session {
     pub wellbeing: Wellbeing,
     /// What care applied to the latest message (for the app's disclosure label).
     pub last_care: Option<TurnCare>,
+}
+
+/// The memory store, and the turns it could not take yet. A full disk (or a store another
+/// program holds locked) must not lose what was said: such turns wait here, in order and with
+/// their own time, and are written before the next one once the store takes writes again.
+/// The person is told once when saving stops and once when it works again.
+struct Kept {
+    memory: Memory,
+    unsaved: VecDeque<Unsaved>,
+    /// Saving is failing (told once, until it works again).
+    failing: bool,
+}
+
+/// A turn waiting to be stored.
+struct Unsaved {
+    conversation: String,
+    role: String,
+    text: String,
+    status: String,
+    at: f64,
+}
+
+impl Unsaved {
+    fn now(conversation: &str, role: &str, text: &str, status: &str) -> Self {
+        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        Self { conversation: conversation.into(), role: role.into(), text: text.into(), status: status.into(), at }
+    }
+}
+
+/// Turns held while the store refuses writes: days of talk; past it the oldest are given up
+/// (and said so), so a store that never recovers cannot exhaust memory.
+const MAX_UNSAVED: usize = 10_000;
+
+impl Kept {
+    /// Queues `turn` behind any unsaved ones and writes what the store takes.
+    fn store(&mut self, turn: Unsaved) {
+        self.unsaved.push_back(turn);
+        if self.unsaved.len() > MAX_UNSAVED {
+            self.unsaved.pop_front();
+            eprintln!("tomoni: more than {MAX_UNSAVED} turns could not be saved: the oldest of them is lost");
+        }
+        while let Some(t) = self.unsaved.front() {
+            match self.memory.add_turn_at(&t.conversation, &t.role, &t.text, &t.status, t.at, "tomoni") {
+                Ok(_) => drop(self.unsaved.pop_front()),
+                Err(e) => {
+                    if !self.failing {
+                        eprintln!(
+                            "tomoni: cannot save the conversation now ({e}); what is said is kept and saved as soon as \
+                             the store takes writes again"
+                        );
+                        self.failing = true;
+                    }
+                    return;
+                }
+            }
+        }
+        if std::mem::take(&mut self.failing) {
+            eprintln!("tomoni: saving works again: every turn is stored");
+        }
+    }
 }
 
 /// The wellbeing policy from `[wellbeing]`; a bad value is an input error naming the field
@@ -148,7 +209,7 @@ impl Session {
         Self {
             persona,
             counts: memory.path().with_file_name("care-counts.json"),
-            memory: Arc::new(Mutex::new(memory)),
+            memory: Arc::new(Mutex::new(Kept { memory, unsaved: VecDeque::new(), failing: false })),
             brain,
             conversation: format!("tomoni:{secs}"),
             offline_turns: 0,
@@ -176,18 +237,29 @@ impl Session {
         let (facts, history) = {
             let mut m = self.memory.lock().map_err(|_| Failure::Runtime("memory lock poisoned".into()))?;
             let facts: Vec<String> = m
+                .memory
                 .relevant_facts(text, 300)
                 .map_err(|e| Failure::Runtime(e.to_string()))?
                 .into_iter()
                 .map(|f| f.text)
                 .collect();
-            let history: Vec<(String, String)> = m
+            let mut history: Vec<(String, String)> = m
+                .memory
                 .recent(&self.conversation, 20)
                 .map_err(|e| Failure::Runtime(e.to_string()))?
                 .into_iter()
                 .map(|t| (t.role, t.text))
                 .collect();
-            m.add_turn(&self.conversation, "user", text, "complete").map_err(|e| Failure::Runtime(e.to_string()))?;
+            // Turns not stored yet (a full disk) are still part of the conversation.
+            history.extend(
+                m.unsaved
+                    .iter()
+                    .filter(|u| u.conversation == self.conversation)
+                    .map(|u| (u.role.clone(), u.text.clone())),
+            );
+            let drop = history.len().saturating_sub(20);
+            history.drain(..drop);
+            m.store(Unsaved::now(&self.conversation, "user", text, "complete"));
             (facts, history)
         };
         let memory = self.memory.clone();
@@ -195,10 +267,8 @@ impl Session {
         // Memory keeps what the person heard: the reply as the guard rewrote it.
         let log = move |status: TurnStatus, reply: &str| {
             let reply = stored.replay(reply);
-            if let Ok(mut m) = memory.lock()
-                && let Err(e) = m.add_turn(&conv, "assistant", &reply, status.as_str())
-            {
-                eprintln!("tomoni: could not store the reply: {e}");
+            if let Ok(mut m) = memory.lock() {
+                m.store(Unsaved::now(&conv, "assistant", &reply, status.as_str()));
             }
         };
         let turn = match &self.brain {

@@ -53,7 +53,11 @@ pub fn environment() -> Result<&'static ort::environment::Environment, String> {
     ENV.get_or_init(|| {
         let lib = check_runtime()?;
         let builder = ort::init_from(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
-        builder.with_name("tomoni").build().map_err(|e| format!("{}: {e}", lib.display()))
+        // ONNX Runtime reports usage to Microsoft by default (on Linux too: DNS lookups of
+        // mobile.events.data.microsoft.com from its threads). Nothing leaves the machine
+        // unasked: off here, and `ORT_DISABLE_TELEMETRY=1` (set by the binary's `main`) keeps
+        // its client from starting at all, which this switch alone does not.
+        builder.with_name("tomoni").with_telemetry(false).build().map_err(|e| format!("{}: {e}", lib.display()))
     })
     .as_ref()
     .map_err(Clone::clone)

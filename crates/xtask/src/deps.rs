@@ -21,6 +21,7 @@ pub const ALL: &[&str] = &[
     "x11-utils",       // xwininfo: which windows a desktop test opened
     "chromium",        // the operator page, tested in a real headless browser
     "chromium-driver", // WebDriver for it
+    "strace",          // which addresses the binary reaches for (tests/network.rs)
 ];
 
 fn installed(pkg: &str) -> bool {
