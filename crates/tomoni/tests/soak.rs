@@ -1,6 +1,6 @@
 //! The soak: the live app (`tomoni run`, in an Xvfb window on lavapipe) in continuous
 //! conversation with a model on loopback — a new turn every few seconds, some talked over,
-//! some streams cut or refused — while its memory, threads, file descriptors, database and
+//! some streams cut or refused, the server killed mid-reply and restarted — while its memory, threads, file descriptors, database and
 //! frame loop are sampled. Two minutes in `cargo xtask test`; `cargo xtask soak --minutes N`
 //! runs the same test longer (`TOMONI_SOAK_MINUTES`) and the figures go to
 //! `docs/reliability.md`.
@@ -31,10 +31,14 @@ enum Kind {
     Cut,
     /// HTTP 500 with an error body, as a provider does when it fails.
     Refused,
+    /// The server dies mid-reply and comes back on the same port two seconds later: the next
+    /// turn finds nobody listening at first.
+    Killed,
 }
 
 fn kind(n: u64) -> Kind {
     match n % 10 {
+        1 => Kind::Killed,
         3 => Kind::Cut,
         6 => Kind::TalkedOver,
         8 => Kind::Refused,
@@ -84,12 +88,35 @@ fn turn_of(body: &[u8]) -> Option<u64> {
 /// number in the last user message; other requests (a greeting) get a short reply. Returns
 /// the base URL.
 fn serve_model(requests: Arc<Mutex<Vec<u64>>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = first.local_addr().unwrap();
+    let url = format!("http://{addr}/v1");
+    // Until when the server is dead (a `Killed` turn sets it).
+    let down: Arc<Mutex<Option<Instant>>> = Arc::default();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let requests = requests.clone();
+        let mut listener = Some(first);
+        loop {
+            let until = *down.lock().unwrap();
+            if let Some(until) = until {
+                listener = None; // dead: connections are refused
+                if Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                *down.lock().unwrap() = None;
+                listener = Some(TcpListener::bind(addr).expect("the port again")); // restarted
+            }
+            let l = listener.as_ref().unwrap();
+            l.set_nonblocking(true).unwrap();
+            let mut s = match l.accept() {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            s.set_nonblocking(false).unwrap();
+            let (requests, down) = (requests.clone(), down.clone());
             std::thread::spawn(move || {
                 let (_, body) = tomoni_bench::read_request(&s);
                 let n = turn_of(&body);
@@ -109,13 +136,18 @@ fn serve_model(requests: Arc<Mutex<Vec<u64>>>) -> String {
                 let pieces = n.map_or_else(|| vec!["Hello again.".to_string()], reply_pieces);
                 let pace = if k == Kind::TalkedOver { 250 } else { 30 };
                 let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n");
-                let send = if k == Kind::Cut { 2 } else { pieces.len() };
+                let send = if matches!(k, Kind::Cut | Kind::Killed) { 2 } else { pieces.len() };
                 for p in &pieces[..send] {
                     let ev = serde_json::json!({"choices": [{"delta": {"content": p}}]});
                     if s.write_all(format!("data: {ev}\n\n").as_bytes()).is_err() {
                         return; // the client hung up (talked over)
                     }
                     std::thread::sleep(Duration::from_millis(pace));
+                }
+                if k == Kind::Killed {
+                    *down.lock().unwrap() = Some(Instant::now() + Duration::from_secs(2));
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                    return;
                 }
                 if k != Kind::Cut {
                     let _ = s.write_all(
@@ -318,7 +350,7 @@ fn a_long_conversation_loses_no_turn_and_leaks_nothing() {
                 assert_eq!(fin, "done", "turn {i}");
                 assert_eq!((a.text.as_str(), a.status.as_str()), (full.as_str(), "complete"), "turn {i}");
             }
-            Kind::Cut | Kind::TalkedOver => {
+            Kind::Cut | Kind::TalkedOver | Kind::Killed => {
                 let a = answer.unwrap_or_else(|| panic!("turn {i}'s reply was not stored: {:?}", &turns[at..]));
                 assert_eq!(fin, "interrupted", "turn {i}");
                 assert_eq!(a.status, "interrupted", "turn {i}: {a:?}");

@@ -150,3 +150,37 @@ fn photos_handed_in_are_composited_in_the_background_and_served_back_to_the_toke
     let r = c.get(format!("http://{}/api/photos", plain.addr)).bearer_auth("test-token-123").send().unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// Another web page in the planner's browser cannot call the API (no CORS header ever allows
+/// it, preflight included), and a photo over the bound is refused before it is kept.
+#[test]
+fn no_other_site_may_call_the_api_and_an_oversized_photo_is_refused() {
+    let dir = std::env::temp_dir().join(format!("tomoni-operator-cors-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let op = photo_server(&dir);
+    let base = format!("http://{}", op.addr);
+    let c = reqwest::blocking::Client::new();
+    let r = c
+        .get(format!("{base}/api/state"))
+        .bearer_auth("test-token-123")
+        .header("Origin", "http://evil.example")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("access-control-allow-origin").is_none(), "{:?}", r.headers());
+    let pre = c
+        .request(reqwest::Method::OPTIONS, format!("{base}/api/next"))
+        .header("Origin", "http://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .unwrap();
+    assert!(pre.headers().get("access-control-allow-origin").is_none(), "{:?}", pre.headers());
+    assert!(pre.headers().get("access-control-allow-headers").is_none(), "{:?}", pre.headers());
+    let mut big = vec![0u8; tomoni_operator::MAX_PHOTO_BYTES + 1];
+    big[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+    let r = c.post(format!("{base}/api/photo")).bearer_auth("test-token-123").body(big).send().unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "nothing of it was kept");
+}

@@ -82,3 +82,29 @@ pub fn ensure_node_tools() -> Res {
 fn has(cmd: &str) -> bool {
     Command::new(cmd).arg("--version").output().is_ok_and(|o| o.status.success())
 }
+
+/// cargo-deny, built from crates.io into `~/.cache/tomoni/tools` (at opt-level 1: it checks
+/// one graph per run, and the build is minutes shorter). PyPI's wheel is 0.14, too old to read
+/// today's `cargo metadata`.
+pub const CARGO_DENY: &str = "0.20.2";
+
+/// The cached cargo-deny binary, installed when missing.
+pub fn ensure_cargo_deny() -> Result<std::path::PathBuf, String> {
+    let root = crate::cache_dir().join("tools");
+    let bin = root.join("bin/cargo-deny");
+    let current = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_DENY));
+    if current {
+        return Ok(bin);
+    }
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.args(["install", "cargo-deny", "--version", CARGO_DENY, "--locked", "--root"])
+        .arg(&root)
+        .env("CARGO_TARGET_DIR", crate::cache_dir().join("tools-target"))
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+    crate::run(c)?;
+    Ok(bin)
+}

