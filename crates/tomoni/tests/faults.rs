@@ -3,6 +3,8 @@
 //! mount namespace of the test's own, `unshare -rm`, so no privilege is needed and nothing
 //! outside the test sees it).
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
@@ -103,4 +105,98 @@ fn a_full_disk_loses_no_turn_and_saving_resumes_when_there_is_room() {
         })
         .collect();
     assert_eq!(turns, want);
+}
+
+/// Sends one control line to the app at `sock`; the final reply as JSON.
+fn control(sock: &Path, line: &str) -> serde_json::Value {
+    use std::io::BufRead;
+    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    writeln!(s, "{line}").unwrap();
+    for l in std::io::BufReader::new(s).lines() {
+        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+        if v.get("clause").is_none() {
+            return v;
+        }
+    }
+    panic!("no final reply to {line:?}")
+}
+
+/// The disk is full when the person takes a photo in the live app: the photo fails with a
+/// reason that says so, the app keeps running, and once there is room the next photo is
+/// written — no restart.
+#[test]
+fn a_photo_on_a_full_disk_fails_clearly_and_the_next_one_works() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults-capture");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let pictures = tmp.join("pictures");
+    std::fs::create_dir_all(&pictures).unwrap();
+    let sock = tmp.join("app.sock");
+    let (_x, display) = common::start_xvfb();
+    // The app runs in the namespace that has the small tmpfs; it fills the disk first and
+    // frees it when the test says so (a file outside the tmpfs).
+    let script = r#"
+        set -e
+        mount -t tmpfs -o size=256k tmpfs "$P"
+        head -c 1M /dev/zero > "$P/filler" 2>/dev/null || true
+        timeout 300 "$TOMONI" run --no-xr --no-mic --window-size 320x180 > "$T/app.log" 2>&1 &
+        app=$!
+        n=0
+        until [ -e "$T/free" ] || [ $n -gt 1200 ]; do sleep 0.1; n=$((n + 1)); done
+        rm -f "$P/filler"
+        touch "$T/freed"
+        wait $app
+        ls -la "$P/tomoni" > "$T/written.txt"
+    "#;
+    let c = common::tomoni_cmd();
+    let envs: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+        c.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))).collect();
+    let mut ns = Command::new("unshare");
+    ns.args(["-rm", "sh", "-c", script])
+        .current_dir(c.get_current_dir().unwrap())
+        .envs(envs)
+        .env("P", &pictures)
+        .env("T", &tmp)
+        .env("TOMONI", c.get_program())
+        .env("XDG_PICTURES_DIR", &pictures)
+        .env("TOMONI_DATA_DIR", tmp.join("data"))
+        .env("TOMONI_SOCKET", &sock)
+        .env("TOMONI_OLLAMA_URL", "http://127.0.0.1:9/v1")
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("XDG_RUNTIME_DIR");
+    let mut child = ns.stdout(std::process::Stdio::null()).spawn().expect("unshare (util-linux) runs");
+    let t0 = std::time::Instant::now();
+    while !sock.exists() {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the app never listened: {}",
+            std::fs::read_to_string(tmp.join("app.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let full = control(&sock, "photo");
+    let why = full["error"].as_str().unwrap_or_else(|| panic!("a photo on a full disk is an error: {full}"));
+    assert!(why.contains("No space left on device") && why.contains("tomoni-"), "{why}");
+    // The app goes on: it answers, and once there is room the next photo is written.
+    assert!(control(&sock, "status")["done"].is_string());
+    std::fs::write(tmp.join("free"), "").unwrap();
+    while !tmp.join("freed").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ok = control(&sock, "photo");
+    let path = ok["done"].as_str().unwrap_or_else(|| panic!("with room again the photo is written: {ok}"));
+    assert_eq!(control(&sock, "quit")["done"], "bye");
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(tmp.join("app.log")).unwrap_or_default();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    // Written whole: the listing inside the namespace shows it with its bytes, and the photo
+    // that failed is not left behind looking like one.
+    let written = std::fs::read_to_string(tmp.join("written.txt")).unwrap();
+    assert_eq!(written.lines().filter(|l| l.contains("tomoni-")).count(), 1, "{written}");
+    let name = Path::new(path.trim_start_matches("photo: ")).file_name().unwrap().to_string_lossy().to_string();
+    let line = written.lines().find(|l| l.ends_with(&name)).unwrap_or_else(|| panic!("{name} not in {written}"));
+    let bytes: u64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+    assert!(bytes > 1000, "{line}");
 }

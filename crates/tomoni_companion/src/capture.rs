@@ -188,9 +188,19 @@ pub fn encode(image: Image, path: &std::path::Path, format: PixelFormat) -> Resu
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
     }
-    let r = match format {
-        PixelFormat::Rgb => img.to_rgb8().save_with_format(path, image::ImageFormat::Png),
-        PixelFormat::Rgba => img.to_rgba8().save_with_format(path, image::ImageFormat::Png),
+    // Not `save_with_format`: it leaves the last buffered bytes to a `BufWriter`'s drop, which
+    // swallows the error, so on a full disk a photo was reported taken and left empty (found
+    // by `tests/faults.rs`). Flushed here, and a file that failed is not left looking like one.
+    let fail = |e: String| {
+        let _ = std::fs::remove_file(path);
+        format!("{}: cannot write PNG: {e}", path.display())
     };
-    r.map_err(|e| format!("{}: cannot write PNG: {e}", path.display()))
+    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
+    let mut w = std::io::BufWriter::new(file);
+    match format {
+        PixelFormat::Rgb => img.to_rgb8().write_to(&mut w, image::ImageFormat::Png),
+        PixelFormat::Rgba => img.to_rgba8().write_to(&mut w, image::ImageFormat::Png),
+    }
+    .map_err(|e| fail(e.to_string()))?;
+    std::io::Write::flush(&mut w).map_err(|e| fail(e.to_string()))
 }

@@ -261,9 +261,16 @@ xmp:CreatorTool=\"tomoni\"/></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
     // After the EXIF segment (APP1 too, first by convention).
     let at = jpeg.segments().iter().position(|s| s.marker() == img_parts::jpeg::markers::APP1).map_or(0, |i| i + 1);
     jpeg.segments_mut().insert(at, seg);
+    // Flushed before `Ok`: a `BufWriter` dropped unflushed swallows a full disk's error, and the
+    // photo would be reported written while cut short. A failed file is removed.
+    let fail = |e: std::io::Error| {
+        let _ = std::fs::remove_file(path);
+        bad(e.to_string())
+    };
     let file = std::fs::File::create(path).map_err(|e| bad(e.to_string()))?;
-    jpeg.encoder().write_to(std::io::BufWriter::new(file)).map_err(|e| bad(e.to_string()))?;
-    Ok(())
+    let mut w = std::io::BufWriter::new(file);
+    jpeg.encoder().write_to(&mut w).map_err(fail)?;
+    std::io::Write::flush(&mut w).map_err(fail)
 }
 
 /// The EXIF block with its orientation tag set to 1 (the pixels were turned upright).
