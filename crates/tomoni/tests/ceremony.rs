@@ -3,6 +3,8 @@
 //! spoken vows with the mouth moving, the ring on the hand and the photo; the operator API steers
 //! a running ceremony and refuses a wrong token.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -255,14 +257,7 @@ fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
     wait_for(&|s| s["state"] == "done");
     assert_eq!(post("next", "operator-test-token").status(), 409, "the ceremony is over");
     // Once over, the app finishes by itself and writes what happened.
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(120), "the app did not finish after stop");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = common::wait_exit(child, Duration::from_secs(120), "the app did not finish after stop");
     assert!(status.success());
     let t: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();

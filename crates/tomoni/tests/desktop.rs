@@ -81,11 +81,7 @@ fn an_attached_terminal_talks_through_the_running_companion() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while !sock.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "the app never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until(Duration::from_secs(30), "the app never listened", || sock.exists());
     let said = tomoni(&["chat", "--attach", "--once", "Hello there"]).output().unwrap();
     let reply = String::from_utf8_lossy(&said.stdout);
     assert!(said.status.success(), "{reply}{}", String::from_utf8_lossy(&said.stderr));

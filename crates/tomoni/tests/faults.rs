@@ -107,21 +107,6 @@ fn a_full_disk_loses_no_turn_and_saving_resumes_when_there_is_room() {
     assert_eq!(turns, want);
 }
 
-/// Sends one control line to the app at `sock`; the final reply as JSON.
-fn control(sock: &Path, line: &str) -> serde_json::Value {
-    use std::io::BufRead;
-    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
-    writeln!(s, "{line}").unwrap();
-    for l in std::io::BufReader::new(s).lines() {
-        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
-        if v.get("clause").is_none() {
-            return v;
-        }
-    }
-    panic!("no final reply to {line:?}")
-}
-
 /// The disk is full when the person takes a photo in the live app: the photo fails with a
 /// reason that says so, the app keeps running, and once there is room the next photo is
 /// written — no restart.
@@ -148,16 +133,11 @@ fn a_photo_on_a_full_disk_fails_clearly_and_the_next_one_works() {
         wait $app
         ls -la "$P/tomoni" > "$T/written.txt"
     "#;
-    let c = common::tomoni_cmd();
-    let envs: Vec<(std::ffi::OsString, std::ffi::OsString)> =
-        c.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))).collect();
-    let mut ns = Command::new("unshare");
+    let (mut ns, bin) = common::tomoni_under("unshare");
     ns.args(["-rm", "sh", "-c", script])
-        .current_dir(c.get_current_dir().unwrap())
-        .envs(envs)
         .env("P", &pictures)
         .env("T", &tmp)
-        .env("TOMONI", c.get_program())
+        .env("TOMONI", bin)
         .env("XDG_PICTURES_DIR", &pictures)
         .env("TOMONI_DATA_DIR", tmp.join("data"))
         .env("TOMONI_SOCKET", &sock)
@@ -166,28 +146,22 @@ fn a_photo_on_a_full_disk_fails_clearly_and_the_next_one_works() {
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("XDG_RUNTIME_DIR");
     let mut child = ns.stdout(std::process::Stdio::null()).spawn().expect("unshare (util-linux) runs");
-    let t0 = std::time::Instant::now();
-    while !sock.exists() {
-        assert!(
-            t0.elapsed().as_secs() < 60,
-            "the app never listened: {}",
-            std::fs::read_to_string(tmp.join("app.log")).unwrap_or_default()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let full = control(&sock, "photo");
+    let minute = std::time::Duration::from_secs(60);
+    common::wait_until(minute, &format!("the app never listened; see {}", tmp.join("app.log").display()), || {
+        sock.exists()
+    });
+    let control = |line: &str| common::control(&sock, line).unwrap();
+    let full = control("photo");
     let why = full["error"].as_str().unwrap_or_else(|| panic!("a photo on a full disk is an error: {full}"));
     assert!(why.contains("No space left on device") && why.contains("tomoni-"), "{why}");
     // The app goes on: it answers, and once there is room the next photo is written.
-    assert!(control(&sock, "status")["done"].is_string());
+    assert!(control("status")["done"].is_string());
     std::fs::write(tmp.join("free"), "").unwrap();
-    while !tmp.join("freed").exists() {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let ok = control(&sock, "photo");
+    common::wait_until(minute, "the disk was never freed", || tmp.join("freed").exists());
+    let ok = control("photo");
     let path = ok["done"].as_str().unwrap_or_else(|| panic!("with room again the photo is written: {ok}"));
-    assert_eq!(control(&sock, "quit")["done"], "bye");
-    let status = child.wait().unwrap();
+    assert_eq!(control("quit")["done"], "bye");
+    let status = common::wait_exit(&mut child, minute, "the app did not exit after `quit`");
     let log = std::fs::read_to_string(tmp.join("app.log")).unwrap_or_default();
     assert!(status.success(), "{log}");
     assert!(!log.contains("panicked"), "{log}");

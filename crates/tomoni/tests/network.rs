@@ -31,19 +31,12 @@ fn traced(name: &str, args: &[&str]) -> Vec<String> {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let trace = tmp.join("strace.txt");
-    let bin = common::tomoni_cmd();
-    let mut c = std::process::Command::new("strace");
+    let (mut c, bin) = common::tomoni_under("strace");
     c.args(["-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o"])
         .arg(&trace)
-        .arg(bin.get_program())
+        .arg(bin)
         .args(args)
-        .current_dir(bin.get_current_dir().unwrap())
         .env("TOMONI_DATA_DIR", tmp.join("data"));
-    for (k, v) in bin.get_envs() {
-        if let Some(v) = v {
-            c.env(k, v);
-        }
-    }
     if args[0] == "demo" {
         c.arg("--out").arg(tmp.join("out"));
     }

@@ -13,9 +13,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -160,23 +159,6 @@ fn serve_model(requests: Arc<Mutex<Vec<u64>>>) -> String {
     url
 }
 
-/// Sends one control line and collects its replies until the final one.
-fn control(sock: &Path, line: &str) -> Result<Vec<serde_json::Value>, String> {
-    let mut s = UnixStream::connect(sock).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(120))).map_err(|e| e.to_string())?;
-    writeln!(s, "{line}").map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for l in BufReader::new(s).lines() {
-        let v: serde_json::Value = serde_json::from_str(&l.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-        let last = v.get("clause").is_none();
-        out.push(v);
-        if last {
-            return Ok(out);
-        }
-    }
-    Err(format!("no final reply to {line:?}"))
-}
-
 /// One look at the running app from outside, and at its frame loop from inside.
 #[derive(Debug, Clone)]
 struct Sample {
@@ -251,19 +233,14 @@ fn a_long_conversation_loses_no_turn_and_leaks_nothing() {
         .spawn()
         .unwrap();
     let pid = app.id();
-    let t0 = Instant::now();
-    while !sock.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the app never listened; see {}",
-            tmp.join("app.log").display()
-        );
+    let see_log = format!("the app never listened; see {}", tmp.join("app.log").display());
+    common::wait_until(Duration::from_secs(60), &see_log, || {
         assert!(app.try_wait().unwrap().is_none(), "the app exited; see {}", tmp.join("app.log").display());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        sock.exists()
+    });
     // The greeting and the first frames; the frame window starts clean.
     std::thread::sleep(Duration::from_secs(5));
-    control(&sock, "status").unwrap();
+    common::control(&sock, "status").unwrap();
 
     let finals: Arc<Mutex<BTreeMap<u64, (String, String)>>> = Arc::default();
     let mut samples: Vec<Sample> = Vec::new();
@@ -275,9 +252,9 @@ fn a_long_conversation_loses_no_turn_and_leaks_nothing() {
     // A turn to be talked over is always followed by one that does.
     while start.elapsed() < run_for || kind(n) == Kind::TalkedOver {
         if start.elapsed() >= next_sample {
-            let status = control(&sock, "status").unwrap();
+            let status = common::control(&sock, "status").unwrap();
             let st: serde_json::Value =
-                serde_json::from_str(status.last().unwrap()["done"].as_str().expect("status answers done")).unwrap();
+                serde_json::from_str(status["done"].as_str().expect("status answers done")).unwrap();
             samples.push(Sample {
                 at_s: start.elapsed().as_secs_f64(),
                 rss_kib: proc_field(pid, "VmRSS:"),
@@ -295,9 +272,8 @@ fn a_long_conversation_loses_no_turn_and_leaks_nothing() {
         let line = format!("Soak turn {n}: tell me something, please.");
         let (sock2, finals2) = (sock.clone(), finals.clone());
         let h = std::thread::spawn(move || {
-            let replies =
-                control(&sock2, &format!("say {line}")).unwrap_or_else(|e| vec![serde_json::json!({"lost": e})]);
-            let last = replies.last().cloned().unwrap_or_default();
+            let last =
+                common::control(&sock2, &format!("say {line}")).unwrap_or_else(|e| serde_json::json!({"lost": e}));
             let (k, v) =
                 last.as_object().and_then(|o| o.iter().next()).map(|(k, v)| (k.clone(), v.to_string())).unwrap();
             finals2.lock().unwrap().insert(n, (k, v));
@@ -314,16 +290,8 @@ fn a_long_conversation_loses_no_turn_and_leaks_nothing() {
     for h in talking {
         h.join().unwrap();
     }
-    let quit = control(&sock, "quit").unwrap();
-    assert_eq!(quit.last().unwrap()["done"], "bye");
-    let t_quit = Instant::now();
-    let status = loop {
-        if let Some(s) = app.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t_quit.elapsed() < Duration::from_secs(30), "the app did not exit after `quit`");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    assert_eq!(common::control(&sock, "quit").unwrap()["done"], "bye");
+    let status = common::wait_exit(&mut app, Duration::from_secs(30), "the app did not exit after `quit`");
     let log_text = std::fs::read_to_string(tmp.join("app.log")).unwrap();
     assert!(status.success(), "the app exited with {status}:\n{log_text}");
     assert!(!log_text.contains("panicked"), "{log_text}");

@@ -297,9 +297,17 @@ pub mod unix {
     }
 
     /// Sends one command; `on_reply` sees every reply, the final one last.
-    pub fn send(line: &str, mut on_reply: impl FnMut(&ControlReply)) -> Result<ControlReply, String> {
-        let path = socket_path();
-        let mut s = UnixStream::connect(&path)
+    pub fn send(line: &str, on_reply: impl FnMut(&ControlReply)) -> Result<ControlReply, String> {
+        send_to(&socket_path(), line, on_reply)
+    }
+
+    /// [`send`] to the companion listening at `path` (tests run several at once).
+    pub fn send_to(
+        path: &std::path::Path,
+        line: &str,
+        mut on_reply: impl FnMut(&ControlReply),
+    ) -> Result<ControlReply, String> {
+        let mut s = UnixStream::connect(path)
             .map_err(|e| format!("no running companion at {} ({e}); start it with `tomoni run`", path.display()))?;
         writeln!(s, "{}", line.replace('\n', " ")).map_err(|e| e.to_string())?;
         for l in BufReader::new(s).lines() {

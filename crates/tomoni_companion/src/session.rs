@@ -134,7 +134,7 @@ struct Unsaved {
 
 impl Unsaved {
     fn now(conversation: &str, role: &str, text: &str, status: &str) -> Self {
-        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let at = memory::now();
         Self { conversation: conversation.into(), role: role.into(), text: text.into(), status: status.into(), at }
     }
 }

@@ -86,7 +86,8 @@ CREATE TRIGGER IF NOT EXISTS facts_ad AFTER DELETE ON facts BEGIN
 END;
 ";
 
-fn now() -> f64 {
+/// Seconds since the Unix epoch: the time a turn is stored with.
+pub fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 

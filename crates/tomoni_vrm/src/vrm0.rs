@@ -1045,10 +1045,11 @@ pub fn to_vrm0(bytes: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn default_avatar() -> Vec<u8> {
+    /// The shipped default avatar's bytes (the check's tests use it too).
+    pub(crate) fn default_avatar() -> Vec<u8> {
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/avatars/default.vrm")).unwrap()
     }
 

@@ -319,16 +319,13 @@ fn check_structure(doc: &Value, bin: Option<usize>, dir: Option<&Path>) -> Resul
 mod tests {
     use super::*;
 
-    fn default_avatar() -> Vec<u8> {
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/avatars/default.vrm")).unwrap()
-    }
-
     /// A spring chain whose leaf names a child past the node list (found by `cargo xtask
     /// fuzz vrm`: the migration indexed past the nodes adding the chain's tail) is not a
     /// panic: the migration skips the child and the structure check names it.
     #[test]
     fn a_spring_child_past_the_nodes_is_an_error_not_a_panic() {
-        let mut g = crate::glb::parse_glb(&crate::vrm0::to_vrm0(&default_avatar()).unwrap()).unwrap();
+        let mut g =
+            crate::glb::parse_glb(&crate::vrm0::to_vrm0(&crate::vrm0::tests::default_avatar()).unwrap()).unwrap();
         let root = g.json["extensions"]["VRM"]["secondaryAnimation"]["boneGroups"][0]["bones"][0].as_u64().unwrap();
         // Follow first children down to the chain's leaf.
         let mut leaf = root as usize;

@@ -54,3 +54,42 @@ pub fn start_xvfb() -> (Xvfb, String) {
     }
     (Xvfb(child, out), format!(":{n}"))
 }
+
+/// `wrapper` (`strace`, `unshare`) set up to run the binary: [`tomoni_cmd`]'s folder and
+/// environment, and the binary's path to hand it.
+pub fn tomoni_under(wrapper: &str) -> (Command, std::ffi::OsString) {
+    let bin = tomoni_cmd();
+    let mut c = Command::new(wrapper);
+    c.current_dir(bin.get_current_dir().expect("tomoni_cmd sets the folder"));
+    for (k, v) in bin.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    (c, bin.get_program().to_owned())
+}
+
+/// Waits until `ready` holds, checking every 50 ms; fails with `what` after `within`.
+pub fn wait_until(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(t0.elapsed() < within, "{what} (waited {within:?})");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for `child` to exit; fails with `what` after `within`.
+pub fn wait_exit(child: &mut Child, within: Duration, what: &str) -> std::process::ExitStatus {
+    let mut status = None;
+    wait_until(within, what, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    status.unwrap()
+}
+
+/// One control line to the app listening at `sock` (the real client, `tomoni chat --attach`'s);
+/// its final reply as JSON: `{"done": …}`, `{"interrupted": …}` or `{"error": …}`.
+pub fn control(sock: &Path, line: &str) -> Result<serde_json::Value, String> {
+    tomoni_companion::control::unix::send_to(sock, line, |_| {}).map(|r| r.to_json())
+}
