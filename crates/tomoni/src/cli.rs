@@ -165,16 +165,19 @@ fn write_persona(p: &Persona, out: Option<PathBuf>) -> Result<PathBuf, Failure> 
     Ok(path)
 }
 
-/// `tomoni import chatgpt FILE`.
+/// `tomoni import chatgpt FILE`: stored as it is read (see `chatgpt::import`).
 pub fn import_chatgpt(file: &Path, out: Option<PathBuf>) -> Result<(), Failure> {
-    let export = chatgpt::parse(file, progress("reading")).map_err(|e| Failure::Input(e.to_string()))?;
     let mut mem = Memory::open(&memory::default_path()).map_err(|e| Failure::Runtime(e.to_string()))?;
-    let n = chatgpt::store(&export, &mut mem, progress("storing")).map_err(|e| Failure::Runtime(e.to_string()))?;
-    let persona = chatgpt::draft_persona(&export);
+    let done = chatgpt::import(file, &mut mem, progress("importing")).map_err(|e| match e {
+        chatgpt::ImportError::Memory(m) => Failure::Runtime(m.to_string()),
+        format => Failure::Input(format.to_string()),
+    })?;
+    let persona = done.draft.persona();
     let path = write_persona(&persona, out)?;
     println!(
-        "imported {n} messages from {} conversations into {}; drafted persona \"{}\" at {} — read it and edit it",
-        export.conversations.len(),
+        "imported {} messages from {} conversations into {}; drafted persona \"{}\" at {} — read it and edit it",
+        done.stored,
+        done.conversations,
         memory::default_path().display(),
         persona.name,
         path.display()

@@ -464,10 +464,85 @@ fn no_onnx_telemetry() {
     };
 }
 
+/// The companion comes back when the XR runtime does.
+mod rejoin {
+    use std::process::{Command, ExitCode};
+    use std::time::Duration;
+    use tomoni_xr::xr::{RUNTIME_GONE_EXIT, runtime_available};
+
+    use tomoni_xr::xr::SUPERVISED as CHILD;
+
+    /// How often a runtime that went away is looked for.
+    const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+    /// `tomoni run` in XR, kept alive across the runtime going away. An OpenXR session lives on
+    /// the runtime's Vulkan device, and Bevy cannot swap its render device, so a lost runtime
+    /// ends the app (status 75, nothing lost: memory is committed turn by turn and the place
+    /// file is kept). This process runs the app as a child; when the child ends that way it
+    /// waits for the runtime (the headset plugged back, the runtime restarted) and starts the
+    /// app again, which finds its companion where it was and its memories as they were: the
+    /// person does nothing. `None`: not the supervisor (no runtime now, or already the child).
+    pub fn supervise() -> Option<ExitCode> {
+        if std::env::var_os(CHILD).is_some() || runtime_available().is_err() {
+            return None;
+        }
+        let exe = std::env::current_exe().ok()?;
+        let args: Vec<_> = std::env::args_os().skip(1).collect();
+        loop {
+            let status = match Command::new(&exe).args(&args).env(CHILD, "1").status() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("tomoni: cannot start the app: {e}");
+                    return Some(ExitCode::from(1));
+                }
+            };
+            match status.code() {
+                Some(RUNTIME_GONE_EXIT) => {}
+                Some(c) => return Some(ExitCode::from(c.clamp(0, 255) as u8)),
+                // Ended by a signal (Ctrl-C reaches both processes): so do we.
+                None => return Some(ExitCode::from(130)),
+            }
+            eprintln!("tomoni: waiting for the OpenXR runtime to come back (Ctrl-C to stop)…");
+            let since = std::time::Instant::now();
+            while runtime_available().is_err() {
+                std::thread::sleep(LOOK_EVERY);
+            }
+            eprintln!(
+                "tomoni: the OpenXR runtime is back after {:.0} s: the companion rejoins",
+                since.elapsed().as_secs_f32()
+            );
+        }
+    }
+
+    /// In the supervised app: if the supervisor goes (killed on its own, not by Ctrl-C, which
+    /// reaches both), the app ends too instead of running on unseen.
+    pub fn end_with_the_supervisor() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        let parent = std::os::unix::process::parent_id();
+        let _ = std::thread::Builder::new().name("tomoni-supervisor-watch".into()).spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                if std::os::unix::process::parent_id() != parent {
+                    eprintln!("tomoni: the supervising process ended; so does the app (memories are saved)");
+                    std::process::exit(0);
+                }
+            }
+        });
+    }
+}
+
 fn main() -> ExitCode {
     quiet_gpu_probe();
     no_onnx_telemetry();
     let cli = Cli::parse();
+    if let Command::Run { no_xr: false, .. } = &cli.command
+        && let Some(code) = rejoin::supervise()
+    {
+        return code;
+    }
+    rejoin::end_with_the_supervisor();
     let result = match cli.command {
         Command::Run { scene, no_xr, max_frames, eye_png, window_size, no_mic, mic_wav } => app::prepare(&scene)
             .and_then(|setup| {

@@ -116,6 +116,83 @@ fn a_broken_avatar_file_is_named_and_exits_2() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// Files that cannot be shown exit 2 naming the file and what is wrong, in `render` and
+/// `demo` alike (both, and `run`, check the avatar in `app::prepare` before Bevy sees it): a
+/// Draco- or meshopt-compressed export, an unknown required extension, missing humanoid
+/// bones, and an empty GLB.
+#[test]
+fn avatars_that_cannot_load_are_named_with_what_is_missing_and_exit_2() {
+    use tomoni_avatar::glb::{parse_glb, write_glb};
+    let default =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/avatars/default.vrm")).unwrap();
+    let edited = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut glb = parse_glb(&default).unwrap();
+        edit(&mut glb.json);
+        let path = out_dir().join(name);
+        std::fs::write(&path, write_glb(&glb)).unwrap();
+        path
+    };
+    let require = |ext: &'static str| {
+        move |doc: &mut serde_json::Value| {
+            doc["extensionsUsed"] = serde_json::json!([ext]);
+            doc["extensionsRequired"] = serde_json::json!([ext]);
+        }
+    };
+    let cases = [
+        (
+            edited("draco.vrm", &require("KHR_draco_mesh_compression")),
+            "KHR_draco_mesh_compression (Draco-compressed meshes)",
+        ),
+        (
+            edited("meshopt.vrm", &require("EXT_meshopt_compression")),
+            "EXT_meshopt_compression (meshopt-compressed buffers)",
+        ),
+        (
+            edited("unknown-ext.vrm", &require("EXT_not_a_real_one")),
+            "EXT_not_a_real_one (an extension tomoni does not know)",
+        ),
+        (
+            edited("no-hips.vrm", &|doc| {
+                let bones = doc.pointer_mut("/extensions/VRMC_vrm/humanoid/humanBones").unwrap();
+                bones.as_object_mut().unwrap().remove("hips");
+            }),
+            "lacks required bones: hips",
+        ),
+        (
+            {
+                let p = out_dir().join("empty.vrm");
+                std::fs::write(&p, b"").unwrap();
+                p
+            },
+            "empty.vrm",
+        ),
+    ];
+    for (file, want) in &cases {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let mut runs = vec![
+            tomoni().args(["render", "--out"]).arg(out_dir().join("x.png")).arg("--avatar").arg(file).output().unwrap(),
+        ];
+        if name == "draco.vrm" {
+            let out = out_dir().join("demo-draco");
+            runs.push(
+                tomoni()
+                    .args(["demo", "--seconds", "1", "--out"])
+                    .arg(&out)
+                    .arg("--avatar")
+                    .arg(file)
+                    .output()
+                    .unwrap(),
+            );
+        }
+        for o in runs {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+            assert!(err.contains(&name) && err.contains(want), "{name}: want {want:?} in {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
 #[test]
 fn a_broken_config_names_file_line_and_field() {
     let cfg = out_dir().join("bad.toml");

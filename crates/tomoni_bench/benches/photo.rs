@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| tomoni_photo::composite::composite(&big, &layer, (2400, 900), &people, m))
     });
     g.bench_function("encode JPEG with EXIF and XMP", |b| {
-        b.iter(|| tomoni_photo::composite::write_jpeg(&big, &jpeg, &out).unwrap())
+        b.iter(|| tomoni_photo::composite::write_jpeg(&big, &jpeg, &out, None).unwrap())
     });
     g.finish();
 }

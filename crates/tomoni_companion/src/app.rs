@@ -346,7 +346,10 @@ fn run_live(
     app.insert_resource(bridge).add_plugins((
         crate::bridge::CompanionPlugin,
         crate::commands::ControlPlugin,
-        crate::disclosure::DisclosureLabelPlugin { text: disclosure },
+        crate::disclosure::DisclosureLabelPlugin {
+            text: disclosure,
+            credit: setup.avatar.info.credit.as_ref().map(|c| format!("avatar {c}")),
+        },
     ));
     if mode == AppMode::Desktop {
         app.add_plugins(crate::ui::DesktopUiPlugin);

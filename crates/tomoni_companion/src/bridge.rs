@@ -16,7 +16,7 @@
 use crate::control::Replier;
 use crate::error::Failure;
 use crate::session::Session;
-use crate::speech::{Output, voice_engine};
+use crate::speech::{Failover, Output, voice_engine};
 use crate::talk::{Talk, UserInput, start_talk};
 use crate::telemetry::TurnLatency;
 use bevy::platform::cell::SyncCell;
@@ -88,6 +88,34 @@ pub struct Bridge {
     heard_mark: u64,
     /// Music playing beside the voice (ceremonies), on the same output.
     pub music: crate::music::MusicPlayer,
+    /// Watches a device output and stands in for it (`None`: offline by choice).
+    failover: Option<Failover>,
+    /// What the person must know that is not part of the conversation.
+    pub notices: Notices,
+    /// The persona's first language (for what the companion says about itself).
+    lang: tomoni_persona::wellbeing::Lang,
+}
+
+/// What the person must know that is not part of the conversation (a full disk, no sound): a
+/// person in glasses sees no terminal, so the companion's label shows it and `status`
+/// reports it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Notices {
+    /// Why what is said is not being saved now.
+    pub saving: Option<String>,
+    /// Why the voice is not heard now.
+    pub audio: Option<String>,
+}
+
+impl Notices {
+    /// One line for the label, if there is anything to say.
+    pub fn line(&self) -> Option<String> {
+        let parts: Vec<String> = [("not saving", &self.saving), ("no sound", &self.audio)]
+            .into_iter()
+            .filter_map(|(what, why)| why.as_ref().map(|w| format!("{what}: {w}")))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" · "))
+    }
 }
 
 impl Bridge {
@@ -128,7 +156,79 @@ impl Bridge {
             seconds: 0.0,
             heard_mark: 0,
             music: crate::music::MusicPlayer::default(),
+            failover: None,
+            notices: Notices::default(),
+            lang: tomoni_persona::wellbeing::Lang::En,
         }
+    }
+
+    /// Whether the voice is on a device now, standing in for one that went away, or offline
+    /// by choice (`status` reports it).
+    pub fn audio_state(&mut self) -> &'static str {
+        match (self.output.get(), &self.failover) {
+            (Output::Device(_), _) => "device",
+            (Output::Offline { .. }, Some(_)) => "no device: silent, timed by the frame clock",
+            (Output::Offline { .. }, None) => "offline",
+        }
+    }
+
+    /// The device went away: the offline clock takes the voice (the companion speaks on,
+    /// silently and in time), the label says so, and a device is looked for.
+    fn lose_device(&mut self, why: &str) {
+        let Some(f) = self.failover.as_mut() else { return };
+        let offline = Output::offline(f.stream(), false);
+        if let Output::Device(dead) = std::mem::replace(self.output.get(), offline) {
+            f.reopen(Some(dead));
+        }
+        self.music.forget_device();
+        self.lead_samples = 0;
+        warn!(
+            "audio: the output device went away ({why}); the companion speaks on silently, in time, and its voice \
+             comes back when a device does"
+        );
+        self.notices.audio = Some("the audio device went away".into());
+        self.log("audio_lost", || serde_json::json!({"why": why}));
+    }
+
+    /// A device opened again: the voice moves back to it from the next audio block.
+    fn regain_device(&mut self, mut m: Box<kira::AudioManager>) {
+        let Some(f) = self.failover.as_mut() else { return };
+        if let Err(e) = m.play(f.stream()) {
+            warn!("audio: the device that came back refused the voice ({e}); looking again");
+            f.reopen(Some(m));
+            return;
+        }
+        f.opened(self.speaker.clock().played_samples());
+        *self.output.get() = Output::Device(m);
+        self.lead_samples = u64::from(self.speaker.sample_rate()) * 40 / 1000;
+        info!("audio: the output device is back: the companion is heard again");
+        self.notices.audio = None;
+        self.log("audio_back", || serde_json::json!({}));
+    }
+
+    /// Saving stopped (`Some(why)`) or works again: the label says so, and the companion tells
+    /// the person in its own voice, after what it is saying now.
+    fn saving_changed(&mut self, why: Option<String>) {
+        use tomoni_persona::wellbeing::Lang;
+        let line = match (&why, self.lang) {
+            (Some(w), Lang::En) => format!(
+                "[sad 0.3] I can't save what we say right now: {w}. I'm keeping all of it, and I'll save it as soon \
+                 as I can."
+            ),
+            (Some(w), Lang::Ja) => format!(
+                "[sad 0.3] いま、話したことを保存できません（{}）。内容は覚えていて、保存できるようになったらすぐに保存します。",
+                if w.contains("disk") {
+                    "ディスクがいっぱいです"
+                } else {
+                    "保存先に書き込めません"
+                }
+            ),
+            (None, Lang::En) => "Saving works again: everything we said is stored.".into(),
+            (None, Lang::Ja) => "また保存できるようになりました。話したことはすべて保存しました。".into(),
+        };
+        self.notices.saving = why;
+        let words = self.speak_line(&line);
+        info!("the companion tells the person: {words}");
     }
 
     /// Speech samples played so far (the audio clock).
@@ -344,17 +444,26 @@ pub fn open(
     let fallback = session.persona.fallback_line.clone();
     let greeting = session.persona.greeting.clone();
     let name = session.persona.name.clone();
+    let lang = match session.persona.languages.first().map(String::as_str) {
+        Some("ja") => tomoni_persona::wellbeing::Lang::Ja,
+        _ => tomoni_persona::wellbeing::Lang::En,
+    };
     let engine = voice_engine(&session.persona.voice);
     let voice = engine.describe();
     let (speaker, data) =
         Speaker::start(engine).map_err(|e| Failure::Runtime(format!("cannot start the speaker thread: {e}")))?;
-    let (output, audio) = match offline_audio {
-        Some(keep) => (Output::offline(data, keep), "audio: offline, timed by the frame clock".to_string()),
-        None => Output::device_or_offline(data),
+    let (output, failover, audio) = match offline_audio {
+        Some(keep) => (Output::offline(data, keep), None, "audio: offline, timed by the frame clock".to_string()),
+        None => {
+            let (output, failover, audio) = Output::device_or_offline(data);
+            (output, Some(failover), audio)
+        }
     };
     info!("{audio}");
     let talk = start_talk(session).map_err(|e| Failure::Runtime(format!("cannot start the talk thread: {e}")))?;
     let mut bridge = Bridge::new(talk, speaker, output, fallback);
+    bridge.failover = failover;
+    bridge.lang = lang;
     bridge.label = format!("{label}; voice {voice}; {audio}");
     bridge.greeting = greeting;
     bridge.disclosure = tomoni_persona::wellbeing::disclosure(&name, tomoni_persona::wellbeing::Lang::En);
@@ -378,7 +487,7 @@ impl Plugin for CompanionPlugin {
                 (
                     drain_talk.in_set(Talk),
                     drain_voice.in_set(Voice),
-                    advance_audio.in_set(Audio),
+                    (watch_output, advance_audio).chain().in_set(Audio),
                     follow_audio.in_set(Follow),
                 ),
             );
@@ -397,6 +506,7 @@ fn drain_talk(mut bridge: ResMut<Bridge>, mut conversation: ResMut<Conversation>
             }
             Talk::Event(n, ev) if n == bridge.turn => bridge.perform(&ev),
             Talk::Event(..) => {} // from a turn the user has talked over
+            Talk::Saving(why) => bridge.saving_changed(why),
         }
     }
 }
@@ -418,6 +528,48 @@ fn drain_voice(mut bridge: ResMut<Bridge>) {
             speaker::Event::Failed(e) => {
                 warn!("speech failed: {e}");
                 bridge.log("speech_failed", || serde_json::json!({"error": e}));
+            }
+        }
+    }
+}
+
+/// Watches the device: a stream error that means it is gone, or speech waiting unplayed for
+/// [`Failover::stall`], moves the voice to the offline clock; a device found again takes it back.
+/// Per frame this reads two atomics and kira's error queue (no lock, no allocation).
+fn watch_output(mut bridge: ResMut<Bridge>) {
+    let b = &mut *bridge;
+    let Some(f) = b.failover.as_mut() else { return };
+    let (played, pushed) = (b.speaker.clock().played_samples(), b.speaker.clock().pushed_samples());
+    match b.output.get() {
+        Output::Device(m) => {
+            let mut gone = None;
+            while let Some(e) = m.backend_mut().pop_error() {
+                use cpal::ErrorKind::*;
+                if matches!(e.kind(), DeviceNotAvailable | StreamInvalidated | HostUnavailable) {
+                    gone = Some(e.to_string());
+                } else if f.errors == 0 {
+                    // A dying device repeats its error as fast as it is polled: said once.
+                    warn!("audio: {e}");
+                }
+                f.errors += 1;
+            }
+            // The watch starts when speech starts waiting (not when the app did: its first
+            // frame may come seconds after the device opened, with the greeting queued).
+            let waiting = pushed > played;
+            let was_waiting = std::mem::replace(&mut f.waiting, waiting);
+            if played != f.last_played || !waiting || !was_waiting {
+                f.last_played = played;
+                f.since = Instant::now();
+            } else if gone.is_none() && f.since.elapsed() > f.stall() {
+                gone = Some(format!("no speech played for {:.1} s", f.since.elapsed().as_secs_f32()));
+            }
+            if let Some(why) = gone {
+                b.lose_device(&why);
+            }
+        }
+        Output::Offline { .. } => {
+            if let Some(m) = f.try_reopened() {
+                b.regain_device(m);
             }
         }
     }

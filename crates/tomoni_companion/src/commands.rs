@@ -5,7 +5,7 @@ use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat};
 use crate::control::{ControlCommand, ControlInbox, ControlReply, ControlRequest, Replier};
 use bevy::prelude::*;
 use tomoni_core::TomoniSystems;
-use tomoni_core::behaviour::{EmotionCue, GestureCue};
+use tomoni_core::behaviour::{Conversation, EmotionCue, GestureCue};
 
 /// Carries out control commands in the frame loop. Add transports by handing them
 /// [`ControlInbox::sender`] (see [`crate::control::unix::listen`]).
@@ -136,7 +136,7 @@ fn drain_control(
     mut gestures: MessageWriter<GestureCue>,
     mut ceremony: Option<ResMut<crate::ceremony::Ceremony>>,
     (view, mut photos, mut captures): (Option<Res<LiveView>>, ResMut<Photos>, MessageWriter<CaptureRequest>),
-    (mut stats, mut exit): (ResMut<FrameStats>, MessageWriter<AppExit>),
+    (mut stats, mut exit, conversation): (ResMut<FrameStats>, MessageWriter<AppExit>, Res<Conversation>),
 ) {
     while let Some(ControlRequest { command, reply }) = inbox.try_recv() {
         match command {
@@ -168,7 +168,13 @@ fn drain_control(
                 }
                 None => reply.finish(ControlReply::Error("no view to photograph here".into())),
             },
-            ControlCommand::Status => reply.finish(ControlReply::Done(stats.report().to_string())),
+            ControlCommand::Status => {
+                let mut r = stats.report();
+                r["audio"] = serde_json::json!(bridge.audio_state());
+                r["conversation"] = serde_json::json!(format!("{:?}", *conversation));
+                r["notice"] = serde_json::json!(bridge.notices.line());
+                reply.finish(ControlReply::Done(r.to_string()));
+            }
             ControlCommand::Quit => {
                 exit.write(AppExit::Success);
                 reply.finish(ControlReply::Done("bye".into()));

@@ -27,8 +27,9 @@ pub enum ControlCommand {
     Ceremony(CeremonyCommand),
     /// Take a picture of what the viewer sees, companion included, into the pictures folder.
     Photo,
-    /// How the frame loop has kept time since the last `status` (the soak and `doctor` read it):
-    /// answered with [`crate::commands::FrameStats::report`]'s JSON.
+    /// How the frame loop has kept time since the last `status` (the soak and `doctor` read it),
+    /// as [`crate::commands::FrameStats::report`]'s JSON, with where the voice goes (`audio`),
+    /// the turn's state (`conversation`) and what the label tells the person (`notice`).
     Status,
     /// End the app cleanly (what closing the window does).
     Quit,

@@ -15,6 +15,9 @@ use tomoni_core::{CompanionAnchor, TomoniSystems};
 pub struct DisclosureLabelPlugin {
     /// What the label says.
     pub text: String,
+    /// The avatar's author credit, where its licence asks for one: the label's second line
+    /// whenever no notice needs it.
+    pub credit: Option<String>,
 }
 
 /// The label's quad.
@@ -24,8 +27,16 @@ pub struct DisclosureLabel;
 #[derive(Component)]
 struct LabelCamera(u32);
 
+/// A notice stands out from the label; a credit does not.
+const NOTICE_COLOUR: Color = Color::srgb(1.0, 0.82, 0.45);
+const CREDIT_COLOUR: Color = Color::srgb(0.75, 0.76, 0.8);
+
+/// The label's second line: what the person must know now (see [`crate::bridge::Notices`]).
+#[derive(Component)]
+struct NoticeLine;
+
 #[derive(Resource)]
-struct LabelText(String);
+struct LabelText(String, Option<String>);
 
 /// Label size in metres: readable at two metres, small beside a 1.7 m companion.
 const SIZE: Vec2 = Vec2::new(0.42, 0.06);
@@ -34,9 +45,12 @@ const PIXELS: UVec2 = UVec2::new(588, 84);
 
 impl Plugin for DisclosureLabelPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(LabelText(self.text.clone()))
+        app.insert_resource(LabelText(self.text.clone(), self.credit.clone()))
             .add_systems(Startup, spawn_label)
-            .add_systems(Update, (follow_anchor.after(TomoniSystems::Pose), show_listening, stop_label_camera).chain());
+            .add_systems(
+                Update,
+                (follow_anchor.after(TomoniSystems::Pose), show_listening, show_notice, stop_label_camera).chain(),
+            );
     }
 }
 
@@ -66,15 +80,24 @@ fn spawn_label(
         Node {
             width: percent(100),
             height: percent(100),
+            flex_direction: FlexDirection::Column,
             justify_content: JustifyContent::Center,
             align_items: AlignItems::Center,
             ..default()
         },
-        children![(
-            Text::new(text.0.clone()),
-            TextFont { font_size: FontSize::Px(38.0), ..default() },
-            TextColor(Color::srgb(0.95, 0.95, 0.97)),
-        )],
+        children![
+            (
+                Text::new(text.0.clone()),
+                TextFont { font_size: FontSize::Px(38.0), ..default() },
+                TextColor(Color::srgb(0.95, 0.95, 0.97)),
+            ),
+            (
+                NoticeLine,
+                Text::new(text.1.clone().unwrap_or_default()),
+                TextFont { font_size: FontSize::Px(24.0), ..default() },
+                TextColor(CREDIT_COLOUR),
+            )
+        ],
     ));
     commands.spawn((
         Name::new("AI disclosure label"),
@@ -137,7 +160,33 @@ fn show_listening(
     }
 }
 
-/// The text changes only with the listening cue: after a few frames (font loaded, laid out, drawn) the camera
+/// A notice (a full disk, no sound) shows as the label's second line while it lasts (in place
+/// of the avatar's credit, which comes back after), and the label draws again.
+fn show_notice(
+    bridge: Option<Res<crate::bridge::Bridge>>,
+    base: Res<LabelText>,
+    mut shown: Local<crate::bridge::Notices>,
+    mut line: Query<(&mut Text, &mut TextColor), With<NoticeLine>>,
+    mut cams: Query<(&mut Camera, &mut LabelCamera)>,
+) {
+    let Some(bridge) = bridge else { return };
+    if *shown == bridge.notices {
+        return;
+    }
+    shown.clone_from(&bridge.notices);
+    for (mut t, mut colour) in &mut line {
+        (t.0, colour.0) = match shown.line() {
+            Some(notice) => (notice, NOTICE_COLOUR),
+            None => (base.1.clone().unwrap_or_default(), CREDIT_COLOUR),
+        };
+    }
+    for (mut cam, mut frames) in &mut cams {
+        cam.is_active = true;
+        frames.0 = 0;
+    }
+}
+
+/// The text changes only with the listening cue and notices: after a few frames (font loaded, laid out, drawn) the camera
 /// stops and the image keeps what it drew.
 fn stop_label_camera(mut cams: Query<(&mut Camera, &mut LabelCamera)>) {
     for (mut cam, mut frames) in &mut cams {

@@ -154,6 +154,12 @@ impl MusicPlayer {
         }
     }
 
+    /// The device went away with its music: what played there is over (a ceremony's music
+    /// step ends instead of waiting on a device that will never finish it).
+    pub fn forget_device(&mut self) {
+        self.device.clear();
+    }
+
     /// Whether any music is still playing.
     pub fn playing(&mut self) -> bool {
         self.device.retain(|v| v.handle.state() != kira::sound::PlaybackState::Stopped);

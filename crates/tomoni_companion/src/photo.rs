@@ -45,6 +45,8 @@ pub struct PhotoReport {
     pub light: tomoni_photo::light::Light,
     /// Seconds spent: finding people, rendering, compositing and writing.
     pub seconds: [f32; 3],
+    /// The avatar's author credit, where its licence asks for one (also in the JPEG's XMP).
+    pub credit: Option<String>,
 }
 
 /// Makes one photo. Bad input (not an image, truncated, too big, no one to stand beside)
@@ -52,6 +54,7 @@ pub struct PhotoReport {
 pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let input = |e: tomoni_photo::PhotoError| Failure::Input(e.to_string());
     let t0 = std::time::Instant::now();
+    let credit = setup.avatar.info.credit.clone();
     let original =
         std::fs::read(&req.background).map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
     let photo = tomoni_photo::camera::decode(&req.background, &original).map_err(input)?;
@@ -119,7 +122,8 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
     }
-    tomoni_photo::composite::write_jpeg(&out, &original, &req.out).map_err(|e| Failure::Runtime(e.to_string()))?;
+    tomoni_photo::composite::write_jpeg(&out, &original, &req.out, credit.as_deref())
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     let t3 = std::time::Instant::now();
     Ok(PhotoReport {
         out: req.out.clone(),
@@ -130,6 +134,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
         matched,
         light,
         seconds: [(t1 - t0).as_secs_f32(), (t2 - t1).as_secs_f32(), (t3 - t2).as_secs_f32()],
+        credit,
     })
 }
 

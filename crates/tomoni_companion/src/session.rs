@@ -119,8 +119,8 @@ pub struct Session {
 struct Kept {
     memory: Memory,
     unsaved: VecDeque<Unsaved>,
-    /// Saving is failing (told once, until it works again).
-    failing: bool,
+    /// Why saving is failing, in the person's words (told once, until it works again).
+    failing: Option<String>,
 }
 
 /// A turn waiting to be stored.
@@ -155,18 +155,19 @@ impl Kept {
             match self.memory.add_turn_at(&t.conversation, &t.role, &t.text, &t.status, t.at, "tomoni") {
                 Ok(_) => drop(self.unsaved.pop_front()),
                 Err(e) => {
-                    if !self.failing {
+                    if self.failing.is_none() {
                         eprintln!(
                             "tomoni: cannot save the conversation now ({e}); what is said is kept and saved as soon as \
                              the store takes writes again"
                         );
-                        self.failing = true;
+                        let why = if e.disk_full() { "the disk is full" } else { "the memory store cannot be written" };
+                        self.failing = Some(why.into());
                     }
                     return;
                 }
             }
         }
-        if std::mem::take(&mut self.failing) {
+        if self.failing.take().is_some() {
             eprintln!("tomoni: saving works again: every turn is stored");
         }
     }
@@ -209,13 +210,20 @@ impl Session {
         Self {
             persona,
             counts: memory.path().with_file_name("care-counts.json"),
-            memory: Arc::new(Mutex::new(Kept { memory, unsaved: VecDeque::new(), failing: false })),
+            memory: Arc::new(Mutex::new(Kept { memory, unsaved: VecDeque::new(), failing: None })),
             brain,
             conversation: format!("tomoni:{secs}"),
             offline_turns: 0,
             wellbeing: Wellbeing::new(policy),
             last_care: None,
         }
+    }
+
+    /// Why what is said cannot be saved now (a full disk), if it cannot: the live app shows
+    /// it on the companion's label and the companion says it, as a person in glasses never
+    /// sees the terminal.
+    pub fn saving_trouble(&self) -> Option<String> {
+        self.memory.lock().ok().and_then(|m| m.failing.clone())
     }
 
     /// Where this session's replies come from.

@@ -1,6 +1,10 @@
-//! Where the companion's voice goes (a device through kira, or the offline clock) and which
-//! voice engine a persona speaks with.
+//! Where the companion's voice goes (a device through kira, or the offline clock, standing in
+//! for a device that went away) and which voice engine a persona speaks with.
 
+use crossbeam_channel::Receiver;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use tomoni_voice::speaker::VoiceEngine;
 use tomoni_voice::stream::{OfflineOutput, SpeechStreamData};
 
@@ -28,20 +32,28 @@ pub enum Output {
 pub const OFFLINE_RATE: u32 = 48_000;
 
 impl Output {
-    /// The default audio device, or (with a clear log line) the offline clock when there is none.
-    pub fn device_or_offline(data: SpeechStreamData) -> (Self, String) {
+    /// The default audio device, or (with a clear log line) the offline clock when there is
+    /// none; with the [`Failover`] that watches the device, stands in for it when it goes away
+    /// and brings the voice back to a device when one returns.
+    pub fn device_or_offline(data: SpeechStreamData) -> (Self, Failover, String) {
+        let mut failover = Failover::new(data.handle());
         match tomoni_voice::playback::open_default_output() {
             Ok(mut m) => {
                 let msg = match m.play(data) {
                     Ok(()) => "audio: default output device".to_string(),
                     Err(e) => format!("audio: the device refused the speech stream ({e}); speech is silent"),
                 };
-                (Output::Device(Box::new(m)), msg)
+                (Output::Device(Box::new(m)), failover, msg)
             }
-            Err(e) => (
-                Self::offline(data, false),
-                format!("audio: no output device ({}); speech runs silent, timed by the frame clock", e.cause()),
-            ),
+            Err(e) => {
+                // A device plugged in later is found and used.
+                failover.reopen(None);
+                (
+                    Self::offline(data, false),
+                    failover,
+                    format!("audio: no output device ({}); speech runs silent, timed by the frame clock", e.cause()),
+                )
+            }
         }
     }
 
@@ -54,6 +66,117 @@ impl Output {
             rate: OFFLINE_RATE,
             carry: 0.0,
         }
+    }
+}
+
+/// How long speech may wait unplayed on a device before the device counts as gone: a live
+/// device pulls every few milliseconds (a sound server's buffer, a few hundred at most), so a
+/// second without a sample is a device that stopped, not a slow one; the companion's mouth
+/// freezes no longer than this.
+pub const STALL: Duration = Duration::from_secs(1);
+
+/// The stall allowed a device in its first seconds: a sound server that has just come back
+/// was seen to take over a second to start a new stream.
+pub const STALL_NEW: Duration = Duration::from_secs(3);
+
+/// How long a device counts as new.
+const NEW_FOR: Duration = Duration::from_secs(5);
+
+/// How often a device is looked for while there is none.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
+/// Watches the device output and stands in for it. A device can go away under the companion
+/// (headphones unplugged, a Bluetooth headset out of range, the sound server restarted); kira
+/// restarts its stream only when another default device is there at that moment, and
+/// otherwise stops pulling for good, which would freeze the companion mid-word with its turn
+/// never ending. So the frame loop hands the voice to the offline clock (the companion goes on
+/// speaking, silently and in time, and its turn ends), and a thread of its own looks for a
+/// device once a second; when one opens, the voice moves back to it.
+pub struct Failover {
+    spare: SpeechStreamData,
+    /// The audio clock when it last moved, and when that was (the stall watch).
+    pub last_played: u64,
+    /// See [`Self::last_played`].
+    pub since: Instant,
+    /// Speech was waiting to be played at the last look.
+    pub waiting: bool,
+    /// Errors the device reported since it opened (the first is logged).
+    pub errors: u64,
+    /// When the device opened.
+    opened_at: Instant,
+    reopened: Option<(Receiver<Box<kira::AudioManager>>, Arc<AtomicBool>)>,
+}
+
+impl Failover {
+    /// Watches an output playing the stream `spare` is a handle on.
+    pub fn new(spare: SpeechStreamData) -> Self {
+        let now = Instant::now();
+        Self { spare, last_played: 0, since: now, waiting: false, errors: 0, opened_at: now, reopened: None }
+    }
+
+    /// A device opened now, with the audio clock at `played`: the watch starts afresh.
+    pub fn opened(&mut self, played: u64) {
+        self.last_played = played;
+        self.since = Instant::now();
+        self.opened_at = self.since;
+        self.waiting = false;
+        self.errors = 0;
+    }
+
+    /// How long speech may wait unplayed before the device counts as gone.
+    pub fn stall(&self) -> Duration {
+        if self.opened_at.elapsed() < NEW_FOR { STALL_NEW } else { STALL }
+    }
+
+    /// A new handle on the voice's stream, for the next output.
+    pub fn stream(&self) -> SpeechStreamData {
+        self.spare.handle()
+    }
+
+    /// Starts looking for a device on a thread of its own (opening one may block), and drops
+    /// the `dead` device's manager there too.
+    pub fn reopen(&mut self, dead: Option<Box<kira::AudioManager>>) {
+        self.stop_looking();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let wanted = Arc::new(AtomicBool::new(true));
+        let still = wanted.clone();
+        let spawned = std::thread::Builder::new().name("tomoni-audio-reopen".into()).spawn(move || {
+            drop(dead);
+            while still.load(Ordering::Acquire) {
+                #[expect(clippy::disallowed_methods, reason = "the device finder's own thread, not the frame loop")]
+                std::thread::sleep(REOPEN_EVERY);
+                if tomoni_voice::playback::no_sound_device().is_some() {
+                    continue;
+                }
+                if let Ok(m) = tomoni_voice::playback::open_default_output() {
+                    let _ = tx.send(Box::new(m));
+                    return;
+                }
+            }
+        });
+        match spawned {
+            Ok(_) => self.reopened = Some((rx, wanted)),
+            Err(e) => bevy::log::warn!("audio: cannot look for a device ({e}); speech stays silent"),
+        }
+    }
+
+    /// A device found since [`Self::reopen`], if one was.
+    pub fn try_reopened(&mut self) -> Option<Box<kira::AudioManager>> {
+        let m = self.reopened.as_ref()?.0.try_recv().ok()?;
+        self.reopened = None;
+        Some(m)
+    }
+
+    fn stop_looking(&mut self) {
+        if let Some((_, wanted)) = self.reopened.take() {
+            wanted.store(false, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for Failover {
+    fn drop(&mut self) {
+        self.stop_looking();
     }
 }
 

@@ -30,6 +30,9 @@ pub enum Talk {
     Began(u64),
     /// An event of turn `n`.
     Event(u64, DialogueEvent),
+    /// Saving stopped (why, in the person's words) or works again (`None`); sent when that
+    /// changes, after the turn in which it did, so the companion finishes its reply first.
+    Saving(Option<String>),
 }
 
 /// Starts the talk thread over `session`.
@@ -40,6 +43,7 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
     std::thread::Builder::new().name("tomoni-talk".into()).spawn(move || {
         tomoni_voice::lower_thread_priority();
         let mut n = 0u64;
+        let mut saving: Option<String> = None;
         let mut next = in_rx.recv().ok();
         while let Some(input) = next.take() {
             let UserInput::Say { text, reply } = input else {
@@ -110,6 +114,11 @@ pub fn start_talk(mut session: Session) -> std::io::Result<(Sender<UserInput>, R
             // when the next message comes.
             drop(turn);
             drop(reply);
+            let now = session.saving_trouble();
+            if now != saving {
+                saving.clone_from(&now);
+                let _ = out_tx.send(Talk::Saving(now));
+            }
             if next.is_none() {
                 next = in_rx.recv().ok();
             }

@@ -57,42 +57,105 @@ pub enum ImportError {
     Memory(#[from] MemoryError),
 }
 
-/// Parses `conversations.json`, calling `progress(kib_read, kib_total)` as it goes.
-///
-/// The file is read as a stream, one conversation at a time: memory holds what was imported
-/// plus the largest single conversation, not the whole document. (Parsed whole, a 200 MB
-/// export took 2.17 GB.)
+/// Parses `conversations.json` whole, calling `progress(kib_read, kib_total)` as it goes
+/// (tests and small files; an import streams with [`import`], which never holds the export).
 pub fn parse(path: &Path, progress: impl FnMut(usize, usize)) -> Result<ChatGptExport, ImportError> {
+    let (file, total) = open(path)?;
+    parse_reader(file, total, &path.display().to_string(), progress)
+}
+
+fn open(path: &Path) -> Result<(impl std::io::Read, u64), ImportError> {
     let file = std::fs::File::open(path)
         .map_err(|e| ImportError::Format { path: path.display().to_string(), what: format!("cannot read: {e}") })?;
     let total = file.metadata().map_or(0, |m| m.len());
-    parse_reader(std::io::BufReader::with_capacity(1 << 16, file), total, &path.display().to_string(), progress)
+    Ok((std::io::BufReader::with_capacity(1 << 16, file), total))
 }
 
 /// [`parse`] from any reader of `total` bytes (for progress), errors naming `name`: the
-/// fuzzer feeds it bytes, the importer a file.
+/// fuzzer feeds it bytes.
 pub fn parse_reader(
     reader: impl std::io::Read,
     total: u64,
     name: &str,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<ChatGptExport, ImportError> {
+    let mut conversations = Vec::new();
+    let custom_instructions = for_each_conversation(reader, total, name, progress, |c| {
+        conversations.push(c);
+        Ok(())
+    })?;
+    Ok(ChatGptExport { conversations, custom_instructions })
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct Imported {
+    /// Messages stored (conversations already stored whole are skipped).
+    pub stored: usize,
+    /// Conversations read.
+    pub conversations: usize,
+    /// The persona drafted from everything read.
+    pub draft: Draft,
+}
+
+/// Imports `conversations.json` into `memory` as it is read: each conversation is stored (one
+/// transaction) and folded into the persona draft as soon as it is parsed, so memory holds the
+/// largest single conversation, never the export (a 200 MB export held 1.6 GB parsed whole,
+/// and 235 MB while its text waited to be stored). Re-importing skips what is already stored;
+/// a file broken midway keeps the conversations before the break, and says so.
+pub fn import(path: &Path, memory: &mut Memory, progress: impl FnMut(usize, usize)) -> Result<Imported, ImportError> {
+    let (file, total) = open(path)?;
+    let name = path.display().to_string();
+    let (mut stored, mut conversations, mut draft) = (0, 0, Draft::default());
+    let read = for_each_conversation(file, total, &name, progress, |c| {
+        stored += store_conversation(memory, &c)?;
+        conversations += 1;
+        draft.add(&c);
+        Ok(())
+    });
+    match read {
+        Ok(ci) => {
+            draft.custom_instructions = ci;
+            Ok(Imported { stored, conversations, draft })
+        }
+        Err(ImportError::Format { path, what }) if conversations > 0 => Err(ImportError::Format {
+            path,
+            what: format!(
+                "{what} (the {conversations} conversations before it are stored: importing the mended file \
+                 adds the rest without duplicates)"
+            ),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the export one conversation at a time, handing each with messages to `each`;
+/// returns the latest custom instructions. Errors name `name` and the place.
+pub fn for_each_conversation(
+    reader: impl std::io::Read,
+    total: u64,
+    name: &str,
+    mut progress: impl FnMut(usize, usize),
+    mut each: impl FnMut(ImportedConversation) -> Result<(), ImportError>,
+) -> Result<Option<(String, String)>, ImportError> {
     use serde::Deserializer as _;
     let fmt = |what: String| ImportError::Format { path: name.to_string(), what };
     let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let reader = Counting { inner: reader, read: read.clone() };
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut collect = Collect {
-        out: ChatGptExport::default(),
+        each: &mut each,
+        custom_instructions: None,
         ci_time: f64::MIN,
         failed: None,
+        name,
         progress: &mut progress,
         read,
         total_kib: (total / 1024) as usize,
     };
     let parsed = (&mut de).deserialize_seq(&mut collect).and_then(|()| de.end());
-    if let Some(what) = collect.failed.take() {
-        return Err(fmt(what));
+    if let Some(e) = collect.failed.take() {
+        return Err(e);
     }
     parsed.map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
@@ -102,7 +165,7 @@ pub fn parse_reader(
     })?;
     let kib = collect.total_kib;
     (collect.progress)(kib, kib);
-    Ok(collect.out)
+    Ok(collect.custom_instructions)
 }
 
 /// Counts the bytes read, for progress.
@@ -120,17 +183,24 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
 }
 
 /// Takes the top-level array one conversation at a time.
-struct Collect<'a, F> {
-    out: ChatGptExport,
+struct Collect<'a, F, E> {
+    each: &'a mut E,
+    custom_instructions: Option<(String, String)>,
     ci_time: f64,
-    /// A conversation that was valid JSON but not a conversation: named, with its index.
-    failed: Option<String>,
+    /// Why reading stopped where the JSON itself was fine: a conversation that is not one
+    /// (named, with its index), or `each` refusing (a store that cannot write).
+    failed: Option<ImportError>,
+    name: &'a str,
     progress: &'a mut F,
     read: std::rc::Rc<std::cell::Cell<u64>>,
     total_kib: usize,
 }
 
-impl<'de, F: FnMut(usize, usize)> serde::de::Visitor<'de> for &mut Collect<'_, F> {
+impl<'de, F, E> serde::de::Visitor<'de> for &mut Collect<'_, F, E>
+where
+    F: FnMut(usize, usize),
+    E: FnMut(ImportedConversation) -> Result<(), ImportError>,
+{
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -140,13 +210,16 @@ impl<'de, F: FnMut(usize, usize)> serde::de::Visitor<'de> for &mut Collect<'_, F
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0;
         while let Some(c) = seq.next_element::<Value>()? {
-            match parse_conversation(&c, &mut self.out.custom_instructions, &mut self.ci_time) {
-                Ok(conv) if !conv.messages.is_empty() => self.out.conversations.push(conv),
-                Ok(_) => {}
+            let outcome = match parse_conversation(&c, &mut self.custom_instructions, &mut self.ci_time) {
+                Ok(conv) if !conv.messages.is_empty() => (self.each)(conv),
+                Ok(_) => Ok(()),
                 Err(w) => {
-                    self.failed = Some(format!("conversation {i}: {w}"));
-                    return Err(serde::de::Error::custom("not a conversation"));
+                    Err(ImportError::Format { path: self.name.to_string(), what: format!("conversation {i}: {w}") })
                 }
+            };
+            if let Err(e) = outcome {
+                self.failed = Some(e);
+                return Err(serde::de::Error::custom("stopped"));
             }
             i += 1;
             let kib = (self.read.get() / 1024) as usize;
@@ -266,83 +339,152 @@ pub fn store(
     memory: &mut Memory,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<usize, ImportError> {
-    let mut stored: HashMap<String, usize> = HashMap::new();
-    for t in memory.all_turns()? {
-        *stored.entry(t.conversation).or_default() += 1;
-    }
     let mut n = 0;
     let total = export.conversations.len();
     for (i, c) in export.conversations.iter().enumerate() {
-        let cid = format!("chatgpt:{}", c.id);
-        // A conversation is stored whole or not at all (one transaction), and one that an
-        // older, interrupted import left short is replaced, not skipped forever.
-        if stored.get(&cid).copied().unwrap_or(0) < c.messages.len() {
-            let turns: Vec<(&str, &str, f64)> =
-                c.messages.iter().map(|m| (m.role.as_str(), m.text.as_str(), m.time)).collect();
-            memory.replace_conversation(&cid, &turns, "chatgpt")?;
-            n += turns.len();
-        }
+        n += store_conversation(memory, c)?;
         progress(i + 1, total);
     }
     Ok(n)
 }
 
-/// Drafts a persona from the export: the name the user gave the assistant, its usual voice,
-/// languages, a few real exchanges, and the custom instructions. The user edits the result.
-pub fn draft_persona(export: &ChatGptExport) -> Persona {
-    let all: Vec<&ImportedMessage> = export.conversations.iter().flat_map(|c| &c.messages).collect();
-    let name = guess_name(all.iter().filter(|m| m.role == "user").map(|m| m.text.as_str()))
-        .unwrap_or_else(|| "Companion".to_string());
-    let replies: Vec<&str> = all.iter().filter(|m| m.role == "assistant").map(|m| m.text.as_str()).collect();
-    let japanese = replies.iter().map(|r| r.chars().filter(|c| is_kana_or_kanji(*c)).count()).sum::<usize>();
-    let letters = replies.iter().map(|r| r.chars().filter(|c| c.is_alphabetic()).count()).sum::<usize>().max(1);
-    let languages =
-        if japanese * 3 > letters { vec!["ja".to_string(), "en".to_string()] } else { vec!["en".to_string()] };
-    let avg_len = replies.iter().map(|r| r.chars().count()).sum::<usize>() / replies.len().max(1);
-    let emoji = replies.iter().flat_map(|r| r.chars()).filter(|c| (*c as u32) >= 0x1F300).count();
-    let mut style = String::from(if avg_len < 200 { "Short, warm replies." } else { "Full, thoughtful replies." });
-    if emoji > replies.len() / 4 {
-        style.push_str(" Uses emoji now and then.");
+/// Stores one conversation whole (one transaction) unless it is stored whole already; one
+/// that an older, interrupted import left short is replaced, not skipped forever. Returns the
+/// messages written.
+fn store_conversation(memory: &mut Memory, c: &ImportedConversation) -> Result<usize, ImportError> {
+    let cid = format!("chatgpt:{}", c.id);
+    if memory.conversation_len(&cid)? >= c.messages.len() {
+        return Ok(0);
     }
-    let (profile, instructions) = export.custom_instructions.clone().unwrap_or_default();
-    let mut examples = Vec::new();
-    for c in export.conversations.iter().rev() {
-        for w in c.messages.windows(2) {
-            if examples.len() < 3
-                && w[0].role == "user"
-                && w[1].role == "assistant"
-                && w[0].text.chars().count() <= 200
-                && w[1].text.chars().count() <= 300
-            {
-                examples.push(Example { user: w[0].text.clone(), companion: w[1].text.clone() });
-            }
+    let turns: Vec<(&str, &str, f64)> = c.messages.iter().map(|m| (m.role.as_str(), m.text.as_str(), m.time)).collect();
+    memory.replace_conversation(&cid, &turns, "chatgpt")?;
+    Ok(turns.len())
+}
+
+/// Drafts a persona from an export held whole (see [`Draft`]).
+pub fn draft_persona(export: &ChatGptExport) -> Persona {
+    let mut d = Draft::default();
+    for c in &export.conversations {
+        d.add(c);
+    }
+    d.custom_instructions = export.custom_instructions.clone();
+    d.persona()
+}
+
+/// What a persona draft needs from an export, gathered one conversation at a time: the name
+/// the user gave the assistant, its usual voice, languages, a few real exchanges, and the
+/// custom instructions. The user edits the result.
+#[derive(Debug)]
+pub struct Draft {
+    names: HashMap<String, usize>,
+    conversations: usize,
+    messages: usize,
+    replies: usize,
+    reply_chars: usize,
+    japanese: usize,
+    letters: usize,
+    emoji: usize,
+    /// Up to three exchanges, the latest conversation's first.
+    examples: Vec<Example>,
+    first: f64,
+    last: f64,
+    /// The latest custom instructions: (about the user, how to respond).
+    pub custom_instructions: Option<(String, String)>,
+}
+
+impl Default for Draft {
+    fn default() -> Self {
+        Self {
+            names: HashMap::new(),
+            conversations: 0,
+            messages: 0,
+            replies: 0,
+            reply_chars: 0,
+            japanese: 0,
+            letters: 0,
+            emoji: 0,
+            examples: Vec::new(),
+            first: f64::INFINITY,
+            last: f64::NEG_INFINITY,
+            custom_instructions: None,
         }
     }
-    let first = all.iter().map(|m| m.time).fold(f64::INFINITY, f64::min);
-    let last = all.iter().map(|m| m.time).fold(f64::NEG_INFINITY, f64::max);
-    let days = if first.is_finite() { ((last - first) / 86_400.0).round() as i64 } else { 0 };
-    Persona {
-        name: name.clone(),
-        description: format!(
-            "{name}, shaped over {} conversations ({} messages, {days} days) with the person on ChatGPT and now living here.",
-            export.conversations.len(),
-            all.len()
-        ),
-        personality: instructions.clone(),
-        speaking_style: style,
-        greeting: format!("It's me, {name}. I'm here with you now."),
-        languages: languages.clone(),
-        example_dialogue: examples,
-        // No Japanese neural voice is set up yet: a Japanese persona speaks with espeak-ng.
-        voice: if languages[0] == "ja" {
-            VoiceSettings { engine: "espeak".into(), voice: "ja".into(), ..VoiceSettings::default() }
+}
+
+impl Draft {
+    /// Folds in the next conversation (in file order: later ones are newer).
+    pub fn add(&mut self, c: &ImportedConversation) {
+        self.conversations += 1;
+        self.messages += c.messages.len();
+        for m in &c.messages {
+            self.first = self.first.min(m.time);
+            self.last = self.last.max(m.time);
+            if m.role == "user" {
+                count_names(&m.text, &mut self.names);
+            } else if m.role == "assistant" {
+                self.replies += 1;
+                self.reply_chars += m.text.chars().count();
+                self.japanese += m.text.chars().filter(|c| is_kana_or_kanji(*c)).count();
+                self.letters += m.text.chars().filter(|c| c.is_alphabetic()).count();
+                self.emoji += m.text.chars().filter(|c| (*c as u32) >= 0x1F300).count();
+            }
+        }
+        let mut newer: Vec<Example> = c
+            .messages
+            .windows(2)
+            .filter(|w| {
+                w[0].role == "user"
+                    && w[1].role == "assistant"
+                    && w[0].text.chars().count() <= 200
+                    && w[1].text.chars().count() <= 300
+            })
+            .take(3)
+            .map(|w| Example { user: w[0].text.clone(), companion: w[1].text.clone() })
+            .collect();
+        if !newer.is_empty() {
+            newer.append(&mut self.examples);
+            newer.truncate(3);
+            self.examples = newer;
+        }
+    }
+
+    /// The drafted persona.
+    pub fn persona(&self) -> Persona {
+        let name = best_name(&self.names).unwrap_or_else(|| "Companion".to_string());
+        let languages = if self.japanese * 3 > self.letters.max(1) {
+            vec!["ja".to_string(), "en".to_string()]
         } else {
-            VoiceSettings::default()
-        },
-        avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 },
-        user_notes: profile,
-        fallback_line: default_fallback_line(),
-        card: None,
+            vec!["en".to_string()]
+        };
+        let avg_len = self.reply_chars / self.replies.max(1);
+        let mut style = String::from(if avg_len < 200 { "Short, warm replies." } else { "Full, thoughtful replies." });
+        if self.emoji > self.replies / 4 {
+            style.push_str(" Uses emoji now and then.");
+        }
+        let (profile, instructions) = self.custom_instructions.clone().unwrap_or_default();
+        let days = if self.first.is_finite() { ((self.last - self.first) / 86_400.0).round() as i64 } else { 0 };
+        Persona {
+            name: name.clone(),
+            description: format!(
+                "{name}, shaped over {} conversations ({} messages, {days} days) with the person on ChatGPT and now living here.",
+                self.conversations, self.messages
+            ),
+            personality: instructions,
+            speaking_style: style,
+            greeting: format!("It's me, {name}. I'm here with you now."),
+            languages: languages.clone(),
+            example_dialogue: self.examples.clone(),
+            // No Japanese neural voice is set up yet: a Japanese persona speaks with espeak-ng.
+            voice: if languages[0] == "ja" {
+                VoiceSettings { engine: "espeak".into(), voice: "ja".into(), ..VoiceSettings::default() }
+            } else {
+                VoiceSettings::default()
+            },
+            avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 },
+            user_notes: profile,
+            fallback_line: default_fallback_line(),
+            card: None,
+        }
     }
 }
 
@@ -350,34 +492,44 @@ fn is_kana_or_kanji(c: char) -> bool {
     matches!(c as u32, 0x3040..=0x30FF | 0x4E00..=0x9FFF)
 }
 
-/// The name the user gave the assistant: "your name is X", "I'll call you X", "call you X".
-fn guess_name<'a>(user_texts: impl Iterator<Item = &'a str>) -> Option<String> {
-    let mut votes: HashMap<String, usize> = HashMap::new();
-    for t in user_texts {
-        for pat in ["your name is ", "call you ", "you are called ", "you're called ", "name you "] {
-            // Matched in the original text, ASCII case folded: a lowercased copy can differ in
-            // length ('İ' lowercases to two chars), so its offsets must not slice the original.
-            let hits = t
-                .char_indices()
-                .filter(|(i, _)| t.get(*i..*i + pat.len()).is_some_and(|w| w.eq_ignore_ascii_case(pat)));
-            for (i, _) in hits.collect::<Vec<_>>() {
-                let start = i + pat.len();
-                let name: String = t[start..]
-                    .split(|c: char| !(c.is_alphanumeric() || c == ' ' || c == '-'))
-                    .next()
-                    .unwrap_or("")
-                    .split_whitespace()
-                    .take_while(|w| w.chars().next().is_some_and(char::is_uppercase))
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                if !name.is_empty() {
-                    *votes.entry(name).or_default() += 1;
-                }
+/// Counts the names the user gave the assistant in `t`: "your name is X", "I'll call you X".
+fn count_names(t: &str, votes: &mut HashMap<String, usize>) {
+    for pat in ["your name is ", "call you ", "you are called ", "you're called ", "name you "] {
+        // Matched in the original text, ASCII case folded: a lowercased copy can differ in
+        // length ('İ' lowercases to two chars), so its offsets must not slice the original.
+        let hits =
+            t.char_indices().filter(|(i, _)| t.get(*i..*i + pat.len()).is_some_and(|w| w.eq_ignore_ascii_case(pat)));
+        for (i, _) in hits.collect::<Vec<_>>() {
+            let start = i + pat.len();
+            let name: String = t[start..]
+                .split(|c: char| !(c.is_alphanumeric() || c == ' ' || c == '-'))
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .take_while(|w| w.chars().next().is_some_and(char::is_uppercase))
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            if !name.is_empty() {
+                *votes.entry(name).or_default() += 1;
             }
         }
     }
-    votes.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(n, _)| n)
+}
+
+/// The name given most often (ties: the first in alphabetical order).
+fn best_name(votes: &HashMap<String, usize>) -> Option<String> {
+    votes.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(n, _)| n.clone())
+}
+
+/// The name the user gave the assistant, from their messages.
+#[cfg(test)]
+fn guess_name<'a>(user_texts: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut votes = HashMap::new();
+    for t in user_texts {
+        count_names(t, &mut votes);
+    }
+    best_name(&votes)
 }
 
 #[cfg(test)]
@@ -470,6 +622,31 @@ mod tests {
         let turns = m.all_turns().unwrap();
         assert_eq!(turns[0].conversation, "chatgpt:c1");
         assert_eq!(turns[0].created_at, 1700000001.0);
+    }
+
+    #[test]
+    fn an_import_stores_as_it_reads_and_drafts_the_same_persona() {
+        let dir = std::env::temp_dir().join(format!("tomoni-gpt-import-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut m = Memory::open(&dir.join("m.sqlite3")).unwrap();
+        let path = write("i.json", EXPORT);
+        let done = import(&path, &mut m, |_, _| {}).unwrap();
+        assert_eq!((done.stored, done.conversations), (4, 2));
+        assert_eq!(done.draft.persona(), draft_persona(&parse(&path, |_, _| {}).unwrap()));
+        assert_eq!(import(&path, &mut m, |_, _| {}).unwrap().stored, 0, "re-import does not duplicate");
+        // Broken after the first conversation: the first is kept, and the error says so.
+        let cut = EXPORT.find(",\n      {\"title\":\"Second\"").expect("the second conversation");
+        let broken = write("b.json", &format!("{}, {{\"mapping\": 5}}]", &EXPORT[..cut]));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut m = Memory::open(&dir.join("m2.sqlite3")).unwrap();
+        let e = import(&broken, &mut m, |_, _| {}).unwrap_err().to_string();
+        assert!(
+            e.contains("b.json")
+                && e.contains("conversation 1")
+                && e.contains("the 1 conversations before it are stored"),
+            "{e}"
+        );
+        assert_eq!(m.conversation_len("chatgpt:c1").unwrap(), 2);
     }
 
     #[test]

@@ -45,6 +45,13 @@ pub struct MemoryError {
     pub source: rusqlite::Error,
 }
 
+impl MemoryError {
+    /// The disk (or the store's quota) is full: the one failure a person can fix by making room.
+    pub fn disk_full(&self) -> bool {
+        self.source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+    }
+}
+
 /// The memory store.
 pub struct Memory {
     conn: Connection,
@@ -241,6 +248,16 @@ impl Memory {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Number of turns stored in `conversation` (an import asks before storing one again).
+    pub fn conversation_len(&self, conversation: &str) -> Result<usize, MemoryError> {
+        self.conn
+            .query_row("SELECT count(*) FROM turns WHERE conversation = ?1", params![conversation], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+            .map_err(|e| self.err(e))
     }
 
     /// Number of stored turns.

@@ -234,9 +234,15 @@ fn smooth(m: f32) -> f32 {
     t * t * (3.0 - 2.0 * t)
 }
 
+/// `text` safe inside an XML attribute.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// Writes `img` as a JPEG (quality 92) with the EXIF of `original` (a JPEG's bytes; other
-/// formats carry none over) and an XMP packet marking it a composite.
-pub fn write_jpeg(img: &RgbImage, original: &[u8], path: &Path) -> Result<(), PhotoError> {
+/// formats carry none over) and an XMP packet marking it a composite, with the avatar's author
+/// `credit` where its licence asks for one.
+pub fn write_jpeg(img: &RgbImage, original: &[u8], path: &Path, credit: Option<&str>) -> Result<(), PhotoError> {
     use img_parts::{ImageEXIF, jpeg::Jpeg};
     let bad = |why: String| PhotoError::Image { path: path.to_path_buf(), why };
     let mut encoded = Vec::new();
@@ -255,7 +261,12 @@ pub fn write_jpeg(img: &RgbImage, original: &[u8], path: &Path) -> Result<(), Ph
 <x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\
 <rdf:Description rdf:about=\"\" xmlns:Iptc4xmpExt=\"http://iptc.org/std/Iptc4xmpExt/2008-02-29/\" \
 xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\" Iptc4xmpExt:DigitalSourceType=\"{DIGITAL_SOURCE_TYPE}\" \
-xmp:CreatorTool=\"tomoni\"/></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
+xmp:CreatorTool=\"tomoni\"{credit}/></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>",
+        // IPTC's credit line, for an avatar whose licence asks that its author be credited.
+        credit = credit.map_or(String::new(), |c| format!(
+            " xmlns:photoshop=\"http://ns.adobe.com/photoshop/1.0/\" photoshop:Credit=\"avatar {}\"",
+            xml_escape(c)
+        ))
     );
     let seg = img_parts::jpeg::JpegSegment::new_with_contents(img_parts::jpeg::markers::APP1, xmp.into_bytes().into());
     // After the EXIF segment (APP1 too, first by convention).

@@ -178,7 +178,7 @@ fn the_lens_and_orientation_come_from_exif_and_the_result_keeps_it_marked_as_a_c
     assert!((p.camera.fov_y().to_degrees() - 39.6).abs() < 0.5, "{}", p.camera.fov_y().to_degrees());
 
     let out = tmp("kept.jpg");
-    tomoni_photo::composite::write_jpeg(&p.image, &std::fs::read(&path).unwrap(), &out).unwrap();
+    tomoni_photo::composite::write_jpeg(&p.image, &std::fs::read(&path).unwrap(), &out, None).unwrap();
     let written = std::fs::read(&out).unwrap();
     let back = tomoni_photo::camera::load(&out).unwrap();
     // The lens is kept; the orientation now says upright (the pixels are).
@@ -187,6 +187,11 @@ fn the_lens_and_orientation_come_from_exif_and_the_result_keeps_it_marked_as_a_c
     assert_eq!((back.camera.width, back.camera.height), (40, 60));
     let text = String::from_utf8_lossy(&written);
     assert!(text.contains("Iptc4xmpExt:DigitalSourceType") && text.contains("compositeSynthetic"), "no XMP marker");
+    assert!(!text.contains("photoshop:Credit"), "no credit asked for, none written");
+    // An avatar whose licence asks for credit: the credit line names it, escaped as XML.
+    tomoni_photo::composite::write_jpeg(&p.image, &written, &out, Some("“Lune” by A & B")).unwrap();
+    let text = String::from_utf8_lossy(&std::fs::read(&out).unwrap()).to_string();
+    assert!(text.contains("photoshop:Credit=\"avatar “Lune” by A &amp; B\""), "no credit line in the XMP");
 }
 
 #[test]

@@ -46,8 +46,19 @@ struct SoundProbe {
 impl SoundProbe {
     fn from_system() -> Self {
         let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
-        let sound_server = std::env::var_os("PULSE_SERVER").is_some()
-            || runtime.is_some_and(|d| d.join("pulse/native").exists() || d.join("pipewire-0").exists());
+        // A server counts when its socket answers: a socket left by a server that died (or was
+        // restarted a moment ago) is not one, and asking ALSA then only prints its noise.
+        let answers = |p: &std::path::Path| {
+            #[cfg(unix)]
+            return std::os::unix::net::UnixStream::connect(p).is_ok();
+            #[cfg(not(unix))]
+            return p.exists();
+        };
+        let pulse = std::env::var("PULSE_SERVER")
+            .ok()
+            .map(|s| s.strip_prefix("unix:").is_none_or(|path| answers(std::path::Path::new(path))));
+        let sound_server = pulse.unwrap_or(false)
+            || runtime.is_some_and(|d| answers(&d.join("pulse/native")) || answers(&d.join("pipewire-0")));
         SoundProbe { cards: std::fs::read_to_string("/proc/asound/cards").ok(), sound_server }
     }
 }

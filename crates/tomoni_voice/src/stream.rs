@@ -3,7 +3,10 @@
 //!
 //! The synthesis thread pushes 16-bit samples into a lock-free ring ([`SpeechQueue::push`]);
 //! the audio thread pulls them in [`SpeechSound::process`], resampling to the output rate, and
-//! counts what it has played in an atomic. Nothing on the audio thread allocates or locks.
+//! counts what it has played in an atomic. Nothing on the audio thread allocates or waits: the
+//! resampler sits behind a mutex only so that a device that goes away can hand it to the
+//! offline clock (and a device that returns take it back), and the audio thread only ever
+//! `try_lock`s it.
 //! Clauses queued back to back play without a gap; [`SpeechQueue::stop`] (barge-in) silences the
 //! output from the next audio block and discards what was queued.
 
@@ -141,18 +144,29 @@ impl Resampler {
     }
 }
 
-/// The kira sound that plays the queue (lives on the audio thread).
+/// The kira sound that plays the queue (lives on the audio thread). Only the stream's current
+/// owner plays (see [`SpeechStreamData::handle`]); a sound that lost ownership reports itself
+/// finished, so kira drops it.
 pub struct SpeechSound {
-    resampler: Resampler,
+    voice: Voice,
     mono: Box<[f32]>,
 }
 
 impl Sound for SpeechSound {
     fn process(&mut self, out: &mut [Frame], dt: f64, _info: &Info) {
+        // `try_lock` never waits: the other holder is an offline renderer taking over from a
+        // device that went away, and while two overlap, this block is silence.
+        let mut resampler = match self.voice.owns().then(|| self.voice.resampler.try_lock()) {
+            Some(Ok(r)) => r,
+            _ => {
+                out.fill(Frame::ZERO);
+                return;
+            }
+        };
         // Blocks larger than our scratch buffer are processed in pieces: no allocation here.
         for chunk in out.chunks_mut(self.mono.len()) {
             let mono = &mut self.mono[..chunk.len()];
-            self.resampler.fill(mono, dt);
+            resampler.fill(mono, dt);
             for (f, s) in chunk.iter_mut().zip(mono.iter()) {
                 *f = Frame::from_mono(*s);
             }
@@ -160,13 +174,58 @@ impl Sound for SpeechSound {
     }
 
     fn finished(&self) -> bool {
-        false // a companion's voice stays open for the whole session
+        // A companion's voice stays open for the whole session, on whichever output has it.
+        !self.voice.owns()
     }
 }
 
-/// Plays a [`SpeechQueue`]'s audio when handed to `AudioManager::play`.
+/// One consumer's hold on the stream: the resampler every consumer shares, and which
+/// consumer may pull from it now. Moving the voice from a device that went away to the
+/// offline clock, and back to a device that returned, hands ownership over; nothing is lost
+/// and the audio clock runs on.
+struct Voice {
+    resampler: Arc<std::sync::Mutex<Resampler>>,
+    owner: Arc<AtomicU64>,
+    next_id: Arc<AtomicU64>,
+    id: u64,
+}
+
+impl Voice {
+    fn owns(&self) -> bool {
+        self.owner.load(Ordering::Acquire) == self.id
+    }
+
+    fn take_over(&self) {
+        self.owner.store(self.id, Ordering::Release);
+    }
+}
+
+/// Plays a [`SpeechQueue`]'s audio when handed to `AudioManager::play`, or pulled offline
+/// ([`Self::into_offline`]); whichever took it last has it.
 pub struct SpeechStreamData {
-    resampler: Resampler,
+    voice: Voice,
+}
+
+impl SpeechStreamData {
+    /// Another handle on the same stream, for the next output (a device that came back, or
+    /// the offline clock standing in for one that went away). Taking it over (playing it,
+    /// or going offline with it) silences every earlier handle.
+    pub fn handle(&self) -> SpeechStreamData {
+        let v = &self.voice;
+        SpeechStreamData {
+            voice: Voice {
+                resampler: v.resampler.clone(),
+                owner: v.owner.clone(),
+                next_id: v.next_id.clone(),
+                id: v.next_id.fetch_add(1, Ordering::AcqRel),
+            },
+        }
+    }
+
+    #[cfg(test)]
+    fn into_resampler(self) -> Resampler {
+        Arc::try_unwrap(self.voice.resampler).ok().expect("one handle").into_inner().unwrap()
+    }
 }
 
 impl SoundData for SpeechStreamData {
@@ -174,7 +233,8 @@ impl SoundData for SpeechStreamData {
     type Handle = ();
 
     fn into_sound(self) -> Result<(Box<dyn Sound>, Self::Handle), Self::Error> {
-        Ok((Box::new(SpeechSound { resampler: self.resampler, mono: vec![0.0; 1024].into_boxed_slice() }), ()))
+        self.voice.take_over();
+        Ok((Box::new(SpeechSound { voice: self.voice, mono: vec![0.0; 1024].into_boxed_slice() }), ()))
     }
 }
 
@@ -239,20 +299,25 @@ impl Stopper {
 /// Speech rendered without a sound card: the caller pulls samples at its own pace (the headless
 /// demo pulls one frame's worth per rendered frame, so audio and pictures share one timeline).
 pub struct OfflineOutput {
-    resampler: Resampler,
+    voice: Voice,
 }
 
 impl OfflineOutput {
-    /// Fills `out` (mono, `rate` Hz) with the next stretch of speech, silence where none is queued.
+    /// Fills `out` (mono, `rate` Hz) with the next stretch of speech, silence where none is
+    /// queued, or where a device has taken the stream over since.
     pub fn render(&mut self, out: &mut [f32], rate: u32) {
-        self.resampler.fill(out, 1.0 / f64::from(rate.max(1)));
+        match self.voice.owns().then(|| self.voice.resampler.try_lock()) {
+            Some(Ok(mut r)) => r.fill(out, 1.0 / f64::from(rate.max(1))),
+            _ => out.fill(0.0),
+        }
     }
 }
 
 impl SpeechStreamData {
     /// Plays nowhere: pull the samples yourself ([`OfflineOutput::render`]).
     pub fn into_offline(self) -> OfflineOutput {
-        OfflineOutput { resampler: self.resampler }
+        self.voice.take_over();
+        OfflineOutput { voice: self.voice }
     }
 }
 
@@ -272,7 +337,13 @@ pub fn speech_stream(source_rate: u32) -> (SpeechQueue, SpeechStreamData) {
         tap: tap_tx,
     };
     let tap = Some(PlaybackTap { ring: tap_rx, rate: source_rate });
-    (SpeechQueue { ring: tx, shared, source_rate, tap }, SpeechStreamData { resampler })
+    let voice = Voice {
+        resampler: Arc::new(std::sync::Mutex::new(resampler)),
+        owner: Arc::new(AtomicU64::new(0)),
+        next_id: Arc::new(AtomicU64::new(1)),
+        id: 0,
+    };
+    (SpeechQueue { ring: tx, shared, source_rate, tap }, SpeechStreamData { voice })
 }
 
 /// What the companion's voice played, in order, at its source rate: the reference a listener
@@ -391,7 +462,7 @@ mod tests {
     #[test]
     fn clauses_queued_back_to_back_play_without_a_gap_or_click() {
         let (mut q, data) = speech_stream(22_050);
-        let mut r = data.resampler;
+        let mut r = data.into_resampler();
         // Two "clauses" of one continuous tone, split at an arbitrary sample.
         let t = tone(22_050, 22_050.0, 220.0, 8000.0);
         q.push(&t[..10_007]);
@@ -413,7 +484,7 @@ mod tests {
         let (mut q, data) = speech_stream(16_000);
         let mut tap = q.take_tap().unwrap();
         assert!(q.take_tap().is_none());
-        let mut r = data.resampler;
+        let mut r = data.into_resampler();
         q.push(&vec![16_384i16; 16_000]); // a constant 0.5
         let mut out = vec![0.0f32; 480];
         r.fill(&mut out, 1.0 / 48_000.0);
@@ -440,7 +511,7 @@ mod tests {
         // resumes the queue and pushes before the audio callback has run at all. Old speech
         // must not play, and the clock (one writer: the consumer) must never pass `pushed`.
         let (mut q, data) = speech_stream(22_050);
-        let mut r = data.resampler;
+        let mut r = data.into_resampler();
         q.push(&vec![20_000i16; 11_025]);
         let mut out = vec![0.0f32; 480];
         r.fill(&mut out, 1.0 / 48_000.0);
@@ -462,7 +533,7 @@ mod tests {
     #[test]
     fn barge_in_silences_the_next_block_and_discards_the_queue() {
         let (mut q, data) = speech_stream(22_050);
-        let mut r = data.resampler;
+        let mut r = data.into_resampler();
         q.push(&tone(22_050, 22_050.0, 300.0, 10_000.0));
         let mut block = [0.0f32; 256];
         r.fill(&mut block, 1.0 / 48_000.0);
@@ -481,7 +552,7 @@ mod tests {
     #[test]
     fn late_synthesis_counts_underruns_instead_of_glitching() {
         let (mut q, data) = speech_stream(22_050);
-        let mut r = data.resampler;
+        let mut r = data.into_resampler();
         let mut block = [0.0f32; 512];
         r.fill(&mut block, 1.0 / 48_000.0);
         assert_eq!(q.clock().underruns(), 0, "idle silence is not an underrun");
@@ -509,5 +580,51 @@ mod tests {
             manager.backend_mut().process();
         }
         assert!(clock.played_samples() > 0, "the mock renderer pulled no speech");
+    }
+    /// A device that goes away hands the stream to the offline clock, and a device that comes
+    /// back takes it again: one consumer at a time, the clock counting on without a gap.
+    #[test]
+    fn the_stream_moves_between_outputs_and_only_its_owner_plays() {
+        use kira::backend::mock::{MockBackend, MockBackendSettings};
+        use kira::{AudioManager, AudioManagerSettings};
+        let manager = || {
+            let backend_settings = MockBackendSettings { sample_rate: 48_000 };
+            AudioManager::<MockBackend>::new(AudioManagerSettings {
+                backend_settings,
+                ..AudioManagerSettings::default()
+            })
+            .unwrap()
+        };
+        let run = |m: &mut AudioManager<MockBackend>| {
+            for _ in 0..50 {
+                m.backend_mut().on_start_processing();
+                m.backend_mut().process();
+            }
+        };
+        let (mut q, data) = speech_stream(22_050);
+        let clock = q.clock();
+        q.push(&tone(66_150, 22_050.0, 220.0, 8000.0));
+        let spare = data.handle();
+        let mut first = manager();
+        let _ = first.play(data);
+        run(&mut first);
+        let on_device = clock.played_samples();
+        assert!(on_device > 0, "the first device played nothing");
+        // The device goes away: the offline clock takes the stream; the old device is silent.
+        let mut offline = spare.handle().into_offline();
+        run(&mut first);
+        assert_eq!(clock.played_samples(), on_device, "a device that lost the stream still pulled from it");
+        let mut buf = vec![0.0f32; 4800];
+        offline.render(&mut buf, 48_000);
+        let offline_played = clock.played_samples();
+        assert!(offline_played > on_device && buf.iter().any(|s| s.abs() > 0.01), "offline did not take over");
+        // A device comes back: it plays on from where the offline clock was; offline is silent.
+        let mut second = manager();
+        let _ = second.play(spare.handle());
+        offline.render(&mut buf, 48_000);
+        assert_eq!(clock.played_samples(), offline_played, "offline pulled after a device took the stream");
+        assert!(buf.iter().all(|s| *s == 0.0));
+        run(&mut second);
+        assert!(clock.played_samples() > offline_played, "the returning device played nothing");
     }
 }

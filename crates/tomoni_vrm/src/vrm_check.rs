@@ -59,6 +59,10 @@ pub struct VrmInfo {
     pub migrated_from_vrm0: bool,
     /// Optional fields the file left out, filled with the spec's defaults.
     pub filled_defaults: usize,
+    /// The author credit, where the licence asks for it (`meta.creditNotation` = `required`,
+    /// the spec's default): "“NAME” by AUTHORS". The companion shows it on its label, and
+    /// photos carry it.
+    pub credit: Option<String>,
 }
 
 /// A checked avatar, ready for the renderer.
@@ -179,6 +183,15 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
     let name = meta.get("name").and_then(Value::as_str).ok_or("missing `VRMC_vrm.meta.name`")?.to_string();
     let license_url =
         meta.get("licenseUrl").and_then(Value::as_str).ok_or("missing `VRMC_vrm.meta.licenseUrl`")?.to_string();
+    // The spec's default is `required`: only an explicit `unnecessary` waives the credit.
+    let credit = (meta.get("creditNotation").and_then(Value::as_str) != Some("unnecessary")).then(|| {
+        let authors: Vec<&str> = crate::glb::items(meta, "authors")
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|a| !a.trim().is_empty())
+            .collect();
+        if authors.is_empty() { format!("“{name}”") } else { format!("“{name}” by {}", authors.join(", ")) }
+    });
     let mut expressions = Vec::new();
     for group in ["preset", "custom"] {
         if let Some(map) = ext.pointer(&format!("/expressions/{group}")).and_then(Value::as_object) {
@@ -193,13 +206,61 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
         license_url,
         migrated_from_vrm0: false,
         filled_defaults: 0,
+        credit,
     })
+}
+
+/// glTF extensions Bevy's loader reads (the `gltf` crate's, as Bevy enables them) and the VRM
+/// extensions tomoni itself reads. A file that *requires* any other would fail to load later,
+/// as a scene that never appears.
+const READABLE_EXTENSIONS: &[&str] = &[
+    "KHR_lights_punctual",
+    "KHR_materials_unlit",
+    "KHR_texture_transform",
+    "KHR_materials_transmission",
+    "KHR_materials_ior",
+    "KHR_materials_emissive_strength",
+    "VRM",
+    "VRMC_vrm",
+    "VRMC_springBone",
+    "VRMC_materials_mtoon",
+    "VRMC_node_constraint",
+];
+
+/// Each extension the file requires that tomoni cannot read, named with what it is and what
+/// to do: a compressed export is the usual cause, and exporting without compression fixes it.
+fn check_required_extensions(required: &[Value]) -> Result<(), String> {
+    let missing: Vec<String> = required
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|e| !READABLE_EXTENSIONS.contains(e))
+        .map(|e| {
+            let what = match e {
+                "KHR_draco_mesh_compression" => "Draco-compressed meshes",
+                "EXT_meshopt_compression" | "KHR_meshopt_compression" => "meshopt-compressed buffers",
+                "KHR_mesh_quantization" => "quantized vertex data",
+                "KHR_texture_basisu" => "Basis Universal (KTX2) textures",
+                "EXT_texture_webp" => "WebP textures",
+                _ => "an extension tomoni does not know",
+            };
+            format!("{e} ({what})")
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "`extensionsRequired` names what tomoni cannot read: {}; export the avatar again without mesh or \
+         texture compression (VRoid Studio, UniVRM and Blender's exporter all can)",
+        missing.join(", ")
+    ))
 }
 
 /// Buffers, views, accessors and the node tree: what a renderer would otherwise read out of
 /// bounds (a mangled body) or loop on.
 fn check_structure(doc: &Value, bin: Option<usize>, dir: Option<&Path>) -> Result<(), String> {
     let arr = |k: &str| crate::glb::items(doc, k);
+    check_required_extensions(arr("extensionsRequired"))?;
     let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
     let buffers: Vec<u64> = arr("buffers")
         .iter()
@@ -367,10 +428,33 @@ mod tests {
     }
 
     #[test]
+    fn required_extensions_tomoni_cannot_read_are_named() {
+        let with = |required: &str| {
+            let mut doc: Value = serde_json::from_str(&vrm_json(&REQUIRED_BONES)).unwrap();
+            doc["extensionsRequired"] = serde_json::from_str(required).unwrap();
+            inspect_bytes(&glb(&doc.to_string()))
+        };
+        let e = with(r#"["KHR_draco_mesh_compression"]"#).unwrap_err();
+        assert!(e.contains("KHR_draco_mesh_compression (Draco-compressed meshes)") && e.contains("without"), "{e}");
+        let e = with(r#"["KHR_texture_transform", "EXT_meshopt_compression", "EXT_made_up"]"#).unwrap_err();
+        assert!(e.contains("EXT_meshopt_compression (meshopt-compressed buffers)"), "{e}");
+        assert!(e.contains("EXT_made_up (an extension tomoni does not know)") && !e.contains("KHR_texture_transform"));
+        assert!(with(r#"["KHR_texture_transform", "KHR_materials_unlit"]"#).is_ok(), "readable ones pass");
+    }
+
+    #[test]
     fn accepts_a_minimal_vrm1() {
         let info = inspect_bytes(&glb(&vrm_json(&REQUIRED_BONES))).unwrap();
         assert_eq!(info.name, "T");
         assert_eq!(info.expressions, ["aa"]);
+        // No `creditNotation`: the spec's default, `required`.
+        assert_eq!(info.credit.as_deref(), Some("“T”"));
+        let mut doc: Value = serde_json::from_str(&vrm_json(&REQUIRED_BONES)).unwrap();
+        doc["extensions"]["VRMC_vrm"]["meta"]["authors"] = serde_json::json!(["Ann", " ", "Bo"]);
+        let info = inspect_bytes(&glb(&doc.to_string())).unwrap();
+        assert_eq!(info.credit.as_deref(), Some("“T” by Ann, Bo"));
+        doc["extensions"]["VRMC_vrm"]["meta"]["creditNotation"] = serde_json::json!("unnecessary");
+        assert_eq!(inspect_bytes(&glb(&doc.to_string())).unwrap().credit, None);
     }
 
     #[test]

@@ -432,6 +432,10 @@ pub fn pressed_now(down: bool, changed: bool) -> bool {
 /// and run again).
 pub const RUNTIME_GONE_EXIT: i32 = 75;
 
+/// Set in the environment of an app that a supervising `tomoni run` restarts when the runtime
+/// comes back.
+pub const SUPERVISED: &str = "TOMONI_XR_CHILD";
+
 /// The OpenXR error in a panic message that means the runtime or session is gone, if any.
 /// bevy_mod_openxr 0.6 panics (`expect`) when `xrWaitFrame` or `xrPollEvent` fail; these are the
 /// failures a user causes by quitting the runtime or unplugging the headset.
@@ -448,9 +452,14 @@ pub fn exit_cleanly_when_the_runtime_goes() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if let Some(code) = info.payload_as_str().and_then(runtime_gone) {
+            let next = if std::env::var_os(SUPERVISED).is_some() {
+                "tomoni waits for the runtime and rejoins when it is back."
+            } else {
+                "start the runtime and run tomoni again."
+            };
             eprintln!(
                 "tomoni: the OpenXR runtime went away ({code}): the headset was unplugged or the runtime stopped. \
-                 Your companion and its memories are saved; start the runtime and run tomoni again."
+                 Your companion and its memories are saved; {next}"
             );
             std::process::exit(RUNTIME_GONE_EXIT);
         }

@@ -22,6 +22,11 @@ pub const ALL: &[&str] = &[
     "chromium",        // the operator page, tested in a real headless browser
     "chromium-driver", // WebDriver for it
     "strace",          // which addresses the binary reaches for (tests/network.rs)
+    "time",            // /usr/bin/time: an import's peak memory (tests/import.rs)
+    // A real sound server to take away and bring back under the live app (tests/faults.rs):
+    "pulseaudio",
+    "pulseaudio-utils",   // parec: what the server's sink played
+    "libasound2-plugins", // ALSA's default device through the server, as on a desktop
 ];
 
 fn installed(pkg: &str) -> bool {
