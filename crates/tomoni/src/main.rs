@@ -488,6 +488,11 @@ mod rejoin {
         }
         let exe = std::env::current_exe().ok()?;
         let args: Vec<_> = std::env::args_os().skip(1).collect();
+        // Ctrl-C reaches the app too (one process group), which ends its session cleanly and
+        // exits; this process then ends with it instead of dying first.
+        if let Err(e) = ctrlc::set_handler(|| {}) {
+            eprintln!("tomoni: cannot keep Ctrl-C for the app ({e})");
+        }
         loop {
             let status = match Command::new(&exe).args(&args).env(CHILD, "1").status() {
                 Ok(s) => s,
@@ -514,8 +519,9 @@ mod rejoin {
         }
     }
 
-    /// In the supervised app: if the supervisor goes (killed on its own, not by Ctrl-C, which
-    /// reaches both), the app ends too instead of running on unseen.
+    /// In the supervised app: if the supervisor goes (killed on its own), the app ends too
+    /// instead of running on unseen: as if Ctrl-C were pressed (the session ends cleanly), and
+    /// at once if that has not ended it within five seconds.
     pub fn end_with_the_supervisor() {
         if std::env::var_os(CHILD).is_none() {
             return;
@@ -526,6 +532,8 @@ mod rejoin {
                 std::thread::sleep(Duration::from_secs(1));
                 if std::os::unix::process::parent_id() != parent {
                     eprintln!("tomoni: the supervising process ended; so does the app (memories are saved)");
+                    let _ = Command::new("kill").args(["-INT", &std::process::id().to_string()]).status();
+                    std::thread::sleep(Duration::from_secs(5));
                     std::process::exit(0);
                 }
             }
