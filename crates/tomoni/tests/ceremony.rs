@@ -270,6 +270,60 @@ fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
     assert_eq!(ended, [("Welcome", "done"), ("Wait", "pause"), ("Wait", "jump"), ("Listen", "stop")], "{ended:?}");
 }
 
+/// With a planner's phone on the operator page, a photo step takes its own picture and then
+/// holds for the operator: the phone's photo handed in meanwhile is listed as that step's, and
+/// next moves on.
+#[test]
+fn a_photo_moment_holds_for_the_phone_and_its_photo_is_the_steps() {
+    let out = tmp("photo-moment");
+    let child = tomoni(&out.join("data"))
+        .args(["ceremony", "run", "crates/tomoni/tests/data/photo-moment.toml", "--headless"])
+        .args(["--operator", "127.0.0.1:0", "--token", "operator-test-token", "--frame-size", "160x90"])
+        .args(["--every", "60", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let child = &mut child.0;
+    let base = operator_url(child).split("/?").next().unwrap().to_string();
+    let c = reqwest::blocking::Client::new();
+    let get = |what: &str| -> serde_json::Value {
+        c.get(format!("{base}/api/{what}")).bearer_auth("operator-test-token").send().unwrap().json().unwrap()
+    };
+    let t0 = Instant::now();
+    let s = loop {
+        let s = get("state");
+        if s["name"] == "Photo moment" && s["waiting_for_operator"] == true {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "the photo moment never held for the operator: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Held: a headless clock runs faster than real time, and it still waits.
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(get("state")["name"], "Photo moment", "{s}");
+    // The phone's photo (here a picture of the companion itself), handed in now, is the moment's.
+    let jpeg = std::fs::read(root().join("docs/images/front.png")).unwrap();
+    let r = c.post(format!("{base}/api/photo")).bearer_auth("operator-test-token").body(jpeg).send().unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(get("photos")["photos"][0]["step"], "2. Photo moment");
+    let r = c.post(format!("{base}/api/next")).bearer_auth("operator-test-token").send().unwrap();
+    assert_eq!(r.status(), 200);
+    let status = common::wait_exit(child, Duration::from_secs(120), "the app did not finish after the last step");
+    assert!(status.success());
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timeline.json")).unwrap()).unwrap();
+    let steps = t["steps"].as_array().unwrap();
+    let ended: Vec<(&str, &str)> =
+        steps.iter().map(|s| (s["name"].as_str().unwrap(), s["ended_by"].as_str().unwrap())).collect();
+    assert_eq!(ended, [("Welcome", "done"), ("Photo moment", "next"), ("End", "done")], "{ended:?}");
+    // The step's own picture was taken before it held.
+    let own = steps[1]["photo"].as_str().expect("the photo step's picture");
+    assert!(Path::new(own).is_file(), "{own}");
+}
+
 /// An OpenAI-compatible server on loopback that streams `reply` as SSE (cut short with `cut`).
 fn llm(reply: &[&str], cut: bool) -> String {
     tomoni_bench::serve_sse_chunks(reply.iter().map(|s| s.to_string()).collect(), cut, Duration::ZERO)

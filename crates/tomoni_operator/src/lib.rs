@@ -113,6 +113,18 @@ pub struct PhotoEntry {
     pub state: &'static str,
     /// What was done, or why not.
     pub note: String,
+    /// The ceremony's photo step it was handed in during ("5. Photo"), if it was: the phone's
+    /// photo of that moment, which the page shows under the step's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+/// The current step as "N. NAME" when the published state says it is a `photo` step.
+fn photo_step(state: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(state).ok()?;
+    let i = usize::try_from(v["step"].as_u64()?).ok()?;
+    let (name, kind) = (&v["steps"][i][0], &v["steps"][i][1]);
+    (kind == "photo" && v["state"] != "done").then(|| format!("{}. {}", i + 1, name.as_str().unwrap_or("")))
 }
 
 /// A running operator server.
@@ -383,10 +395,12 @@ async fn hand_in(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     } else {
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not a JPEG or PNG photo");
     };
+    // Handed in during the ceremony's photo step: that moment's photo.
+    let step = photo_step(&shared.state.borrow());
     let id = {
         let Ok(mut entries) = book.entries.lock() else { return no_photo_desk() };
         let id = entries.len() + 1;
-        entries.push(PhotoEntry { id, state: "compositing", note: "waiting".into() });
+        entries.push(PhotoEntry { id, state: "compositing", note: "waiting".into(), step: step.clone() });
         id
     };
     let input = book.desk.dir.join(format!("photo-{id}.{ext}"));
@@ -396,7 +410,7 @@ async fn hand_in(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         if let Ok(mut entries) = book.entries.lock()
             && let Some(e) = entries.get_mut(id - 1)
         {
-            *e = PhotoEntry { id, state, note };
+            (e.state, e.note) = (state, note);
         }
     };
     if let Err(e) = saved {

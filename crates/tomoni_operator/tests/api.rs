@@ -145,6 +145,20 @@ fn photos_handed_in_are_composited_in_the_background_and_served_back_to_the_toke
     assert!(r.bytes().unwrap().ends_with(b"together"));
     assert_eq!(std::fs::read(dir.join("photo-1.jpg")).unwrap(), jpeg);
     assert_eq!(c.get(format!("{base}/api/photos/2?token=test-token-123")).send().unwrap().status(), 404);
+    // Handed in during the ceremony's photo step: listed as that moment's photo; outside it,
+    // and once the ceremony is over, as no step's.
+    let steps = serde_json::json!([["Welcome", "say"], ["Photo moment", "photo"]]);
+    let hand_in_during = |step: usize, state: &str| {
+        op.publisher().publish(&serde_json::json!({"step": step, "steps": steps, "state": state}));
+        let r = c.post(format!("{base}/api/photo")).bearer_auth("test-token-123").body(jpeg.to_vec()).send().unwrap();
+        let id = r.json::<serde_json::Value>().unwrap()["id"].as_u64().unwrap() as usize;
+        let l: serde_json::Value =
+            c.get(format!("{base}/api/photos")).bearer_auth("test-token-123").send().unwrap().json().unwrap();
+        l["photos"][id - 1]["step"].clone()
+    };
+    assert_eq!(hand_in_during(1, "running"), "2. Photo moment");
+    assert_eq!(hand_in_during(0, "running"), serde_json::Value::Null);
+    assert_eq!(hand_in_during(1, "done"), serde_json::Value::Null);
     // A ceremony without a photo desk says so.
     let (plain, _) = server();
     let r = c.get(format!("http://{}/api/photos", plain.addr)).bearer_auth("test-token-123").send().unwrap();

@@ -92,6 +92,7 @@ fn state_json(s: &CeremonyStatus, xr: bool, audio: &str) -> serde_json::Value {
 /// plugin and the operator page (printed with its pairing link and a QR code). `xr`: whether glasses show it.
 pub fn install(app: &mut App, launch: CeremonyLaunch, xr: bool, audio: &str) -> Result<(), Failure> {
     let CeremonyLaunch { mut ceremony, operator, photos } = launch;
+    ceremony.hold_photo_moments = operator.is_some() && photos.is_some();
     // Steered through the control plane: the app must carry it (`crate::commands::ControlPlugin`).
     if !app.world().contains_resource::<ControlInbox>() {
         return Err(Failure::Runtime("a ceremony needs the control plane (ControlPlugin) in the app".into()));

@@ -137,6 +137,10 @@ pub struct Ceremony {
     pub auto_wait: Option<f32>,
     /// Where photos go.
     pub photo_dir: PathBuf,
+    /// A planner's phone takes photos (the operator page has a photo desk): a `photo` step,
+    /// once its own picture is taken, holds for the operator's next, so the phone's photo of
+    /// the moment is taken during it (and listed as that step's).
+    pub hold_photo_moments: bool,
     /// Seconds of ceremony time (advances while running).
     pub t: f32,
     /// What happened, step by step.
@@ -191,6 +195,7 @@ impl Ceremony {
             rehearsal: false,
             auto_wait: None,
             photo_dir,
+            hold_photo_moments: false,
             t: 0.0,
             records: Vec::new(),
             music_playing: false,
@@ -419,7 +424,15 @@ impl Ceremony {
             Phase::Speaking(mark) => bridge.heard_mark() >= mark,
             Phase::Until(at) => self.t >= at,
             Phase::Music => !bridge.music.playing(),
-            Phase::Photo(id, deadline) => photos.contains(&id) || self.t >= deadline,
+            Phase::Photo(id, deadline) => {
+                let taken = photos.contains(&id) || self.t >= deadline;
+                if taken && self.hold_photo_moments {
+                    // The phone's turn: the moment lasts until the operator's next.
+                    self.phase = Phase::Operator(self.auto_wait.map(|w| self.t + w));
+                    return false;
+                }
+                taken
+            }
             Phase::Operator(auto) => {
                 let quiet = match self.script.steps.get(self.step).map(|s| &s.action) {
                     Some(Action::Listen { quiet, .. }) => *quiet,
