@@ -577,6 +577,10 @@ pub fn avatar_info(file: &Path) -> Result<(), Failure> {
         yes(&meta["allowPoliticalOrReligiousUsage"]),
         yes(&meta["allowAntisocialOrHateUsage"])
     );
+    match &info.credit {
+        Some(c) => println!("  credit shown by the companion and in photos: avatar {c}"),
+        None => println!("  credit: none asked for"),
+    }
     println!("  humanoid bones: {}", info.bones.len());
     println!("  expressions: {}", info.expressions.join(" "));
     let springs = doc.pointer("/extensions/VRMC_springBone/springs").and_then(|s| s.as_array()).map_or(0, Vec::len);

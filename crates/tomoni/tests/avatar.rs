@@ -195,4 +195,9 @@ fn a_vrm0_avatar_renders_facing_the_viewer_like_the_original() {
         "{text}"
     );
     assert!(text.contains("copyright: VRM 0.x licence: CC0"), "{text}");
+    // A migrated 0.x file asks for credit (as UniVRM migrates it): shown with its author.
+    assert!(
+        text.contains("credit shown by the companion and in photos: avatar \"tomoni default companion\" by "),
+        "{text}"
+    );
 }

@@ -331,7 +331,8 @@ fn run_live(
     let audio =
         if matches!(bridge.output.get(), crate::speech::Output::Device(_)) { "device" } else { "none (silent)" };
     // In glasses there is no panel: a small label by the companion says it is an AI.
-    let disclosure = format!("{} · AI companion", setup.look.name);
+    // ASCII only: Bevy's built-in font has no middle dot or ellipsis (they drew as boxes).
+    let disclosure = format!("{} - AI companion", setup.look.name);
     // Hands-free: the person speaks and the companion hears. Without a microphone or model,
     // typing (the window's text box, `tomoni chat --attach`) still works.
     if let Some(from) = setup.hearing.clone() {
@@ -348,7 +349,7 @@ fn run_live(
         crate::commands::ControlPlugin,
         crate::disclosure::DisclosureLabelPlugin {
             text: disclosure,
-            credit: setup.avatar.info.credit.as_ref().map(|c| format!("avatar {c}")),
+            credit: setup.avatar.info.credit.as_deref().map(crate::disclosure::credit_line),
         },
     ));
     if mode == AppMode::Desktop {

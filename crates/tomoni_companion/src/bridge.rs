@@ -114,7 +114,7 @@ impl Notices {
             .into_iter()
             .filter_map(|(what, why)| why.as_ref().map(|w| format!("{what}: {w}")))
             .collect();
-        (!parts.is_empty()).then(|| parts.join(" · "))
+        (!parts.is_empty()).then(|| parts.join(" / "))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The AI disclosure in the world: a small label beside the companion saying what it is
-//! ("Tomo · AI companion"), so that in glasses, where there is no panel, nobody is misled
+//! ("Tomo - AI companion"), so that in glasses, where there is no panel, nobody is misled
 //! (California SB 243, New York's companion-model law; docs/wellbeing.md).
 //!
 //! The text is laid out by Bevy UI into a small image once (a camera that renders UI to a
@@ -27,9 +27,45 @@ pub struct DisclosureLabel;
 #[derive(Component)]
 struct LabelCamera(u32);
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_credit_too_long_for_the_label_keeps_its_authors() {
+        assert_eq!(super::credit_line("\"Lune\" by Ann"), "avatar \"Lune\" by Ann");
+        let long = super::credit_line("\"tomoni default companion\" by tomoni contributors");
+        assert_eq!(long, "avatar by tomoni contributors");
+        assert!(
+            super::fit(&"x".repeat(100)).ends_with("...") && super::fit(&"x".repeat(100)).len() == super::LINE_CHARS
+        );
+    }
+}
+
 /// A notice stands out from the label; a credit does not.
 const NOTICE_COLOUR: Color = Color::srgb(1.0, 0.82, 0.45);
 const CREDIT_COLOUR: Color = Color::srgb(0.75, 0.76, 0.8);
+
+/// The second line's width in characters at its size (a longer one would wrap out of the
+/// label's picture).
+const LINE_CHARS: usize = 42;
+
+/// `line` cut to the label's width.
+fn fit(line: &str) -> String {
+    if line.chars().count() <= LINE_CHARS {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(LINE_CHARS - 3).collect();
+    format!("{}...", cut.trim_end())
+}
+
+/// The avatar's credit (`"NAME" by AUTHORS`) as the label shows it: whole where it fits, else
+/// the authors, whom the credit is for.
+pub fn credit_line(credit: &str) -> String {
+    let whole = format!("avatar {credit}");
+    match credit.split_once("\" by ") {
+        Some((_, by)) if whole.chars().count() > LINE_CHARS => fit(&format!("avatar by {by}")),
+        _ => fit(&whole),
+    }
+}
 
 /// The label's second line: what the person must know now (see [`crate::bridge::Notices`]).
 #[derive(Component)]
@@ -93,8 +129,8 @@ fn spawn_label(
             ),
             (
                 NoticeLine,
-                Text::new(text.1.clone().unwrap_or_default()),
-                TextFont { font_size: FontSize::Px(24.0), ..default() },
+                Text::new(fit(text.1.as_deref().unwrap_or_default())),
+                TextFont { font_size: FontSize::Px(15.0), ..default() },
                 TextColor(CREDIT_COLOUR),
             )
         ],
@@ -151,7 +187,7 @@ fn show_listening(
     *shown = listening;
     for mut t in &mut texts {
         if t.0.starts_with(base.0.as_str()) {
-            t.0 = if listening { format!("{} · listening…", base.0) } else { base.0.clone() };
+            t.0 = if listening { format!("{} - listening...", base.0) } else { base.0.clone() };
         }
     }
     for (mut cam, mut frames) in &mut cams {
@@ -176,8 +212,8 @@ fn show_notice(
     shown.clone_from(&bridge.notices);
     for (mut t, mut colour) in &mut line {
         (t.0, colour.0) = match shown.line() {
-            Some(notice) => (notice, NOTICE_COLOUR),
-            None => (base.1.clone().unwrap_or_default(), CREDIT_COLOUR),
+            Some(notice) => (fit(&notice), NOTICE_COLOUR),
+            None => (fit(base.1.as_deref().unwrap_or_default()), CREDIT_COLOUR),
         };
     }
     for (mut cam, mut frames) in &mut cams {

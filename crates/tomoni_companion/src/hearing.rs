@@ -45,7 +45,7 @@ pub enum HearFrom {
 #[derive(Resource)]
 pub struct Hearing {
     listener: Listener,
-    /// "listening…", the last words heard, or why listening stopped: the panel and XR label.
+    /// "listening...", the last words heard, or why listening stopped: the panel and XR label.
     pub status: String,
     /// Only while the push-to-talk key is held (`[listen] push_to_talk`).
     pub push_to_talk: bool,
@@ -180,10 +180,10 @@ fn hear(
                 }
                 h.ducked = None;
                 h.in_flight += 1;
-                h.status = "listening…".into();
+                h.status = "listening...".into();
                 *conversation = Conversation::Listening;
             }
-            ListenEvent::Partial { text } => h.status = format!("listening… {text}"),
+            ListenEvent::Partial { text } => h.status = format!("listening... {text}"),
             // A pause in what they say: the companion nods (yes, I am following).
             ListenEvent::Pause { .. } => {
                 if *conversation == Conversation::Listening {

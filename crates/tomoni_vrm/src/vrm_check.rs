@@ -60,7 +60,7 @@ pub struct VrmInfo {
     /// Optional fields the file left out, filled with the spec's defaults.
     pub filled_defaults: usize,
     /// The author credit, where the licence asks for it (`meta.creditNotation` = `required`,
-    /// the spec's default): "“NAME” by AUTHORS". The companion shows it on its label, and
+    /// the spec's default): `"NAME" by AUTHORS` (plain quotes: the label's font has no others). The companion shows it on its label, and
     /// photos carry it.
     pub credit: Option<String>,
 }
@@ -190,7 +190,7 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
             .filter_map(Value::as_str)
             .filter(|a| !a.trim().is_empty())
             .collect();
-        if authors.is_empty() { format!("“{name}”") } else { format!("“{name}” by {}", authors.join(", ")) }
+        if authors.is_empty() { format!("\"{name}\"") } else { format!("\"{name}\" by {}", authors.join(", ")) }
     });
     let mut expressions = Vec::new();
     for group in ["preset", "custom"] {
@@ -448,11 +448,11 @@ mod tests {
         assert_eq!(info.name, "T");
         assert_eq!(info.expressions, ["aa"]);
         // No `creditNotation`: the spec's default, `required`.
-        assert_eq!(info.credit.as_deref(), Some("“T”"));
+        assert_eq!(info.credit.as_deref(), Some("\"T\""));
         let mut doc: Value = serde_json::from_str(&vrm_json(&REQUIRED_BONES)).unwrap();
         doc["extensions"]["VRMC_vrm"]["meta"]["authors"] = serde_json::json!(["Ann", " ", "Bo"]);
         let info = inspect_bytes(&glb(&doc.to_string())).unwrap();
-        assert_eq!(info.credit.as_deref(), Some("“T” by Ann, Bo"));
+        assert_eq!(info.credit.as_deref(), Some("\"T\" by Ann, Bo"));
         doc["extensions"]["VRMC_vrm"]["meta"]["creditNotation"] = serde_json::json!("unnecessary");
         assert_eq!(inspect_bytes(&glb(&doc.to_string())).unwrap().credit, None);
     }
