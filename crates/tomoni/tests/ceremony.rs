@@ -194,19 +194,25 @@ fn operator_url(child: &mut std::process::Child) -> String {
     }
 }
 
-#[test]
-fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
-    let out = tmp("operator");
-    let child = tomoni(&out.join("data"))
-        .args(["ceremony", "run", "crates/tomoni/tests/data/operator.toml", "--headless", "--rehearse"])
+/// `tests/data/SCRIPT` run headless into `out` with the operator page on a free port (token
+/// `operator-test-token`), plus `extra` flags; its stdout is piped for [`operator_url`].
+fn with_operator(script: &str, out: &Path, extra: &[&str]) -> std::process::Child {
+    tomoni(&out.join("data"))
+        .args(["ceremony", "run", &format!("crates/tomoni/tests/data/{script}"), "--headless"])
+        .args(extra)
         .args(["--operator", "127.0.0.1:0", "--token", "operator-test-token", "--frame-size", "160x90"])
         .args(["--every", "60", "--out"])
-        .arg(&out)
+        .arg(out)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let mut child = Killed(child);
+        .unwrap()
+}
+
+#[test]
+fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
+    let out = tmp("operator");
+    let mut child = Killed(with_operator("operator.toml", &out, &["--rehearse"]));
     let child = &mut child.0;
     let url = operator_url(child);
     let base = url.split("/?").next().unwrap().to_string();
@@ -276,16 +282,7 @@ fn the_operator_api_steers_a_running_ceremony_and_refuses_a_wrong_token() {
 #[test]
 fn a_photo_moment_holds_for_the_phone_and_its_photo_is_the_steps() {
     let out = tmp("photo-moment");
-    let child = tomoni(&out.join("data"))
-        .args(["ceremony", "run", "crates/tomoni/tests/data/photo-moment.toml", "--headless"])
-        .args(["--operator", "127.0.0.1:0", "--token", "operator-test-token", "--frame-size", "160x90"])
-        .args(["--every", "60", "--out"])
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
+    let mut child = Killed(with_operator("photo-moment.toml", &out, &[]));
     let child = &mut child.0;
     let base = operator_url(child).split("/?").next().unwrap().to_string();
     let c = reqwest::blocking::Client::new();
