@@ -533,37 +533,16 @@ fn drain_voice(mut bridge: ResMut<Bridge>) {
     }
 }
 
-/// Watches the device: a stream error that means it is gone, or speech waiting unplayed for
-/// [`Failover::stall`], moves the voice to the offline clock; a device found again takes it back.
-/// Per frame this reads two atomics and kira's error queue (no lock, no allocation).
+/// Watches the device: one [`Failover::gone`] moves the voice to the offline clock; a device
+/// found again takes it back. Per frame this reads two atomics and kira's error queue (no
+/// lock, no allocation).
 fn watch_output(mut bridge: ResMut<Bridge>) {
     let b = &mut *bridge;
     let Some(f) = b.failover.as_mut() else { return };
     let (played, pushed) = (b.speaker.clock().played_samples(), b.speaker.clock().pushed_samples());
     match b.output.get() {
         Output::Device(m) => {
-            let mut gone = None;
-            while let Some(e) = m.backend_mut().pop_error() {
-                use cpal::ErrorKind::*;
-                if matches!(e.kind(), DeviceNotAvailable | StreamInvalidated | HostUnavailable) {
-                    gone = Some(e.to_string());
-                } else if f.errors == 0 {
-                    // A dying device repeats its error as fast as it is polled: said once.
-                    warn!("audio: {e}");
-                }
-                f.errors += 1;
-            }
-            // The watch starts when speech starts waiting (not when the app did: its first
-            // frame may come seconds after the device opened, with the greeting queued).
-            let waiting = pushed > played;
-            let was_waiting = std::mem::replace(&mut f.waiting, waiting);
-            if played != f.last_played || !waiting || !was_waiting {
-                f.last_played = played;
-                f.since = Instant::now();
-            } else if gone.is_none() && f.since.elapsed() > f.stall() {
-                gone = Some(format!("no speech played for {:.1} s", f.since.elapsed().as_secs_f32()));
-            }
-            if let Some(why) = gone {
+            if let Some(why) = f.gone(m, played, pushed) {
                 b.lose_device(&why);
             }
         }

@@ -95,13 +95,13 @@ const REOPEN_EVERY: Duration = Duration::from_secs(1);
 pub struct Failover {
     spare: SpeechStreamData,
     /// The audio clock when it last moved, and when that was (the stall watch).
-    pub last_played: u64,
+    last_played: u64,
     /// See [`Self::last_played`].
-    pub since: Instant,
+    since: Instant,
     /// Speech was waiting to be played at the last look.
-    pub waiting: bool,
+    waiting: bool,
     /// Errors the device reported since it opened (the first is logged).
-    pub errors: u64,
+    errors: u64,
     /// When the device opened.
     opened_at: Instant,
     reopened: Option<(Receiver<Box<kira::AudioManager>>, Arc<AtomicBool>)>,
@@ -124,8 +124,37 @@ impl Failover {
     }
 
     /// How long speech may wait unplayed before the device counts as gone.
-    pub fn stall(&self) -> Duration {
+    fn stall(&self) -> Duration {
         if self.opened_at.elapsed() < NEW_FOR { STALL_NEW } else { STALL }
+    }
+
+    /// Why the device `m` counts as gone, if it does, with the audio clock at `played` of
+    /// `pushed`: a stream error that says so, or speech waiting unplayed for [`Self::stall`].
+    /// Called every frame: it reads kira's error queue and two numbers (no lock, no
+    /// allocation unless there is an error).
+    pub fn gone(&mut self, m: &mut kira::AudioManager, played: u64, pushed: u64) -> Option<String> {
+        let mut gone = None;
+        while let Some(e) = m.backend_mut().pop_error() {
+            use cpal::ErrorKind::*;
+            if matches!(e.kind(), DeviceNotAvailable | StreamInvalidated | HostUnavailable) {
+                gone = Some(e.to_string());
+            } else if self.errors == 0 {
+                // A dying device repeats its error as fast as it is polled: said once.
+                bevy::log::warn!("audio: {e}");
+            }
+            self.errors += 1;
+        }
+        // The watch starts when speech starts waiting (not when the app did: its first frame
+        // may come seconds after the device opened, with the greeting queued).
+        let waiting = pushed > played;
+        let was_waiting = std::mem::replace(&mut self.waiting, waiting);
+        if played != self.last_played || !waiting || !was_waiting {
+            self.last_played = played;
+            self.since = Instant::now();
+        } else if gone.is_none() && self.since.elapsed() > self.stall() {
+            gone = Some(format!("no speech played for {:.1} s", self.since.elapsed().as_secs_f32()));
+        }
+        gone
     }
 
     /// A new handle on the voice's stream, for the next output.
@@ -145,9 +174,7 @@ impl Failover {
             while still.load(Ordering::Acquire) {
                 #[expect(clippy::disallowed_methods, reason = "the device finder's own thread, not the frame loop")]
                 std::thread::sleep(REOPEN_EVERY);
-                if tomoni_voice::playback::no_sound_device().is_some() {
-                    continue;
-                }
+                // Says "no device" without asking ALSA where there is certainly none.
                 if let Ok(m) = tomoni_voice::playback::open_default_output() {
                     let _ = tx.send(Box::new(m));
                     return;
