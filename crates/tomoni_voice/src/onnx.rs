@@ -37,13 +37,36 @@ pub fn busy() -> Option<std::sync::RwLockReadGuard<'static, ()>> {
     IN_FLIGHT.read().ok()
 }
 
-/// Waits for any model load or run in progress to finish and lets no other start: call it just
-/// before the process exits. ONNX Runtime's C++ globals are destroyed at exit, and a thread still
-/// inside it then crashes the process (a failing `tomoni run` would die by signal instead of
-/// exiting with its code). Threads that try afterwards wait until the process ends.
+/// Waits for any model load or run in progress to finish and lets no other start. ONNX Runtime's
+/// C++ globals are destroyed at exit, and a thread still inside it then crashes the process (a
+/// failing `tomoni run` would die by signal instead of exiting with its code; a test binary
+/// whose tests all passed died by SIGSEGV while a speaker thread was still loading its voice).
+/// [`environment`] registers this to run at exit, before the runtime's own exit handlers;
+/// calling it earlier is allowed, and only the first call waits. Threads that try afterwards
+/// wait until the process ends.
 pub fn quiesce() {
-    if let Ok(guard) = IN_FLIGHT.write() {
-        std::mem::forget(guard);
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(guard) = IN_FLIGHT.write() {
+            std::mem::forget(guard);
+        }
+    });
+}
+
+extern "C" fn quiesce_at_exit() {
+    quiesce();
+}
+
+/// Registers [`quiesce`] to run at exit. Exit handlers run last-registered first, and the
+/// runtime registers its own as it loads and as it makes its first sessions (lazy C++
+/// statics), so this is called again after each: ours then runs before theirs.
+#[expect(unsafe_code, reason = "atexit(3) with a function that never unwinds")]
+fn guard_exit() -> Result<(), String> {
+    // SAFETY: `quiesce_at_exit` is a plain `extern "C" fn()` that never unwinds.
+    if unsafe { libc::atexit(quiesce_at_exit) } == 0 {
+        Ok(())
+    } else {
+        Err("could not register the ONNX Runtime exit guard".into())
     }
 }
 
@@ -57,7 +80,10 @@ pub fn environment() -> Result<&'static ort::environment::Environment, String> {
         // mobile.events.data.microsoft.com from its threads). Nothing leaves the machine
         // unasked: off here, and `ORT_DISABLE_TELEMETRY=1` (set by the binary's `main`) keeps
         // its client from starting at all, which this switch alone does not.
-        builder.with_name("tomoni").with_telemetry(false).build().map_err(|e| format!("{}: {e}", lib.display()))
+        let env =
+            builder.with_name("tomoni").with_telemetry(false).build().map_err(|e| format!("{}: {e}", lib.display()))?;
+        guard_exit()?;
+        Ok(env)
     })
     .as_ref()
     .map_err(Clone::clone)
@@ -75,5 +101,7 @@ pub fn session(bytes: &[u8], threads: usize, origin: &std::path::Path) -> Result
         .map_err(|e| at(&e))?
         .with_inter_threads(1)
         .map_err(|e| at(&e))?;
-    { builder }.commit_from_memory(bytes).map_err(|e| at(&e))
+    let session = { builder }.commit_from_memory(bytes).map_err(|e| at(&e))?;
+    guard_exit()?;
+    Ok(session)
 }
