@@ -14,6 +14,7 @@
 pub mod analysis;
 pub mod analysis_model;
 pub mod espeak;
+pub mod japanese;
 pub mod onnx;
 pub mod openai_tts;
 pub mod piper;

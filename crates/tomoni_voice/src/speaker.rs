@@ -233,6 +233,13 @@ fn run(
         },
         _ => None,
     };
+    // A Japanese voice reads kanji through a dictionary built on first use (about a second):
+    // built now, before the first clause waits for it.
+    if let VoiceEngine::Espeak(v) = &engine
+        && crate::japanese::is_japanese_voice(&v.voice)
+    {
+        crate::japanese::preload();
+    }
     let mut current = 0u64;
     let mut analyzer = Analyzer::new(rate);
     while let Ok((g, job)) = jobs.recv() {

