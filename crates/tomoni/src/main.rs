@@ -309,8 +309,9 @@ enum CeremonyCmd {
         /// Never start XR.
         #[arg(long)]
         no_xr: bool,
-        /// On a desktop: a second window with the guests' view of the couple, for a TV or
-        /// projector (the ceremony's photo steps take its picture).
+        /// The guests' view of the couple, for a TV or projector (the ceremony's photo steps
+        /// take its picture): on a desktop a second window; in glasses a live stream on the
+        /// operator server's spectator page (needs --operator).
         #[arg(long, conflicts_with = "headless")]
         spectator: bool,
         /// Headless frame size, WIDTHxHEIGHT.

@@ -273,9 +273,29 @@ fn spawn_spectator_window(app: &mut App, setup: &Setup) -> Entity {
     window
 }
 
+/// The guests' camera of [`spawn_spectator_window`], rendering into a 1280×720 image instead
+/// (glasses: no desktop window), for the spectator stream.
+fn spawn_spectator_image(app: &mut App, setup: &Setup) -> Handle<Image> {
+    let (viewer, anchor) = setup.start_pose();
+    let (at, look, fov) = crate::ceremony::spectator_view(
+        Vec3::new(viewer.x, 0.0, viewer.z),
+        anchor.translation,
+        setup.look.avatar.height,
+    );
+    let (_, target) = crate::capture::spawn_image_camera(
+        app.world_mut(),
+        "spectator camera",
+        (1280, 720),
+        fov.to_radians(),
+        Transform::from_translation(at).looking_at(look, Vec3::Y),
+    );
+    target
+}
+
 /// `tomoni ceremony run` in glasses or a window: the live app with a ceremony steering it (the
 /// companion does not greet: the script speaks first).
-/// `spectator`: a second window with the guests' view (desktop only so far).
+/// `spectator`: the guests' view: a second window on a desktop; in glasses, a live stream on
+/// the operator server's spectator page.
 pub fn run_ceremony(
     setup: Setup,
     no_xr: bool,
@@ -377,7 +397,21 @@ fn run_live(
             app.insert_resource(crate::ceremony::CeremonyCamera(crate::capture::CaptureSource::OtherWindow(window)));
             eprintln!("tomoni: spectator window open (the guests' view, for a TV or projector)");
         } else if spectator {
-            eprintln!("tomoni: no spectator window in glasses yet: run the ceremony with --no-xr for one");
+            // Glasses have no desktop window: the guests' camera renders into an image that is
+            // streamed to the operator server's spectator page, for a TV's or projector's browser.
+            let Some(url) =
+                app.world().get_resource::<crate::ceremony::launch::OperatorPage>().map(|p| p.spectator_url())
+            else {
+                return Err(Failure::Input(
+                    "--spectator in glasses streams the guests' view through the operator page: add --operator ADDR:PORT"
+                        .into(),
+                ));
+            };
+            let feed = app.world().resource::<crate::ceremony::launch::OperatorPage>().spectator();
+            let target = spawn_spectator_image(&mut app, &setup);
+            app.insert_resource(crate::ceremony::CeremonyCamera(crate::capture::CaptureSource::Image(target.clone())))
+                .add_plugins(crate::ceremony::launch::SpectatorStreamPlugin { source: target, feed });
+            eprintln!("tomoni: the guests' view (for a TV or projector's browser): {url}");
         }
     }
     let inbox = app.world().resource::<crate::control::ControlInbox>().sender();

@@ -63,6 +63,43 @@ pub struct CaptureDone {
     pub result: Result<(), String>,
 }
 
+/// Capture this frame of `source` as a JPEG in memory: frames that go to a viewer, not a file
+/// (the guests' view streamed to a TV when glasses have no desktop window).
+#[derive(Message, Debug, Clone)]
+pub struct JpegRequest {
+    /// Chosen by the caller, returned in [`JpegDone`].
+    pub id: u64,
+    /// What to read back.
+    pub source: CaptureSource,
+    /// JPEG quality, 1–100.
+    pub quality: u8,
+}
+
+/// A [`JpegRequest`]'s frame (or why not).
+#[derive(Message, Debug, Clone)]
+pub struct JpegDone {
+    /// The request's id.
+    pub id: u64,
+    /// The JPEG's bytes.
+    pub result: Result<Vec<u8>, String>,
+}
+
+/// One read-back's customers: files and in-memory JPEGs of the same target share it.
+#[derive(Clone)]
+enum Job {
+    File(CaptureRequest),
+    Jpeg(JpegRequest),
+}
+
+impl Job {
+    fn source(&self) -> &CaptureSource {
+        match self {
+            Job::File(r) => &r.source,
+            Job::Jpeg(r) => &r.source,
+        }
+    }
+}
+
 /// Frames in a row with no render pipeline compiling (0 until the renderer reports).
 #[derive(Resource, Debug, Default, Clone, Copy)]
 pub struct SceneSettled(pub u32);
@@ -74,6 +111,8 @@ struct PendingPipelines(Arc<AtomicUsize>);
 struct Written {
     tx: Sender<CaptureDone>,
     rx: Receiver<CaptureDone>,
+    jpeg_tx: Sender<JpegDone>,
+    jpeg_rx: Receiver<JpegDone>,
 }
 
 /// Adds the capture messages, the worker hand-off and [`SceneSettled`].
@@ -82,11 +121,14 @@ pub struct CapturePlugin;
 impl Plugin for CapturePlugin {
     fn build(&self, app: &mut App) {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let (jpeg_tx, jpeg_rx) = crossbeam_channel::unbounded();
         let pending = PendingPipelines::default();
         app.add_message::<CaptureRequest>()
             .add_message::<CaptureDone>()
+            .add_message::<JpegRequest>()
+            .add_message::<JpegDone>()
             .init_resource::<SceneSettled>()
-            .insert_resource(Written { tx, rx })
+            .insert_resource(Written { tx, rx, jpeg_tx, jpeg_rx })
             .insert_resource(pending.clone())
             .add_systems(First, track_settled)
             .add_systems(Last, (start_captures, deliver));
@@ -116,31 +158,44 @@ fn same_source(a: &CaptureSource, b: &CaptureSource) -> bool {
     }
 }
 
-fn start_captures(mut requests: MessageReader<CaptureRequest>, written: Res<Written>, mut commands: Commands) {
+fn start_captures(
+    mut requests: MessageReader<CaptureRequest>,
+    mut jpegs: MessageReader<JpegRequest>,
+    written: Res<Written>,
+    mut commands: Commands,
+) {
     // Bevy takes one screenshot per target a frame and drops the rest: requests for the same
     // target this frame (a ceremony's photo and the demo's frame) share one read-back.
-    let mut groups: Vec<Vec<CaptureRequest>> = Vec::new();
-    for req in requests.read() {
-        match groups.iter_mut().find(|g| same_source(&g[0].source, &req.source)) {
-            Some(g) => g.push(req.clone()),
-            None => groups.push(vec![req.clone()]),
+    let mut groups: Vec<Vec<Job>> = Vec::new();
+    for job in requests.read().cloned().map(Job::File).chain(jpegs.read().cloned().map(Job::Jpeg)) {
+        match groups.iter_mut().find(|g| same_source(g[0].source(), job.source())) {
+            Some(g) => g.push(job),
+            None => groups.push(vec![job]),
         }
     }
-    for reqs in groups {
-        let shot = match &reqs[0].source {
+    for jobs in groups {
+        let shot = match jobs[0].source() {
             CaptureSource::Image(h) => Screenshot::image(h.clone()),
             CaptureSource::TextureView(v) => Screenshot::texture_view(*v),
             CaptureSource::Window => Screenshot::primary_window(),
             CaptureSource::OtherWindow(w) => Screenshot::window(*w),
         };
-        let tx = written.tx.clone();
+        let (tx, jpeg_tx) = (written.tx.clone(), written.jpeg_tx.clone());
         commands.spawn(shot).observe(move |shot: On<ScreenshotCaptured>| {
-            let (image, reqs, tx) = (shot.image.clone(), reqs.clone(), tx.clone());
+            let (image, jobs, tx, jpeg_tx) = (shot.image.clone(), jobs.clone(), tx.clone(), jpeg_tx.clone());
             // Converting and encoding take tens of milliseconds: a worker, never the frame loop.
             let spawned = std::thread::Builder::new().name("tomoni-capture".into()).spawn(move || {
-                for req in reqs {
-                    let result = encode(image.clone(), &req.path, req.format);
-                    let _ = tx.send(CaptureDone { id: req.id, path: req.path, result });
+                for job in jobs {
+                    match job {
+                        Job::File(req) => {
+                            let result = encode(image.clone(), &req.path, req.format);
+                            let _ = tx.send(CaptureDone { id: req.id, path: req.path, result });
+                        }
+                        Job::Jpeg(req) => {
+                            let result = encode_jpeg(image.clone(), req.quality);
+                            let _ = jpeg_tx.send(JpegDone { id: req.id, result });
+                        }
+                    }
                 }
             });
             if let Err(e) = spawned {
@@ -150,10 +205,23 @@ fn start_captures(mut requests: MessageReader<CaptureRequest>, written: Res<Writ
     }
 }
 
-fn deliver(written: Res<Written>, mut done: MessageWriter<CaptureDone>) {
+fn deliver(written: Res<Written>, mut done: MessageWriter<CaptureDone>, mut jpegs: MessageWriter<JpegDone>) {
     while let Ok(d) = written.rx.try_recv() {
         done.write(d);
     }
+    while let Ok(d) = written.jpeg_rx.try_recv() {
+        jpegs.write(d);
+    }
+}
+
+/// `image` as a JPEG of `quality` (1–100), in memory.
+pub fn encode_jpeg(image: Image, quality: u8) -> Result<Vec<u8>, String> {
+    let rgb = image.try_into_dynamic().map_err(|e| format!("cannot convert the frame: {e}"))?.to_rgb8();
+    let mut out = Vec::with_capacity(rgb.len() / 8);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
+        .encode_image(&rgb)
+        .map_err(|e| format!("cannot encode the frame: {e}"))?;
+    Ok(out)
 }
 
 /// A camera that renders into an image of `width`×`height` with a vertical field of view of

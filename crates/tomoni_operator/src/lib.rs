@@ -81,6 +81,27 @@ impl StatePublisher {
     }
 }
 
+/// Where the companion publishes the guests' view (a JPEG a frame) for `/spectator`: a TV or
+/// projector's browser shows it live when glasses have no desktop window to give it. Never
+/// blocks: the newest frame replaces the last, and slow viewers skip frames.
+#[derive(Clone)]
+pub struct SpectatorFeed(Arc<watch::Sender<Option<Bytes>>>);
+
+impl SpectatorFeed {
+    /// Replaces the frame the spectator page shows.
+    pub fn publish(&self, jpeg: Vec<u8>) {
+        self.0.send_replace(Some(Bytes::from(jpeg)));
+    }
+}
+
+/// The spectator page: the guests' view filling a screen (no scripts from elsewhere).
+const SPECTATOR_PAGE: &str = r#"<!doctype html><html><head><meta charset="utf-8"><title>tomoni - guests' view</title>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<style>html,body{margin:0;height:100%;background:#000}img{display:block;width:100%;height:100%;object-fit:contain}</style>
+</head><body><img id="view" alt="the guests' view of the ceremony">
+<script>document.getElementById('view').src='/api/spectator.mjpg'+location.search;</script>
+</body></html>"#;
+
 /// The largest photo the page takes, bytes (a 50-megapixel JPEG is about 25 MB).
 pub const MAX_PHOTO_BYTES: usize = 40 << 20;
 
@@ -136,6 +157,7 @@ pub struct Operator {
     /// The pairing token.
     pub token: String,
     publisher: StatePublisher,
+    spectator: SpectatorFeed,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -144,6 +166,11 @@ impl Operator {
     /// The state feed.
     pub fn publisher(&self) -> StatePublisher {
         self.publisher.clone()
+    }
+
+    /// The guests' view feed (`/spectator`).
+    pub fn spectator(&self) -> SpectatorFeed {
+        self.spectator.clone()
     }
 
     /// The address as a QR code in text (two rows of modules per line), for the terminal.
@@ -210,6 +237,7 @@ struct Shared {
     handler: Handler,
     state: watch::Receiver<Arc<str>>,
     photos: Option<Arc<PhotoBook>>,
+    spectator: watch::Receiver<Option<Bytes>>,
 }
 
 /// The photos handed in this run, and one compositor at a time.
@@ -247,7 +275,8 @@ pub fn serve(
     let photos = photos.map(|desk| {
         Arc::new(PhotoBook { desk, entries: Mutex::new(Vec::new()), one_at_a_time: tokio::sync::Mutex::new(()) })
     });
-    let shared = Shared { token: Arc::from(token.as_str()), handler, state: rx, photos };
+    let (view_tx, view_rx) = watch::channel(None);
+    let shared = Shared { token: Arc::from(token.as_str()), handler, state: rx, photos, spectator: view_rx };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let thread = std::thread::Builder::new().name("tomoni-operator".into()).spawn(move || {
@@ -273,6 +302,7 @@ pub fn serve(
         addr,
         token,
         publisher: StatePublisher(Arc::new(tx)),
+        spectator: SpectatorFeed(Arc::new(view_tx)),
         stop: Some(stop_tx),
         thread: Some(thread),
     })
@@ -292,6 +322,9 @@ fn router(shared: Shared) -> Router {
         .route("/api/photo", post(hand_in).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)))
         .route("/api/photos", get(list_photos))
         .route("/api/photos/{id}", get(photo_result))
+        .route("/spectator", get(|| async { Html(SPECTATOR_PAGE) }))
+        .route("/api/spectator.jpg", get(spectator_frame))
+        .route("/api/spectator.mjpg", get(spectator_stream))
         .with_state(shared)
 }
 
@@ -365,6 +398,59 @@ async fn act(State(shared): State<Shared>, headers: HeaderMap, action: Action) -
             (StatusCode::CONFLICT, axum::Json(serde_json::json!({"error": why, "state": state}))).into_response()
         }
     }
+}
+
+fn no_spectator() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "no guests' view yet: start the ceremony with --spectator")
+}
+
+/// The guests' view now, one JPEG (token as a header or `?token=`).
+async fn spectator_frame(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !bearer_or_query_ok(&shared, &headers, &q) {
+        return unauthorized();
+    }
+    match shared.spectator.borrow().clone() {
+        Some(jpeg) => {
+            ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg).into_response()
+        }
+        None => no_spectator(),
+    }
+}
+
+/// The guests' view live, as every browser shows it in an `<img>`: `multipart/x-mixed-replace`
+/// (motion JPEG), a part per new frame.
+async fn spectator_stream(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !bearer_or_query_ok(&shared, &headers, &q) {
+        return unauthorized();
+    }
+    if shared.spectator.borrow().is_none() {
+        return no_spectator();
+    }
+    let rx = shared.spectator.clone();
+    let stream = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let jpeg = rx.borrow_and_update().clone()?;
+        let mut part =
+            format!("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", jpeg.len()).into_bytes();
+        part.extend_from_slice(&jpeg);
+        part.extend_from_slice(b"\r\n");
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(part)), (rx, false)))
+    });
+    (
+        [(header::CONTENT_TYPE, "multipart/x-mixed-replace; boundary=frame"), (header::CACHE_CONTROL, "no-store")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// For what cannot send headers (`EventSource`, an `<img>`): the token as `?token=` will do.

@@ -198,3 +198,47 @@ fn no_other_site_may_call_the_api_and_an_oversized_photo_is_refused() {
     assert_eq!(r.status(), 413);
     assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "nothing of it was kept");
 }
+
+/// The guests' view for a TV's browser: nothing before the companion publishes a frame (a clear
+/// 503), the token for every frame, the newest frame as a JPEG, and a motion-JPEG stream whose
+/// parts are each frame published, in order.
+#[test]
+fn the_guests_view_streams_each_published_frame_to_the_token_only() {
+    let (op, _) = server();
+    let base = format!("http://{}", op.addr);
+    let c = reqwest::blocking::Client::new();
+    assert_eq!(c.get(format!("{base}/api/spectator.jpg")).send().unwrap().status(), 401);
+    assert_eq!(c.get(format!("{base}/api/spectator.mjpg?token=wrong-token-123")).send().unwrap().status(), 401);
+    let none = c.get(format!("{base}/api/spectator.jpg?token=test-token-123")).send().unwrap();
+    assert_eq!(none.status(), 503);
+    assert!(none.text().unwrap().contains("--spectator"));
+    let feed = op.spectator();
+    feed.publish(b"\xFF\xD8frame-1\xFF\xD9".to_vec());
+    let one = c.get(format!("{base}/api/spectator.jpg")).bearer_auth("test-token-123").send().unwrap();
+    assert_eq!(one.headers()["content-type"], "image/jpeg");
+    assert_eq!(&one.bytes().unwrap()[..], b"\xFF\xD8frame-1\xFF\xD9");
+    // The stream: the frame now, then each new one (a raw socket: the body never ends).
+    let mut s = std::net::TcpStream::connect(op.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /api/spectator.mjpg?token=test-token-123 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let mut seen = String::new();
+    let mut line = Vec::new();
+    let mut published = false;
+    while !seen.contains("frame-2") {
+        line.clear();
+        if r.read_until(b'\n', &mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&line));
+        if seen.contains("frame-1") && !published {
+            feed.publish(b"\xFF\xD8frame-2\xFF\xD9".to_vec());
+            published = true;
+        }
+    }
+    assert!(seen.contains("multipart/x-mixed-replace; boundary=frame"), "{seen}");
+    let (a, b) = (seen.find("frame-1").unwrap(), seen.find("frame-2").expect("the second frame came"));
+    assert!(a < b && seen[a..b].contains("--frame\r\nContent-Type: image/jpeg"), "{seen}");
+    let page = c.get(format!("{base}/spectator?token=test-token-123")).send().unwrap().text().unwrap();
+    assert!(page.contains("/api/spectator.mjpg") && page.contains("location.search"), "{page}");
+}

@@ -410,6 +410,117 @@ fn xr_checks() -> Res {
             share * 100.0
         ));
     }
+    spectator_in_glasses()
+}
+
+/// One `GET` over plain HTTP/1.0 on loopback: (status, body).
+fn http_get(addr: &str, path: &str) -> Result<(u16, Vec<u8>), String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| format!("{addr}: {e}"))?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).map_err(|e| format!("{addr}{path}: {e}"))?;
+    let head_end =
+        all.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| format!("{addr}{path}: no HTTP head"))?;
+    let status = String::from_utf8_lossy(&all[..head_end])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("{addr}{path}: no status"))?;
+    Ok((status, all[head_end + 4..].to_vec()))
+}
+
+/// XR check 3, the guests' view in glasses: a live ceremony in XR with `--spectator` streams the guests'
+/// camera to the operator server's spectator page (there is no desktop window beside an XR
+/// session). A frame fetched from it while the session runs must show the companion whole, head
+/// to feet, in the middle ground: the bounds of the desktop spectator test.
+fn spectator_in_glasses() -> Res {
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let token = "xr-check-spectator";
+    let script = "crates/tomoni/tests/data/spectator.toml";
+    let args = ["ceremony", "run", script, "--operator", &addr, "--token", token, "--spectator", "--auto", "--no-mic"];
+    println!("xtask: running tomoni {} against Monado", args.join(" "));
+    let log = std::env::temp_dir().join("tomoni-xr-spectator.log");
+    let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut c = monado_command(&args);
+    c.stdout(file.try_clone().map_err(|e| e.to_string())?).stderr(file);
+    let mut child = c.spawn().map_err(|e| format!("cannot run the XR check: {e}"))?;
+    let t0 = std::time::Instant::now();
+    let mut frame = None;
+    let mut last = String::new();
+    while frame.is_none() && t0.elapsed() < std::time::Duration::from_secs(150) {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if let Ok(Some(status)) = child.try_wait() {
+            last = format!("tomoni ended first ({status})");
+            break;
+        }
+        match http_get(&addr, &format!("/api/spectator.jpg?token={token}")) {
+            Ok((200, body)) => frame = Some(body),
+            Ok((code, body)) => last = format!("{code}: {}", String::from_utf8_lossy(&body)),
+            Err(e) => last = e,
+        }
+    }
+    // The ceremony ends as Ctrl-C ends it (tomoni runs in the chroot, visible from here).
+    let _ = Command::new("pkill").args(["-INT", "-f", "debug/tomoni ceremony run"]).status();
+    let ended = (0..60).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        child.try_wait().is_ok_and(|s| s.is_some())
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let tail = text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    let Some(jpeg) = frame else {
+        return Err(format!("XR check 3 failed: no guests' view from {addr} after 150 s ({last}):\n{tail}"));
+    };
+    if !text.contains("entered XR state FOCUSED") || !text.contains("the guests' view") {
+        return Err(format!("XR check 3 failed: the ceremony did not run in glasses with a guests' view:\n{tail}"));
+    }
+    let out = root().join("out/xr-spectator.jpg");
+    std::fs::write(&out, &jpeg).map_err(|e| format!("{}: {e}", out.display()))?;
+    let img = image::load_from_memory(&jpeg).map_err(|e| format!("{}: not a picture: {e}", out.display()))?.to_rgb8();
+    let (w, h) = img.dimensions();
+    let (room, floor) = (*img.get_pixel(2, 2), *img.get_pixel(2, h - 3));
+    let far = |p: &image::Rgb<u8>, q: &image::Rgb<u8>| {
+        p.0.iter().zip(q.0).map(|(a, b)| (i32::from(*a) - i32::from(b)).abs()).sum::<i32>() > 60
+    };
+    let (mut rows, mut cols) = (Vec::new(), Vec::new());
+    for (x, y, p) in img.enumerate_pixels() {
+        if far(p, &room) && far(p, &floor) {
+            rows.push(y);
+            cols.push(x);
+        }
+    }
+    if rows.len() < 5_000 {
+        return Err(format!(
+            "XR check 3 failed: the guests' view ({}) shows the companion on {} pixels",
+            out.display(),
+            rows.len()
+        ));
+    }
+    rows.sort_unstable();
+    cols.sort_unstable();
+    let at = |v: &[u32], q: f64| f64::from(v[((v.len() - 1) as f64 * q) as usize]);
+    let (top, bottom) = (at(&rows, 0.005) / f64::from(h), at(&rows, 0.995) / f64::from(h));
+    let (left, right) = (at(&cols, 0.005) / f64::from(w), at(&cols, 0.995) / f64::from(w));
+    println!(
+        "xtask: guests' view in glasses {w}x{h} ({}): companion from {top:.2} to {bottom:.2} of the height, {left:.2}..{right:.2} of the width",
+        out.display()
+    );
+    if (w, h) != (1280, 720)
+        || !(top > 0.05 && top < 0.3 && bottom > 0.75 && bottom < 0.98)
+        || !(left > 0.2 && right < 0.8)
+    {
+        return Err(format!(
+            "XR check 3 failed: the guests' view ({}) should show the companion whole in the middle ground: {w}x{h}, head {top:.2} to feet {bottom:.2}, {left:.2}..{right:.2}",
+            out.display()
+        ));
+    }
     Ok(())
 }
 

@@ -80,6 +80,83 @@ pub struct OperatorPage {
     _server: tomoni_operator::Operator,
 }
 
+impl OperatorPage {
+    /// Where the guests' view goes (`/spectator` on the same server).
+    pub fn spectator(&self) -> tomoni_operator::SpectatorFeed {
+        self._server.spectator()
+    }
+
+    /// The guests' page: `http://ADDR:PORT/spectator?token=TOKEN`.
+    pub fn spectator_url(&self) -> String {
+        self.url.replacen("/?token=", "/spectator?token=", 1)
+    }
+}
+
+/// Frames a second of the guests' view streamed to the spectator page: a TV's browser needs no
+/// more for people standing still, and each costs a read-back and a ~10 ms JPEG encode on a
+/// worker thread.
+pub const SPECTATOR_FPS: f32 = 10.0;
+
+/// Streams the guests' camera to the operator server's spectator page (glasses: no desktop
+/// window to put on the TV). Reads back at most [`SPECTATOR_FPS`], one frame in flight at a
+/// time, so a slow encoder drops frames instead of queuing them.
+pub struct SpectatorStreamPlugin {
+    /// The guests' camera's image.
+    pub source: Handle<Image>,
+    /// Where frames go.
+    pub feed: tomoni_operator::SpectatorFeed,
+}
+
+#[derive(Resource)]
+struct SpectatorStream {
+    source: Handle<Image>,
+    feed: tomoni_operator::SpectatorFeed,
+    next: f32,
+    in_flight: bool,
+}
+
+impl Plugin for SpectatorStreamPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(SpectatorStream {
+            source: self.source.clone(),
+            feed: self.feed.clone(),
+            next: 0.0,
+            in_flight: false,
+        })
+        .add_systems(Update, stream_spectator);
+    }
+}
+
+/// The id the spectator's read-backs carry (other captures use small ids).
+const SPECTATOR_CAPTURE: u64 = u64::MAX - 5;
+
+fn stream_spectator(
+    time: Res<Time<Real>>,
+    settled: Res<crate::capture::SceneSettled>,
+    mut s: ResMut<SpectatorStream>,
+    mut requests: MessageWriter<crate::capture::JpegRequest>,
+    mut done: MessageReader<crate::capture::JpegDone>,
+) {
+    for d in done.read().filter(|d| d.id == SPECTATOR_CAPTURE) {
+        s.in_flight = false;
+        match &d.result {
+            Ok(jpeg) => s.feed.publish(jpeg.clone()),
+            Err(e) => warn!("guests' view: {e}"),
+        }
+    }
+    let now = time.elapsed_secs();
+    if s.in_flight || now < s.next || settled.0 < 3 {
+        return;
+    }
+    s.next = now + 1.0 / SPECTATOR_FPS;
+    s.in_flight = true;
+    requests.write(crate::capture::JpegRequest {
+        id: SPECTATOR_CAPTURE,
+        source: crate::capture::CaptureSource::Image(s.source.clone()),
+        quality: 80,
+    });
+}
+
 /// What the operator page's state says besides the ceremony's own status.
 fn state_json(s: &CeremonyStatus, xr: bool, audio: &str) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
