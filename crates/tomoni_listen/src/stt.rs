@@ -252,15 +252,7 @@ pub fn word_error_rate(reference: &str, hyp: &str) -> f64 {
             .collect()
     };
     let (r, h) = (words(reference), words(hyp));
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()] as f64 / r.len().max(1) as f64
+    tomoni_voice::edit_distance(&r, &h) as f64 / r.len().max(1) as f64
 }
 
 #[cfg(test)]

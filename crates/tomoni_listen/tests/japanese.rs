@@ -19,20 +19,6 @@ fn said(text: &str) -> Vec<char> {
     p.chars().filter(|c| ('\u{30A0}'..='\u{30FF}').contains(c) || c.is_ascii_alphanumeric()).collect()
 }
 
-fn distance(a: &[char], b: &[char]) -> usize {
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut prev = row[0];
-        row[0] = i;
-        for j in 1..=b.len() {
-            let cur = row[j];
-            row[j] = (prev + usize::from(a[i - 1] != b[j - 1])).min(row[j] + 1).min(row[j - 1] + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 const SENTENCES: [&str; 6] = [
     "おはようございます。",
     "今日はとても楽しかったです。",
@@ -61,7 +47,7 @@ fn japanese_speech_is_heard_by_the_local_multilingual_model() {
         audio.extend(vec![0.0; 3200]);
         let heard = whisper.transcribe(&audio).unwrap();
         let (want, got) = (said(text), said(&heard));
-        let d = distance(&got, &want);
+        let d = tomoni_voice::edit_distance(&got, &want);
         eprintln!("{d:>2}/{:>2}  {text} -> {heard}", want.len());
         errors += d;
         total += want.len();

@@ -259,22 +259,6 @@ mod tests {
         assert_eq!(e, TtsError::Voice("xx-nonexistent".into()));
     }
 
-    /// Levenshtein distance over characters.
-    fn distance(a: &str, b: &str) -> usize {
-        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for i in 1..=a.len() {
-            let mut prev = row[0];
-            row[0] = i;
-            for j in 1..=b.len() {
-                let cur = row[j];
-                row[j] = (prev + usize::from(a[i - 1] != b[j - 1])).min(row[j] + 1).min(row[j - 1] + 1);
-                prev = cur;
-            }
-        }
-        row[b.len()]
-    }
-
     /// Sentences a companion says, written as a person writes them (kanji) and as they are
     /// pronounced (katakana, written by hand for this test, not produced by the dictionary):
     /// nothing was tuned on them. espeak-ng's Japanese voice must say the written form as it
@@ -306,7 +290,8 @@ mod tests {
         let (mut errors, mut total, mut exact) = (0, 0, 0);
         for (written, said) in WRITTEN_AND_SAID {
             let (got, want) = (ipa(written), ipa(said));
-            let d = distance(&got, &want);
+            let (g, w): (Vec<char>, Vec<char>) = (got.chars().collect(), want.chars().collect());
+            let d = crate::edit_distance(&g, &w);
             eprintln!("{d:>2}/{:>3}  {written}\n        {got}\n        {want}", want.chars().count());
             errors += d;
             total += want.chars().count();

@@ -24,6 +24,22 @@ pub mod stream;
 pub mod viseme;
 pub mod wav;
 
+/// Edits (insertions, deletions, substitutions) between two sequences: Levenshtein's distance,
+/// how errors in what was said or heard are counted (phonemes, kana, words).
+pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(x != y)).min(up + 1).min(row[j] + 1);
+            diagonal = up;
+        }
+    }
+    row[b.len()]
+}
+
 /// Lowers the calling thread's scheduling priority (Linux: nice +5 for this thread only).
 ///
 /// Worker threads (synthesis, the talk thread) call it so that on a machine with few cores the
