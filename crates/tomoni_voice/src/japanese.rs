@@ -28,6 +28,18 @@ fn is_kanji(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}' | '々')
 }
 
+/// Whether `text` is Japanese: most of its letters kana or kanji. A clause like this is said
+/// by espeak-ng's Japanese voice even when the persona's voice is another language's (an
+/// English voice reading Japanese says noise).
+pub fn is_japanese_text(text: &str) -> bool {
+    let (mut japanese, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphanumeric()) {
+        letters += 1;
+        japanese += usize::from(is_kanji(c) || matches!(c, '\u{3040}'..='\u{30FF}'));
+    }
+    letters > 0 && japanese * 2 > letters
+}
+
 fn tokenizer() -> Result<&'static vibrato::Tokenizer, String> {
     static TOKENIZER: OnceLock<Result<vibrato::Tokenizer, String>> = OnceLock::new();
     TOKENIZER.get_or_init(|| build(&dictionary_dir()).map(vibrato::Tokenizer::new)).as_ref().map_err(Clone::clone)
@@ -131,5 +143,7 @@ mod tests {
         assert!(e.contains("/nonexistent/ipadic") && e.contains("cargo xtask deps"), "{e}");
         assert!(is_japanese_voice("ja") && is_japanese_voice("ja+m2") && !is_japanese_voice("en-us"));
         assert!(!"こんにちは".chars().any(is_kanji) && "今日".chars().all(is_kanji));
+        assert!(is_japanese_text("今日はOKです。") && is_japanese_text("ルネ・クラウス"));
+        assert!(!is_japanese_text("Hello, Tomo!") && !is_japanese_text("Say 今日 please") && !is_japanese_text("..."));
     }
 }

@@ -50,6 +50,11 @@ pub struct PiperSpec {
 }
 
 impl PiperSpec {
+    /// Whether the voice speaks Japanese (its phonemes come from espeak-ng's `ja`).
+    pub fn is_japanese(&self) -> bool {
+        crate::japanese::is_japanese_voice(&self.espeak_voice)
+    }
+
     /// Finds `voice`: a path to a `.onnx` file, or a name in [`voices_dir`].
     pub fn find(voice: &str) -> Result<Self, TtsError> {
         let p = Path::new(voice);

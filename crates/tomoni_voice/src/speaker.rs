@@ -66,6 +66,7 @@ impl VoiceEngine {
     /// call and never falls back: asked for a voice, it says why that voice cannot speak.
     pub fn synthesize_once(&self, text: &str) -> Result<(Speech, VisemeTrack), TtsError> {
         let speech = match self {
+            _ if let Some(v) = self.japanese_stand_in(text) => espeak::synthesize(text, &v)?,
             VoiceEngine::Espeak(v) => espeak::synthesize(text, v)?,
             VoiceEngine::Piper { spec, .. } => PiperVoice::load(spec, 2)?.synthesize(text)?,
             VoiceEngine::OpenAi(o) => {
@@ -76,6 +77,19 @@ impl VoiceEngine {
         };
         let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
         Ok((speech, track))
+    }
+
+    /// The voice that says `text` instead when it is Japanese and this voice speaks another
+    /// language (the default persona speaks English and Japanese with an English voice, which
+    /// would read Japanese through English phonemes): espeak-ng's Japanese voice at this
+    /// voice's pace. A service's voice (`openai`) may well speak Japanese itself: left to it.
+    pub fn japanese_stand_in(&self, text: &str) -> Option<EspeakVoice> {
+        let pace = match self {
+            VoiceEngine::Espeak(v) if !crate::japanese::is_japanese_voice(&v.voice) => v,
+            VoiceEngine::Piper { spec, fallback } if !spec.is_japanese() => fallback,
+            _ => return None,
+        };
+        crate::japanese::is_japanese_text(text).then(|| EspeakVoice { voice: "ja".into(), ..pace.clone() })
     }
 }
 
@@ -263,67 +277,75 @@ fn run(
             Job::Say(text) => {
                 let began = Instant::now();
                 let start = queue.clock().pushed_samples();
-                let result = match &engine {
-                    VoiceEngine::Espeak(v) => espeak::synthesize(&text, v)
-                        .map(|speech| queue_whole(&mut queue, speech, rate, start, began, &send, &stale)),
-                    VoiceEngine::Piper { fallback, .. } => match piper.as_mut() {
-                        // Sentence by sentence: the first is queued while the next is made.
-                        Some(voice) => {
-                            let mut first = None;
-                            let mut at = start;
-                            voice
-                                .sentences(&text, |speech| {
-                                    let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
-                                    send(Event::Track { start: at, track });
-                                    first.get_or_insert_with(|| began.elapsed().as_secs_f64() * 1000.0);
-                                    queue.push_all_unless(&speech.samples, &stale);
-                                    at += speech.samples.len() as u64;
-                                })
-                                .map(|()| {
-                                    let ms = first.unwrap_or(0.0);
-                                    send(Event::Queued { start, len: at - start, first_sample_ms: ms });
-                                })
-                        }
-                        None => espeak::synthesize(&text, fallback)
+                // A Japanese clause to a voice of another language (the default persona speaks
+                // English and Japanese): espeak-ng's Japanese voice says it, at the voice's pace.
+                let japanese = engine.japanese_stand_in(&text);
+                let result = if let Some(v) = &japanese {
+                    espeak::synthesize(&text, v)
+                        .map(|speech| queue_whole(&mut queue, speech, rate, start, began, &send, &stale))
+                } else {
+                    match &engine {
+                        VoiceEngine::Espeak(v) => espeak::synthesize(&text, v)
                             .map(|speech| queue_whole(&mut queue, speech, rate, start, began, &send, &stale)),
-                    },
-                    VoiceEngine::OpenAi(o) => {
-                        // Streamed: queue each piece as it arrives and analyse it for the mouth.
-                        let mut first = None;
-                        let mut hops: Vec<[f32; 5]> = Vec::new();
-                        let mut origin = start;
-                        analyzer.reset();
-                        let r = o.stream(&text, &stale, |piece| {
-                            if first.is_none() {
-                                first = Some(began.elapsed().as_secs_f64() * 1000.0);
+                        VoiceEngine::Piper { fallback, .. } => match piper.as_mut() {
+                            // Sentence by sentence: the first is queued while the next is made.
+                            Some(voice) => {
+                                let mut first = None;
+                                let mut at = start;
+                                voice
+                                    .sentences(&text, |speech| {
+                                        let track = VisemeTrack::from_phonemes(&speech.phonemes, speech.duration_ms());
+                                        send(Event::Track { start: at, track });
+                                        first.get_or_insert_with(|| began.elapsed().as_secs_f64() * 1000.0);
+                                        queue.push_all_unless(&speech.samples, &stale);
+                                        at += speech.samples.len() as u64;
+                                    })
+                                    .map(|()| {
+                                        let ms = first.unwrap_or(0.0);
+                                        send(Event::Queued { start, len: at - start, first_sample_ms: ms });
+                                    })
                             }
-                            analyzer.feed(piece, |w| hops.push(w));
-                            queue.push_all_unless(piece, &stale);
-                            if hops.len() >= 8 {
-                                let frames = std::mem::take(&mut hops);
-                                let n = frames.len() as u64;
-                                // Hop h's window is centred WINDOW/2 samples after its start.
+                            None => espeak::synthesize(&text, fallback)
+                                .map(|speech| queue_whole(&mut queue, speech, rate, start, began, &send, &stale)),
+                        },
+                        VoiceEngine::OpenAi(o) => {
+                            // Streamed: queue each piece as it arrives and analyse it for the mouth.
+                            let mut first = None;
+                            let mut hops: Vec<[f32; 5]> = Vec::new();
+                            let mut origin = start;
+                            analyzer.reset();
+                            let r = o.stream(&text, &stale, |piece| {
+                                if first.is_none() {
+                                    first = Some(began.elapsed().as_secs_f64() * 1000.0);
+                                }
+                                analyzer.feed(piece, |w| hops.push(w));
+                                queue.push_all_unless(piece, &stale);
+                                if hops.len() >= 8 {
+                                    let frames = std::mem::take(&mut hops);
+                                    let n = frames.len() as u64;
+                                    // Hop h's window is centred WINDOW/2 samples after its start.
+                                    let at = origin + (analysis::WINDOW / 2) as u64;
+                                    send(Event::Track { start: at, track: hop_track(frames, rate) });
+                                    origin += n * analysis::HOP as u64;
+                                }
+                            });
+                            analyzer.finish(|w| hops.push(w));
+                            if !hops.is_empty() {
                                 let at = origin + (analysis::WINDOW / 2) as u64;
-                                send(Event::Track { start: at, track: hop_track(frames, rate) });
-                                origin += n * analysis::HOP as u64;
+                                send(Event::Track { start: at, track: hop_track(hops, rate) });
                             }
-                        });
-                        analyzer.finish(|w| hops.push(w));
-                        if !hops.is_empty() {
-                            let at = origin + (analysis::WINDOW / 2) as u64;
-                            send(Event::Track { start: at, track: hop_track(hops, rate) });
+                            let len = queue.clock().pushed_samples() - start;
+                            send(Event::Queued { start, len, first_sample_ms: first.unwrap_or(0.0) });
+                            r.and_then(|got| {
+                                if got == rate {
+                                    Ok(())
+                                } else {
+                                    Err(TtsError::Synth(format!(
+                                        "the service sent {got} Hz audio; tomoni asks for {rate} Hz"
+                                    )))
+                                }
+                            })
                         }
-                        let len = queue.clock().pushed_samples() - start;
-                        send(Event::Queued { start, len, first_sample_ms: first.unwrap_or(0.0) });
-                        r.and_then(|got| {
-                            if got == rate {
-                                Ok(())
-                            } else {
-                                Err(TtsError::Synth(format!(
-                                    "the service sent {got} Hz audio; tomoni asks for {rate} Hz"
-                                )))
-                            }
-                        })
                     }
                 };
                 if let Err(e) = result {
@@ -431,6 +453,34 @@ mod tests {
             }
         }
         panic!("timed out; saw {seen:?}");
+    }
+
+    /// The default persona speaks English and Japanese with an English voice: a Japanese
+    /// clause is said by espeak-ng's Japanese voice, as long as that voice takes to say it,
+    /// and an English clause stays the English voice's.
+    #[test]
+    fn a_japanese_clause_to_an_english_voice_is_said_in_japanese() {
+        if let Err(e) = crate::japanese::pronounce("今日") {
+            assert!(std::env::var_os("TOMONI_TEST_PIPER").is_none(), "{e}");
+            return eprintln!("skipped: {e}");
+        }
+        let line = "今日はいい天気ですね。";
+        let ja = espeak::synthesize(line, &EspeakVoice { voice: "ja".into(), ..EspeakVoice::default() }).unwrap();
+        let (s, _data) = Speaker::start(VoiceEngine::Espeak(EspeakVoice::default())).unwrap();
+        s.send(Job::Say(line.into()));
+        let seen = wait_for(&s, |e| matches!(e, Event::Queued { .. } | Event::Failed(_)));
+        let Some(Event::Queued { len, .. }) = seen.last() else { panic!("{seen:?}") };
+        // espeak-ng ja says it in 1.31 s (a few samples vary with the engine's state); the
+        // English voice took 7.25 s, spelling each kanji out as "Chinese letter".
+        let ratio = *len as f64 / ja.samples.len() as f64;
+        assert!((0.99..1.01).contains(&ratio), "{len} samples, espeak-ng ja {}", ja.samples.len());
+        s.send(Job::Say("Hello there.".into()));
+        let seen = wait_for(&s, |e| matches!(e, Event::Queued { .. }));
+        let en = espeak::synthesize("Hello there.", &EspeakVoice::default()).unwrap().samples.len() as f64;
+        assert!(matches!(seen.last(), Some(Event::Queued { len, .. }) if (*len as f64 / en - 1.0).abs() < 0.01));
+        // `tomoni say` with the persona's voice does the same.
+        let (once, _) = VoiceEngine::Espeak(EspeakVoice::default()).synthesize_once(line).unwrap();
+        assert!((once.samples.len() as f64 / ja.samples.len() as f64 - 1.0).abs() < 0.01);
     }
 
     #[test]
