@@ -169,7 +169,9 @@ impl Model {
             println!("//! and by the Piper voice {DEFAULT_VOICE} at speeds {PIPER_SPEEDS:?},");
         }
         println!("//! each clean and once in a random room (level, noise, reverb).");
-        println!("//! Class order: aa ih ou ee oh closed. Do not edit by hand.\n");
+        println!("//! Class order: aa ih ou ee oh closed. Do not edit by hand.");
+        // A weight may land near π, e or log10(e): clippy would take it for a constant.
+        println!("#![allow(clippy::approx_constant, reason = \"trained weights, not constants\")]\n");
         println!(
             "/// Inputs the weights were trained for (`analysis::INPUTS` is checked against it).\npub const INPUTS: usize = {};\n/// Hidden units (`analysis::HIDDEN` is checked against it).\npub const HIDDEN: usize = {};\n",
             tomoni_voice::analysis::INPUTS,

@@ -5,6 +5,7 @@
 //! and by the Piper voice en_US-joe-medium at speeds [1.0, 0.85, 1.2],
 //! each clean and once in a random room (level, noise, reverb).
 //! Class order: aa ih ou ee oh closed. Do not edit by hand.
+#![allow(clippy::approx_constant, reason = "trained weights, not constants")]
 
 /// Inputs the weights were trained for (`analysis::INPUTS` is checked against it).
 pub const INPUTS: usize = 239;
