@@ -100,6 +100,10 @@ enum Command {
         /// Clear to transparent with no floor (as for AR compositing).
         #[arg(long)]
         transparent: bool,
+        /// As optical see-through (additive) glasses show the companion: their material
+        /// profile, on black (which such glasses show as nothing).
+        #[arg(long, conflicts_with = "transparent")]
+        additive: bool,
         /// Benchmark: time this many frames after the scene is ready and print median/p99
         /// instead of writing a picture.
         #[arg(long)]
@@ -565,7 +569,18 @@ fn main() -> ExitCode {
         Command::Photo { scene, background, out, place, light, expression, gesture, json } => {
             cli::photo(scene, background, out, place, light, expression, gesture, json)
         }
-        Command::Render { scene, out, width, height, view, expression, gesture, transparent, bench_frames } => {
+        Command::Render {
+            scene,
+            out,
+            width,
+            height,
+            view,
+            expression,
+            gesture,
+            transparent,
+            additive,
+            bench_frames,
+        } => {
             app::prepare(&scene).and_then(|setup| {
                 // A built-in gesture, else a clip: assets/animations/NAME.vrma.
                 let (gesture, clip) = match gesture.as_deref() {
@@ -595,6 +610,7 @@ fn main() -> ExitCode {
                     gesture,
                     clip,
                     transparent,
+                    additive,
                     bench_frames,
                     photo: None,
                 };

@@ -109,6 +109,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
             gesture: req.gesture,
             clip: None,
             transparent: true,
+            additive: false,
             bench_frames: None,
             photo: Some(view),
         },

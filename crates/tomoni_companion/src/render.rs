@@ -36,6 +36,9 @@ pub struct RenderRequest {
     pub clip: Option<String>,
     /// Transparent background, no floor.
     pub transparent: bool,
+    /// As optical see-through (additive) glasses show it: the additive profile's materials
+    /// (shades lifted, no outline), on black, which such glasses show as nothing.
+    pub additive: bool,
     /// Instead of a picture: time this many frames once the scene is ready, and print stats.
     pub bench_frames: Option<u32>,
     /// Through a photo's lens instead of `view` (`tomoni photo`).
@@ -108,7 +111,10 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             }
         }
     }
-    let mut app = base_app(&setup, AppMode::Headless, req.transparent);
+    let mut app = base_app(&setup, AppMode::Headless, req.transparent || req.additive);
+    if req.additive {
+        app.insert_resource(tomoni_core::RenderProfile::Additive);
+    }
     let (eye, anchor, camera_at, fov_y) = match req.photo {
         // The photo's camera is the viewer: the companion looks into the lens. The world keeps
         // its floor at y = 0, so the camera stands at its height above it.
@@ -328,7 +334,8 @@ fn drive_capture(
             id: 0,
             source: CaptureSource::Image(job.target.clone()),
             path: job.req.out.clone(),
-            format: PixelFormat::Rgba,
+            // Additive: black, as the glasses' display emits nothing there.
+            format: if job.req.additive { PixelFormat::Rgb } else { PixelFormat::Rgba },
         });
     }
 }
