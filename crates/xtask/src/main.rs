@@ -542,9 +542,24 @@ fn pictures() -> Res {
         ("face-ee.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "ee"]),
         ("face-blink.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "blink"]),
         ("face-happy.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "happy"]),
+        ("additive-front.png", &["--additive", "--view", "front", "--width", "600", "--height", "900"]),
         (
             "man-front.png",
             &["--avatar", "assets/avatars/man.vrm", "--view", "front", "--width", "600", "--height", "900"],
+        ),
+        (
+            "man-additive-front.png",
+            &[
+                "--additive",
+                "--avatar",
+                "assets/avatars/man.vrm",
+                "--view",
+                "front",
+                "--width",
+                "600",
+                "--height",
+                "900",
+            ],
         ),
         (
             "man-side.png",
