@@ -87,6 +87,7 @@ PALETTE = {
     "sclera": ((0.97, 0.97, 0.96), (0.85, 0.85, 0.86), 0.0),
     "iris": ((0.30, 0.20, 0.13), (0.20, 0.13, 0.08), 0.0),
     "pupil": ((0.03, 0.03, 0.04), (0.02, 0.02, 0.03), 0.0),
+    "catchlight": ((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 0.0),
     "hair": ((0.23, 0.15, 0.11), (0.12, 0.07, 0.06), 0.0015),
     "hair_inner": ((0.11, 0.07, 0.05), (0.06, 0.035, 0.03), 0.0),
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
@@ -113,7 +114,8 @@ CHARACTERS = {
                 # a short cut: the fringe swept up off the brows, the ears clear, a tapered nape
                 # (azimuth from the face, height above the eyes): sideburns before the ear,
                 # clear above it, down to the nape behind
-                shirt=(0.3, 0.29),  # the shirt under the jacket: spread, depth (a broad chest showed it)
+                shirt=(0.3, 0.29),
+                catchlight_up=1.0,  # his eyelids sit lower: the highlight higher up was hidden  # the shirt under the jacket: spread, depth (a broad chest showed it)
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009),
                           profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
                                    (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
@@ -696,6 +698,30 @@ def build(data_dir, character):
     add("Hair", "hair", hv, hw, np.full(len(hv), -1), np.concatenate([ot, rim]))
     add("Hair", "hair_inner", hv, hw, np.full(len(hv), -1), ot[:, [0, 2, 1]] + n)
 
+    # Catch-lights: a small white disc on each eye, above the pupil and to one side (the same
+    # side on both eyes, as from one light), half a millimetre off the eyeball and on the eye
+    # bone, so it moves with the gaze the way an anime eye's painted highlight does (these
+    # eyes have no texture to paint it on).
+    for s_ in "lr":
+        ev = groups[f"helper-{s_}-eye"]
+        c = tpos[ev].mean(axis=0)
+        r = np.linalg.norm(tpos[ev] - c, axis=1).max()
+        d = np.array([math.sin(math.radians(9.0)), math.sin(math.radians(character.get("catchlight_up", 10.0))), 1.0])
+        d /= np.linalg.norm(d)
+        u = np.cross([0.0, 1.0, 0.0], d)
+        u /= np.linalg.norm(u)
+        v = np.cross(d, u)
+        mid = c + d * (r + 0.0005)
+        ring = [mid + 0.0015 * (math.cos(a) * u + math.sin(a) * v) for a in np.linspace(0, 2 * math.pi, 9)[:-1]]
+        pts = np.array([mid] + ring)
+        tris = np.array([(0, 1 + i, 1 + (i + 1) % 8) for i in range(8)], dtype=np.int64)
+        fn = np.cross(pts[tris[0, 1]] - pts[0], pts[tris[0, 2]] - pts[0])
+        if fn @ d < 0:
+            tris = tris[:, [0, 2, 1]]
+        w = np.zeros((len(pts), len(names)))
+        w[:, bidx[f"eye_{s_}"]] = 1.0
+        add("Eyes", "catchlight", pts, w, np.full(len(pts), -1), tris)
+
     allpos = np.concatenate([tpos] + extra_pos)
     allW = np.concatenate([np.pad(w, ((0, 0), (0, len(names) - w.shape[1]))) for w in [Wn] + extra_W])
     msrc = np.concatenate([np.arange(nverts)] + extra_M)
@@ -826,7 +852,7 @@ def mtoon_material(name, base, shade, outline):
     mat = {
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
-                                 "roughnessFactor": 0.8 if name not in ("sclera", "pupil", "iris") else 0.3},
+                                 "roughnessFactor": 0.8 if name not in ("sclera", "pupil", "iris", "catchlight") else 0.3},
         "doubleSided": name in ("hair", "hair_inner", "jacket", "trousers", "shirt", "tie", "brows"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
