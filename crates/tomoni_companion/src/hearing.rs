@@ -47,7 +47,8 @@ pub struct Hearing {
     listener: Listener,
     /// "listening...", the last words heard, or why listening stopped: the panel and XR label.
     pub status: String,
-    /// Only while the push-to-talk key is held (`[listen] push_to_talk`).
+    /// Only while the push-to-talk key (Space) or the controller's grip is held
+    /// (`[listen] push_to_talk`).
     pub push_to_talk: bool,
     /// Held by a script (a ceremony): `Some(open)` opens the ears only when it says, sends
     /// the words as [`Heard`] instead of a turn, and never barges in (guests' voices must not
@@ -144,6 +145,7 @@ fn hear(
     mut bridge: ResMut<Bridge>,
     mut conversation: ResMut<Conversation>,
     keys: Option<Res<ButtonInput<KeyCode>>>,
+    talk_button: Option<Res<tomoni_core::TalkButton>>,
     typing: Res<TextEntry>,
     mut gestures: MessageWriter<GestureCue>,
     mut scripted_words: MessageWriter<Heard>,
@@ -158,7 +160,8 @@ fn hear(
             h.in_flight = 0;
         }
     } else if h.push_to_talk {
-        let held = !typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space));
+        // Space on the desktop; the controller's grip in glasses.
+        let held = !typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space)) || talk_button.is_some_and(|t| t.0);
         h.listener.set_open(held);
     }
     let scripted = h.scripted.is_some();

@@ -72,6 +72,11 @@ pub enum RenderProfile {
     Additive,
 }
 
+/// Whether the controller's talk button (the grip) is held: push-to-talk in glasses, where
+/// there is no keyboard for the desktop's Space (`[listen] push_to_talk`).
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TalkButton(pub bool);
+
 /// True when the real world shows through the display (AR: passthrough or optical see-through):
 /// the clear colour becomes transparent and the virtual floor goes away.
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]

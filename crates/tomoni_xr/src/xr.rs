@@ -326,16 +326,27 @@ pub const PHOTO_BINDINGS: &[(&str, &str)] = &[
     ("/interaction_profiles/microsoft/motion_controller", "input/trigger/value"),
 ];
 
+/// Controller buttons held to talk (push-to-talk, `[listen] push_to_talk`), per interaction
+/// profile: the grip, on either hand. The simple controller has no third button.
+pub const TALK_BINDINGS: &[(&str, &str)] = &[
+    ("/interaction_profiles/oculus/touch_controller", "input/squeeze/value"),
+    ("/interaction_profiles/valve/index_controller", "input/squeeze/value"),
+    ("/interaction_profiles/htc/vive_controller", "input/squeeze/click"),
+    ("/interaction_profiles/microsoft/motion_controller", "input/squeeze/click"),
+];
+
 /// The OpenXR actions behind the controller's buttons.
 #[derive(Resource)]
 struct RecenterAction {
     set: openxr::ActionSet,
     action: openxr::Action<bool>,
     photo: openxr::Action<bool>,
+    talk: openxr::Action<bool>,
 }
 
 /// Controller buttons: one (see [`RECENTER_BINDINGS`]) sends [`Recenter`], as the key and
-/// `tomoni recenter` do; the trigger (see [`PHOTO_BINDINGS`]) sends [`TakePhoto`].
+/// `tomoni recenter` do; the trigger (see [`PHOTO_BINDINGS`]) sends [`TakePhoto`]; the grip
+/// (see [`TALK_BINDINGS`]) held is [`tomoni_core::TalkButton`].
 pub struct XrRecenterButtonPlugin;
 
 impl Plugin for XrRecenterButtonPlugin {
@@ -343,6 +354,7 @@ impl Plugin for XrRecenterButtonPlugin {
         use bevy_mod_openxr::action_binding::OxrSendActionBindings;
         use bevy_mod_openxr::action_set_syncing::OxrActionSetSyncSet;
         app.add_message::<crate::TakePhoto>()
+            .init_resource::<tomoni_core::TalkButton>()
             .add_systems(Startup, create_recenter_action.run_if(session_available))
             .add_systems(OxrSendActionBindings, suggest_recenter_bindings)
             .add_systems(XrSessionCreated, attach_recenter_action)
@@ -355,7 +367,8 @@ fn create_recenter_action(instance: Res<OxrInstance>, mut commands: Commands) {
     let made = instance.create_action_set("tomoni", "tomoni companion", 0).and_then(|set| {
         let action = set.create_action::<bool>("recenter", "Recenter the companion", &[])?;
         let photo = set.create_action::<bool>("photo", "Take a photo", &[])?;
-        Ok(RecenterAction { set, action, photo })
+        let talk = set.create_action::<bool>("talk", "Hold to talk", &[])?;
+        Ok(RecenterAction { set, action, photo, talk })
     });
     match made {
         Ok(a) => {
@@ -370,7 +383,7 @@ fn suggest_recenter_bindings(
     mut bindings: MessageWriter<bevy_mod_openxr::action_binding::OxrSuggestActionBinding>,
 ) {
     let Some(a) = action else { return };
-    for (action, table) in [(&a.action, RECENTER_BINDINGS), (&a.photo, PHOTO_BINDINGS)] {
+    for (action, table) in [(&a.action, RECENTER_BINDINGS), (&a.photo, PHOTO_BINDINGS), (&a.talk, TALK_BINDINGS)] {
         for (profile, input) in table {
             bindings.write(bevy_mod_openxr::action_binding::OxrSuggestActionBinding {
                 action: action.as_raw(),
@@ -381,6 +394,7 @@ fn suggest_recenter_bindings(
     }
     info!("controller recenter button suggested for {} interaction profiles", RECENTER_BINDINGS.len());
     info!("controller photo button suggested for {} interaction profiles", PHOTO_BINDINGS.len());
+    info!("controller talk button suggested for {} interaction profiles", TALK_BINDINGS.len());
 }
 
 fn attach_recenter_action(
@@ -407,8 +421,13 @@ fn read_recenter_button(
     session: Res<OxrSession>,
     mut recenter: MessageWriter<Recenter>,
     mut photo: MessageWriter<crate::TakePhoto>,
+    mut talk: ResMut<tomoni_core::TalkButton>,
 ) {
     let Some(a) = action else { return };
+    let held = a.talk.state(&session, openxr::Path::NULL).is_ok_and(|s| s.current_state);
+    if talk.0 != held {
+        talk.0 = held;
+    }
     if let Ok(s) = a.action.state(&session, openxr::Path::NULL)
         && pressed_now(s.current_state, s.changed_since_last_sync)
     {

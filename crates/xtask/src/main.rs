@@ -316,16 +316,18 @@ fn xr_checks() -> Res {
             "XR check 1 failed: want the companion ready at (0.70, ~0, -0.35) in STAGE, ≥ 60 frames submitted and a clean EXITING; got: {summary}"
         ));
     }
-    // The controller's recenter and photo buttons: bindings suggested for every profile and the action set
+    // The controller's recenter, photo and talk buttons: bindings suggested for every profile and the action set
     // attached to the session, with no path the runtime refused.
     let refused = ["Invalid Path Suggested", "Suggested Path Unsupported", "Unable to convert"];
     if !text.contains("controller recenter button suggested for 5 interaction profiles")
         || !text.contains("controller photo button suggested for 5 interaction profiles")
+        || !text.contains("controller talk button suggested for 4 interaction profiles")
         || !text.contains("attached sessions!")
         || refused.iter().any(|r| text.contains(r))
     {
         return Err(
-            "XR check 1 failed: the controller recenter and photo actions were not bound and attached cleanly".into()
+            "XR check 1 failed: the controller recenter, photo and talk actions were not bound and attached cleanly"
+                .into(),
         );
     }
     // 1b. A runtime without a floor: only LOCAL allowed, so the floor is the configured eye
