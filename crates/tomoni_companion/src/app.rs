@@ -243,17 +243,24 @@ pub fn run_interactive(
     run_live(setup, no_xr, max_frames, eye_png, None, false)
 }
 
-/// A second window, 1280×720, from the guests' fixed camera facing the couple (the viewer's
-/// start position is where the person stands). Its own camera: the desktop view is untouched.
-fn spawn_spectator_window(app: &mut App, setup: &Setup) -> Entity {
-    use bevy::camera::RenderTarget;
-    use bevy::window::WindowRef;
+/// The guests' fixed camera facing the couple (the viewer's start position is where the person
+/// stands): its place and vertical field of view, radians.
+fn spectator_camera(setup: &Setup) -> (Transform, f32) {
     let (viewer, anchor) = setup.start_pose();
     let (at, look, fov) = crate::ceremony::spectator_view(
         Vec3::new(viewer.x, 0.0, viewer.z),
         anchor.translation,
         setup.look.avatar.height,
     );
+    (Transform::from_translation(at).looking_at(look, Vec3::Y), fov.to_radians())
+}
+
+/// A second window, 1280×720, from the guests' camera ([`spectator_camera`]). Its own camera:
+/// the desktop view is untouched.
+fn spawn_spectator_window(app: &mut App, setup: &Setup) -> Entity {
+    use bevy::camera::RenderTarget;
+    use bevy::window::WindowRef;
+    let (transform, fov) = spectator_camera(setup);
     let world = app.world_mut();
     let window = world
         .spawn(Window {
@@ -267,29 +274,17 @@ fn spawn_spectator_window(app: &mut App, setup: &Setup) -> Entity {
         Camera3d::default(),
         Camera { order: 5, ..default() },
         RenderTarget::Window(WindowRef::Entity(window)),
-        Projection::Perspective(PerspectiveProjection { fov: fov.to_radians(), ..default() }),
-        Transform::from_translation(at).looking_at(look, Vec3::Y),
+        Projection::Perspective(PerspectiveProjection { fov, ..default() }),
+        transform,
     ));
     window
 }
 
-/// The guests' camera of [`spawn_spectator_window`], rendering into a 1280×720 image instead
-/// (glasses: no desktop window), for the spectator stream.
+/// The guests' camera ([`spectator_camera`]) rendering into a 1280×720 image instead of a
+/// window (glasses: no desktop window), for the spectator stream.
 fn spawn_spectator_image(app: &mut App, setup: &Setup) -> Handle<Image> {
-    let (viewer, anchor) = setup.start_pose();
-    let (at, look, fov) = crate::ceremony::spectator_view(
-        Vec3::new(viewer.x, 0.0, viewer.z),
-        anchor.translation,
-        setup.look.avatar.height,
-    );
-    let (_, target) = crate::capture::spawn_image_camera(
-        app.world_mut(),
-        "spectator camera",
-        (1280, 720),
-        fov.to_radians(),
-        Transform::from_translation(at).looking_at(look, Vec3::Y),
-    );
-    target
+    let (transform, fov) = spectator_camera(setup);
+    crate::capture::spawn_image_camera(app.world_mut(), "spectator camera", (1280, 720), fov, transform).1
 }
 
 /// `tomoni ceremony run` in glasses or a window: the live app with a ceremony steering it (the

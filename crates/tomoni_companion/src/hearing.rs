@@ -161,7 +161,7 @@ fn hear(
         }
     } else if h.push_to_talk {
         // Space on the desktop; the controller's grip in glasses.
-        let held = !typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space)) || talk_button.is_some_and(|t| t.0);
+        let held = (!typing.0 && keys.is_some_and(|k| k.pressed(KeyCode::Space))) || talk_button.is_some_and(|t| t.0);
         h.listener.set_open(held);
     }
     let scripted = h.scripted.is_some();

@@ -108,25 +108,27 @@ pub fn pronounce(text: &str) -> Result<Cow<'_, str>, String> {
     Ok(Cow::Owned(out))
 }
 
+/// For tests that need the dictionary: whether it is there. `cargo xtask test` sets it up and
+/// requires it (`TOMONI_TEST_PIPER`); elsewhere the test is skipped, saying why.
+#[cfg(test)]
+pub(crate) fn ready_for_tests() -> bool {
+    match tokenizer() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(std::env::var_os("TOMONI_TEST_PIPER").is_none(), "{e}");
+            eprintln!("skipped: {e}");
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Whether the dictionary is there; `cargo xtask test` sets it up and requires it.
-    fn ready() -> bool {
-        match tokenizer() {
-            Ok(_) => true,
-            Err(e) => {
-                assert!(std::env::var_os("TOMONI_TEST_PIPER").is_none(), "{e}");
-                eprintln!("skipped: {e}");
-                false
-            }
-        }
-    }
-
     #[test]
     fn kanji_become_their_pronunciation_and_particles_are_said_as_spoken() {
-        if !ready() {
+        if !ready_for_tests() {
             return;
         }
         assert_eq!(pronounce("今日はいい天気ですね。").unwrap(), "キョーワイイテンキデスネ。");
