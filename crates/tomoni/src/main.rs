@@ -108,6 +108,10 @@ enum Command {
         /// instead of writing a picture.
         #[arg(long)]
         bench_frames: Option<u32>,
+        /// Also write the frame's camera and every node's world transform as JSON, so another
+        /// renderer can draw the same frame (the three-vrm reference check).
+        #[arg(long)]
+        scene_json: Option<PathBuf>,
     },
     /// The companion without a display: a headless run of the live app (dialogue, voice, face,
     /// gestures) that writes PNG frames, speech.wav, timeline.json and a contact sheet.
@@ -580,6 +584,7 @@ fn main() -> ExitCode {
             transparent,
             additive,
             bench_frames,
+            scene_json,
         } => {
             app::prepare(&scene).and_then(|setup| {
                 // A built-in gesture, else a clip: assets/animations/NAME.vrma.
@@ -613,6 +618,7 @@ fn main() -> ExitCode {
                     additive,
                     bench_frames,
                     photo: None,
+                    scene_json,
                 };
                 render::render(setup, req)
             })

@@ -14,6 +14,7 @@
 //! A VRM should be checked with [`vrm_check::inspect`] before it is handed to the plugin: Bevy's
 //! asset loading reports errors only in the log, and a user deserves a message and exit code.
 
+pub mod binds;
 pub mod clips;
 pub mod life;
 pub mod pose;
@@ -71,12 +72,21 @@ pub struct AvatarPlugin;
 
 impl Plugin for AvatarPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((VrmPlugin, VrmaPlugin, PosePlugin, LifePlugin, clips::ClipsPlugin))
-            .init_resource::<CompanionAnchor>()
-            .init_resource::<tomoni_core::RenderProfile>()
-            .add_systems(Startup, spawn_companion)
-            .add_systems(Update, profile::apply_profile)
-            .add_systems(Update, (measure_when_loaded, apply_anchor).chain().in_set(TomoniSystems::Pose));
+        app.add_plugins((
+            VrmPlugin,
+            VrmaPlugin,
+            PosePlugin,
+            LifePlugin,
+            clips::ClipsPlugin,
+            binds::MaterialBindsPlugin,
+        ))
+        .init_resource::<CompanionAnchor>()
+        .init_resource::<tomoni_core::RenderProfile>()
+        .add_systems(Startup, spawn_companion)
+        .add_systems(Update, profile::apply_profile)
+        .add_systems(Update, (measure_when_loaded, apply_anchor).chain().in_set(TomoniSystems::Pose))
+        .add_systems(Update, settle_springs_when_placed.after(apply_anchor))
+        .add_systems(PostUpdate, resume_springs.after(VrmSystemSets::SpringBone));
     }
 }
 
@@ -204,5 +214,44 @@ fn apply_anchor(
                 .with_scale(Vec3::new(0.75, 1.0, 0.6) * ready.scale);
             *svis = Visibility::Inherited;
         }
+    }
+}
+
+/// A spring chain taken out of the simulation for one frame ([`settle_springs_when_placed`]).
+#[derive(Component)]
+struct Resettle(SpringRoot);
+
+/// When the companion is first placed and sized, its hair starts from rest where it stands:
+/// while it loaded (hidden, at the origin, unscaled) the spring chains had been simulated,
+/// and the jump to life size beside the user would otherwise set them swinging, by an amount
+/// that depended on how many frames loading took (so no two renders of the same scene were
+/// alike). Each chain's joints go back to their rest pose and the chain leaves the simulation
+/// for a frame; put back ([`resume_springs`]), bevy_vrm1 initialises it afresh from the rest
+/// pose, placed.
+fn settle_springs_when_placed(
+    mut commands: Commands,
+    placed: Query<Entity, (With<Companion>, Added<AvatarReady>)>,
+    children: Query<&Children>,
+    roots: Query<&SpringRoot>,
+    mut joints: Query<(&mut Transform, &RestTransform)>,
+) {
+    for vrm in &placed {
+        for e in children.iter_descendants(vrm) {
+            let Ok(root) = roots.get(e) else { continue };
+            for &j in root.joints.iter() {
+                if let Ok((mut tf, rest)) = joints.get_mut(j) {
+                    *tf = rest.0;
+                }
+            }
+            commands.entity(e).remove::<SpringRoot>().insert(Resettle(root.clone()));
+        }
+    }
+}
+
+/// Puts the settled chains back after this frame's simulation, so bevy_vrm1's initialisation
+/// (in `Update`) finds them in the next frame, whatever order systems run in.
+fn resume_springs(mut commands: Commands, settling: Query<(Entity, &Resettle)>) {
+    for (e, r) in &settling {
+        commands.entity(e).remove::<Resettle>().insert(r.0.clone());
     }
 }

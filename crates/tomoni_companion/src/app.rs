@@ -185,6 +185,7 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             asset_path: format!("avatar://{file_name}"),
             height: setup.look.avatar.height,
         })
+        .insert_resource(tomoni_avatar::binds::ExpressionMaterialBinds(setup.avatar.info.material_binds.clone()))
         .configure_sets(
             Update,
             (TomoniSystems::Input, TomoniSystems::Dialogue, TomoniSystems::Behaviour, TomoniSystems::Pose).chain(),

@@ -112,6 +112,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
             additive: false,
             bench_frames: None,
             photo: Some(view),
+            scene_json: None,
         },
     )?;
     let t2 = std::time::Instant::now();

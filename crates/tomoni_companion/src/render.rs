@@ -10,7 +10,8 @@ use crate::error::Failure;
 use bevy::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tomoni_avatar::bevy_vrm1::prelude::SetExpressions;
+use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, SpringRoot};
+use tomoni_avatar::bevy_vrm1::vrma::{Vrma, VrmaHandle};
 use tomoni_avatar::stage::SceneLight;
 use tomoni_avatar::{AvatarReady, Companion};
 use tomoni_core::placement::RootPose;
@@ -43,6 +44,9 @@ pub struct RenderRequest {
     pub bench_frames: Option<u32>,
     /// Through a photo's lens instead of `view` (`tomoni photo`).
     pub photo: Option<PhotoView>,
+    /// Also write the captured frame's camera and every node's world transform here (JSON),
+    /// so another renderer can draw the very same frame: the three-vrm reference check.
+    pub scene_json: Option<PathBuf>,
 }
 
 /// The camera of a real photo and where the companion stands in it: the camera level at the
@@ -65,6 +69,12 @@ pub struct PhotoView {
     pub light: tomoni_photo::light::Light,
 }
 
+/// The app time a frame stands for once the scene is ready (a 30 Hz clock).
+const FRAME: std::time::Duration = std::time::Duration::from_millis(33);
+
+/// Ready frames before the picture is taken (the clock has run this many [`FRAME`]s).
+const TAKE_AFTER: u32 = 4;
+
 /// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
 const MAX_FRAMES: u32 = 600;
 
@@ -77,6 +87,17 @@ struct Job {
     /// scene's pipelines meanwhile: on a CPU renderer each frame of a 12-megapixel box costs
     /// seconds, and only the last one is kept.
     warm_up: Option<(Entity, Entity)>,
+    /// The render camera, for [`record_scene`].
+    camera: Entity,
+    /// Set when the picture is asked for; [`record_scene`] fills it in that frame.
+    scene: Arc<Mutex<SceneRecord>>,
+}
+
+/// The frame's scene as `--scene-json` writes it.
+#[derive(Default)]
+struct SceneRecord {
+    wanted: bool,
+    json: Option<serde_json::Value>,
 }
 
 /// `--expression`: one name at full weight (`happy`), or weights (`aa=0.6,ih=0.25`), e.g. a
@@ -130,6 +151,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         }
     };
     let outcome = Arc::new(Mutex::new(None));
+    let scene = Arc::new(Mutex::new(SceneRecord::default()));
     let (camera, target) =
         crate::capture::spawn_image_camera(app.world_mut(), "render camera", (req.width, req.height), fov_y, camera_at);
     let mut warm_up = None;
@@ -159,15 +181,34 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     if req.expression.is_some() {
         app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
     }
-    if req.clip.is_some() {
-        // A clip plays in app time: step it evenly, whatever the renderer's speed.
-        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::from_millis(33)));
+    if req.bench_frames.is_none() {
+        // The same picture every time: the clock stands still while the scene loads (however
+        // long that takes), then steps evenly (a clip plays in app time too), so the pose
+        // taken depends on frames since the avatar was ready, not on the machine's speed.
+        // The reference check compares two renders' faces pixel by pixel and needs this.
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::ZERO));
     }
     app.insert_resource(CompanionAnchor(Some(anchor)))
         .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
-        .insert_resource(Job { req: req.clone(), target: target.clone(), outcome: outcome.clone(), warm_up })
+        .insert_resource(Job {
+            req: req.clone(),
+            target: target.clone(),
+            outcome: outcome.clone(),
+            warm_up,
+            camera,
+            scene: scene.clone(),
+        })
         .add_systems(Update, drive_capture);
+    if req.scene_json.is_some() {
+        app.add_systems(Last, record_scene);
+    }
     crate::app::run_app(app)?;
+    if let Some(path) = &req.scene_json {
+        let json = scene.lock().ok().and_then(|mut s| s.json.take());
+        let json = json.ok_or_else(|| Failure::Runtime("the frame's scene was not recorded".into()))?;
+        std::fs::write(path, json.to_string())
+            .map_err(|e| Failure::Runtime(format!("{}: cannot write: {e}", path.display())))?;
+    }
     let result = outcome.lock().map_err(|_| Failure::Runtime("render state poisoned".into()))?.take();
     match result {
         // A photo's layer is an intermediate: `tomoni photo` reports the photo.
@@ -225,6 +266,8 @@ fn drive_capture(
     mut cues: MessageWriter<tomoni_core::behaviour::GestureCue>,
     mut exit: MessageWriter<AppExit>,
     mut cameras: Query<&mut Camera>,
+    mut clock: ResMut<bevy::time::TimeUpdateStrategy>,
+    springs: Query<Entity, With<SpringRoot>>,
 ) {
     state.frames += 1;
     let finish = |exit: &mut MessageWriter<AppExit>, r: Result<String, Failure>| {
@@ -271,6 +314,10 @@ fn drive_capture(
     if !ready {
         return;
     }
+    if job.req.bench_frames.is_none() && state.ready_frames == 0 {
+        // The avatar is here: start the clock (see `render`).
+        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(FRAME);
+    }
     if let Some(e) = &job.req.expression
         && !state.expression_set
         && state.ready_frames >= 2
@@ -305,6 +352,15 @@ fn drive_capture(
         life.gesture = Some((g, t - g.duration() * 0.45));
     }
     state.ready_frames += 1;
+    if job.req.bench_frames.is_none() && state.ready_frames == TAKE_AFTER {
+        // The pose to take is reached: stop the clock, so frames spent waiting for pipelines
+        // cannot move it on; and the hair, whose springs would still swing on their inertia
+        // with no time passing, leaves the simulation where it is.
+        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::ZERO);
+        for chain in &springs {
+            commands.entity(chain).remove::<SpringRoot>();
+        }
+    }
     if let Some(n) = job.req.bench_frames {
         // Timing mode: skip the first 10 ready frames (warm-up), then collect n frame times.
         if state.ready_frames > 10 {
@@ -316,7 +372,7 @@ fn drive_capture(
         return;
     }
     // A few frames after the avatar is placed, with no pipeline left compiling.
-    if state.ready_frames >= 4 && settled.0 >= 2 {
+    if state.ready_frames >= TAKE_AFTER && settled.0 >= 2 {
         if let Some((big, warm)) = job.warm_up {
             // Hand over to the big camera; its first frame, the next, is the one taken.
             if !state.big_on {
@@ -330,6 +386,9 @@ fn drive_capture(
             }
         }
         state.requested = true;
+        if let Ok(mut s) = job.scene.lock() {
+            s.wanted = true;
+        }
         captures.write(CaptureRequest {
             id: 0,
             source: CaptureSource::Image(job.target.clone()),
@@ -338,4 +397,52 @@ fn drive_capture(
             format: if job.req.additive { PixelFormat::Rgb } else { PixelFormat::Rgba },
         });
     }
+}
+
+/// `--scene-json`: in the frame the picture is taken, after every system has moved the bones
+/// (springs included), the transforms the renderer extracts: the camera's, and each named
+/// node's under the companion, keyed by name (glTF node names; a name seen twice is left out,
+/// as it cannot be matched). Matrices are column-major, as three.js' `Matrix4.fromArray` reads.
+fn record_scene(
+    job: Res<Job>,
+    companions: Query<Entity, With<Companion>>,
+    children: Query<&Children>,
+    nodes: Query<(&Name, &GlobalTransform)>,
+    motions: Query<(), Or<(With<Vrma>, With<VrmaHandle>)>>,
+    cameras: Query<(&GlobalTransform, &Projection)>,
+) {
+    let Ok(mut rec) = job.scene.lock() else { return };
+    if !rec.wanted || rec.json.is_some() {
+        return;
+    }
+    let Ok(vrm) = companions.single() else { return };
+    let mut seen = std::collections::BTreeMap::new();
+    let mut twice = std::collections::BTreeSet::new();
+    // The avatar's tree, not the motion clips' rigs bevy_vrm1 hangs under it (their bones
+    // carry humanoid names such as `head`, which avatars' own nodes often have too).
+    let mut stack = vec![vrm];
+    while let Some(e) = stack.pop() {
+        if let Ok((name, at)) = nodes.get(e)
+            && seen.insert(name.as_str().to_string(), at.to_matrix().to_cols_array().to_vec()).is_some()
+        {
+            twice.insert(name.as_str().to_string());
+        }
+        let kids = children.get(e).into_iter().flatten();
+        stack.extend(kids.filter(|&&c| !motions.contains(c)));
+    }
+    for n in &twice {
+        seen.remove(n);
+    }
+    let Ok((cam, Projection::Perspective(p))) = cameras.get(job.camera) else { return };
+    rec.json = Some(serde_json::json!({
+        "camera": {
+            "matrix": cam.to_matrix().to_cols_array(),
+            "fov_y": p.fov,
+            "near": p.near,
+            "width": job.req.width,
+            "height": job.req.height,
+        },
+        "expression": job.req.expression,
+        "nodes": seen,
+    }));
 }

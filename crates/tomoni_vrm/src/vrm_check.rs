@@ -63,6 +63,8 @@ pub struct VrmInfo {
     /// the spec's default): `"NAME" by AUTHORS` (plain quotes: the label's font has no others). The companion shows it on its label, and
     /// photos carry it.
     pub credit: Option<String>,
+    /// The expressions' material-colour and texture-transform binds ([`crate::binds`]).
+    pub material_binds: Vec<crate::binds::ExpressionBinds>,
 }
 
 /// A checked avatar, ready for the renderer.
@@ -207,6 +209,7 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
         migrated_from_vrm0: false,
         filled_defaults: 0,
         credit,
+        material_binds: crate::binds::read(&doc)?,
     })
 }
 

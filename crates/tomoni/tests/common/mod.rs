@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test binary uses some of what they share")]
 
+pub mod browser;
+
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -92,4 +94,62 @@ pub fn wait_exit(child: &mut Child, within: Duration, what: &str) -> std::proces
 /// its final reply as JSON: `{"done": …}`, `{"interrupted": …}` or `{"error": …}`.
 pub fn control(sock: &Path, line: &str) -> Result<serde_json::Value, String> {
     tomoni_companion::control::unix::send_to(sock, line, |_| {}).map(|r| r.to_json())
+}
+
+/// Where `cargo xtask test` installs the npm tools (the Khronos validator, three.js, three-vrm).
+pub fn node_modules() -> std::path::PathBuf {
+    std::env::var_os("TOMONI_NODE_MODULES").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| "/root".into());
+        home.join(".cache/tomoni/node/node_modules")
+    })
+}
+
+/// A static file server on loopback for a browser under test: `GET /NAME/rest` answers the
+/// file `rest` under the folder mounted as `NAME`. Over HTTP, not `file://`, because Chromium
+/// loads ES modules and `fetch`es only from a real origin. Returns its base URL; it serves
+/// until the test process ends.
+pub fn serve_files(mounts: Vec<(&'static str, std::path::PathBuf)>) -> String {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mounts = mounts.clone();
+            std::thread::spawn(move || {
+                let mut r = std::io::BufReader::new(&stream);
+                let mut first = String::new();
+                let _ = r.read_line(&mut first);
+                while let Ok(n) = r.read_line(&mut String::new())
+                    && n > 2
+                {}
+                let path = first.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("/");
+                let path = path.trim_start_matches('/');
+                let file = path.split_once('/').and_then(|(m, rest)| {
+                    let dir = &mounts.iter().find(|(name, _)| *name == m)?.1;
+                    (!rest.split('/').any(|p| p == "..")).then(|| dir.join(rest))
+                });
+                let mut w = &stream;
+                match file.and_then(|f| std::fs::read(&f).ok().map(|b| (f, b))) {
+                    Some((f, body)) => {
+                        let kind = match f.extension().and_then(|e| e.to_str()) {
+                            Some("js" | "mjs") => "text/javascript",
+                            Some("html") => "text/html",
+                            Some("json") => "application/json",
+                            _ => "application/octet-stream",
+                        };
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = w.write_all(head.as_bytes()).and_then(|()| w.write_all(&body));
+                    }
+                    None => {
+                        let _ =
+                            w.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                }
+            });
+        }
+    });
+    url
 }

@@ -1,0 +1,96 @@
+// three-vrm's picture of the frame `tomoni render --scene-json` took: the same file, camera,
+// size and pose (every node's world transform as tomoni had it), drawn by three.js' WebGL
+// renderer with three-vrm's MToon and expressions, in Chromium. Loaded by the page the test
+// writes (it maps `three`, `three/addons/` and `@pixiv/three-vrm` to the cached npm packages).
+//
+//   await window.tomoniLoad(url, isVrm0)        once per file
+//   window.tomoniDraw(scene, expression) -> PNG data URL   per frame
+import * as THREE from 'three';
+import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
+import { VRMLoaderPlugin } from '@pixiv/three-vrm';
+
+let state = null;
+
+window.tomoniLoad = async (url, isVrm0) => {
+  const loader = new GLTFLoader();
+  loader.register((parser) => new VRMLoaderPlugin(parser));
+  const gltf = await loader.loadAsync(url);
+  const vrm = gltf.userData.vrm;
+  // glTF node index -> the object three.js made for it, and each node's name as Bevy names
+  // it (the node's name, else `GltfNode{index}`); a name given twice cannot be matched.
+  const byIndex = new Map();
+  for (const [object, a] of gltf.parser.associations) {
+    if (a && a.nodes !== undefined && !byIndex.has(a.nodes)) byIndex.set(a.nodes, object);
+  }
+  const byName = new Map();
+  const twice = new Set();
+  gltf.parser.json.nodes.forEach((n, i) => {
+    const name = n.name ?? `GltfNode${i}`;
+    if (byName.has(name)) twice.add(name);
+    byName.set(name, byIndex.get(i));
+  });
+  for (const n of twice) byName.delete(n);
+  // Nodes in tree order, parents before children.
+  const order = [];
+  vrm.scene.traverse((o) => order.push(o));
+  const scene = new THREE.Scene();
+  scene.add(vrm.scene);
+  // tomoni's stage: a warm key light from the front left and above, a cool fill from the right.
+  const key = new THREE.DirectionalLight(new THREE.Color().setRGB(1.0, 0.96, 0.9), Math.PI);
+  key.position.set(-2, 3.5, 3);
+  key.target.position.set(0, 1, 0);
+  const fill = new THREE.DirectionalLight(new THREE.Color().setRGB(0.85, 0.9, 1.0), Math.PI / 3);
+  fill.position.set(3, 2, 1);
+  fill.target.position.set(0, 1, 0);
+  scene.add(key, key.target, fill, fill.target, new THREE.AmbientLight(0xf2f2ff, 0.35));
+  const canvas = document.createElement('canvas');
+  document.body.appendChild(canvas);
+  const renderer = new THREE.WebGLRenderer({ canvas, alpha: true, antialias: true, preserveDrawingBuffer: true });
+  renderer.setPixelRatio(1);
+  renderer.setClearColor(0x000000, 0);
+  state = { vrm, scene, renderer, byName, order, isVrm0 };
+  return { nodes: byName.size, expressions: vrm.expressionManager.expressions.map((e) => e.expressionName) };
+};
+
+// `happy`, or weights `aa=0.6,ih=0.25`.
+const weights = (spec) =>
+  (spec ?? '').split(',').filter((p) => p.trim()).map((p) => {
+    const [n, w] = p.split('=');
+    return [n.trim(), w === undefined ? 1 : parseFloat(w)];
+  });
+
+window.tomoniDraw = (frame, expression) => {
+  const { vrm, scene, renderer, byName, order, isVrm0 } = state;
+  // Every node tomoni recorded, placed where tomoni had it in the world. A VRM 0.x file is
+  // drawn from its own (−Z-facing) data: tomoni's migrated node is the original turned 180°
+  // about Y, so the original's node sits at (tomoni's world) × (the turn).
+  const turn = new THREE.Matrix4().makeRotationY(isVrm0 ? Math.PI : 0);
+  const target = new Map();
+  for (const [name, m] of Object.entries(frame.nodes)) {
+    const o = byName.get(name);
+    if (o) target.set(o, new THREE.Matrix4().fromArray(m).multiply(turn));
+  }
+  let placed = 0;
+  for (const o of order) {
+    const w = target.get(o);
+    if (!w) continue;
+    o.parent.updateMatrixWorld(true);
+    const local = o.parent.matrixWorld.clone().invert().multiply(w);
+    local.decompose(o.position, o.quaternion, o.scale);
+    o.updateMatrixWorld(true);
+    placed++;
+  }
+  // Expressions as three-vrm applies them: morph, material colour and texture-transform binds,
+  // isBinary, overrides. Nothing else of vrm.update runs (springs and look-at are in the pose).
+  const em = vrm.expressionManager;
+  for (const e of em.expressions) em.setValue(e.expressionName, 0);
+  for (const [n, w] of weights(expression)) em.setValue(n, w);
+  em.update();
+  const c = frame.camera;
+  const camera = new THREE.PerspectiveCamera((c.fov_y * 180) / Math.PI, c.width / c.height, c.near, 100);
+  new THREE.Matrix4().fromArray(c.matrix).decompose(camera.position, camera.quaternion, camera.scale);
+  camera.updateMatrixWorld(true);
+  renderer.setSize(c.width, c.height, false);
+  renderer.render(scene, camera);
+  return { placed, png: renderer.domElement.toDataURL('image/png') };
+};
