@@ -19,7 +19,7 @@ pub const ALL: &[&str] = &[
     "libopenxr-dev",   // the unversioned libopenxr_loader.so the openxr crate dlopens
     "xvfb",            // desktop-window tests without a display
     "x11-utils",       // xwininfo: which windows a desktop test opened
-    "chromium",        // the operator page, tested in a real headless browser
+    "chromium",        // the operator page and the three-vrm reference renders, in a real headless browser
     "chromium-driver", // WebDriver for it
     "strace",          // which addresses the binary reaches for (tests/network.rs)
     "time",            // /usr/bin/time: an import's peak memory (tests/import.rs)
