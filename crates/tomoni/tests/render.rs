@@ -206,16 +206,30 @@ fn a_broken_config_names_file_line_and_field() {
 
 /// A `.vrma` clip from `assets/animations/` plays by name through bevy_vrm1's retargeting:
 /// mid-way through `cheer` both arms are raised, so the silhouette reaches well above the head
-/// and spreads wider at the top than the relaxed stance does.
+/// and spreads wider at the top than the relaxed stance does. The clip was made on the
+/// default avatar's skeleton; on the man (other proportions: 6 cm taller, broader) it must
+/// do the same. Its expression track plays too: mid-way the companion smiles.
 #[test]
 fn a_vrma_clip_plays_by_name_and_moves_the_body() {
     let args = ["--view", "front", "--width", "200", "--height", "300", "--transparent"];
-    let (w, h, rest) = render("clip-rest.png", &args);
-    let (_, _, cheer) = render("clip-cheer.png", &[&args[..], &["--gesture", "cheer"]].concat());
-    let (_, top_rest, _, _) = silhouette(w, h, &rest).expect("companion at rest");
-    let (_, top_cheer, _, _) = silhouette(w, h, &cheer).expect("companion cheering");
-    // Hands above the head: the silhouette's top rises by more than a head's height.
-    assert!(top_cheer + 15 < top_rest, "top of silhouette at {top_cheer} cheering vs {top_rest} at rest");
+    for avatar in ["default", "man"] {
+        let file = format!("assets/avatars/{avatar}.vrm");
+        let json = out_dir().join(format!("clip-cheer-{avatar}.json"));
+        let mut still = args.to_vec();
+        still.extend(["--avatar", file.as_str()]);
+        let mut cheering = still.clone();
+        cheering.extend(["--gesture", "cheer", "--scene-json", json.to_str().unwrap()]);
+        let (w, h, rest) = render(&format!("clip-rest-{avatar}.png"), &still);
+        let (_, _, cheer) = render(&format!("clip-cheer-{avatar}.png"), &cheering);
+        let (_, top_rest, _, _) = silhouette(w, h, &rest).expect("companion at rest");
+        let (_, top_cheer, _, _) = silhouette(w, h, &cheer).expect("companion cheering");
+        // Hands above the head: the silhouette's top rises by more than a head's height.
+        assert!(top_cheer + 15 < top_rest, "{avatar}: top of silhouette at {top_cheer} cheering vs {top_rest} at rest");
+        // The clip's `happy` track, not the face's own (neutral) override, is what shows.
+        let scene: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let happy = scene["expressions"]["happy"].as_f64().unwrap();
+        assert!(happy > 0.5, "{avatar}: mid-cheer the clip's smile is at {happy} (its track is at 0.8–1 there)");
+    }
     // And an unknown name is a clear input error, not a silent no-op.
     let o = tomoni().args(["render", "--out", "/dev/null", "--gesture", "moonwalk"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));

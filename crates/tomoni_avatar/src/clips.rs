@@ -1,7 +1,8 @@
 //! VRM animation clips (`.vrma`) played by name: every `assets/animations/NAME.vrma` becomes a
 //! gesture the persona can ask for with `[gesture:NAME]`. bevy_vrm1 loads and retargets the
 //! clip onto the avatar; while it plays it drives the bones it animates, then stops and hands
-//! the body back to idle life.
+//! the body back to idle life. A clip's expression tracks (a smile as it cheers) play too: the
+//! face's own override of those expressions is lifted while it plays.
 
 use crate::Companion;
 use bevy::animation::RepeatAnimation;
@@ -16,6 +17,11 @@ use tomoni_core::behaviour::GestureCue;
 #[derive(Resource, Debug, Clone, Default)]
 pub struct ClipNames(pub Vec<String>);
 
+/// The expressions each clip animates, by clip name (read from the files at start-up,
+/// [`tomoni_vrm::vrma::expression_tracks`]): while the clip plays, the face leaves them to it.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct ClipExpressions(pub HashMap<String, Vec<String>>);
+
 /// Loaded clips by name, and the one playing (with when it ends).
 #[derive(Resource, Debug, Default)]
 pub struct Clips {
@@ -26,6 +32,8 @@ pub struct Clips {
     /// Clips bevy_vrm1 has loaded and given an animation-graph node (playable).
     pub ready: Vec<Entity>,
     spawned: bool,
+    /// Expression entities whose face override is lifted while the clip playing animates them.
+    released: Vec<Entity>,
 }
 
 /// Loads and plays `.vrma` clips.
@@ -35,6 +43,7 @@ impl Plugin for ClipsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<ClipNames>()
             .init_resource::<Clips>()
+            .init_resource::<ClipExpressions>()
             .add_message::<GestureCue>()
             .add_observer(|loaded: On<LoadedVrma>, mut clips: ResMut<Clips>| clips.ready.push(loaded.vrma))
             .add_systems(Update, (spawn_clips, play_clips).chain().in_set(tomoni_core::TomoniSystems::Behaviour));
@@ -64,11 +73,20 @@ fn spawn_clips(
     info!("animation clips: {}", names.0.join(", "));
 }
 
+/// Gives the face's override of each expression back (the clip that animated it is over).
+fn restore_face(commands: &mut Commands, clips: &mut Clips) {
+    for e in clips.released.drain(..) {
+        commands.entity(e).insert(ExpressionOverride(0.0));
+    }
+}
+
 fn play_clips(
     mut commands: Commands,
     mut cues: MessageReader<GestureCue>,
     mut clips: ResMut<Clips>,
     loaded: Query<&VrmaDuration, With<Vrma>>,
+    tracks: Res<ClipExpressions>,
+    faces: Query<&ExpressionEntityMap, With<Companion>>,
     time: Res<Time>,
 ) {
     let now = time.elapsed_secs();
@@ -77,6 +95,7 @@ fn play_clips(
     {
         commands.trigger(StopVrma { entity: e });
         clips.playing = None;
+        restore_face(&mut commands, &mut clips);
     }
     for cue in cues.read() {
         let GestureCue::Clip(name) = cue else { continue };
@@ -95,5 +114,16 @@ fn play_clips(
             reset_spring_bones: true,
         });
         clips.playing = Some((e, now + duration.0.as_secs_f32()));
+        // bevy_vrm1 shows an expression's override in preference to the clip's track: lift the
+        // face's override of each expression the clip animates until it ends.
+        restore_face(&mut commands, &mut clips);
+        if let (Some(names), Ok(map)) = (tracks.0.get(name), faces.single()) {
+            for n in names {
+                if let Some(&x) = map.get(&VrmExpression(n.clone())) {
+                    commands.entity(x).remove::<ExpressionOverride>();
+                    clips.released.push(x);
+                }
+            }
+        }
     }
 }

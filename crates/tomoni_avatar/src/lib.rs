@@ -37,7 +37,7 @@ pub use pose::{BonePose, PosePlugin};
 pub use stage::StagePlugin;
 /// The VRM file as data (GLB container, checks, the 0.x migration), re-exported: it has no Bevy,
 /// so its parsers build and fuzz in seconds.
-pub use tomoni_vrm::{glb, vrm_check, vrm0};
+pub use tomoni_vrm::{glb, vrm_check, vrm0, vrma};
 
 /// Which avatar to show and how tall it stands.
 #[derive(Resource, Debug, Clone, PartialEq)]

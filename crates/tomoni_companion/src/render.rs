@@ -10,7 +10,7 @@ use crate::error::Failure;
 use bevy::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tomoni_avatar::bevy_vrm1::prelude::{SetExpressions, SpringRoot};
+use tomoni_avatar::bevy_vrm1::prelude::{EffectiveExpressionWeight, ExpressionEntityMap, SetExpressions, SpringRoot};
 use tomoni_avatar::bevy_vrm1::vrma::{Vrma, VrmaHandle};
 use tomoni_avatar::stage::SceneLight;
 use tomoni_avatar::{AvatarReady, Companion};
@@ -400,7 +400,7 @@ fn drive_capture(
 }
 
 /// `--scene-json`: in the frame the picture is taken, after every system has moved the bones
-/// (springs included), the transforms the renderer extracts: the camera's, and each named
+/// (springs included), the expressions' weights and the transforms the renderer extracts: the camera's, and each named
 /// node's under the companion, keyed by name (glTF node names; a name seen twice is left out,
 /// as it cannot be matched). Matrices are column-major, as three.js' `Matrix4.fromArray` reads.
 fn record_scene(
@@ -410,6 +410,8 @@ fn record_scene(
     nodes: Query<(&Name, &GlobalTransform)>,
     motions: Query<(), Or<(With<Vrma>, With<VrmaHandle>)>>,
     cameras: Query<(&GlobalTransform, &Projection)>,
+    faces: Query<&ExpressionEntityMap>,
+    weights: Query<&EffectiveExpressionWeight>,
 ) {
     let Ok(mut rec) = job.scene.lock() else { return };
     if !rec.wanted || rec.json.is_some() {
@@ -434,6 +436,13 @@ fn record_scene(
         seen.remove(n);
     }
     let Ok((cam, Projection::Perspective(p))) = cameras.get(job.camera) else { return };
+    // Each expression's weight as bevy_vrm1 applied it (after isBinary and the overrides).
+    let expressions: std::collections::BTreeMap<String, f32> = faces
+        .get(vrm)
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .filter_map(|(name, &e)| weights.get(e).ok().map(|w| (name.0.clone(), w.0)))
+        .collect();
     rec.json = Some(serde_json::json!({
         "camera": {
             "matrix": cam.to_matrix().to_cols_array(),
@@ -443,6 +452,7 @@ fn record_scene(
             "height": job.req.height,
         },
         "expression": job.req.expression,
+        "expressions": expressions,
         "nodes": seen,
     }));
 }

@@ -1,6 +1,7 @@
 """Builds a sample VRM animation clip (VRMA 1.0, `VRMC_vrm_animation`) from the default avatar's
 humanoid skeleton: `cheer.vrma`, both arms up and a little sway, starting and ending in the
-relaxed stance tomoni holds. Standard library only; deterministic.
+relaxed stance tomoni holds, with a smile (an expression track: `happy`) that rises and fades
+with it. Standard library only; deterministic.
 
 Usage: python make_vrma.py --vrm assets/avatars/default.vrm --out assets/animations/cheer.vrma
 """
@@ -110,6 +111,14 @@ def main():
         o = add(qs, 4, "VEC4")
         samplers.append({"input": t_acc, "output": o, "interpolation": "LINEAR"})
         channels.append({"sampler": len(samplers) - 1, "target": {"node": name_to_node[bone], "path": "rotation"}})
+    # The smile: VRMA animates an expression through a node of its own whose translation.x is
+    # the weight.
+    happy = len(nodes)
+    nodes.append({"name": "happy"})
+    roots.append(happy)
+    o = add([[w, 0.0, 0.0] for w in [0.0, 0.8, 1.0, 1.0, 0.8, 0.0]], 3, "VEC3")
+    samplers.append({"input": t_acc, "output": o, "interpolation": "LINEAR"})
+    channels.append({"sampler": len(samplers) - 1, "target": {"node": happy, "path": "translation"}})
     while len(blob) % 4:
         blob.append(0)
     doc = {
@@ -117,7 +126,8 @@ def main():
         "extensionsUsed": ["VRMC_vrm_animation"],
         "extensions": {"VRMC_vrm_animation": {
             "specVersion": "1.0",
-            "humanoid": {"humanBones": {nd["name"]: {"node": k} for k, nd in enumerate(nodes)}},
+            "humanoid": {"humanBones": {nd["name"]: {"node": k} for k, nd in enumerate(nodes) if k != happy}},
+            "expressions": {"preset": {"happy": {"node": happy}}},
         }},
         "scene": 0,
         "scenes": [{"nodes": roots}],
