@@ -179,6 +179,32 @@ fn mean_colour(p: &Picture) -> [u8; 3] {
     sum.map(|s| (s / n.max(1)) as u8)
 }
 
+/// Of the pixels both pictures cover and both show clearly reddish or clearly bluish, the
+/// share where they agree: where colours (a texture's, a material's) land, whatever the two
+/// renderers' light does to their brightness.
+fn colour_agreement(a: &Picture, b: &Picture) -> f64 {
+    let class = |c: &[u8]| {
+        let (r, bl) = (i32::from(c[0]), i32::from(c[2]));
+        if c[3] < 128 {
+            None
+        } else if r - bl > 40 {
+            Some(true)
+        } else if bl - r > 40 {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let (mut same, mut both) = (0usize, 0usize);
+    for (p, q) in a.px.chunks(4).zip(b.px.chunks(4)) {
+        if let (Some(x), Some(y)) = (class(p), class(q)) {
+            both += 1;
+            same += usize::from(x == y);
+        }
+    }
+    same as f64 / both.max(1) as f64
+}
+
 /// tomoni | three-vrm on grey, for people to look at.
 fn side_by_side(a: &Picture, b: &Picture, out: &Path) {
     let mut img = image::RgbaImage::from_pixel(a.w * 2, a.h, image::Rgba([128, 128, 128, 255]));
@@ -213,10 +239,15 @@ const MIN_SILHOUETTE_IOU: f64 = 0.96;
 const MIN_EXPRESSION_IOU: f64 = 0.4;
 
 /// How many pixels an expression changes in tomoni against three-vrm: within a quarter less
-/// and a third more. Measured 0.89–1.13. A bind left out shows here even where what remains
+/// and a third more. Measured 0.88–1.13. A bind left out shows here even where what remains
 /// still overlaps well: `relaxed` without its lips' emission bind changed 329 px against 557
 /// (0.59) at IoU 0.47.
 const CHANGED_RATIO: std::ops::RangeInclusive<f64> = 0.75..=1.33;
+
+/// The least share of the figure where tomoni and three-vrm show the same colour class
+/// (reddish or bluish). What it must catch: a texture's V flipped or its transform left out
+/// (the checker's squares swap colour), a colour bind on the wrong material.
+const MIN_COLOUR_AGREEMENT: f64 = 0.9;
 
 async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
     let three = ThreeVrm::open(avatar, vrm0).await;
@@ -234,6 +265,9 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
         mean_colour(&reference)
     );
     assert!(s >= MIN_SILHOUETTE_IOU, "{tag}: silhouette IoU {s:.3} against three-vrm (< {MIN_SILHOUETTE_IOU})");
+    let c = colour_agreement(&front.picture, &reference);
+    eprintln!("{tag}: colours agree on {:.1} % of the figure", c * 100.0);
+    assert!(c >= MIN_COLOUR_AGREEMENT, "{tag}: colours agree on only {:.1} % of the figure", c * 100.0);
 
     // The face under each expression: what it changes from neutral in each renderer. three-vrm
     // draws neutral in the expression's own frame, so only the expression differs there.
@@ -244,6 +278,7 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     let mut faces = Vec::new();
+    let mut worst_colour = f64::MAX;
     for e in &EXPRESSIONS[..13] {
         let f = render(avatar, &format!("{tag}-face-{e}"), "face", size, Some(e));
         let (n3, e3) = (three.draw(&f, None).await, three.draw(&f, Some(e)).await);
@@ -253,6 +288,9 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
         let d = count(ours.last().unwrap());
         // One closed eyelid changes dozens of pixels at this size; render noise changes none.
         assert!(d >= 25, "{tag}: {e} is not visible on the face ({d} pixels differ)");
+        let c = colour_agreement(&f.picture, &e3);
+        assert!(c >= MIN_COLOUR_AGREEMENT, "{tag}: under {e}, colours agree on only {:.1} % of the face", c * 100.0);
+        worst_colour = worst_colour.min(c);
         faces.push((e, f.picture));
     }
     for (i, (e, a)) in faces.iter().enumerate() {
@@ -292,7 +330,10 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
             );
         }
     }
-    eprintln!("{tag}: worst expression IoU {worst:.2}");
+    eprintln!(
+        "{tag}: worst expression IoU {worst:.2}; colours agree on at least {:.1} % of the face",
+        worst_colour * 100.0
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -340,4 +381,98 @@ async fn material_colour_binds_change_the_face_as_three_vrm_shows_them() {
         json!([{"material": lips, "type": "emissionColor", "targetValue": [0.6, 0.0, 0.15, 1.0]}]);
     std::fs::write(&file, tomoni_avatar::glb::write_glb(&glb)).unwrap();
     compare("binds", &file, false).await;
+}
+
+/// Adds a 2×2 red/blue checker texture (nearest, repeating) to every primitive drawn with
+/// `material`, with UVs projected from the front (one texel = 4 cm), as its base and shade
+/// texture. The shipped avatars have no textures at all; nearly every avatar people bring
+/// does, so the texture path (UVs, orientation, colour space, the texture transform) needs a
+/// file of its own.
+fn add_checker(glb: &mut tomoni_avatar::glb::Glb, material: usize) {
+    let png = {
+        let mut img = image::RgbaImage::new(2, 2);
+        let (red, blue) = (image::Rgba([220, 40, 40, 255]), image::Rgba([40, 60, 220, 255]));
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            *p = if (x + y) % 2 == 0 { red } else { blue };
+        }
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        bytes.into_inner()
+    };
+    let view = |glb: &mut tomoni_avatar::glb::Glb, data: &[u8]| {
+        glb.bin.resize(glb.bin.len().next_multiple_of(4), 0);
+        let offset = glb.bin.len();
+        glb.bin.extend_from_slice(data);
+        let views = glb.json["bufferViews"].as_array_mut().unwrap();
+        views.push(json!({"buffer": 0, "byteOffset": offset, "byteLength": data.len()}));
+        views.len() - 1
+    };
+    if glb.json.get("textures").is_none() {
+        let image_view = view(glb, &png);
+        let j = &mut glb.json;
+        j["images"] = json!([{"bufferView": image_view, "mimeType": "image/png"}]);
+        // Nearest, repeat.
+        j["samplers"] = json!([{"magFilter": 9728, "minFilter": 9728, "wrapS": 10497, "wrapT": 10497}]);
+        j["textures"] = json!([{"source": 0, "sampler": 0}]);
+    }
+    let m = &mut glb.json["materials"][material];
+    m["pbrMetallicRoughness"]["baseColorFactor"] = json!([1.0, 1.0, 1.0, 1.0]);
+    m["pbrMetallicRoughness"]["baseColorTexture"] = json!({"index": 0});
+    m["extensions"]["VRMC_materials_mtoon"]["shadeColorFactor"] = json!([0.6, 0.6, 0.6]);
+    m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = json!({"index": 0});
+    let prims: Vec<(usize, usize)> = glb.json["meshes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .flat_map(|(mi, mesh)| {
+            let ps = mesh["primitives"].as_array().unwrap();
+            ps.iter().enumerate().filter(|(_, p)| p["material"] == material).map(move |(pi, _)| (mi, pi))
+        })
+        .collect();
+    for (mi, pi) in prims {
+        let pos = glb.json["meshes"][mi]["primitives"][pi]["attributes"]["POSITION"].as_u64().unwrap() as usize;
+        let acc = glb.json["accessors"][pos].clone();
+        let bv = &glb.json["bufferViews"][acc["bufferView"].as_u64().unwrap() as usize];
+        let start = bv["byteOffset"].as_u64().unwrap_or(0) as usize + acc["byteOffset"].as_u64().unwrap_or(0) as usize;
+        let stride = bv["byteStride"].as_u64().unwrap_or(12) as usize;
+        let count = acc["count"].as_u64().unwrap() as usize;
+        let f = |o: usize| f32::from_le_bytes(glb.bin[o..o + 4].try_into().unwrap());
+        let mut uvs = Vec::with_capacity(count * 8);
+        for i in 0..count {
+            let (x, y) = (f(start + i * stride), f(start + i * stride + 4));
+            // One UV unit = two texels = 8 cm; v grows downwards, as glTF's does.
+            uvs.extend_from_slice(&(x * 12.5).to_le_bytes());
+            uvs.extend_from_slice(&(-y * 12.5).to_le_bytes());
+        }
+        let uv_view = view(glb, &uvs);
+        let accessors = glb.json["accessors"].as_array_mut().unwrap();
+        accessors.push(json!({"bufferView": uv_view, "componentType": 5126, "count": count, "type": "VEC2"}));
+        let uv = accessors.len() - 1;
+        glb.json["meshes"][mi]["primitives"][pi]["attributes"]["TEXCOORD_0"] = json!(uv);
+    }
+}
+
+/// Textures as their authors mean them, and texture-transform binds: the default avatar with a
+/// checker on the skin and the jacket, and `sad` shifting the skin's checker by one texel (a
+/// texture-transform bind, as anime avatars swap eye or cheek textures). The checker's colours
+/// must land on the same pixels in both renderers (a flipped V or a wrong offset swaps them).
+#[tokio::test(flavor = "current_thread")]
+async fn textures_and_texture_transform_binds_are_drawn_as_three_vrm_draws_them() {
+    let dir = tmp().join("textured");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("default-textured.vrm");
+    let bytes = std::fs::read(root().join("assets/avatars/default.vrm")).unwrap();
+    let mut glb = tomoni_avatar::glb::parse_glb(&bytes).unwrap();
+    let index = |glb: &tomoni_avatar::glb::Glb, name: &str| {
+        let all = glb.json["materials"].as_array().unwrap();
+        all.iter().position(|m| m["name"] == name).unwrap_or_else(|| panic!("no material {name}"))
+    };
+    let (skin, jacket) = (index(&glb, "skin"), index(&glb, "jacket"));
+    add_checker(&mut glb, skin);
+    add_checker(&mut glb, jacket);
+    glb.json["extensions"]["VRMC_vrm"]["expressions"]["preset"]["sad"]["textureTransformBinds"] =
+        json!([{"material": skin, "offset": [0.5, 0.0]}]);
+    std::fs::write(&file, tomoni_avatar::glb::write_glb(&glb)).unwrap();
+    compare("textured", &file, false).await;
 }

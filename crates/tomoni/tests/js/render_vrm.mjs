@@ -81,11 +81,15 @@ window.tomoniDraw = (frame, expression) => {
     placed++;
   }
   // Expressions as three-vrm applies them: morph, material colour and texture-transform binds,
-  // isBinary, overrides. Nothing else of vrm.update runs (springs and look-at are in the pose).
+  // isBinary, overrides. Nothing else of vrm.update runs but the materials' (springs and look-at
+  // are in the pose).
   const em = vrm.expressionManager;
   for (const e of em.expressions) em.setValue(e.expressionName, 0);
   for (const [n, w] of weights(expression)) em.setValue(n, w);
   em.update();
+  // MToon copies texture offsets and scales (a texture-transform bind's) into its uniforms in
+  // its own update, which vrm.update would call with the springs: call it alone.
+  for (const m of vrm.materials ?? []) m.update?.(0);
   const c = frame.camera;
   const camera = new THREE.PerspectiveCamera((c.fov_y * 180) / Math.PI, c.width / c.height, c.near, 100);
   new THREE.Matrix4().fromArray(c.matrix).decompose(camera.position, camera.quaternion, camera.scale);
