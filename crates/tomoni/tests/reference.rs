@@ -358,22 +358,28 @@ async fn a_vrm0_avatar_looks_as_three_vrm_draws_it_from_the_0x_file() {
     compare("vrm0", &v0, true).await;
 }
 
+/// The default avatar, parsed for a test to edit, and where the edited file goes.
+fn default_to_edit(tag: &str) -> (PathBuf, tomoni_avatar::glb::Glb) {
+    let dir = tmp().join(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = std::fs::read(root().join("assets/avatars/default.vrm")).unwrap();
+    (dir.join(format!("default-{tag}.vrm")), tomoni_avatar::glb::parse_glb(&bytes).unwrap())
+}
+
+/// The index of the material called `name`.
+fn material(glb: &tomoni_avatar::glb::Glb, name: &str) -> usize {
+    let all = glb.json["materials"].as_array().unwrap();
+    all.iter().position(|m| m["name"] == name).unwrap_or_else(|| panic!("no material {name}"))
+}
+
 /// Expressions made of material binds, which tomoni once ignored (it drove morph targets
 /// only): the default avatar with `angry` also turning the skin red (a colour bind) and
 /// `relaxed` lighting the lips (an emission bind), as an author might make them. No registry
 /// package ships such an avatar, so the test writes one.
 #[tokio::test(flavor = "current_thread")]
 async fn material_colour_binds_change_the_face_as_three_vrm_shows_them() {
-    let dir = tmp().join("binds");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("default-binds.vrm");
-    let bytes = std::fs::read(root().join("assets/avatars/default.vrm")).unwrap();
-    let mut glb = tomoni_avatar::glb::parse_glb(&bytes).unwrap();
-    let index = |name: &str| {
-        let all = glb.json["materials"].as_array().unwrap();
-        all.iter().position(|m| m["name"] == name).unwrap_or_else(|| panic!("no material {name}"))
-    };
-    let (skin, lips) = (index("skin"), index("lips"));
+    let (file, mut glb) = default_to_edit("binds");
+    let (skin, lips) = (material(&glb, "skin"), material(&glb, "lips"));
     let presets = &mut glb.json["extensions"]["VRMC_vrm"]["expressions"]["preset"];
     presets["angry"]["materialColorBinds"] =
         json!([{"material": skin, "type": "color", "targetValue": [0.9, 0.25, 0.2, 1.0]}]);
@@ -459,16 +465,8 @@ fn add_checker(glb: &mut tomoni_avatar::glb::Glb, material: usize) {
 /// must land on the same pixels in both renderers (a flipped V or a wrong offset swaps them).
 #[tokio::test(flavor = "current_thread")]
 async fn textures_and_texture_transform_binds_are_drawn_as_three_vrm_draws_them() {
-    let dir = tmp().join("textured");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("default-textured.vrm");
-    let bytes = std::fs::read(root().join("assets/avatars/default.vrm")).unwrap();
-    let mut glb = tomoni_avatar::glb::parse_glb(&bytes).unwrap();
-    let index = |glb: &tomoni_avatar::glb::Glb, name: &str| {
-        let all = glb.json["materials"].as_array().unwrap();
-        all.iter().position(|m| m["name"] == name).unwrap_or_else(|| panic!("no material {name}"))
-    };
-    let (skin, jacket) = (index(&glb, "skin"), index(&glb, "jacket"));
+    let (file, mut glb) = default_to_edit("textured");
+    let (skin, jacket) = (material(&glb, "skin"), material(&glb, "jacket"));
     add_checker(&mut glb, skin);
     add_checker(&mut glb, jacket);
     glb.json["extensions"]["VRMC_vrm"]["expressions"]["preset"]["sad"]["textureTransformBinds"] =
