@@ -235,3 +235,73 @@ fn a_vrma_clip_plays_by_name_and_moves_the_body() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown gesture \"moonwalk\""));
 }
+
+/// An asset root like the project's, with one more clip: `sway_idle`, an idle loop made by
+/// `crates/xtask/animation/make_vrma.py --clip idle` (arms held out more than tomoni's relaxed
+/// stance). The project ships none: its procedural idle is the default.
+fn assets_with_idle_loop() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = out_dir().join("idle-assets");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("animations")).unwrap();
+    for e in std::fs::read_dir(root.join("assets")).unwrap().flatten() {
+        if e.file_name() != "animations" {
+            std::os::unix::fs::symlink(e.path(), dir.join(e.file_name())).unwrap();
+        }
+    }
+    let o = Command::new("python3")
+        .arg(root.join("crates/xtask/animation/make_vrma.py"))
+        .arg("--vrm")
+        .arg(root.join("assets/avatars/default.vrm"))
+        .args(["--clip", "idle", "--out"])
+        .arg(dir.join("animations/sway_idle.vrma"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dir
+}
+
+/// Where a node stood in the frame `render --scene-json` took.
+fn node_position(scene: &serde_json::Value, name: &str) -> [f64; 3] {
+    let m = scene["nodes"][name].as_array().unwrap_or_else(|| panic!("no node {name}"));
+    [12, 13, 14].map(|i| m[i].as_f64().unwrap())
+}
+
+fn render_scene(name: &str, args: &[&str]) -> serde_json::Value {
+    let json = out_dir().join(format!("{name}.json"));
+    let mut all = args.to_vec();
+    all.extend(["--scene-json", json.to_str().unwrap()]);
+    render(&format!("{name}.png"), &all);
+    serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+}
+
+/// A clip named `*_idle` loops in place of the procedural idle: the hands are where the clip
+/// holds them (out from the hips), not where tomoni's relaxed stance hangs them. A procedural
+/// gesture still plays over it: mid-wave the right hand is above the shoulder.
+#[test]
+fn an_idle_loop_replaces_the_procedural_idle_and_gestures_still_play() {
+    let assets = assets_with_idle_loop();
+    let args = ["--view", "front", "--width", "120", "--height", "180", "--transparent"];
+    let spread = |s: &serde_json::Value| {
+        let (l, r) = (node_position(s, "hand_l"), node_position(s, "hand_r"));
+        ((l[0] - r[0]).powi(2) + (l[2] - r[2]).powi(2)).sqrt()
+    };
+    let own = render_scene("idle-own", &args);
+    let mut with_loop = args.to_vec();
+    with_loop.extend(["--assets", assets.to_str().unwrap()]);
+    let looped = render_scene("idle-loop", &with_loop);
+    let (a, b) = (spread(&own), spread(&looped));
+    eprintln!("hands apart: {a:.3} m in tomoni's stance, {b:.3} m in the idle loop");
+    // The clip holds the arms 0.37 rad further from the body: measured 0.84 m apart against 0.55.
+    assert!(b > a + 0.05, "the idle loop does not hold the body: hands {b:.3} m apart, {a:.3} m without it");
+    let mut waving = with_loop.clone();
+    waving.extend(["--gesture", "wave"]);
+    let wave = render_scene("idle-wave", &waving);
+    let (hand, shoulder) = (node_position(&wave, "hand_r"), node_position(&wave, "upperarm_r"));
+    assert!(
+        hand[1] > shoulder[1],
+        "mid-wave over the idle loop the hand is at {:.2} m, the shoulder {:.2} m",
+        hand[1],
+        shoulder[1]
+    );
+}

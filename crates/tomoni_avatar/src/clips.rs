@@ -34,6 +34,19 @@ pub struct Clips {
     spawned: bool,
     /// Expression entities whose face override is lifted while the clip playing animates them.
     released: Vec<Entity>,
+    /// The idle loop ([`is_idle`]), when there is one.
+    pub idle: Option<Entity>,
+    /// The idle loop is playing (the body is the clip's, as while a gesture clip plays).
+    pub idle_on: bool,
+    idle_started: bool,
+}
+
+/// A clip named `idle` or `NAME_idle` is an idle loop: it plays, repeating, whenever no other
+/// clip and no procedural gesture moves the body, in place of the procedural idle (breathing,
+/// weight shifts, the head turning to the viewer; the eyes still follow the viewer through
+/// bevy_vrm1's look-at, and the face lives on). If there are several, the first by name.
+pub fn is_idle(name: &str) -> bool {
+    name == "idle" || name.ends_with("_idle")
 }
 
 /// Loads and plays `.vrma` clips.
@@ -68,6 +81,9 @@ fn spawn_clips(
             .id();
         commands.entity(vrm).add_child(e);
         clips.by_name.insert(name.clone(), e);
+        if is_idle(name) && clips.idle.is_none() {
+            clips.idle = Some(e);
+        }
     }
     clips.spawned = true;
     info!("animation clips: {}", names.0.join(", "));
@@ -87,6 +103,7 @@ fn play_clips(
     loaded: Query<&VrmaDuration, With<Vrma>>,
     tracks: Res<ClipExpressions>,
     faces: Query<&ExpressionEntityMap, With<Companion>>,
+    life: Option<Res<crate::Life>>,
     time: Res<Time>,
 ) {
     let now = time.elapsed_secs();
@@ -114,6 +131,8 @@ fn play_clips(
             reset_spring_bones: true,
         });
         clips.playing = Some((e, now + duration.0.as_secs_f32()));
+        // Playing one clip stops the others (bevy_vrm1), the idle loop included.
+        clips.idle_on = false;
         // bevy_vrm1 shows an expression's override in preference to the clip's track: lift the
         // face's override of each expression the clip animates until it ends.
         restore_face(&mut commands, &mut clips);
@@ -125,5 +144,24 @@ fn play_clips(
                 }
             }
         }
+    }
+    // The idle loop, whenever nothing else moves the body. A procedural gesture needs the body
+    // back from the clip (it writes `BonePose`, which a playing clip overrides).
+    let gesturing = life.is_some_and(|l| l.gesture.is_some_and(|(g, start)| l.t < start + g.duration()));
+    let Some(idle) = clips.idle.filter(|e| clips.ready.contains(e)) else { return };
+    let want = clips.playing.is_none() && !gesturing;
+    if want && !clips.idle_on {
+        commands.trigger(PlayVrma {
+            vrma: idle,
+            repeat: RepeatAnimation::Forever,
+            // From the gesture that just ended; the first time straight in (nothing to blend from).
+            transition_duration: if clips.idle_started { Duration::from_millis(300) } else { Duration::ZERO },
+            reset_spring_bones: false,
+        });
+        clips.idle_on = true;
+        clips.idle_started = true;
+    } else if !want && clips.idle_on && clips.playing.is_none() {
+        commands.trigger(StopVrma { entity: idle });
+        clips.idle_on = false;
     }
 }

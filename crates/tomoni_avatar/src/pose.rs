@@ -126,8 +126,8 @@ fn write_pose(
     clips: Option<Res<crate::clips::Clips>>,
     mut bones: Query<(&VrmBone, &RestTransform, &ModelRest, &mut Transform)>,
 ) {
-    if clips.is_some_and(|c| c.playing.is_some()) {
-        return; // a .vrma clip has the body
+    if clips.is_some_and(|c| c.playing.is_some() || c.idle_on) {
+        return; // a .vrma clip has the body (a gesture, or the idle loop)
     }
     for (name, rest, model_rest, mut tf) in &mut bones {
         let delta = pose.0.get(name.0.as_str()).copied().unwrap_or(Quat::IDENTITY);

@@ -233,6 +233,8 @@ struct CaptureState {
     frame_times: Vec<f64>,
     /// A photo's big camera has come on (its first frame is the one taken).
     big_on: bool,
+    /// Frames waited for the idle loop to start.
+    idle_wait: u32,
 }
 
 /// Median and p99 of frame times, as one line for docs/benchmarks.md.
@@ -343,6 +345,19 @@ fn drive_capture(
         if state.clip_frames < 30 {
             return;
         }
+    }
+    if clips.idle.is_some()
+        && !clips.idle_on
+        && job.req.gesture.is_none()
+        && job.req.clip.is_none()
+        && state.idle_wait < MAX_FRAMES / 4
+    {
+        // An idle loop (`animations/*_idle.vrma`) has the body once it has loaded: wait for it
+        // (a while: one that never loads is logged by bevy_vrm1, and the picture is taken anyway),
+        // with the clock held, so how long it took cannot change the picture.
+        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::ZERO);
+        state.idle_wait += 1;
+        return;
     }
     if let Some(g) = job.req.gesture
         && state.ready_frames == 0

@@ -33,6 +33,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vrm", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--clip", choices=["cheer", "idle"], default="cheer",
+                    help="idle: a 4 s loop (arms held out a little, a slow sway) for tests of idle loops")
     args = ap.parse_args()
     data = open(args.vrm, "rb").read()
     n = struct.unpack("<I", data[12:16])[0]
@@ -76,6 +78,19 @@ def main():
         else:
             nodes[index[hp]].setdefault("children", []).append(index[src_i])
 
+    if args.clip == "idle":
+        # A loop: the last key is the first. Arms held out from the body more than tomoni's
+        # relaxed stance (so a test can tell whose pose it is), a slow sway and nod.
+        times = [0.0, 1.0, 2.0, 3.0, 4.0]
+        held_r = quat_mul(quat_z(0.95), quat_y(0.1))
+        held_l = quat_mul(quat_z(-0.95), quat_y(-0.1))
+        tracks = {
+            "rightUpperArm": [held_r] * 5,
+            "leftUpperArm": [held_l] * 5,
+            "spine": [quat_z(0.0), quat_z(0.03), quat_z(0.0), quat_z(-0.03), quat_z(0.0)],
+            "head": [quat_x(0.0), quat_x(0.04), quat_x(0.0), quat_x(0.04), quat_x(0.0)],
+        }
+        return write(args, nodes, roots, times, tracks, smile=False)
     # Keyframes: relaxed → arms up (with a sway) → relaxed, over 2.4 s.
     times = [0.0, 0.5, 0.9, 1.3, 1.7, 2.4]
     relaxed_r = quat_mul(quat_z(1.32), quat_y(0.15))
@@ -88,6 +103,12 @@ def main():
         "spine": [quat_x(0.0), quat_z(0.05), quat_z(-0.05), quat_z(0.05), quat_z(-0.05), quat_x(0.0)],
         "head": [quat_x(0.0), quat_x(-0.15), quat_x(-0.12), quat_x(-0.15), quat_x(-0.12), quat_x(0.0)],
     }
+    write(args, nodes, roots, times, tracks, smile=True)
+
+
+def write(args, nodes, roots, times, tracks, smile):
+    nodes = [dict(nd) for nd in nodes]
+    roots = list(roots)
     blob = bytearray()
     accessors, views = [], []
 
@@ -113,12 +134,14 @@ def main():
         channels.append({"sampler": len(samplers) - 1, "target": {"node": name_to_node[bone], "path": "rotation"}})
     # The smile: VRMA animates an expression through a node of its own whose translation.x is
     # the weight.
-    happy = len(nodes)
-    nodes.append({"name": "happy"})
-    roots.append(happy)
-    o = add([[w, 0.0, 0.0] for w in [0.0, 0.8, 1.0, 1.0, 0.8, 0.0]], 3, "VEC3")
-    samplers.append({"input": t_acc, "output": o, "interpolation": "LINEAR"})
-    channels.append({"sampler": len(samplers) - 1, "target": {"node": happy, "path": "translation"}})
+    happy = None
+    if smile:
+        happy = len(nodes)
+        nodes.append({"name": "happy"})
+        roots.append(happy)
+        o = add([[w, 0.0, 0.0] for w in [0.0, 0.8, 1.0, 1.0, 0.8, 0.0]], 3, "VEC3")
+        samplers.append({"input": t_acc, "output": o, "interpolation": "LINEAR"})
+        channels.append({"sampler": len(samplers) - 1, "target": {"node": happy, "path": "translation"}})
     while len(blob) % 4:
         blob.append(0)
     doc = {
@@ -127,12 +150,12 @@ def main():
         "extensions": {"VRMC_vrm_animation": {
             "specVersion": "1.0",
             "humanoid": {"humanBones": {nd["name"]: {"node": k} for k, nd in enumerate(nodes) if k != happy}},
-            "expressions": {"preset": {"happy": {"node": happy}}},
+            **({"expressions": {"preset": {"happy": {"node": happy}}}} if smile else {}),
         }},
         "scene": 0,
         "scenes": [{"nodes": roots}],
         "nodes": nodes,
-        "animations": [{"name": "cheer", "samplers": samplers, "channels": channels}],
+        "animations": [{"name": args.clip, "samplers": samplers, "channels": channels}],
         "accessors": accessors,
         "bufferViews": views,
         "buffers": [{"byteLength": len(blob)}],
