@@ -99,58 +99,52 @@ fn initial_transform(material: &Value) -> ([f32; 2], [f32; 2]) {
 pub fn read(doc: &Value) -> Result<Vec<ExpressionBinds>, String> {
     let materials = crate::glb::items(doc, "materials");
     let mut out = Vec::new();
-    for group in ["preset", "custom"] {
-        let Some(map) = doc.pointer(&format!("/extensions/VRMC_vrm/expressions/{group}")).and_then(Value::as_object)
-        else {
-            continue;
+    let Some(vrm) = doc.pointer("/extensions/VRMC_vrm") else { return Ok(out) };
+    for (group, name, e) in crate::glb::expressions(vrm) {
+        let at = |what: &str, i: usize| format!("VRMC_vrm.expressions.{group}.{name}.{what}[{i}]");
+        let material = |b: &Value, what: &str, i: usize| {
+            let m = b.get("material").and_then(Value::as_u64).ok_or_else(|| format!("{}: no material", at(what, i)))?
+                as usize;
+            materials.get(m).map(|v| (m, v)).ok_or_else(|| {
+                format!("{}: material {m} does not exist (the file has {})", at(what, i), materials.len())
+            })
         };
-        for (name, e) in map {
-            let at = |what: &str, i: usize| format!("VRMC_vrm.expressions.{group}.{name}.{what}[{i}]");
-            let material = |b: &Value, what: &str, i: usize| {
-                let m =
-                    b.get("material").and_then(Value::as_u64).ok_or_else(|| format!("{}: no material", at(what, i)))?
-                        as usize;
-                materials.get(m).map(|v| (m, v)).ok_or_else(|| {
-                    format!("{}: material {m} does not exist (the file has {})", at(what, i), materials.len())
-                })
+        let mut colors = Vec::new();
+        for (i, b) in crate::glb::items(e, "materialColorBinds").iter().enumerate() {
+            let (m, mat) = material(b, "materialColorBinds", i)?;
+            let kind = match b.get("type").and_then(Value::as_str) {
+                Some("color") => ColorKind::Color,
+                Some("emissionColor") => ColorKind::EmissionColor,
+                Some("shadeColor") => ColorKind::ShadeColor,
+                Some("matcapColor") => ColorKind::MatcapColor,
+                Some("rimColor") => ColorKind::RimColor,
+                Some("outlineColor") => ColorKind::OutlineColor,
+                other => return Err(format!("{}: unknown type {other:?}", at("materialColorBinds", i))),
             };
-            let mut colors = Vec::new();
-            for (i, b) in crate::glb::items(e, "materialColorBinds").iter().enumerate() {
-                let (m, mat) = material(b, "materialColorBinds", i)?;
-                let kind = match b.get("type").and_then(Value::as_str) {
-                    Some("color") => ColorKind::Color,
-                    Some("emissionColor") => ColorKind::EmissionColor,
-                    Some("shadeColor") => ColorKind::ShadeColor,
-                    Some("matcapColor") => ColorKind::MatcapColor,
-                    Some("rimColor") => ColorKind::RimColor,
-                    Some("outlineColor") => ColorKind::OutlineColor,
-                    other => return Err(format!("{}: unknown type {other:?}", at("materialColorBinds", i))),
-                };
-                let from = initial(mat, kind);
-                let to = floats(b.get("targetValue"), from);
-                let mut delta = [0.0; 4];
-                for k in 0..4 {
-                    delta[k] = to[k] - from[k];
-                }
-                if kind != ColorKind::Color {
-                    delta[3] = 0.0;
-                }
-                colors.push(ColorBind { material: m, kind, delta });
+            let from = initial(mat, kind);
+            let to = floats(b.get("targetValue"), from);
+            let mut delta = [0.0; 4];
+            for k in 0..4 {
+                delta[k] = to[k] - from[k];
             }
-            let mut transforms = Vec::new();
-            for (i, b) in crate::glb::items(e, "textureTransformBinds").iter().enumerate() {
-                let (m, mat) = material(b, "textureTransformBinds", i)?;
-                let (offset0, scale0) = initial_transform(mat);
-                let (offset, scale) = (floats(b.get("offset"), [0.0; 2]), floats(b.get("scale"), [1.0; 2]));
-                transforms.push(TransformBind {
-                    material: m,
-                    scale: [scale[0] - scale0[0], scale[1] - scale0[1]],
-                    offset: [offset[0] - offset0[0], offset[1] - offset0[1]],
-                });
+            if kind != ColorKind::Color {
+                delta[3] = 0.0;
             }
-            if !colors.is_empty() || !transforms.is_empty() {
-                out.push(ExpressionBinds { name: name.clone(), colors, transforms });
-            }
+            colors.push(ColorBind { material: m, kind, delta });
+        }
+        let mut transforms = Vec::new();
+        for (i, b) in crate::glb::items(e, "textureTransformBinds").iter().enumerate() {
+            let (m, mat) = material(b, "textureTransformBinds", i)?;
+            let (offset0, scale0) = initial_transform(mat);
+            let (offset, scale) = (floats(b.get("offset"), [0.0; 2]), floats(b.get("scale"), [1.0; 2]));
+            transforms.push(TransformBind {
+                material: m,
+                scale: [scale[0] - scale0[0], scale[1] - scale0[1]],
+                offset: [offset[0] - offset0[0], offset[1] - offset0[1]],
+            });
+        }
+        if !colors.is_empty() || !transforms.is_empty() {
+            out.push(ExpressionBinds { name: name.clone(), colors, transforms });
         }
     }
     Ok(out)

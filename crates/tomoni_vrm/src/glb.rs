@@ -19,6 +19,15 @@ pub(crate) fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
+/// Every expression of a `VRMC_vrm` (or `VRMC_vrm_animation`) extension object, as
+/// (group, name, entry): the presets, then the custom ones.
+pub(crate) fn expressions(ext: &Value) -> impl Iterator<Item = (&'static str, &String, &Value)> {
+    ["preset", "custom"].into_iter().flat_map(move |group| {
+        let map = ext.get("expressions").and_then(|e| e.get(group)).and_then(Value::as_object);
+        map.into_iter().flatten().map(move |(name, e)| (group, name, e))
+    })
+}
+
 /// A binary glTF's JSON document and its BIN chunk (`None`: there is none), each checked
 /// against the file, with errors that say where. The one GLB reader: the check and the 0.x
 /// migration both use it.

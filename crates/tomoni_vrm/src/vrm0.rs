@@ -889,27 +889,25 @@ pub fn to_vrm0(bytes: &[u8]) -> Result<Vec<u8>, String> {
         .map(|m| m["name"].as_str().unwrap_or("").to_string())
         .collect();
     let mut groups = Vec::new();
-    for kind in ["preset", "custom"] {
-        for (name, e) in v1.pointer(&format!("/expressions/{kind}")).and_then(Value::as_object).into_iter().flatten() {
-            let preset = if kind == "preset" {
-                PRESETS.iter().find(|(_, new)| new == name).map_or("unknown", |(old, _)| old)
-            } else {
-                "unknown"
-            };
-            let binds: Vec<Value> = e["morphTargetBinds"].as_array().into_iter().flatten().filter_map(|b| {
-                Some(json!({"mesh": mesh_of(doc, b["node"].as_u64()?)?, "index": b["index"], "weight": b["weight"].as_f64().unwrap_or(1.0) * 100.0}))
-            }).collect();
-            let mut values: Vec<Value> = e["materialColorBinds"].as_array().into_iter().flatten().filter_map(|b| {
-                let prop = COLOR_BINDS.iter().find(|(_, k)| b["type"].as_str() == Some(k))?.0;
-                Some(json!({"materialName": materials.get(b["material"].as_u64()? as usize)?, "propertyName": prop, "targetValue": b["targetValue"]}))
-            }).collect();
-            values.extend(e["textureTransformBinds"].as_array().into_iter().flatten().filter_map(|b| {
-                let (s, o) = (b["scale"].as_array()?, b["offset"].as_array()?);
-                let (sy, oy) = (s[1].as_f64()?, o[1].as_f64()?);
-                Some(json!({"materialName": materials.get(b["material"].as_u64()? as usize)?, "propertyName": "_MainTex_ST", "targetValue": [s[0], sy, o[0], 1.0 - oy - sy]}))
-            }));
-            groups.push(json!({"name": name, "presetName": preset, "binds": binds, "materialValues": values, "isBinary": e["isBinary"]}));
-        }
+    for (kind, name, e) in crate::glb::expressions(&v1) {
+        let preset = if kind == "preset" {
+            PRESETS.iter().find(|(_, new)| new == name).map_or("unknown", |(old, _)| old)
+        } else {
+            "unknown"
+        };
+        let binds: Vec<Value> = e["morphTargetBinds"].as_array().into_iter().flatten().filter_map(|b| {
+            Some(json!({"mesh": mesh_of(doc, b["node"].as_u64()?)?, "index": b["index"], "weight": b["weight"].as_f64().unwrap_or(1.0) * 100.0}))
+        }).collect();
+        let mut values: Vec<Value> = e["materialColorBinds"].as_array().into_iter().flatten().filter_map(|b| {
+            let prop = COLOR_BINDS.iter().find(|(_, k)| b["type"].as_str() == Some(k))?.0;
+            Some(json!({"materialName": materials.get(b["material"].as_u64()? as usize)?, "propertyName": prop, "targetValue": b["targetValue"]}))
+        }).collect();
+        values.extend(e["textureTransformBinds"].as_array().into_iter().flatten().filter_map(|b| {
+            let (s, o) = (b["scale"].as_array()?, b["offset"].as_array()?);
+            let (sy, oy) = (s[1].as_f64()?, o[1].as_f64()?);
+            Some(json!({"materialName": materials.get(b["material"].as_u64()? as usize)?, "propertyName": "_MainTex_ST", "targetValue": [s[0], sy, o[0], 1.0 - oy - sy]}))
+        }));
+        groups.push(json!({"name": name, "presetName": preset, "binds": binds, "materialValues": values, "isBinary": e["isBinary"]}));
     }
     let look = &v1["lookAt"];
     let range = |k: &str| json!({"curve": [0, 0, 0, 1, 1, 1, 1, 0], "xRange": look[k]["inputMaxValue"], "yRange": look[k]["outputScale"]});

@@ -194,12 +194,7 @@ fn inspect_in(bytes: &[u8], dir: Option<&Path>) -> Result<VrmInfo, String> {
             .collect();
         if authors.is_empty() { format!("\"{name}\"") } else { format!("\"{name}\" by {}", authors.join(", ")) }
     });
-    let mut expressions = Vec::new();
-    for group in ["preset", "custom"] {
-        if let Some(map) = ext.pointer(&format!("/expressions/{group}")).and_then(Value::as_object) {
-            expressions.extend(map.keys().cloned());
-        }
-    }
+    let expressions = crate::glb::expressions(ext).map(|(_, name, _)| name.clone()).collect();
     Ok(VrmInfo {
         name,
         spec_version,

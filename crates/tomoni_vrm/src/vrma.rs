@@ -2,19 +2,11 @@
 //! While such a clip plays, the companion's own face (blinks, emotions) must leave those
 //! expressions to it, or bevy_vrm1 shows the face's override instead of the clip's track.
 
-use serde_json::Value;
-
 /// The expression names (preset and custom) a clip has tracks for.
 pub fn expression_tracks(bytes: &[u8]) -> Result<Vec<String>, String> {
     let (doc, _) = crate::glb::parts(bytes)?;
     let ext = doc.pointer("/extensions/VRMC_vrm_animation").ok_or("no `extensions.VRMC_vrm_animation`: not a VRMA")?;
-    let mut names = Vec::new();
-    for group in ["preset", "custom"] {
-        if let Some(map) = ext.pointer(&format!("/expressions/{group}")).and_then(Value::as_object) {
-            names.extend(map.keys().cloned());
-        }
-    }
-    Ok(names)
+    Ok(crate::glb::expressions(ext).map(|(_, name, _)| name.clone()).collect())
 }
 
 #[cfg(test)]
