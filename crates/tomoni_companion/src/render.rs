@@ -10,6 +10,7 @@ use crate::error::Failure;
 use bevy::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tomoni_avatar::bevy_vrm1::prelude::{EffectiveExpressionWeight, ExpressionEntityMap, SetExpressions, SpringRoot};
 use tomoni_avatar::bevy_vrm1::vrma::{Vrma, VrmaHandle};
 use tomoni_avatar::stage::SceneLight;
@@ -70,7 +71,7 @@ pub struct PhotoView {
 }
 
 /// The app time a frame stands for once the scene is ready (a 30 Hz clock).
-const FRAME: std::time::Duration = std::time::Duration::from_millis(33);
+const FRAME: Duration = Duration::from_millis(33);
 
 /// Ready frames before the picture is taken (the clock has run this many [`FRAME`]s).
 const TAKE_AFTER: u32 = 4;
@@ -186,7 +187,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         // long that takes), then steps evenly (a clip plays in app time too), so the pose
         // taken depends on frames since the avatar was ready, not on the machine's speed.
         // The reference check compares two renders' faces pixel by pixel and needs this.
-        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::ZERO));
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(Duration::ZERO));
     }
     app.insert_resource(CompanionAnchor(Some(anchor)))
         .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
@@ -316,9 +317,17 @@ fn drive_capture(
     if !ready {
         return;
     }
+    // An idle loop (`animations/*_idle.vrma`) has the body once it has loaded: wait for it (a
+    // while: one that never loads is logged by bevy_vrm1, and the picture is taken anyway).
+    let idle_loading = clips.idle.is_some()
+        && !clips.idle_on
+        && job.req.gesture.is_none()
+        && job.req.clip.is_none()
+        && state.idle_wait < MAX_FRAMES / 4;
     if job.req.bench_frames.is_none() && state.ready_frames == 0 {
-        // The avatar is here: start the clock (see `render`).
-        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(FRAME);
+        // The avatar is here: start the clock (see `render`), held while the idle loop loads
+        // so how long that took cannot change the picture.
+        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(if idle_loading { Duration::ZERO } else { FRAME });
     }
     if let Some(e) = &job.req.expression
         && !state.expression_set
@@ -346,16 +355,7 @@ fn drive_capture(
             return;
         }
     }
-    if clips.idle.is_some()
-        && !clips.idle_on
-        && job.req.gesture.is_none()
-        && job.req.clip.is_none()
-        && state.idle_wait < MAX_FRAMES / 4
-    {
-        // An idle loop (`animations/*_idle.vrma`) has the body once it has loaded: wait for it
-        // (a while: one that never loads is logged by bevy_vrm1, and the picture is taken anyway),
-        // with the clock held, so how long it took cannot change the picture.
-        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::ZERO);
+    if idle_loading {
         state.idle_wait += 1;
         return;
     }
@@ -371,7 +371,7 @@ fn drive_capture(
         // The pose to take is reached: stop the clock, so frames spent waiting for pipelines
         // cannot move it on; and the hair, whose springs would still swing on their inertia
         // with no time passing, leaves the simulation where it is.
-        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::ZERO);
+        *clock = bevy::time::TimeUpdateStrategy::ManualDuration(Duration::ZERO);
         for chain in &springs {
             commands.entity(chain).remove::<SpringRoot>();
         }
