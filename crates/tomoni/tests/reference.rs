@@ -50,18 +50,14 @@ struct Frame {
 
 fn render(avatar: &Path, tag: &str, view: &str, (w, h): (u32, u32), expression: Option<&str>) -> Frame {
     std::fs::create_dir_all(tmp()).unwrap();
-    let out = tmp().join(format!("{tag}.png"));
-    let json = tmp().join(format!("{tag}.json"));
-    let mut c = common::tomoni_cmd();
-    c.args(["render", "--transparent", "--view", view, "--width", &w.to_string(), "--height", &h.to_string()]);
-    c.arg("--avatar").arg(avatar).arg("--out").arg(&out).arg("--scene-json").arg(&json);
+    let (w, h) = (w.to_string(), h.to_string());
+    let mut args = vec!["--transparent", "--view", view, "--width", &w, "--height", &h];
+    args.extend(["--avatar", avatar.to_str().unwrap()]);
     if let Some(e) = expression {
-        c.args(["--expression", e]);
+        args.extend(["--expression", e]);
     }
-    let o = c.output().unwrap();
-    assert!(o.status.success(), "{tag}: {}", String::from_utf8_lossy(&o.stderr));
-    let scene = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    Frame { picture: Picture::from_png(&std::fs::read(&out).unwrap()), scene }
+    let (img, scene) = common::render_with_scene(&tmp().join(format!("{tag}.png")), &args);
+    Frame { picture: Picture { w: img.width(), h: img.height(), px: img.into_raw() }, scene }
 }
 
 /// three-vrm in a headless Chromium with one VRM loaded (`tests/js/render_vrm.mjs`).

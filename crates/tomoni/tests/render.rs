@@ -214,19 +214,17 @@ fn a_vrma_clip_plays_by_name_and_moves_the_body() {
     let args = ["--view", "front", "--width", "200", "--height", "300", "--transparent"];
     for avatar in ["default", "man"] {
         let file = format!("assets/avatars/{avatar}.vrm");
-        let json = out_dir().join(format!("clip-cheer-{avatar}.json"));
         let mut still = args.to_vec();
         still.extend(["--avatar", file.as_str()]);
         let mut cheering = still.clone();
-        cheering.extend(["--gesture", "cheer", "--scene-json", json.to_str().unwrap()]);
+        cheering.extend(["--gesture", "cheer"]);
         let (w, h, rest) = render(&format!("clip-rest-{avatar}.png"), &still);
-        let (_, _, cheer) = render(&format!("clip-cheer-{avatar}.png"), &cheering);
+        let (cheer, scene) = common::render_with_scene(&out_dir().join(format!("clip-cheer-{avatar}.png")), &cheering);
         let (_, top_rest, _, _) = silhouette(w, h, &rest).expect("companion at rest");
-        let (_, top_cheer, _, _) = silhouette(w, h, &cheer).expect("companion cheering");
+        let (_, top_cheer, _, _) = silhouette(w, h, cheer.as_raw()).expect("companion cheering");
         // Hands above the head: the silhouette's top rises by more than a head's height.
         assert!(top_cheer + 15 < top_rest, "{avatar}: top of silhouette at {top_cheer} cheering vs {top_rest} at rest");
         // The clip's `happy` track, not the face's own (neutral) override, is what shows.
-        let scene: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         let happy = scene["expressions"]["happy"].as_f64().unwrap();
         assert!(happy > 0.5, "{avatar}: mid-cheer the clip's smile is at {happy} (its track is at 0.8–1 there)");
     }
@@ -268,11 +266,7 @@ fn node_position(scene: &serde_json::Value, name: &str) -> [f64; 3] {
 }
 
 fn render_scene(name: &str, args: &[&str]) -> serde_json::Value {
-    let json = out_dir().join(format!("{name}.json"));
-    let mut all = args.to_vec();
-    all.extend(["--scene-json", json.to_str().unwrap()]);
-    render(&format!("{name}.png"), &all);
-    serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+    common::render_with_scene(&out_dir().join(format!("{name}.png")), args).1
 }
 
 /// A clip named `*_idle` loops in place of the procedural idle: the hands are where the clip

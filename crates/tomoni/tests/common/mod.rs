@@ -96,6 +96,17 @@ pub fn control(sock: &Path, line: &str) -> Result<serde_json::Value, String> {
     tomoni_companion::control::unix::send_to(sock, line, |_| {}).map(|r| r.to_json())
 }
 
+/// `tomoni render ARGS --out OUT --scene-json OUT.json`: the picture (RGBA) and the scene it
+/// was drawn from (camera, node transforms, expression weights).
+pub fn render_with_scene(out: &Path, args: &[&str]) -> (image::RgbaImage, serde_json::Value) {
+    let json = out.with_extension("json");
+    let o =
+        tomoni_cmd().arg("render").args(args).arg("--out").arg(out).arg("--scene-json").arg(&json).output().unwrap();
+    assert!(o.status.success(), "tomoni render {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let picture = image::open(out).unwrap().to_rgba8();
+    (picture, serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap())
+}
+
 /// Where `cargo xtask test` installs the npm tools (the Khronos validator, three.js, three-vrm).
 pub fn node_modules() -> std::path::PathBuf {
     std::env::var_os("TOMONI_NODE_MODULES").map(std::path::PathBuf::from).unwrap_or_else(|| {
