@@ -400,8 +400,15 @@ async fn act(State(shared): State<Shared>, headers: HeaderMap, action: Action) -
     }
 }
 
-fn no_spectator() -> Response {
-    error(StatusCode::SERVICE_UNAVAILABLE, "no guests' view yet: start the ceremony with --spectator")
+/// The guests' view now (token as a header or `?token=`), or the answer saying why not.
+fn spectator_now(shared: &Shared, headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Bytes, Box<Response>> {
+    if !bearer_or_query_ok(shared, headers, q) {
+        return Err(Box::new(unauthorized()));
+    }
+    let now = shared.spectator.borrow().clone();
+    now.ok_or_else(|| {
+        Box::new(error(StatusCode::SERVICE_UNAVAILABLE, "no guests' view yet: start the ceremony with --spectator"))
+    })
 }
 
 /// The guests' view now, one JPEG (token as a header or `?token=`).
@@ -410,14 +417,9 @@ async fn spectator_frame(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !bearer_or_query_ok(&shared, &headers, &q) {
-        return unauthorized();
-    }
-    match shared.spectator.borrow().clone() {
-        Some(jpeg) => {
-            ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg).into_response()
-        }
-        None => no_spectator(),
+    match spectator_now(&shared, &headers, &q) {
+        Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg).into_response(),
+        Err(why) => *why,
     }
 }
 
@@ -428,11 +430,8 @@ async fn spectator_stream(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !bearer_or_query_ok(&shared, &headers, &q) {
-        return unauthorized();
-    }
-    if shared.spectator.borrow().is_none() {
-        return no_spectator();
+    if let Err(why) = spectator_now(&shared, &headers, &q) {
+        return *why;
     }
     let rx = shared.spectator.clone();
     let stream = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
