@@ -201,6 +201,47 @@ fn colour_agreement(a: &Picture, b: &Picture) -> f64 {
     same as f64 / both.max(1) as f64
 }
 
+/// The shading (light strength and colour, shade and lit colours, rim, outline colour), which
+/// the colour classes above do not see. Of the pixels both pictures cover: the share whose
+/// colour is the same in both (within 8 of 255 on every channel), and tomoni's summed linear
+/// brightness over three-vrm's.
+fn shading_agreement(a: &Picture, b: &Picture) -> (f64, f64) {
+    let linear = |v: u8| {
+        let c = f64::from(v) / 255.0;
+        if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    };
+    let (mut same, mut both, mut la, mut lb) = (0usize, 0usize, 0.0, 0.0);
+    for (p, q) in a.px.chunks(4).zip(b.px.chunks(4)) {
+        if p[3] > 127 && q[3] > 127 {
+            both += 1;
+            same += usize::from((0..3).all(|i| p[i].abs_diff(q[i]) <= 8));
+            la += (0..3).map(|i| linear(p[i])).sum::<f64>();
+            lb += (0..3).map(|i| linear(q[i])).sum::<f64>();
+        }
+    }
+    (same as f64 / both.max(1) as f64, la / lb.max(1e-9))
+}
+
+/// Whether the shading agrees (see [`MIN_SHADING_AGREEMENT`], [`BRIGHTNESS_RATIO`]).
+fn shading_ok((same, ratio): (f64, f64)) -> bool {
+    same >= MIN_SHADING_AGREEMENT && BRIGHTNESS_RATIO.contains(&ratio)
+}
+
+/// `scene` with each light's colour (linear, times its strength) mapped by `f`: a frame lit
+/// wrongly, which the shading check must tell from the right one.
+fn relit(scene: &Value, f: impl Fn([f64; 3]) -> [f64; 3]) -> Value {
+    let mut s = scene.clone();
+    let map = |c: &mut Value| {
+        let v: Vec<f64> = c.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        *c = json!(f([v[0], v[1], v[2]]));
+    };
+    for l in s["lights"]["directional"].as_array_mut().unwrap() {
+        map(&mut l["color"]);
+    }
+    map(&mut s["lights"]["ambient"]);
+    s
+}
+
 /// tomoni | three-vrm on grey, for people to look at.
 fn side_by_side(a: &Picture, b: &Picture, out: &Path) {
     let mut img = image::RgbaImage::from_pixel(a.w * 2, a.h, image::Rgba([128, 128, 128, 255]));
@@ -245,7 +286,19 @@ const CHANGED_RATIO: std::ops::RangeInclusive<f64> = 0.75..=1.33;
 /// (the checker's squares swap colour), a colour bind on the wrong material.
 const MIN_COLOUR_AGREEMENT: f64 = 0.9;
 
-async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
+/// The least share of the figure whose colour tomoni and three-vrm draw the same (within 8 of
+/// 255). Measured 0.961 on the default avatar (edges and the two rasterisers' antialiasing are
+/// most of the rest). Lights a fifth too weak score 0.851; the key and fill drawn white
+/// instead of warm and cool, lower (printed by each comparison as its control).
+const MIN_SHADING_AGREEMENT: f64 = 0.93;
+
+/// tomoni's summed linear brightness of the figure over three-vrm's. Measured 1.015; lights a
+/// fifth too weak read 1.24, and before MToon honoured lights' strength in tomoni, the key
+/// and fill each counted as full strength.
+const BRIGHTNESS_RATIO: std::ops::RangeInclusive<f64> = 0.9..=1.1;
+
+/// Compares `avatar` as tomoni and three-vrm draw it; returns both front views.
+async fn compare(tag: &str, avatar: &Path, vrm0: bool) -> (Frame, Picture) {
     let three = ThreeVrm::open(avatar, vrm0).await;
 
     // The whole body.
@@ -264,6 +317,38 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
     let c = colour_agreement(&front.picture, &reference);
     eprintln!("{tag}: colours agree on {:.1} % of the figure", c * 100.0);
     assert!(c >= MIN_COLOUR_AGREEMENT, "{tag}: colours agree on only {:.1} % of the figure", c * 100.0);
+    let shading = shading_agreement(&front.picture, &reference);
+    eprintln!(
+        "{tag}: shading agrees on {:.1} % of the figure; brightness ratio {:.3}",
+        shading.0 * 100.0,
+        shading.1
+    );
+    assert!(shading_ok(shading), "{tag}: the figure is shaded unlike three-vrm's: {shading:?}");
+    // The controls: the same frame in three-vrm lit a fifth weaker, and with the key's and
+    // the fill's colours swapped (warm and cool, at the same strengths): what a light's
+    // strength or colour ignored or misread looks like here. (Both lights drawn white is too
+    // small a change to see: about a tenth on red and blue, mostly where the lit skin and
+    // shirt saturate anyway.)
+    let swapped = |scene: &Value| {
+        let mut s = scene.clone();
+        let l = s["lights"]["directional"].as_array_mut().unwrap();
+        let colour = |l: &Value| -> Vec<f64> { l["color"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect() };
+        let (a, b) = (colour(&l[0]), colour(&l[1]));
+        let (sa, sb) = (a.iter().sum::<f64>(), b.iter().sum::<f64>());
+        l[0]["color"] = json!(b.iter().map(|v| v * sa / sb).collect::<Vec<_>>());
+        l[1]["color"] = json!(a.iter().map(|v| v * sb / sa).collect::<Vec<_>>());
+        s
+    };
+    for (what, scene) in [
+        ("lights 20 % weaker", relit(&front.scene, |c| c.map(|v| v * 0.8))),
+        ("the key's and fill's colours swapped", swapped(&front.scene)),
+    ] {
+        let wrong = Frame { picture: Picture { w: 0, h: 0, px: Vec::new() }, scene };
+        let drawn = three.draw(&wrong, None).await;
+        let control = shading_agreement(&front.picture, &drawn);
+        eprintln!("{tag}:   against {what}: {:.1} %, ratio {:.3}", control.0 * 100.0, control.1);
+        assert!(!shading_ok(control), "{tag}: the shading check cannot tell {what} from the right ones: {control:?}");
+    }
 
     // The face under each expression: what it changes from neutral in each renderer. three-vrm
     // draws neutral in the expression's own frame, so only the expression differs there.
@@ -330,6 +415,7 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) {
         "{tag}: worst expression IoU {worst:.2}; colours agree on at least {:.1} % of the face",
         worst_colour * 100.0
     );
+    (front, reference)
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -469,4 +555,82 @@ async fn textures_and_texture_transform_binds_are_drawn_as_three_vrm_draws_them(
         json!([{"material": skin, "offset": [0.5, 0.0]}]);
     std::fs::write(&file, tomoni_avatar::glb::write_glb(&glb)).unwrap();
     compare("textured", &file, false).await;
+}
+
+/// Pixels of one outline colour (lighting mix 0, so drawn as set): each channel within 40.
+fn of_colour(p: &Picture, rgb: [u8; 3]) -> Vec<bool> {
+    p.px.chunks(4).map(|c| c[3] > 127 && (0..3).all(|i| c[i].abs_diff(rgb[i]) <= 40)).collect()
+}
+
+/// The least IoU of an outline colour's pixels in tomoni and three-vrm. Measured 0.0 (see the
+/// test's log). An outline missing scores 0: before the patch, bevy_vrm1 skipped double-sided
+/// materials (the hair and every garment of the default avatar) and ignored screen-coordinate
+/// widths; an outline pushed twice as far, or not at all on one side, about a half.
+const MIN_OUTLINE_IOU: f64 = 0.5;
+
+/// MToon outlines as three-vrm draws them: the default avatar with wide outlines in colours
+/// nothing else has, a world-coordinate one (1 cm) on the hair and the jacket (both double-sided,
+/// as hair and clothes nearly always are) and a screen-coordinate one on the trousers.
+#[tokio::test(flavor = "current_thread")]
+async fn outlines_are_drawn_as_three_vrm_draws_them() {
+    let (file, mut glb) = default_to_edit("outlines");
+    let magenta = ([1.0, 0.0, 1.0], [255, 0, 255]);
+    let green = ([0.0, 1.0, 0.0], [0, 255, 0]);
+    for (name, mode, width, colour) in [
+        ("hair", "worldCoordinates", 0.01, magenta.0),
+        ("jacket", "worldCoordinates", 0.01, magenta.0),
+        ("trousers", "screenCoordinates", 0.01, green.0),
+    ] {
+        let m = material(&glb, name);
+        assert_eq!(glb.json["materials"][m]["doubleSided"], true, "{name} is no longer double-sided");
+        let mtoon = &mut glb.json["materials"][m]["extensions"]["VRMC_materials_mtoon"];
+        mtoon["outlineWidthMode"] = json!(mode);
+        mtoon["outlineWidthFactor"] = json!(width);
+        mtoon["outlineColorFactor"] = json!(colour);
+        mtoon["outlineLightingMixFactor"] = json!(0.0);
+    }
+    std::fs::write(&file, tomoni_avatar::glb::write_glb(&glb)).unwrap();
+    let (front, reference) = compare("outlines", &file, false).await;
+    for (what, rgb) in [("world-coordinate (magenta)", magenta.1), ("screen-coordinate (green)", green.1)] {
+        let (ours, theirs) = (of_colour(&front.picture, rgb), of_colour(&reference, rgb));
+        let agree = iou(&ours, &theirs);
+        eprintln!("outlines: {what}: {} px tomoni, {} px three-vrm, IoU {agree:.2}", count(&ours), count(&theirs));
+        assert!(count(&theirs) > 300, "three-vrm drew almost no {what} outline: the test avatar is wrong");
+        assert!(agree >= MIN_OUTLINE_IOU, "{what} outlines unlike three-vrm's (IoU {agree:.2})");
+    }
+}
+
+/// MToon's UV animation as three-vrm draws it: the checker avatar with the skin's checker
+/// scrolling along U, and the jacket's scrolling along V and turning about the UV centre, its
+/// texture also scaled by a `KHR_texture_transform` (which applies after the animation). The
+/// frame is drawn at tomoni's shader clock; the checker's colours must land on the same pixels.
+#[tokio::test(flavor = "current_thread")]
+async fn uv_animation_moves_textures_as_three_vrm_moves_them() {
+    let (still, mut glb) = default_to_edit("uv-still");
+    let (skin, jacket) = (material(&glb, "skin"), material(&glb, "jacket"));
+    add_checker(&mut glb, skin);
+    add_checker(&mut glb, jacket);
+    std::fs::write(&still, tomoni_avatar::glb::write_glb(&glb)).unwrap();
+    let file = still.with_file_name("default-uv-animated.vrm");
+    let transform = json!({"KHR_texture_transform": {"scale": [0.5, 0.5], "offset": [0.25, 0.0]}});
+    let m = &mut glb.json["materials"][jacket];
+    m["pbrMetallicRoughness"]["baseColorTexture"]["extensions"] = transform.clone();
+    let mtoon = &mut m["extensions"]["VRMC_materials_mtoon"];
+    mtoon["shadeMultiplyTexture"]["extensions"] = transform;
+    // At the 0.1 s the picture is taken: a quarter of a checker square along U on the skin, a
+    // quarter along V and 1.5 rad of turn (past 1 rad, where a wrapped phase would differ).
+    mtoon["uvAnimationScrollYSpeedFactor"] = json!(2.5);
+    mtoon["uvAnimationRotationSpeedFactor"] = json!(15.0);
+    glb.json["materials"][skin]["extensions"]["VRMC_materials_mtoon"]["uvAnimationScrollXSpeedFactor"] = json!(2.5);
+    let used = glb.json["extensionsUsed"].as_array_mut().unwrap();
+    used.push(json!("KHR_texture_transform"));
+    std::fs::write(&file, tomoni_avatar::glb::write_glb(&glb)).unwrap();
+    let (front, _) = compare("uv-animated", &file, false).await;
+    let time = front.scene["time"].as_f64().unwrap();
+    assert!(time > 0.05, "the picture was taken at {time} s: too early for the animation to show");
+    // The animation must move something tomoni draws: the same frame without it.
+    let at_rest = render(&still, "uv-still-front", "front", (300, 600), None);
+    let moved = count(&changed(&at_rest.picture, &front.picture));
+    eprintln!("uv-animated: at {time:.3} s the animation changed {moved} px of tomoni's front view");
+    assert!(moved > 2000, "the UV animation moved only {moved} px");
 }

@@ -4,6 +4,7 @@
 //! only the companion's shadow for compositing.
 
 use bevy::asset::{load_internal_asset, uuid_handle};
+use bevy::camera::Exposure;
 use bevy::light::{CascadeShadowConfigBuilder, GlobalAmbientLight, NotShadowCaster};
 use bevy::pbr::{Material, MaterialPlugin};
 use bevy::prelude::*;
@@ -89,6 +90,19 @@ impl Material for ShadowCatcher {
     }
 }
 
+/// Illuminance (lux) of a directional light that alone shows `share` of an MToon surface's lit
+/// colour where it falls straight on: MToon weighs a light as three-vrm and the MToon spec do,
+/// `illuminance × exposure / π` (the Lambert share a Bevy PBR surface beside it gets too), at
+/// the cameras' exposure (Bevy's default, EV100 9.7: none of tomoni's cameras changes it).
+pub fn lux(share: f32) -> f32 {
+    share * std::f32::consts::PI / Exposure::default().exposure()
+}
+
+/// Ambient brightness (cd/m²) that shows `share` of an MToon surface's lit colour on every side.
+pub fn ambient(share: f32) -> f32 {
+    share / Exposure::default().exposure()
+}
+
 /// Room colour behind the companion when not compositing over the real world.
 pub const ROOM_COLOR: Color = Color::srgb(0.80, 0.82, 0.86);
 
@@ -107,7 +121,7 @@ impl Plugin for StagePlugin {
             .init_resource::<tomoni_core::SeeThrough>()
             .add_systems(Update, follow_see_through)
             .insert_resource(ClearColor(if transparent { Color::NONE } else { ROOM_COLOR }))
-            .insert_resource(GlobalAmbientLight { color: Color::srgb(0.95, 0.95, 1.0), brightness: 350.0, ..default() })
+            .insert_resource(GlobalAmbientLight { color: Color::srgb(0.95, 0.95, 1.0), brightness: ambient(0.15), ..default() })
             .add_systems(
                 Startup,
                 move |mut commands: Commands,
@@ -122,7 +136,7 @@ impl Plugin for StagePlugin {
                             Name::new("floor"),
                             Mesh3d(meshes.add(Circle::new(12.0))),
                             MeshMaterial3d(materials.add(StandardMaterial {
-                                base_color: Color::srgb(0.62, 0.60, 0.58),
+                                base_color: Color::srgb(0.86, 0.83, 0.80),
                                 perceptual_roughness: 0.9,
                                 ..default()
                             })),
@@ -146,12 +160,12 @@ fn spawn_lights(
         SceneLight::Stage => {
             commands.spawn((
                 Name::new("key light"),
-                DirectionalLight { illuminance: 9_000.0, color: Color::srgb(1.0, 0.96, 0.90), ..default() },
+                DirectionalLight { illuminance: lux(0.9), color: Color::srgb(1.0, 0.96, 0.90), ..default() },
                 Transform::from_xyz(-2.0, 3.5, 3.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
             ));
             commands.spawn((
                 Name::new("fill light"),
-                DirectionalLight { illuminance: 3_000.0, color: Color::srgb(0.85, 0.90, 1.0), ..default() },
+                DirectionalLight { illuminance: lux(0.3), color: Color::srgb(0.85, 0.90, 1.0), ..default() },
                 Transform::from_xyz(3.0, 2.0, 1.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
             ));
         }
@@ -171,14 +185,14 @@ fn spawn_lights(
             .build();
             commands.spawn((
                 Name::new("photo key light"),
-                DirectionalLight { illuminance: 6_000.0 + 6_000.0 * s, shadow_maps_enabled: shadow, ..default() },
+                DirectionalLight { illuminance: lux(0.5 + 0.4 * s), shadow_maps_enabled: shadow, ..default() },
                 cascades,
                 Transform::from_translation(from.normalize_or(Vec3::Y)).looking_at(Vec3::ZERO, Vec3::Y),
             ));
             // The rest of the scene's light, from the camera's side: what fills the shadows.
             commands.spawn((
                 Name::new("photo fill light"),
-                DirectionalLight { illuminance: 1_000.0 + 4_000.0 * (1.0 - s), ..default() },
+                DirectionalLight { illuminance: lux(0.1 + 0.35 * (1.0 - s)), ..default() },
                 Transform::from_xyz(0.0, 0.4, 1.0).looking_at(Vec3::ZERO, Vec3::Y),
             ));
             if shadow {

@@ -417,7 +417,8 @@ fn drive_capture(
 /// `--scene-json`: in the frame the picture is taken, after every system has moved the bones
 /// (springs included), the expressions' weights and the transforms the renderer extracts: the camera's, and each named
 /// node's under the companion, keyed by name (glTF node names; a name seen twice is left out,
-/// as it cannot be matched). Matrices are column-major, as three.js' `Matrix4.fromArray` reads.
+/// as it cannot be matched), the lights and the shaders' clock. Matrices are column-major, as
+/// three.js' `Matrix4.fromArray` reads.
 fn record_scene(
     job: Res<Job>,
     companions: Query<Entity, With<Companion>>,
@@ -427,6 +428,9 @@ fn record_scene(
     cameras: Query<(&GlobalTransform, &Projection)>,
     faces: Query<&ExpressionEntityMap>,
     weights: Query<&EffectiveExpressionWeight>,
+    lights: Query<(&DirectionalLight, &GlobalTransform)>,
+    ambient: Res<GlobalAmbientLight>,
+    time: Res<Time>,
 ) {
     let Ok(mut rec) = job.scene.lock() else { return };
     if !rec.wanted || rec.json.is_some() {
@@ -458,7 +462,21 @@ fn record_scene(
         .flat_map(|m| m.iter())
         .filter_map(|(name, &e)| weights.get(e).ok().map(|w| (name.0.clone(), w.0)))
         .collect();
+    // The lights as the shader gets them: linear colour × illuminance (or ambient brightness)
+    // × the camera's exposure, so another renderer can light the frame the same.
+    let exposure = bevy::camera::Exposure::default().exposure();
+    let rgb = |c: Color, k: f32| {
+        let c = c.to_linear();
+        [c.red * k * exposure, c.green * k * exposure, c.blue * k * exposure]
+    };
+    let directional: Vec<serde_json::Value> = lights
+        .iter()
+        .map(|(l, at)| serde_json::json!({ "to_light": at.back().to_array(), "color": rgb(l.color, l.illuminance) }))
+        .collect();
     rec.json = Some(serde_json::json!({
+        "lights": { "directional": directional, "ambient": rgb(ambient.color, ambient.brightness) },
+        // The shaders' clock (`globals.time`), which drives MToon's UV animation.
+        "time": time.elapsed_secs_wrapped(),
         "camera": {
             "matrix": cam.to_matrix().to_cols_array(),
             "fov_y": p.fov,

@@ -35,20 +35,15 @@ window.tomoniLoad = async (url, isVrm0) => {
   vrm.scene.traverse((o) => order.push(o));
   const scene = new THREE.Scene();
   scene.add(vrm.scene);
-  // tomoni's stage: a warm key light from the front left and above, a cool fill from the right.
-  const key = new THREE.DirectionalLight(new THREE.Color().setRGB(1.0, 0.96, 0.9), Math.PI);
-  key.position.set(-2, 3.5, 3);
-  key.target.position.set(0, 1, 0);
-  const fill = new THREE.DirectionalLight(new THREE.Color().setRGB(0.85, 0.9, 1.0), Math.PI / 3);
-  fill.position.set(3, 2, 1);
-  fill.target.position.set(0, 1, 0);
-  scene.add(key, key.target, fill, fill.target, new THREE.AmbientLight(0xf2f2ff, 0.35));
+  // The lights come with each frame (tomoni's, in the units three.js' MToon reads).
+  const lights = new THREE.Group();
+  scene.add(lights);
   const canvas = document.createElement('canvas');
   document.body.appendChild(canvas);
   const renderer = new THREE.WebGLRenderer({ canvas, alpha: true, antialias: true, preserveDrawingBuffer: true });
   renderer.setPixelRatio(1);
   renderer.setClearColor(0x000000, 0);
-  state = { vrm, scene, renderer, byName, order, isVrm0 };
+  state = { vrm, scene, lights, renderer, byName, order, isVrm0 };
   return { nodes: byName.size, expressions: vrm.expressionManager.expressions.map((e) => e.expressionName) };
 };
 
@@ -60,7 +55,7 @@ const weights = (spec) =>
   });
 
 window.tomoniDraw = (frame, expression) => {
-  const { vrm, scene, renderer, byName, order, isVrm0 } = state;
+  const { vrm, scene, lights, renderer, byName, order, isVrm0 } = state;
   // Every node tomoni recorded, placed where tomoni had it in the world. A VRM 0.x file is
   // drawn from its own (−Z-facing) data: tomoni's migrated node is the original turned 180°
   // about Y, so the original's node sits at (tomoni's world) × (the turn).
@@ -88,8 +83,25 @@ window.tomoniDraw = (frame, expression) => {
   for (const [n, w] of weights(expression)) em.setValue(n, w);
   em.update();
   // MToon copies texture offsets and scales (a texture-transform bind's) into its uniforms in
-  // its own update, which vrm.update would call with the springs: call it alone.
-  for (const m of vrm.materials ?? []) m.update?.(0);
+  // its own update, which vrm.update would call with the springs: call it alone. Its UV
+  // animation advances by the time given: from zero to tomoni's shader clock.
+  for (const m of vrm.materials ?? []) {
+    if (!m.isMToonMaterial) continue;
+    m.uvAnimationScrollXOffset = 0;
+    m.uvAnimationScrollYOffset = 0;
+    m.uvAnimationRotationPhase = 0;
+    m.update(frame.time);
+  }
+  // tomoni's lights. Directional: colour × intensity is what both MToons divide by π.
+  // Ambient: Bevy's brightness is radiance, three.js' ambient intensity irradiance (× π).
+  lights.clear();
+  for (const l of frame.lights.directional) {
+    const light = new THREE.DirectionalLight(new THREE.Color().setRGB(...l.color), 1);
+    light.position.fromArray(l.to_light);
+    lights.add(light, light.target);
+  }
+  const a = frame.lights.ambient.map((v) => v * Math.PI);
+  lights.add(new THREE.AmbientLight(new THREE.Color().setRGB(...a), 1));
   const c = frame.camera;
   const camera = new THREE.PerspectiveCamera((c.fov_y * 180) / Math.PI, c.width / c.height, c.near, 100);
   new THREE.Matrix4().fromArray(c.matrix).decompose(camera.position, camera.quaternion, camera.scale);

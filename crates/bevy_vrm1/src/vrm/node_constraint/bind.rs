@@ -1,0 +1,3 @@
+pub(super) mod aim;
+pub(super) mod roll;
+pub(super) mod rotation;
