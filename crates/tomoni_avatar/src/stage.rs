@@ -121,7 +121,11 @@ impl Plugin for StagePlugin {
             .init_resource::<tomoni_core::SeeThrough>()
             .add_systems(Update, follow_see_through)
             .insert_resource(ClearColor(if transparent { Color::NONE } else { ROOM_COLOR }))
-            .insert_resource(GlobalAmbientLight { color: Color::srgb(0.95, 0.95, 1.0), brightness: ambient(0.15), ..default() })
+            .insert_resource(GlobalAmbientLight {
+                color: Color::srgb(0.95, 0.95, 1.0),
+                brightness: ambient(0.15),
+                ..default()
+            })
             .add_systems(
                 Startup,
                 move |mut commands: Commands,

@@ -46,62 +46,7 @@ pub fn prepare(mut glb: Glb) -> Result<Option<(Vec<u8>, Prepared)>, String> {
         report.migrated = true;
     }
     report.filled = fill_defaults(&mut glb.json);
-    report.filled.extend(add_missing_uvs(&mut glb));
     Ok(report.changed().then(|| (write_glb(&glb), report)))
-}
-
-/// bevy_vrm1 0.10's MToon shaders read the vertex UVs without checking that the mesh has any:
-/// on a mesh without `TEXCOORD_0` the pipeline fails to compile and the mesh is not drawn
-/// (logged only). Until that is fixed upstream, an MToon primitive without UVs gets zero UVs
-/// (8 bytes a vertex; untextured, so they change nothing it shows). Returns what was added.
-fn add_missing_uvs(glb: &mut Glb) -> Vec<String> {
-    let mtoon: Vec<bool> = glb.json["materials"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| m.pointer("/extensions/VRMC_materials_mtoon").is_some())
-        .collect();
-    let mut added = Vec::new();
-    let mut by_count: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
-    let meshes = items(&glb.json, "meshes").len();
-    for mi in 0..meshes {
-        let prims = glb.json["meshes"][mi]["primitives"].as_array().map_or(0, Vec::len);
-        for pi in 0..prims {
-            let p = &glb.json["meshes"][mi]["primitives"][pi];
-            let uses_mtoon =
-                p.get("material").and_then(Value::as_u64).is_some_and(|m| mtoon.get(m as usize) == Some(&true));
-            if !uses_mtoon || p.pointer("/attributes/TEXCOORD_0").is_some() {
-                continue;
-            }
-            let Some(count) = p
-                .pointer("/attributes/POSITION")
-                .and_then(Value::as_u64)
-                .and_then(|a| glb.json.pointer(&format!("/accessors/{a}/count")))
-                .and_then(Value::as_u64)
-            else {
-                continue;
-            };
-            if glb.json.get("buffers").and_then(Value::as_array).is_none_or(Vec::is_empty) {
-                glb.json["buffers"] = json!([{"byteLength": 0}]);
-            }
-            let accessor = *by_count.entry(count).or_insert_with(|| {
-                let offset = glb.bin.len().next_multiple_of(4);
-                glb.bin.resize(offset + count as usize * 8, 0);
-                let views = glb.json["bufferViews"].as_array_mut().map(|v| {
-                    v.push(json!({"buffer": 0, "byteOffset": offset, "byteLength": count * 8}));
-                    v.len() - 1
-                });
-                let accessors = glb.json["accessors"].as_array_mut().map(|a| {
-                    a.push(json!({"bufferView": views, "componentType": FLOAT, "count": count, "type": "VEC2"}));
-                    a.len() - 1
-                });
-                accessors.unwrap_or(0)
-            });
-            glb.json["meshes"][mi]["primitives"][pi]["attributes"]["TEXCOORD_0"] = json!(accessor);
-            added.push(format!("/meshes/{mi}/primitives/{pi}/attributes/TEXCOORD_0"));
-        }
-    }
-    added
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1099,8 +1044,8 @@ pub(crate) mod tests {
         assert!(bones.iter().any(|b| b["bone"] == "hips"));
 
         let (bytes, report) = prepare(parse_glb(&v0_bytes).unwrap()).unwrap().expect("a 0.x file is changed");
-        // Migration writes every MToon field; only the UVs bevy_vrm1's shader needs are added.
-        assert!(report.migrated && report.filled.iter().all(|f| f.ends_with("TEXCOORD_0")), "{report:?}");
+        // Migration writes every MToon field: no default is left to fill.
+        assert!(report.migrated && report.filled.is_empty(), "{report:?}");
         let back = parse_glb(&bytes).unwrap();
         let n = original.json["nodes"].as_array().unwrap().len();
         for i in 0..n {
@@ -1167,14 +1112,12 @@ pub(crate) mod tests {
 
     #[test]
     fn a_valid_vrm1_file_missing_optional_fields_gets_the_specs_defaults() {
-        // The shipped avatar leaves out the three UV-animation factors of every material, and its
-        // meshes have no UVs: without these bevy_vrm1 drew it with a plain PBR material.
+        // The shipped avatar leaves out the three UV-animation factors of every material:
+        // without them bevy_vrm1 drew it with a plain PBR material. (Its meshes have no UVs,
+        // which the patched bevy_vrm1 draws as they are.)
         let shipped = prepare(parse_glb(&default_avatar()).unwrap()).unwrap().unwrap().1.filled;
-        assert!(shipped.iter().any(|f| f.ends_with("TEXCOORD_0")), "{shipped:?}");
-        assert!(
-            shipped.iter().all(|f| f.ends_with("TEXCOORD_0") || f.contains("/VRMC_materials_mtoon/uvAnimation")),
-            "{shipped:?}"
-        );
+        assert!(!shipped.is_empty());
+        assert!(shipped.iter().all(|f| f.contains("/VRMC_materials_mtoon/uvAnimation")), "{shipped:?}");
         let mut glb = parse_glb(&default_avatar()).unwrap();
         let e = glb.json.pointer_mut("/extensions/VRMC_vrm/expressions/preset/happy").unwrap().as_object_mut().unwrap();
         e.remove("isBinary");

@@ -8,11 +8,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Our crates: not the patched copy of a dependency (`PATCHES.md`), which keeps its authors'
+/// structure so that its changes can go upstream.
 fn crates() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("Cargo.toml").is_file())
+        .filter(|p| p.join("Cargo.toml").is_file() && !p.join("PATCHES.md").is_file())
         .collect();
     v.sort();
     v

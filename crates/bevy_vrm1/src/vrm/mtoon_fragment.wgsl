@@ -53,7 +53,10 @@ fn fragment(
     @builtin(front_facing) is_front: bool,
 ) -> FragmentOutput {
 #ifdef OUTLINE_PASS
-    if((material.outline_flags & (OUTLINE_WORLD_COORDINATES | OUTLINE_SCREEN_COORDINATES)) == 0u) {
+    // No outline without a mode or a width (three-vrm makes no outline material then). tomoni
+    // patch: a zero width had drawn the back faces in place, over double-sided ones.
+    if((material.outline_flags & (OUTLINE_WORLD_COORDINATES | OUTLINE_SCREEN_COORDINATES)) == 0u
+        || material.outline_width_factor <= 0.0) {
         discard;
     }
 #endif

@@ -71,7 +71,10 @@ impl SpecializedMeshPipeline for MToonOutlinePipeline {
             .push(material_bind_group_def.clone());
         descriptor.vertex.shader_defs.push(PASS_NAME.into());
         if let Some(depth_stencil) = descriptor.depth_stencil.as_mut() {
-            depth_stencil.depth_compare = Some(CompareFunction::GreaterEqual);
+            // tomoni patch: strictly nearer (reverse Z), so an outline vertex that did not
+            // move (a zero width from the width texture) never overdraws the surface it lies
+            // on; three-vrm nudges its outlines back for the same reason.
+            depth_stencil.depth_compare = Some(CompareFunction::Greater);
         }
         descriptor.primitive.cull_mode.replace(Face::Front);
         if let Some(fragment) = descriptor.fragment.as_mut() {
