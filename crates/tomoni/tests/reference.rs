@@ -14,7 +14,8 @@
 //!
 //! Each expression must also be visible on its own in tomoni, and no two may look the same.
 //! Test avatars the tests write add textures, colour and texture-transform binds, outlines
-//! (world and screen coordinates, on double-sided materials) and UV animation.
+//! (world and screen coordinates, on double-sided materials), UV animation, and expression
+//! mixes under `isBinary` and the overrides.
 //! The pictures (tomoni | three-vrm) are kept in the test's temp dir as `reference-*.png`.
 
 mod common;
@@ -636,4 +637,88 @@ async fn uv_animation_moves_textures_as_three_vrm_moves_them() {
     let moved = count(&changed(&at_rest.picture, &front.picture));
     eprintln!("uv-animated: at {time:.3} s the animation changed {moved} px of tomoni's front view");
     assert!(moved > 2000, "the UV animation moved only {moved} px");
+}
+
+/// The weights the VRM 1.0 spec (and three-vrm's expression manager) applies for a mix of
+/// expressions: a binary expression is 1 above 0.5 and 0 otherwise; each expression's
+/// `override*` takes from the blink, look-at and mouth expressions' multipliers (`block`: all
+/// while its weight is above 0; `blend`: its weight), and a multiplier is never below 0.
+fn applied(file: &tomoni_avatar::glb::Glb, mix: &[(&str, f64)]) -> std::collections::BTreeMap<String, f64> {
+    let presets = &file.json["extensions"]["VRMC_vrm"]["expressions"]["preset"];
+    let output = |name: &str, w: f64| {
+        if presets[name]["isBinary"] == true { if w > 0.5 { 1.0 } else { 0.0 } } else { w }
+    };
+    let (mut blink, mut mouth) = (1.0f64, 1.0f64);
+    for &(name, w) in mix {
+        let out = output(name, w);
+        let amount = |key: &str| match presets[name][key].as_str() {
+            Some("block") => f64::from(u8::from(out > 0.0)),
+            Some("blend") => out,
+            _ => 0.0,
+        };
+        blink -= amount("overrideBlink");
+        mouth -= amount("overrideMouth");
+    }
+    let (blink, mouth) = (blink.max(0.0), mouth.max(0.0));
+    mix.iter()
+        .map(|&(name, w)| {
+            let k = match name {
+                "blink" | "blinkLeft" | "blinkRight" => blink,
+                "aa" | "ih" | "ou" | "ee" | "oh" => mouth,
+                _ => 1.0,
+            };
+            (name.to_string(), output(name, w) * k)
+        })
+        .collect()
+}
+
+/// `isBinary` and the `override*` rules, which decide how an emotion and the mouth and blinks
+/// mix (so a smile is not torn open by speech as its author set it): the default avatar
+/// (blend overrides on its emotions, `surprised` blocking blinks) with `happy` made binary and
+/// `angry` blocking the mouth. For each mix, the weights tomoni applied must be the spec's, and
+/// the face must change from neutral where three-vrm's does (which applies the same rules
+/// itself). A mix whose rules were ignored would show the blink or the open mouth.
+#[tokio::test(flavor = "current_thread")]
+async fn expression_mixes_follow_is_binary_and_the_overrides_as_in_three_vrm() {
+    let (file, mut glb) = default_to_edit("mixes");
+    let presets = &mut glb.json["extensions"]["VRMC_vrm"]["expressions"]["preset"];
+    presets["happy"]["isBinary"] = json!(true);
+    presets["angry"]["overrideMouth"] = json!("block");
+    std::fs::write(&file, tomoni_avatar::glb::write_glb(&glb)).unwrap();
+    let three = ThreeVrm::open(&file, false).await;
+    let size = (256, 256);
+    let neutral = render(&file, "mixes-neutral", "face", size, Some("neutral"));
+    let mixes: [&[(&str, f64)]; 5] = [
+        // Binary above 0.5: happy at full, which blends blink and mouth out entirely.
+        &[("happy", 0.7), ("blink", 1.0), ("aa", 1.0)],
+        // Binary below: no smile, so the blink shows in full.
+        &[("happy", 0.3), ("blink", 1.0)],
+        // Blend: half the blink and half the mouth under a half-sad face.
+        &[("sad", 0.5), ("blink", 1.0), ("aa", 0.8)],
+        // Block: any anger shuts the mouth's expressions off.
+        &[("angry", 0.4), ("aa", 1.0)],
+        // The file's own block: surprise keeps the eyes open.
+        &[("surprised", 0.5), ("blink", 1.0)],
+    ];
+    for (i, mix) in mixes.iter().enumerate() {
+        let spec: Vec<String> = mix.iter().map(|(n, w)| format!("{n}={w}")).collect();
+        let spec = spec.join(",");
+        let f = render(&file, &format!("mixes-{i}"), "face", size, Some(&spec));
+        let want = applied(&glb, mix);
+        for (name, w) in &want {
+            let got = f.scene["expressions"][name].as_f64().unwrap_or(f64::NAN);
+            assert!((got - w).abs() < 0.01, "{spec}: tomoni applied {name} at {got:.3}, the spec's rules {w:.3}");
+        }
+        let (n3, e3) = (three.draw(&f, None).await, three.draw(&f, Some(&spec)).await);
+        side_by_side(&f.picture, &e3, &tmp().join(format!("reference-mixes-{i}.png")));
+        let (ours, theirs) = (changed(&neutral.picture, &f.picture), changed(&n3, &e3));
+        let agree = iou(&ours, &theirs);
+        eprintln!(
+            "mix {spec}: applied {want:?}; changes {} px tomoni, {} px three-vrm, IoU {agree:.2}",
+            count(&ours),
+            count(&theirs)
+        );
+        assert!(count(&theirs) >= 25, "{spec}: three-vrm shows no change: the test's mix is wrong");
+        assert!(agree >= MIN_EXPRESSION_IOU, "{spec}: the face changes unlike three-vrm's (IoU {agree:.2})");
+    }
 }

@@ -234,12 +234,11 @@ fn a_vrma_clip_plays_by_name_and_moves_the_body() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown gesture \"moonwalk\""));
 }
 
-/// An asset root like the project's, with one more clip: `sway_idle`, an idle loop made by
-/// `crates/xtask/animation/make_vrma.py --clip idle` (arms held out more than tomoni's relaxed
-/// stance). The project ships none: its procedural idle is the default.
-fn assets_with_idle_loop() -> PathBuf {
+/// An asset root like the project's, with one more clip: `animations/FILE.vrma`, made by
+/// `crates/xtask/animation/make_vrma.py --clip KIND`.
+fn assets_with_clip(file: &str, kind: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = out_dir().join("idle-assets");
+    let dir = out_dir().join(format!("{file}-assets"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("animations")).unwrap();
     for e in std::fs::read_dir(root.join("assets")).unwrap().flatten() {
@@ -251,12 +250,18 @@ fn assets_with_idle_loop() -> PathBuf {
         .arg(root.join("crates/xtask/animation/make_vrma.py"))
         .arg("--vrm")
         .arg(root.join("assets/avatars/default.vrm"))
-        .args(["--clip", "idle", "--out"])
-        .arg(dir.join("animations/sway_idle.vrma"))
+        .args(["--clip", kind, "--out"])
+        .arg(dir.join(format!("animations/{file}.vrma")))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     dir
+}
+
+/// `sway_idle`, an idle loop (arms held out more than tomoni's relaxed stance). The project
+/// ships none: its procedural idle is the default.
+fn assets_with_idle_loop() -> PathBuf {
+    assets_with_clip("sway_idle", "idle")
 }
 
 /// Where a node stood in the frame `render --scene-json` took.
@@ -298,4 +303,54 @@ fn an_idle_loop_replaces_the_procedural_idle_and_gestures_still_play() {
         hand[1],
         shoulder[1]
     );
+}
+
+/// Where an eye looks relative to the head, degrees: yaw toward the avatar's left, pitch up
+/// (from the eye's and the head's world matrices; both rest unrotated in the default avatar).
+fn eye_direction(scene: &serde_json::Value, eye: &str) -> (f64, f64) {
+    let rot = |name: &str| {
+        let m: Vec<f64> = scene["nodes"][name].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        // Column-major 4×4: the upper 3×3, columns normalised (the avatar is scaled).
+        let col = |c: usize| {
+            let v = [m[4 * c], m[4 * c + 1], m[4 * c + 2]];
+            let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            v.map(|x| x / n)
+        };
+        [col(0), col(1), col(2)]
+    };
+    let (head, e) = (rot("head"), rot(eye));
+    // The eye's forward (+Z) in world, then in the head's frame.
+    let f = e[2];
+    let local = [0, 1, 2].map(|i| head[i][0] * f[0] + head[i][1] * f[1] + head[i][2] * f[2]);
+    let yaw = local[0].atan2(local[2]).to_degrees();
+    let pitch = local[1].atan2((local[0] * local[0] + local[2] * local[2]).sqrt()).to_degrees();
+    (yaw, pitch)
+}
+
+/// A clip's look-at track (VRMA `lookAt`, which bevy_vrm1 does not read) aims the eyes while
+/// it plays, in place of the viewer: `glance` (make_vrma.py) looks 20° to the avatar's left
+/// and 15° up for most of its 2 s. The eye bones must turn as the avatar's look-at range maps
+/// turn such a look (three-vrm's and the spec's rule: the default avatar's outer and inner
+/// yaw scales 15° and 12° over 90°, up 12° over 90°): about 3° left and 2° up. Without the
+/// track they stay on the camera ahead.
+#[test]
+fn a_clips_look_at_track_turns_the_eyes() {
+    let assets = assets_with_clip("glance", "glance");
+    let args = ["--view", "face", "--width", "120", "--height", "120", "--transparent", "--assets"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.push(assets.to_str().unwrap());
+    let ahead = render_scene("glance-ahead", &args);
+    args.extend(["--gesture", "glance"]);
+    let glancing = render_scene("glance", &args);
+    let mean = |s: &serde_json::Value| {
+        let (l, r) = (eye_direction(s, "eye_l"), eye_direction(s, "eye_r"));
+        eprintln!("eyes: left {:+.2}° yaw {:+.2}° up, right {:+.2}° yaw {:+.2}° up", l.0, l.1, r.0, r.1);
+        ((l.0 + r.0) / 2.0, (l.1 + r.1) / 2.0)
+    };
+    let (yaw0, pitch0) = mean(&ahead);
+    let (yaw, pitch) = mean(&glancing);
+    assert!(yaw0.abs() < 0.5 && pitch0.abs() < 1.0, "without the clip the eyes look at {yaw0:.2}°, {pitch0:.2}°");
+    // (15 + 12) / 2 × 20 / 90 = 3.0° left; 12 × 15 / 90 = 2.0° up.
+    assert!((yaw - 3.0).abs() < 0.3, "mid-glance the eyes turn {yaw:.2}° left, the track says 3.0°");
+    assert!((pitch - 2.0).abs() < 0.3, "mid-glance the eyes turn {pitch:.2}° up, the track says 2.0°");
 }

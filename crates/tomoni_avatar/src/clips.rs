@@ -2,7 +2,8 @@
 //! gesture the persona can ask for with `[gesture:NAME]`. bevy_vrm1 loads and retargets the
 //! clip onto the avatar; while it plays it drives the bones it animates, then stops and hands
 //! the body back to idle life. A clip's expression tracks (a smile as it cheers) play too: the
-//! face's own override of those expressions is lifted while it plays.
+//! face's own override of those expressions is lifted while it plays. Its look-at track (where
+//! the eyes look, which bevy_vrm1 does not read) aims the eyes in place of the viewer.
 
 use crate::Companion;
 use bevy::animation::RepeatAnimation;
@@ -22,6 +23,11 @@ pub struct ClipNames(pub Vec<String>);
 #[derive(Resource, Debug, Clone, Default)]
 pub struct ClipExpressions(pub HashMap<String, Vec<String>>);
 
+/// Each clip's look-at track, by clip name (read from the files at start-up,
+/// [`tomoni_vrm::vrma::look_at_track`]).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct ClipLookAt(pub HashMap<String, tomoni_vrm::vrma::LookAtTrack>);
+
 /// Loaded clips by name, and the one playing (with when it ends).
 #[derive(Resource, Debug, Default)]
 pub struct Clips {
@@ -39,6 +45,9 @@ pub struct Clips {
     /// The idle loop is playing (the body is the clip's, as while a gesture clip plays).
     pub idle_on: bool,
     idle_started: bool,
+    /// The look-at track of the clip playing, with the time it started and, for the idle loop,
+    /// its period.
+    looking: Option<(String, f32, Option<f32>)>,
 }
 
 /// A clip named `idle` or `NAME_idle` is an idle loop: it plays, repeating, whenever no other
@@ -57,9 +66,17 @@ impl Plugin for ClipsPlugin {
         app.init_resource::<ClipNames>()
             .init_resource::<Clips>()
             .init_resource::<ClipExpressions>()
+            .init_resource::<ClipLookAt>()
             .add_message::<GestureCue>()
             .add_observer(|loaded: On<LoadedVrma>, mut clips: ResMut<Clips>| clips.ready.push(loaded.vrma))
-            .add_systems(Update, (spawn_clips, play_clips).chain().in_set(tomoni_core::TomoniSystems::Behaviour));
+            .add_systems(
+                Update,
+                (spawn_clips, play_clips, aim_eyes)
+                    .chain()
+                    .in_set(tomoni_core::TomoniSystems::Behaviour)
+                    // After life aims the eyes at the viewer, before the face is written.
+                    .after(crate::LifeSystems::Live),
+            );
     }
 }
 
@@ -102,6 +119,7 @@ fn play_clips(
     mut clips: ResMut<Clips>,
     loaded: Query<&VrmaDuration, With<Vrma>>,
     tracks: Res<ClipExpressions>,
+    looks: Res<ClipLookAt>,
     faces: Query<&ExpressionEntityMap, With<Companion>>,
     life: Option<Res<crate::Life>>,
     time: Res<Time>,
@@ -112,6 +130,7 @@ fn play_clips(
     {
         commands.trigger(StopVrma { entity: e });
         clips.playing = None;
+        clips.looking = None;
         restore_face(&mut commands, &mut clips);
     }
     for cue in cues.read() {
@@ -131,6 +150,7 @@ fn play_clips(
             reset_spring_bones: true,
         });
         clips.playing = Some((e, now + duration.0.as_secs_f32()));
+        clips.looking = looks.0.contains_key(name).then(|| (name.clone(), now, None));
         // Playing one clip stops the others (bevy_vrm1), the idle loop included.
         clips.idle_on = false;
         // bevy_vrm1 shows an expression's override in preference to the clip's track: lift the
@@ -160,8 +180,46 @@ fn play_clips(
         });
         clips.idle_on = true;
         clips.idle_started = true;
+        let name = clips.by_name.iter().find(|(_, e)| **e == idle).map(|(n, _)| n.clone());
+        let period = loaded.get(idle).map(|d| d.0.as_secs_f32()).ok().filter(|p| *p > 0.0);
+        clips.looking = name.filter(|n| looks.0.contains_key(n)).map(|n| (n, now, period));
     } else if !want && clips.idle_on && clips.playing.is_none() {
         commands.trigger(StopVrma { entity: idle });
         clips.idle_on = false;
+        clips.looking = None;
+    }
+}
+
+/// While a clip with a look-at track plays: the eyes look where the track says, not at the
+/// viewer. The gaze target is put where bevy_vrm1's bone look-at reads the track's yaw and
+/// pitch back exactly (its look-at space: the head's position and offset, the head's parent's
+/// turn); the expression look-at gets the angles themselves ([`crate::life::ClipGaze`]).
+fn aim_eyes(
+    clips: Res<Clips>,
+    looks: Res<ClipLookAt>,
+    time: Res<Time>,
+    companions: Query<(&HeadBoneEntity, &LookAtProperties), With<Companion>>,
+    heads: Query<(&Transform, &GlobalTransform), Without<crate::life::GazeTarget>>,
+    mut gaze: Query<&mut Transform, With<crate::life::GazeTarget>>,
+    clip_gaze: Option<ResMut<crate::life::ClipGaze>>,
+) {
+    let aim = clips.looking.as_ref().and_then(|(name, start, period)| {
+        let t = time.elapsed_secs() - start;
+        let t = period.map_or(t, |p| t.rem_euclid(p));
+        looks.0.get(name).map(|track| (track.sample(t), track.yaw_pitch(t)))
+    });
+    if let Some(mut g) = clip_gaze {
+        g.0 = aim.map(|(_, (yaw, pitch))| Vec2::new(yaw, pitch).map(f32::to_radians));
+    }
+    let Some(([x, y, z, w], _)) = aim else { return };
+    let Ok((head, properties)) = companions.single() else { return };
+    let Ok((head_local, head_global)) = heads.get(head.0) else { return };
+    let mut space = GlobalTransform::IDENTITY.reparented_to(head_global);
+    space.translation = Vec3::from(properties.offset_from_head_bone);
+    space.rotation = head_local.rotation.inverse();
+    let space = head_global.mul_transform(space);
+    let toward = Quat::from_xyzw(x, y, z, w).normalize() * Vec3::Z;
+    if let Ok(mut g) = gaze.single_mut() {
+        g.translation = space.transform_point(toward);
     }
 }

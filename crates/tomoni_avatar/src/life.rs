@@ -122,6 +122,12 @@ impl Rng {
     }
 }
 
+/// Where a playing clip's look-at track aims the eyes (yaw toward the avatar's left, pitch
+/// down, radians, from the head), in place of the viewer: read by the expression look-at
+/// (bevy_vrm1's bone look-at follows the [`GazeTarget`], which the clip moves too).
+#[derive(Resource, Debug, Default)]
+pub struct ClipGaze(pub Option<Vec2>);
+
 /// The entity the eyes look at (the viewer's head plus saccades); bevy_vrm1's look-at aims the
 /// eye bones at it.
 #[derive(Component, Debug)]
@@ -167,6 +173,7 @@ impl Plugin for LifePlugin {
             .init_resource::<Presence>()
             .init_resource::<BodyYaw>()
             .init_resource::<ViewerHead>()
+            .init_resource::<ClipGaze>()
             .add_message::<EmotionCue>()
             .add_message::<GestureCue>()
             .add_systems(Startup, |mut c: Commands, s: Res<LifeSettings>| {
@@ -532,6 +539,7 @@ fn write_face(
     mouth: Res<MouthWeights>,
     companions: Query<(&FaceSlots, &GlobalTransform, Option<&LookAtProperties>), With<Companion>>,
     gaze: Query<&Transform, With<GazeTarget>>,
+    clip_gaze: Res<ClipGaze>,
     mut overrides: Query<&mut ExpressionOverride>,
 ) {
     if settings.pinned_face {
@@ -544,10 +552,15 @@ fn write_face(
             && let Ok(g) = gaze.single()
         {
             let d = root.rotation().inverse() * (g.translation - root.translation());
-            // What the head does not turn, the eyes do.
-            let yaw = d.x.atan2(d.z) - life.head_aim.x;
-            let pitch = life.saccade.y;
-            look_w = [(yaw / 0.5).clamp(0.0, 1.0), (-yaw / 0.5).clamp(0.0, 1.0), (pitch / 0.4).clamp(0.0, 1.0), 0.0];
+            // What the head does not turn, the eyes do; a clip's look-at track says it itself
+            // (pitch down positive there, up positive here).
+            let (yaw, pitch) = match clip_gaze.0 {
+                Some(a) => (a.x, -a.y),
+                None => (d.x.atan2(d.z) - life.head_aim.x, life.saccade.y),
+            };
+            // The eyes' own saccades never look down; a clip may.
+            let down = if clip_gaze.0.is_some() { (-pitch / 0.4).clamp(0.0, 1.0) } else { 0.0 };
+            look_w = [(yaw / 0.5).clamp(0.0, 1.0), (-yaw / 0.5).clamp(0.0, 1.0), (pitch / 0.4).clamp(0.0, 1.0), down];
         }
         for &(e, slot) in &slots.0 {
             let w = match slot {

@@ -176,19 +176,28 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     clips.sort();
-    // And what each animates of the face (a broken file is named; bevy_vrm1 then refuses it too).
+    // And what each animates of the face and where it looks (a broken file is named; bevy_vrm1
+    // then refuses it too).
     let mut tracks = bevy::platform::collections::HashMap::new();
+    let mut looks = bevy::platform::collections::HashMap::new();
     for name in &clips {
         let file = setup.assets.join("animations").join(format!("{name}.vrma"));
-        match std::fs::read(&file).map_err(|e| e.to_string()).and_then(|b| tomoni_avatar::vrma::expression_tracks(&b)) {
-            Ok(names) => {
+        let read = std::fs::read(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Ok((tomoni_avatar::vrma::expression_tracks(&b)?, tomoni_avatar::vrma::look_at_track(&b)?)));
+        match read {
+            Ok((names, look)) => {
                 tracks.insert(name.clone(), names);
+                if let Some(look) = look {
+                    looks.insert(name.clone(), look);
+                }
             }
             Err(e) => warn!("{}: {e}", file.display()),
         }
     }
     app.insert_resource(tomoni_avatar::clips::ClipNames(clips));
     app.insert_resource(tomoni_avatar::clips::ClipExpressions(tracks));
+    app.insert_resource(tomoni_avatar::clips::ClipLookAt(looks));
     app.insert_resource(AvatarFailure { file: setup.avatar_file.display().to_string(), ..default() })
         .add_systems(Update, stop_on_avatar_failure)
         .insert_resource(mode)

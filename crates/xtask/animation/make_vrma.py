@@ -1,7 +1,8 @@
 """Builds a sample VRM animation clip (VRMA 1.0, `VRMC_vrm_animation`) from the default avatar's
 humanoid skeleton: `cheer.vrma`, both arms up and a little sway, starting and ending in the
 relaxed stance tomoni holds, with a smile (an expression track: `happy`) that rises and fades
-with it. Standard library only; deterministic.
+with it. `--clip idle` and `--clip glance` write clips for tests (an idle loop; a look to the
+avatar's left and up, as a look-at track). Standard library only; deterministic.
 
 Usage: python make_vrma.py --vrm assets/avatars/default.vrm --out assets/animations/cheer.vrma
 """
@@ -33,8 +34,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vrm", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--clip", choices=["cheer", "idle"], default="cheer",
-                    help="idle: a 4 s loop (arms held out a little, a slow sway) for tests of idle loops")
+    ap.add_argument("--clip", choices=["cheer", "idle", "glance"], default="cheer",
+                    help="idle: a 4 s loop (arms held out a little, a slow sway) for tests of idle loops; "
+                         "glance: 2 s in the relaxed stance, the eyes turning 20 deg to the avatar's left "
+                         "and 15 deg up and back (a look-at track)")
     args = ap.parse_args()
     data = open(args.vrm, "rb").read()
     n = struct.unpack("<I", data[12:16])[0]
@@ -91,10 +94,18 @@ def main():
             "head": [quat_x(0.0), quat_x(0.04), quat_x(0.0), quat_x(0.04), quat_x(0.0)],
         }
         return write(args, nodes, roots, times, tracks, smile=False)
-    # Keyframes: relaxed → arms up (with a sway) → relaxed, over 2.4 s.
-    times = [0.0, 0.5, 0.9, 1.3, 1.7, 2.4]
     relaxed_r = quat_mul(quat_z(1.32), quat_y(0.15))
     relaxed_l = quat_mul(quat_z(-1.32), quat_y(-0.15))
+    if args.clip == "glance":
+        # The look-at node's rotation turns the head's forward (+Z) to where the eyes look:
+        # yaw about Y (positive: the avatar's left), then pitch about X (positive: down).
+        times = [0.0, 0.4, 1.6, 2.0]
+        ahead = [0.0, 0.0, 0.0, 1.0]
+        aside = quat_mul(quat_y(math.radians(20)), quat_x(math.radians(-15)))
+        tracks = {"rightUpperArm": [relaxed_r] * 4, "leftUpperArm": [relaxed_l] * 4}
+        return write(args, nodes, roots, times, tracks, smile=False, look=[ahead, aside, aside, ahead])
+    # Keyframes: relaxed → arms up (with a sway) → relaxed, over 2.4 s.
+    times = [0.0, 0.5, 0.9, 1.3, 1.7, 2.4]
     up_r = [quat_z(-1.15), quat_z(-1.35), quat_z(-1.15), quat_z(-1.35)]
     up_l = [quat_z(1.15), quat_z(1.35), quat_z(1.15), quat_z(1.35)]
     tracks = {
@@ -106,7 +117,7 @@ def main():
     write(args, nodes, roots, times, tracks, smile=True)
 
 
-def write(args, nodes, roots, times, tracks, smile):
+def write(args, nodes, roots, times, tracks, smile, look=None):
     nodes = [dict(nd) for nd in nodes]
     roots = list(roots)
     blob = bytearray()
@@ -142,6 +153,15 @@ def write(args, nodes, roots, times, tracks, smile):
         o = add([[w, 0.0, 0.0] for w in [0.0, 0.8, 1.0, 1.0, 0.8, 0.0]], 3, "VEC3")
         samplers.append({"input": t_acc, "output": o, "interpolation": "LINEAR"})
         channels.append({"sampler": len(samplers) - 1, "target": {"node": happy, "path": "translation"}})
+    # The look-at track: a node of its own whose rotation is where the eyes look.
+    look_node = None
+    if look:
+        look_node = len(nodes)
+        nodes.append({"name": "lookAt"})
+        roots.append(look_node)
+        o = add(look, 4, "VEC4")
+        samplers.append({"input": t_acc, "output": o, "interpolation": "LINEAR"})
+        channels.append({"sampler": len(samplers) - 1, "target": {"node": look_node, "path": "rotation"}})
     while len(blob) % 4:
         blob.append(0)
     doc = {
@@ -149,8 +169,10 @@ def write(args, nodes, roots, times, tracks, smile):
         "extensionsUsed": ["VRMC_vrm_animation"],
         "extensions": {"VRMC_vrm_animation": {
             "specVersion": "1.0",
-            "humanoid": {"humanBones": {nd["name"]: {"node": k} for k, nd in enumerate(nodes) if k != happy}},
+            "humanoid": {"humanBones": {nd["name"]: {"node": k} for k, nd in enumerate(nodes)
+                                        if k not in (happy, look_node)}},
             **({"expressions": {"preset": {"happy": {"node": happy}}}} if smile else {}),
+            **({"lookAt": {"node": look_node, "offsetFromHeadBone": [0.0, 0.06, 0.0]}} if look else {}),
         }},
         "scene": 0,
         "scenes": [{"nodes": roots}],
