@@ -563,6 +563,7 @@ fn pictures() -> Res {
                 "900",
             ],
         ),
+        ("man-eye.png", &["--avatar", "assets/avatars/man.vrm", "--view", "eye", "--width", "800", "--height", "600"]),
         (
             "man-side.png",
             &["--avatar", "assets/avatars/man.vrm", "--view", "side", "--width", "600", "--height", "900"],
@@ -592,7 +593,52 @@ fn pictures() -> Res {
         c.current_dir(root()).arg("render").args(*args).arg("--out").arg(dir.join(name));
         run(c)?;
     }
+    expression_sheet(&bin, &dir, "assets/avatars/default.vrm", "expressions.png")?;
+    expression_sheet(&bin, &dir, "assets/avatars/man.vrm", "man-expressions.png")?;
     mouth_sheet(&bin, &dir)
+}
+
+/// The face under each preset expression, in the order `docs/images/expressions.txt` lists
+/// (neutral first, then the 13 of the reference check), 7 × 2 tiles of 200 px.
+const SHEET_EXPRESSIONS: [&str; 14] = [
+    "neutral",
+    "aa",
+    "ih",
+    "ou",
+    "ee",
+    "oh",
+    "blink",
+    "blinkLeft",
+    "blinkRight",
+    "happy",
+    "angry",
+    "sad",
+    "relaxed",
+    "surprised",
+];
+
+/// `docs/images/NAME`: [`SHEET_EXPRESSIONS`] on `avatar`'s face, one render each.
+fn expression_sheet(bin: &Path, dir: &Path, avatar: &str, name: &str) -> Res {
+    let tmp = std::env::temp_dir().join("tomoni-expression-sheet");
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let size = 200u32;
+    let mut sheet = image::RgbaImage::new(size * 7, size * 2);
+    for (k, e) in SHEET_EXPRESSIONS.iter().enumerate() {
+        let png = tmp.join(format!("{e}.png"));
+        let mut c = Command::new(bin);
+        c.current_dir(root()).args(["render", "--view", "face", "--width", "200", "--height", "200"]);
+        c.args(["--avatar", avatar, "--expression", e]).arg("--out").arg(&png);
+        run(c)?;
+        let img = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgba8();
+        image::imageops::overlay(&mut sheet, &img, i64::from((k as u32 % 7) * size), i64::from((k as u32 / 7) * size));
+    }
+    let out = dir.join(name);
+    sheet.save(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let legend = format!(
+        "Tiles left to right, top to bottom (expressions.png, man-expressions.png):\n{}\n",
+        SHEET_EXPRESSIONS.join(", ")
+    );
+    std::fs::write(dir.join("expressions.txt"), legend).map_err(|e| format!("{e}"))
 }
 
 /// `docs/images/mouth-piper.png`: the face at twelve moments of a sentence spoken by the
