@@ -49,7 +49,7 @@ pub mod prelude {
         gltf::prelude::*,
         humanoid_bone::prelude::*,
         loader::{VrmAsset, VrmHandle},
-        look_at::LookAt,
+        look_at::{LookAt, look_at_space},
         mtoon::prelude::*,
         node_constraint::{
             AimConstraintDestinations, RollConstraintDestinations, RotationConstraintDestinations,

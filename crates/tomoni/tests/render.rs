@@ -354,3 +354,50 @@ fn a_clips_look_at_track_turns_the_eyes() {
     assert!((yaw - 3.0).abs() < 0.3, "mid-glance the eyes turn {yaw:.2}° left, the track says 3.0°");
     assert!((pitch - 2.0).abs() < 0.3, "mid-glance the eyes turn {pitch:.2}° up, the track says 2.0°");
 }
+
+/// Mid head-shake the eyes stay on the viewer (the eye-view camera, which the companion looks
+/// at): they turn, within the avatar's look-at range maps, by the viewer's direction *from
+/// where the head points now* (three-vrm's look-at space). bevy_vrm1 had measured it from the
+/// head's parent, so the eyes turned with the head, away from the viewer: 0.37°/0.46° against
+/// the 2.50°/3.13° the range maps give for the viewer 19° off the face (measured).
+#[test]
+fn the_eyes_stay_on_the_viewer_as_the_head_shakes() {
+    let s = render_scene(
+        "gaze-head-shake",
+        &["--view", "eye", "--gesture", "head_shake", "--width", "160", "--height", "120", "--transparent"],
+    );
+    let m = |name: &str| -> Vec<f64> {
+        let v = if name == "camera" { &s["camera"]["matrix"] } else { &s["nodes"][name] };
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    };
+    let (head, camera) = (m("head"), m("camera"));
+    // The head's axes (columns, normalised: the avatar is scaled) and the look-at origin, the
+    // default avatar's `offsetFromHeadBone` from the head.
+    let axis = |c: usize| {
+        let v = [head[4 * c], head[4 * c + 1], head[4 * c + 2]];
+        let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+        (v.map(|x| x / n), n)
+    };
+    let offset = [0.0, 0.030_918_89, 0.108_460_56];
+    let origin: [f64; 3] =
+        std::array::from_fn(|r| head[12 + r] + (0..3).map(|c| axis(c).0[r] * axis(c).1 * offset[c]).sum::<f64>());
+    let d: [f64; 3] = std::array::from_fn(|r| camera[12 + r] - origin[r]);
+    let local: [f64; 3] = std::array::from_fn(|c| (0..3).map(|r| axis(c).0[r] * d[r]).sum());
+    let yaw = local[0].atan2(local[2]).to_degrees();
+    let up = local[1].atan2((local[0] * local[0] + local[2] * local[2]).sqrt()).to_degrees();
+    // The default avatar's range maps: horizontal outer 15°, inner 12°, up 12°, down 10°, all
+    // over 90°. Turning to the avatar's right (yaw < 0) is inward for the left eye.
+    let map = |deg: f64, scale: f64| deg.signum() * scale * deg.abs().min(90.0) / 90.0;
+    let (want_l, want_r) = if yaw >= 0.0 { (map(yaw, 15.0), map(yaw, 12.0)) } else { (map(yaw, 12.0), map(yaw, 15.0)) };
+    let want_up = if up >= 0.0 { map(up, 12.0) } else { map(up, 10.0) };
+    let (l, r) = (eye_direction(&s, "eye_l"), eye_direction(&s, "eye_r"));
+    eprintln!(
+        "viewer {yaw:+.2}° yaw, {up:+.2}° up from the face; eyes want {want_l:+.2}/{want_r:+.2}° yaw, {want_up:+.2}° up; \
+         got left {:+.2}° {:+.2}°, right {:+.2}° {:+.2}°",
+        l.0, l.1, r.0, r.1
+    );
+    assert!(yaw.abs() > 10.0, "mid head-shake the face turned only {yaw:.1}° from the viewer: no test");
+    for (got, want, what) in [(l.0, want_l, "left yaw"), (r.0, want_r, "right yaw"), (l.1, want_up, "up")] {
+        assert!((got - want).abs() < 0.3, "{what}: the eye turned {got:.2}°, the viewer's direction gives {want:.2}°");
+    }
+}

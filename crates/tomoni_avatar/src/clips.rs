@@ -192,14 +192,14 @@ fn play_clips(
 
 /// While a clip with a look-at track plays: the eyes look where the track says, not at the
 /// viewer. The gaze target is put where bevy_vrm1's bone look-at reads the track's yaw and
-/// pitch back exactly (its look-at space: the head's position and offset, the head's parent's
-/// turn); the expression look-at gets the angles themselves ([`crate::life::ClipGaze`]).
+/// pitch back exactly (in its [`look_at_space`]); the expression look-at gets the angles
+/// themselves ([`crate::life::ClipGaze`]).
 fn aim_eyes(
     clips: Res<Clips>,
     looks: Res<ClipLookAt>,
     time: Res<Time>,
-    companions: Query<(&HeadBoneEntity, &LookAtProperties), With<Companion>>,
-    heads: Query<(&Transform, &GlobalTransform), Without<crate::life::GazeTarget>>,
+    companions: Query<(&HeadBoneEntity, &LookAtProperties, &RestWorldTransform), With<Companion>>,
+    heads: Query<(&GlobalTransform, &RestGlobalTransform), Without<crate::life::GazeTarget>>,
     mut gaze: Query<&mut Transform, With<crate::life::GazeTarget>>,
     clip_gaze: Option<ResMut<crate::life::ClipGaze>>,
 ) {
@@ -212,12 +212,9 @@ fn aim_eyes(
         g.0 = aim.map(|(_, (yaw, pitch))| Vec2::new(yaw, pitch).map(f32::to_radians));
     }
     let Some(([x, y, z, w], _)) = aim else { return };
-    let Ok((head, properties)) = companions.single() else { return };
-    let Ok((head_local, head_global)) = heads.get(head.0) else { return };
-    let mut space = GlobalTransform::IDENTITY.reparented_to(head_global);
-    space.translation = Vec3::from(properties.offset_from_head_bone);
-    space.rotation = head_local.rotation.inverse();
-    let space = head_global.mul_transform(space);
+    let Ok((head, properties, model_rest)) = companions.single() else { return };
+    let Ok((head_global, head_rest)) = heads.get(head.0) else { return };
+    let Some(space) = look_at_space(head_global, Some(head_rest), Some(model_rest), properties) else { return };
     let toward = Quat::from_xyzw(x, y, z, w).normalize() * Vec3::Z;
     if let Ok(mut g) = gaze.single_mut() {
         g.translation = space.transform_point(toward);

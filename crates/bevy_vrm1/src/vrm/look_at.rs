@@ -68,6 +68,7 @@ pub(crate) fn track_looking_target(
         &HeadBoneEntity,
         &LeftEyeBoneEntity,
         &RightEyeBoneEntity,
+        Option<&RestWorldTransform>,
     )>,
     transforms: Query<&Transform>,
     global_transforms: Query<&GlobalTransform>,
@@ -76,19 +77,14 @@ pub(crate) fn track_looking_target(
     cameras: Cameras,
 ) {
     vrms.iter()
-        .for_each(|(look_at, properties, head, left_eye, right_eye)| {
+        .for_each(|(look_at, properties, head, left_eye, right_eye, model_rest)| {
             let Ok(head_gtf) = global_transforms.get(head.0) else {
                 return;
             };
-            let Ok(head_tf) = transforms.get(head.0) else {
+            let Some(look_at_space) = look_at_space(head_gtf, rests.get(head.0).ok().map(|r| r.1), model_rest, properties)
+            else {
                 return;
             };
-
-            let look_at_space = GlobalTransform::default();
-            let mut look_at_space_tf = look_at_space.reparented_to(head_gtf);
-            look_at_space_tf.translation = Vec3::from(properties.offset_from_head_bone);
-            look_at_space_tf.rotation = head_tf.rotation.inverse();
-            let look_at_space = head_gtf.mul_transform(look_at_space_tf);
 
             let (yaw, pitch) = match look_at {
                 LookAt::Cursor => {
@@ -217,6 +213,26 @@ fn fallback_cursor_position(window: &Window) -> Option<Vec2> {
     } else {
         None
     }
+}
+
+/// tomoni patch: the space yaw and pitch are measured in, as three-vrm measures them: at
+/// `offsetFromHeadBone` from the head, turned as the head is turned from its rest (so the eyes
+/// turn only by what the head has not). It had been the head's parent's turn, which left the
+/// head's own turn to the eyes as well: with the head turned toward a viewer, they looked past.
+pub fn look_at_space(
+    head: &GlobalTransform,
+    head_rest: Option<&RestGlobalTransform>,
+    model_rest: Option<&RestWorldTransform>,
+    properties: &LookAtProperties,
+) -> Option<GlobalTransform> {
+    let (head_rest, model_rest) = (head_rest?, model_rest?);
+    // The head's rest rotation in the model's own space.
+    let rest = model_rest.0.rotation().inverse() * head_rest.0.rotation();
+    Some(GlobalTransform::from(Transform {
+        translation: head.transform_point(Vec3::from(properties.offset_from_head_bone)),
+        rotation: head.rotation() * rest.inverse(),
+        scale: Vec3::ONE,
+    }))
 }
 
 pub(crate) fn calc_yaw_pitch(
