@@ -401,3 +401,41 @@ fn the_eyes_stay_on_the_viewer_as_the_head_shakes() {
         assert!((got - want).abs() < 0.3, "{what}: the eye turned {got:.2}°, the viewer's direction gives {want:.2}°");
     }
 }
+
+/// A clip's expression track binds through the extension's node index, as three-vrm binds it,
+/// whatever its node is called and wherever it hangs: `cheer` with its `happy` node renamed
+/// `Expression.Happy` and put under a group node (as other exporters may write it) still
+/// smiles mid-clip. bevy_vrm1 had bound tracks by the node's name and path alone.
+#[test]
+fn an_expression_track_binds_by_the_extensions_node_not_its_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = out_dir().join("renamed-assets");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("animations")).unwrap();
+    for e in std::fs::read_dir(root.join("assets")).unwrap().flatten() {
+        if e.file_name() != "animations" {
+            std::os::unix::fs::symlink(e.path(), dir.join(e.file_name())).unwrap();
+        }
+    }
+    let bytes = std::fs::read(root.join("assets/animations/cheer.vrma")).unwrap();
+    let mut glb = tomoni_avatar::glb::parse_glb(&bytes).unwrap();
+    let happy = glb.json["extensions"]["VRMC_vrm_animation"]["expressions"]["preset"]["happy"]["node"].as_u64().unwrap()
+        as usize;
+    glb.json["nodes"][happy]["name"] = serde_json::json!("Expression.Happy");
+    let nodes = glb.json["nodes"].as_array_mut().unwrap();
+    nodes.push(serde_json::json!({"name": "Expressions", "children": [happy]}));
+    let group = nodes.len() - 1;
+    let scene = glb.json["scenes"][0]["nodes"].as_array_mut().unwrap();
+    scene.retain(|n| n.as_u64() != Some(happy as u64));
+    scene.push(serde_json::json!(group));
+    std::fs::write(dir.join("animations/cheer.vrma"), tomoni_avatar::glb::write_glb(&glb)).unwrap();
+    let scene = render_scene(
+        "renamed-cheer",
+        &["--view", "front", "--width", "120", "--height", "180", "--transparent", "--gesture", "cheer", "--assets"]
+            .into_iter()
+            .chain([dir.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    let weight = scene["expressions"]["happy"].as_f64().unwrap();
+    assert!(weight > 0.5, "mid-cheer the renamed track's smile is at {weight} (its track is at 0.8–1 there)");
+}

@@ -79,10 +79,11 @@ fn spawn_vrma(
             vrm_error!("[VRMA] Not found vrma animations in {name}");
             continue;
         };
-        let Some(animation_clip) = clip_assets.get(animation_clip_handle).cloned() else {
+        let Some(mut animation_clip) = clip_assets.get(animation_clip_handle).cloned() else {
             vrm_error!("[VRMA] Not found animation clip for {name}");
             continue;
         };
+        retarget_expression_curves(&mut animation_clip, &vrma.gltf, &extensions);
         let animation_clip_handle = clip_assets.add(animation_clip);
         commands.entity(handle_entity).insert((
             Vrma,
@@ -98,6 +99,66 @@ fn spawn_vrma(
                 &vrma.gltf.nodes,
             ),
         ));
+    }
+}
+
+/// tomoni patch: a clip's expression tracks bind to the avatar's expressions through the
+/// extension's node index (as three-vrm binds them), whatever the node is called or wherever it
+/// hangs. They had bound by the node's name alone: a track on a node not named as its
+/// expression, or not at the scene's root, animated nothing.
+fn retarget_expression_curves(
+    clip: &mut AnimationClip,
+    gltf: &bevy::gltf::Gltf,
+    extensions: &VrmaExtensions,
+) {
+    use bevy::animation::AnimationTargetId;
+    use bevy::platform::collections::HashMap;
+    let (Some(source), Some(expressions)) = (
+        gltf.source.as_ref(),
+        extensions.vrmc_vrm_animation.expressions.as_ref(),
+    ) else {
+        return;
+    };
+    // Each node's path of names from its root, as Bevy's glTF loader names the targets.
+    let names: Vec<Name> = source
+        .nodes()
+        .map(|n| {
+            Name::new(
+                n.name()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| format!("GltfNode{}", n.index())),
+            )
+        })
+        .collect();
+    let mut parents = HashMap::<usize, usize>::default();
+    for n in source.nodes() {
+        for c in n.children() {
+            parents.insert(c.index(), n.index());
+        }
+    }
+    let path = |mut i: usize| {
+        let mut path = vec![names.get(i)?.clone()];
+        while let Some(&p) = parents.get(&i) {
+            if path.len() > names.len() {
+                return None;
+            }
+            path.push(names.get(p)?.clone());
+            i = p;
+        }
+        path.reverse();
+        Some(path)
+    };
+    for (expression, node) in expressions.preset.iter().chain(expressions.custom.iter()) {
+        let Some(path) = path(node.node) else {
+            continue;
+        };
+        let from = AnimationTargetId::from_names(path.iter());
+        let to = AnimationTargetId::from_name(&Name::new(expression.clone()));
+        if from != to
+            && let Some(curves) = clip.curves_mut().remove(&from)
+        {
+            clip.curves_mut().entry(to).or_default().extend(curves);
+        }
     }
 }
 

@@ -31,6 +31,7 @@ impl VrmaExpressionNames {
             expressions
                 .preset
                 .keys()
+                .chain(expressions.custom.keys())
                 .map(|expression| VrmExpression(expression.clone()))
                 .collect(),
         )

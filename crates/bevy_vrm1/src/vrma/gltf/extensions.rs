@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub(crate) struct VrmaExpressions {
+    #[serde(default)]
     pub preset: HashMap<String, VrmNode>,
+    /// tomoni patch: custom expressions' tracks too.
+    #[serde(default)]
+    pub custom: HashMap<String, VrmNode>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
