@@ -193,15 +193,15 @@ fn play_clips(
 /// While a clip with a look-at track plays: the eyes look where the track says, not at the
 /// viewer. The gaze target is put where bevy_vrm1's bone look-at reads the track's yaw and
 /// pitch back exactly (in its [`look_at_space`]); the expression look-at gets the angles
-/// themselves ([`crate::life::ClipGaze`]).
+/// themselves ([`crate::gaze::ClipGaze`]).
 fn aim_eyes(
     clips: Res<Clips>,
     looks: Res<ClipLookAt>,
     time: Res<Time>,
     companions: Query<(&HeadBoneEntity, &LookAtProperties, &RestWorldTransform), With<Companion>>,
-    heads: Query<(&GlobalTransform, &RestGlobalTransform), Without<crate::life::GazeTarget>>,
-    mut gaze: Query<&mut Transform, With<crate::life::GazeTarget>>,
-    clip_gaze: Option<ResMut<crate::life::ClipGaze>>,
+    heads: Query<(&GlobalTransform, &RestGlobalTransform), Without<crate::gaze::GazeTarget>>,
+    mut gaze: Query<&mut Transform, With<crate::gaze::GazeTarget>>,
+    clip_gaze: Option<ResMut<crate::gaze::ClipGaze>>,
 ) {
     let aim = clips.looking.as_ref().and_then(|(name, start, period)| {
         let t = time.elapsed_secs() - start;

@@ -16,6 +16,7 @@
 
 pub mod binds;
 pub mod clips;
+pub mod gaze;
 pub mod life;
 pub mod pose;
 pub mod profile;

@@ -7,6 +7,7 @@
 //! headless demo are repeatable, and motion never loops (several incommensurate rhythms plus
 //! random intervals). Once warmed up, no system here allocates.
 
+use crate::gaze::{ClipGaze, GazeTarget};
 use crate::pose::BonePose;
 use crate::{AvatarReady, Companion};
 use bevy::prelude::*;
@@ -121,17 +122,6 @@ impl Rng {
         (-(1.0 - self.next()).max(1e-6).ln() * mean).clamp(min, max)
     }
 }
-
-/// Where a playing clip's look-at track aims the eyes (yaw toward the avatar's left, pitch
-/// down, radians, from the head), in place of the viewer: read by the expression look-at
-/// (bevy_vrm1's bone look-at follows the [`GazeTarget`], which the clip moves too).
-#[derive(Resource, Debug, Default)]
-pub struct ClipGaze(pub Option<Vec2>);
-
-/// The entity the eyes look at (the viewer's head plus saccades); bevy_vrm1's look-at aims the
-/// eye bones at it.
-#[derive(Component, Debug)]
-pub struct GazeTarget;
 
 /// Which expression drives which weight, cached once per avatar so the per-frame write needs no
 /// lookups by name.
