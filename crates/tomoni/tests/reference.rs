@@ -127,15 +127,16 @@ impl ThreeVrm {
         Self { browser, _driver: driver }
     }
 
-    /// `frame`'s scene as three-vrm draws it, with `expression` set.
-    async fn draw(&self, frame: &Frame, expression: Option<&str>) -> Picture {
+    /// `scene` (a frame's, as `--scene-json` wrote it) as three-vrm draws it, with `expression`
+    /// set.
+    async fn draw(&self, scene: &Value, expression: Option<&str>) -> Picture {
         let v = self
             .browser
             .execute_async(
                 "const [scene, expression, done] = arguments;
                  try { done(window.tomoniDraw(scene, expression)); }
                  catch (e) { done({error: String(e.stack || e)}); }",
-                json!([frame.scene, expression]),
+                json!([scene, expression]),
                 Duration::from_secs(60),
             )
             .await;
@@ -310,7 +311,7 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) -> (Frame, Picture) {
 
     // The whole body.
     let front = render(avatar, &format!("{tag}-front"), "front", (300, 600), None);
-    let reference = three.draw(&front, None).await;
+    let reference = three.draw(&front.scene, None).await;
     side_by_side(&front.picture, &reference, &tmp().join(format!("reference-{tag}-front.png")));
     let s = iou(&covered(&front.picture), &covered(&reference));
     eprintln!(
@@ -347,8 +348,7 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) -> (Frame, Picture) {
         ("lights 20 % weaker", relit(&front.scene, |c| c.map(|v| v * 0.8))),
         ("the key's and fill's colours swapped", swapped(&front.scene)),
     ] {
-        let wrong = Frame { picture: Picture { w: 0, h: 0, px: Vec::new() }, scene };
-        let drawn = three.draw(&wrong, None).await;
+        let drawn = three.draw(&scene, None).await;
         let control = shading_agreement(&front.picture, &drawn);
         eprintln!("{tag}:   against {what}: {:.1} %, ratio {:.3}", control.0 * 100.0, control.1);
         assert!(!shading_ok(control), "{tag}: the shading check cannot tell {what} from the right ones: {control:?}");
@@ -366,7 +366,7 @@ async fn compare(tag: &str, avatar: &Path, vrm0: bool) -> (Frame, Picture) {
     let mut worst_colour = f64::MAX;
     for e in &EXPRESSIONS[..13] {
         let f = render(avatar, &format!("{tag}-face-{e}"), "face", size, Some(e));
-        let (n3, e3) = (three.draw(&f, None).await, three.draw(&f, Some(e)).await);
+        let (n3, e3) = (three.draw(&f.scene, None).await, three.draw(&f.scene, Some(e)).await);
         side_by_side(&f.picture, &e3, &tmp().join(format!("reference-{tag}-face-{e}.png")));
         ours.push(changed(&neutral.picture, &f.picture));
         theirs.push(changed(&n3, &e3));
@@ -709,7 +709,7 @@ async fn expression_mixes_follow_is_binary_and_the_overrides_as_in_three_vrm() {
             let got = f.scene["expressions"][name].as_f64().unwrap_or(f64::NAN);
             assert!((got - w).abs() < 0.01, "{spec}: tomoni applied {name} at {got:.3}, the spec's rules {w:.3}");
         }
-        let (n3, e3) = (three.draw(&f, None).await, three.draw(&f, Some(&spec)).await);
+        let (n3, e3) = (three.draw(&f.scene, None).await, three.draw(&f.scene, Some(&spec)).await);
         side_by_side(&f.picture, &e3, &tmp().join(format!("reference-mixes-{i}.png")));
         let (ours, theirs) = (changed(&neutral.picture, &f.picture), changed(&n3, &e3));
         let agree = iou(&ours, &theirs);

@@ -234,11 +234,11 @@ fn a_vrma_clip_plays_by_name_and_moves_the_body() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown gesture \"moonwalk\""));
 }
 
-/// An asset root like the project's, with one more clip: `animations/FILE.vrma`, made by
-/// `crates/xtask/animation/make_vrma.py --clip KIND`.
-fn assets_with_clip(file: &str, kind: &str) -> PathBuf {
+/// An asset root like the project's (its folders linked) with an `animations` folder of its
+/// own, empty, for a test to put clips in.
+fn asset_root(tag: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = out_dir().join(format!("{file}-assets"));
+    let dir = out_dir().join(format!("{tag}-assets"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("animations")).unwrap();
     for e in std::fs::read_dir(root.join("assets")).unwrap().flatten() {
@@ -246,6 +246,14 @@ fn assets_with_clip(file: &str, kind: &str) -> PathBuf {
             std::os::unix::fs::symlink(e.path(), dir.join(e.file_name())).unwrap();
         }
     }
+    dir
+}
+
+/// An asset root whose one clip is `animations/FILE.vrma`, made by
+/// `crates/xtask/animation/make_vrma.py --clip KIND`.
+fn assets_with_clip(file: &str, kind: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = asset_root(file);
     let o = Command::new("python3")
         .arg(root.join("crates/xtask/animation/make_vrma.py"))
         .arg("--vrm")
@@ -305,26 +313,31 @@ fn an_idle_loop_replaces_the_procedural_idle_and_gestures_still_play() {
     );
 }
 
+/// A matrix `render --scene-json` recorded (a node's by name, or `camera`) as its axes (the
+/// columns of its rotation, normalised: the avatar is scaled), their scales, and its origin.
+fn frame_of(scene: &serde_json::Value, name: &str) -> ([[f64; 3]; 3], [f64; 3], [f64; 3]) {
+    let v = if name == "camera" { &scene["camera"]["matrix"] } else { &scene["nodes"][name] };
+    let m: Vec<f64> = v.as_array().unwrap_or_else(|| panic!("no {name}")).iter().map(|x| x.as_f64().unwrap()).collect();
+    let scale: [f64; 3] = std::array::from_fn(|c| (0..3).map(|r| m[4 * c + r] * m[4 * c + r]).sum::<f64>().sqrt());
+    let axes = std::array::from_fn(|c| std::array::from_fn(|r| m[4 * c + r] / scale[c]));
+    (axes, scale, [m[12], m[13], m[14]])
+}
+
+/// `v` (world) in the frame whose axes are `axes`.
+fn in_frame(axes: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
+    std::array::from_fn(|c| (0..3).map(|r| axes[c][r] * v[r]).sum())
+}
+
+/// Yaw toward the avatar's left (+X) and pitch up of a direction, degrees.
+fn yaw_up(d: [f64; 3]) -> (f64, f64) {
+    (d[0].atan2(d[2]).to_degrees(), d[1].atan2((d[0] * d[0] + d[2] * d[2]).sqrt()).to_degrees())
+}
+
 /// Where an eye looks relative to the head, degrees: yaw toward the avatar's left, pitch up
-/// (from the eye's and the head's world matrices; both rest unrotated in the default avatar).
+/// (the eye's forward in the head's frame; both rest unrotated in the default avatar).
 fn eye_direction(scene: &serde_json::Value, eye: &str) -> (f64, f64) {
-    let rot = |name: &str| {
-        let m: Vec<f64> = scene["nodes"][name].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        // Column-major 4×4: the upper 3×3, columns normalised (the avatar is scaled).
-        let col = |c: usize| {
-            let v = [m[4 * c], m[4 * c + 1], m[4 * c + 2]];
-            let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-            v.map(|x| x / n)
-        };
-        [col(0), col(1), col(2)]
-    };
-    let (head, e) = (rot("head"), rot(eye));
-    // The eye's forward (+Z) in world, then in the head's frame.
-    let f = e[2];
-    let local = [0, 1, 2].map(|i| head[i][0] * f[0] + head[i][1] * f[1] + head[i][2] * f[2]);
-    let yaw = local[0].atan2(local[2]).to_degrees();
-    let pitch = local[1].atan2((local[0] * local[0] + local[2] * local[2]).sqrt()).to_degrees();
-    (yaw, pitch)
+    let ((head, _, _), (e, _, _)) = (frame_of(scene, "head"), frame_of(scene, eye));
+    yaw_up(in_frame(&head, e[2]))
 }
 
 /// A clip's look-at track (VRMA `lookAt`, which bevy_vrm1 does not read) aims the eyes while
@@ -366,28 +379,15 @@ fn the_eyes_stay_on_the_viewer_as_the_head_shakes() {
         "gaze-head-shake",
         &["--view", "eye", "--gesture", "head_shake", "--width", "160", "--height", "120", "--transparent"],
     );
-    let m = |name: &str| -> Vec<f64> {
-        let v = if name == "camera" { &s["camera"]["matrix"] } else { &s["nodes"][name] };
-        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
-    };
-    let (head, camera) = (m("head"), m("camera"));
-    // The head's axes (columns, normalised: the avatar is scaled) and the look-at origin, the
-    // default avatar's `offsetFromHeadBone` from the head.
-    let axis = |c: usize| {
-        let v = [head[4 * c], head[4 * c + 1], head[4 * c + 2]];
-        let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-        (v.map(|x| x / n), n)
-    };
+    let ((head, scale, at), (_, _, camera)) = (frame_of(&s, "head"), frame_of(&s, "camera"));
+    // The look-at origin: the default avatar's `offsetFromHeadBone` from the head.
     let offset = [0.0, 0.030_918_89, 0.108_460_56];
     let origin: [f64; 3] =
-        std::array::from_fn(|r| head[12 + r] + (0..3).map(|c| axis(c).0[r] * axis(c).1 * offset[c]).sum::<f64>());
-    let d: [f64; 3] = std::array::from_fn(|r| camera[12 + r] - origin[r]);
-    let local: [f64; 3] = std::array::from_fn(|c| (0..3).map(|r| axis(c).0[r] * d[r]).sum());
-    let yaw = local[0].atan2(local[2]).to_degrees();
-    let up = local[1].atan2((local[0] * local[0] + local[2] * local[2]).sqrt()).to_degrees();
+        std::array::from_fn(|r| at[r] + (0..3).map(|c| head[c][r] * scale[c] * offset[c]).sum::<f64>());
+    let (yaw, up) = yaw_up(in_frame(&head, std::array::from_fn(|r| camera[r] - origin[r])));
     // The default avatar's range maps: horizontal outer 15°, inner 12°, up 12°, down 10°, all
     // over 90°. Turning to the avatar's right (yaw < 0) is inward for the left eye.
-    let map = |deg: f64, scale: f64| deg.signum() * scale * deg.abs().min(90.0) / 90.0;
+    let map = |deg: f64, k: f64| deg.signum() * k * deg.abs().min(90.0) / 90.0;
     let (want_l, want_r) = if yaw >= 0.0 { (map(yaw, 15.0), map(yaw, 12.0)) } else { (map(yaw, 12.0), map(yaw, 15.0)) };
     let want_up = if up >= 0.0 { map(up, 12.0) } else { map(up, 10.0) };
     let (l, r) = (eye_direction(&s, "eye_l"), eye_direction(&s, "eye_r"));
@@ -409,14 +409,7 @@ fn the_eyes_stay_on_the_viewer_as_the_head_shakes() {
 #[test]
 fn an_expression_track_binds_by_the_extensions_node_not_its_name() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = out_dir().join("renamed-assets");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("animations")).unwrap();
-    for e in std::fs::read_dir(root.join("assets")).unwrap().flatten() {
-        if e.file_name() != "animations" {
-            std::os::unix::fs::symlink(e.path(), dir.join(e.file_name())).unwrap();
-        }
-    }
+    let dir = asset_root("renamed");
     let bytes = std::fs::read(root.join("assets/animations/cheer.vrma")).unwrap();
     let mut glb = tomoni_avatar::glb::parse_glb(&bytes).unwrap();
     let happy = glb.json["extensions"]["VRMC_vrm_animation"]["expressions"]["preset"]["happy"]["node"].as_u64().unwrap()

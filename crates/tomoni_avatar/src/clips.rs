@@ -206,7 +206,10 @@ fn aim_eyes(
     let aim = clips.looking.as_ref().and_then(|(name, start, period)| {
         let t = time.elapsed_secs() - start;
         let t = period.map_or(t, |p| t.rem_euclid(p));
-        looks.0.get(name).map(|track| (track.sample(t), track.yaw_pitch(t)))
+        looks.0.get(name).map(|track| {
+            let q = track.sample(t);
+            (q, tomoni_vrm::vrma::yaw_pitch(q))
+        })
     });
     if let Some(mut g) = clip_gaze {
         g.0 = aim.map(|(_, (yaw, pitch))| Vec2::new(yaw, pitch).map(f32::to_radians));

@@ -425,7 +425,7 @@ fn record_scene(
     children: Query<&Children>,
     nodes: Query<(&Name, &GlobalTransform)>,
     motions: Query<(), Or<(With<Vrma>, With<VrmaHandle>)>>,
-    cameras: Query<(&GlobalTransform, &Projection)>,
+    cameras: Query<(&GlobalTransform, &Projection, Option<&bevy::camera::Exposure>)>,
     faces: Query<&ExpressionEntityMap>,
     weights: Query<&EffectiveExpressionWeight>,
     lights: Query<(&DirectionalLight, &GlobalTransform)>,
@@ -454,7 +454,7 @@ fn record_scene(
     for n in &twice {
         seen.remove(n);
     }
-    let Ok((cam, Projection::Perspective(p))) = cameras.get(job.camera) else { return };
+    let Ok((cam, Projection::Perspective(p), exposure)) = cameras.get(job.camera) else { return };
     // Each expression's weight as bevy_vrm1 applied it (after isBinary and the overrides).
     let expressions: std::collections::BTreeMap<String, f32> = faces
         .get(vrm)
@@ -464,7 +464,7 @@ fn record_scene(
         .collect();
     // The lights as the shader gets them: linear colour × illuminance (or ambient brightness)
     // × the camera's exposure, so another renderer can light the frame the same.
-    let exposure = bevy::camera::Exposure::default().exposure();
+    let exposure = exposure.copied().unwrap_or_default().exposure();
     let rgb = |c: Color, k: f32| {
         let c = c.to_linear();
         [c.red * k * exposure, c.green * k * exposure, c.blue * k * exposure]

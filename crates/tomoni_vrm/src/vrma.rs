@@ -48,15 +48,19 @@ impl LookAtTrack {
         q.map(|v| v / n)
     }
 
-    /// Yaw and pitch, degrees, of the rotation at `t` (Euler YXZ, as three-vrm reads it).
+    /// Yaw and pitch, degrees, of the rotation at `t` ([`yaw_pitch`]).
     pub fn yaw_pitch(&self, t: f32) -> (f32, f32) {
-        let [x, y, z, w] = self.sample(t);
-        // The rotated forward (+Z) direction: yaw about Y, then pitch about X.
-        let f = [2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)];
-        let yaw = f[0].atan2(f[2]).to_degrees();
-        let pitch = (-f[1]).atan2((f[0] * f[0] + f[2] * f[2]).sqrt()).to_degrees();
-        (yaw, pitch)
+        yaw_pitch(self.sample(t))
     }
+}
+
+/// Yaw and pitch, degrees, of a look-at rotation (Euler YXZ, as three-vrm reads it).
+pub fn yaw_pitch([x, y, z, w]: [f32; 4]) -> (f32, f32) {
+    // The rotated forward (+Z) direction: yaw about Y, then pitch about X.
+    let f = [2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)];
+    let yaw = f[0].atan2(f[2]).to_degrees();
+    let pitch = (-f[1]).atan2((f[0] * f[0] + f[2] * f[2]).sqrt()).to_degrees();
+    (yaw, pitch)
 }
 
 /// The clip's look-at track, if it has one (`VRMC_vrm_animation.lookAt.node` and a rotation

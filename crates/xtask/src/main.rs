@@ -624,12 +624,8 @@ fn expression_sheet(bin: &Path, dir: &Path, avatar: &str, name: &str) -> Res {
     let size = 200u32;
     let mut sheet = image::RgbaImage::new(size * 7, size * 2);
     for (k, e) in SHEET_EXPRESSIONS.iter().enumerate() {
-        let png = tmp.join(format!("{e}.png"));
-        let mut c = Command::new(bin);
-        c.current_dir(root()).args(["render", "--view", "face", "--width", "200", "--height", "200"]);
-        c.args(["--avatar", avatar, "--expression", e]).arg("--out").arg(&png);
-        run(c)?;
-        let img = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgba8();
+        let args = ["--view", "face", "--width", "200", "--height", "200", "--avatar", avatar, "--expression", e];
+        let img = face_tile(bin, &args, &tmp.join(format!("{e}.png")))?;
         image::imageops::overlay(&mut sheet, &img, i64::from((k as u32 % 7) * size), i64::from((k as u32 / 7) * size));
     }
     let out = dir.join(name);
@@ -679,17 +675,22 @@ fn mouth_sheet(bin: &Path, dir: &Path) -> Res {
             .unwrap_or("-")
             .to_string();
         legend.push_str(&format!("{}: {t:.0} ms, /{ipa}/, {}\n", k + 1, weights.join(" ")));
-        let png = tmp.join(format!("tile{k}.png"));
-        let mut c = Command::new(bin);
-        c.current_dir(root()).args(["render", "--view", "face", "--width", "240", "--height", "240"]);
-        c.arg("--expression").arg(weights.join(",")).arg("--out").arg(&png);
-        run(c)?;
-        let img = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgba8();
+        let mouth = weights.join(",");
+        let args = ["--view", "face", "--width", "240", "--height", "240", "--expression", &mouth];
+        let img = face_tile(bin, &args, &tmp.join(format!("tile{k}.png")))?;
         image::imageops::overlay(&mut sheet, &img, i64::from((k as u32 % 4) * size), i64::from((k as u32 / 4) * size));
     }
     let out = dir.join("mouth-piper.png");
     sheet.save(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     std::fs::write(dir.join("mouth-piper.txt"), legend).map_err(|e| format!("{e}"))
+}
+
+/// One tile of a contact sheet: `tomoni render ARGS` into `png`, read back.
+fn face_tile(bin: &Path, args: &[&str], png: &Path) -> Result<image::RgbaImage, String> {
+    let mut c = Command::new(bin);
+    c.current_dir(root()).arg("render").args(args).arg("--out").arg(png);
+    run(c)?;
+    Ok(image::open(png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgba8())
 }
 
 /// The Python of the cached virtualenv (`~/.cache/tomoni/venv`), created on first use.
