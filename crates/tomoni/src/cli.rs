@@ -426,6 +426,7 @@ pub fn listen(args: &ChatArgs, file: &Path, engine: Option<String>, events: bool
     let mut source = WavSource::open(file, false).map_err(|e| Failure::Input(e.to_string()))?;
     let vad = vad::SileroVad::load(&vad::default_model()).map_err(|e| Failure::Input(e.to_string()))?;
     let mut ears = listener::Ears::new(vad, (&settings).into());
+    ears.speculate = true; // transcribed in pieces at pauses, as the live companion hears
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut rec = stt::from_settings(&settings, threads).map_err(|e| Failure::Input(e.to_string()))?;
     let mut failed = None;

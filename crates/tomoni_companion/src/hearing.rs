@@ -71,6 +71,11 @@ pub struct Hearing {
 }
 
 impl Hearing {
+    /// The listener itself (benches switch its measuring knobs).
+    pub fn listener(&self) -> &Listener {
+        &self.listener
+    }
+
     /// Starts listening for the live app; the error says why not (no microphone, no model),
     /// and the app goes on with typing.
     pub fn start(settings: &ListenSettings, from: HearFrom, bridge: &Bridge) -> Result<Self, String> {
@@ -186,7 +191,10 @@ fn hear(
                 h.status = "listening...".into();
                 *conversation = Conversation::Listening;
             }
-            ListenEvent::Partial { text } => h.status = format!("listening... {text}"),
+            // The words up to a pause, while they still speak (not once the end is decided:
+            // the transcript is a moment away).
+            ListenEvent::Partial { text } if h.speech_ended.is_none() => h.status = format!("listening... {text}"),
+            ListenEvent::Partial { .. } => {}
             // A pause in what they say: the companion nods (yes, I am following).
             ListenEvent::Pause { .. } => {
                 if *conversation == Conversation::Listening {

@@ -103,6 +103,43 @@ fn a_spoken_question_becomes_a_turn_timed_from_the_end_of_speech() {
 }
 
 #[derive(bevy::prelude::Resource, Default)]
+struct Statuses(Vec<String>);
+
+fn note_status(h: bevy::prelude::Res<Hearing>, mut seen: bevy::prelude::ResMut<Statuses>) {
+    if seen.0.last() != Some(&h.status) {
+        seen.0.push(h.status.clone());
+    }
+}
+
+#[test]
+fn the_words_up_to_a_pause_show_while_the_person_goes_on() {
+    if !ready() {
+        return;
+    }
+    let (first, second) = ("I went to the market this morning.", "Then I made soup for my family.");
+    // The first sentence without espeak-ng's own trailing silence, then 300 ms: long enough to
+    // transcribe at (200 ms), too short to end the utterance (500 ms).
+    let mut speech = person(first);
+    let peak = speech.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    speech.truncate(speech.iter().rposition(|v| v.abs() > peak * 0.01).unwrap_or(0) + 1);
+    speech.extend(std::iter::repeat_n(0.0, RATE as usize * 3 / 10));
+    speech.extend(person(second));
+    let source = OnCue { cue: Arc::new(AtomicBool::new(true)), speech, started: None, at: 0 };
+    let mut app = with_hearing(app(common::bridge("partial", Policy::default())), source);
+    app.init_resource::<Statuses>().add_systems(bevy::app::Update, note_status);
+    run_until(&mut app, 20_000, |a| a.world().resource::<Bridge>().last.is_some_and(|l| l.heard.is_some()));
+    let seen = &app.world().resource::<Statuses>().0;
+    let heard = &app.world().resource::<Hearing>().heard;
+    // One utterance, both sentences in it; before it was over, the first one showed.
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert!(tomoni_listen::stt::word_error_rate(&format!("{first} {second}"), &heard[0]) <= 0.2, "{heard:?}");
+    let partial = seen.iter().position(|s| s.starts_with("listening... ") && s.contains("market"));
+    let done = seen.iter().position(|s| s.starts_with("you said: "));
+    assert!(partial.is_some_and(|p| done.is_some_and(|d| p < d)), "{seen:?}");
+    assert!(!seen[partial.unwrap()].contains("soup"), "the partial came after the end: {seen:?}");
+}
+
+#[derive(bevy::prelude::Resource, Default)]
 struct Nods(usize);
 
 fn count_nods(mut cues: bevy::prelude::MessageReader<GestureCue>, mut nods: bevy::prelude::ResMut<Nods>) {

@@ -35,7 +35,8 @@ pub enum ListenEvent {
         /// When the pause was long enough to count.
         at_ms: f64,
     },
-    /// A transcript so far, while the person still speaks.
+    /// A transcript so far, while the person still speaks: the words up to a pause (and, if
+    /// asked for, about once a second).
     Partial {
         /// Words so far.
         text: String,
@@ -113,6 +114,16 @@ pub struct Utterance {
     pub speculative: bool,
     /// Wall time of the cut (the transcript's wait is counted from the final one's).
     pub cut_at: Instant,
+    /// Silence put before `start` (speech at the very start of a stream has no pad).
+    lead: usize,
+}
+
+impl Utterance {
+    /// Its audio from stream sample `from` on (all of it if `from` is before it).
+    pub fn since(&self, from: u64) -> &[f32] {
+        let at = self.lead + from.saturating_sub(self.start) as usize;
+        &self.audio[at.min(self.audio.len())..]
+    }
 }
 
 /// Silence after the last voiced chunk at which the utterance so far is transcribed on
@@ -232,19 +243,121 @@ impl Ears {
         let short = (pad as usize).saturating_sub(self.base as usize + from);
         let mut audio = vec![0.0; short];
         audio.extend_from_slice(&self.audio[from.min(to)..to]);
-        Utterance { audio, start, last_voiced, decided, speculative: false, cut_at: Instant::now() }
+        Utterance { audio, start, last_voiced, decided, speculative: false, cut_at: Instant::now(), lead: short }
     }
 }
 
-/// Transcribes `u` and makes its event.
-pub fn transcribe(rec: &mut dyn Recognizer, u: &Utterance) -> ListenEvent {
-    event(rec.transcribe(&u.audio).map_err(|e| e.to_string()), u)
+/// Where the piece after a pause begins: halfway into the silence the speculation waited
+/// for, so no sound of the words before it is heard twice, and Whisper gets silence before
+/// the first word (it drops a first word that starts the audio).
+const PIECE_LEAD_MS: u32 = SPECULATE_MS / 2;
+
+/// How an utterance the person went on with after a pause is transcribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pieces {
+    /// Whole each time: the recogniser hears every word in context.
+    Whole = 0,
+    /// From the pause on only, with the words before as the prompt: the wait is for the last
+    /// piece alone, but a piece heard without its start loses a word now and then.
+    Split = 1,
+    /// Whole while the recogniser is fast enough to finish before the end of speech is
+    /// decided, in pieces when it is not (a slow machine, a larger model). The default.
+    Auto = 2,
+}
+
+/// Turns utterances into words, reusing what was heard of the same utterance on speculation.
+/// An utterance cut at a pause is transcribed then; when it is cut again later (the person
+/// went on), its words are ready at once if nothing was added, and otherwise come from the
+/// whole audio or, when that would be late ([`Pieces`]), from the part after the pause.
+pub struct Transcriber<'a> {
+    rec: &'a mut dyn Recognizer,
+    /// How to transcribe an utterance that went on after a pause.
+    pub pieces: Pieces,
+    /// Time from a speculative cut to the end-of-speech decision: a transcript ready within
+    /// it costs the person no wait.
+    budget: std::time::Duration,
+    /// The recogniser's wall time per second of audio (a running mean of what it took).
+    pace: Option<f64>,
+    /// The last speculative cut's words: (start, last voiced) → words.
+    heard: Option<(u64, u64, String)>,
+}
+
+impl<'a> Transcriber<'a> {
+    /// A transcriber over `rec`, for ears that decide the end of speech `config.end_silence_ms`
+    /// after the last voiced chunk.
+    pub fn new(rec: &'a mut dyn Recognizer, config: &VadConfig) -> Self {
+        let spare = config.end_silence_ms.saturating_sub(SPECULATE_MS.max(config.pad_ms));
+        Self {
+            rec,
+            pieces: Pieces::Auto,
+            budget: std::time::Duration::from_millis(u64::from(spare)),
+            pace: None,
+            heard: None,
+        }
+    }
+
+    /// The words of `u`, from what was heard of it before where that can be had.
+    pub fn words(&mut self, u: &Utterance) -> Result<String, String> {
+        let before = self.heard.take().filter(|&(start, lv, _)| start == u.start && lv <= u.last_voiced);
+        let words = match before {
+            Some((_, lv, words)) if lv == u.last_voiced => Ok(words),
+            Some((_, lv, words)) if !self.whole(u) => {
+                let piece = u.since(lv + samples(PIECE_LEAD_MS));
+                self.timed(piece, &words).map(|p| format!("{words} {p}").trim().to_string())
+            }
+            _ => self.timed(&u.audio, ""),
+        }
+        .map_err(|e| e.to_string());
+        if u.speculative
+            && let Ok(w) = &words
+        {
+            self.heard = Some((u.start, u.last_voiced, w.clone()));
+        }
+        words
+    }
+
+    /// Whether to transcribe all of `u` (words heard before it cover an earlier cut).
+    fn whole(&self, u: &Utterance) -> bool {
+        match self.pieces {
+            Pieces::Whole => true,
+            Pieces::Split => false,
+            // The decision is past for a final cut: the quickest way is the piece.
+            Pieces::Auto => {
+                let left = self.budget.saturating_sub(u.cut_at.elapsed()).as_secs_f64();
+                u.speculative && self.pace.is_some_and(|p| p * seconds(u.audio.len()) <= left)
+            }
+        }
+    }
+
+    /// Transcribes, keeping the recogniser's pace.
+    fn timed(&mut self, audio: &[f32], before: &str) -> Result<String, ListenError> {
+        let t = Instant::now();
+        let words = self.rec.transcribe_after(audio, before);
+        let pace = t.elapsed().as_secs_f64() / seconds(audio.len());
+        self.pace = Some(self.pace.map_or(pace, |p| 0.7 * p + 0.3 * pace));
+        words
+    }
+
+    /// Transcribes `audio` alone (partial transcripts).
+    pub fn transcribe(&mut self, audio: &[f32]) -> Result<String, ListenError> {
+        self.rec.transcribe(audio)
+    }
+}
+
+/// Seconds of audio the recogniser works on (it pads anything shorter to one).
+fn seconds(samples: usize) -> f64 {
+    (samples as f64 / f64::from(RATE)).max(1.0)
 }
 
 /// The event for `u`'s words; the transcription time is the wait since `u` was cut (its
-/// decision), whether the words were made now or on speculation before.
-fn event(words: Result<String, String>, u: &Utterance) -> ListenEvent {
-    match words {
+/// decision), whether the words were made now or on speculation before. A speculative cut's
+/// words are the words so far, shown while the person goes on (a failed one stays quiet: the
+/// final cut tries again).
+fn event(words: Result<String, String>, u: &Utterance) -> Option<ListenEvent> {
+    if u.speculative {
+        return words.ok().filter(|w| !w.is_empty()).map(|text| ListenEvent::Partial { text });
+    }
+    Some(match words {
         Ok(text) => ListenEvent::Transcript {
             text,
             start_ms: ms(u.start),
@@ -253,7 +366,7 @@ fn event(words: Result<String, String>, u: &Utterance) -> ListenEvent {
             transcribe_wall_ms: u.cut_at.elapsed().as_secs_f64() * 1000.0,
         },
         Err(reason) => ListenEvent::Failed { reason },
-    }
+    })
 }
 
 /// Listens to a whole source as fast as it gives audio (`tomoni listen FILE.wav`), calling
@@ -265,14 +378,23 @@ pub fn listen_all(
     out: &mut dyn FnMut(ListenEvent),
 ) -> Result<(), ListenError> {
     let mut buf = Vec::new();
+    let mut t = Transcriber::new(rec, &ears.config);
     while source.read(&mut buf, std::time::Duration::from_millis(50))? {
-        for u in ears.hear(&buf, false, out)?.iter().filter(|u| !u.speculative) {
-            out(transcribe(rec, u));
+        for u in ears.hear(&buf, false, out)? {
+            // Read faster than spoken, a cut's words would come after its end: no partials.
+            let words = t.words(&u);
+            if !u.speculative
+                && let Some(e) = event(words, &u)
+            {
+                out(e);
+            }
         }
         buf.clear();
     }
     if let Some(u) = ears.finish(out) {
-        out(transcribe(rec, &u));
+        if let Some(e) = event(t.words(&u), &u) {
+            out(e);
+        }
     }
     Ok(())
 }
@@ -284,6 +406,7 @@ pub struct Listener {
     pub events: crossbeam_channel::Receiver<ListenEvent>,
     companion_speaking: Arc<AtomicBool>,
     open: Arc<AtomicBool>,
+    pieces: Arc<std::sync::atomic::AtomicU8>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -304,6 +427,9 @@ impl Listener {
         let (partial_tx, partial_rx) = crossbeam_channel::bounded::<Vec<f32>>(1);
         let companion_speaking = Arc::new(AtomicBool::new(false));
         let open = Arc::new(AtomicBool::new(true));
+        let pieces = Arc::new(std::sync::atomic::AtomicU8::new(2));
+        let config = ears.config;
+        let in_pieces = pieces.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let speaking = companion_speaking.clone();
         let is_open = open.clone();
@@ -363,26 +489,25 @@ impl Listener {
             // Far below the frame loop: on a 2-core machine Whisper's threads (which inherit
             // this) yield to a frame that is due.
             tomoni_voice::lowest_thread_priority();
-            // The last speculative transcript: (start, last voiced) → words.
-            let mut guess: Option<((u64, u64), Result<String, String>)> = None;
+            let mut t = Transcriber::new(rec.as_mut(), &config);
             loop {
                 // Finals first: a partial never delays the answer.
                 crossbeam_channel::select_biased! {
                     recv(final_rx) -> u => match u {
-                        Ok(u) if u.speculative => {
-                            guess = Some(((u.start, u.last_voiced), rec.transcribe(&u.audio).map_err(|e| e.to_string())));
-                        }
                         Ok(u) => {
-                            let words = match guess.take() {
-                                Some((key, words)) if key == (u.start, u.last_voiced) => words,
-                                _ => rec.transcribe(&u.audio).map_err(|e| e.to_string()),
+                            t.pieces = match in_pieces.load(Ordering::Relaxed) {
+                                0 => Pieces::Whole,
+                                1 => Pieces::Split,
+                                _ => Pieces::Auto,
                             };
-                            let _ = tx.send(event(words, &u));
+                            if let Some(e) = event(t.words(&u), &u) {
+                                let _ = tx.send(e);
+                            }
                         }
                         Err(_) => break,
                     },
                     recv(partial_rx) -> a => if let Ok(a) = a
-                        && let Ok(text) = rec.transcribe(&a)
+                        && let Ok(text) = t.transcribe(&a)
                         && !text.is_empty()
                     {
                         let _ = tx.send(ListenEvent::Partial { text });
@@ -390,13 +515,19 @@ impl Listener {
                 }
             }
         })?;
-        Ok(Self { events, companion_speaking, open, stop, threads: vec![ears_thread, rec_thread] })
+        Ok(Self { events, companion_speaking, open, pieces, stop, threads: vec![ears_thread, rec_thread] })
     }
 
     /// Whether the companion's voice is playing (a start of speech then is a barge-in, and its
     /// echo is gated).
     pub fn set_companion_speaking(&self, speaking: bool) {
         self.companion_speaking.store(speaking, Ordering::Relaxed);
+    }
+
+    /// How an utterance the person went on with after a pause is transcribed ([`Pieces::Auto`]
+    /// unless a bench measures the others).
+    pub fn set_pieces(&self, how: Pieces) {
+        self.pieces.store(how as u8, Ordering::Relaxed);
     }
 
     /// Push-to-talk: hear only while open.
@@ -413,5 +544,85 @@ impl Drop for Listener {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recogniser that says what it heard: how many seconds, after which words, and that
+    /// takes `secs_per_sec` of wall time for each second.
+    struct Clerk {
+        secs_per_sec: f64,
+        calls: Vec<(usize, String)>,
+    }
+
+    impl Recognizer for Clerk {
+        fn transcribe_after(&mut self, audio: &[f32], before: &str) -> Result<String, ListenError> {
+            std::thread::sleep(std::time::Duration::from_secs_f64(self.secs_per_sec * seconds(audio.len())));
+            self.calls.push((audio.len(), before.to_string()));
+            Ok(format!("<{}>", audio.len()))
+        }
+        fn describe(&self) -> String {
+            "clerk".into()
+        }
+    }
+
+    /// An utterance from stream sample `start` to `last_voiced` (pad of 200 ms after it).
+    fn cut(start: u64, last_voiced: u64, speculative: bool) -> Utterance {
+        let len = (last_voiced - start + samples(200)) as usize;
+        Utterance {
+            audio: vec![0.0; len],
+            start,
+            last_voiced,
+            decided: last_voiced + samples(500),
+            speculative,
+            cut_at: Instant::now(),
+            lead: 0,
+        }
+    }
+
+    const CONFIG: VadConfig = VadConfig { threshold: 0.5, min_speech_ms: 200, end_silence_ms: 500, pad_ms: 200 };
+
+    #[test]
+    fn a_final_cut_that_adds_nothing_reuses_the_speculative_words() {
+        let mut clerk = Clerk { secs_per_sec: 0.0, calls: vec![] };
+        let mut t = Transcriber::new(&mut clerk, &CONFIG);
+        let said = t.words(&cut(1000, 33_000, true)).unwrap();
+        assert_eq!(t.words(&cut(1000, 33_000, false)).unwrap(), said);
+        drop(t);
+        assert_eq!(clerk.calls.len(), 1, "the final cut was transcribed again");
+    }
+
+    #[test]
+    fn split_transcribes_only_from_the_pause_on_with_the_words_before_as_prompt() {
+        let mut clerk = Clerk { secs_per_sec: 0.0, calls: vec![] };
+        let mut t = Transcriber::new(&mut clerk, &CONFIG);
+        t.pieces = Pieces::Split;
+        let first = t.words(&cut(1000, 33_000, true)).unwrap();
+        let all = t.words(&cut(1000, 81_000, false)).unwrap();
+        drop(t);
+        let piece = (81_000 + samples(200) - (33_000 + samples(PIECE_LEAD_MS))) as usize;
+        assert_eq!(clerk.calls[1], (piece, first.clone()));
+        assert_eq!(all, format!("{first} <{piece}>"));
+    }
+
+    #[test]
+    fn auto_goes_whole_when_the_recogniser_is_fast_and_in_pieces_when_it_is_slow() {
+        // Fast: the whole of the longer cut is done well within the 300 ms before the decision.
+        let mut fast = Clerk { secs_per_sec: 0.0, calls: vec![] };
+        let mut t = Transcriber::new(&mut fast, &CONFIG);
+        t.words(&cut(1000, 33_000, true)).unwrap();
+        t.words(&cut(1000, 81_000, true)).unwrap();
+        drop(t);
+        assert_eq!(fast.calls[1], (81_000 + samples(200) as usize - 1000, String::new()));
+        // Slow: 0.2 s a second makes the 5 s cut a second's work, past the decision.
+        let mut slow = Clerk { secs_per_sec: 0.2, calls: vec![] };
+        let mut t = Transcriber::new(&mut slow, &CONFIG);
+        let first = t.words(&cut(1000, 33_000, true)).unwrap();
+        t.words(&cut(1000, 81_000, true)).unwrap();
+        drop(t);
+        assert_eq!(slow.calls[1].1, first, "a slow recogniser was given the whole utterance again");
     }
 }

@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 /// A recogniser of one utterance at a time (blocking: it runs on the listener's own thread).
 pub trait Recognizer: Send {
     /// The words in `audio` (16 kHz mono).
-    fn transcribe(&mut self, audio: &[f32]) -> Result<String, ListenError>;
+    fn transcribe(&mut self, audio: &[f32]) -> Result<String, ListenError> {
+        self.transcribe_after(audio, "")
+    }
+    /// The words in `audio`, which goes on from `before` (the words of the same utterance up to
+    /// a pause, already heard): they are the recogniser's prompt, so the piece reads on from them
+    /// (names spelt alike, a sentence continued in lower case).
+    fn transcribe_after(&mut self, audio: &[f32], before: &str) -> Result<String, ListenError>;
     /// What it is, for logs and `--events`.
     fn describe(&self) -> String;
 }
@@ -80,7 +86,7 @@ impl WhisperLocal {
 }
 
 impl Recognizer for WhisperLocal {
-    fn transcribe(&mut self, audio: &[f32]) -> Result<String, ListenError> {
+    fn transcribe_after(&mut self, audio: &[f32], before: &str) -> Result<String, ListenError> {
         let mut p = whisper_rs::FullParams::new(whisper_rs::SamplingStrategy::Greedy { best_of: 1 });
         p.set_language(Some(&self.language));
         p.set_n_threads(self.threads);
@@ -90,6 +96,9 @@ impl Recognizer for WhisperLocal {
         p.set_print_realtime(false);
         p.set_print_timestamps(false);
         p.set_suppress_nst(true);
+        if !before.is_empty() {
+            p.set_initial_prompt(&before.replace('\0', ""));
+        }
         let secs = audio.len() as f64 / f64::from(crate::audio::RATE);
         // The encoder's cost grows faster than its context (3.1 s for Whisper's full 30 s window
         // on 2 cores, 0.35 s for a 3 s utterance): give it the utterance and a second more, in
@@ -194,12 +203,16 @@ fn wav_bytes(audio: &[f32]) -> Vec<u8> {
 }
 
 impl Recognizer for OpenAiTranscription {
-    fn transcribe(&mut self, audio: &[f32]) -> Result<String, ListenError> {
+    fn transcribe_after(&mut self, audio: &[f32], before: &str) -> Result<String, ListenError> {
         // multipart/form-data by hand: the one wire format here, kept at this edge.
         let boundary = format!("tomoni{:016x}", audio.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
         let mut body = Vec::new();
-        for (name, value) in [("model", &self.model), ("language", &self.language), ("response_format", &"json".into())]
-        {
+        let mut fields =
+            vec![("model", self.model.as_str()), ("language", &self.language), ("response_format", "json")];
+        if !before.is_empty() {
+            fields.push(("prompt", before)); // the API's own field for the words before
+        }
+        for (name, value) in fields {
             body.extend_from_slice(
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
                     .as_bytes(),
