@@ -391,10 +391,10 @@ pub fn listen_all(
         }
         buf.clear();
     }
-    if let Some(u) = ears.finish(out) {
-        if let Some(e) = event(t.words(&u), &u) {
-            out(e);
-        }
+    if let Some(u) = ears.finish(out)
+        && let Some(e) = event(t.words(&u), &u)
+    {
+        out(e);
     }
     Ok(())
 }
