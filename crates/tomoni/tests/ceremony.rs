@@ -414,3 +414,43 @@ fn a_listen_step_ends_when_the_person_has_spoken_and_records_their_words() {
     assert_eq!(steps.last().unwrap()["name"], "Thanks");
     assert_eq!(steps.last().unwrap()["ended_by"], "done");
 }
+
+#[test]
+fn an_outfit_step_changes_the_clothes_and_one_the_avatar_lacks_stops_the_run_first() {
+    let out = tmp("outfit");
+    let (t, text) = headless(&out, "crates/tomoni/tests/data/outfit.toml", &[]);
+    assert!(text.contains("wearing everyday"), "{text}");
+    let photo = |i: usize| -> image::RgbImage {
+        let p = t["steps"][i]["photo"].as_str().unwrap_or_else(|| panic!("step {i} took no photo: {t}"));
+        image::open(p).unwrap().to_rgb8()
+    };
+    let (suit, everyday) = (photo(0), photo(2));
+    // The default companion's navy jacket (blue over red) is her rose jumper now (red over
+    // blue): the two pictures differ that way where she stands, nowhere else much.
+    let changed = suit
+        .pixels()
+        .zip(everyday.pixels())
+        .filter(|(a, b)| {
+            let [r0, _, b0] = a.0.map(i32::from);
+            let [r1, g1, b1] = b.0.map(i32::from);
+            b0 > r0 && r1 > b1 + 40 && r1 > g1 + 20
+        })
+        .count();
+    let share = changed as f64 / f64::from(suit.width() * suit.height());
+    println!("jacket -> jumper: {changed} px ({:.2} %)", share * 100.0);
+    assert!(share > 0.005, "the clothes did not change: {changed} px of navy became rose");
+
+    let f = out.join("gala.toml");
+    std::fs::write(
+        &f,
+        "[ceremony]\ntitle = \"T\"\n\n[[step]]\nname = \"Gala\"\nkind = \"outfit\"\noutfit = \"gala\"\n",
+    )
+    .unwrap();
+    let o = tomoni(&out).args(["ceremony", "run", "--headless", "--auto"]).arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:5:", f.display())) && err.contains("gala") && err.contains("everyday, suit"),
+        "{err}"
+    );
+}

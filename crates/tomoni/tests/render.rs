@@ -432,3 +432,63 @@ fn an_expression_track_binds_by_the_extensions_node_not_its_name() {
     let weight = scene["expressions"]["happy"].as_f64().unwrap();
     assert!(weight > 0.5, "mid-cheer the renamed track's smile is at {weight} (its track is at 0.8–1 there)");
 }
+
+/// Mean sRGB colour of the box (x0..x1, y0..y1), fractions of the picture.
+fn patch_colour(w: u32, h: u32, px: &[u8], (x0, x1, y0, y1): (f32, f32, f32, f32)) -> [f32; 3] {
+    let (mut sum, mut n) = ([0.0f32; 3], 0.0f32);
+    for y in (y0 * h as f32) as u32..(y1 * h as f32) as u32 {
+        for x in (x0 * w as f32) as u32..(x1 * w as f32) as u32 {
+            let i = ((y * w + x) * 4) as usize;
+            for c in 0..3 {
+                sum[c] += f32::from(px[i + c]);
+            }
+            n += 1.0;
+        }
+    }
+    sum.map(|s| s / n)
+}
+
+#[test]
+fn an_outfit_is_worn_by_name_and_one_the_avatar_lacks_is_refused() {
+    // The chest beside the V (the jacket's, the jumper's) and the knees between the legs (the
+    // trousers' gap, the skirt's cloth), in the bust and front views.
+    let chest = (0.30, 0.40, 0.62, 0.72);
+    let knees = (0.49, 0.51, 0.66, 0.70);
+    let shot = |avatar: &str, outfit: &str, view: &str| {
+        let name = format!("outfit-{}-{outfit}-{view}.png", avatar.trim_end_matches(".vrm"));
+        let avatar = format!("assets/avatars/{avatar}");
+        let a = ["--avatar", &avatar, "--outfit", outfit, "--view", view, "--width", "200", "--height", "300"];
+        let (w, h, px) = render(&name, &a);
+        (w, h, px)
+    };
+    // The man: a charcoal jacket (grey, r ≈ b) by default and named; a navy jumper (b well above r).
+    for outfit in ["suit", "everyday"] {
+        let (w, h, px) = shot("man.vrm", outfit, "bust");
+        let [r, _, b] = patch_colour(w, h, &px, chest);
+        println!("man {outfit}: chest {r:.0} / {b:.0}");
+        if outfit == "suit" {
+            assert!((b - r).abs() < 15.0, "the man's suit is charcoal, not {r}/{b}");
+        } else {
+            assert!(b - r > 30.0, "the man's jumper is navy, not {r}/{b}");
+        }
+    }
+    // The woman: a rose jumper (r well above b), and a skirt between her knees where her
+    // trousers left the floor showing.
+    let (w, h, px) = shot("default.vrm", "everyday", "bust");
+    let [r, _, b] = patch_colour(w, h, &px, chest);
+    assert!(r - b > 30.0, "the woman's jumper is rose, not {r}/{b}");
+    let (w, h, px) = shot("default.vrm", "everyday", "front");
+    let skirt = patch_colour(w, h, &px, knees);
+    let (w, h, px) = shot("default.vrm", "suit", "front");
+    let gap = patch_colour(w, h, &px, knees);
+    let floor = patch_colour(w, h, &px, (0.05, 0.15, knees.2, knees.3));
+    println!("between the knees: floor {floor:?}, suit {gap:?}, skirt {skirt:?}");
+    let dist = |a: [f32; 3], b: [f32; 3]| (0..3).map(|i| (a[i] - b[i]).abs()).sum::<f32>();
+    assert!(dist(gap, floor) < 30.0, "in the suit, the floor shows between the knees: {gap:?} vs {floor:?}");
+    assert!(dist(skirt, floor) > 90.0, "the skirt covers the knees: {skirt:?} vs the floor {floor:?}");
+
+    let o = tomoni().args(["render", "--outfit", "gala", "--out"]).arg(out_dir().join("gala.png")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("gala") && err.contains("default.vrm") && err.contains("everyday, suit"), "{err}");
+}

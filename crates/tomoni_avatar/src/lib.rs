@@ -18,6 +18,7 @@ pub mod binds;
 pub mod clips;
 pub mod gaze;
 pub mod life;
+pub mod outfit;
 pub mod pose;
 pub mod profile;
 pub mod stage;
@@ -80,6 +81,7 @@ impl Plugin for AvatarPlugin {
             LifePlugin,
             clips::ClipsPlugin,
             binds::MaterialBindsPlugin,
+            outfit::OutfitPlugin,
         ))
         .init_resource::<CompanionAnchor>()
         .init_resource::<tomoni_core::RenderProfile>()

@@ -60,7 +60,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         .map_err(|e| Failure::Input(format!("{}: {e}", r.config_name)))?;
     let space_preference = tomoni_xr::xr::parse_reference_spaces(&r.config.xr.reference_spaces)
         .map_err(|e| Failure::Input(format!("{}: {e}", r.config_name)))?;
-    let look = r.look();
+    let mut look = r.look();
     config::check_look(&look, &r.persona_name).map_err(input)?;
     let avatar_file = match &args.avatar {
         Some(p) => p.clone(),
@@ -72,6 +72,7 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         eprintln!("tomoni: {} is a VRM 0.x avatar: shown migrated to VRM 1.0", avatar_file.display());
     }
     let avatar_file = avatar_file.canonicalize().unwrap_or(avatar_file);
+    look.avatar.outfit = outfit(args, &look, &r.persona_name, &avatar_file, &avatar.info)?;
     let hearing = r.config.listen.microphone.then_some(crate::hearing::HearFrom::Microphone);
     Ok(Setup {
         config: r.config,
@@ -85,6 +86,34 @@ pub fn prepare(args: &SceneArgs) -> Result<Setup, Failure> {
         window_size: None,
         hearing,
     })
+}
+
+/// The outfit to wear: `--outfit`, else the persona's, checked against the avatar's outfits.
+/// The persona's outfit on an avatar given with `--avatar` that lacks it is dropped with a
+/// warning (that avatar is not the persona's).
+fn outfit(
+    args: &SceneArgs,
+    look: &PersonaLook,
+    persona_name: &str,
+    file: &std::path::Path,
+    info: &tomoni_avatar::vrm_check::VrmInfo,
+) -> Result<Option<String>, Failure> {
+    let (asked, from) = match (&args.outfit, &look.avatar.outfit) {
+        (Some(o), _) => (o, "--outfit".to_string()),
+        (None, Some(o)) => (o, format!("{persona_name}: [avatar] outfit")),
+        (None, None) => return Ok(None),
+    };
+    let has = tomoni_avatar::outfit::outfits(info.expressions.iter().map(String::as_str));
+    if has.contains(asked) {
+        return Ok(Some(asked.clone()));
+    }
+    let what = if has.is_empty() { "no outfits".to_string() } else { format!("the outfits {}", has.join(", ")) };
+    let msg = format!("{from} {asked:?}: {} has {what}", file.display());
+    if args.outfit.is_none() && args.avatar.is_some() {
+        eprintln!("tomoni: {msg}; wearing what the file shows");
+        return Ok(None);
+    }
+    Err(Failure::Input(msg))
 }
 
 /// The renderer on Vulkan only. tomoni needs a Vulkan driver (wgpu's GL fallback cannot render
@@ -207,6 +236,7 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             height: setup.look.avatar.height,
         })
         .insert_resource(tomoni_avatar::binds::ExpressionMaterialBinds(setup.avatar.info.material_binds.clone()))
+        .insert_resource(tomoni_avatar::outfit::Outfit(setup.look.avatar.outfit.clone()))
         .configure_sets(
             Update,
             (TomoniSystems::Input, TomoniSystems::Dialogue, TomoniSystems::Behaviour, TomoniSystems::Pose).chain(),

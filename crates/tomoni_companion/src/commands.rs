@@ -137,6 +137,8 @@ fn drain_control(
     mut ceremony: Option<ResMut<crate::ceremony::Ceremony>>,
     (view, mut photos, mut captures): (Option<Res<LiveView>>, ResMut<Photos>, MessageWriter<CaptureRequest>),
     (mut stats, mut exit, conversation): (ResMut<FrameStats>, MessageWriter<AppExit>, Res<Conversation>),
+    // (apps without an avatar, the benches', have neither)
+    (mut outfit, wearing): (Option<ResMut<tomoni_avatar::outfit::Outfit>>, Option<Res<tomoni_avatar::outfit::Wearing>>),
 ) {
     while let Some(ControlRequest { command, reply }) = inbox.try_recv() {
         match command {
@@ -168,6 +170,20 @@ fn drain_control(
                 }
                 None => reply.finish(ControlReply::Error("no view to photograph here".into())),
             },
+            // Worn from the next frame; an outfit the avatar lacks is refused, naming its own.
+            ControlCommand::Outfit(name) => {
+                let available = wearing.as_ref().map_or(&[][..], |w| &w.available[..]);
+                match outfit.as_mut() {
+                    Some(o) if available.contains(&name) => {
+                        reply.finish(ControlReply::Done(format!("outfit {name}")));
+                        o.0 = Some(name);
+                    }
+                    _ => reply.finish(ControlReply::Error(format!(
+                        "outfit {name:?}: this avatar has {}",
+                        if available.is_empty() { "no outfits".into() } else { available.join(", ") }
+                    ))),
+                }
+            }
             ControlCommand::Status => {
                 let mut r = stats.report();
                 r["audio"] = serde_json::json!(bridge.audio_state());

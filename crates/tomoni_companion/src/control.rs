@@ -27,6 +27,8 @@ pub enum ControlCommand {
     Ceremony(CeremonyCommand),
     /// Take a picture of what the viewer sees, companion included, into the pictures folder.
     Photo,
+    /// Change into an outfit by name (`suit`, `everyday` for the shipped avatars).
+    Outfit(String),
     /// How the frame loop has kept time since the last `status` (the soak and `doctor` read it),
     /// as [`crate::commands::FrameStats::report`]'s JSON, with where the voice goes (`audio`),
     /// the turn's state (`conversation`) and what the label tells the person (`notice`).
@@ -114,7 +116,7 @@ impl ControlReply {
 }
 
 impl ControlCommand {
-    /// The text form (`say TEXT`, `recenter`, `gesture NAME`, `emotion NAME [0..1]`).
+    /// The text form (`say TEXT`, `recenter`, `gesture NAME`, `emotion NAME [0..1]`, `outfit NAME`).
     pub fn parse(line: &str) -> Result<Self, String> {
         let line = line.trim();
         let (cmd, rest) = line.split_once(' ').map_or((line, ""), |(c, r)| (c, r.trim()));
@@ -122,6 +124,9 @@ impl ControlCommand {
             "say" if !rest.is_empty() => Ok(ControlCommand::Say(rest.to_string())),
             "recenter" => Ok(ControlCommand::Recenter),
             "photo" => Ok(ControlCommand::Photo),
+            "outfit" if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+                Ok(ControlCommand::Outfit(rest.to_string()))
+            }
             "status" => Ok(ControlCommand::Status),
             "quit" => Ok(ControlCommand::Quit),
             "gesture" => Gesture::parse(rest).map(ControlCommand::Gesture).ok_or(format!("unknown gesture {rest:?}")),
@@ -335,6 +340,8 @@ mod tests {
         assert_eq!(ControlCommand::parse("say  hello there "), Ok(ControlCommand::Say("hello there".into())));
         assert_eq!(ControlCommand::parse("recenter"), Ok(ControlCommand::Recenter));
         assert_eq!(ControlCommand::parse("gesture wave"), Ok(ControlCommand::Gesture(Gesture::Wave)));
+        assert_eq!(ControlCommand::parse("outfit everyday"), Ok(ControlCommand::Outfit("everyday".into())));
+        assert!(ControlCommand::parse("outfit").is_err());
         assert_eq!(ControlCommand::parse("emotion happy 0.5"), Ok(ControlCommand::Emotion(tags::Emotion::Happy, 0.5)));
         assert!(ControlCommand::parse("emotion happy 7").unwrap_err().contains("0..1"));
         assert!(ControlCommand::parse("say").unwrap_err().contains("unknown command"));

@@ -91,6 +91,8 @@ pub fn run_ceremony_file(
     chat: crate::session::ChatArgs,
 ) -> Result<(), Failure> {
     let script = crate::ceremony::script::load(&o.file, &setup.assets).map_err(|e| Failure::Input(e.to_string()))?;
+    let outfits = tomoni_avatar::outfit::outfits(setup.avatar.info.expressions.iter().map(String::as_str));
+    script.check_outfits(&outfits, &setup.avatar_file).map_err(Failure::Input)?;
     let photos = match &o.headless_out {
         Some(out) => out.join("photos"),
         None => crate::ceremony::launch::pictures_dir(),
@@ -292,10 +294,14 @@ fn direct(
         "gesture": life.gesture.map(|(g, _)| g.name()),
     }));
     let keep = frame.is_multiple_of(script.req.every.max(1));
+    // The demo's camera draws only the frames kept. A ceremony's draws every frame: its photo
+    // steps take their pictures from it at any frame (between kept frames they came out black,
+    // or stale: the clothes an `outfit` step had just changed were still the old ones).
+    let draw = keep || ceremony.is_some();
     if let Ok(mut cam) = camera.single_mut()
-        && cam.is_active != keep
+        && cam.is_active != draw
     {
-        cam.is_active = keep;
+        cam.is_active = draw;
     }
     if keep {
         let path = script.req.out.join("frames").join(format!("{frame:05}.png"));

@@ -24,6 +24,10 @@ pub struct SceneArgs {
     /// Asset root (default: the project's `assets/`).
     #[arg(long)]
     pub assets: Option<PathBuf>,
+    /// Wear this outfit instead of the persona's (the avatar's `outfit_NAME` expressions; the
+    /// shipped avatars have `suit` and `everyday`).
+    #[arg(long)]
+    pub outfit: Option<String>,
 }
 
 /// Config and persona, resolved once (no avatar check: `chat` and `import` need no Bevy).
@@ -116,7 +120,11 @@ impl Resolved {
     pub fn look(&self) -> PersonaLook {
         PersonaLook {
             name: self.persona.name.clone(),
-            avatar: AvatarSpec { path: PathBuf::from(&self.persona.avatar.path), height: self.persona.avatar.height },
+            avatar: AvatarSpec {
+                path: PathBuf::from(&self.persona.avatar.path),
+                height: self.persona.avatar.height,
+                outfit: self.persona.avatar.outfit.clone(),
+            },
         }
     }
 }
@@ -131,6 +139,9 @@ pub fn photo_command(me: &Path, scene: &SceneArgs, background: &Path, out: &Path
         if let Some(v) = v {
             c.arg(flag).arg(v);
         }
+    }
+    if let Some(o) = &scene.outfit {
+        c.args(["--outfit", o]);
     }
     if let Some(p) = &scene.persona {
         c.args(["--persona", p]);

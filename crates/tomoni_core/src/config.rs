@@ -289,6 +289,9 @@ pub struct AvatarSpec {
     pub path: PathBuf,
     /// Standing height in metres.
     pub height: f32,
+    /// The outfit to wear (an avatar's `outfit_<name>` expression); none: the file as it stands.
+    #[serde(default)]
+    pub outfit: Option<String>,
 }
 
 /// Parses TOML into `T`, turning serde's byte span into a line and column.

@@ -98,8 +98,11 @@ pub fn from_json(bytes: &[u8]) -> Result<Persona, String> {
         return Err("data.extensions.tomoni: expected an object".into());
     }
     let voice: VoiceSettings = ours(tomoni, "voice")?.unwrap_or_default();
-    let avatar: AvatarSettings =
-        ours(tomoni, "avatar")?.unwrap_or(AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 });
+    let avatar: AvatarSettings = ours(tomoni, "avatar")?.unwrap_or(AvatarSettings {
+        path: "avatars/default.vrm".into(),
+        height: 1.70,
+        outfit: None,
+    });
     let languages: Vec<String> = ours(tomoni, "languages")?.unwrap_or_else(|| vec!["en".into()]);
     let speaking_style: String = ours(tomoni, "speaking_style")?.unwrap_or_default();
     let strings = |k: &str| -> Vec<String> {

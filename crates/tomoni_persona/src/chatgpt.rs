@@ -480,7 +480,7 @@ impl Draft {
             } else {
                 VoiceSettings::default()
             },
-            avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70 },
+            avatar: AvatarSettings { path: "avatars/default.vrm".into(), height: 1.70, outfit: None },
             user_notes: profile,
             fallback_line: default_fallback_line(),
             card: None,

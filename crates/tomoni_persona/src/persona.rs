@@ -131,6 +131,10 @@ pub struct AvatarSettings {
     pub path: String,
     /// Standing height, metres.
     pub height: f32,
+    /// What it wears (`suit`, `everyday` for the shipped avatars: the avatar's `outfit_<name>`
+    /// expressions); none: the avatar as its file stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outfit: Option<String>,
 }
 
 /// A persona file that could not be used: file, line, column and field.

@@ -16,6 +16,8 @@ pub enum View {
     Eye,
     /// Head and shoulders, straight in front (expressions).
     Face,
+    /// Head to hips, straight in front (what the companion wears: a ceremony photo's framing).
+    Bust,
 }
 
 impl std::str::FromStr for View {
@@ -26,7 +28,8 @@ impl std::str::FromStr for View {
             "side" => Ok(View::Side),
             "eye" => Ok(View::Eye),
             "face" => Ok(View::Face),
-            _ => Err(format!("unknown view {s:?}: expected front, side, eye or face")),
+            "bust" => Ok(View::Bust),
+            _ => Err(format!("unknown view {s:?}: expected front, side, eye, face or bust")),
         }
     }
 }
@@ -65,6 +68,11 @@ pub fn view_camera(view: View, anchor: &RootPose, height: f32, viewer_eye: Vec3)
             let head = anchor.translation + Vec3::Y * height * 0.92;
             look(head + facing * 0.85, head, fov)
         }
+        View::Bust => {
+            // Half the height fills the frame, centred between the crown and the hips.
+            let chest = anchor.translation + Vec3::Y * height * 0.76;
+            look(chest + facing * (height * 0.5 / 2.0) / (fov / 2.0).tan(), chest, fov)
+        }
         View::Eye => {
             let target = Vec3::new(anchor.translation.x, viewer_eye.y, anchor.translation.z);
             look(viewer_eye, target, EYE_FOV_DEG.to_radians())
@@ -96,6 +104,18 @@ pub fn pixel_col(cam: &ViewCamera, point: Vec3, w: u32, h: u32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bust_view_frames_the_crown_to_the_hips() {
+        let anchor = RootPose { translation: Vec3::new(0.7, 0.0, -0.35), rotation: Quat::from_rotation_y(2.0) };
+        let cam = view_camera(View::Bust, &anchor, 1.7, Vec3::new(0.0, 1.6, 0.0));
+        // The crown is in the picture, near its top; the hips' height
+        // (0.52 of the height) near its bottom.
+        let top = pixel_row(&cam, anchor.translation + Vec3::Y * 1.7, 1000);
+        let hips = pixel_row(&cam, anchor.translation + Vec3::Y * 1.7 * 0.52, 1000);
+        assert!((0.0..100.0).contains(&top), "{top}");
+        assert!((900.0..1000.0).contains(&hips), "{hips}");
+    }
 
     #[test]
     fn front_view_frames_the_whole_body_centred() {

@@ -94,6 +94,11 @@ PALETTE = {
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
     "shirt": ((0.90, 0.91, 0.93), (0.72, 0.75, 0.82), 0.0010),
     "tie": ((0.46, 0.12, 0.17), (0.28, 0.06, 0.10), 0.0008),
+    "button": ((0.05, 0.05, 0.06), (0.02, 0.02, 0.03), 0.0),
+    "jumper": ((0.80, 0.60, 0.60), (0.62, 0.42, 0.45), 0.0012),
+    # no outline: folded, the skirt is its axis between the legs, and an outline would draw it
+    "skirt": ((0.22, 0.24, 0.30), (0.12, 0.13, 0.18), 0.0),
+    "chinos": ((0.70, 0.62, 0.48), (0.50, 0.43, 0.33), 0.0012),
     "trousers": ((0.16, 0.16, 0.19), (0.08, 0.08, 0.10), 0.0015),
     "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
 }
@@ -106,7 +111,7 @@ PALETTE = {
 # as the default woman has been since she was first built).
 CHARACTERS = {
     "woman": dict(file="default.vrm", name="tomoni default companion", node="tomoni_default",
-                  body={}, hair=dict(style="bob"), palette={}),
+                  body={}, hair=dict(style="bob"), palette={}, everyday=dict(bottom="skirt")),
     "man": dict(file="man.vrm", name="tomoni companion (man)", node="tomoni_man",
                 body={"universal-male-young-averagemuscle-averageweight": 1.0,
                       "african-male-young": 1.0 / 3.0, "asian-male-young": 1.0 / 3.0,
@@ -114,8 +119,8 @@ CHARACTERS = {
                 # a short cut: the fringe swept up off the brows, the ears clear, a tapered nape
                 # (azimuth from the face, height above the eyes): sideburns before the ear,
                 # clear above it, down to the nape behind
-                shirt=(0.3, 0.29),
-                catchlight_up=1.0,  # his eyelids sit lower: the highlight higher up was hidden  # the shirt under the jacket: spread, depth (a broad chest showed it)
+                open_eyes=1.0,  # the base's eye opening: the male targets narrowed it
+                everyday=dict(bottom="chinos"),
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009),
                           profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
                                    (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
@@ -126,6 +131,7 @@ CHARACTERS = {
                          "jacket": ((0.17, 0.17, 0.19), (0.09, 0.09, 0.11), 0.0015),
                          "trousers": ((0.17, 0.17, 0.19), (0.09, 0.09, 0.11), 0.0015),
                          "tie": ((0.14, 0.20, 0.38), (0.07, 0.10, 0.22), 0.0008),
+                         "jumper": ((0.20, 0.28, 0.42), (0.11, 0.16, 0.27), 0.0012),
                          "lips": ((0.84, 0.64, 0.58), (0.70, 0.50, 0.46), 0.0)}),
 }
 
@@ -445,15 +451,194 @@ def hull_shoe(points):
 # ---------------------------------------------------------------------------------------------
 # Build
 # ---------------------------------------------------------------------------------------------
+class FrontLayer:
+    """A garment's front as a height field over the front plane (x, y): where a detail laid on
+    the garment (a lapel, a button, the tie) sits, and which bones carry it there."""
+
+    def __init__(self, pts, nrm, W, min_nz=0.25):
+        from scipy.spatial import cKDTree
+        keep = nrm[:, 2] > min_nz
+        self.tree = cKDTree(pts[keep][:, :2])
+        self.z = pts[keep][:, 2]
+        self.W = W[keep]
+
+    def lay(self, xy, lift, k=6):
+        """Points at `xy` on the layer, `lift` metres in front of it, and their skin weights
+        (those of the nearest layer vertex)."""
+        d, i = self.tree.query(xy, k=k)
+        w = 1.0 / np.maximum(d, 1e-4) ** 2
+        z = (self.z[i] * w).sum(axis=1) / w.sum(axis=1)
+        return np.column_stack([xy, z + lift]), self.W[i[:, 0]]
+
+
+def grid_tris(rows, cols):
+    """Triangles of a rows x cols grid of points stored row by row."""
+    t = []
+    for r in range(rows - 1):
+        for c in range(cols - 1):
+            a, b = r * cols + c, r * cols + c + 1
+            t += [(a, b + cols, b), (a, a + cols, b + cols)]
+    return np.array(t, dtype=np.int64)
+
+
+def facing_front(pts, tris):
+    """`tris` wound so that they face +z (the viewer of the suit's front)."""
+    n = np.cross(pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]])
+    flip = n[:, 2] < 0
+    tris = tris.copy()
+    tris[flip] = tris[flip][:, [0, 2, 1]]
+    return tris
+
+
+def disc(centre, radius, segments=12):
+    """A flat disc in the front plane: (xy points, triangles), the centre first."""
+    a = np.linspace(0, 2 * math.pi, segments + 1)[:-1]
+    xy = np.vstack([centre, centre + radius * np.column_stack([np.cos(a), np.sin(a)])])
+    tris = np.array([(0, 1 + i, 1 + (i + 1) % segments) for i in range(segments)], dtype=np.int64)
+    return xy, tris
+
+
+def suit_details(jacket, shirt, vee, neck_y, hip_y):
+    """The parts that make a suit read as one, laid on the jacket and shirt fronts: lapels with
+    a notch along the V, a tie with a knot and a pointed blade, shirt collar points over the
+    knot, two buttons and two pocket flaps. `vee(y)` is the V's half width at height y (0 below
+    the top button). Returns (material, points, weights, triangles) for each part."""
+    parts = []
+    y_button = vee.button
+
+    # Lapels: a strip along each edge of the V, from the top button up to where the jacket
+    # meets the neck. Its width grows to the notch, drops there (the notch between lapel and
+    # collar), and runs on narrower as the collar, rounding off at the top.
+    y_top = neck_y - 0.012
+    rows, cols = 28, 5
+    t = np.linspace(0.0, 1.0, rows)
+    yv = y_button + t * (y_top - y_button)
+    notch = 0.70
+    width = np.where(t < notch, 0.062 * (t / notch) ** 0.8, 0.034 + 0.006 * np.sqrt(np.clip((1 - t) / (1 - notch), 0, 1)))
+    width = np.maximum(width, 0.003)
+    for side in (1.0, -1.0):
+        edge = np.column_stack([side * vee(yv), yv])
+        d = np.gradient(edge, axis=0)
+        out = np.column_stack([side * d[:, 1], -np.abs(d[:, 0])])  # across the edge, outwards
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        xy = np.stack([edge + s_ * width[:, None] * out for s_ in np.linspace(0.0, 1.0, cols)], axis=1).reshape(-1, 2)
+        pts, w = jacket.lay(xy, 0.0)
+        pts[:, 2] += 0.0035 + 0.0025 * np.tile(np.linspace(0.0, 1.0, cols), rows)  # rolls off the chest
+        parts.append(("lapel", pts, w, facing_front(pts, grid_tris(rows, cols))))
+
+    # The tie on the shirt: a knot under the collar, standing out from the blade, and the
+    # blade widening down into the jacket (it ends out of sight, under the top button).
+    def strip(ys, half, lift, cols=5):
+        xy = np.array([(u * h, y_) for y_, h in zip(ys, half) for u in np.linspace(-1.0, 1.0, cols)])
+        pts, w = shirt.lay(xy, 0.0)
+        pts[:, 2] += lift
+        return pts, w, facing_front(pts, grid_tris(len(ys), cols))
+    ys = np.linspace(neck_y + 0.004, neck_y - 0.040, 8)
+    parts.append(("knot",) + strip(ys, 0.021 - 0.22 * (neck_y + 0.004 - ys), 0.0085))
+    ys = np.linspace(neck_y - 0.032, y_button + 0.005, 30)
+    # (no wider than the V shows it: below the lapels' ends the jacket's opening is rounder)
+    blade = np.minimum(0.0125 + 0.09 * (neck_y - 0.032 - ys), np.minimum(0.040, vee(ys) + 0.006))
+    parts.append(("tie",) + strip(ys, blade, 0.0040))
+
+    # Shirt collar points: from the side of the neck down over the knot's sides.
+    for side in (1.0, -1.0):
+        quad = np.array([(side * 0.042, neck_y + 0.014), (side * 0.014, neck_y + 0.006),
+                         (side * 0.024, neck_y - 0.048), (side * 0.050, neck_y - 0.022)])
+        uv = np.linspace(0.0, 1.0, 4)
+        xy = np.array([(1 - v) * ((1 - u) * quad[0] + u * quad[1]) + v * ((1 - u) * quad[3] + u * quad[2])
+                       for v in uv for u in uv])
+        pts, w = shirt.lay(xy, 0.0)
+        pts[:, 2] += 0.0115
+        parts.append(("collar", pts, w, facing_front(pts, grid_tris(4, 4))))
+
+    # Buttons below the V, and pocket flaps at the hips.
+    for y in (y_button - 0.012, y_button - 0.105):
+        xy, tris = disc(np.array([0.0, y]), 0.0085)
+        pts, w = jacket.lay(xy, 0.0)
+        pts[:, 2] += 0.004
+        parts.append(("button", pts, w, facing_front(pts, tris)))
+    for side in (1.0, -1.0):
+        uv = np.linspace(0.0, 1.0, 5)
+        x0, x1 = side * 0.050, side * 0.125
+        yt, yb = hip_y + 0.075, hip_y + 0.035
+        xy = np.array([((1 - u) * x0 + u * x1, (1 - v) * yt + v * yb) for v in uv[:3] for u in uv])
+        pts, w = jacket.lay(xy, 0.0)
+        pts[:, 2] += 0.006
+        parts.append(("lapel", pts, w, facing_front(pts, grid_tris(3, 5))))
+    return parts
+
+
+def open_eyes(base, shaped, groups, data_dir, nverts, strength):
+    """Gives the shaped body's eyelids the base's opening again. MakeHuman's male targets
+    narrow the eyes (the man's upper lids came 3.5 mm down over the iris and his lower lids
+    3.3 mm up: he looked drowsy), and the blink units were authored on the base, so from
+    narrowed lids they closed too far. Around each eye every vertex is moved back towards
+    where the base has it relative to the eyeball, by how much that eye's blink unit moves it
+    (the lids fully, the skin around them less and less); `strength` 1 is all the way."""
+    fu = os.path.join(data_dir, "faceunits01", "targets", "faceunits")
+    out = shaped.copy()
+    for side, unit in (("l", "eyeBlinkLeft"), ("r", "eyeBlinkRight")):
+        u = np.linalg.norm(load_target(os.path.join(fu, unit + ".target"), nverts), axis=1)
+        f = (u / u.max()) ** 0.5 * strength
+        f[groups[f"helper-{side}-eye"]] = 0.0  # the eyeball itself stays where the body put it
+        moved = shaped - base
+        eye = moved[groups[f"helper-{side}-eye"]].mean(axis=0)
+        out -= f[:, None] * (moved - eye)
+    return out
+
+
+def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, flare=0.05):
+    """A skirt from the waist to below the knee, as one surface round both legs: for each
+    height and azimuth, the convex outline of the body's slice (hips, then both thighs
+    together) plus `offset`; never narrower than the row above (cloth hangs, it does not
+    follow the thighs in), opening out by `flare` at the hem. Returns (points, triangles)."""
+    from scipy.spatial import ConvexHull
+    ang = np.linspace(0.0, 2.0 * math.pi, cols, endpoint=False)
+    dirs = np.column_stack([np.sin(ang), np.cos(ang)])
+    ys = np.linspace(y_top, y_hem, rows)
+    radius = np.zeros((rows, cols))
+    for i, y0 in enumerate(ys):
+        xz = body[np.abs(body[:, 1] - y0) < 0.012][:, [0, 2]]
+        poly = xz[ConvexHull(xz).vertices]
+        a, b = poly - centre, np.roll(poly, -1, axis=0) - centre
+        e = b - a
+        cross = lambda u, v: u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+        den = cross(dirs[:, None, :], e[None, :, :])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = cross(a[None, :, :], e[None, :, :]) / den
+            s_ = cross(a[None, :, :], dirs[:, None, :]) / den
+        t = np.where((s_ >= -1e-6) & (s_ <= 1 + 1e-6) & (t > 0), t, 0.0).max(axis=1)
+        radius[i] = t + offset
+        if i:
+            radius[i] = np.maximum(radius[i], radius[i - 1])
+    radius += flare * (((y_top - ys) / (y_top - y_hem)) ** 1.5)[:, None]
+    pts = np.array([(centre[0] + r * d[0], y0, centre[1] + r * d[1])
+                    for y0, rr in zip(ys, radius) for r, d in zip(rr, dirs)])
+    tris = []
+    for i in range(rows - 1):
+        for j in range(cols):
+            a, b = i * cols + j, i * cols + (j + 1) % cols
+            tris += [(a, b, b + cols), (a, b + cols, a + cols)]
+    tris = np.array(tris, dtype=np.int64)
+    # outward: the first triangle's normal points away from the axis
+    n = np.cross(pts[tris[0, 1]] - pts[tris[0, 0]], pts[tris[0, 2]] - pts[tris[0, 0]])
+    if n[0] * dirs[0, 0] + n[2] * dirs[0, 1] < 0:
+        tris = tris[:, [0, 2, 1]]
+    return pts, tris
+
+
 def build(data_dir, character):
     mp = os.path.join(data_dir, "mpfb2")
     pos, faces, face_group = load_obj(os.path.join(mp, "3dobjs", "base.obj"))
     nverts = len(pos)
     # the body's shape: MakeHuman's macro targets move every vertex, helpers and joint cubes too,
     # so the rig below follows the shaped body
+    base_pos = pos
     for t, w in character["body"].items():
         pos = pos + w * load_target(os.path.join(mp, "targets", "macrodetails", t + ".target.gz"), nverts)
     groups = group_vertices(faces, face_group)
+    if character.get("open_eyes"):
+        pos = open_eyes(base_pos, pos, groups, data_dir, nverts, character["open_eyes"])
     rig = json.load(open(os.path.join(mp, "rigs", "standard", "rig.game_engine.json")))
     wjson = json.load(open(os.path.join(mp, "rigs", "standard", "weights.game_engine.json")))
 
@@ -603,22 +788,26 @@ def build(data_dir, character):
     hip_y = joints_t["pelvis"][1]
     not_extremity = ~region(["head", "hand", "thumb", "index", "middle", "ring", "pinky",
                              "foot", "ball"])
-    jacket = not_extremity & (y > hip_y - 0.045) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.07) & (y < neck_y + 0.04))) & (
+    jacket = not_extremity & (y > hip_y - 0.045) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.05) & (y < neck_y + 0.04))) & (
         np.abs(tpos[:, 0]) < wrist_l - 0.012)
     trousers = not_extremity & (y < hip_y + 0.06)
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.075)
     eye_y = joints_t["eye_l"][1]
     zc = joints_t["head"][2]
-    collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.06) & (y < neck_y + 0.01))
-    # a suit: the jacket opens in a V over the chest and shows the shirt front
+    # the shirt's collar: a band round the neck, not out to the shoulders (it showed there
+    # through the jacket's neckline)
+    collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.06) & (y < neck_y + 0.01)) & (np.abs(tpos[:, 0]) < 0.095)
+    # a suit: the jacket opens in a V from the collar down to the top button and shows the
+    # shirt front; the lapels (laid on later) cover the opening's edge
     chest_front = tpos[:, 2] > joints_t["spine_03"][2]
-    vee = chest_front & (np.abs(tpos[:, 0]) < 0.17 * (neck_y + 0.03 - y)) & (y > neck_y - 0.27) & (y < neck_y + 0.01)
-    jacket &= ~vee
-    spread, depth_ = character.get("shirt", (0.4, 0.33))
-    collar |= chest_front & (np.abs(tpos[:, 0]) < spread * (neck_y + 0.05 - y)) & (y > neck_y - depth_) & not_extremity
-    # a tie down the shirt front, from the knot at the collar to below the jacket's opening
-    tie = chest_front & not_extremity & (np.abs(tpos[:, 0]) < 0.016 + 0.10 * (neck_y - y).clip(0, 0.3)) & (
-        y > neck_y - 0.30) & (y < neck_y + 0.005)
+    v_top, v_depth = character.get("vee", (0.075, 0.30))
+
+    def vee(yy):
+        return v_top * np.clip((yy - vee.button) / (neck_y + 0.005 - vee.button), 0.0, 1.0)
+    vee.button = neck_y - v_depth
+    opening = chest_front & (np.abs(tpos[:, 0]) < vee(y)) & (y > vee.button + 0.01) & (y < neck_y - 0.015)
+    jacket &= ~opening
+    collar |= chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.025) & (y > vee.button - 0.03) & not_extremity
     # brows: a band of skin that the browDown unit moves, above the eyes
     bd = np.linalg.norm(units["browDownLeft"] + units["browDownRight"], axis=1)
     brows = (bd > 0.55 * bd.max()) & (y > eye_y + 0.015) & (y < eye_y + 0.035)
@@ -627,7 +816,6 @@ def build(data_dir, character):
     # (mesh, name, region, offset m, material, smoothing iterations)
     shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
               ("Clothes", "shirt", collar, 0.009, "shirt", 8),
-              ("Clothes", "tie", tie, 0.0125, "tie", 4),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8),
               ("Body", "brows", brows, 0.0015, "brows", 0)]
     # what drapes, and across what: the torso as one, below the crotch each leg on its own
@@ -640,31 +828,66 @@ def build(data_dir, character):
     drape_label[(torso_bones | legs) & (y >= seam)] = 0
     drape_label[legs & (y < seam) & (tpos[:, 0] > 0)] = 1
     drape_label[legs & (y < seam) & (tpos[:, 0] < 0)] = 2
-    extra_pos, extra_W, extra_M = [], [], []
+    extra_pos, extra_W, extra_M, extra_O, extra_F = [], [], [], [], []
     next_id = nverts
 
-    def add(mesh, mat, positions, weights, morph_src, tris):
+    def add(mesh, mat, positions, weights, morph_src, tris, outfit=None, fold=None):
+        """`outfit`: the outfit the part belongs to ("suit" or "everyday"; None: both).
+        `fold`: where its vertices go when it is not worn (default: under the skin)."""
         nonlocal next_id
+        extra_F.append(np.full((len(positions), 3), np.nan) if fold is None else fold)
         extra_pos.append(positions)
         extra_W.append(weights)
         extra_M.append(morph_src)
+        extra_O.append(np.full(len(positions), OUTFITS.index(outfit) if outfit else -1))
         prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id))
         next_id += len(positions)
 
-    for mesh, _name, sel, off, mat, iters in shells:
+    def shell_of(name, sel, off, iters, labels=None, drape_args=None):
         ft = body_tris[sel[body_tris].all(axis=1)]
         if len(ft) == 0:
-            fail(f"garment {_name} selected no faces")
+            fail(f"garment {name} selected no faces")
         vs = np.unique(ft)
         local = np.searchsorted(vs, ft)
         shell = tpos[vs] + nrm0[vs] * off
         if iters:
             shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, iters)
-        if _name in DRAPED:
-            shell = drape(shell, drape_label[vs], **DRAPED[_name])
+        if drape_args is not None:
+            shell = drape(shell, (drape_label if labels is None else labels)[vs], **drape_args)
             shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, 2)
         shell = smooth_hems(shell, local, tpos[vs], nrm0[vs], off)
-        add(mesh, mat, shell, Wn[vs], vs, local)
+        return vs, local, shell
+
+    layers = {}
+    for mesh, _name, sel, off, mat, iters in shells:
+        vs, local, shell = shell_of(_name, sel, off, iters, drape_args=DRAPED.get(_name))
+        add(mesh, mat, shell, Wn[vs], vs, local, outfit="suit" if mesh == "Clothes" else None)
+        layers[_name] = FrontLayer(shell, vertex_normals(shell, local), Wn[vs])
+    for mat, pts, w, tris in suit_details(layers["jacket"], layers["shirt"], vee, neck_y, hip_y):
+        add("Clothes", mat, pts, w, np.full(len(pts), -1), tris, outfit="suit")
+
+    # The everyday outfit: a crew-neck jumper, and a skirt or chinos. Hidden until the
+    # `outfit_everyday` expression shows it (and hides the suit): see `outfit_morph`.
+    everyday = character["everyday"]
+    jumper = not_extremity & (y > hip_y - 0.03) & (
+        (y < neck_y - 0.02) | ((np.abs(tpos[:, 0]) > 0.055) & (y < neck_y + 0.03))) & (
+        np.abs(tpos[:, 0]) < wrist_l - 0.012)
+    vs, local, shell = shell_of("jumper", jumper, 0.015, 12, drape_args={"flare": 0.012})
+    add("Clothes", "jumper", shell, Wn[vs], vs, local, outfit="everyday")
+    if everyday["bottom"] == "skirt":
+        skin_v = groups["body"]
+        below = skin_v[not_extremity[skin_v]]
+        axis = np.array([0.0, joints_t["pelvis"][2]])
+        pts, tris = a_line_skirt(tpos[below], hip_y + 0.01, joints_t["calf_l"][1] - 0.03, axis)
+        # The hips carry the skirt (a skirt hangs from them; it does not follow the thighs),
+        # and folded it is its own axis: every ring a point, every triangle without area.
+        w = np.zeros((len(pts), len(names)))
+        w[:, bidx["pelvis"]] = 1.0
+        axis_pts = np.column_stack([np.full(len(pts), axis[0]), pts[:, 1], np.full(len(pts), axis[1])])
+        add("Clothes", "skirt", pts, w, np.full(len(pts), -1), tris, outfit="everyday", fold=axis_pts)
+    else:
+        vs, local, shell = shell_of("chinos", trousers, 0.011, 8, drape_args=DRAPED["trousers"])
+        add("Clothes", "chinos", shell, Wn[vs], vs, local, outfit="everyday")
     # shoes: one closed last a foot, following the foot's bones
     for side in (1.0, -1.0):
         vs = np.unique(body_tris[(shoes & (side * tpos[:, 0] > 0))[body_tris].all(axis=1)])
@@ -722,13 +945,39 @@ def build(data_dir, character):
         w[:, bidx[f"eye_{s_}"]] = 1.0
         add("Eyes", "catchlight", pts, w, np.full(len(pts), -1), tris)
 
-    allpos = np.concatenate([tpos] + extra_pos)
+    shape = np.concatenate([tpos] + extra_pos)
     allW = np.concatenate([np.pad(w, ((0, 0), (0, len(names) - w.shape[1]))) for w in [Wn] + extra_W])
     msrc = np.concatenate([np.arange(nverts)] + extra_M)
     allmorph = {e: np.where((msrc >= 0)[:, None], morphs[e][np.maximum(msrc, 0)], 0.0) for e in morphs}
     # hair sways little with the face; keep garments and hair out of the face morphs
-    return dict(names=names, bones=bones, joints=joints_t, pos=allpos, W=allW,
-                morph=allmorph, prims=prims, height=height, springs=springs, head_centre=centre)
+    outfit = np.concatenate([np.full(nverts, -1)] + extra_O)
+    skin_v = groups["body"]
+    fold = np.concatenate([np.full((nverts, 3), np.nan)] + extra_F)
+    rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v])
+    return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
+                morph=allmorph, outfit=outfit_delta, prims=prims, height=height, springs=springs,
+                head_centre=centre)
+
+
+# The outfits in each file: the first is worn as the file stands (the ceremony's suit), each
+# other one by its expression `outfit_<name>` at weight 1.
+OUTFITS = ["suit", "everyday"]
+
+
+def outfit_morph(shape, outfit, fold, skin, skin_nrm, depth=0.015):
+    """The rest positions and the `outfit_everyday` morph. A hidden garment is folded into the
+    body: each vertex sits `depth` under the skin nearest it, so the garment is a small copy of
+    the skin inside the body, moving with it (the same skin weights), and hidden by it. The
+    suit is worn at rest and folds away under the morph; the everyday clothes rest folded and
+    unfold under it; a part may say where it folds instead (`fold`, not NaN). (Folding onto the
+    bones' joints let triangles between a neck and a collarbone joint cut through the skin.)"""
+    from scipy.spatial import cKDTree
+    _, near = cKDTree(skin).query(shape)
+    folded = np.where(np.isnan(fold), skin[near] - skin_nrm[near] * depth, fold)
+    suit, everyday = outfit == OUTFITS.index("suit"), outfit == OUTFITS.index("everyday")
+    rest = np.where(everyday[:, None], folded, shape)
+    delta = np.where(suit[:, None], folded - shape, 0.0) + np.where(everyday[:, None], shape - folded, 0.0)
+    return rest, delta
 
 
 # Spring chains in the hair, by azimuth (0 = the face): the sides and back sway, the fringe not.
@@ -853,7 +1102,8 @@ def mtoon_material(name, base, shade, outline):
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
                                  "roughnessFactor": 0.8 if name not in ("sclera", "pupil", "iris", "catchlight") else 0.3},
-        "doubleSided": name in ("hair", "hair_inner", "jacket", "trousers", "shirt", "tie", "brows"),
+        "doubleSided": name in ("hair", "hair_inner", "jacket", "trousers", "shirt", "tie", "brows", "lapel", "button",
+                                     "knot", "collar", "jumper", "skirt", "chinos"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
             "transparentWithZWrite": False,
@@ -879,6 +1129,12 @@ def mtoon_material(name, base, shade, outline):
 def write_vrm(model, character, out_path, source_note):
     g = Gltf()
     palette = {**PALETTE, **character["palette"]}
+    # the lapels: the jacket's cloth a shade darker (a satin facing), so the V reads
+    # Details are told apart by a shade: flat parts laid on cloth cast no outline of their own.
+    for part, of, k in (("lapel", "jacket", 0.72), ("knot", "tie", 0.80), ("collar", "shirt", 0.90)):
+        if part not in palette:
+            (b, sh, o) = palette[of]
+            palette[part] = (tuple(k * c for c in b), tuple(k * c for c in sh), o)
     names, joints = model["names"], model["joints"]
     bidx = {n: i for i, n in enumerate(names)}
 
@@ -919,7 +1175,8 @@ def write_vrm(model, character, out_path, source_note):
         vs = np.unique(tris)
         local = np.searchsorted(vs, tris).astype(np.uint32)
         pos = pos_all[vs].astype(np.float32)
-        nrm = vertex_normals(pos_all[vs].astype(np.float64), local.astype(np.int64)).astype(np.float32)
+        # normals of the worn shape (a folded garment's rest has none)
+        nrm = vertex_normals(model["shape"][vs].astype(np.float64), local.astype(np.int64)).astype(np.float32)
         W = W_all[vs]
         top = np.argsort(-W, axis=1)[:, :4]
         tw = np.take_along_axis(W, top, axis=1)
@@ -941,12 +1198,19 @@ def write_vrm(model, character, out_path, source_note):
             zero_view = g.view(bytes(12 * len(vs)), 34962)
             g.views[zero_view]["byteStride"] = 12  # shared by several accessors
             prim["targets"] = [{"POSITION": g.sparse_vec3(model["morph"][e][vs], zero_view)} for e in PRESET_ORDER]
+        if p["mesh"] == "Clothes":
+            zero_view = g.view(bytes(12 * len(vs)), 34962)
+            g.views[zero_view]["byteStride"] = 12
+            prim["targets"] = [{"POSITION": g.sparse_vec3(model["outfit"][vs], zero_view)}]
         if p["mesh"] not in mesh_of:
             mesh_of[p["mesh"]] = len(meshes)
             meshes.append({"name": p["mesh"], "primitives": []})
             if p["mesh"] == "Body":
                 meshes[-1]["weights"] = [0.0] * len(PRESET_ORDER)
                 meshes[-1]["extras"] = {"targetNames": PRESET_ORDER}
+            if p["mesh"] == "Clothes":
+                meshes[-1]["weights"] = [0.0]
+                meshes[-1]["extras"] = {"targetNames": ["outfit_everyday"]}
         meshes[mesh_of[p["mesh"]]]["primitives"].append(prim)
 
     mesh_node = {}
@@ -964,6 +1228,13 @@ def write_vrm(model, character, out_path, source_note):
                      "overrideMouth": om}
     preset["neutral"] = {"isBinary": False, "overrideBlink": "none", "overrideLookAt": "none",
                          "overrideMouth": "none"}
+    # Outfits are custom expressions: any VRM viewer can switch them, tomoni by name. The
+    # first (worn as the file stands) binds nothing; it is there so the file lists it.
+    custom = {}
+    for i, o in enumerate(OUTFITS):
+        binds = [{"node": mesh_node["Clothes"], "index": i - 1, "weight": 1.0}] if i else []
+        custom[f"outfit_{o}"] = {"morphTargetBinds": binds, "isBinary": True, "overrideBlink": "none",
+                                 "overrideLookAt": "none", "overrideMouth": "none"}
 
     head = joints["head"]
     eyes_mid = (joints["eye_l"] + joints["eye_r"]) / 2
@@ -1007,7 +1278,7 @@ def write_vrm(model, character, out_path, source_note):
             "rangeMapVerticalDown": {"inputMaxValue": 90.0, "outputScale": 10.0},
             "rangeMapVerticalUp": {"inputMaxValue": 90.0, "outputScale": 12.0},
         },
-        "expressions": {"preset": preset, "custom": {}},
+        "expressions": {"preset": preset, "custom": custom},
     }
 
     # Hair sways on spring chains and keeps out of the skull (one sphere on the head bone).

@@ -545,6 +545,27 @@ fn pictures() -> Res {
         ("face-blink.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "blink"]),
         ("face-happy.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "happy"]),
         ("additive-front.png", &["--additive", "--view", "front", "--width", "600", "--height", "900"]),
+        ("bust.png", &["--view", "bust", "--width", "600", "--height", "750"]),
+        (
+            "man-bust.png",
+            &["--avatar", "assets/avatars/man.vrm", "--view", "bust", "--width", "600", "--height", "750"],
+        ),
+        ("everyday.png", &["--outfit", "everyday", "--view", "front", "--width", "400", "--height", "600"]),
+        (
+            "man-everyday.png",
+            &[
+                "--avatar",
+                "assets/avatars/man.vrm",
+                "--outfit",
+                "everyday",
+                "--view",
+                "front",
+                "--width",
+                "400",
+                "--height",
+                "600",
+            ],
+        ),
         (
             "man-front.png",
             &["--avatar", "assets/avatars/man.vrm", "--view", "front", "--width", "600", "--height", "900"],

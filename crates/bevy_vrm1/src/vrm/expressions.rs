@@ -335,11 +335,14 @@ impl VrmExpressionRegistry {
         let Some(expressions) = extensions.vrmc_vrm.expressions.as_ref() else {
             return Self(HashMap::default());
         };
+        // tomoni patch: custom expressions too; a custom one is never a mouth, blink or look-at
+        // by its name (only presets are).
+        let presets = expressions.preset.iter().map(|(n, p)| (n, p, true));
+        let custom = expressions.custom.iter().map(|(n, p)| (n, p, false));
         Self(
-            expressions
-                .preset
-                .iter()
-                .map(|(preset_name, preset)| {
+            presets
+                .chain(custom)
+                .map(|(preset_name, preset, is_preset)| {
                     let expression_nodes = preset
                         .morph_target_binds
                         .as_ref()
@@ -352,7 +355,11 @@ impl VrmExpressionRegistry {
                         .unwrap_or_default();
                     let metadata = ExpressionMetadata {
                         nodes: expression_nodes,
-                        category: ExpressionCategory::from_preset_name(preset_name),
+                        category: if is_preset {
+                            ExpressionCategory::from_preset_name(preset_name)
+                        } else {
+                            ExpressionCategory::Other
+                        },
                         override_settings: ExpressionOverrideSettings {
                             override_mouth: ExpressionOverrideType::parse(&preset.override_mouth),
                             override_blink: ExpressionOverrideType::parse(&preset.override_blink),

@@ -386,6 +386,10 @@ impl Ceremony {
                 self.ring_shown = true;
                 Phase::Until(t + seconds)
             }
+            Action::Outfit { name } => {
+                out.outfit = Some(name.clone());
+                Phase::Until(t + 0.5)
+            }
             Action::Photo => {
                 self.next_capture += 1;
                 let path = self.photo_dir.join(format!("photo-{:02}-{}.png", self.step, slug(&step.name)));
@@ -454,6 +458,7 @@ struct StepOutputs {
     show_ring: bool,
     photo: Option<(u64, PathBuf)>,
     listening: bool,
+    outfit: Option<String>,
 }
 
 fn slug(name: &str) -> String {
@@ -576,6 +581,7 @@ fn step_ceremony(
     mut ring: Query<&mut Visibility, With<RingProp>>,
     ready: Query<(), (With<Companion>, With<tomoni_avatar::AvatarReady>)>,
     (hearing, mut heard): (Option<ResMut<Hearing>>, MessageReader<Heard>),
+    mut outfit: Option<ResMut<tomoni_avatar::outfit::Outfit>>,
 ) {
     let c = &mut *ceremony;
     // The person's words end a listen step (the ears are open only then).
@@ -637,6 +643,10 @@ fn step_ceremony(
             }
             for e in out.emotions {
                 emotions.write(e);
+            }
+            if let (Some(name), Some(o)) = (out.outfit, outfit.as_mut()) {
+                info!("ceremony: wearing {name}");
+                o.0 = Some(name);
             }
             if let Some((id, path)) = out.photo {
                 match &camera {

@@ -22,6 +22,28 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
+impl Script {
+    /// Every `outfit` step names one of the avatar's `outfits` (known only once the avatar is:
+    /// the script is checked before). The error names the file, the step's line and the step.
+    pub fn check_outfits(&self, outfits: &[String], avatar: &Path) -> Result<(), String> {
+        for s in &self.steps {
+            if let Action::Outfit { name } = &s.action
+                && !outfits.contains(name)
+            {
+                let has = if outfits.is_empty() { "no outfits".to_string() } else { outfits.join(", ") };
+                return Err(format!(
+                    "{}:{}: step {:?}: outfit {name:?}: {} has {has}",
+                    self.path.display(),
+                    s.line,
+                    s.name,
+                    avatar.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One step of a ceremony.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -74,6 +96,12 @@ pub enum Action {
         /// The step lasts as long as the music; otherwise the next step starts at once.
         wait: bool,
     },
+    /// The companion changes into an outfit (the avatar's `outfit_<name>` expression: the
+    /// shipped avatars have `suit` and `everyday`).
+    Outfit {
+        /// Which.
+        name: String,
+    },
     /// Fades out whatever music plays.
     MusicStop {
         /// Fade-out, seconds.
@@ -114,6 +142,7 @@ impl Action {
             Action::Music { .. } | Action::MusicStop { .. } => "music",
             Action::Ring { .. } => "ring",
             Action::Photo => "photo",
+            Action::Outfit { .. } => "outfit",
             Action::Pause { .. } => "pause",
             Action::Listen { .. } => "listen",
         }
@@ -121,7 +150,7 @@ impl Action {
 }
 
 /// Kinds and the fields each takes (besides `name` and `kind`).
-const KINDS: [(&str, &[&str]); 9] = [
+const KINDS: [(&str, &[&str]); 10] = [
     ("say", &["text"]),
     ("vows", &["text", "prompt"]),
     ("gesture", &["gesture"]),
@@ -131,6 +160,7 @@ const KINDS: [(&str, &[&str]); 9] = [
     ("photo", &[]),
     ("pause", &["seconds"]),
     ("listen", &["prompt", "seconds", "quiet"]),
+    ("outfit", &["outfit"]),
 ];
 
 /// Silence after the person's words that ends a `listen` step, seconds: longer than the pause
@@ -175,6 +205,7 @@ struct RawStep {
     quiet: Option<Spanned<f32>>,
     wait: Option<Spanned<bool>>,
     stop: Option<Spanned<bool>>,
+    outfit: Option<Spanned<String>>,
 }
 
 impl RawStep {
@@ -198,6 +229,7 @@ impl RawStep {
         add("quiet", self.quiet.as_ref().map(Spanned::span));
         add("wait", self.wait.as_ref().map(Spanned::span));
         add("stop", self.stop.as_ref().map(Spanned::span));
+        add("outfit", self.outfit.as_ref().map(Spanned::span));
         v
     }
 }
@@ -342,6 +374,7 @@ pub fn parse(text: &str, path: &Path, assets: &Path) -> Result<Script, ConfigErr
             }
             "ring" => Action::Ring { seconds: seconds(&s.seconds, "seconds", 0.5)?.unwrap_or(4.0) },
             "photo" => Action::Photo,
+            "outfit" => Action::Outfit { name: s.outfit.as_ref().ok_or_else(|| missing("outfit"))?.get_ref().clone() },
             "pause" => Action::Pause { seconds: seconds(&s.seconds, "seconds", 0.0)? },
             "listen" => Action::Listen {
                 prompt: s.prompt.as_ref().map(|p| p.get_ref().clone()),

@@ -18,21 +18,31 @@ pub struct VrmcVrm {
 
 #[derive(Serialize, Deserialize)]
 pub struct Expressions {
+    #[serde(default)]
     pub preset: HashMap<String, VrmPreset>,
+    /// tomoni patch: custom expressions are read (they were ignored), as three-vrm reads them.
+    #[serde(default)]
+    pub custom: HashMap<String, VrmPreset>,
+}
+
+/// tomoni patch: the spec's defaults (`isBinary` false, overrides `none`) for a missing field,
+/// instead of refusing the whole file.
+fn override_none() -> String {
+    "none".into()
 }
 
 #[derive(Serialize, Deserialize)]
 pub struct VrmPreset {
     /// If this value is `true`, `weight` value greater than 0.5 is 1.0, otherwise 0.0.
-    #[serde(rename = "isBinary")]
+    #[serde(rename = "isBinary", default)]
     pub is_binary: bool,
     #[serde(rename = "morphTargetBinds")]
     pub morph_target_binds: Option<Vec<MorphTargetBind>>,
-    #[serde(rename = "overrideBlink")]
+    #[serde(rename = "overrideBlink", default = "override_none")]
     pub override_blink: String,
-    #[serde(rename = "overrideLookAt")]
+    #[serde(rename = "overrideLookAt", default = "override_none")]
     pub override_look_at: String,
-    #[serde(rename = "overrideMouth")]
+    #[serde(rename = "overrideMouth", default = "override_none")]
     pub override_mouth: String,
 }
 
