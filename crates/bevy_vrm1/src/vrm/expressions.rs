@@ -539,16 +539,16 @@ fn bind_expressions(
     let blink_mul = 1.0 - blink_rate.clamp(0.0, 1.0);
     let look_at_mul = 1.0 - look_at_rate.clamp(0.0, 1.0);
 
-    // Pass 3: Reset morph weights, then accumulate.
+    // Pass 3: accumulate each mesh's weights from zero, then write those that differ.
+    // tomoni patch: written only when they change (they were zeroed and rewritten every frame,
+    // so every morphed mesh counted as changed every frame and was sent to the GPU again; with
+    // a clothes mesh of twenty morphed primitives the live app's memory grew).
     mesh_entities.sort_unstable();
     mesh_entities.dedup();
-    for &entity in &mesh_entities {
-        if let Ok(mut morph_weights) = morph_query.get_mut(entity) {
-            for w in morph_weights.weights_mut().iter_mut() {
-                *w = 0.0;
-            }
-        }
-    }
+    let mut wanted: Vec<(Entity, Vec<f32>)> = mesh_entities
+        .iter()
+        .filter_map(|&e| morph_query.get(e).ok().map(|m| (e, vec![0.0; m.weights().len()])))
+        .collect();
 
     for entry in &entries {
         let multiplier = match entry.category {
@@ -566,9 +566,18 @@ fn bind_expressions(
             effective.0 = final_weight;
         }
         for &(entity, index, bind_weight) in &entry.binds {
-            if let Ok(mut morph_weights) = morph_query.get_mut(entity) {
-                morph_weights.weights_mut()[index] += final_weight * bind_weight;
+            if let Ok(i) = wanted.binary_search_by_key(&entity, |(e, _)| *e)
+                && let Some(w) = wanted[i].1.get_mut(index)
+            {
+                *w += final_weight * bind_weight;
             }
+        }
+    }
+    for (entity, weights) in wanted {
+        if let Ok(mut morph_weights) = morph_query.get_mut(entity)
+            && morph_weights.weights() != weights.as_slice()
+        {
+            morph_weights.weights_mut().copy_from_slice(&weights);
         }
     }
 }
