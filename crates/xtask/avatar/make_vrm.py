@@ -391,6 +391,19 @@ def bob_hair(head_pts, centre, eye_y, columns=96, rows=44, fringe=0.048, side=-0
     return verts, tris
 
 
+def ray_to_outline(poly, origin, dirs):
+    """For each ray from `origin` along a row of `dirs` (x, z), the multiple of it that reaches
+    the closed polygon `poly` first (inf where it misses)."""
+    a, b = poly - origin, np.roll(poly, -1, axis=0) - origin
+    e = b - a
+    cross = lambda u, v: u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+    den = cross(dirs[:, None, :], e[None, :, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = cross(a[None, :, :], e[None, :, :]) / den
+        s_ = cross(a[None, :, :], dirs[:, None, :]) / den
+    return np.where((s_ >= -1e-6) & (s_ <= 1 + 1e-6) & (t > 0), t, np.inf).min(axis=1)
+
+
 def drape(p, labels, step=0.012, min_radius=None, flare=0.0):
     """Cloth hangs across hollows instead of following them: each vertex moves out, away from
     its slice's centre, to the convex outline of its horizontal slice (one outline a label:
@@ -414,16 +427,8 @@ def drape(p, labels, step=0.012, min_radius=None, flare=0.0):
             except QhullError:
                 continue
             c = poly.mean(axis=0)
-            a, b = poly, np.roll(poly, -1, axis=0)
-            e = b - a
             d = p[tgt][:, [0, 2]] - c
-            cross = lambda u, v: u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
-            den = cross(d[:, None, :], e[None, :, :])
-            ac = (a - c)[None, :, :]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = cross(ac, e[None, :, :]) / den
-                s_ = cross(ac, d[:, None, :]) / den
-            t = np.where((s_ >= -1e-6) & (s_ <= 1 + 1e-6) & (t > 0), t, np.inf).min(axis=1)
+            t = ray_to_outline(poly, c, d)
             t = np.where(np.isfinite(t), np.maximum(t, 1.0), 1.0)
             r = np.linalg.norm(d, axis=1) * t
             want = np.maximum(r, min_radius.get(int(lab), 0.0))
@@ -599,16 +604,8 @@ def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, fla
     radius = np.zeros((rows, cols))
     for i, y0 in enumerate(ys):
         xz = body[np.abs(body[:, 1] - y0) < 0.012][:, [0, 2]]
-        poly = xz[ConvexHull(xz).vertices]
-        a, b = poly - centre, np.roll(poly, -1, axis=0) - centre
-        e = b - a
-        cross = lambda u, v: u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
-        den = cross(dirs[:, None, :], e[None, :, :])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = cross(a[None, :, :], e[None, :, :]) / den
-            s_ = cross(a[None, :, :], dirs[:, None, :]) / den
-        t = np.where((s_ >= -1e-6) & (s_ <= 1 + 1e-6) & (t > 0), t, 0.0).max(axis=1)
-        radius[i] = t + offset
+        t = ray_to_outline(xz[ConvexHull(xz).vertices], centre, dirs)
+        radius[i] = np.where(np.isfinite(t), t, 0.0) + offset
         if i:
             radius[i] = np.maximum(radius[i], radius[i - 1])
     radius += flare * (((y_top - ys) / (y_top - y_hem)) ** 1.5)[:, None]
