@@ -15,15 +15,12 @@ pub const PREFIX: &str = "outfit_";
 #[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outfit(pub Option<String>);
 
-/// What the companion wears now, as the avatar allows it: `worn` is the outfit on, `missing`
-/// an outfit asked for that this avatar does not have (it keeps what it wore), `available` the
-/// avatar's outfits.
+/// What the companion wears now, as the avatar allows it (an outfit asked for that the avatar
+/// lacks leaves on what it wore).
 #[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wearing {
     /// The outfit on (`None`: the file as it stands).
     pub worn: Option<String>,
-    /// Asked for, and not this avatar's.
-    pub missing: Option<String>,
     /// The avatar's outfits, sorted.
     pub available: Vec<String>,
 }
@@ -33,6 +30,11 @@ pub fn outfits<'a>(expressions: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut v: Vec<String> = expressions.filter_map(|e| e.strip_prefix(PREFIX).map(str::to_string)).collect();
     v.sort();
     v
+}
+
+/// `outfits` in words, for messages: "the outfits everyday, suit" or "no outfits".
+pub fn listed(outfits: &[String]) -> String {
+    if outfits.is_empty() { "no outfits".into() } else { format!("the outfits {}", outfits.join(", ")) }
 }
 
 /// Wears [`Outfit`] (add with the avatar plugin).
@@ -58,15 +60,12 @@ fn wear(
             continue;
         }
         let available = outfits(map.keys().map(|k| k.0.as_str()));
-        let (worn, missing) = match &outfit.0 {
+        let worn = match &outfit.0 {
             Some(o) if !available.contains(o) => {
-                warn!(
-                    "outfit {o:?}: this avatar has {}",
-                    if available.is_empty() { "none".into() } else { available.join(", ") }
-                );
-                (wearing.worn.clone().filter(|w| available.contains(w)), Some(o.clone()))
+                warn!("outfit {o:?}: this avatar has {}", listed(&available));
+                wearing.worn.clone().filter(|w| available.contains(w))
             }
-            asked => (asked.clone(), None),
+            asked => asked.clone(),
         };
         for (name, &e) in map.iter() {
             let Some(o) = name.0.strip_prefix(PREFIX) else { continue };
@@ -81,7 +80,7 @@ fn wear(
         if worn != wearing.worn {
             info!("outfit: {}", worn.as_deref().unwrap_or("as the file stands"));
         }
-        *wearing = Wearing { worn, missing, available };
+        *wearing = Wearing { worn, available };
     }
 }
 
@@ -93,5 +92,7 @@ mod tests {
     fn outfits_are_the_expressions_named_outfit() {
         let names = ["happy", "outfit_suit", "aa", "outfit_everyday", "outfit"];
         assert_eq!(outfits(names.into_iter()), vec!["everyday".to_string(), "suit".into()]);
+        assert_eq!(listed(&outfits(names.into_iter())), "the outfits everyday, suit");
+        assert_eq!(listed(&[]), "no outfits");
     }
 }

@@ -107,8 +107,7 @@ fn outfit(
     if has.contains(asked) {
         return Ok(Some(asked.clone()));
     }
-    let what = if has.is_empty() { "no outfits".to_string() } else { format!("the outfits {}", has.join(", ")) };
-    let msg = format!("{from} {asked:?}: {} has {what}", file.display());
+    let msg = format!("{from} {asked:?}: {} has {}", file.display(), tomoni_avatar::outfit::listed(&has));
     if args.outfit.is_none() && args.avatar.is_some() {
         eprintln!("tomoni: {msg}; wearing what the file shows");
         return Ok(None);

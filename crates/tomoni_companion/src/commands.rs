@@ -180,7 +180,7 @@ fn drain_control(
                     }
                     _ => reply.finish(ControlReply::Error(format!(
                         "outfit {name:?}: this avatar has {}",
-                        if available.is_empty() { "no outfits".into() } else { available.join(", ") }
+                        tomoni_avatar::outfit::listed(available)
                     ))),
                 }
             }

@@ -265,6 +265,17 @@ pub enum Pieces {
     Auto = 2,
 }
 
+impl Pieces {
+    /// Back from `self as u8` (the listener's thread reads the knob from an atomic).
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Pieces::Whole,
+            1 => Pieces::Split,
+            _ => Pieces::Auto,
+        }
+    }
+}
+
 /// Turns utterances into words, reusing what was heard of the same utterance on speculation.
 /// An utterance cut at a pause is transcribed then; when it is cut again later (the person
 /// went on), its words are ready at once if nothing was added, and otherwise come from the
@@ -427,7 +438,7 @@ impl Listener {
         let (partial_tx, partial_rx) = crossbeam_channel::bounded::<Vec<f32>>(1);
         let companion_speaking = Arc::new(AtomicBool::new(false));
         let open = Arc::new(AtomicBool::new(true));
-        let pieces = Arc::new(std::sync::atomic::AtomicU8::new(2));
+        let pieces = Arc::new(std::sync::atomic::AtomicU8::new(Pieces::Auto as u8));
         let config = ears.config;
         let in_pieces = pieces.clone();
         let stop = Arc::new(AtomicBool::new(false));
@@ -495,11 +506,7 @@ impl Listener {
                 crossbeam_channel::select_biased! {
                     recv(final_rx) -> u => match u {
                         Ok(u) => {
-                            t.pieces = match in_pieces.load(Ordering::Relaxed) {
-                                0 => Pieces::Whole,
-                                1 => Pieces::Split,
-                                _ => Pieces::Auto,
-                            };
+                            t.pieces = Pieces::from_u8(in_pieces.load(Ordering::Relaxed));
                             if let Some(e) = event(t.words(&u), &u) {
                                 let _ = tx.send(e);
                             }

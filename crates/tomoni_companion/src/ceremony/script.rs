@@ -30,13 +30,13 @@ impl Script {
             if let Action::Outfit { name } = &s.action
                 && !outfits.contains(name)
             {
-                let has = if outfits.is_empty() { "no outfits".to_string() } else { outfits.join(", ") };
                 return Err(format!(
-                    "{}:{}: step {:?}: outfit {name:?}: {} has {has}",
+                    "{}:{}: step {:?}: outfit {name:?}: {} has {}",
                     self.path.display(),
                     s.line,
                     s.name,
-                    avatar.display()
+                    avatar.display(),
+                    tomoni_avatar::outfit::listed(outfits)
                 ));
             }
         }
