@@ -389,15 +389,15 @@ fn drive_capture(
     // A few frames after the avatar is placed, with no pipeline left compiling.
     if state.ready_frames >= TAKE_AFTER && settled.0 >= 2 {
         if let Some((big, warm)) = job.warm_up {
-            // Hand over to the big camera; its first frame, the next, is the one taken.
-            if !state.big_on {
-                state.big_on = true;
-                for (camera, on) in [(big, true), (warm, false)] {
-                    if let Ok(mut c) = cameras.get_mut(camera) {
-                        c.is_active = on;
-                    }
+            // Hand over to the big camera and take its first frame, this one: the switch and
+            // the screenshot are extracted together. (Waiting a frame drew the 12-megapixel
+            // box twice: the render world draws one frame while the next is updated, so the
+            // frame after the switch is already the second big one.)
+            state.big_on = true;
+            for (camera, on) in [(big, true), (warm, false)] {
+                if let Ok(mut c) = cameras.get_mut(camera) {
+                    c.is_active = on;
                 }
-                return;
             }
         }
         state.requested = true;
