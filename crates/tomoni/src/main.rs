@@ -61,7 +61,7 @@ enum Command {
         #[arg(long, default_value = "auto")]
         place: tomoni_photo::place::Side,
         /// Where the light comes from: auto (read off the people in the photo) | left | right |
-        /// front | soft.
+        /// front | soft; left:H or right:H for a light H hard (0 soft – 1 the sun; left is 0.9).
         #[arg(long, default_value = "auto")]
         light: tomoni_photo::light::LightChoice,
         /// Its expression (e.g. happy, relaxed).

@@ -48,7 +48,8 @@ pub struct ShadowCatcher {
 /// What [`ShadowCatcher`] darkens, and how much.
 #[derive(ShaderType, Clone, Copy, Debug)]
 pub struct ShadowCatcherSettings {
-    /// x: a full shadow's opacity.
+    /// x: a full shadow's opacity; y: the light's angular size, radians (how wide its
+    /// shadow's penumbra grows with distance from the feet).
     pub strength: Vec4,
     /// xyz: the feet on the floor (world); w: how far the shadow reaches before it has faded
     /// to 1/e, metres.
@@ -65,11 +66,21 @@ impl ShadowCatcher {
         let s = strength.clamp(0.0, 1.0);
         ShadowCatcher {
             settings: ShadowCatcherSettings {
-                strength: Vec4::new(0.65 * s, 0.0, 0.0, 0.0),
+                strength: Vec4::new(0.65 * s, light_size(s), 0.0, 0.0),
                 origin: feet.extend(0.6 + 2.4 * s),
             },
         }
     }
+}
+
+/// The angular size (radians) of a light whose shadows are `hardness` hard (0 soft – 1 hard,
+/// as `tomoni_photo::light` reads it): the sun's 0.53° at 1, a metre-wide softbox 2 m away
+/// (≈ 28°) at 0, between them evenly in log (a studio key read at 0.5: ≈ 4°).
+pub fn light_size(hardness: f32) -> f32 {
+    const SUN: f32 = 0.0093;
+    const SOFTBOX: f32 = 0.5;
+    let h = hardness.clamp(0.0, 1.0);
+    (SOFTBOX.ln() + h * (SUN.ln() - SOFTBOX.ln())).exp()
 }
 
 impl Material for ShadowCatcher {

@@ -65,10 +65,11 @@ impl Light {
 pub enum LightChoice {
     /// Read off the people: their shadows, else their outlines ([`estimate`]).
     Auto,
-    /// A clear light from the left of the picture.
-    Left,
-    /// A clear light from the right.
-    Right,
+    /// A light from the left of the picture, this hard (0 soft – 1 the sun; `left` is 0.9,
+    /// `left:0.4` a window's).
+    Left(f32),
+    /// A light from the right, this hard.
+    Right(f32),
     /// From behind the camera, half-soft.
     Front,
     /// Overcast or studio-soft: hardly a cast shadow, only the contact shadow.
@@ -76,12 +77,15 @@ pub enum LightChoice {
 }
 
 impl LightChoice {
+    /// How hard `left` and `right` are: a clear sun, a little scattered.
+    pub const CLEAR: f32 = 0.9;
+
     /// The light: chosen, or estimated from `people` in `photo` (taken through `camera`).
     pub fn light(self, photo: &RgbImage, people: &[Person], camera: &Camera) -> Light {
         match self {
             LightChoice::Auto => estimate(photo, people, camera),
-            LightChoice::Left => Light::chosen(-1.0, 0.9),
-            LightChoice::Right => Light::chosen(1.0, 0.9),
+            LightChoice::Left(h) => Light::chosen(-1.0, h),
+            LightChoice::Right(h) => Light::chosen(1.0, h),
             LightChoice::Front => Light::chosen(0.0, 0.5),
             LightChoice::Soft => Light::chosen(0.0, 0.0),
         }
@@ -91,26 +95,36 @@ impl LightChoice {
 impl std::str::FromStr for LightChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
+        let (name, hard) = s.split_once(':').unwrap_or((s, ""));
+        let hardness = match hard {
+            "" => LightChoice::CLEAR,
+            h => match h.parse::<f32>() {
+                Ok(h) if (0.0..=1.0).contains(&h) && matches!(name, "left" | "right") => h,
+                _ => return Err(format!("{s:?}: a hardness is left:H or right:H, H from 0 (soft) to 1 (the sun)")),
+            },
+        };
+        Ok(match name {
             "auto" => LightChoice::Auto,
-            "left" => LightChoice::Left,
-            "right" => LightChoice::Right,
+            "left" => LightChoice::Left(hardness),
+            "right" => LightChoice::Right(hardness),
             "front" => LightChoice::Front,
             "soft" => LightChoice::Soft,
-            _ => return Err(format!("{s:?}: expected auto, left, right, front or soft")),
+            _ => return Err(format!("{s:?}: expected auto, left, right, front or soft (left:0.4: a softer light)")),
         })
     }
 }
 
 impl std::fmt::Display for LightChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LightChoice::Auto => "auto",
-            LightChoice::Left => "left",
-            LightChoice::Right => "right",
-            LightChoice::Front => "front",
-            LightChoice::Soft => "soft",
-        })
+        match *self {
+            LightChoice::Auto => f.write_str("auto"),
+            LightChoice::Left(h) if h == LightChoice::CLEAR => f.write_str("left"),
+            LightChoice::Right(h) if h == LightChoice::CLEAR => f.write_str("right"),
+            LightChoice::Left(h) => write!(f, "left:{h}"),
+            LightChoice::Right(h) => write!(f, "right:{h}"),
+            LightChoice::Front => f.write_str("front"),
+            LightChoice::Soft => f.write_str("soft"),
+        }
     }
 }
 
@@ -325,6 +339,21 @@ fn solve3(m: [[f64; 3]; 3], r: [f64; 3]) -> Option<[f64; 3]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chosen_light_may_say_how_hard_it_is() {
+        let parse = |s: &str| s.parse::<LightChoice>();
+        assert_eq!(parse("left"), Ok(LightChoice::Left(LightChoice::CLEAR)));
+        assert_eq!(parse("right:0.4"), Ok(LightChoice::Right(0.4)));
+        // Written back as given, so the batch form passes it on to each photo unchanged.
+        for s in ["left", "right", "left:0.4", "front", "soft", "auto"] {
+            assert_eq!(parse(s).map(|c| c.to_string()).as_deref(), Ok(s));
+        }
+        for bad in ["left:2", "left:x", "front:0.5", "up"] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
+    }
 
     /// An upright ellipsoid (a body's silhouette), Lambertian, lit from `l` over `ambient`,
     /// on a mid-grey ground; its outline as `Person::outline` gives it.
