@@ -624,6 +624,39 @@ def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, fla
     return pts, tris
 
 
+def lip_vertices(tpos, fu, nverts, pucker_unit):
+    """The lips' vertices (metres, T-pose): two crescents either side of the mouth's slit,
+    tapering to the corners. The face units only find the mouth (where rolling and puckering
+    move the skin most); on their own they also took a strip of chin and a moustache of the
+    upper lip's skin, as rolling the lower lip moves the chin. Each lip's shape is read off the
+    mesh: the slit between the lowest point the upper-lip roll moves and the highest the
+    lower-lip roll moves, at the middle; the corners where the dimple unit pulls; the upper lip as
+    tall as the skin the upper roll moves nearly fully, the lower lip as tall."""
+    roll_up = load_target(os.path.join(fu, "mouthRollUpper.target"), nverts)
+    roll_down = load_target(os.path.join(fu, "mouthRollLower.target"), nverts)
+    roll = np.linalg.norm(roll_up + roll_down, axis=1)
+    pucker = np.linalg.norm(pucker_unit, axis=1)
+    mouth = tpos[(roll > 0.4 * roll.max()) & (pucker > 0.45 * pucker.max())].mean(axis=0)
+    upper, lower = np.linalg.norm(roll_up, axis=1), np.linalg.norm(roll_down, axis=1)
+    upper, lower = upper / upper.max(), lower / lower.max()
+    # the face's front near the mouth (not the inside of the lips, nor the cheeks behind)
+    front = (tpos[:, 2] > mouth[2] - 0.012) & (np.abs(tpos[:, 1] - mouth[1]) < 0.03)
+    middle = front & (np.abs(tpos[:, 0] - mouth[0]) < 0.0015)
+    slit = (tpos[middle & (upper > 0.5), 1].min() + tpos[middle & (lower > 0.5), 1].max()) / 2
+    tall = tpos[middle & (upper > 0.9), 1].max() - slit
+    corners = []
+    for side in ("Left", "Right"):
+        pull = np.linalg.norm(load_target(os.path.join(fu, f"mouthDimple{side}.target"), nverts), axis=1)
+        corners.append(tpos[np.argmax(np.where(front, pull, 0.0))])
+    half = np.mean([abs(q[0] - mouth[0]) for q in corners])
+    corner_y = np.mean([q[1] for q in corners])
+    u = np.clip((tpos[:, 0] - mouth[0]) / half, -1.0, 1.0)
+    taper = 1.0 - u * u
+    above = tpos[:, 1] - (slit + (corner_y - slit) * u * u)
+    return (front & (np.abs(u) < 1.0) & (tpos[:, 2] > mouth[2] - 0.006)
+            & (above < tall * taper) & (above > -tall * taper))
+
+
 def build(data_dir, character):
     mp = os.path.join(data_dir, "mpfb2")
     pos, faces, face_group = load_obj(os.path.join(mp, "3dobjs", "base.obj"))
@@ -737,11 +770,7 @@ def build(data_dir, character):
             d += w * units[u]
         morphs[e] = d
 
-    # lips: where the pucker unit moves the skin most
-    roll = np.linalg.norm(load_target(os.path.join(fu, "mouthRollLower.target"), nverts)
-                          + load_target(os.path.join(fu, "mouthRollUpper.target"), nverts), axis=1)
-    pucker = np.linalg.norm(units["mouthPucker"], axis=1)
-    lipv = (roll > 0.4 * roll.max()) & (pucker > 0.45 * pucker.max())
+    lipv = lip_vertices(tpos, fu, nverts, units["mouthPucker"])
 
     # --- primitives
     faces_by_group = {}
