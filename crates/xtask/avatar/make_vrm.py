@@ -121,7 +121,7 @@ CHARACTERS = {
                 # clear above it, down to the nape behind
                 open_eyes=1.0,  # the base's eye opening: the male targets narrowed it
                 everyday=dict(bottom="chinos"),
-                hair=dict(style="short", springs=False, volume=(0.005, 0.009),
+                hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
                           profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
                                    (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
                                    (180, -0.07)]),
@@ -290,14 +290,17 @@ def smooth_hems(p, tris, base, nrm, floor_off, iterations=40):
     return p
 
 
-def bob_hair(head_pts, centre, eye_y, columns=96, rows=44, fringe=0.048, side=-0.085, back=-0.10,
-             volume=(0.011, 0.012), profile=None):
+def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-0.085, back=-0.10,
+             volume=(0.011, 0.012), profile=None, locks=26, groove=0.0035, tips=0.008):
     """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
     hair follows the skull (the farthest head vertex near that direction, plus volume) down to
     the widest point, then falls straight to its cut. The face stays open between the temples.
     `head_pts`: head, ear and neck vertices (m); `centre`: a point inside the skull.
     `profile`: a short cut instead, [(azimuth deg, cut height above the eyes m), ...] from the
     face round to the nape; the hair then hugs the skull all the way down to it (no fall).
+    `locks` around the head, each a rounded ridge between narrow grooves `groove` deep that open
+    as the hair falls, and ending in a point `tips` longer than its edges: one smooth shell read
+    as a helmet; locks read as hair.
     Returns (vertices, triangles)."""
     rel = head_pts - centre
     unit = rel / np.linalg.norm(rel, axis=1, keepdims=True)
@@ -374,6 +377,8 @@ def bob_hair(head_pts, centre, eye_y, columns=96, rows=44, fringe=0.048, side=-0
         rel_g = down - centre
         rad = np.linalg.norm(rel_g, axis=2)
         grid = centre + rel_g * (np.maximum(rad, rad0) / rad)[:, :, None]
+    if locks:
+        grid = hair_locks(grid, centre, locks, groove, tips)
     top = np.array([centre[0], max(c[0][1] for c in cols) + 0.002, centre[2]])
     verts = np.concatenate([top[None, :], grid.reshape(-1, 3)])
     idx = lambda c, r: 1 + (c % columns) * rows + r
@@ -389,6 +394,31 @@ def bob_hair(head_pts, centre, eye_y, columns=96, rows=44, fringe=0.048, side=-0
     if ((verts[tris].mean(axis=1) - centre) * fn).sum() < 0:
         tris = tris[:, [0, 2, 1]]
     return verts, tris
+
+
+def hair_locks(grid, centre, locks, groove, tips):
+    """`grid` (columns × rows × 3, columns around the head from the face, rows down) parted
+    into `locks`: grooves pressed in toward `centre`, deeper down the fall, and each column
+    shortened in proportion to how far it is from its lock's middle, so the cut ends in points."""
+    columns, rows = grid.shape[:2]
+    th = 2.0 * math.pi * np.arange(columns) / columns - math.pi
+    # the locks a little uneven in width, so they do not read as a fence
+    u = (locks * (th + math.pi) / (2.0 * math.pi) + 0.18 * np.sin(3.0 * th + 1.0)
+         + 0.12 * np.sin(7.0 * th + 2.0)) % 1.0
+    crest = np.sqrt(np.sin(math.pi * u))               # 1 mid-lock, 0 in the groove
+    f = np.clip((np.arange(rows) / (rows - 1) - 0.1) / 0.5, 0.0, 1.0)
+    fall = f * f * (3.0 - 2.0 * f)                     # smooth on the crown, parted below
+    rel = grid - centre
+    rad = np.linalg.norm(rel, axis=2)
+    press = groove * fall[None, :] * (1.0 - crest)[:, None]
+    grid = centre + rel * ((rad - press) / rad)[:, :, None]
+    out = np.empty_like(grid)
+    for c in range(columns):
+        line = grid[c]
+        s_ = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))])
+        t = np.linspace(0.0, s_[-1] - tips * abs(2.0 * u[c] - 1.0), rows)
+        out[c] = np.stack([np.interp(t, s_, line[:, j]) for j in range(3)], axis=1)
+    return out
 
 
 def ray_to_outline(poly, origin, dirs):
@@ -1106,14 +1136,16 @@ class Gltf:
         self.accessors.append(a)
         return len(self.accessors) - 1
 
-    def sparse_vec3(self, dense, zero_view):
+    def sparse_vec3(self, dense, zero_view, bounds=True, floor=1e-7):
         """A morph target as a sparse accessor: only the moved vertices are stored. The base is a
-        shared all-zero view (some loaders, the `gltf` crate among them, require a bufferView)."""
-        idx = np.nonzero(np.abs(dense).max(axis=1) > 1e-7)[0].astype(np.uint32)
+        shared all-zero view (some loaders, the `gltf` crate among them, require a bufferView).
+        `bounds`: min/max, which glTF requires of positions only."""
+        idx = np.nonzero(np.abs(dense).max(axis=1) > floor)[0].astype(np.uint32)
         vals = dense[idx].astype(np.float32)
-        a = {"bufferView": zero_view, "componentType": 5126, "count": int(dense.shape[0]), "type": "VEC3",
-             "min": [float(x) for x in dense.astype(np.float32).min(axis=0)],
-             "max": [float(x) for x in dense.astype(np.float32).max(axis=0)]}
+        a = {"bufferView": zero_view, "componentType": 5126, "count": int(dense.shape[0]), "type": "VEC3"}
+        if bounds:
+            a["min"] = [float(x) for x in dense.astype(np.float32).min(axis=0)]
+            a["max"] = [float(x) for x in dense.astype(np.float32).max(axis=0)]
         if len(idx):
             a["sparse"] = {"count": int(len(idx)),
                            "indices": {"bufferView": self.view(idx.tobytes()), "componentType": 5125},
@@ -1223,7 +1255,16 @@ def write_vrm(model, character, out_path, source_note):
         if p["mesh"] == "Body":
             zero_view = g.view(bytes(12 * len(vs)), 34962)
             g.views[zero_view]["byteStride"] = 12  # shared by several accessors
-            prim["targets"] = [{"POSITION": g.sparse_vec3(model["morph"][e][vs], zero_view)} for e in PRESET_ORDER]
+            # Each expression's normals too: a closed upper lid kept the open lid's normals,
+            # which face down from under the brow, and took the skin's shade colour for the
+            # length of every blink (a pink band across each closed eye).
+            shape = model["shape"][vs].astype(np.float64)
+            prim["targets"] = [{
+                "POSITION": g.sparse_vec3(model["morph"][e][vs], zero_view),
+                "NORMAL": g.sparse_vec3(
+                    vertex_normals(shape + model["morph"][e][vs], local.astype(np.int64)) - nrm, zero_view,
+                    bounds=False, floor=1e-4),
+            } for e in PRESET_ORDER]
         if p["mesh"] == "Clothes":
             zero_view = g.view(bytes(12 * len(vs)), 34962)
             g.views[zero_view]["byteStride"] = 12
