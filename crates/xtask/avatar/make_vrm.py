@@ -101,6 +101,7 @@ PALETTE = {
     "chinos": ((0.70, 0.62, 0.48), (0.50, 0.43, 0.33), 0.0012),
     "trousers": ((0.16, 0.16, 0.19), (0.08, 0.08, 0.10), 0.0015),
     "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
+    "sole": ((0.30, 0.26, 0.22), (0.16, 0.13, 0.11), 0.0008),
 }
 
 
@@ -467,6 +468,35 @@ def drape(p, labels, step=0.012, min_radius=None, flare=0.0):
             out[tgt, 0] = c[0] + d[:, 0] * scale
             out[tgt, 2] = c[1] + d[:, 1] * scale
     return out
+
+
+def shoe_sole(points, thick=0.011, welt=0.003):
+    """A sole under a shoe whose `points` stand on the floor (y = 0): the footprint (the
+    convex outline of the shoe's lower part), `welt` wider all round, `thick` high, so a line of
+    another colour runs round the foot where upper and sole meet. Returns (vertices,
+    triangles wound outwards)."""
+    from scipy.spatial import ConvexHull
+
+    low = points[points[:, 1] < 0.03][:, [0, 2]]
+    ring = low[ConvexHull(low).vertices]
+    c = ring.mean(axis=0)
+    d = ring - c
+    ring = c + d * ((np.linalg.norm(d, axis=1) + welt) / np.linalg.norm(d, axis=1))[:, None]
+    n = len(ring)
+    bottom = np.column_stack([ring[:, 0], np.zeros(n), ring[:, 1]])
+    top = bottom + [0.0, thick, 0.0]
+    centres = np.array([[c[0], 0.0, c[1]], [c[0], thick, c[1]]])
+    verts = np.concatenate([bottom, top, centres])
+    tris = []
+    for i in range(n):
+        j = (i + 1) % n
+        tris += [(i, j, n + j), (i, n + j, n + i), (2 * n, j, i), (2 * n + 1, n + i, n + j)]
+    tris = np.array(tris, dtype=np.int64)
+    fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
+    mid = np.array([c[0], thick / 2.0, c[1]])
+    out = ((verts[tris].mean(axis=1) - mid) * fn).sum(axis=1) < 0
+    tris[out] = tris[out][:, [0, 2, 1]]
+    return verts, tris
 
 
 def hull_shoe(points):
@@ -954,6 +984,10 @@ def build(data_dir, character):
         tri = hull_shoe(pts)
         used = np.unique(tri)
         add("Clothes", "shoes", pts[used], Wn[vs[used]], np.full(len(used), -1), np.searchsorted(used, tri))
+        sole, st = shoe_sole(pts[used])
+        # each sole vertex moves with the shoe point nearest it (the foot's and toes' bones)
+        near = np.argmin(np.linalg.norm(sole[:, None, :] - pts[used][None, :, :], axis=2), axis=1)
+        add("Clothes", "sole", sole, Wn[vs[used][near]], np.full(len(sole), -1), st)
     # hair: a bob on the head bone
     skull = region(["head", "neck"]) & (y > neck_y)
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
