@@ -53,13 +53,29 @@ fn room(d: &Path) -> PathBuf {
     room
 }
 
+/// The companion stood into the empty room at `room_path`, 0.3 m right and 3 m out, under
+/// `--light light`, written to `out`: the report.
+fn in_room(room_path: &Path, out: &Path, light: &str) -> serde_json::Value {
+    let (room, out) = (room_path.to_str().unwrap(), out.to_str().unwrap());
+    photo(&["--background", room, "--out", out, "--place", "0.3,3", "--light", light]).unwrap()
+}
+
+/// An 8-bit sRGB level, linear (the 2.2 power is close enough for a ratio of two).
+fn lin(v: u8) -> f64 {
+    (f64::from(v) / 255.0).powf(2.2)
+}
+
+/// The feet (photo pixels) and the scale at them (pixels a metre), from a report.
+fn feet_px(report: &serde_json::Value) -> (f64, f64, f64) {
+    let p = &report["placement"];
+    (f(&p["feet_px"][0]), f(&p["feet_px"][1]), f(&p["px_per_m"]))
+}
+
 /// Floor pixels the companion's shadow darkened, left and right of its feet: darker than the
 /// empty room by the same factor in every channel (a shadow keeps the floor's colour; the
 /// companion's own pixels do not), within 1.5 m of the feet and no higher than 1 m behind.
 fn shadowed_floor(room: &image::RgbImage, photo: &image::RgbImage, report: &serde_json::Value) -> (u32, u32) {
-    let lin = |v: u8| (f64::from(v) / 255.0).powf(2.2);
-    let (fx, fy) = (f(&report["placement"]["feet_px"][0]), f(&report["placement"]["feet_px"][1]));
-    let ppm = f(&report["placement"]["px_per_m"]);
+    let (fx, fy, ppm) = feet_px(report);
     let (mut left, mut right) = (0, 0);
     for y in ((fy - ppm) as u32).max(490)..((fy + 0.1 * ppm) as u32).min(photo.height()) {
         for x in ((fx - 1.5 * ppm).max(0.0) as u32)..((fx + 1.5 * ppm) as u32).min(photo.width()) {
@@ -79,9 +95,7 @@ fn shadowed_floor(room: &image::RgbImage, photo: &image::RgbImage, report: &serd
 /// room it is, and that darkening's peak over its steepest step (a hard edge: its step, a
 /// pixel or so; a ramp: its length). The median over the strips.
 fn shadow_edge_px(room: &image::RgbImage, photo: &image::RgbImage, report: &serde_json::Value) -> f64 {
-    let lin = |v: u8| (f64::from(v) / 255.0).powf(2.2);
-    let (fx, fy) = (f(&report["placement"]["feet_px"][0]), f(&report["placement"]["feet_px"][1]));
-    let ppm = f(&report["placement"]["px_per_m"]);
+    let (fx, fy, ppm) = feet_px(report);
     let mut widths = Vec::new();
     let mut x0 = fx + 0.7 * ppm;
     while x0 < fx + 1.4 * ppm {
@@ -121,17 +135,7 @@ fn the_companion_casts_its_shadow_away_from_the_light_on_the_photos_floor() {
     let mut seen = Vec::new();
     for light in ["left", "right", "soft"] {
         let out = d.join(format!("{light}.jpg"));
-        let report = photo(&[
-            "--background",
-            room_path.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--place",
-            "0.3,3",
-            "--light",
-            light,
-        ])
-        .unwrap();
+        let report = in_room(&room_path, &out, light);
         let (left, right) = shadowed_floor(&room, &image::open(&out).unwrap().to_rgb8(), &report);
         eprintln!("--light {light}: shadowed floor {left} px left of the feet, {right} px right");
         seen.push((left, right));
@@ -173,17 +177,7 @@ fn the_companion_casts_its_shadow_away_from_the_light_on_the_photos_floor() {
     // clear light's (0.8°). With one shadow map and no penumbra both edges read about 3 px
     // (measured 3.3 and 3.1); with it, 3.3 and 8.4.
     let softer = d.join("left-0.5.jpg");
-    let report = photo(&[
-        "--background",
-        room_path.to_str().unwrap(),
-        "--out",
-        softer.to_str().unwrap(),
-        "--place",
-        "0.3,3",
-        "--light",
-        "left:0.5",
-    ])
-    .unwrap();
+    let report = in_room(&room_path, &softer, "left:0.5");
     // (The same place: the same feet and scale as the clear light's picture.)
     let hard = shadow_edge_px(&room, &image::open(d.join("left.jpg")).unwrap().to_rgb8(), &report);
     let soft = shadow_edge_px(&room, &image::open(&softer).unwrap().to_rgb8(), &report);

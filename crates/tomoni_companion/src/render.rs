@@ -232,8 +232,6 @@ struct CaptureState {
     clip_frames: u32,
     requested: bool,
     frame_times: Vec<f64>,
-    /// A photo's big camera has come on (its first frame is the one taken).
-    big_on: bool,
     /// Frames waited for the idle loop to start.
     idle_wait: u32,
 }
@@ -393,7 +391,6 @@ fn drive_capture(
             // the screenshot are extracted together. (Waiting a frame drew the 12-megapixel
             // box twice: the render world draws one frame while the next is updated, so the
             // frame after the switch is already the second big one.)
-            state.big_on = true;
             for (camera, on) in [(big, true), (warm, false)] {
                 if let Ok(mut c) = cameras.get_mut(camera) {
                     c.is_active = on;

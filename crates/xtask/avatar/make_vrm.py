@@ -491,12 +491,7 @@ def shoe_sole(points, thick=0.011, welt=0.003):
     for i in range(n):
         j = (i + 1) % n
         tris += [(i, j, n + j), (i, n + j, n + i), (2 * n, j, i), (2 * n + 1, n + i, n + j)]
-    tris = np.array(tris, dtype=np.int64)
-    fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
-    mid = np.array([c[0], thick / 2.0, c[1]])
-    out = ((verts[tris].mean(axis=1) - mid) * fn).sum(axis=1) < 0
-    tris[out] = tris[out][:, [0, 2, 1]]
-    return verts, tris
+    return verts, wound_outwards(verts, np.array(tris, dtype=np.int64), np.array([c[0], thick / 2.0, c[1]]))
 
 
 def hull_shoe(points):
@@ -506,11 +501,15 @@ def hull_shoe(points):
     from scipy.spatial import ConvexHull
 
     tri = ConvexHull(points).simplices.astype(np.int64)
-    centre = points[np.unique(tri)].mean(axis=0)
-    fn = np.cross(points[tri[:, 1]] - points[tri[:, 0]], points[tri[:, 2]] - points[tri[:, 0]])
-    inward = ((points[tri].mean(axis=1) - centre) * fn).sum(axis=1) < 0
-    tri[inward] = tri[inward][:, [0, 2, 1]]
-    return tri
+    return wound_outwards(points, tri, points[np.unique(tri)].mean(axis=0))
+
+
+def wound_outwards(points, tris, centre):
+    """`tris` of a closed convex surface around `centre`, each turned to face away from it."""
+    fn = np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]])
+    inward = ((points[tris].mean(axis=1) - centre) * fn).sum(axis=1) < 0
+    tris[inward] = tris[inward][:, [0, 2, 1]]
+    return tris
 
 
 # ---------------------------------------------------------------------------------------------
