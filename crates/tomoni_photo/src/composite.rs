@@ -16,7 +16,7 @@ pub const DIGITAL_SOURCE_TYPE: &str = "http://cv.iptc.org/newscodes/digitalsourc
 /// How the layer was matched to the photo (reported by `tomoni photo`).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Match {
-    /// Per-channel gains for white balance (grey-world, limited to ±20 %).
+    /// Per-channel gains for white balance ([`illuminant`], limited to ±20 %).
     pub white: [f32; 3],
     /// Exposure gain (limited to 0.6–1.25).
     pub exposure: f32,
@@ -33,29 +33,79 @@ pub struct Match {
 
 /// The photo's white balance and exposure relative to a neutral, mid-grey scene.
 pub fn estimate(photo: &RgbImage) -> Match {
+    let s = sample(photo);
+    let grey = (s.mean[0] + s.mean[1] + s.mean[2]) / 3.0;
+    let white = illuminant_of(&s).map(|m| m.clamp(0.8, 1.2));
+    // A mid-grey scene averages 0.18 linear; a darker room dims the companion, but only so far
+    // (the avatar is lit by its own lights, already about right for an indoor photo).
+    let exposure = (grey / 0.18).sqrt().clamp(0.6, 1.25);
+    let saturation = (s.chroma / 0.08).clamp(0.0, 1.0);
+    Match { white, exposure, saturation, noise: noise_sigma(photo), blur: blur_sigma(photo) }
+}
+
+/// The colour of the photo's light, as gains about 1 (their mean is 1; red above blue is a
+/// warm light), unlimited: see [`illuminant_of`].
+pub fn illuminant(photo: &RgbImage) -> [f32; 3] {
+    illuminant_of(&sample(photo))
+}
+
+/// What [`estimate`] reads off a photo, on a sparse grid of its pixels.
+struct Sample {
+    /// Linear mean of every sampled pixel.
+    mean: [f32; 3],
+    /// Linear mean of the near-neutral ones ([`NEUTRAL`]), and how many of the samples they are.
+    neutral: [f32; 3],
+    neutral_share: f32,
+    /// Mean chroma, (max − min) / 255.
+    chroma: f32,
+}
+
+/// A pixel is near-neutral when its channels lie within 20 % of its brightest, in sRGB, and
+/// it is neither near black nor clipped. Whites, greys, concrete, paper and skies in
+/// shade are: what a photographer's grey card stands in for.
+const NEUTRAL: f32 = 0.2;
+
+fn sample(photo: &RgbImage) -> Sample {
     let mut sum = [0.0f64; 3];
-    let mut chroma = 0.0f64;
-    let mut n = 0.0f64;
+    let mut neutral = [0.0f64; 3];
+    let (mut n, mut k, mut chroma) = (0.0f64, 0.0f64, 0.0f64);
     // Every 7th pixel of every 7th row: a 12-megapixel photo in a quarter-million samples.
     for y in (0..photo.height()).step_by(7) {
         for x in (0..photo.width()).step_by(7) {
             let p = photo.get_pixel(x, y);
-            for c in 0..3 {
-                sum[c] += f64::from(srgb_to_linear(p[c]));
-            }
+            let lin = [0, 1, 2].map(|c| f64::from(srgb_to_linear(p[c])));
             let (lo, hi) = (p.0.iter().min().copied().unwrap_or(0), p.0.iter().max().copied().unwrap_or(0));
+            for c in 0..3 {
+                sum[c] += lin[c];
+            }
+            if hi > 25 && hi < 250 && f32::from(hi - lo) < NEUTRAL * f32::from(hi) {
+                for c in 0..3 {
+                    neutral[c] += lin[c];
+                }
+                k += 1.0;
+            }
             chroma += f64::from(hi - lo) / 255.0;
             n += 1.0;
         }
     }
-    let mean = sum.map(|s| (s / n.max(1.0)) as f32);
-    let grey = (mean[0] + mean[1] + mean[2]) / 3.0;
-    let white = mean.map(|m| (m / grey.max(1e-4)).clamp(0.8, 1.2));
-    // A mid-grey scene averages 0.18 linear; a darker room dims the companion, but only so far
-    // (the avatar is lit by its own lights, already about right for an indoor photo).
-    let exposure = (grey / 0.18).sqrt().clamp(0.6, 1.25);
-    let saturation = ((chroma / n.max(1.0)) as f32 / 0.08).clamp(0.0, 1.0);
-    Match { white, exposure, saturation, noise: noise_sigma(photo), blur: blur_sigma(photo) }
+    let n1 = n.max(1.0);
+    Sample {
+        mean: sum.map(|s| (s / n1) as f32),
+        neutral: neutral.map(|s| (s / k.max(1.0)) as f32),
+        neutral_share: (k / n1) as f32,
+        chroma: (chroma / n1) as f32,
+    }
+}
+
+/// The light's colour: the mean of the near-neutral pixels, for a grey thing shows the light
+/// as it is; the whole photo's mean (grey world) only when under 1 % of it is near-neutral.
+/// Grey world reads a colourful scene as a coloured light: the astronaut's orange suit and
+/// flag made a white light 15° warm and washed the companion's face (docs/photo.md measures
+/// both on photos it was not tuned on).
+fn illuminant_of(s: &Sample) -> [f32; 3] {
+    let m = if s.neutral_share >= 0.01 { s.neutral } else { s.mean };
+    let grey = (m[0] + m[1] + m[2]) / 3.0;
+    m.map(|c| c / grey.max(1e-4))
 }
 
 /// A pixel's grey level, 0–255 (the mean of its channels: what grain and blur are measured on).
@@ -174,12 +224,14 @@ fn grain_at(x: u32, y: u32) -> f32 {
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
-pub(crate) fn srgb_to_linear(v: u8) -> f32 {
+/// An sRGB level (0–255) as linear light (0–1): gains and means are taken in linear light.
+pub fn srgb_to_linear(v: u8) -> f32 {
     let c = f32::from(v) / 255.0;
     if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
 }
 
-pub(crate) fn linear_to_srgb(c: f32) -> u8 {
+/// Linear light (clamped to 0–1) back to an sRGB level.
+pub fn linear_to_srgb(c: f32) -> u8 {
     let c = c.clamp(0.0, 1.0);
     let s = if c <= 0.003_130_8 { c * 12.92 } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
     (s * 255.0 + 0.5) as u8

@@ -303,3 +303,67 @@ fn the_blur_of_a_real_photo_is_measured_from_its_edges() {
         assert!((got / want - 1.0).abs() < 0.25, "σ {sigma}: measured {got:.2}, want {want:.2}");
     }
 }
+
+/// Degrees between two colours taken as directions in RGB: the usual measure of a white
+/// balance's error (a 3° error is hard to see; grey world's 15° on the astronaut is a cast).
+fn angle(a: [f32; 3], b: [f32; 3]) -> f32 {
+    let dot: f32 = (0..3).map(|c| a[c] * b[c]).sum();
+    let len = |v: [f32; 3]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (dot / (len(a) * len(b))).clamp(-1.0, 1.0).acos().to_degrees()
+}
+
+/// The photo with its light turned `gains` in linear light (a warmer or bluer lamp).
+fn under(photo: &image::RgbImage, gains: [f32; 3]) -> image::RgbImage {
+    use tomoni_photo::composite::{linear_to_srgb, srgb_to_linear};
+    image::RgbImage::from_fn(photo.width(), photo.height(), |x, y| {
+        let p = photo.get_pixel(x, y);
+        image::Rgb([0, 1, 2].map(|c| linear_to_srgb(srgb_to_linear(p[c]) * gains[c])))
+    })
+}
+
+/// Photos taken under a white light (as cameras balance them) must read as white, and a lamp's
+/// colour laid over them must be found. The truth here is that these photos are neutral as
+/// published, so the error against white is the estimator's. Tuned on the first four (the
+/// near-neutral threshold, 20 %); the other nine were not looked at until it was chosen.
+/// Grey world, the rule before, is off by 13–34° on the tuning photos and 1–25° on the others.
+#[test]
+fn the_light_of_colourful_photos_reads_white_and_a_lamps_colour_is_found() {
+    if !ready() {
+        return;
+    }
+    let tuned = ["astronaut.png", "coffee.png", "chelsea.png", "motorcycle_left.png"];
+    let held_out = [
+        "rocket.jpg",
+        "messi5.jpg",
+        "home.jpg",
+        "building.jpg",
+        "leuvenA.jpg",
+        "rubberwhale1.png",
+        "butterfly.jpg",
+        "squirrel_cls.jpg",
+        "smarties.png",
+    ];
+    let warm = [1.2, 1.0, 0.7];
+    for (set, names) in [("tuned", &tuned[..]), ("held out", &held_out[..])] {
+        let mut white = Vec::new();
+        for name in names {
+            let img = image::open(photo(name)).unwrap_or_else(|e| panic!("{name}: {e}")).to_rgb8();
+            let e = angle(tomoni_photo::composite::illuminant(&img), [1.0; 3]);
+            let lamp = angle(tomoni_photo::composite::illuminant(&under(&img, warm)), warm);
+            eprintln!("{set:>8} {name:<20} white {e:4.1}°  under a warm lamp {lamp:4.1}°");
+            // 10°: a third of coffee's grey-world error, two-thirds of the astronaut's.
+            assert!(e < 10.0, "{name}: a white light read {e:.1}° off");
+            white.push(e);
+        }
+        white.sort_by(f32::total_cmp);
+        let median = (white[(white.len() - 1) / 2] + white[white.len() / 2]) / 2.0;
+        eprintln!("{set}: median {median:.1}°");
+        // Grey world's medians are 17° and 11°: 8° catches a return to it.
+        assert!(median < 8.0, "{set}: median error {median:.1}°");
+    }
+    // A lamp's colour over the astronaut is found (grey world finds it too; the near-neutral
+    // pixels must not lose it: the backdrop, orange under a warm lamp, still counts).
+    let img = image::open(photo("astronaut.png")).unwrap().to_rgb8();
+    let lamp = angle(tomoni_photo::composite::illuminant(&under(&img, warm)), warm);
+    assert!(lamp < 6.0, "a warm lamp read {lamp:.1}° off");
+}

@@ -7,8 +7,8 @@
 //!   readers (no Rust runtime loads MediaPipe's fp16 weights and custom op as shipped). Later
 //!   MediaPipe releases ship no models: the pin matters.
 //!
-//! Cost on a fresh machine: a 36 MB wheel (and scikit-image's 14 MB one for two test photos,
-//! Debian's 95 MB `opencv-doc` for one with feet: ~6 s), 17 MB of converter packages and a 3 s conversion into
+//! Cost on a fresh machine: a 36 MB wheel (and scikit-image's 14 MB one for six test photos,
+//! Debian's 95 MB `opencv-doc` for nine more, one with feet: ~6 s), 17 MB of converter packages and a 3 s conversion into
 //! 13 MB of models, run on the ONNX Runtime that `voices` sets up.
 
 use crate::voices::{download, unpack};
@@ -25,19 +25,33 @@ const MODELS: [(&str, &str); 2] = [
 
 /// Real photos for the tests, from scikit-image's data (each public domain or CC0, per its
 /// `skimage/data/_fetchers.py`): the astronaut Eileen Collins (NASA, public domain) and the
-/// cameraman (CC0).
+/// cameraman (CC0) with people; coffee, the cat Chelsea, a motorcycle and a rocket launch
+/// (all CC0 or public domain) for white balance.
 const TEST_PHOTOS_PKG: &str = "scikit-image==0.25.2";
-const TEST_PHOTOS: [&str; 2] = ["astronaut.png", "camera.png"];
+const TEST_PHOTOS: [&str; 6] =
+    ["astronaut.png", "camera.png", "coffee.png", "chelsea.png", "motorcycle_left.png", "rocket.jpg"];
 
 /// A real photo of a person standing with their feet in view, which no PyPI package ships:
 /// OpenCV's `basketball1.png` (two people playing catch in an office, from the Middlebury
-/// optical-flow set), in Debian's `opencv-doc` (Apache-2.0 / BSD-3-Clause as packaged). The
-/// 95 MB package is downloaded, not installed, and only this file kept.
+/// optical-flow set), in Debian's `opencv-doc` (Apache-2.0 / BSD-3-Clause as packaged); and,
+/// for white balance measured on photos it was not tuned on, eight colour photos of scenes
+/// (a football match, streets, a room of toys, a butterfly, a squirrel, sweets). The 95 MB
+/// package is downloaded, not installed, and only these files kept (3 MB).
 const FEET_PHOTO_DEB: &str = "opencv-doc";
-const FEET_PHOTO: (&str, &str) = ("./usr/share/doc/opencv-doc/examples/data/basketball1.png", "basketball1.png");
+const DEB_PHOTOS: [&str; 9] = [
+    "basketball1.png",
+    "messi5.jpg",
+    "home.jpg",
+    "building.jpg",
+    "leuvenA.jpg",
+    "rubberwhale1.png",
+    "butterfly.jpg",
+    "squirrel_cls.jpg",
+    "smarties.png",
+];
 
-/// Fetches [`FEET_PHOTO`] from the Debian archive into `photos`.
-fn feet_photo(photos: &std::path::Path) -> Res {
+/// Fetches [`DEB_PHOTOS`] from the Debian archive into `photos`.
+fn deb_photos(photos: &std::path::Path) -> Res {
     let tmp = photos.join("deb");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
@@ -50,11 +64,14 @@ fn feet_photo(photos: &std::path::Path) -> Res {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .ok_or_else(|| format!("apt-get download {FEET_PHOTO_DEB} left no .deb in {}", tmp.display()))?;
-    let part = photos.join(format!("{}.part", FEET_PHOTO.1));
-    let mut x = Command::new("sh");
-    x.arg("-c").arg("dpkg-deb --fsys-tarfile \"$0\" | tar -xO \"$1\" > \"$2\"").arg(&deb).arg(FEET_PHOTO.0).arg(&part);
-    run(x)?;
-    std::fs::rename(&part, photos.join(FEET_PHOTO.1)).map_err(|e| format!("{}: {e}", part.display()))?;
+    for name in DEB_PHOTOS {
+        let part = photos.join(format!("{name}.part"));
+        let member = format!("./usr/share/doc/opencv-doc/examples/data/{name}");
+        let mut x = Command::new("sh");
+        x.arg("-c").arg("dpkg-deb --fsys-tarfile \"$0\" | tar -xO \"$1\" > \"$2\"").arg(&deb).arg(&member).arg(&part);
+        run(x)?;
+        std::fs::rename(&part, photos.join(name)).map_err(|e| format!("{}: {e}", part.display()))?;
+    }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
 }
@@ -69,8 +86,8 @@ pub fn ensure() -> Res {
         let members: Vec<(&str, &str)> = members.iter().map(|(a, b)| (a.as_str(), *b)).collect();
         unpack(&wheel, &photos, &members)?;
     }
-    if !photos.join(FEET_PHOTO.1).is_file() {
-        feet_photo(&photos)?;
+    if !DEB_PHOTOS.iter().all(|p| photos.join(p).is_file()) {
+        deb_photos(&photos)?;
     }
     if MODELS.iter().all(|(_, onnx)| dir.join(onnx).is_file()) {
         return Ok(());
