@@ -6,7 +6,8 @@ Deterministic: the same input data gives the same bytes.
 
 Steps: parse the hm08 base mesh -> joints from the rig's joint cubes -> skin weights ->
 bake a T-pose (VRM 1.0 rest pose) by linear blend skinning -> garments as offset shells of the
-body surface -> hair shell -> eyes split into sclera/iris/pupil -> expression morph targets as
+body surface -> hair shell -> eyes: the white and a painted iris (the one texture) -> brow and
+lash cards laid on the face -> expression morph targets as
 mixes of the ARKit face units -> glTF 2.0 binary with VRMC_vrm 1.0 and VRMC_materials_mtoon.
 """
 import argparse
@@ -16,6 +17,7 @@ import math
 import os
 import struct
 import sys
+import zlib
 
 import numpy as np
 
@@ -86,11 +88,11 @@ PALETTE = {
     "tongue": ((0.78, 0.38, 0.40), (0.55, 0.25, 0.28), 0.0),
     "sclera": ((0.97, 0.97, 0.96), (0.85, 0.85, 0.86), 0.0),
     "iris": ((0.30, 0.20, 0.13), (0.20, 0.13, 0.08), 0.0),
-    "pupil": ((0.03, 0.03, 0.04), (0.02, 0.02, 0.03), 0.0),
     "catchlight": ((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 0.0),
     "hair": ((0.23, 0.15, 0.11), (0.12, 0.07, 0.06), 0.0015),
     "hair_inner": ((0.11, 0.07, 0.05), (0.06, 0.035, 0.03), 0.0),
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
+    "lashes": ((0.07, 0.045, 0.04), (0.04, 0.025, 0.02), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
     "shirt": ((0.90, 0.91, 0.93), (0.72, 0.75, 0.82), 0.0010),
     "tie": ((0.46, 0.12, 0.17), (0.28, 0.06, 0.10), 0.0008),
@@ -121,6 +123,7 @@ CHARACTERS = {
                 # (azimuth from the face, height above the eyes): sideburns before the ear,
                 # clear above it, down to the nape behind
                 open_eyes=1.0,  # the base's eye opening: the male targets narrowed it
+                brow=dict(thick=0.0034, rise=0.0015, drop=0.003),  # heavier and straighter
                 everyday=dict(bottom="chinos"),
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
                           profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
@@ -651,6 +654,97 @@ def open_eyes(base, shaped, groups, data_dir, nverts, strength):
     return out
 
 
+def upper_lid_margin(tpos, tris, c, r, cols=41):
+    """The upper lid's edge as the eye shows it from the front: for each of `cols` columns
+    across the eye, the lowest point of the front-facing skin above the opening (the lid
+    folds back into the socket there, so the mesh has no boundary to follow). Returns the
+    points from one corner to the other and, for each, the lid vertex nearest it."""
+    P = tpos[tris]
+    cen = P.mean(axis=1)
+    n = np.cross(P[:, 1] - P[:, 0], P[:, 2] - P[:, 0])
+    box = (np.abs(cen[:, 0] - c[0]) < 1.2 * r) & (np.abs(cen[:, 1] - c[1]) < r) & (n[:, 2] > 0) & (cen[:, 2] > c[2])
+    P = P[box]
+    up = np.full((cols, 3), np.nan)
+    for k, x in enumerate(np.linspace(c[0] - 1.1 * r, c[0] + 1.1 * r, cols)):
+        hits = []
+        for a_, b_ in ((0, 1), (1, 2), (2, 0)):
+            p, q = P[:, a_], P[:, b_]
+            hit = ((p[:, 0] - x) * (q[:, 0] - x) <= 0) & (p[:, 0] != q[:, 0])
+            s_ = (x - p[hit, 0]) / (q[hit, 0] - p[hit, 0])
+            hits.append(p[hit] + s_[:, None] * (q[hit] - p[hit]))
+        pts = np.concatenate(hits)
+        pts = pts[pts[:, 1] > c[1] - 0.1 * r]
+        if len(pts):
+            # the lid's lowest point is on its inner wall, tucked back; its front lip, what the
+            # eye shows as the edge, is the most forward point within 1.5 mm above it
+            lip = pts[pts[:, 1] < pts[:, 1].min() + 0.0015]
+            up[k] = lip[np.argmax(lip[:, 2])]
+    # the opening: the run of columns where the lid stands clear of where the lids meet
+    ok = ~np.isnan(up[:, 1])
+    meet = np.nanmin(up[:, 1])
+    open_ = ok & (up[:, 1] > meet + 0.08 * r)
+    idx = np.where(open_)[0]
+    if len(idx) < 8:
+        fail("the eye's upper lid was not found")
+    run = up[idx[0]: idx[-1] + 1]
+    run = run[~np.isnan(run[:, 1])]
+    # the columns cut the mesh's triangles unevenly: a cubic through them is the lid's curve
+    xs = np.linspace(run[0, 0], run[-1, 0], 25)
+    curve = np.stack([xs, np.polyval(np.polyfit(run[:, 0], run[:, 1], 3), xs),
+                      np.polyval(np.polyfit(run[:, 0], run[:, 2], 3), xs)], axis=1)
+    lid = np.unique(tris)
+    lid = lid[tpos[lid, 1] > c[1] - 0.2 * r]
+    near = np.linalg.norm(curve[:, None, :] - tpos[lid][None, :, :], axis=2)
+    return curve, lid[np.argmin(near, axis=1)]
+
+
+def brow_card(face, c, eye_y, outward, thick=0.003, rise=0.003, drop=0.004, cols=20):
+    """A brow as an anime face draws one: a flat card 3 mm off the skin (closer, the skin
+    came through it where `angry` pushes the brow forward), from above the
+    eye's inner corner to past its outer one, thickest near the inner end and tapering to a
+    tail; it rises to an arch two-thirds of the way out, then falls."""
+    s = np.linspace(0.0, 1.0, cols + 1)
+    x = c[0] + outward * (-0.019 + 0.040 * s)
+    peak = 0.62
+    yc = np.where(s < peak, eye_y + 0.020 + rise * np.sin(0.5 * math.pi * s / peak),
+                  eye_y + 0.020 + rise - drop * (np.clip(s - peak, 0.0, None) / (1 - peak)) ** 1.5)
+    t = thick * np.minimum(0.7 + 0.3 * s / 0.08, 1.0) * (1.0 - 0.65 * s)
+    top, _ = face.lay(np.column_stack([x, yc + 0.5 * t]), 0.003)
+    bottom, _ = face.lay(np.column_stack([x, yc - 0.5 * t]), 0.003)
+    pts = np.concatenate([top, bottom])
+    n = cols + 1
+    tris = np.array([t_ for i in range(cols) for t_ in ((i, n + i, i + 1), (i + 1, n + i, n + i + 1))], dtype=np.int64)
+    # facing the camera (+z)
+    fn = np.cross(pts[tris[0, 1]] - pts[tris[0, 0]], pts[tris[0, 2]] - pts[tris[0, 0]])
+    if fn[2] < 0:
+        tris = tris[:, [0, 2, 1]]
+    return pts, tris
+
+
+def lash_line(margin, src, outward):
+    """Upper lashes as one card along the lid's edge, as an anime eye draws them: a dark
+    line that thickens towards the outer corner and flicks out past it. The card stands
+    forward and up from the edge, so from the front it reads as a line on the lid and from
+    the side as lashes. Each point moves with the lid vertex nearest it, so it blinks."""
+    if (margin[-1, 0] - margin[0, 0]) * outward < 0:
+        margin, src = margin[::-1], src[::-1]
+    s = np.linspace(0.0, 1.0, len(margin))   # 0 at the inner corner, 1 at the outer
+    length = 0.0008 + 0.0020 * s ** 1.3      # metres
+    lift = np.stack([np.zeros_like(s), 0.75 + 0.1 * s, 0.65 - 0.2 * s], axis=1)
+    lift /= np.linalg.norm(lift, axis=1, keepdims=True)
+    base = margin + np.array([0.0, -0.0004, 0.0004])
+    tip = base + length[:, None] * lift
+    # the flick: past the outer corner, out and up
+    flick_base = base[-1] + np.array([0.0012 * outward, 0.0003, -0.0004])
+    flick_tip = flick_base + np.array([0.0018 * outward, 0.0016, -0.0006])
+    pts = np.concatenate([base, [flick_base], tip, [flick_tip]])
+    m = len(base) + 1
+    tris = []
+    for i in range(m - 1):
+        tris += [(i, i + 1, m + i + 1), (i, m + i + 1, m + i)]
+    return pts, np.array(tris, dtype=np.int64), np.concatenate([src, src[-1:], src, src[-1:]])
+
+
 def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, flare=0.05):
     """A skirt from the waist to below the knee, as one surface round both legs: for each
     height and azimuth, the convex outline of the body's slice (hips, then both thighs
@@ -854,9 +948,11 @@ def build(data_dir, character):
         c = tpos[groups[f"helper-{s}-eye"]].mean(axis=0)
         cen = tpos[et].mean(axis=1) - c
         cosang = cen[:, 2] / np.linalg.norm(cen, axis=1)
-        for mat, sel in (("pupil", cosang > 0.975), ("iris", (cosang > 0.90) & (cosang <= 0.975)),
-                         ("sclera", cosang <= 0.90)):
-            prims.append(dict(mesh="Eyes", mat=mat, tris=et[sel], morph=False))
+        # the iris and pupil are painted (`iris_texture`), mapped straight on from the front
+        radius = np.linalg.norm(tpos[groups[f"helper-{s}-eye"]] - c, axis=1).max()
+        prims.append(dict(mesh="Eyes", mat="iris", tris=et[cosang > IRIS_COS], morph=False,
+                          uv=(c, radius * math.sin(math.acos(IRIS_COS)))))
+        prims.append(dict(mesh="Eyes", mat="sclera", tris=et[cosang <= IRIS_COS], morph=False))
 
     # garments and hair: offset shells of body faces picked by their dominant bones
     bn = np.array(names)
@@ -893,16 +989,11 @@ def build(data_dir, character):
     opening = chest_front & (np.abs(tpos[:, 0]) < vee(y)) & (y > vee.button + 0.01) & (y < neck_y - 0.015)
     jacket &= ~opening
     collar |= chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.025) & (y > vee.button - 0.03) & not_extremity
-    # brows: a band of skin that the browDown unit moves, above the eyes
-    bd = np.linalg.norm(units["browDownLeft"] + units["browDownRight"], axis=1)
-    brows = (bd > 0.55 * bd.max()) & (y > eye_y + 0.015) & (y < eye_y + 0.035)
-
     # shells overlap; the outer garment has the larger offset so no skin shows at the seams.
     # (mesh, name, region, offset m, material, smoothing iterations)
     shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
               ("Clothes", "shirt", collar, 0.009, "shirt", 8),
-              ("Clothes", "trousers", trousers, 0.011, "trousers", 8),
-              ("Body", "brows", brows, 0.0015, "brows", 0)]
+              ("Clothes", "trousers", trousers, 0.011, "trousers", 8)]
     # what drapes, and across what: the torso as one, below the crotch each leg on its own
     mid = (np.abs(tpos[:, 0]) < 0.004) & (y < hip_y) & (y > hip_y - 0.3)
     crotch_y = y[groups["body"][mid[groups["body"]]]].min()
@@ -914,6 +1005,10 @@ def build(data_dir, character):
     drape_label[legs & (y < seam) & (tpos[:, 0] > 0)] = 1
     drape_label[legs & (y < seam) & (tpos[:, 0] < 0)] = 2
     extra_pos, extra_W, extra_M, extra_O, extra_F = [], [], [], [], []
+    # cards on the face, whose morphs blend the skin's under them: first index -> (indices,
+    # weights, is a lash line). A lash line's are its roots', and its tips (the second half)
+    # move as their roots.
+    blended = {}
     next_id = nverts
 
     def add(mesh, mat, positions, weights, morph_src, tris, outfit=None, fold=None):
@@ -1010,6 +1105,39 @@ def build(data_dir, character):
     add("Hair", "hair", hv, hw, np.full(len(hv), -1), np.concatenate([ot, rim]))
     add("Hair", "hair_inner", hv, hw, np.full(len(hv), -1), ot[:, [0, 2, 1]] + n)
 
+    for s_ in "lr":
+        ev = groups[f"helper-{s_}-eye"]
+        c = tpos[ev].mean(axis=0)
+        r = np.linalg.norm(tpos[ev] - c, axis=1).max()
+        margin, near = upper_lid_margin(tpos, body_tris, c, r)
+        pts, tris, src = lash_line(margin, near, np.sign(c[0]))
+        # each lash point moves as the lid around it does (the 4 nearest lid vertices, by
+        # inverse distance): from one vertex alone, a closed lid's line came out stepped
+        # (the tip of a lash moves with its root: the card does not stretch)
+        skin = groups["body"]
+        lid = skin[tpos[skin, 1] > c[1] - 0.2 * r]
+        roots = pts[: len(pts) // 2]
+        d = np.linalg.norm(roots[:, None, :] - tpos[lid][None, :, :], axis=2)
+        k = np.argsort(d, axis=1)[:, :4]
+        w = 1.0 / (np.take_along_axis(d, k, axis=1) + 1e-4)
+        w /= w.sum(axis=1, keepdims=True)
+        blended[next_id] = (lid[k], w, True)
+        add("Body", "lashes", pts, Wn[src], src, tris)
+
+    # brows: a card laid on the skin above each eye, moving as the skin under it does
+    head = groups["body"][region(["head"])[groups["body"]] & (nrm0[groups["body"], 2] > 0.25)]
+    face = FrontLayer(tpos[head], nrm0[head], Wn[head])
+    for s_ in "lr":
+        ev = groups[f"helper-{s_}-eye"]
+        c = tpos[ev].mean(axis=0)
+        pts, tris = brow_card(face, c, eye_y, np.sign(c[0]), **character.get("brow", {}))
+        d = np.linalg.norm(pts[:, None, :] - tpos[head][None, :, :], axis=2)
+        k = np.argsort(d, axis=1)[:, :4]
+        w = 1.0 / (np.take_along_axis(d, k, axis=1) + 1e-4)
+        blended[next_id] = (head[k], w / w.sum(axis=1, keepdims=True), False)
+        w_ = face.lay(pts[:, :2], 0.0)[1]
+        add("Body", "brows", pts, w_, np.full(len(pts), -1), tris)
+
     # Catch-lights: a small white disc on each eye, above the pupil and to one side (the same
     # side on both eyes, as from one light), half a millimetre off the eyeball and on the eye
     # bone, so it moves with the gaze the way an anime eye's painted highlight does (these
@@ -1038,6 +1166,22 @@ def build(data_dir, character):
     allW = np.concatenate([np.pad(w, ((0, 0), (0, len(names) - w.shape[1]))) for w in [Wn] + extra_W])
     msrc = np.concatenate([np.arange(nverts)] + extra_M)
     allmorph = {e: np.where((msrc >= 0)[:, None], morphs[e][np.maximum(msrc, 0)], 0.0) for e in morphs}
+    for at, (near, w, lash) in blended.items():
+        m = len(w)
+        for e in morphs:
+            d = np.einsum("vk,vkc->vc", w, morphs[e][near])
+            if not lash:
+                allmorph[e][at:at + m] = d
+                continue
+            # the lid's vertices do not move in step: a closed lid's edge came out wavy. A
+            # cubic along the line keeps its travel and loses the waves.
+            i = np.arange(m)
+            d = np.stack([np.polyval(np.polyfit(i, d[:, c], 3), i) for c in range(3)], axis=1)
+            # a closing lid rolls over the eyeball's bulge and its skin passes in front of
+            # where the lashes stood: they come forward a fifth of how far they travel
+            d[:, 2] += 0.2 * np.linalg.norm(d, axis=1)
+            d = np.concatenate([d, d])
+            allmorph[e][at:at + 2 * m] = d
     # hair sways little with the face; keep garments and hair out of the face morphs
     outfit = np.concatenate([np.full(nverts, -1)] + extra_O)
     skin_v = groups["body"]
@@ -1177,8 +1321,11 @@ class Gltf:
         vals = dense[idx].astype(np.float32)
         a = {"bufferView": zero_view, "componentType": 5126, "count": int(dense.shape[0]), "type": "VEC3"}
         if bounds:
-            a["min"] = [float(x) for x in dense.astype(np.float32).min(axis=0)]
-            a["max"] = [float(x) for x in dense.astype(np.float32).max(axis=0)]
+            # the bounds of what is stored: a vertex moved less than `floor` reads as 0
+            stored = np.zeros(dense.shape, dtype=np.float32)
+            stored[idx] = vals
+            a["min"] = [float(x) for x in stored.min(axis=0)]
+            a["max"] = [float(x) for x in stored.max(axis=0)]
         if len(idx):
             a["sparse"] = {"count": int(len(idx)),
                            "indices": {"bufferView": self.view(idx.tobytes()), "componentType": 5125},
@@ -1187,13 +1334,64 @@ class Gltf:
         return len(self.accessors) - 1
 
 
+# The iris texture covers the eye out to this angle from its forward axis (cos): well past
+# the iris, whose edge the texture draws round, not the mesh's triangles.
+IRIS_COS = 0.80
+# the iris's edge and the pupil's, as fractions of the texture's radius
+IRIS_EDGE = math.sin(math.acos(0.90)) / math.sin(math.acos(IRIS_COS))
+PUPIL_EDGE = 0.45 * IRIS_EDGE
+
+
+def png(rgb):
+    """An RGB8 image as PNG bytes (zlib at a fixed level: the same pixels, the same bytes)."""
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\0" + rgb[y].tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def iris_texture(iris, sclera, size=256, seed=7):
+    """An anime iris, painted: fibres radiating from the pupil, darker under the upper lid and
+    lighter below (how an anime eye shades it), a dark limbal ring at the edge, a lighter
+    collarette round a round pupil, and the white of the eye outside, each edge
+    anti-aliased over a texel. Returns sRGB8 pixels; the mesh maps the disc onto the eye's front."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    x = (xx + 0.5) / size * 2 - 1
+    y = 1 - (yy + 0.5) / size * 2
+    rho = np.hypot(x, y)
+    th = np.arctan2(y, x)
+    fibres = np.zeros_like(rho)
+    for k, a in zip(rng.integers(20, 90, 9), rng.uniform(0.3, 1.0, 9)):
+        fibres += a * np.sin(k * th + rng.uniform(0, 2 * math.pi) + 3.0 * rho)
+    fibres /= np.abs(fibres).max()
+    base = np.array(srgb_to_linear(iris))
+    shade = 0.55 + 0.7 * np.clip((1 - y) / 2, 0, 1) ** 1.2          # top dark, bottom light
+    t = (rho - PUPIL_EDGE) / (IRIS_EDGE - PUPIL_EDGE)                # 0 at the pupil, 1 at the edge
+    k = shade * (1 + 0.22 * fibres * np.clip(t * 3, 0, 1))
+    k *= 1 + 0.25 * np.exp(-((t - 0.12) / 0.07) ** 2)                 # collarette
+    k *= 1 - 0.6 * np.clip((t - 0.78) / 0.22, 0, 1) ** 1.5            # limbal ring
+    col = base[None, None, :] * k[..., None]
+    px = 2.0 / size
+    aa = lambda edge: np.clip((rho - edge) / px + 0.5, 0, 1)[..., None]
+    pupil = np.array([0.012, 0.010, 0.012])
+    col = col * aa(PUPIL_EDGE) + pupil * (1 - aa(PUPIL_EDGE))
+    white = np.array(srgb_to_linear(sclera))
+    col = col * (1 - aa(IRIS_EDGE)) + white * aa(IRIS_EDGE)
+    enc = np.where(col <= 0.0031308, col * 12.92, 1.055 * np.clip(col, 0.0031308, 1) ** (1 / 2.4) - 0.055)
+    return np.round(np.clip(enc, 0, 1) * 255).astype(np.uint8)
+
+
 def mtoon_material(name, base, shade, outline):
     base_l = srgb_to_linear(base) + [1.0]
     mat = {
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
-                                 "roughnessFactor": 0.8 if name not in ("sclera", "pupil", "iris", "catchlight") else 0.3},
-        "doubleSided": name in ("hair", "hair_inner", "jacket", "trousers", "shirt", "tie", "brows", "lapel", "button",
+                                 "roughnessFactor": 0.8 if name not in ("sclera", "iris", "catchlight") else 0.3},
+        "doubleSided": name in ("hair", "hair_inner", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
                                      "knot", "collar", "jumper", "skirt", "chinos"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
@@ -1253,11 +1451,23 @@ def write_vrm(model, character, out_path, source_note):
             "skeleton": node_of[names[0]]}
 
     materials, mat_idx = [], {}
+    images = []
     for p in model["prims"]:
         if p["mat"] not in mat_idx:
             base, shade, outline = palette[p["mat"]]
             mat_idx[p["mat"]] = len(materials)
-            materials.append(mtoon_material(p["mat"], base, shade, outline))
+            m = mtoon_material(p["mat"], base, shade, outline)
+            if p["mat"] == "iris":
+                # the texture carries the colour, lit and in shade alike (MToon's shade is
+                # shadeColorFactor x shadeMultiplyTexture: without the texture the iris went flat)
+                tex = {"index": len(images)}
+                images.append(png(iris_texture(base, palette["sclera"][0])))
+                m["pbrMetallicRoughness"]["baseColorFactor"] = [1.0, 1.0, 1.0, 1.0]
+                m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
+                mt = m["extensions"]["VRMC_materials_mtoon"]
+                mt["shadeColorFactor"] = [sh / b for sh, b in zip(srgb_to_linear(shade), srgb_to_linear(base))]
+                mt["shadeMultiplyTexture"] = dict(tex)
+            materials.append(m)
 
     pos_all, W_all = model["pos"], model["W"]
     meshes, mesh_of = [], {}
@@ -1283,6 +1493,11 @@ def write_vrm(model, character, out_path, source_note):
             "JOINTS_0": g.acc(top.astype(np.uint8), 5121, "VEC4", 34962),
             "WEIGHTS_0": g.acc(tw, 5126, "VEC4", 34962),
         }
+        if "uv" in p:
+            # straight on from the front: the texture's disc over the eye's front
+            centre, r_ = p["uv"]
+            uv = np.column_stack([0.5 + (pos[:, 0] - centre[0]) / (2 * r_), 0.5 - (pos[:, 1] - centre[1]) / (2 * r_)])
+            attrs["TEXCOORD_0"] = g.acc(uv.astype(np.float32), 5126, "VEC2", 34962)
         prim = {"attributes": attrs, "indices": g.acc(local.reshape(-1), 5125, "SCALAR", 34963),
                 "material": mat_idx[p["mat"]], "mode": 4}
         if p["mesh"] == "Body":
@@ -1403,6 +1618,9 @@ def write_vrm(model, character, out_path, source_note):
         "nodes": nodes,
         "meshes": meshes,
         "materials": materials,
+        **({"images": [{"bufferView": g.view(data), "mimeType": "image/png"} for data in images],
+            "textures": [{"sampler": 0, "source": i} for i in range(len(images))],
+            "samplers": [{"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071}]} if images else {}),
         "skins": [skin],
         "accessors": g.accessors,
         "bufferViews": g.views,
