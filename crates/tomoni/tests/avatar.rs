@@ -35,8 +35,8 @@ fn check_in_node(file: &Path) -> serde_json::Value {
 }
 
 /// What both shipped companions must be in three-vrm's eyes: VRM 1.0 with its licence, every
-/// preset expression, every required bone, MToon throughout, the first-person annotations, and
-/// a life-sized height.
+/// preset expression, every required bone, MToon throughout, the first-person annotations, a
+/// life-sized height, and the painted iris (one 256 × 256 PNG).
 fn assert_complete_in_three_vrm(v: &serde_json::Value) -> &serde_json::Value {
     assert_eq!(v["validator"]["errors"], 0, "Khronos validator: {}", v["validator"]);
     let t = &v["threeVrm"];
@@ -53,6 +53,7 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value) -> &serde_json::Value {
     }
     assert!(t["mtoonMaterials"].as_u64().unwrap() >= 10, "MToon materials: {}", t["mtoonMaterials"]);
     assert_eq!(t["firstPerson"], 4);
+    assert_eq!(t["textures"], serde_json::json!([{"image": 0, "width": 256, "height": 256}]), "the iris texture");
     t
 }
 

@@ -499,19 +499,36 @@ fn add_checker(glb: &mut tomoni_avatar::glb::Glb, material: usize) {
         views.push(json!({"buffer": 0, "byteOffset": offset, "byteLength": data.len()}));
         views.len() - 1
     };
-    if glb.json.get("textures").is_none() {
-        let image_view = view(glb, &png);
-        let j = &mut glb.json;
-        j["images"] = json!([{"bufferView": image_view, "mimeType": "image/png"}]);
-        // Nearest, repeat.
-        j["samplers"] = json!([{"magFilter": 9728, "minFilter": 9728, "wrapS": 10497, "wrapT": 10497}]);
-        j["textures"] = json!([{"source": 0, "sampler": 0}]);
-    }
+    // The checker goes after the avatar's own textures (the shipped ones have the iris), once
+    // per file: a texture named "checker".
+    let named = |glb: &tomoni_avatar::glb::Glb| {
+        glb.json["textures"].as_array().and_then(|t| t.iter().position(|t| t["name"] == "checker"))
+    };
+    let checker = match named(glb) {
+        Some(i) => i,
+        None => {
+            let image_view = view(glb, &png);
+            let j = &mut glb.json;
+            let push = |j: &mut serde_json::Value, key: &str, item: serde_json::Value| {
+                if j.get(key).is_none() {
+                    j[key] = json!([]);
+                }
+                let list = j[key].as_array_mut().unwrap();
+                list.push(item);
+                list.len() - 1
+            };
+            let image = push(j, "images", json!({"bufferView": image_view, "mimeType": "image/png"}));
+            // Nearest, repeat.
+            let sampler =
+                push(j, "samplers", json!({"magFilter": 9728, "minFilter": 9728, "wrapS": 10497, "wrapT": 10497}));
+            push(j, "textures", json!({"source": image, "sampler": sampler, "name": "checker"}))
+        }
+    };
     let m = &mut glb.json["materials"][material];
     m["pbrMetallicRoughness"]["baseColorFactor"] = json!([1.0, 1.0, 1.0, 1.0]);
-    m["pbrMetallicRoughness"]["baseColorTexture"] = json!({"index": 0});
+    m["pbrMetallicRoughness"]["baseColorTexture"] = json!({"index": checker});
     m["extensions"]["VRMC_materials_mtoon"]["shadeColorFactor"] = json!([0.6, 0.6, 0.6]);
-    m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = json!({"index": 0});
+    m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = json!({"index": checker});
     let prims: Vec<(usize, usize)> = glb.json["meshes"]
         .as_array()
         .unwrap()

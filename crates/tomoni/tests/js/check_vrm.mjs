@@ -26,7 +26,30 @@ out.validator = {
 const THREE = await imp('three/build/three.module.js');
 const { GLTFLoader } = await imp('three/examples/jsm/loaders/GLTFLoader.js');
 const { VRMLoaderPlugin } = await imp('@pixiv/three-vrm/lib/three-vrm.module.js');
+// Node cannot decode images (GLTFLoader's image path needs a browser's `self` and
+// `createImageBitmap`; the reference test draws the textures in a real browser). Here each
+// texture's image is read as far as a PNG's signature and size, and three.js gets an undecoded
+// texture of that size: a texture that is not a PNG is still an error.
+const textures = [];
+class NodeTextures {
+  constructor(parser) { this.parser = parser; this.name = 'tomoni_node_textures'; }
+  async loadTexture(index) {
+    const json = this.parser.json;
+    const source = json.textures[index].source;
+    const view = await this.parser.getDependency('bufferView', json.images[source].bufferView);
+    const b = new Uint8Array(view);
+    const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+    if (!sig.every((v, i) => b[i] === v)) throw new Error(`image ${source}: not a PNG`);
+    const dv = new DataView(view);
+    const size = { width: dv.getUint32(16), height: dv.getUint32(20) };
+    textures.push({ image: source, ...size });
+    const tex = new THREE.Texture(size);
+    tex.flipY = false;
+    return tex;
+  }
+}
 const loader = new GLTFLoader();
+loader.register((parser) => new NodeTextures(parser));
 loader.register((parser) => new VRMLoaderPlugin(parser));
 const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
 try {
@@ -46,6 +69,7 @@ try {
     firstPerson: vrm.firstPerson ? vrm.firstPerson.meshAnnotations.length : 0,
     mtoonMaterials: (() => { const s = new Set(); vrm.scene.traverse((o) => { if (o.material) [].concat(o.material).forEach((m) => { if (m.isMToonMaterial) s.add(m.name); }); }); return s.size; })(),
     height: box.max.y - box.min.y,
+    textures,
   };
   // Spring bones as three-vrm simulates them: turn the head quickly and the hair at the back
   // must lag behind it (in the head's frame), then settle back to where it hangs at rest.
