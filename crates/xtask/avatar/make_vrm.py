@@ -656,9 +656,10 @@ def open_eyes(base, shaped, groups, data_dir, nverts, strength):
 
 def upper_lid_margin(tpos, tris, c, r, cols=41):
     """The upper lid's edge as the eye shows it from the front: for each of `cols` columns
-    across the eye, the lowest point of the front-facing skin above the opening (the lid
-    folds back into the socket there, so the mesh has no boundary to follow). Returns the
-    points from one corner to the other and, for each, the lid vertex nearest it."""
+    across the eye, the front lip of the front-facing skin above the opening (the lid folds
+    back into the socket there, so the mesh has no boundary to follow); a cubic through them.
+    Returns 25 points on it from one corner to the other and, for each, the skin vertex
+    nearest it."""
     P = tpos[tris]
     cen = P.mean(axis=1)
     n = np.cross(P[:, 1] - P[:, 0], P[:, 2] - P[:, 0])
@@ -692,10 +693,19 @@ def upper_lid_margin(tpos, tris, c, r, cols=41):
     xs = np.linspace(run[0, 0], run[-1, 0], 25)
     curve = np.stack([xs, np.polyval(np.polyfit(run[:, 0], run[:, 1], 3), xs),
                       np.polyval(np.polyfit(run[:, 0], run[:, 2], 3), xs)], axis=1)
-    lid = np.unique(tris)
-    lid = lid[tpos[lid, 1] > c[1] - 0.2 * r]
-    near = np.linalg.norm(curve[:, None, :] - tpos[lid][None, :, :], axis=2)
-    return curve, lid[np.argmin(near, axis=1)]
+    skin = np.unique(tris)
+    skin = skin[tpos[skin, 1] > c[1] - 0.2 * r]
+    near = np.linalg.norm(curve[:, None, :] - tpos[skin][None, :, :], axis=2)
+    return curve, skin[np.argmin(near, axis=1)]
+
+
+def blend_from(points, tpos, candidates, k=4):
+    """The `k` candidate vertices nearest each point and their inverse-distance weights
+    (summing to 1): how a card laid on the face moves as the skin under it does."""
+    d = np.linalg.norm(points[:, None, :] - tpos[candidates][None, :, :], axis=2)
+    near = np.argsort(d, axis=1)[:, :k]
+    w = 1.0 / (np.take_along_axis(d, near, axis=1) + 1e-4)
+    return candidates[near], w / w.sum(axis=1, keepdims=True)
 
 
 def brow_card(face, c, eye_y, outward, thick=0.003, rise=0.003, drop=0.004, cols=20):
@@ -725,7 +735,8 @@ def lash_line(margin, src, outward):
     """Upper lashes as one card along the lid's edge, as an anime eye draws them: a dark
     line that thickens towards the outer corner and flicks out past it. The card stands
     forward and up from the edge, so from the front it reads as a line on the lid and from
-    the side as lashes. Each point moves with the lid vertex nearest it, so it blinks."""
+    the side as lashes. Its skin weights are those of the skin vertex nearest each point
+    (`src`); its morphs are blended from the lid's in `build`, so it blinks."""
     if (margin[-1, 0] - margin[0, 0]) * outward < 0:
         margin, src = margin[::-1], src[::-1]
     s = np.linspace(0.0, 1.0, len(margin))   # 0 at the inner corner, 1 at the outer
@@ -1115,13 +1126,7 @@ def build(data_dir, character):
         # inverse distance): from one vertex alone, a closed lid's line came out stepped
         # (the tip of a lash moves with its root: the card does not stretch)
         skin = groups["body"]
-        lid = skin[tpos[skin, 1] > c[1] - 0.2 * r]
-        roots = pts[: len(pts) // 2]
-        d = np.linalg.norm(roots[:, None, :] - tpos[lid][None, :, :], axis=2)
-        k = np.argsort(d, axis=1)[:, :4]
-        w = 1.0 / (np.take_along_axis(d, k, axis=1) + 1e-4)
-        w /= w.sum(axis=1, keepdims=True)
-        blended[next_id] = (lid[k], w, True)
+        blended[next_id] = (*blend_from(pts[: len(pts) // 2], tpos, skin[tpos[skin, 1] > c[1] - 0.2 * r]), True)
         add("Body", "lashes", pts, Wn[src], src, tris)
 
     # brows: a card laid on the skin above each eye, moving as the skin under it does
@@ -1131,10 +1136,7 @@ def build(data_dir, character):
         ev = groups[f"helper-{s_}-eye"]
         c = tpos[ev].mean(axis=0)
         pts, tris = brow_card(face, c, eye_y, np.sign(c[0]), **character.get("brow", {}))
-        d = np.linalg.norm(pts[:, None, :] - tpos[head][None, :, :], axis=2)
-        k = np.argsort(d, axis=1)[:, :4]
-        w = 1.0 / (np.take_along_axis(d, k, axis=1) + 1e-4)
-        blended[next_id] = (head[k], w / w.sum(axis=1, keepdims=True), False)
+        blended[next_id] = (*blend_from(pts, tpos, head), False)
         w_ = face.lay(pts[:, :2], 0.0)[1]
         add("Body", "brows", pts, w_, np.full(len(pts), -1), tris)
 
@@ -1176,7 +1178,7 @@ def build(data_dir, character):
             # the lid's vertices do not move in step: a closed lid's edge came out wavy. A
             # cubic along the line keeps its travel and loses the waves.
             i = np.arange(m)
-            d = np.stack([np.polyval(np.polyfit(i, d[:, c], 3), i) for c in range(3)], axis=1)
+            d = np.stack([np.polyval(np.polyfit(i, d[:, ax], 3), i) for ax in range(3)], axis=1)
             # a closing lid rolls over the eyeball's bulge and its skin passes in front of
             # where the lashes stood: they come forward a fifth of how far they travel
             d[:, 2] += 0.2 * np.linalg.norm(d, axis=1)
