@@ -437,6 +437,22 @@ mod tests {
         }
     }
 
+    /// A white-lit scene that is mostly orange with a grey card in it reads as white light (the
+    /// card says so; grey world called it warm), and a scene with nothing grey falls back to
+    /// grey world.
+    #[test]
+    fn the_light_is_read_off_what_is_grey_and_off_the_whole_photo_only_without_it() {
+        let card = |x: u32, y: u32| x < 16 && y < 16;
+        let scene = RgbImage::from_fn(64, 64, |x, y| {
+            if card(x, y) { image::Rgb([128, 128, 128]) } else { image::Rgb([230, 110, 40]) }
+        });
+        let white = illuminant(&scene);
+        assert!(white.iter().all(|w| (w - 1.0).abs() < 0.02), "grey card under white light: {white:?}");
+        let no_card = RgbImage::from_pixel(64, 64, image::Rgb([230, 110, 40]));
+        let warm = illuminant(&no_card);
+        assert!(warm[0] > 1.5 && warm[2] < 0.2, "nothing grey: grey world's warm reading, got {warm:?}");
+    }
+
     #[test]
     fn a_black_and_white_photo_takes_the_colour_out_and_a_dim_one_darkens() {
         let grey = RgbImage::from_fn(64, 64, |x, y| {
