@@ -938,6 +938,19 @@ pub fn to_vrm0(bytes: &[u8]) -> Result<Vec<u8>, String> {
         if let Some(i) = mat.pointer("/pbrMetallicRoughness/baseColorTexture/index") {
             textures.insert("_MainTex".into(), i.clone());
         }
+        if let Some(i) = m.pointer("/shadeMultiplyTexture/index") {
+            textures.insert("_ShadeTexture".into(), i.clone());
+        }
+        // A 0.x exporter writes every textured material's `_MainTex` scale and offset (all its
+        // textures share them): from the base texture's transform, else the identity.
+        let main_st = (!textures.is_empty()).then(|| {
+            let t = mat.pointer("/pbrMetallicRoughness/baseColorTexture/extensions/KHR_texture_transform");
+            let g = |k: &str, i: usize, d: f64| {
+                t.and_then(|t| t.pointer(&format!("/{k}/{i}"))).and_then(Value::as_f64).unwrap_or(d)
+            };
+            let (o, sc) = ([g("offset", 0, 0.0), g("offset", 1, 0.0)], [g("scale", 0, 1.0), g("scale", 1, 1.0)]);
+            json!([o[0], 1.0 - sc[1] - o[1], sc[0], sc[1]])
+        });
         props.push(json!({
             "name": mat["name"], "shader": "VRM/MToon", "renderQueue": if blend { 3000 } else { 2000 },
             "floatProperties": {
@@ -958,6 +971,9 @@ pub fn to_vrm0(bytes: &[u8]) -> Result<Vec<u8>, String> {
             },
             "textureProperties": textures, "keywordMap": keywords, "tagMap": {"RenderType": if blend { "Transparent" } else { "Opaque" }},
         }));
+        if let Some(st) = main_st {
+            props.last_mut().unwrap()["vectorProperties"]["_MainTex"] = st;
+        }
         if let Some(e) = mat.get_mut("extensions").and_then(Value::as_object_mut) {
             e.remove("VRMC_materials_mtoon");
         }
@@ -1028,7 +1044,13 @@ pub(crate) mod tests {
     /// the same avatar: every node, vertex, bind, spring, collider, look-at and MToon value.
     #[test]
     fn the_default_avatar_survives_a_round_trip_through_vrm0() {
+        // As tomoni reads it: with the defaults `prepare` fills (the iris's shade texture gains
+        // the identity transform, as the migrated one does from `_MainTex`'s).
         let original = parse_glb(&default_avatar()).unwrap();
+        let original = match prepare(original.clone()).unwrap() {
+            Some((bytes, _)) => parse_glb(&bytes).unwrap(),
+            None => original,
+        };
         let v0_bytes = to_vrm0(&default_avatar()).unwrap();
         let v0 = parse_glb(&v0_bytes).unwrap();
         assert!(is_vrm0(&v0.json));
@@ -1113,11 +1135,17 @@ pub(crate) mod tests {
     #[test]
     fn a_valid_vrm1_file_missing_optional_fields_gets_the_specs_defaults() {
         // The shipped avatar leaves out the three UV-animation factors of every material:
-        // without them bevy_vrm1 drew it with a plain PBR material. (Its meshes have no UVs,
-        // which the patched bevy_vrm1 draws as they are.)
+        // without them bevy_vrm1 drew it with a plain PBR material. (Most of its meshes have no
+        // UVs, which the patched bevy_vrm1 draws as they are.) Its iris's shade texture has no
+        // `KHR_texture_transform`, which bevy_vrm1 reads unconditionally: the identity is filled.
         let shipped = prepare(parse_glb(&default_avatar()).unwrap()).unwrap().unwrap().1.filled;
         assert!(!shipped.is_empty());
-        assert!(shipped.iter().all(|f| f.contains("/VRMC_materials_mtoon/uvAnimation")), "{shipped:?}");
+        assert!(
+            shipped.iter().all(|f| f.contains("/VRMC_materials_mtoon/uvAnimation")
+                || f.ends_with("/shadeMultiplyTexture/extensions/KHR_texture_transform")),
+            "{shipped:?}"
+        );
+        assert_eq!(shipped.iter().filter(|f| f.contains("shadeMultiplyTexture")).count(), 1, "the iris alone");
         let mut glb = parse_glb(&default_avatar()).unwrap();
         let e = glb.json.pointer_mut("/extensions/VRMC_vrm/expressions/preset/happy").unwrap().as_object_mut().unwrap();
         e.remove("isBinary");
