@@ -953,14 +953,19 @@ def build(data_dir, character):
     prims.append(dict(mesh="Body", mat="tongue", morph=True,
                       tris=triangulate(faces_by_group["helper-tongue"])))
 
-    # eyes: sclera / iris / pupil by the angle from the eye's forward axis
+    # each eyeball's centre and radius: the eyes, lashes and catch-lights are placed by them
+    eyeball = {}
+    for s in "lr":
+        ev = tpos[groups[f"helper-{s}-eye"]]
+        c = ev.mean(axis=0)
+        eyeball[s] = (c, np.linalg.norm(ev - c, axis=1).max())
+    # eyes: the white and the painted front by the angle from the eye's forward axis
     for s in "lr":
         et = triangulate(faces_by_group[f"helper-{s}-eye"])
-        c = tpos[groups[f"helper-{s}-eye"]].mean(axis=0)
+        c, radius = eyeball[s]
         cen = tpos[et].mean(axis=1) - c
         cosang = cen[:, 2] / np.linalg.norm(cen, axis=1)
         # the iris and pupil are painted (`iris_texture`), mapped straight on from the front
-        radius = np.linalg.norm(tpos[groups[f"helper-{s}-eye"]] - c, axis=1).max()
         prims.append(dict(mesh="Eyes", mat="iris", tris=et[cosang > IRIS_COS], morph=False,
                           uv=(c, radius * math.sin(math.acos(IRIS_COS)))))
         prims.append(dict(mesh="Eyes", mat="sclera", tris=et[cosang <= IRIS_COS], morph=False))
@@ -1117,9 +1122,7 @@ def build(data_dir, character):
     add("Hair", "hair_inner", hv, hw, np.full(len(hv), -1), ot[:, [0, 2, 1]] + n)
 
     for s_ in "lr":
-        ev = groups[f"helper-{s_}-eye"]
-        c = tpos[ev].mean(axis=0)
-        r = np.linalg.norm(tpos[ev] - c, axis=1).max()
+        c, r = eyeball[s_]
         margin, near = upper_lid_margin(tpos, body_tris, c, r)
         pts, tris, src = lash_line(margin, near, np.sign(c[0]))
         # each lash point moves as the lid around it does (the 4 nearest lid vertices, by
@@ -1133,8 +1136,7 @@ def build(data_dir, character):
     head = groups["body"][region(["head"])[groups["body"]] & (nrm0[groups["body"], 2] > 0.25)]
     face = FrontLayer(tpos[head], nrm0[head], Wn[head])
     for s_ in "lr":
-        ev = groups[f"helper-{s_}-eye"]
-        c = tpos[ev].mean(axis=0)
+        c, _ = eyeball[s_]
         pts, tris = brow_card(face, c, eye_y, np.sign(c[0]), **character.get("brow", {}))
         blended[next_id] = (*blend_from(pts, tpos, head), False)
         w_ = face.lay(pts[:, :2], 0.0)[1]
@@ -1142,12 +1144,10 @@ def build(data_dir, character):
 
     # Catch-lights: a small white disc on each eye, above the pupil and to one side (the same
     # side on both eyes, as from one light), half a millimetre off the eyeball and on the eye
-    # bone, so it moves with the gaze the way an anime eye's painted highlight does (these
-    # eyes have no texture to paint it on).
+    # bone, so it moves with the gaze the way an anime eye's painted highlight does (a disc,
+    # not painted into the iris texture, so each character sets its height: `catchlight_up`).
     for s_ in "lr":
-        ev = groups[f"helper-{s_}-eye"]
-        c = tpos[ev].mean(axis=0)
-        r = np.linalg.norm(tpos[ev] - c, axis=1).max()
+        c, r = eyeball[s_]
         d = np.array([math.sin(math.radians(9.0)), math.sin(math.radians(character.get("catchlight_up", 10.0))), 1.0])
         d /= np.linalg.norm(d)
         u = np.cross([0.0, 1.0, 0.0], d)
