@@ -325,6 +325,26 @@ fn the_voice_survives_the_sound_device_going_away_and_coming_back() {
     // Heard through the device: the greeting and a reply.
     let heard = record_rms(&pulse, 6, || assert!(control("say Can you hear me?")["done"].is_string()));
     assert!(heard > 0.01, "the companion was not heard through the sound server (RMS {heard:.4})\n{}", log());
+    // The server is starved while the companion speaks (stopped for 2.5 s, as a sound server
+    // under a CPU overload was seen to stall a live stream for 1.5 s): its stream stalls, a new
+    // stream takes the voice, and nothing says the device is gone.
+    let talking = std::thread::spawn({
+        let sock = sock.clone();
+        move || common::control(&sock, "say Tell me a long story please.")
+    });
+    common::wait_until(minute, "the companion never started speaking", || status()["conversation"] == "Speaking");
+    let pid = server.as_ref().unwrap().0.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    common::wait_until(minute, "the stalled stream was never replaced", || {
+        log().contains("audio: the output's stream stalled")
+    });
+    assert!(!log().contains("audio: the output device went away"), "a starved device was taken for gone:\n{}", log());
+    assert!(talking.join().unwrap().unwrap()["done"].is_string());
+    let s = status();
+    assert_eq!((s["audio"].as_str(), s["notice"].as_str()), (Some("device"), None), "{s}");
+    common::wait_until(minute, "the companion's turn never ended", || status()["conversation"] == "Idle");
     // The server dies while the companion speaks.
     let talking = std::thread::spawn({
         let sock = sock.clone();

@@ -16,7 +16,7 @@
 use crate::control::Replier;
 use crate::error::Failure;
 use crate::session::Session;
-use crate::speech::{Failover, Output, voice_engine};
+use crate::speech::{Failover, Loss, Output, Reopened, voice_engine};
 use crate::talk::{Talk, UserInput, start_talk};
 use crate::telemetry::TurnLatency;
 use bevy::platform::cell::SyncCell;
@@ -90,6 +90,9 @@ pub struct Bridge {
     pub music: crate::music::MusicPlayer,
     /// Watches a device output and stands in for it (`None`: offline by choice).
     failover: Option<Failover>,
+    /// The device's stream stalled and the voice moved off it: why, until a new stream opens
+    /// (only the stream had stopped) or none does (the device is gone).
+    stalled: Option<String>,
     /// What the person must know that is not part of the conversation.
     pub notices: Notices,
     /// The persona's first language (for what the companion says about itself).
@@ -157,6 +160,7 @@ impl Bridge {
             heard_mark: 0,
             music: crate::music::MusicPlayer::default(),
             failover: None,
+            stalled: None,
             notices: Notices::default(),
             lang: tomoni_persona::wellbeing::Lang::En,
         }
@@ -172,16 +176,29 @@ impl Bridge {
         }
     }
 
-    /// The device went away: the offline clock takes the voice (the companion speaks on,
-    /// silently and in time), the label says so, and a device is looked for.
-    fn lose_device(&mut self, why: &str) {
+    /// The device was lost: the offline clock takes the voice (the companion speaks on,
+    /// silently and in time) and a device is looked for. Gone for certain, the label says so;
+    /// stalled, a new stream is tried at once and only its failing says so.
+    fn lose_device(&mut self, loss: Loss) {
         let Some(f) = self.failover.as_mut() else { return };
         let offline = Output::offline(f.stream(), false);
+        let stalled = matches!(loss, Loss::Stalled(_));
         if let Output::Device(dead) = std::mem::replace(self.output.get(), offline) {
-            f.reopen(Some(dead));
+            f.reopen(Some(dead), stalled);
         }
         self.music.forget_device();
         self.lead_samples = 0;
+        match loss {
+            Loss::Gone(why) => self.announce_loss(&why),
+            Loss::Stalled(why) => {
+                info!("audio: {why}; a new stream on the default device tells whether the device is still there");
+                self.stalled = Some(why);
+            }
+        }
+    }
+
+    /// Tells that the device went away (log, label, conversation log).
+    fn announce_loss(&mut self, why: &str) {
         warn!(
             "audio: the output device went away ({why}); the companion speaks on silently, in time, and its voice \
              comes back when a device does"
@@ -195,12 +212,20 @@ impl Bridge {
         let Some(f) = self.failover.as_mut() else { return };
         if let Err(e) = m.play(f.stream()) {
             warn!("audio: the device that came back refused the voice ({e}); looking again");
-            f.reopen(Some(m));
+            f.reopen(Some(m), false);
+            if let Some(why) = self.stalled.take() {
+                self.announce_loss(&why);
+            }
             return;
         }
         f.opened(self.speaker.clock().played_samples());
         *self.output.get() = Output::Device(m);
         self.lead_samples = u64::from(self.speaker.sample_rate()) * 40 / 1000;
+        if let Some(why) = self.stalled.take() {
+            info!("audio: the output's stream stalled ({why}) and a new one on the default device took the voice");
+            self.log("audio_restarted", || serde_json::json!({"why": why}));
+            return;
+        }
         info!("audio: the output device is back: the companion is heard again");
         self.notices.audio = None;
         self.log("audio_back", || serde_json::json!({}));
@@ -542,15 +567,19 @@ fn watch_output(mut bridge: ResMut<Bridge>) {
     let (played, pushed) = (b.speaker.clock().played_samples(), b.speaker.clock().pushed_samples());
     match b.output.get() {
         Output::Device(m) => {
-            if let Some(why) = f.gone(m, played, pushed) {
-                b.lose_device(&why);
+            if let Some(loss) = f.gone(m, played, pushed) {
+                b.lose_device(loss);
             }
         }
-        Output::Offline { .. } => {
-            if let Some(m) = f.try_reopened() {
-                b.regain_device(m);
+        Output::Offline { .. } => match f.try_reopened() {
+            Some(Reopened::Device(m)) => b.regain_device(m),
+            Some(Reopened::NoneAtOnce) => {
+                if let Some(why) = b.stalled.take() {
+                    b.announce_loss(&why);
+                }
             }
-        }
+            None => {}
+        },
     }
 }
 

@@ -47,7 +47,7 @@ impl Output {
             }
             Err(e) => {
                 // A device plugged in later is found and used.
-                failover.reopen(None);
+                failover.reopen(None, false);
                 (
                     Self::offline(data, false),
                     failover,
@@ -85,6 +85,25 @@ const NEW_FOR: Duration = Duration::from_secs(5);
 /// How often a device is looked for while there is none.
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
+/// Why the device output counts as lost.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loss {
+    /// The device said so (unplugged, its server gone): certain.
+    Gone(String),
+    /// Speech waited unplayed: the device stopped, or only its stream did (a sound server
+    /// starved of CPU was seen to stall a live stream for 1.5 s). A new stream on the default
+    /// device tells which.
+    Stalled(String),
+}
+
+/// What the device finder found.
+pub enum Reopened {
+    /// A device opened.
+    Device(Box<kira::AudioManager>),
+    /// The look made at once after a stall found no device: the device is gone.
+    NoneAtOnce,
+}
+
 /// Watches the device output and stands in for it. A device can go away under the companion
 /// (headphones unplugged, a Bluetooth headset out of range, the sound server restarted); kira
 /// restarts its stream only when another default device is there at that moment, and
@@ -104,7 +123,7 @@ pub struct Failover {
     errors: u64,
     /// When the device opened.
     opened_at: Instant,
-    reopened: Option<(Receiver<Box<kira::AudioManager>>, Arc<AtomicBool>)>,
+    reopened: Option<(Receiver<Reopened>, Arc<AtomicBool>)>,
 }
 
 impl Failover {
@@ -128,16 +147,16 @@ impl Failover {
         if self.opened_at.elapsed() < NEW_FOR { STALL_NEW } else { STALL }
     }
 
-    /// Why the device `m` counts as gone, if it does, with the audio clock at `played` of
+    /// Why the device `m` counts as lost, if it does, with the audio clock at `played` of
     /// `pushed`: a stream error that says so, or speech waiting unplayed for [`Self::stall`].
     /// Called every frame: it reads kira's error queue and two numbers (no lock, no
     /// allocation unless there is an error).
-    pub fn gone(&mut self, m: &mut kira::AudioManager, played: u64, pushed: u64) -> Option<String> {
+    pub fn gone(&mut self, m: &mut kira::AudioManager, played: u64, pushed: u64) -> Option<Loss> {
         let mut gone = None;
         while let Some(e) = m.backend_mut().pop_error() {
             use cpal::ErrorKind::*;
             if matches!(e.kind(), DeviceNotAvailable | StreamInvalidated | HostUnavailable) {
-                gone = Some(e.to_string());
+                gone = Some(Loss::Gone(e.to_string()));
             } else if self.errors == 0 {
                 // A dying device repeats its error as fast as it is polled: said once.
                 bevy::log::warn!("audio: {e}");
@@ -152,7 +171,7 @@ impl Failover {
             self.last_played = played;
             self.since = Instant::now();
         } else if gone.is_none() && self.since.elapsed() > self.stall() {
-            gone = Some(format!("no speech played for {:.1} s", self.since.elapsed().as_secs_f32()));
+            gone = Some(Loss::Stalled(format!("no speech played for {:.1} s", self.since.elapsed().as_secs_f32())));
         }
         gone
     }
@@ -163,21 +182,35 @@ impl Failover {
     }
 
     /// Starts looking for a device on a thread of its own (opening one may block), and drops
-    /// the `dead` device's manager there too.
-    pub fn reopen(&mut self, dead: Option<Box<kira::AudioManager>>) {
+    /// the `dead` device's manager there too. `at_once`: the first look is made now, and
+    /// its failing is told ([`Reopened::NoneAtOnce`]); else the first look is a second away.
+    pub fn reopen(&mut self, dead: Option<Box<kira::AudioManager>>, at_once: bool) {
         self.stop_looking();
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = crossbeam_channel::bounded(2);
         let wanted = Arc::new(AtomicBool::new(true));
         let still = wanted.clone();
         let spawned = std::thread::Builder::new().name("tomoni-audio-reopen".into()).spawn(move || {
             drop(dead);
+            let (mut first, mut tell) = (at_once, at_once);
             while still.load(Ordering::Acquire) {
-                #[expect(clippy::disallowed_methods, reason = "the device finder's own thread, not the frame loop")]
-                std::thread::sleep(REOPEN_EVERY);
+                if !std::mem::take(&mut first) {
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "the device finder's own thread, not the frame loop"
+                    )]
+                    std::thread::sleep(REOPEN_EVERY);
+                }
                 // Says "no device" without asking ALSA where there is certainly none.
-                if let Ok(m) = tomoni_voice::playback::open_default_output() {
-                    let _ = tx.send(Box::new(m));
-                    return;
+                match tomoni_voice::playback::open_default_output() {
+                    Ok(m) => {
+                        let _ = tx.send(Reopened::Device(Box::new(m)));
+                        return;
+                    }
+                    // Told once, after the look made at once.
+                    Err(_) if std::mem::take(&mut tell) => {
+                        let _ = tx.send(Reopened::NoneAtOnce);
+                    }
+                    Err(_) => {}
                 }
             }
         });
@@ -187,11 +220,13 @@ impl Failover {
         }
     }
 
-    /// A device found since [`Self::reopen`], if one was.
-    pub fn try_reopened(&mut self) -> Option<Box<kira::AudioManager>> {
-        let m = self.reopened.as_ref()?.0.try_recv().ok()?;
-        self.reopened = None;
-        Some(m)
+    /// What the look since [`Self::reopen`] found, if it has found anything yet.
+    pub fn try_reopened(&mut self) -> Option<Reopened> {
+        let found = self.reopened.as_ref()?.0.try_recv().ok()?;
+        if matches!(found, Reopened::Device(_)) {
+            self.reopened = None;
+        }
+        Some(found)
     }
 
     fn stop_looking(&mut self) {
