@@ -315,3 +315,35 @@ fn a_folder_is_done_photo_by_photo_and_a_bad_one_is_named_without_stopping_the_r
     assert_eq!(image::image_dimensions(d.join("out/a-room.jpg")).unwrap(), (320, 240));
     assert!(!d.join("out/b-letter.jpg").exists());
 }
+
+/// A photo soft enough to hide a pixel's staircase is drawn without multisampling (twice as
+/// fast on a software rasteriser), a sharp one with it; the companion is drawn in both.
+#[test]
+fn a_soft_photo_is_drawn_without_multisampling_and_a_sharp_one_with_it() {
+    if !ready() {
+        return;
+    }
+    let d = dir().join("soft");
+    std::fs::create_dir_all(&d).unwrap();
+    let sharp = room(&d);
+    let soft = d.join("soft-room.png");
+    image::imageops::blur(&image::open(&sharp).unwrap().to_rgb8(), 2.0).save(&soft).unwrap();
+    for (input, antialiased) in [(&sharp, true), (&soft, false)] {
+        let out = d.join(format!("out-{antialiased}.jpg"));
+        let r = in_room(input, &out, "left:0.5");
+        let blur = f(&r["matched"]["blur"]);
+        assert_eq!(r["antialiased"], antialiased, "blur σ {blur:.2} px: {r}");
+        // The companion is there: its box differs from the photo it was stood into.
+        let (before, after) = (image::open(input).unwrap().to_rgb8(), image::open(&out).unwrap().to_rgb8());
+        let b = &r["rendered"];
+        let (x0, y0, w, h) = (f(&b[0]) as u32, f(&b[1]) as u32, f(&b[2]) as u32, f(&b[3]) as u32);
+        let changed = (y0..y0 + h)
+            .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let (p, q) = (before.get_pixel(x, y), after.get_pixel(x, y));
+                (0..3).map(|c| (i32::from(p[c]) - i32::from(q[c])).abs()).max().unwrap() > 40
+            })
+            .count();
+        assert!(changed as f64 > 0.1 * f64::from(w * h), "the companion is missing ({changed} of {} pixels)", w * h);
+    }
+}

@@ -43,11 +43,20 @@ pub struct PhotoReport {
     pub matched: tomoni_photo::composite::Match,
     /// The photo's light, as the companion was lit by it.
     pub light: tomoni_photo::light::Light,
+    /// Drawn with multisampling ([`ALIASING_HIDDEN_BY_BLUR`]).
+    pub antialiased: bool,
     /// Seconds spent: finding people, rendering, compositing and writing.
     pub seconds: [f32; 3],
     /// The avatar's author credit, where its licence asks for one (also in the JPEG's XMP).
     pub credit: Option<String>,
 }
+
+/// The photo's blur (Gaussian σ, pixels) from which the companion is drawn without
+/// multisampling: it is softened by at least this σ to match the photo, and a σ of 1 px
+/// leaves under 1 % of a staircase with a 2-pixel period (e^(−2π²σ²/p²)). On a 4000 × 3000
+/// photo upscaled from 512 px (σ 2.7) the two drawings differ by at most 8 levels in 99.9 %
+/// of the companion's box, and the frame took 3.9 s instead of 8.2 s on lavapipe.
+pub const ALIASING_HIDDEN_BY_BLUR: f32 = 1.0;
 
 /// Makes one photo. Bad input (not an image, truncated, too big, no one to stand beside)
 /// comes back as [`Failure::Input`] naming the file.
@@ -68,6 +77,8 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let placement = tomoni_photo::place::place(&photo.camera, person.map(|i| &people[i]), &others, height, req.place)
         .map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
     let light = req.light.light(&photo.image, &people, &photo.camera);
+    let matched = tomoni_photo::composite::estimate(&photo.image);
+    let antialias = matched.blur < ALIASING_HIDDEN_BY_BLUR;
     let t1 = std::time::Instant::now();
     // The companion's box in the photo: its height above the feet and a little below, arms'
     // width to each side, and the floor its shadow falls on.
@@ -97,6 +108,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
         feet: Vec3::from_array(placement.feet),
         yaw: placement.yaw,
         light,
+        antialias,
     };
     render(
         setup,
@@ -119,7 +131,6 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let layer =
         image::open(&layer_path).map_err(|e| Failure::Runtime(format!("{}: {e}", layer_path.display())))?.to_rgba8();
     let _ = std::fs::remove_file(&layer_path);
-    let matched = tomoni_photo::composite::estimate(&photo.image);
     let out = tomoni_photo::composite::composite(&photo.image, &layer, (crop[0], crop[1]), &people, matched);
     if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
@@ -135,6 +146,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
         rendered: crop,
         matched,
         light,
+        antialiased: antialias,
         seconds: [(t1 - t0).as_secs_f32(), (t2 - t1).as_secs_f32(), (t3 - t2).as_secs_f32()],
         credit,
     })
