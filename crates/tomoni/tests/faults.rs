@@ -328,11 +328,16 @@ fn the_voice_survives_the_sound_device_going_away_and_coming_back() {
     // The server is starved while the companion speaks (stopped for 2.5 s, as a sound server
     // under a CPU overload was seen to stall a live stream for 1.5 s): its stream stalls, a new
     // stream takes the voice, and nothing says the device is gone.
-    let talking = std::thread::spawn({
-        let sock = sock.clone();
-        move || common::control(&sock, "say Tell me a long story please.")
-    });
-    common::wait_until(minute, "the companion never started speaking", || status()["conversation"] == "Speaking");
+    // A long reply asked for on a thread of its own, once the companion is speaking it.
+    let start_talking = || {
+        let talking = std::thread::spawn({
+            let sock = sock.clone();
+            move || common::control(&sock, "say Tell me a long story please.")
+        });
+        common::wait_until(minute, "the companion never started speaking", || status()["conversation"] == "Speaking");
+        talking
+    };
+    let talking = start_talking();
     let pid = server.as_ref().unwrap().0.id().to_string();
     assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -346,11 +351,7 @@ fn the_voice_survives_the_sound_device_going_away_and_coming_back() {
     assert_eq!((s["audio"].as_str(), s["notice"].as_str()), (Some("device"), None), "{s}");
     common::wait_until(minute, "the companion's turn never ended", || status()["conversation"] == "Idle");
     // The server dies while the companion speaks.
-    let talking = std::thread::spawn({
-        let sock = sock.clone();
-        move || common::control(&sock, "say Tell me a long story please.")
-    });
-    common::wait_until(minute, "the companion never started speaking", || status()["conversation"] == "Speaking");
+    let talking = start_talking();
     // A live device was never taken for gone (the app's slow first frames, the greeting).
     assert!(!log().contains("audio: the output device went away"), "a device that played was lost:\n{}", log());
     let killed = std::time::Instant::now();

@@ -55,7 +55,8 @@ pub struct PhotoReport {
 /// multisampling: it is softened by at least this σ to match the photo, and a σ of 1 px
 /// leaves under 1 % of a staircase with a 2-pixel period (e^(−2π²σ²/p²)). On a 4000 × 3000
 /// photo upscaled from 512 px (σ 2.7) the two drawings differ by at most 8 levels in 99.9 %
-/// of the companion's box, and the frame took 3.9 s instead of 8.2 s on lavapipe.
+/// of the companion's box, and rendering (the app's start included) took 3.6 s instead of
+/// 8 s on lavapipe.
 pub const ALIASING_HIDDEN_BY_BLUR: f32 = 1.0;
 
 /// Makes one photo. Bad input (not an image, truncated, too big, no one to stand beside)
