@@ -53,7 +53,11 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value) -> &serde_json::Value {
     }
     assert!(t["mtoonMaterials"].as_u64().unwrap() >= 10, "MToon materials: {}", t["mtoonMaterials"]);
     assert_eq!(t["firstPerson"], 4);
-    assert_eq!(t["textures"], serde_json::json!([{"image": 0, "width": 256, "height": 256}]), "the iris texture");
+    assert_eq!(
+        t["textures"],
+        serde_json::json!([{"image": 0, "width": 256, "height": 256}, {"image": 1, "width": 256, "height": 256}]),
+        "the face's paint and the iris"
+    );
     t
 }
 

@@ -477,9 +477,9 @@ async fn material_colour_binds_change_the_face_as_three_vrm_shows_them() {
 
 /// Adds a 2×2 red/blue checker texture (nearest, repeating) to every primitive drawn with
 /// `material`, with UVs projected from the front (one texel = 4 cm), as its base and shade
-/// texture. The shipped avatars have no textures at all; nearly every avatar people bring
-/// does, so the texture path (UVs, orientation, colour space, the texture transform) needs a
-/// file of its own.
+/// texture. The shipped avatars' two textures (the face's paint, the iris) are smooth and
+/// mapped straight on; nearly every avatar people bring has textures of its own, so the
+/// texture path (UVs, orientation, colour space, the texture transform) needs a sharp one.
 fn add_checker(glb: &mut tomoni_avatar::glb::Glb, material: usize) {
     let png = {
         let mut img = image::RgbaImage::new(2, 2);

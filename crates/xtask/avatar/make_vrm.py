@@ -124,6 +124,7 @@ CHARACTERS = {
                 # clear above it, down to the nape behind
                 open_eyes=1.0,  # the base's eye opening: the male targets narrowed it
                 brow=dict(thick=0.0034, rise=0.0015, drop=0.003),  # heavier and straighter
+                paint=dict(blush=(1.0, 0.92, 0.94), lid=(0.96, 0.91, 0.92)),  # a fainter blush
                 everyday=dict(bottom="chinos"),
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
                           profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
@@ -991,6 +992,19 @@ def build(data_dir, character):
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.075)
     eye_y = joints_t["eye_l"][1]
     zc = joints_t["head"][2]
+    # The skin's texture (`skin_texture`: blush, lid shade, a warmer nose tip) is laid straight
+    # on from the front over the face. Every other skin vertex (the body, the back of the
+    # head, which the same projection would reach) has its UV pushed out past the texture's
+    # edge, and the clamped edge is white: the skin's own colour.
+    face_c = np.array([0.0, eye_y - 0.03])
+    d = (tpos[:, :2] - face_c) / (2 * FACE_R)
+    d[:, 1] *= -1
+    front = region(["head"]) & (nrm0[:, 2] > 0.15) & (tpos[:, 2] > zc)
+    far = np.maximum(np.abs(d).max(axis=1, keepdims=True), 1e-6)
+    prims[0]["uv_all"] = 0.5 + np.where(front[:, None], d, d / far * 0.75)
+    mid = region(["head"]) & (np.abs(tpos[:, 0]) < 0.004) & (y > eye_y - 0.07) & (y < eye_y - 0.01)
+    face_paint = dict(centre=face_c, eyes=[eyeball[s][0][:2] for s in "lr"],
+                      nose=tpos[mid][np.argmax(tpos[mid][:, 2])][:2])
     # the shirt's collar: a band round the neck, not out to the shoulders (it showed there
     # through the jacket's neckline)
     collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.06) & (y < neck_y + 0.01)) & (np.abs(tpos[:, 0]) < 0.095)
@@ -1191,7 +1205,7 @@ def build(data_dir, character):
     rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v])
     return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
                 morph=allmorph, outfit=outfit_delta, prims=prims, height=height, springs=springs,
-                head_centre=centre)
+                head_centre=centre, face_paint=face_paint)
 
 
 # The outfits in each file: the first is worn as the file stands (the ceremony's suit), each
@@ -1387,6 +1401,43 @@ def iris_texture(iris, sclera, size=256, seed=7):
     return np.round(np.clip(enc, 0, 1) * 255).astype(np.uint8)
 
 
+# The skin texture's square on the face: its half side (m), centred below the eyes.
+FACE_R = 0.11
+
+
+def skin_texture(paint, size=256, seed=11, blush=(1.0, 0.84, 0.88), lid=(0.93, 0.84, 0.86),
+                 nose=(1.0, 0.92, 0.93)):
+    """The face's paint as a multiplier on the skin's colour (linear `blush`, `lid`, `nose`
+    at their peaks): a blush on each cheek below and outside the eye, a rosy shade on the
+    upper lids, a warmer nose tip, and a faint mottle, all fading to white (the skin's own
+    colour) well inside the edge. Texels map straight on to the face plane (`paint`: the
+    square's centre, the eyes' and the nose tip's (x, y)). Returns sRGB8 pixels."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    X = paint["centre"][0] + ((xx + 0.5) / size - 0.5) * 2 * FACE_R
+    Y = paint["centre"][1] - ((yy + 0.5) / size - 0.5) * 2 * FACE_R
+    m = np.ones((size, size, 3))
+
+    def spot(cx, cy, sx, sy, peak):
+        g = np.exp(-0.5 * (((X - cx) / sx) ** 2 + ((Y - cy) / sy) ** 2))[..., None]
+        return 1 + g * (np.array(peak) - 1)
+    for ex, ey in paint["eyes"]:
+        m *= spot(ex + math.copysign(0.006, ex), ey - 0.028, 0.013, 0.008, blush)
+        m *= spot(ex, ey + 0.009, 0.012, 0.005, lid)
+    m *= spot(paint["nose"][0], paint["nose"][1], 0.006, 0.005, nose)
+    mottle = np.zeros_like(X)
+    for _ in range(6):
+        k = rng.uniform(2 * math.pi / 0.04, 2 * math.pi / 0.012, 2)
+        mottle += np.sin(k[0] * X + rng.uniform(0, 2 * math.pi)) * np.sin(k[1] * Y + rng.uniform(0, 2 * math.pi))
+    m *= (1 - 0.02 * (0.5 + 0.5 * mottle / np.abs(mottle).max()))[..., None]
+    # white from 12 % in from the edge out, where the face's UVs end and the rest's begin
+    inner = np.minimum.reduce([xx, yy, size - 1 - xx, size - 1 - yy]) / size
+    m = 1 + (m - 1) * np.clip((inner - 0.04) / 0.08, 0, 1)[..., None]
+    m = np.clip(m, 0, 1)
+    enc = np.where(m <= 0.0031308, m * 12.92, 1.055 * m ** (1 / 2.4) - 0.055)
+    return np.round(enc * 255).astype(np.uint8)
+
+
 def mtoon_material(name, base, shade, outline):
     base_l = srgb_to_linear(base) + [1.0]
     mat = {
@@ -1459,6 +1510,12 @@ def write_vrm(model, character, out_path, source_note):
             base, shade, outline = palette[p["mat"]]
             mat_idx[p["mat"]] = len(materials)
             m = mtoon_material(p["mat"], base, shade, outline)
+            if p["mat"] == "skin":
+                # a multiplier on the skin's colour, lit and in shade alike (white: unchanged)
+                tex = {"index": len(images)}
+                images.append(png(skin_texture(model["face_paint"], **character.get("paint", {}))))
+                m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
+                m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = dict(tex)
             if p["mat"] == "iris":
                 # the texture carries the colour, lit and in shade alike (MToon's shade is
                 # shadeColorFactor x shadeMultiplyTexture: without the texture the iris went flat)
@@ -1495,6 +1552,8 @@ def write_vrm(model, character, out_path, source_note):
             "JOINTS_0": g.acc(top.astype(np.uint8), 5121, "VEC4", 34962),
             "WEIGHTS_0": g.acc(tw, 5126, "VEC4", 34962),
         }
+        if "uv_all" in p:
+            attrs["TEXCOORD_0"] = g.acc(p["uv_all"][vs].astype(np.float32), 5126, "VEC2", 34962)
         if "uv" in p:
             # straight on from the front: the texture's disc over the eye's front
             centre, r_ = p["uv"]

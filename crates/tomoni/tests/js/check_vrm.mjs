@@ -69,7 +69,7 @@ try {
     firstPerson: vrm.firstPerson ? vrm.firstPerson.meshAnnotations.length : 0,
     mtoonMaterials: (() => { const s = new Set(); vrm.scene.traverse((o) => { if (o.material) [].concat(o.material).forEach((m) => { if (m.isMToonMaterial) s.add(m.name); }); }); return s.size; })(),
     height: box.max.y - box.min.y,
-    textures,
+    textures: textures.sort((a, b) => a.image - b.image),
   };
   // Spring bones as three-vrm simulates them: turn the head quickly and the hair at the back
   // must lag behind it (in the head's frame), then settle back to where it hangs at rest.
