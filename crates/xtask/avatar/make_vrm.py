@@ -91,6 +91,7 @@ PALETTE = {
     "catchlight": ((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 0.0),
     "hair": ((0.23, 0.15, 0.11), (0.12, 0.07, 0.06), 0.0015),
     "hair_inner": ((0.11, 0.07, 0.05), (0.06, 0.035, 0.03), 0.0),
+    "hair_shine": ((0.38, 0.27, 0.21), (0.18, 0.11, 0.09), 0.0015),
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
     "lashes": ((0.07, 0.045, 0.04), (0.04, 0.025, 0.02), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
@@ -132,6 +133,7 @@ CHARACTERS = {
                                    (180, -0.07)]),
                 palette={"hair": ((0.10, 0.075, 0.06), (0.05, 0.035, 0.03), 0.0015),
                          "hair_inner": ((0.05, 0.035, 0.03), (0.03, 0.02, 0.02), 0.0),
+                         "hair_shine": ((0.24, 0.20, 0.18), (0.10, 0.075, 0.065), 0.0015),
                          "brows": ((0.10, 0.075, 0.06), (0.05, 0.035, 0.03), 0.0),
                          "jacket": ((0.17, 0.17, 0.19), (0.09, 0.09, 0.11), 0.0015),
                          "trousers": ((0.17, 0.17, 0.19), (0.09, 0.09, 0.11), 0.0015),
@@ -399,6 +401,21 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     if ((verts[tris].mean(axis=1) - centre) * fn).sum() < 0:
         tris = tris[:, [0, 2, 1]]
     return verts, tris
+
+
+def hair_shine(verts, tris, centre, depth=0.05, width=0.011, teeth=0.007):
+    """Which of the hair's triangles form its sheen (an anime "angel ring"): a band round the
+    crown `depth` below the top, `width` tall at the front and narrowing to nothing at the
+    back (as a light from the front lights it), its edges in uneven teeth `teeth` tall, as
+    the strands break it up. A painted highlight, fixed on the hair like VRoid's."""
+    c = verts[tris].mean(axis=1)
+    th = np.arctan2(c[:, 0] - centre[0], c[:, 2] - centre[2])       # 0 = the face
+    top = verts[:, 1].max()
+    w = width * np.clip(0.25 + 0.75 * np.cos(th), 0.0, 1.0)
+    mid = top - depth + 0.003 * np.sin(3.0 * th + 0.5)
+    lo = mid - w / 2 - teeth * (0.5 + 0.5 * np.sin(37.0 * th)) ** 3
+    hi = mid + w / 2
+    return (w > 0.002) & (c[:, 1] > lo) & (c[:, 1] < hi)
 
 
 def hair_locks(grid, centre, locks, groove, tips):
@@ -1132,7 +1149,9 @@ def build(data_dir, character):
         # a short cut lies on the skull and does not sway: the head carries all of it
         springs, hw = [], np.zeros((len(hv), len(names)))
         hw[:, bidx["head"]] = 1.0
-    add("Hair", "hair", hv, hw, np.full(len(hv), -1), np.concatenate([ot, rim]))
+    shine = hair_shine(outer, ot, centre)
+    add("Hair", "hair", hv, hw, np.full(len(hv), -1), np.concatenate([ot[~shine], rim]))
+    add("Hair", "hair_shine", hv, hw, np.full(len(hv), -1), ot[shine])
     add("Hair", "hair_inner", hv, hw, np.full(len(hv), -1), ot[:, [0, 2, 1]] + n)
 
     for s_ in "lr":
@@ -1444,7 +1463,7 @@ def mtoon_material(name, base, shade, outline):
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
                                  "roughnessFactor": 0.8 if name not in ("sclera", "iris", "catchlight") else 0.3},
-        "doubleSided": name in ("hair", "hair_inner", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
+        "doubleSided": name in ("hair", "hair_inner", "hair_shine", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
                                      "knot", "collar", "jumper", "skirt", "chinos"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
