@@ -3,6 +3,10 @@
 //! read-back is Bevy's `Screenshot`; converting and encoding the PNG happen on a worker thread,
 //! never on the frame loop (Bevy's own `save_to_disk` encodes on the main thread).
 //!
+//! A capture wakes its camera: asking for a picture of an image target whose camera is off
+//! switches that camera on for the one frame, so a recording may draw only the frames it keeps
+//! (on lavapipe each frame drawn costs a large share of a second) and still photograph any other.
+//!
 //! "The scene has settled" is built in: [`SceneSettled`] counts the frames in a row in which no
 //! render pipeline was still compiling, so a capture taken after a few settled frames shows
 //! everything that was spawned, drawn.
@@ -130,10 +134,54 @@ impl Plugin for CapturePlugin {
             .init_resource::<SceneSettled>()
             .insert_resource(Written { tx, rx, jpeg_tx, jpeg_rx })
             .insert_resource(pending.clone())
-            .add_systems(First, track_settled)
+            .init_resource::<WokenForCapture>()
+            .add_systems(First, (track_settled, sleep_after_capture))
+            .add_systems(
+                PostUpdate,
+                wake_for_capture
+                    .before(bevy::camera::CameraUpdateSystems)
+                    .before(bevy::camera::visibility::VisibilitySystems::CheckVisibility),
+            )
             .add_systems(Last, (start_captures, deliver));
         if let Some(render) = app.get_sub_app_mut(RenderApp) {
             render.insert_resource(pending).add_systems(Render, count_pending.in_set(RenderSystems::Cleanup));
+        }
+    }
+}
+
+/// Cameras switched on for this frame only, by a capture of their image.
+#[derive(Resource, Default)]
+struct WokenForCapture(Vec<Entity>);
+
+/// Switches on, for this frame, each camera that is off and draws into an image a capture asks
+/// for. In `PostUpdate` before visibility: a camera switched on later would draw the entities it
+/// saw when it last drew (visibility skips inactive cameras), and one left off leaves its last
+/// frame in the image, so a photo came out black or with the clothes of an earlier step.
+fn wake_for_capture(
+    mut requests: MessageReader<CaptureRequest>,
+    mut jpegs: MessageReader<JpegRequest>,
+    mut cameras: Query<(Entity, &mut Camera, &bevy::camera::RenderTarget)>,
+    mut woken: ResMut<WokenForCapture>,
+) {
+    let images = requests.read().map(|r| &r.source).chain(jpegs.read().map(|r| &r.source));
+    for source in images {
+        let CaptureSource::Image(h) = source else { continue };
+        for (entity, mut camera, target) in &mut cameras {
+            let draws_it = matches!(target, bevy::camera::RenderTarget::Image(t) if t.handle.id() == h.id());
+            if draws_it && !camera.is_active {
+                camera.is_active = true;
+                woken.0.push(entity);
+            }
+        }
+    }
+}
+
+/// Puts the cameras [`wake_for_capture`] switched on back off (their owners may switch them on
+/// again this frame, as a recording does for the frames it keeps).
+fn sleep_after_capture(mut woken: ResMut<WokenForCapture>, mut cameras: Query<&mut Camera>) {
+    for entity in woken.0.drain(..) {
+        if let Ok(mut camera) = cameras.get_mut(entity) {
+            camera.is_active = false;
         }
     }
 }

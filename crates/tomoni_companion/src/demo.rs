@@ -294,14 +294,13 @@ fn direct(
         "gesture": life.gesture.map(|(g, _)| g.name()),
     }));
     let keep = frame.is_multiple_of(script.req.every.max(1));
-    // The demo's camera draws only the frames kept. A ceremony's draws every frame: its photo
-    // steps take their pictures from it at any frame (between kept frames they came out black,
-    // or stale: the clothes an `outfit` step had just changed were still the old ones).
-    let draw = keep || ceremony.is_some();
+    // The camera draws only the frames kept: on lavapipe a frame drawn costs ~0.4 s, so a
+    // ceremony drawn every frame ran ten times slower than its speech. A photo step's picture
+    // between kept frames wakes the camera for its frame (the capture path does that).
     if let Ok(mut cam) = camera.single_mut()
-        && cam.is_active != draw
+        && cam.is_active != keep
     {
-        cam.is_active = draw;
+        cam.is_active = keep;
     }
     if keep {
         let path = script.req.out.join("frames").join(format!("{frame:05}.png"));
