@@ -79,6 +79,13 @@ const FRAME: Duration = Duration::from_millis(33);
 /// Ready frames before the picture is taken (the clock has run this many [`FRAME`]s).
 const TAKE_AFTER: u32 = 4;
 
+/// Frames a photo's small camera draws before the big one. One at least: with none, the big
+/// frame drew the clothes without their outfit's morph targets (Bevy 0.19; seen with
+/// `--outfit everyday`). No more: each frame drawn costs 0.2-0.6 s on lavapipe, and the small
+/// camera drawing every frame from the start made a 6-megapixel box's render 6.2-6.5 s where
+/// this takes 5.7-5.8 s, the same pixels.
+const WARM_FRAMES: u32 = 1;
+
 /// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
 const MAX_FRAMES: u32 = 600;
 
@@ -87,9 +94,9 @@ struct Job {
     req: RenderRequest,
     target: Handle<Image>,
     outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
-    /// A photo's big camera (off until the last frames) and the small one that warms up the
-    /// scene's pipelines meanwhile: on a CPU renderer each frame of a 12-megapixel box costs
-    /// seconds, and only the last one is kept.
+    /// A photo's big camera (off until the frame it is taken in) and a small one that draws
+    /// the frame before it (see [`WARM_FRAMES`]): on a CPU renderer each frame of a
+    /// 12-megapixel box costs seconds, and only one is kept.
     warm_up: Option<(Entity, Entity)>,
     /// The render camera, for [`record_scene`].
     camera: Entity,
@@ -174,12 +181,16 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             size: UVec2::new(req.width, req.height),
         };
         app.world_mut().entity_mut(camera).insert(Camera { sub_camera_view: Some(sub), is_active: false, ..default() });
-        // The same box, small: the same pipelines compile while it loads and settles.
+        // The same box, small, for the frame before the big one (off until then).
         let aspect = req.height as f32 / req.width.max(1) as f32;
         let small = (96, ((96.0 * aspect).round() as u32).max(8));
         let (warm, _) = crate::capture::spawn_image_camera(app.world_mut(), "warm-up camera", small, fov_y, camera_at);
         let sub_small = bevy::camera::SubCameraView { size: UVec2::new(small.0, small.1), ..sub };
-        app.world_mut().entity_mut(warm).insert(Camera { sub_camera_view: Some(sub_small), ..default() });
+        app.world_mut().entity_mut(warm).insert(Camera {
+            sub_camera_view: Some(sub_small),
+            is_active: false,
+            ..default()
+        });
         if !p.antialias {
             // Both cameras: pipelines are made per sample count, and the warm-up compiles them.
             app.world_mut().entity_mut(camera).insert(Msaa::Off);
@@ -373,6 +384,13 @@ fn drive_capture(
         life.gesture = Some((g, t - g.duration() * 0.45));
     }
     state.ready_frames += 1;
+    if let Some((_, warm)) = job.warm_up
+        && state.ready_frames + WARM_FRAMES >= TAKE_AFTER
+        && let Ok(mut c) = cameras.get_mut(warm)
+        && !c.is_active
+    {
+        c.is_active = true;
+    }
     if job.req.bench_frames.is_none() && state.ready_frames == TAKE_AFTER {
         // The pose to take is reached: stop the clock, so frames spent waiting for pipelines
         // cannot move it on; and the hair, whose springs would still swing on their inertia
