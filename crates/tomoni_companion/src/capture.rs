@@ -4,8 +4,9 @@
 //! never on the frame loop (Bevy's own `save_to_disk` encodes on the main thread).
 //!
 //! A capture wakes its camera: asking for a picture of an image target whose camera is off
-//! switches that camera on for the one frame, so a recording may draw only the frames it keeps
-//! (on lavapipe each frame drawn costs a large share of a second) and still photograph any other.
+//! switches that camera on for two frames and takes the second, so a recording may draw only
+//! the frames it keeps (on lavapipe each frame drawn costs a large share of a second) and still
+//! photograph any other.
 //!
 //! "The scene has settled" is built in: [`SceneSettled`] counts the frames in a row in which no
 //! render pipeline was still compiling, so a capture taken after a few settled frames shows
@@ -149,41 +150,88 @@ impl Plugin for CapturePlugin {
     }
 }
 
-/// Cameras switched on for this frame only, by a capture of their image.
+/// Captures in flight between [`wake_for_capture`] and [`start_captures`].
 #[derive(Resource, Default)]
-struct WokenForCapture(Vec<Entity>);
+struct WokenForCapture {
+    /// Cameras switched on by a capture, with the frames they stay on (this one included).
+    woken: Vec<(Entity, u8)>,
+    /// Requests to take this frame.
+    now: Vec<Job>,
+    /// Requests held for the next frame: their camera was off.
+    next: Vec<Job>,
+}
 
-/// Switches on, for this frame, each camera that is off and draws into an image a capture asks
-/// for. In `PostUpdate` before visibility: a camera switched on later would draw the entities it
-/// saw when it last drew (visibility skips inactive cameras), and one left off leaves its last
-/// frame in the image, so a photo came out black or with the clothes of an earlier step.
+/// Sorts this frame's requests: those whose camera is on are taken now; one whose camera is off
+/// switches it on and is taken in the next frame. Not in the first: a mesh drawn for the first
+/// time since it was last hidden comes out without its morph targets in that frame (Bevy 0.19),
+/// and a ceremony's photo showed the clothes of an earlier outfit (`tests/ceremony.rs`). In
+/// `PostUpdate` before visibility, so the camera sees the world as it is now.
 fn wake_for_capture(
     mut requests: MessageReader<CaptureRequest>,
     mut jpegs: MessageReader<JpegRequest>,
     mut cameras: Query<(Entity, &mut Camera, &bevy::camera::RenderTarget)>,
-    mut woken: ResMut<WokenForCapture>,
+    mut morphed: Query<&mut Mesh3d, With<bevy::mesh::morph::MeshMorphWeights>>,
+    mut state: ResMut<WokenForCapture>,
 ) {
-    let images = requests.read().map(|r| &r.source).chain(jpegs.read().map(|r| &r.source));
-    for source in images {
-        let CaptureSource::Image(h) = source else { continue };
-        for (entity, mut camera, target) in &mut cameras {
-            let draws_it = matches!(target, bevy::camera::RenderTarget::Image(t) if t.handle.id() == h.id());
-            if draws_it && !camera.is_active {
-                camera.is_active = true;
-                woken.0.push(entity);
+    let state = &mut *state;
+    if !state.next.is_empty() {
+        // The second frame, the one taken. Bevy (0.19) drops a hidden mesh's GPU instance and
+        // makes it again, in its first frame seen, before the mesh's morph targets are bound;
+        // it is made again (and so bound) only when the mesh changes. Marked changed here, it
+        // is: else the picture showed the base shape (an outfit's clothes missing) whenever
+        // nothing else had moved it that frame (in one run of three).
+        for mut mesh in &mut morphed {
+            mesh.set_changed();
+        }
+    }
+    state.now.append(&mut state.next);
+    // On for their whole window, whatever their owner did in `Update` (a recording switches its
+    // camera off between the frames it keeps).
+    for &(entity, _) in &state.woken {
+        if let Ok((_, mut camera, _)) = cameras.get_mut(entity)
+            && !camera.is_active
+        {
+            camera.is_active = true;
+        }
+    }
+    for job in requests.read().cloned().map(Job::File).chain(jpegs.read().cloned().map(Job::Jpeg)) {
+        let mut held = false;
+        if let CaptureSource::Image(h) = job.source() {
+            for (entity, mut camera, target) in &mut cameras {
+                let draws_it = matches!(target, bevy::camera::RenderTarget::Image(t) if t.handle.id() == h.id());
+                if draws_it && !camera.is_active {
+                    camera.is_active = true;
+                    state.woken.push((entity, 2));
+                    held = true;
+                }
+                if draws_it && state.woken.iter().any(|&(e, left)| e == entity && left > 1) {
+                    // Woken this frame, by this request or another one.
+                    held = true;
+                }
             }
+        }
+        if held {
+            state.next.push(job);
+        } else {
+            state.now.push(job);
         }
     }
 }
 
-/// Puts the cameras [`wake_for_capture`] switched on back off (their owners may switch them on
-/// again this frame, as a recording does for the frames it keeps).
-fn sleep_after_capture(mut woken: ResMut<WokenForCapture>, mut cameras: Query<&mut Camera>) {
-    for entity in woken.0.drain(..) {
-        if let Ok(mut camera) = cameras.get_mut(entity) {
+/// Counts down the frames of the cameras [`wake_for_capture`] switched on and puts them back
+/// off after their capture (their owners may switch them on again, as a recording does for the
+/// frames it keeps).
+fn sleep_after_capture(mut state: ResMut<WokenForCapture>, mut cameras: Query<&mut Camera>) {
+    state.woken.retain_mut(|(entity, left)| {
+        *left -= 1;
+        if *left > 0 {
+            return true;
+        }
+        if let Ok(mut camera) = cameras.get_mut(*entity) {
             camera.is_active = false;
         }
-    }
+        false
+    });
 }
 
 fn count_pending(cache: Res<PipelineCache>, pending: Res<PendingPipelines>) {
@@ -206,16 +254,11 @@ fn same_source(a: &CaptureSource, b: &CaptureSource) -> bool {
     }
 }
 
-fn start_captures(
-    mut requests: MessageReader<CaptureRequest>,
-    mut jpegs: MessageReader<JpegRequest>,
-    written: Res<Written>,
-    mut commands: Commands,
-) {
+fn start_captures(mut state: ResMut<WokenForCapture>, written: Res<Written>, mut commands: Commands) {
     // Bevy takes one screenshot per target a frame and drops the rest: requests for the same
     // target this frame (a ceremony's photo and the demo's frame) share one read-back.
     let mut groups: Vec<Vec<Job>> = Vec::new();
-    for job in requests.read().cloned().map(Job::File).chain(jpegs.read().cloned().map(Job::Jpeg)) {
+    for job in state.now.drain(..) {
         match groups.iter_mut().find(|g| same_source(g[0].source(), job.source())) {
             Some(g) => g.push(job),
             None => groups.push(vec![job]),
