@@ -295,12 +295,14 @@ fn direct(
     }));
     let keep = frame.is_multiple_of(script.req.every.max(1));
     // The camera draws only the frames kept: on lavapipe a frame drawn costs ~0.4 s, so a
-    // ceremony drawn every frame ran ten times slower than its speech. A photo step's picture
-    // between kept frames wakes the camera for its frame (the capture path does that).
+    // ceremony drawn every frame ran ten times slower than its speech. Except through a
+    // ceremony's outfit and photo steps (see `Ceremony::dressing_or_photographing`); a photo
+    // between kept frames otherwise wakes the camera itself (the capture path does that).
+    let draw = keep || ceremony.as_ref().is_some_and(|c| c.dressing_or_photographing());
     if let Ok(mut cam) = camera.single_mut()
-        && cam.is_active != keep
+        && cam.is_active != draw
     {
-        cam.is_active = keep;
+        cam.is_active = draw;
     }
     if keep {
         let path = script.req.out.join("frames").join(format!("{frame:05}.png"));

@@ -222,6 +222,18 @@ impl Ceremony {
         self.queue.push((cmd, reply));
     }
 
+    /// In an `outfit` or `photo` step: a headless recording draws every frame meanwhile, so the
+    /// photo shows the outfit just put on. (Drawn only on the frames it kept, the new clothes'
+    /// morph targets were at times missing from the photo: Bevy 0.19 rebinds a mesh shown again
+    /// only when it changes.)
+    pub fn dressing_or_photographing(&self) -> bool {
+        self.state == RunState::Running
+            && matches!(
+                self.script.steps.get(self.step).map(|s| &s.action),
+                Some(Action::Outfit { .. } | Action::Photo)
+            )
+    }
+
     /// The script.
     pub fn script(&self) -> &Script {
         &self.script
