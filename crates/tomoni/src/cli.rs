@@ -459,6 +459,7 @@ pub fn photo(
     light: tomoni_photo::light::LightChoice,
     expression: Option<String>,
     gesture: Option<String>,
+    full_resolution: bool,
     json: bool,
 ) -> Result<(), Failure> {
     use tomoni_companion::photo::{PhotoRequest, photos_in};
@@ -490,6 +491,9 @@ pub fn photo(
             if let Some(g) = gesture {
                 c.args(["--gesture", g.name()]);
             }
+            if full_resolution {
+                c.arg("--full-resolution");
+            }
             let o = c.output().map_err(|e| Failure::Runtime(format!("{}: {e}", me.display())))?;
             if o.status.success() {
                 eprintln!("{}", target.display());
@@ -506,7 +510,7 @@ pub fn photo(
         };
     }
     let setup = tomoni_companion::app::prepare(&scene)?;
-    let req = PhotoRequest { background, out, place, light, expression, gesture };
+    let req = PhotoRequest { background, out, place, light, expression, gesture, full_resolution };
     let report = tomoni_companion::photo::photo(setup, &req)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

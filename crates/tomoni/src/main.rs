@@ -70,6 +70,10 @@ enum Command {
         /// Its gesture, mid-way (e.g. wave, hand_on_heart).
         #[arg(long)]
         gesture: Option<String>,
+        /// Draw the companion at the photo's full resolution even where the photo is too soft
+        /// to show it (by default it is drawn at the resolution the photo resolves: faster).
+        #[arg(long)]
+        full_resolution: bool,
         /// Print what was done as JSON.
         #[arg(long)]
         json: bool,
@@ -570,8 +574,8 @@ fn main() -> ExitCode {
                 };
                 app::run_interactive(app::Setup { window_size, hearing, ..setup }, no_xr, max_frames, eye_png)
             }),
-        Command::Photo { scene, background, out, place, light, expression, gesture, json } => {
-            cli::photo(scene, background, out, place, light, expression, gesture, json)
+        Command::Photo { scene, background, out, place, light, expression, gesture, full_resolution, json } => {
+            cli::photo(scene, background, out, place, light, expression, gesture, full_resolution, json)
         }
         Command::Render {
             scene,

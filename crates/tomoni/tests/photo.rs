@@ -356,3 +356,57 @@ fn a_soft_photo_is_drawn_without_multisampling_and_a_sharp_one_with_it() {
         assert!(changed as f64 > 0.1 * f64::from(w * h), "the companion is missing ({changed} of {} pixels)", w * h);
     }
 }
+
+/// A photo blurred by σ 2.5 px is drawn at 1.5/σ of its resolution and the companion
+/// stretched over its box: the result looks as the companion drawn at full resolution does
+/// (the photo's blur hides what the smaller drawing leaves out). Measured: 99th percentile 6
+/// levels (5 at 2/σ, where the rest is the JPEG's own noise). The bound catches what it is
+/// for: drawn at 1/σ (the bob's outline in steps: 13), the layer stretched one of its pixels
+/// off (27) or not softened (42).
+#[test]
+fn a_soft_photo_is_drawn_at_the_resolution_it_shows_and_looks_the_same() {
+    if !ready() {
+        return;
+    }
+    let d = dir().join("scale");
+    std::fs::create_dir_all(&d).unwrap();
+    let soft = d.join("soft-room.png");
+    image::imageops::blur(&image::open(room(&d)).unwrap().to_rgb8(), 2.5).save(&soft).unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = d.join(name);
+        let mut args = vec!["--background", soft.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend(["--place", "0.3,3", "--light", "left:0.5"]);
+        args.extend(extra);
+        (photo(&args).unwrap(), image::open(&out).unwrap().to_rgb8())
+    };
+    let (r, scaled) = run("scaled.jpg", &[]);
+    let (full_r, full) = run("full.jpg", &["--full-resolution"]);
+    let blur = f(&r["matched"]["blur"]);
+    let (b, drawn, full_drawn) = (&r["rendered"], &r["drawn"], &full_r["drawn"]);
+    let (x0, y0, w, h) = (f(&b[0]) as u32, f(&b[1]) as u32, f(&b[2]) as u32, f(&b[3]) as u32);
+    assert_eq!(b, &full_r["rendered"], "the same box");
+    assert_eq!((f(&full_drawn[0]) as u32, f(&full_drawn[1]) as u32), (w, h), "--full-resolution: {full_r}");
+    let scale = f(&drawn[1]) / f64::from(h);
+    let mut diffs: Vec<i32> = (y0..y0 + h)
+        .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let (p, q) = (scaled.get_pixel(x, y), full.get_pixel(x, y));
+            (0..3).map(|c| (i32::from(p[c]) - i32::from(q[c])).abs()).max().unwrap()
+        })
+        .collect();
+    diffs.sort_unstable();
+    let at = |q: f64| diffs[((diffs.len() - 1) as f64 * q) as usize];
+    let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+    eprintln!(
+        "σ {blur:.2}: drawn at {scale:.3}; box {w}x{h}: mean {mean:.2}, p99 {}, p99.9 {}, max {}",
+        at(0.99),
+        at(0.999),
+        diffs[diffs.len() - 1]
+    );
+    let want = f64::from(tomoni_companion::photo::PIXELS_PER_SIGMA) / blur;
+    assert!(
+        (scale - want).abs() < 0.02,
+        "blur σ {blur:.2} px: drawn at {scale:.3} of the box's {w}x{h}, not {want:.3}"
+    );
+    assert!(mean < 1.5 && at(0.99) <= 8, "drawn at {scale:.3}: mean {mean:.2} levels, p99 {}", at(0.99));
+}

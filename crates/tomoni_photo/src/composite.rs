@@ -167,22 +167,16 @@ pub fn blur_sigma(photo: &RgbImage) -> f32 {
     (seen * seen - 0.84 * 0.84).max(0.0).sqrt()
 }
 
-/// `layer` softened by a Gaussian of `sigma` pixels, in premultiplied alpha (so its edge
-/// blends into transparency, not into a dark fringe).
-fn soften(layer: &RgbaImage, sigma: f32) -> RgbaImage {
-    use image::{ImageBuffer, Rgba};
-    let pre: ImageBuffer<Rgba<f32>, Vec<f32>> = ImageBuffer::from_fn(layer.width(), layer.height(), |x, y| {
+/// `layer` in premultiplied alpha (sRGB levels × alpha, and alpha, 0–255), softened by a
+/// Gaussian of `sigma` pixels when that is worth doing: premultiplied, its edge blends into
+/// transparency, not into a dark fringe.
+fn premultiplied(layer: &RgbaImage, sigma: f32) -> image::ImageBuffer<image::Rgba<f32>, Vec<f32>> {
+    let pre = image::ImageBuffer::from_fn(layer.width(), layer.height(), |x, y| {
         let p = layer.get_pixel(x, y);
         let a = f32::from(p[3]) / 255.0;
-        Rgba([f32::from(p[0]) * a, f32::from(p[1]) * a, f32::from(p[2]) * a, f32::from(p[3])])
+        image::Rgba([f32::from(p[0]) * a, f32::from(p[1]) * a, f32::from(p[2]) * a, f32::from(p[3])])
     });
-    let soft = image::imageops::blur(&pre, sigma);
-    RgbaImage::from_fn(layer.width(), layer.height(), |x, y| {
-        let p = soft.get_pixel(x, y);
-        let a = p[3] / 255.0;
-        let un = |c: f32| if a > 1e-4 { (c / a).round().clamp(0.0, 255.0) as u8 } else { 0 };
-        image::Rgba([un(p[0]), un(p[1]), un(p[2]), p[3].round().clamp(0.0, 255.0) as u8])
-    })
+    if sigma > 0.3 { image::imageops::blur(&pre, sigma) } else { pre }
 }
 
 /// A photo's noise, σ in 8-bit levels (Immerkær 1996, made robust): the 3 × 3 mask
@@ -237,45 +231,128 @@ pub fn linear_to_srgb(c: f32) -> u8 {
     (s * 255.0 + 0.5) as u8
 }
 
+/// [`srgb_to_linear`] and [`linear_to_srgb`] as tables: the composite converts every pixel of
+/// a companion's box that may be six megapixels, and `powf` three times a pixel each way was
+/// most of its time.
+struct Srgb {
+    to_linear: [f32; 256],
+    /// `starts[k]`: the least linear value [`linear_to_srgb`] gives level `k + 1` (found by
+    /// bisection on that very function, so the table agrees with it everywhere).
+    starts: [f32; 255],
+}
+
+impl Srgb {
+    fn get() -> &'static Srgb {
+        static TABLES: std::sync::OnceLock<Srgb> = std::sync::OnceLock::new();
+        TABLES.get_or_init(|| {
+            let to_linear = std::array::from_fn(|v| srgb_to_linear(v as u8));
+            let starts = std::array::from_fn(|k| {
+                let (mut lo, mut hi) = (0.0f32, 1.0f32);
+                for _ in 0..64 {
+                    let mid = 0.5 * (lo + hi);
+                    if usize::from(linear_to_srgb(mid)) > k { hi = mid } else { lo = mid }
+                }
+                hi
+            });
+            Srgb { to_linear, starts }
+        })
+    }
+
+    fn encode(&self, c: f32) -> u8 {
+        self.starts.partition_point(|&s| s <= c) as u8
+    }
+}
+
 /// The photo with the companion (`layer`, its top-left at `at` in the photo) composited in.
 pub fn composite(photo: &RgbImage, layer: &RgbaImage, at: (u32, u32), people: &[Person], m: Match) -> RgbImage {
+    composite_scaled(photo, layer, [at.0, at.1, layer.width(), layer.height()], people, m)
+}
+
+/// The photo with the companion composited into its box `[x, y, width, height]` (photo
+/// pixels). `layer` may be smaller than the box: drawn at the resolution the photo resolves
+/// (see `tomoni photo`'s render scale), it is softened there and stretched over the box
+/// bilinearly, which together blur it by the photo's σ, as a full-size layer is softened.
+pub fn composite_scaled(photo: &RgbImage, layer: &RgbaImage, bx: [u32; 4], people: &[Person], m: Match) -> RgbImage {
     let mut out = photo.clone();
     let (w, h) = out.dimensions();
-    // As soft as the photo: what it adds to the render's own half-pixel edge.
-    let extra = (m.blur * m.blur - RENDER_BLUR * RENDER_BLUR).max(0.0).sqrt();
-    let softened;
-    let layer = if extra > 0.3 {
-        softened = soften(layer, extra);
-        &softened
-    } else {
-        layer
-    };
-    for (lx, ly, p) in layer.enumerate_pixels() {
-        let (x, y) = (at.0 + lx, at.1 + ly);
-        if x >= w || y >= h || p[3] == 0 {
-            continue;
-        }
-        // The people stand in front: their mask (feathered by the model's soft edge) wins.
-        let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
-        let front = people.iter().map(|q| q.mask_at(fx, fy)).fold(0.0f32, f32::max);
-        let a = f32::from(p[3]) / 255.0 * (1.0 - smooth(front));
-        if a <= 0.0 {
-            continue;
-        }
-        let bg = out.get_pixel(x, y);
-        let lin = [0, 1, 2].map(|c| srgb_to_linear(p[c]) * m.white[c] * m.exposure);
-        let luma = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
-        // The photo's grain over what was drawn (luminance grain, as a sensor's mostly is).
-        let grain = grain_at(x, y) * m.noise * a;
-        let mut px = [0u8; 3];
-        for c in 0..3 {
-            let fg = luma + (lin[c] - luma) * m.saturation;
-            let under = srgb_to_linear(bg[c]);
-            let s = f32::from(linear_to_srgb(fg * a + under * (1.0 - a))) + grain;
-            px[c] = s.round().clamp(0.0, 255.0) as u8;
-        }
-        out.put_pixel(x, y, image::Rgb(px));
+    let (lw, lh) = layer.dimensions();
+    if lw == 0 || lh == 0 || bx[2] == 0 || bx[3] == 0 {
+        return out;
     }
+    let same = lw == bx[2] && lh == bx[3];
+    // Layer pixels per photo pixel.
+    let (sx, sy) = (lw as f32 / bx[2] as f32, lh as f32 / bx[3] as f32);
+    // As soft as the photo: what it adds to the render's own half-pixel edge or, on a smaller
+    // layer (drawn without multisampling: its edges are as sharp as its pixels, σ² 1/12), to
+    // the bilinear stretch (a tent one layer pixel wide: σ² 1/6); in layer pixels.
+    let s = sx.min(sy);
+    let own = if same { RENDER_BLUR * RENDER_BLUR } else { 1.0 / 12.0 + 1.0 / 6.0 };
+    let extra = ((m.blur * s).powi(2) - own).max(0.0).sqrt();
+    let pre = premultiplied(layer, extra);
+    let srgb = Srgb::get();
+    let (x_end, y_end) = ((bx[0] + bx[2]).min(w), (bx[1] + bx[3]).min(h));
+    if bx[0] >= x_end || bx[1] >= y_end {
+        return out;
+    }
+    let (x_start, y_start) = (bx[0], bx[1]);
+    // The layer at a photo pixel, premultiplied: itself, or bilinear between layer pixels.
+    let sample = |x: u32, y: u32| -> [f32; 4] {
+        let (lx, ly) = (x - bx[0], y - bx[1]);
+        if same {
+            return pre.get_pixel(lx, ly).0;
+        }
+        let u = ((lx as f32 + 0.5) * sx - 0.5).clamp(0.0, (lw - 1) as f32);
+        let v = ((ly as f32 + 0.5) * sy - 0.5).clamp(0.0, (lh - 1) as f32);
+        let (x0, y0) = (u as u32, v as u32);
+        let (x1, y1) = ((x0 + 1).min(lw - 1), (y0 + 1).min(lh - 1));
+        let (fu, fv) = (u - x0 as f32, v - y0 as f32);
+        let (a, b, c, d) = (pre.get_pixel(x0, y0), pre.get_pixel(x1, y0), pre.get_pixel(x0, y1), pre.get_pixel(x1, y1));
+        std::array::from_fn(|i| (a[i] * (1.0 - fu) + b[i] * fu) * (1.0 - fv) + (c[i] * (1.0 - fu) + d[i] * fu) * fv)
+    };
+    let row_bytes = w as usize * 3;
+    let rows = &mut out.as_mut()[y_start as usize * row_bytes..y_end as usize * row_bytes];
+    // Rows in parallel: a six-megapixel box is most of `tomoni photo`'s time after the render.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let per = (y_end - y_start).div_ceil(threads as u32) as usize;
+    std::thread::scope(|scope| {
+        for (i, chunk) in rows.chunks_mut(per * row_bytes).enumerate() {
+            let sample = &sample;
+            scope.spawn(move || {
+                for (j, row) in chunk.chunks_mut(row_bytes).enumerate() {
+                    let y = y_start + (i * per + j) as u32;
+                    for x in x_start..x_end {
+                        let p = sample(x, y);
+                        if p[3] < 0.5 {
+                            continue;
+                        }
+                        // The people stand in front: their mask (feathered by the model's soft
+                        // edge) wins.
+                        let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                        let front = people.iter().map(|q| q.mask_at(fx, fy)).fold(0.0f32, f32::max);
+                        let alpha = p[3] / 255.0;
+                        let a = alpha * (1.0 - smooth(front));
+                        if a <= 0.0 {
+                            continue;
+                        }
+                        // Un-premultiplied sRGB level, as the render wrote it.
+                        let level = |c: usize| srgb.to_linear[(p[c] / alpha).round().clamp(0.0, 255.0) as usize];
+                        let lin = [0, 1, 2].map(|c| level(c) * m.white[c] * m.exposure);
+                        let luma = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+                        // The photo's grain over what was drawn (luminance grain, as a sensor's
+                        // mostly is).
+                        let grain = grain_at(x, y) * m.noise * a;
+                        let px = &mut row[x as usize * 3..x as usize * 3 + 3];
+                        for c in 0..3 {
+                            let fg = luma + (lin[c] - luma) * m.saturation;
+                            let under = srgb.to_linear[usize::from(px[c])];
+                            let s = f32::from(srgb.encode(fg * a + under * (1.0 - a))) + grain;
+                            px[c] = s.round().clamp(0.0, 255.0) as u8;
+                        }
+                    }
+                }
+            });
+        }
+    });
     out
 }
 
@@ -414,6 +491,65 @@ mod tests {
         };
         let (hard, soft) = (step(0.0), step(3.0));
         assert!(soft * 3 < hard, "the edge's steepest step: {hard} sharp, {soft} at σ 3");
+    }
+
+    /// A disc drawn as a renderer without multisampling draws it (each pixel in or out at its
+    /// centre) at full size, and at 1.5/σ of it, stretched over the same box of a photo blurred
+    /// by σ 3: the two composites agree, and the disc is where it was (its centroid). Measured:
+    /// the same centroid, 11 levels at worst (the drawn edge's steps); stretched half a photo
+    /// pixel off, 25 and 0.5 px; not softened, 125.
+    #[test]
+    fn a_smaller_layer_stretched_over_its_box_lands_where_the_full_size_one_does() {
+        let (w, h) = (300u32, 240u32);
+        let disc = |s: f32| {
+            let (lw, lh) = ((w as f32 * s).ceil() as u32, (h as f32 * s).ceil() as u32);
+            RgbaImage::from_fn(lw, lh, |x, y| {
+                let (px, py) = ((x as f32 + 0.5) * w as f32 / lw as f32, (y as f32 + 0.5) * h as f32 / lh as f32);
+                let inside = (px - 140.0).powi(2) + (py - 110.0).powi(2) < 80.0 * 80.0;
+                image::Rgba([230, 200, 170, if inside { 255 } else { 0 }])
+            })
+        };
+        let photo = RgbImage::from_pixel(400, 300, image::Rgb([30, 50, 70]));
+        let m = Match { white: [1.0; 3], exposure: 1.0, saturation: 1.0, noise: 0.0, blur: 3.0 };
+        let bx = [50, 30, w, h];
+        let full = composite_scaled(&photo, &disc(1.0), bx, &[], m);
+        let small = composite_scaled(&photo, &disc(0.5), bx, &[], m);
+        let centroid = |img: &RgbImage| {
+            let (mut sx, mut sy, mut n) = (0.0f64, 0.0f64, 0.0f64);
+            for (x, y, p) in img.enumerate_pixels() {
+                let k = f64::from(p[0]) - 30.0;
+                (sx, sy, n) = (sx + k * f64::from(x), sy + k * f64::from(y), n + k);
+            }
+            (sx / n, sy / n)
+        };
+        let (a, b) = (centroid(&full), centroid(&small));
+        let worst = full
+            .pixels()
+            .zip(small.pixels())
+            .map(|(p, q)| (0..3).map(|c| p[c].abs_diff(q[c])).max().unwrap())
+            .max()
+            .unwrap();
+        eprintln!("centroid {a:?} / {b:?}; worst {worst} levels");
+        assert!((a.0 - b.0).abs() < 0.1 && (a.1 - b.1).abs() < 0.1, "the disc moved: {a:?} → {b:?}");
+        assert!(worst <= 16, "worst difference {worst} levels");
+    }
+
+    #[test]
+    fn the_tables_agree_with_the_formulas() {
+        let t = Srgb::get();
+        for v in 0..=255u8 {
+            assert_eq!(t.to_linear[usize::from(v)], srgb_to_linear(v));
+        }
+        for i in -100..=1_100_000 {
+            let c = i as f32 / 1_000_000.0;
+            assert_eq!(t.encode(c), linear_to_srgb(c), "at {c}");
+        }
+        // Every level's own boundary, and the floats either side of it.
+        for &b in &t.starts {
+            for c in [b, f32::from_bits(b.to_bits() - 1), f32::from_bits(b.to_bits() + 1)] {
+                assert_eq!(t.encode(c), linear_to_srgb(c), "at {c}");
+            }
+        }
     }
 
     #[test]
