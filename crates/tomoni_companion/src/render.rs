@@ -82,8 +82,8 @@ const FRAME: Duration = Duration::from_millis(33);
 /// Ready frames before the picture is taken (the clock has run this many [`FRAME`]s).
 const TAKE_AFTER: u32 = 4;
 
-/// Frames a photo's small camera draws before the big one. One at least: with none, the big
-/// frame drew the clothes without their outfit's morph targets (Bevy 0.19; seen with
+/// Frames the small camera draws before the big one: it compiles the pipelines, and with none
+/// the big frame drew the clothes without their outfit's morph targets (Bevy 0.19; seen with
 /// `--outfit everyday`). No more: each frame drawn costs 0.2-0.6 s on lavapipe, and the small
 /// camera drawing every frame from the start made a 6-megapixel box's render 6.2-6.5 s where
 /// this takes 5.7-5.8 s, the same pixels.
@@ -97,9 +97,9 @@ struct Job {
     req: RenderRequest,
     target: Handle<Image>,
     outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
-    /// A photo's big camera (off until the frame it is taken in) and a small one that draws
-    /// the frame before it (see [`WARM_FRAMES`]): on a CPU renderer each frame of a
-    /// 12-megapixel box costs seconds, and only one is kept.
+    /// The picture's camera (off until the frame it is taken in) and a small one that draws
+    /// the frame before it (see [`WARM_FRAMES`]): on a CPU renderer each big frame costs
+    /// seconds, and only one is kept. `None` when timing frames (`--bench-frames`).
     warm_up: Option<(Entity, Entity)>,
     /// The render camera, for [`record_scene`].
     camera: Entity,
@@ -168,7 +168,14 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     let scene = Arc::new(Mutex::new(SceneRecord::default()));
     let (camera, target) =
         crate::capture::spawn_image_camera(app.world_mut(), "render camera", (req.width, req.height), fov_y, camera_at);
-    let mut warm_up = None;
+    // The picture's camera is off until the frame it is taken in, and a small one with the
+    // same view draws the frame before (see [`WARM_FRAMES`]): on lavapipe a 720 × 1080 frame
+    // with 4× multisampling costs 3.3 s, and drawing every frame while the scene loaded made a
+    // plain render 30-40 s.
+    let aspect = req.height as f32 / req.width.max(1) as f32;
+    let small = (96, ((96.0 * aspect).round() as u32).max(8));
+    let (warm, _) = crate::capture::spawn_image_camera(app.world_mut(), "warm-up camera", small, fov_y, camera_at);
+    let mut sub_view = None;
     if let Some(p) = req.photo {
         app.insert_resource(SceneLight::Photo {
             from: Vec3::from_array(p.light.from),
@@ -177,32 +184,34 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             reach: -p.feet.z + 4.0,
             feet: anchor.translation,
         });
-        // Only the companion's part of the photo's frame, at the photo's own resolution.
-        let sub = bevy::camera::SubCameraView {
+        // Only the companion's part of the photo's frame, at the photo's own resolution (the
+        // sub view is in the photo's pixels whatever the target's size: the same box small).
+        sub_view = Some(bevy::camera::SubCameraView {
             full_size: UVec2::new(p.full.0, p.full.1),
             offset: Vec2::new(p.crop.0 as f32, p.crop.1 as f32),
             size: UVec2::new(p.size.0, p.size.1),
-        };
-        app.world_mut().entity_mut(camera).insert(Camera { sub_camera_view: Some(sub), is_active: false, ..default() });
-        // The same box, small, for the frame before the big one (off until then).
-        let aspect = req.height as f32 / req.width.max(1) as f32;
-        let small = (96, ((96.0 * aspect).round() as u32).max(8));
-        let (warm, _) = crate::capture::spawn_image_camera(app.world_mut(), "warm-up camera", small, fov_y, camera_at);
-        // (The sub view is in the photo's pixels whatever the target's size: the same box.)
-        app.world_mut().entity_mut(warm).insert(Camera { sub_camera_view: Some(sub), is_active: false, ..default() });
+        });
         if !p.antialias {
             // Both cameras: pipelines are made per sample count, and the warm-up compiles them.
-            app.world_mut().entity_mut(camera).insert(Msaa::Off);
-            app.world_mut().entity_mut(warm).insert(Msaa::Off);
+            // Depth first, then each pixel shaded once: the avatar's layers (body under
+            // clothes, two hair shells) were each shaded, and a 6-megapixel box took 3.3 s a
+            // frame instead of 2.2 s, the same pixels byte for byte. (Multisampled, a prepass
+            // saved nothing: 720 × 1080 renders took as long, docs/benchmarks.md.)
+            for c in [camera, warm] {
+                app.world_mut().entity_mut(c).insert((Msaa::Off, bevy::core_pipeline::prepass::DepthPrepass));
+            }
         }
-        // Depth first, then each pixel shaded once: the avatar's layers (body under clothes,
-        // two hair shells) shaded every fragment, and on lavapipe a 6-megapixel box took 3.3 s
-        // a frame instead of 2.2 s, the same pixels byte for byte (docs/benchmarks.md).
-        for c in [camera, warm] {
-            app.world_mut().entity_mut(c).insert(bevy::core_pipeline::prepass::DepthPrepass);
-        }
-        warm_up = Some((camera, warm));
     }
+    let warm_up = if req.bench_frames.is_none() {
+        for c in [camera, warm] {
+            app.world_mut().entity_mut(c).insert(Camera { sub_camera_view: sub_view, is_active: false, ..default() });
+        }
+        Some((camera, warm))
+    } else {
+        // Timing frames: the picture's camera draws every one; the small one is not needed.
+        app.world_mut().entity_mut(warm).insert(Camera { is_active: false, ..default() });
+        None
+    };
     if req.expression.is_some() {
         app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
     }
