@@ -86,7 +86,7 @@ fn turn_of(body: &[u8]) -> Option<u64> {
 /// A loopback OpenAI-compatible server: each request answered on its own thread, by the turn
 /// number in the last user message; other requests (a greeting) get a short reply. Returns
 /// the base URL.
-fn serve_model(requests: Arc<Mutex<Vec<u64>>>) -> String {
+fn serve_model(requests: Arc<Mutex<Vec<u64>>>, streamed: Arc<Mutex<BTreeMap<u64, usize>>>) -> String {
     let first = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = first.local_addr().unwrap();
     let url = format!("http://{addr}/v1");
@@ -115,7 +115,7 @@ fn serve_model(requests: Arc<Mutex<Vec<u64>>>) -> String {
                 }
             };
             s.set_nonblocking(false).unwrap();
-            let (requests, down) = (requests.clone(), down.clone());
+            let (requests, down, streamed) = (requests.clone(), down.clone(), streamed.clone());
             std::thread::spawn(move || {
                 let (_, body) = tomoni_bench::read_request(&s);
                 let n = turn_of(&body);
@@ -140,6 +140,9 @@ fn serve_model(requests: Arc<Mutex<Vec<u64>>>) -> String {
                     let ev = serde_json::json!({"choices": [{"delta": {"content": p}}]});
                     if s.write_all(format!("data: {ev}\n\n").as_bytes()).is_err() {
                         return; // the client hung up (talked over)
+                    }
+                    if let Some(n) = n {
+                        *streamed.lock().unwrap().entry(n).or_default() += 1;
                     }
                     std::thread::sleep(Duration::from_millis(pace));
                 }
@@ -215,7 +218,8 @@ fn a_long_conversation_loses_no_turn_and_leaks_nothing() {
     std::fs::create_dir_all(&tmp).unwrap();
     let (data, sock, cfg) = (tmp.join("data"), tmp.join("soak.sock"), tmp.join("soak.toml"));
     let requests = Arc::new(Mutex::new(Vec::new()));
-    let url = serve_model(requests.clone());
+    let streamed: Arc<Mutex<BTreeMap<u64, usize>>> = Arc::default();
+    let url = serve_model(requests.clone(), streamed.clone());
     std::fs::write(&cfg, format!("[llm]\nbase_url = \"{url}\"\nmodel = \"soak\"\nidle_timeout = 10.0\n")).unwrap();
 
     let (_x, display) = common::start_xvfb();
@@ -279,8 +283,16 @@ fn a_long_conversation_loses_no_turn_and_leaks_nothing() {
             finals2.lock().unwrap().insert(n, (k, v));
         });
         if kind(n) == Kind::TalkedOver {
-            // Talked over a second in, while the reply is still streaming.
-            std::thread::sleep(Duration::from_millis(1000));
+            // Talked over while the reply is streaming: once the model has sent its first two
+            // pieces (a quarter of a second apart; it sends 16). A fixed second after the line
+            // was said was not always "while streaming": with lavapipe's slow frames the line
+            // was sometimes taken up only when the next one came, and its reply was empty.
+            let started = Instant::now();
+            while streamed.lock().unwrap().get(&n).copied().unwrap_or(0) < 2 {
+                assert!(started.elapsed() < Duration::from_secs(60), "turn {n}'s reply never started streaming");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(100));
             talking.push(h);
         } else {
             h.join().unwrap();

@@ -70,6 +70,14 @@ struct Script {
 #[derive(Component)]
 struct DemoCamera;
 
+/// A 96-pixel camera with the same view, on only in the frame before each kept one. Bevy 0.19
+/// frees a morphed mesh's morph descriptor while no camera sees it, and the frame it is seen
+/// again draws it without its morph targets (the mouth shut whatever it says, clothes in the
+/// avatar's base shape; `tomoni render` showed it with outfits). Seen the frame before, the
+/// kept frame is right, for the price of a small frame instead of a full one.
+#[derive(Component)]
+struct DemoWarmCamera;
+
 /// What the run left behind.
 struct Summary {
     frames: Vec<serde_json::Value>,
@@ -153,6 +161,15 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
         Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
     );
     app.world_mut().entity_mut(camera).insert(DemoCamera);
+    let small = (96, ((96.0 * req.height as f32 / req.width.max(1) as f32).round() as u32).max(8));
+    let (warm, _) = crate::capture::spawn_image_camera(
+        app.world_mut(),
+        "demo warm-up camera",
+        small,
+        fov.to_radians(),
+        Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
+    );
+    app.world_mut().entity_mut(warm).insert((DemoWarmCamera, Camera { is_active: false, ..default() }));
     let done = Arc::new(Mutex::new(None));
     let in_ceremony = ceremony.is_some();
     let wav = if let Some(launch) = ceremony {
@@ -224,7 +241,7 @@ fn direct(
     life: Res<Life>,
     ready: Query<(), (With<Companion>, With<AvatarReady>)>,
     time: Res<Time>,
-    mut camera: Query<&mut Camera, With<DemoCamera>>,
+    mut cameras: Query<(&mut Camera, Has<DemoWarmCamera>), Or<(With<DemoCamera>, With<DemoWarmCamera>)>>,
     mut exit: MessageWriter<AppExit>,
     mut ceremony: Option<ResMut<Ceremony>>,
 ) {
@@ -299,10 +316,13 @@ fn direct(
     // ceremony's outfit and photo steps (see `Ceremony::dressing_or_photographing`); a photo
     // between kept frames otherwise wakes the camera itself (the capture path does that).
     let draw = keep || ceremony.as_ref().is_some_and(|c| c.dressing_or_photographing());
-    if let Ok(mut cam) = camera.single_mut()
-        && cam.is_active != draw
-    {
-        cam.is_active = draw;
+    // The frame before a kept one is seen by the small camera (see `DemoWarmCamera`).
+    let warm = !draw && (frame + 1).is_multiple_of(script.req.every.max(1));
+    for (mut cam, small) in &mut cameras {
+        let on = if small { warm } else { draw };
+        if cam.is_active != on {
+            cam.is_active = on;
+        }
     }
     if keep {
         let path = script.req.out.join("frames").join(format!("{frame:05}.png"));
