@@ -315,6 +315,24 @@ pub fn encode_jpeg(image: Image, quality: u8) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A 96-pixel-wide camera with the view of an image camera of `size` (the same aspect, field
+/// of view and place), off: switched on for the frame before the big one draws. Bevy 0.19 frees
+/// a morphed mesh's morph descriptor while no camera sees it, and the frame it is seen again
+/// draws it without its morph targets (mouth shut, an outfit's clothes in the base shape); seen
+/// by this camera the frame before, the big frame is right, and its pipelines are compiled.
+pub fn spawn_warm_up_camera(
+    world: &mut World,
+    name: &'static str,
+    (width, height): (u32, u32),
+    fov_y: f32,
+    transform: Transform,
+) -> Entity {
+    let small = (96, ((96.0 * height as f32 / width.max(1) as f32).round() as u32).max(8));
+    let (camera, _) = spawn_image_camera(world, name, small, fov_y, transform);
+    world.entity_mut(camera).insert(Camera { is_active: false, ..default() });
+    camera
+}
+
 /// A camera that renders into an image of `width`×`height` with a vertical field of view of
 /// `fov_y` radians, at `transform`: any view at any size (a fixed shot, a photo's
 /// intrinsics). Returns the camera and the image to capture ([`CaptureSource::Image`]).

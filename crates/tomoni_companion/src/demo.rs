@@ -70,11 +70,9 @@ struct Script {
 #[derive(Component)]
 struct DemoCamera;
 
-/// A 96-pixel camera with the same view, on only in the frame before each kept one. Bevy 0.19
-/// frees a morphed mesh's morph descriptor while no camera sees it, and the frame it is seen
-/// again draws it without its morph targets (the mouth shut whatever it says, clothes in the
-/// avatar's base shape; `tomoni render` showed it with outfits). Seen the frame before, the
-/// kept frame is right, for the price of a small frame instead of a full one.
+/// The demo's warm-up camera ([`crate::capture::spawn_warm_up_camera`]), on only in the frame
+/// before each kept one: without it every kept frame after the first showed a shut mouth and
+/// an outfit's clothes in the base shape; a small frame costs less than drawing the big one.
 #[derive(Component)]
 struct DemoWarmCamera;
 
@@ -161,15 +159,14 @@ pub fn record(setup: Setup, req: DemoRequest, ceremony: Option<CeremonyLaunch>) 
         Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
     );
     app.world_mut().entity_mut(camera).insert(DemoCamera);
-    let small = (96, ((96.0 * req.height as f32 / req.width.max(1) as f32).round() as u32).max(8));
-    let (warm, _) = crate::capture::spawn_image_camera(
+    let warm = crate::capture::spawn_warm_up_camera(
         app.world_mut(),
         "demo warm-up camera",
-        small,
+        (req.width, req.height),
         fov.to_radians(),
         Transform::from_translation(cam_at).looking_at(look_at, Vec3::Y),
     );
-    app.world_mut().entity_mut(warm).insert((DemoWarmCamera, Camera { is_active: false, ..default() }));
+    app.world_mut().entity_mut(warm).insert(DemoWarmCamera);
     let done = Arc::new(Mutex::new(None));
     let in_ceremony = ceremony.is_some();
     let wav = if let Some(launch) = ceremony {

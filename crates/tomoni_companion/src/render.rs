@@ -172,9 +172,13 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     // same view draws the frame before (see [`WARM_FRAMES`]): on lavapipe a 720 × 1080 frame
     // with 4× multisampling costs 3.3 s, and drawing every frame while the scene loaded made a
     // plain render 30-40 s.
-    let aspect = req.height as f32 / req.width.max(1) as f32;
-    let small = (96, ((96.0 * aspect).round() as u32).max(8));
-    let (warm, _) = crate::capture::spawn_image_camera(app.world_mut(), "warm-up camera", small, fov_y, camera_at);
+    let warm = crate::capture::spawn_warm_up_camera(
+        app.world_mut(),
+        "warm-up camera",
+        (req.width, req.height),
+        fov_y,
+        camera_at,
+    );
     let mut sub_view = None;
     if let Some(p) = req.photo {
         app.insert_resource(SceneLight::Photo {
@@ -202,16 +206,13 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             }
         }
     }
-    let warm_up = if req.bench_frames.is_none() {
-        for c in [camera, warm] {
-            app.world_mut().entity_mut(c).insert(Camera { sub_camera_view: sub_view, is_active: false, ..default() });
-        }
-        Some((camera, warm))
-    } else {
-        // Timing frames: the picture's camera draws every one; the small one is not needed.
-        app.world_mut().entity_mut(warm).insert(Camera { is_active: false, ..default() });
-        None
-    };
+    // Timing frames (`--bench-frames`): the picture's camera draws every one, no warm-up.
+    let bench = req.bench_frames.is_some();
+    for c in [camera, warm] {
+        let is_active = bench && c == camera;
+        app.world_mut().entity_mut(c).insert(Camera { sub_camera_view: sub_view, is_active, ..default() });
+    }
+    let warm_up = (!bench).then_some((camera, warm));
     if req.expression.is_some() {
         app.insert_resource(tomoni_avatar::LifeSettings { pinned_face: true, ..default() });
     }
