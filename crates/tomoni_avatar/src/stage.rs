@@ -130,7 +130,7 @@ impl Plugin for StagePlugin {
         app.add_plugins(MaterialPlugin::<ShadowCatcher>::default())
             .init_resource::<SceneLight>()
             .init_resource::<tomoni_core::SeeThrough>()
-            .add_systems(Update, follow_see_through)
+            .add_systems(Update, (follow_see_through, follow_scene_light))
             .insert_resource(ClearColor(if transparent { Color::NONE } else { ROOM_COLOR }))
             .insert_resource(GlobalAmbientLight {
                 color: Color::srgb(0.95, 0.95, 1.0),
@@ -174,11 +174,13 @@ fn spawn_lights(
     match light {
         SceneLight::Stage => {
             commands.spawn((
+                SceneLightPart,
                 Name::new("key light"),
                 DirectionalLight { illuminance: lux(0.9), color: Color::srgb(1.0, 0.96, 0.90), ..default() },
                 Transform::from_xyz(-2.0, 3.5, 3.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
             ));
             commands.spawn((
+                SceneLightPart,
                 Name::new("fill light"),
                 DirectionalLight { illuminance: lux(0.3), color: Color::srgb(0.85, 0.90, 1.0), ..default() },
                 Transform::from_xyz(3.0, 2.0, 1.0).looking_at(Vec3::new(0.0, 1.0, 0.0), Vec3::Y),
@@ -199,6 +201,7 @@ fn spawn_lights(
             }
             .build();
             commands.spawn((
+                SceneLightPart,
                 Name::new("photo key light"),
                 DirectionalLight { illuminance: lux(0.5 + 0.4 * s), shadow_maps_enabled: shadow, ..default() },
                 cascades,
@@ -206,6 +209,7 @@ fn spawn_lights(
             ));
             // The rest of the scene's light, from the camera's side: what fills the shadows.
             commands.spawn((
+                SceneLightPart,
                 Name::new("photo fill light"),
                 DirectionalLight { illuminance: lux(0.1 + 0.35 * (1.0 - s)), ..default() },
                 Transform::from_xyz(0.0, 0.4, 1.0).looking_at(Vec3::ZERO, Vec3::Y),
@@ -213,6 +217,7 @@ fn spawn_lights(
             if shadow {
                 // 12 m square, centred under the feet.
                 commands.spawn((
+                    SceneLightPart,
                     Name::new("shadow catcher"),
                     Mesh3d(meshes.add(Plane3d::default().mesh().size(12.0, 12.0))),
                     MeshMaterial3d(catchers.add(ShadowCatcher::new(feet, s))),
@@ -222,6 +227,28 @@ fn spawn_lights(
             }
         }
     }
+}
+
+/// What [`spawn_lights`] made: made again when [`SceneLight`] changes.
+#[derive(Component)]
+struct SceneLightPart;
+
+/// A [`SceneLight`] changed after start-up (`tomoni photo` learns its photo's light while the
+/// avatar loads): its lights and shadow catcher made anew.
+fn follow_scene_light(
+    mut commands: Commands,
+    light: Res<SceneLight>,
+    parts: Query<Entity, With<SceneLightPart>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut catchers: ResMut<Assets<ShadowCatcher>>,
+) {
+    if !light.is_changed() || light.is_added() {
+        return;
+    }
+    for e in &parts {
+        commands.entity(e).despawn();
+    }
+    spawn_lights(&mut commands, *light, &mut meshes, &mut catchers);
 }
 
 /// The virtual floor (hidden when the real one shows through).

@@ -68,39 +68,58 @@ pub struct CaptureDone {
     pub result: Result<(), String>,
 }
 
-/// Capture this frame of `source` as a JPEG in memory: frames that go to a viewer, not a file
-/// (the guests' view streamed to a TV when glasses have no desktop window).
+/// Capture this frame of `source` in memory: frames that go to a viewer, not a file (the
+/// guests' view streamed to a TV when glasses have no desktop window), or to the next step of
+/// a job (a photo's companion layer, composited without a round trip through a PNG).
 #[derive(Message, Debug, Clone)]
-pub struct JpegRequest {
-    /// Chosen by the caller, returned in [`JpegDone`].
+pub struct FrameRequest {
+    /// Chosen by the caller, returned in [`FrameDone`].
     pub id: u64,
     /// What to read back.
     pub source: CaptureSource,
-    /// JPEG quality, 1–100.
-    pub quality: u8,
+    /// What to make of it.
+    pub form: FrameForm,
 }
 
-/// A [`JpegRequest`]'s frame (or why not).
+/// What a [`FrameRequest`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameForm {
+    /// A JPEG of this quality, 1–100.
+    Jpeg(u8),
+    /// The pixels, sRGB with straight alpha.
+    Rgba,
+}
+
+/// A [`FrameRequest`]'s frame (or why not).
 #[derive(Message, Debug, Clone)]
-pub struct JpegDone {
+pub struct FrameDone {
     /// The request's id.
     pub id: u64,
-    /// The JPEG's bytes.
-    pub result: Result<Vec<u8>, String>,
+    /// The frame, in the form asked for.
+    pub result: Result<Frame, String>,
+}
+
+/// A frame in memory.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    /// A JPEG's bytes.
+    Jpeg(Vec<u8>),
+    /// The pixels (shared: a 6-megapixel layer is not copied between the worker and its user).
+    Rgba(Arc<image::RgbaImage>),
 }
 
 /// One read-back's customers: files and in-memory JPEGs of the same target share it.
 #[derive(Clone)]
 enum Job {
     File(CaptureRequest),
-    Jpeg(JpegRequest),
+    Memory(FrameRequest),
 }
 
 impl Job {
     fn source(&self) -> &CaptureSource {
         match self {
             Job::File(r) => &r.source,
-            Job::Jpeg(r) => &r.source,
+            Job::Memory(r) => &r.source,
         }
     }
 }
@@ -116,8 +135,8 @@ struct PendingPipelines(Arc<AtomicUsize>);
 struct Written {
     tx: Sender<CaptureDone>,
     rx: Receiver<CaptureDone>,
-    jpeg_tx: Sender<JpegDone>,
-    jpeg_rx: Receiver<JpegDone>,
+    frame_tx: Sender<FrameDone>,
+    frame_rx: Receiver<FrameDone>,
 }
 
 /// Adds the capture messages, the worker hand-off and [`SceneSettled`].
@@ -126,14 +145,14 @@ pub struct CapturePlugin;
 impl Plugin for CapturePlugin {
     fn build(&self, app: &mut App) {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let (jpeg_tx, jpeg_rx) = crossbeam_channel::unbounded();
+        let (frame_tx, frame_rx) = crossbeam_channel::unbounded();
         let pending = PendingPipelines::default();
         app.add_message::<CaptureRequest>()
             .add_message::<CaptureDone>()
-            .add_message::<JpegRequest>()
-            .add_message::<JpegDone>()
+            .add_message::<FrameRequest>()
+            .add_message::<FrameDone>()
             .init_resource::<SceneSettled>()
-            .insert_resource(Written { tx, rx, jpeg_tx, jpeg_rx })
+            .insert_resource(Written { tx, rx, frame_tx, frame_rx })
             .insert_resource(pending.clone())
             .init_resource::<WokenForCapture>()
             .add_systems(First, (track_settled, sleep_after_capture))
@@ -145,7 +164,10 @@ impl Plugin for CapturePlugin {
             )
             .add_systems(Last, (start_captures, deliver));
         if let Some(render) = app.get_sub_app_mut(RenderApp) {
-            render.insert_resource(pending).add_systems(Render, count_pending.in_set(RenderSystems::Cleanup));
+            render
+                .insert_resource(pending)
+                .init_schedule(WarmUpOnly)
+                .add_systems(Render, count_pending.in_set(RenderSystems::Cleanup));
         }
     }
 }
@@ -168,7 +190,7 @@ struct WokenForCapture {
 /// `PostUpdate` before visibility, so the camera sees the world as it is now.
 fn wake_for_capture(
     mut requests: MessageReader<CaptureRequest>,
-    mut jpegs: MessageReader<JpegRequest>,
+    mut frames: MessageReader<FrameRequest>,
     mut cameras: Query<(Entity, &mut Camera, &bevy::camera::RenderTarget)>,
     mut morphed: Query<&mut Mesh3d, With<bevy::mesh::morph::MeshMorphWeights>>,
     mut state: ResMut<WokenForCapture>,
@@ -194,7 +216,7 @@ fn wake_for_capture(
             camera.is_active = true;
         }
     }
-    for job in requests.read().cloned().map(Job::File).chain(jpegs.read().cloned().map(Job::Jpeg)) {
+    for job in requests.read().cloned().map(Job::File).chain(frames.read().cloned().map(Job::Memory)) {
         let mut held = false;
         if let CaptureSource::Image(h) = job.source() {
             for (entity, mut camera, target) in &mut cameras {
@@ -271,9 +293,9 @@ fn start_captures(mut state: ResMut<WokenForCapture>, written: Res<Written>, mut
             CaptureSource::Window => Screenshot::primary_window(),
             CaptureSource::OtherWindow(w) => Screenshot::window(*w),
         };
-        let (tx, jpeg_tx) = (written.tx.clone(), written.jpeg_tx.clone());
+        let (tx, frame_tx) = (written.tx.clone(), written.frame_tx.clone());
         commands.spawn(shot).observe(move |shot: On<ScreenshotCaptured>| {
-            let (image, jobs, tx, jpeg_tx) = (shot.image.clone(), jobs.clone(), tx.clone(), jpeg_tx.clone());
+            let (image, jobs, tx, frame_tx) = (shot.image.clone(), jobs.clone(), tx.clone(), frame_tx.clone());
             // Converting and encoding take tens of milliseconds: a worker, never the frame loop.
             let spawned = std::thread::Builder::new().name("tomoni-capture".into()).spawn(move || {
                 for job in jobs {
@@ -282,9 +304,16 @@ fn start_captures(mut state: ResMut<WokenForCapture>, written: Res<Written>, mut
                             let result = encode(image.clone(), &req.path, req.format);
                             let _ = tx.send(CaptureDone { id: req.id, path: req.path, result });
                         }
-                        Job::Jpeg(req) => {
-                            let result = encode_jpeg(image.clone(), req.quality);
-                            let _ = jpeg_tx.send(JpegDone { id: req.id, result });
+                        Job::Memory(req) => {
+                            let result = match req.form {
+                                FrameForm::Jpeg(quality) => encode_jpeg(image.clone(), quality).map(Frame::Jpeg),
+                                FrameForm::Rgba => image
+                                    .clone()
+                                    .try_into_dynamic()
+                                    .map(|i| Frame::Rgba(Arc::new(i.into_rgba8())))
+                                    .map_err(|e| format!("cannot convert the frame: {e}")),
+                            };
+                            let _ = frame_tx.send(FrameDone { id: req.id, result });
                         }
                     }
                 }
@@ -296,12 +325,12 @@ fn start_captures(mut state: ResMut<WokenForCapture>, written: Res<Written>, mut
     }
 }
 
-fn deliver(written: Res<Written>, mut done: MessageWriter<CaptureDone>, mut jpegs: MessageWriter<JpegDone>) {
+fn deliver(written: Res<Written>, mut done: MessageWriter<CaptureDone>, mut frames: MessageWriter<FrameDone>) {
     while let Ok(d) = written.rx.try_recv() {
         done.write(d);
     }
-    while let Ok(d) = written.jpeg_rx.try_recv() {
-        jpegs.write(d);
+    while let Ok(d) = written.frame_rx.try_recv() {
+        frames.write(d);
     }
 }
 
@@ -315,11 +344,15 @@ pub fn encode_jpeg(image: Image, quality: u8) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// A 96-pixel-wide camera with the view of an image camera of `size` (the same aspect, field
-/// of view and place), off: switched on for the frame before the big one draws. Bevy 0.19 frees
-/// a morphed mesh's morph descriptor while no camera sees it, and the frame it is seen again
-/// draws it without its morph targets (mouth shut, an outfit's clothes in the base shape); seen
-/// by this camera the frame before, the big frame is right, and its pipelines are compiled.
+/// A camera with the view of an image camera of `size` (the same aspect, field of view and
+/// place) that draws nothing, off: switched on for the frame before the big one draws. Bevy
+/// 0.19 frees a morphed mesh's morph descriptor while no camera sees it, and the frame it is
+/// seen again draws it without its morph targets (mouth shut, an outfit's clothes in the base
+/// shape); seen by this camera the frame before, the big frame is right, and its pipelines are
+/// compiled. Seeing is enough: visibility, extraction, the morph descriptors and the pipelines'
+/// specialisation all happen outside a camera's render schedule, so its schedule is
+/// [`WarmUpOnly`], empty, and the frame costs no drawing (on lavapipe the 96-pixel frame it drew
+/// before cost about 0.6 s of vertex shading: the avatar, its shadow and its depth prepass).
 pub fn spawn_warm_up_camera(
     world: &mut World,
     name: &'static str,
@@ -329,9 +362,15 @@ pub fn spawn_warm_up_camera(
 ) -> Entity {
     let small = (96, ((96.0 * height as f32 / width.max(1) as f32).round() as u32).max(8));
     let (camera, _) = spawn_image_camera(world, name, small, fov_y, transform);
-    world.entity_mut(camera).insert(Camera { is_active: false, ..default() });
+    world
+        .entity_mut(camera)
+        .insert((Camera { is_active: false, ..default() }, bevy::render::camera::CameraRenderGraph::new(WarmUpOnly)));
     camera
 }
+
+/// The render schedule of [`spawn_warm_up_camera`]'s cameras: empty (see there).
+#[derive(bevy::ecs::schedule::ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WarmUpOnly;
 
 /// A camera that renders into an image of `width`×`height` with a vertical field of view of
 /// `fov_y` radians, at `transform`: any view at any size (a fixed shot, a photo's

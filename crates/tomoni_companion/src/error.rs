@@ -1,7 +1,7 @@
 //! Why a command stops: bad input (exit 2) or a failure while running (exit 1).
 
 /// Why the program stops.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Failure {
     /// A file the user gave (or we found) is not usable; the message names it and the place.
     Input(String),

@@ -4,7 +4,7 @@
 
 use crate::app::Setup;
 use crate::error::Failure;
-use crate::render::{PhotoView, RenderRequest, render};
+use crate::render::{PhotoJob, PhotoView, RenderRequest, render_layer};
 use bevy::math::Vec3;
 use std::path::{Path, PathBuf};
 use tomoni_photo::place::Side;
@@ -85,26 +85,108 @@ pub const MIN_RENDER_SCALE: f32 = 0.25;
 
 /// Makes one photo. Bad input (not an image, truncated, too big, no one to stand beside)
 /// comes back as [`Failure::Input`] naming the file.
+///
+/// The people are found, and the companion placed, on a thread of its own while the renderer
+/// starts (`render::PhotoJob`): on these 2 cores finding them took 0.7 s, and the renderer's
+/// start (the avatar loaded, its pipelines compiled on one core) 2 s.
 pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let input = |e: tomoni_photo::PhotoError| Failure::Input(e.to_string());
     let t0 = std::time::Instant::now();
     let credit = setup.avatar.info.credit.clone();
     let original =
         std::fs::read(&req.background).map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
-    let photo = tomoni_photo::camera::decode(&req.background, &original).map_err(input)?;
+    let photo = std::sync::Arc::new(tomoni_photo::camera::decode(&req.background, &original).map_err(input)?);
+    // The blur decides how the companion is drawn, which the renderer must know from the start
+    // (its pipelines are made per sample count); the rest of the match is found with the people.
+    let antialias = tomoni_photo::composite::blur_sigma(&photo.image) < ALIASING_HIDDEN_BY_BLUR;
+    let height = setup.look.avatar.height;
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let finder = {
+        let (photo, req) = (photo.clone(), req.clone());
+        std::thread::Builder::new()
+            .name("tomoni-photo-people".into())
+            .spawn(move || {
+                // Only what the renderer leaves idle (its pipelines compile on one core): at the
+                // same priority the two shared the cores while the avatar loaded, and the
+                // photo took longer than one after the other.
+                tomoni_voice::lowest_thread_priority();
+                let planned = plan(&photo, &req, height);
+                let _ = tx.send(planned.as_ref().map(|p| p.view).map_err(Clone::clone));
+                (planned, t0.elapsed())
+            })
+            .map_err(|e| Failure::Runtime(format!("cannot start finding the people: {e}")))?
+    };
+    let camera = &photo.camera;
+    let rendered = render_layer(
+        setup,
+        RenderRequest {
+            // Kept in memory (`render_layer`), never written.
+            out: PathBuf::new(),
+            // The box's pixels, once it is known.
+            width: 16,
+            height: 16,
+            view: tomoni_xr::views::View::Front,
+            expression: req.expression.clone(),
+            gesture: req.gesture,
+            clip: None,
+            transparent: true,
+            additive: false,
+            bench_frames: None,
+            photo: Some(PhotoJob { fov_y: camera.fov_y(), full: (camera.width, camera.height), antialias, view: rx }),
+            scene_json: None,
+        },
+    );
+    let (planned, found_in) =
+        finder.join().map_err(|_| Failure::Runtime("finding the people stopped unexpectedly".into()))?;
+    // No one to stand beside (and no `--place`) says so, whatever the renderer made of it.
+    let Planned { view, people, placement, light, matched } = planned?;
+    let layer = rendered?;
+    let t2 = std::time::Instant::now();
+    let crop = [view.crop.0, view.crop.1, view.size.0, view.size.1];
+    let out = tomoni_photo::composite::composite_scaled(&photo.image, &layer, crop, &people, matched);
+    if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
+    }
+    tomoni_photo::composite::write_jpeg(&out, &original, &req.out, credit.as_deref())
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let t3 = std::time::Instant::now();
+    Ok(PhotoReport {
+        out: req.out.clone(),
+        people: people.len(),
+        camera: photo.camera,
+        placement,
+        rendered: crop,
+        drawn: [view.drawn.0, view.drawn.1],
+        matched,
+        light,
+        antialiased: antialias,
+        seconds: [found_in.as_secs_f32(), (t2 - t0).as_secs_f32(), (t3 - t2).as_secs_f32()],
+        credit,
+    })
+}
+
+/// What [`plan`] works out: the view to render, and what the composite and the report need.
+struct Planned {
+    view: PhotoView,
+    people: Vec<tomoni_photo::people::Person>,
+    placement: tomoni_photo::place::Placement,
+    light: tomoni_photo::light::Light,
+    matched: tomoni_photo::composite::Match,
+}
+
+/// The people in `photo`, where the companion stands beside them, the light, and the box it is
+/// drawn in (at [`render_scale`] of the photo's resolution, for the photo's blur).
+fn plan(photo: &tomoni_photo::camera::Photo, req: &PhotoRequest, height: f32) -> Result<Planned, Failure> {
+    let matched = tomoni_photo::composite::estimate(&photo.image);
     let mut finder = tomoni_photo::people::Finder::load(2).map_err(|e| Failure::Runtime(e.to_string()))?;
     let people = finder.find(&photo.image).map_err(|e| Failure::Runtime(e.to_string()))?;
     // Beside the most certain person whose feet are seen; everyone else is in the way.
     let person = people.iter().position(|p| p.feet().is_some()).or((!people.is_empty()).then_some(0));
     let others: Vec<&tomoni_photo::people::Person> =
         people.iter().enumerate().filter(|(i, _)| Some(*i) != person).map(|(_, p)| p).collect();
-    let height = setup.look.avatar.height;
     let placement = tomoni_photo::place::place(&photo.camera, person.map(|i| &people[i]), &others, height, req.place)
         .map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
     let light = req.light.light(&photo.image, &people, &photo.camera);
-    let matched = tomoni_photo::composite::estimate(&photo.image);
-    let antialias = matched.blur < ALIASING_HIDDEN_BY_BLUR;
-    let t1 = std::time::Instant::now();
     // The companion's box in the photo: its height above the feet and a little below, arms'
     // width to each side, and the floor its shadow falls on.
     let (w, h) = (photo.camera.width, photo.camera.height);
@@ -128,59 +210,15 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     // Drawn at the resolution the photo resolves, stretched over the box by the composite.
     let scale = if req.full_resolution { 1.0 } else { render_scale(matched.blur) };
     let drawn = |n: u32| ((n as f32 * scale).ceil() as u32).clamp(16.min(n), n);
-    let (dw, dh) = (drawn(crop[2]), drawn(crop[3]));
-    let layer_path = std::env::temp_dir().join(format!("tomoni-photo-{}.png", std::process::id()));
     let view = PhotoView {
-        fov_y: photo.camera.fov_y(),
-        full: (w, h),
         crop: (crop[0], crop[1]),
         size: (crop[2], crop[3]),
+        drawn: (drawn(crop[2]), drawn(crop[3])),
         feet: Vec3::from_array(placement.feet),
         yaw: placement.yaw,
         light,
-        antialias,
     };
-    render(
-        setup,
-        RenderRequest {
-            out: layer_path.clone(),
-            width: dw,
-            height: dh,
-            view: tomoni_xr::views::View::Front,
-            expression: req.expression.clone(),
-            gesture: req.gesture,
-            clip: None,
-            transparent: true,
-            additive: false,
-            bench_frames: None,
-            photo: Some(view),
-            scene_json: None,
-        },
-    )?;
-    let t2 = std::time::Instant::now();
-    let layer =
-        image::open(&layer_path).map_err(|e| Failure::Runtime(format!("{}: {e}", layer_path.display())))?.to_rgba8();
-    let _ = std::fs::remove_file(&layer_path);
-    let out = tomoni_photo::composite::composite_scaled(&photo.image, &layer, crop, &people, matched);
-    if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
-    }
-    tomoni_photo::composite::write_jpeg(&out, &original, &req.out, credit.as_deref())
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    let t3 = std::time::Instant::now();
-    Ok(PhotoReport {
-        out: req.out.clone(),
-        people: people.len(),
-        camera: photo.camera,
-        placement,
-        rendered: crop,
-        drawn: [dw, dh],
-        matched,
-        light,
-        antialiased: antialias,
-        seconds: [(t1 - t0).as_secs_f32(), (t2 - t1).as_secs_f32(), (t3 - t2).as_secs_f32()],
-        credit,
-    })
+    Ok(Planned { view, people, placement, light, matched })
 }
 
 /// The photos in a folder, in name order (JPEG and PNG).

@@ -5,7 +5,9 @@
 //! frame loop (Bevy's `save_to_disk` would encode on the main thread).
 
 use crate::app::{Setup, base_app};
-use crate::capture::{CaptureDone, CaptureRequest, CaptureSource, PixelFormat, SceneSettled};
+use crate::capture::{
+    CaptureDone, CaptureRequest, CaptureSource, Frame, FrameDone, FrameForm, FrameRequest, PixelFormat, SceneSettled,
+};
 use crate::error::Failure;
 use bevy::prelude::*;
 use std::path::PathBuf;
@@ -44,26 +46,43 @@ pub struct RenderRequest {
     /// Instead of a picture: time this many frames once the scene is ready, and print stats.
     pub bench_frames: Option<u32>,
     /// Through a photo's lens instead of `view` (`tomoni photo`).
-    pub photo: Option<PhotoView>,
+    pub photo: Option<PhotoJob>,
     /// Also write the captured frame's camera and every node's world transform here (JSON),
     /// so another renderer can draw the very same frame: the three-vrm reference check.
     pub scene_json: Option<PathBuf>,
 }
 
-/// The camera of a real photo and where the companion stands in it: the camera level at the
-/// origin looking down −z, the companion's feet in camera space (metres).
-#[derive(Debug, Clone, Copy)]
-pub struct PhotoView {
+/// A real photo's lens, known once the photo is decoded, and the [`PhotoView`] through it,
+/// worked out meanwhile: `tomoni photo` finds the people on a thread of its own while the
+/// renderer starts, loads the avatar and compiles its pipelines (through a provisional view,
+/// [`PROVISIONAL_LENS`]), and the app waits for the view only then. On these 2 cores the two
+/// ran one after the other, about 0.7 s and 2 s.
+#[derive(Debug, Clone)]
+pub struct PhotoJob {
     /// Vertical field of view, radians.
     pub fov_y: f32,
     /// The whole photo, pixels.
     pub full: (u32, u32),
+    /// Drawn with 4× multisampling. A photo soft enough to hide a pixel's staircase does not
+    /// need it, and on a software rasteriser it doubled a 12-megapixel photo's time. (Known
+    /// up front: the pipelines compiled early are made per sample count.)
+    pub antialias: bool,
+    /// The view, when it is known (or why there is none: no one to stand beside).
+    pub view: crossbeam_channel::Receiver<Result<PhotoView, Failure>>,
+}
+
+/// Where the companion stands in a photo and what is drawn: the camera level at the origin
+/// looking down −z, the companion's feet in camera space (metres).
+#[derive(Debug, Clone, Copy)]
+pub struct PhotoView {
     /// The part rendered, photo pixels: its top-left corner and its size. Only the companion's
-    /// box of a 12-megapixel photo is drawn, into the request's `width` × `height`, which is
-    /// smaller where the photo is too soft to show more (`tomoni photo`'s render scale).
+    /// box of a 12-megapixel photo is drawn, into `drawn` pixels, which are fewer where the
+    /// photo is too soft to show more (`tomoni photo`'s render scale).
     pub crop: (u32, u32),
     /// The box's size, photo pixels.
     pub size: (u32, u32),
+    /// The pixels the box is drawn in.
+    pub drawn: (u32, u32),
     /// Where its feet are, camera space (so `-feet.y` is the camera's height above the floor).
     pub feet: Vec3,
     /// Turned from facing the camera, radians about +y.
@@ -71,10 +90,34 @@ pub struct PhotoView {
     /// The photo's light: the companion is lit by it and casts its shadow on a
     /// shadow-catcher floor (`shaders/shadow_catcher.wgsl`) in the same picture.
     pub light: tomoni_photo::light::Light,
-    /// Drawn with 4× multisampling. A photo soft enough to hide a pixel's staircase does not
-    /// need it, and on a software rasteriser it doubled a 12-megapixel photo's time.
-    pub antialias: bool,
 }
+
+impl PhotoView {
+    /// The photo's camera in the companion's frame: the companion stands at the origin facing
+    /// +z whatever the photo, and the camera (and the light) are placed and turned around it.
+    /// So the view can arrive after the companion has been placed, its hair settled and its
+    /// pipelines compiled: only the camera and the light move.
+    fn camera(&self) -> Transform {
+        let turn = Quat::from_rotation_y(-self.yaw);
+        Transform { translation: turn * -self.feet, rotation: turn, ..default() }
+    }
+
+    /// The photo's light in the companion's frame (see [`PhotoView::camera`]).
+    fn scene_light(&self) -> SceneLight {
+        SceneLight::Photo {
+            from: Quat::from_rotation_y(-self.yaw) * Vec3::from_array(self.light.from),
+            strength: self.light.strength,
+            // The companion, and its shadow as long again behind it.
+            reach: -self.feet.z + 4.0,
+            feet: Vec3::ZERO,
+        }
+    }
+}
+
+/// Where the camera stands while a photo's view is worked out: 1.5 m up, 5 m in front of the
+/// companion, which its field of view shows whole (the feet 17° below the middle). Only the
+/// pipelines are compiled through it; nothing is drawn.
+const PROVISIONAL_LENS: Vec3 = Vec3::new(0.0, 1.5, 5.0);
 
 /// The app time a frame stands for once the scene is ready (a 30 Hz clock).
 const FRAME: Duration = Duration::from_millis(33);
@@ -105,6 +148,10 @@ struct Job {
     camera: Entity,
     /// Set when the picture is asked for; [`record_scene`] fills it in that frame.
     scene: Arc<Mutex<SceneRecord>>,
+    /// A photo's companion layer, kept in memory for the composite (not written to `req.out`).
+    layer: Arc<Mutex<Option<Arc<image::RgbaImage>>>>,
+    /// A photo's view, until it has come ([`await_photo_view`]).
+    pending: Option<crossbeam_channel::Receiver<Result<PhotoView, Failure>>>,
 }
 
 /// The frame's scene as `--scene-json` writes it.
@@ -129,8 +176,21 @@ pub fn expression_weights(spec: &str) -> Result<Vec<(String, f32)>, Failure> {
         .collect()
 }
 
-/// Renders `req` for `setup`.
+/// Renders `req` for `setup` into the PNG `req.out`.
 pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
+    run(setup, req).map(|_| ())
+}
+
+/// Renders a photo's companion layer (`req.photo`) and returns its pixels: the composite takes
+/// them from memory (a PNG written and read back cost about 0.15 s of a 6-megapixel box).
+pub fn render_layer(setup: Setup, req: RenderRequest) -> Result<Arc<image::RgbaImage>, Failure> {
+    if req.photo.is_none() {
+        return Err(Failure::Runtime("a layer is rendered for a photo".into()));
+    }
+    run(setup, req)?.ok_or_else(|| Failure::Runtime("the renderer stopped before the layer was read back".into()))
+}
+
+fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>, Failure> {
     if req.width == 0 || req.height == 0 || req.width > 8192 || req.height > 8192 {
         return Err(Failure::Input(format!("--width/--height {}x{} out of range 1..8192", req.width, req.height)));
     }
@@ -150,13 +210,12 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     if req.additive {
         app.insert_resource(tomoni_core::RenderProfile::Additive);
     }
-    let (eye, anchor, camera_at, fov_y) = match req.photo {
-        // The photo's camera is the viewer: the companion looks into the lens. The world keeps
-        // its floor at y = 0, so the camera stands at its height above it.
+    let (eye, anchor, camera_at, fov_y) = match &req.photo {
+        // The photo's camera is the viewer: the companion looks into the lens. The companion
+        // stands at the origin ([`PhotoView::camera`]); the lens is placed once it is known.
         Some(p) => {
-            let lens = Vec3::new(0.0, -p.feet.y, 0.0);
-            let feet = RootPose { translation: p.feet + lens, rotation: Quat::from_rotation_y(p.yaw) };
-            (lens, feet, Transform::from_translation(lens), p.fov_y)
+            let lens = Transform::from_translation(PROVISIONAL_LENS);
+            (PROVISIONAL_LENS, RootPose { translation: Vec3::ZERO, rotation: Quat::IDENTITY }, lens, p.fov_y)
         }
         None => {
             let (eye, anchor) = setup.start_pose();
@@ -166,34 +225,31 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
     };
     let outcome = Arc::new(Mutex::new(None));
     let scene = Arc::new(Mutex::new(SceneRecord::default()));
-    let (camera, target) =
-        crate::capture::spawn_image_camera(app.world_mut(), "render camera", (req.width, req.height), fov_y, camera_at);
+    let layer = Arc::new(Mutex::new(None));
+    // A photo's box is not known yet: its target is sized when it is ([`await_photo_view`]).
+    let size = if req.photo.is_some() { (16, 16) } else { (req.width, req.height) };
+    let (camera, target) = crate::capture::spawn_image_camera(app.world_mut(), "render camera", size, fov_y, camera_at);
     // The picture's camera is off until the frame it is taken in, and a small one with the
     // same view draws the frame before (see [`WARM_FRAMES`]): on lavapipe a 720 × 1080 frame
     // with 4× multisampling costs 3.3 s, and drawing every frame while the scene loaded made a
     // plain render 30-40 s.
-    let warm = crate::capture::spawn_warm_up_camera(
-        app.world_mut(),
-        "warm-up camera",
-        (req.width, req.height),
-        fov_y,
-        camera_at,
-    );
+    let warm = crate::capture::spawn_warm_up_camera(app.world_mut(), "warm-up camera", size, fov_y, camera_at);
     let mut sub_view = None;
-    if let Some(p) = req.photo {
+    if let Some(p) = &req.photo {
+        // Until the view is known: a light with a shadow, so its pipelines compile too.
         app.insert_resource(SceneLight::Photo {
-            from: Vec3::from_array(p.light.from),
-            strength: p.light.strength,
-            // The companion, and its shadow as long again behind it.
-            reach: -p.feet.z + 4.0,
-            feet: anchor.translation,
+            from: Vec3::new(0.3, 1.0, 0.5).normalize(),
+            strength: 1.0,
+            reach: PROVISIONAL_LENS.z + 4.0,
+            feet: Vec3::ZERO,
         });
         // Only the companion's part of the photo's frame, at the photo's own resolution (the
         // sub view is in the photo's pixels whatever the target's size: the same box small).
+        // Until it is known, the whole photo.
         sub_view = Some(bevy::camera::SubCameraView {
             full_size: UVec2::new(p.full.0, p.full.1),
-            offset: Vec2::new(p.crop.0 as f32, p.crop.1 as f32),
-            size: UVec2::new(p.size.0, p.size.1),
+            offset: Vec2::ZERO,
+            size: UVec2::new(p.full.0, p.full.1),
         });
         if !p.antialias {
             // Both cameras: pipelines are made per sample count, and the warm-up compiles them.
@@ -224,7 +280,10 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
         app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(Duration::ZERO));
     }
     app.insert_resource(CompanionAnchor(Some(anchor)))
-        .insert_resource(ViewerHead { transform: Transform::from_translation(eye), valid: true })
+        .insert_resource(ViewerHead {
+            transform: if req.photo.is_some() { camera_at } else { Transform::from_translation(eye) },
+            valid: true,
+        })
         .insert_resource(Job {
             req: req.clone(),
             target: target.clone(),
@@ -232,8 +291,10 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             warm_up,
             camera,
             scene: scene.clone(),
+            layer: layer.clone(),
+            pending: req.photo.as_ref().map(|p| p.view.clone()),
         })
-        .add_systems(Update, drive_capture);
+        .add_systems(Update, (await_photo_view, drive_capture).chain());
     if req.scene_json.is_some() {
         app.add_systems(Last, record_scene);
     }
@@ -251,7 +312,7 @@ pub fn render(setup: Setup, req: RenderRequest) -> Result<(), Failure> {
             if req.photo.is_none() {
                 println!("{msg}");
             }
-            Ok(())
+            Ok(layer.lock().ok().and_then(|mut l| l.take()))
         }
         Some(Err(f)) => Err(f),
         None => Err(Failure::Runtime("the renderer stopped before writing a picture".into())),
@@ -287,13 +348,94 @@ fn frame_stats(ms: &mut [f64], req: &RenderRequest) -> String {
     )
 }
 
+/// A photo's view, worked out while the app started ([`PhotoJob`]): once the companion is
+/// ready, one frame through the provisional view with the small camera on (its pipelines
+/// compile, nothing is drawn), then the frame loop waits for the view and puts the cameras,
+/// the viewer and the light where it says. Only then does the clock start: the picture is the
+/// one a known view gives (the companion never moves; its hair settled where it stands).
+#[allow(clippy::too_many_arguments)]
+fn await_photo_view(
+    mut job: ResMut<Job>,
+    mut compiled: Local<bool>,
+    companions: Query<Has<AvatarReady>, With<Companion>>,
+    mut cameras: Query<(&mut Camera, &mut Transform)>,
+    mut images: ResMut<Assets<Image>>,
+    mut viewer: ResMut<ViewerHead>,
+    mut light: ResMut<SceneLight>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let Some(rx) = job.pending.clone() else { return };
+    if !companions.single().unwrap_or(false) {
+        return;
+    }
+    if let Some((_, warm)) = job.warm_up
+        && !*compiled
+    {
+        *compiled = true;
+        if let Ok((mut c, _)) = cameras.get_mut(warm) {
+            c.is_active = true;
+        }
+        return;
+    }
+    // Blocks the frame loop of this one-shot render on purpose: the render world compiles
+    // meanwhile, and there is nothing else to draw.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a one-shot headless render waits for its photo's view; polling would spin on the core the people are found on"
+    )]
+    let received = rx.recv();
+    let view = match received {
+        Ok(Ok(view)) => view,
+        failed => {
+            let f = match failed {
+                Ok(Err(f)) => f,
+                _ => Failure::Runtime("the photo's people were not found (the worker stopped)".into()),
+            };
+            if let Ok(mut o) = job.outcome.lock() {
+                *o = Some(Err(f));
+            }
+            job.pending = None;
+            exit.write(AppExit::Success);
+            return;
+        }
+    };
+    let Some(full) = job.req.photo.as_ref().map(|p| UVec2::new(p.full.0, p.full.1)) else { return };
+    let sub_view = bevy::camera::SubCameraView {
+        full_size: full,
+        offset: Vec2::new(view.crop.0 as f32, view.crop.1 as f32),
+        size: UVec2::new(view.size.0, view.size.1),
+    };
+    let lens = view.camera();
+    let (big, warm) = job.warm_up.unwrap_or((job.camera, job.camera));
+    for e in [big, warm] {
+        if let Ok((mut c, mut tf)) = cameras.get_mut(e) {
+            c.sub_camera_view = Some(sub_view);
+            c.is_active = false;
+            *tf = lens;
+        }
+    }
+    if let Some(mut image) = images.get_mut(&job.target) {
+        // A new texture of the box's size: nothing was drawn in the old one to copy over.
+        image.texture_descriptor.size = bevy::render::render_resource::Extent3d {
+            width: view.drawn.0,
+            height: view.drawn.1,
+            depth_or_array_layers: 1,
+        };
+        image.copy_on_resize = false;
+    }
+    viewer.transform = lens;
+    *light = view.scene_light();
+    (job.req.width, job.req.height) = view.drawn;
+    job.pending = None;
+}
+
 fn drive_capture(
     mut commands: Commands,
     mut state: Local<CaptureState>,
     job: Res<Job>,
     settled: Res<SceneSettled>,
-    mut captures: MessageWriter<CaptureRequest>,
-    mut written: MessageReader<CaptureDone>,
+    (mut captures, mut frames): (MessageWriter<CaptureRequest>, MessageWriter<FrameRequest>),
+    (mut written, mut framed): (MessageReader<CaptureDone>, MessageReader<FrameDone>),
     companions: Query<(Entity, Has<AvatarReady>), With<Companion>>,
     time: Res<Time<Real>>,
     mut life: ResMut<tomoni_avatar::Life>,
@@ -311,6 +453,21 @@ fn drive_capture(
         }
         exit.write(AppExit::Success);
     };
+    if let Some(done) = framed.read().find(|d| d.id == 0) {
+        // A photo's layer: kept for the composite.
+        let r = match &done.result {
+            Ok(Frame::Rgba(img)) => {
+                if let Ok(mut l) = job.layer.lock() {
+                    *l = Some(img.clone());
+                }
+                Ok(format!("rendered the layer ({}x{}) after {} frames", img.width(), img.height(), state.frames))
+            }
+            Ok(Frame::Jpeg(_)) => Err(Failure::Runtime("the layer came back as a JPEG".into())),
+            Err(e) => Err(Failure::Runtime(e.clone())),
+        };
+        finish(&mut exit, r);
+        return;
+    }
     if let Some(done) = written.read().next() {
         let r = done
             .result
@@ -346,7 +503,7 @@ fn drive_capture(
     }
     // (An avatar bevy_vrm1 rejects stops the app: `app::run_app` reports it.)
     let Ok((vrm, ready)) = companions.single() else { return };
-    if !ready {
+    if !ready || job.pending.is_some() {
         return;
     }
     // An idle loop (`animations/*_idle.vrma`) has the body once it has loaded: wait for it (a
@@ -442,13 +599,21 @@ fn drive_capture(
         if let Ok(mut s) = job.scene.lock() {
             s.wanted = true;
         }
-        captures.write(CaptureRequest {
-            id: 0,
-            source: CaptureSource::Image(job.target.clone()),
-            path: job.req.out.clone(),
-            // Additive: black, as the glasses' display emits nothing there.
-            format: if job.req.additive { PixelFormat::Rgb } else { PixelFormat::Rgba },
-        });
+        if job.req.photo.is_some() {
+            frames.write(FrameRequest {
+                id: 0,
+                source: CaptureSource::Image(job.target.clone()),
+                form: FrameForm::Rgba,
+            });
+        } else {
+            captures.write(CaptureRequest {
+                id: 0,
+                source: CaptureSource::Image(job.target.clone()),
+                path: job.req.out.clone(),
+                // Additive: black, as the glasses' display emits nothing there.
+                format: if job.req.additive { PixelFormat::Rgb } else { PixelFormat::Rgba },
+            });
+        }
     }
 }
 

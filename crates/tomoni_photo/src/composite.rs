@@ -169,14 +169,93 @@ pub fn blur_sigma(photo: &RgbImage) -> f32 {
 
 /// `layer` in premultiplied alpha (sRGB levels × alpha, and alpha, 0–255), softened by a
 /// Gaussian of `sigma` pixels when that is worth doing: premultiplied, its edge blends into
-/// transparency, not into a dark fringe.
-fn premultiplied(layer: &RgbaImage, sigma: f32) -> image::ImageBuffer<image::Rgba<f32>, Vec<f32>> {
-    let pre = image::ImageBuffer::from_fn(layer.width(), layer.height(), |x, y| {
-        let p = layer.get_pixel(x, y);
-        let a = f32::from(p[3]) / 255.0;
-        image::Rgba([f32::from(p[0]) * a, f32::from(p[1]) * a, f32::from(p[2]) * a, f32::from(p[3])])
+/// transparency, not into a dark fringe. The blur is `image`'s (the same kernel: OpenCV's size
+/// rule, edges clamped; a unit test holds them together) on every core: on one it was 0.23 s
+/// of a 6-megapixel box's composite.
+fn premultiplied(layer: &RgbaImage, sigma: f32) -> Layer {
+    let (w, h) = (layer.width() as usize, layer.height() as usize);
+    let mut px = vec![[0.0f32; 4]; w * h];
+    rows_in_parallel(&mut px, w, |y, row| {
+        for (x, out) in row.iter_mut().enumerate() {
+            let p = layer.get_pixel(x as u32, y as u32);
+            let a = f32::from(p[3]) / 255.0;
+            *out = [f32::from(p[0]) * a, f32::from(p[1]) * a, f32::from(p[2]) * a, f32::from(p[3])];
+        }
     });
-    if sigma > 0.3 { image::imageops::blur(&pre, sigma) } else { pre }
+    if sigma > 0.3 && w > 0 && h > 0 {
+        let kernel = gaussian_kernel(sigma);
+        let r = kernel.len() / 2;
+        let tap = |acc: &mut [f32; 4], p: &[f32; 4], k: f32| {
+            for c in 0..4 {
+                acc[c] += p[c] * k;
+            }
+        };
+        let mut across = vec![[0.0f32; 4]; w * h];
+        rows_in_parallel(&mut across, w, |y, row| {
+            let src = &px[y * w..(y + 1) * w];
+            for (x, out) in row.iter_mut().enumerate() {
+                let mut acc = [0.0; 4];
+                for (i, &k) in kernel.iter().enumerate() {
+                    tap(&mut acc, &src[(x + i).saturating_sub(r).min(w - 1)], k);
+                }
+                *out = acc;
+            }
+        });
+        rows_in_parallel(&mut px, w, |y, row| {
+            for (x, out) in row.iter_mut().enumerate() {
+                let mut acc = [0.0; 4];
+                for (i, &k) in kernel.iter().enumerate() {
+                    tap(&mut acc, &across[(y + i).saturating_sub(r).min(h - 1) * w + x], k);
+                }
+                *out = acc;
+            }
+        });
+    }
+    Layer { w, px }
+}
+
+/// A premultiplied layer (see [`premultiplied`]), row by row.
+struct Layer {
+    w: usize,
+    px: Vec<[f32; 4]>,
+}
+
+impl Layer {
+    fn at(&self, x: u32, y: u32) -> [f32; 4] {
+        self.px[y as usize * self.w + x as usize]
+    }
+}
+
+/// `image`'s Gaussian kernel for `sigma` (`imageops::blur`): OpenCV's size rule, odd, at least
+/// 3 taps, normalised.
+fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    let mut n = ((((sigma - 0.8) / 0.3) + 1.0) * 2.0 + 1.0).max(3.0) as usize;
+    if n.is_multiple_of(2) {
+        n += 1;
+    }
+    let mean = (n / 2) as f32;
+    let k: Vec<f32> = (0..n).map(|x| (-0.5 * ((x as f32 - mean) / sigma).powi(2)).exp()).collect();
+    let sum: f32 = k.iter().sum();
+    k.into_iter().map(|v| v / sum).collect()
+}
+
+/// Fills `px` (rows of `width`) by `f(y, row)`, the rows shared out over the cores.
+fn rows_in_parallel<T: Send>(px: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    if width == 0 {
+        return;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let per = (px.len() / width).div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for (i, band) in px.chunks_mut(per * width).enumerate() {
+            let f = &f;
+            scope.spawn(move || {
+                for (j, row) in band.chunks_mut(width).enumerate() {
+                    f(i * per + j, row);
+                }
+            });
+        }
+    });
 }
 
 /// A photo's noise, σ in 8-bit levels (Immerkær 1996, made robust): the 3 × 3 mask
@@ -299,14 +378,14 @@ pub fn composite_scaled(photo: &RgbImage, layer: &RgbaImage, bx: [u32; 4], peopl
     let sample = |x: u32, y: u32| -> [f32; 4] {
         let (lx, ly) = (x - bx[0], y - bx[1]);
         if same {
-            return pre.get_pixel(lx, ly).0;
+            return pre.at(lx, ly);
         }
         let u = ((lx as f32 + 0.5) * sx - 0.5).clamp(0.0, (lw - 1) as f32);
         let v = ((ly as f32 + 0.5) * sy - 0.5).clamp(0.0, (lh - 1) as f32);
         let (x0, y0) = (u as u32, v as u32);
         let (x1, y1) = ((x0 + 1).min(lw - 1), (y0 + 1).min(lh - 1));
         let (fu, fv) = (u - x0 as f32, v - y0 as f32);
-        let (a, b, c, d) = (pre.get_pixel(x0, y0), pre.get_pixel(x1, y0), pre.get_pixel(x0, y1), pre.get_pixel(x1, y1));
+        let (a, b, c, d) = (pre.at(x0, y0), pre.at(x1, y0), pre.at(x0, y1), pre.at(x1, y1));
         std::array::from_fn(|i| (a[i] * (1.0 - fu) + b[i] * fu) * (1.0 - fv) + (c[i] * (1.0 - fu) + d[i] * fu) * fv)
     };
     let row_bytes = w as usize * 3;
@@ -375,11 +454,19 @@ pub fn write_jpeg(img: &RgbImage, original: &[u8], path: &Path, credit: Option<&
     use img_parts::{ImageEXIF, jpeg::Jpeg};
     let bad = |why: String| PhotoError::Image { path: path.to_path_buf(), why };
     let mut encoded = Vec::new();
-    // (`jpeg-encoder` wrote 12 MP in 169 ms against `image`'s 255 ms, but carries the IJG
-    // licence, whose attribution duty tomoni's licence list does not take on for 0.1 s.)
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, 92)
-        .encode_image(img)
-        .map_err(|e| bad(format!("cannot encode: {e}")))?;
+    // `jpeg-encoder` (IJG-derived; the README carries the IJG's notice): with AVX2, a
+    // 12-megapixel photo in about half the time of `image`'s encoder, and it can subsample.
+    let (w, h) = (u16::try_from(img.width()), u16::try_from(img.height()));
+    let (Ok(w), Ok(h)) = (w, h) else {
+        return Err(bad(format!("{} × {} is larger than a JPEG can be", img.width(), img.height())));
+    };
+    let mut encoder = jpeg_encoder::Encoder::new(&mut encoded, 92);
+    encoder.set_sampling_factor(if chroma_subsampled(original) {
+        jpeg_encoder::SamplingFactor::F_2_2
+    } else {
+        jpeg_encoder::SamplingFactor::F_1_1
+    });
+    encoder.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb).map_err(|e| bad(format!("cannot encode: {e}")))?;
     let mut jpeg = Jpeg::from_bytes(encoded.into()).map_err(|e| bad(format!("cannot re-read: {e}")))?;
     if let Ok(src) = Jpeg::from_bytes(original.to_vec().into())
         && let Some(exif) = src.exif()
@@ -413,6 +500,24 @@ xmp:CreatorTool=\"tomoni\"{credit}/></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
     let mut w = std::io::BufWriter::new(file);
     jpeg.encoder().write_to(&mut w).map_err(fail)?;
     std::io::Write::flush(&mut w).map_err(fail)
+}
+
+/// Whether `original` is a JPEG whose colour is stored at half resolution (4:2:0 or 4:2:2, as
+/// cameras write): the result is then written so too, which loses nothing the photo had and
+/// makes the encoding about 40 % faster. Anything else (a PNG, a 4:4:4 JPEG) keeps full colour.
+fn chroma_subsampled(original: &[u8]) -> bool {
+    let Ok(jpeg) = img_parts::jpeg::Jpeg::from_bytes(original.to_vec().into()) else { return false };
+    // The frame header: precision, height, width, components, then (id, HV, table) each.
+    let frame =
+        jpeg.segments().iter().find(|s| matches!(s.marker(), 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF));
+    let Some(c) = frame.map(|f| f.contents()) else { return false };
+    if c.len() < 6 + 3 * 3 || c[5] != 3 {
+        return false;
+    }
+    let factors = |i: usize| c[6 + 3 * i + 1];
+    let (luma, cb, cr) = (factors(0), factors(1), factors(2));
+    let (h, v) = (|f: u8| f >> 4, |f: u8| f & 15);
+    h(luma) > h(cb).max(h(cr)) || v(luma) > v(cb).max(v(cr))
 }
 
 /// The EXIF block with its orientation tag set to 1 (the pixels were turned upright).
@@ -464,6 +569,31 @@ mod tests {
             let v = (v + grain_at(x + 7, y + 11) * sigma).round().clamp(0.0, 255.0) as u8;
             image::Rgb([v, v, v])
         })
+    }
+
+    #[test]
+    fn the_layers_softening_is_images_blur_on_every_core() {
+        // Edges, a transparent border and a soft alpha ramp: what a companion layer has.
+        let layer = RgbaImage::from_fn(97, 61, |x, y| {
+            let a = if x < 5 || y > 55 { 0 } else { ((x * 9 + y * 3) % 256) as u8 };
+            image::Rgba([(x * 2) as u8, (y * 4) as u8, ((x ^ y) * 3) as u8, a])
+        });
+        for sigma in [0.9f32, 1.41, 2.7] {
+            let ours = premultiplied(&layer, sigma);
+            let unblurred = premultiplied(&layer, 0.0);
+            let flat = image::ImageBuffer::<image::Rgba<f32>, Vec<f32>>::from_fn(97, 61, |x, y| {
+                image::Rgba(unblurred.at(x, y))
+            });
+            let theirs = image::imageops::blur(&flat, sigma);
+            let worst = (0..61u32)
+                .flat_map(|y| (0..97u32).map(move |x| (x, y)))
+                .flat_map(|(x, y)| (0..4).map(move |c| (x, y, c)))
+                .map(|(x, y, c)| (ours.at(x, y)[c] - theirs.get_pixel(x, y)[c]).abs())
+                .fold(0.0f32, f32::max);
+            // Levels are 0–255: a hundredth of one is float rounding; a kernel one tap wider
+            // or an edge mirrored instead of clamped is several levels.
+            assert!(worst < 0.01, "σ {sigma}: {worst} levels from image's blur");
+        }
     }
 
     #[test]

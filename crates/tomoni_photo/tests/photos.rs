@@ -194,6 +194,41 @@ fn the_lens_and_orientation_come_from_exif_and_the_result_keeps_it_marked_as_a_c
     assert!(text.contains("photoshop:Credit=\"avatar “Lune” by A &amp; B\""), "no credit line in the XMP");
 }
 
+/// The sampling factors (horizontal × 16 + vertical) of a JPEG's three components.
+fn sampling(jpeg: &[u8]) -> Vec<u8> {
+    let jpeg = img_parts::jpeg::Jpeg::from_bytes(jpeg.to_vec().into()).unwrap();
+    let frame = jpeg.segments().iter().find(|s| s.marker() == img_parts::jpeg::markers::SOF0).expect("a baseline JPEG");
+    let c = frame.contents();
+    (0..c[5] as usize).map(|i| c[6 + 3 * i + 1]).collect()
+}
+
+#[test]
+fn the_result_keeps_the_colour_resolution_the_photo_had() {
+    // A camera's JPEG stores colour at half resolution (4:2:0): so is the result, which loses
+    // nothing the photo had and encodes 40 % faster. A PNG or a 4:4:4 JPEG keeps full colour.
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8]));
+    let camera_like = {
+        let mut bytes = Vec::new();
+        let mut e = jpeg_encoder::Encoder::new(&mut bytes, 90);
+        e.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        e.encode(img.as_raw(), 64, 48, jpeg_encoder::ColorType::Rgb).unwrap();
+        bytes
+    };
+    assert_eq!(sampling(&camera_like), [0x22, 0x11, 0x11]);
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let out = tmp("sampling.jpg");
+    for (original, want) in [(&camera_like, [0x22, 0x11, 0x11]), (&png, [0x11, 0x11, 0x11])] {
+        tomoni_photo::composite::write_jpeg(&img, original, &out, None).unwrap();
+        let written = std::fs::read(&out).unwrap();
+        assert_eq!(sampling(&written), want);
+        // And it is the picture: within a JPEG's error of the pixels given.
+        let back = image::load_from_memory(&written).unwrap().to_rgb8();
+        let worst = img.pixels().zip(back.pixels()).flat_map(|(a, b)| (0..3).map(move |c| a[c].abs_diff(b[c]))).max();
+        assert!(worst.unwrap() < 24, "{worst:?}");
+    }
+}
+
 #[test]
 fn the_light_is_read_off_the_people_and_turns_with_the_photo() {
     if !ready() {

@@ -134,13 +134,14 @@ fn stream_spectator(
     time: Res<Time<Real>>,
     settled: Res<crate::capture::SceneSettled>,
     mut s: ResMut<SpectatorStream>,
-    mut requests: MessageWriter<crate::capture::JpegRequest>,
-    mut done: MessageReader<crate::capture::JpegDone>,
+    mut requests: MessageWriter<crate::capture::FrameRequest>,
+    mut done: MessageReader<crate::capture::FrameDone>,
 ) {
     for d in done.read().filter(|d| d.id == SPECTATOR_CAPTURE) {
         s.in_flight = false;
         match &d.result {
-            Ok(jpeg) => s.feed.publish(jpeg.clone()),
+            Ok(crate::capture::Frame::Jpeg(jpeg)) => s.feed.publish(jpeg.clone()),
+            Ok(crate::capture::Frame::Rgba(_)) => {}
             Err(e) => warn!("guests' view: {e}"),
         }
     }
@@ -150,10 +151,10 @@ fn stream_spectator(
     }
     s.next = now + 1.0 / SPECTATOR_FPS;
     s.in_flight = true;
-    requests.write(crate::capture::JpegRequest {
+    requests.write(crate::capture::FrameRequest {
         id: SPECTATOR_CAPTURE,
         source: crate::capture::CaptureSource::Image(s.source.clone()),
-        quality: 80,
+        form: crate::capture::FrameForm::Jpeg(80),
     });
 }
 
