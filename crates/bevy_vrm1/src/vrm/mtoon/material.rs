@@ -163,6 +163,15 @@ impl Material for MToonMaterial {
         {
             stencil.depth_write_enabled = Some(true);
         }
+        // tomoni patch: skinning and morph targets are the vertex stage's (they shape the
+        // vertex input, and the bindings only it reads): without them the fragment module,
+        // MToon's largest, is processed once per UV and outline variant rather than once per
+        // kind of mesh as well (8 times → 4 for the default avatars).
+        if let Some(fragment) = descriptor.fragment.as_mut() {
+            fragment.shader_defs.retain(|d| {
+                !matches!(d, bevy::shader::ShaderDefVal::Bool(name, _) if name == "SKINNED" || name == "MORPH_TARGETS")
+            });
+        }
         Ok(())
     }
 }
