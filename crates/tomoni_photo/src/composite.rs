@@ -239,19 +239,27 @@ fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     k.into_iter().map(|v| v / sum).collect()
 }
 
-/// Fills `px` (rows of `width`) by `f(y, row)`, the rows shared out over the cores.
+/// Fills `px` (rows of `width`) by `f(y, row)`, the rows shared out over the cores in bands
+/// of [`BAND`] dealt in turn: the companion fills the middle of its box, and halves (top to
+/// one core, bottom to the other) left one core a third of the composite alone.
 fn rows_in_parallel<T: Send>(px: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    const BAND: usize = 16;
     if width == 0 {
         return;
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let per = (px.len() / width).div_ceil(threads).max(1);
+    let mut shares: Vec<Vec<(usize, &mut [T])>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, band) in px.chunks_mut(BAND * width).enumerate() {
+        shares[i % threads].push((i, band));
+    }
     std::thread::scope(|scope| {
-        for (i, band) in px.chunks_mut(per * width).enumerate() {
+        for share in shares {
             let f = &f;
             scope.spawn(move || {
-                for (j, row) in band.chunks_mut(width).enumerate() {
-                    f(i * per + j, row);
+                for (i, band) in share {
+                    for (j, row) in band.chunks_mut(width).enumerate() {
+                        f(i * BAND + j, row);
+                    }
                 }
             });
         }
@@ -391,45 +399,34 @@ pub fn composite_scaled(photo: &RgbImage, layer: &RgbaImage, bx: [u32; 4], peopl
     let row_bytes = w as usize * 3;
     let rows = &mut out.as_mut()[y_start as usize * row_bytes..y_end as usize * row_bytes];
     // Rows in parallel: a six-megapixel box is most of `tomoni photo`'s time after the render.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let per = (y_end - y_start).div_ceil(threads as u32) as usize;
-    std::thread::scope(|scope| {
-        for (i, chunk) in rows.chunks_mut(per * row_bytes).enumerate() {
-            let sample = &sample;
-            scope.spawn(move || {
-                for (j, row) in chunk.chunks_mut(row_bytes).enumerate() {
-                    let y = y_start + (i * per + j) as u32;
-                    for x in x_start..x_end {
-                        let p = sample(x, y);
-                        if p[3] < 0.5 {
-                            continue;
-                        }
-                        // The people stand in front: their mask (feathered by the model's soft
-                        // edge) wins.
-                        let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
-                        let front = people.iter().map(|q| q.mask_at(fx, fy)).fold(0.0f32, f32::max);
-                        let alpha = p[3] / 255.0;
-                        let a = alpha * (1.0 - smooth(front));
-                        if a <= 0.0 {
-                            continue;
-                        }
-                        // Un-premultiplied sRGB level, as the render wrote it.
-                        let level = |c: usize| srgb.to_linear[(p[c] / alpha).round().clamp(0.0, 255.0) as usize];
-                        let lin = [0, 1, 2].map(|c| level(c) * m.white[c] * m.exposure);
-                        let luma = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
-                        // The photo's grain over what was drawn (luminance grain, as a sensor's
-                        // mostly is).
-                        let grain = grain_at(x, y) * m.noise * a;
-                        let px = &mut row[x as usize * 3..x as usize * 3 + 3];
-                        for c in 0..3 {
-                            let fg = luma + (lin[c] - luma) * m.saturation;
-                            let under = srgb.to_linear[usize::from(px[c])];
-                            let s = f32::from(srgb.encode(fg * a + under * (1.0 - a))) + grain;
-                            px[c] = s.round().clamp(0.0, 255.0) as u8;
-                        }
-                    }
-                }
-            });
+    rows_in_parallel(rows, row_bytes, |j, row| {
+        let y = y_start + j as u32;
+        for x in x_start..x_end {
+            let p = sample(x, y);
+            if p[3] < 0.5 {
+                continue;
+            }
+            // The people stand in front: their mask (feathered by the model's soft edge) wins.
+            let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+            let front = people.iter().map(|q| q.mask_at(fx, fy)).fold(0.0f32, f32::max);
+            let alpha = p[3] / 255.0;
+            let a = alpha * (1.0 - smooth(front));
+            if a <= 0.0 {
+                continue;
+            }
+            // Un-premultiplied sRGB level, as the render wrote it.
+            let level = |c: usize| srgb.to_linear[(p[c] / alpha).round().clamp(0.0, 255.0) as usize];
+            let lin = [0, 1, 2].map(|c| level(c) * m.white[c] * m.exposure);
+            let luma = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+            // The photo's grain over what was drawn (luminance grain, as a sensor's mostly is).
+            let grain = grain_at(x, y) * m.noise * a;
+            let px = &mut row[x as usize * 3..x as usize * 3 + 3];
+            for c in 0..3 {
+                let fg = luma + (lin[c] - luma) * m.saturation;
+                let under = srgb.to_linear[usize::from(px[c])];
+                let s = f32::from(srgb.encode(fg * a + under * (1.0 - a))) + grain;
+                px[c] = s.round().clamp(0.0, 255.0) as u8;
+            }
         }
     });
     out
