@@ -72,7 +72,7 @@ struct DemoCamera;
 
 /// The demo's warm-up camera ([`crate::capture::spawn_warm_up_camera`]), on only in the frame
 /// before each kept one: without it every kept frame after the first showed a shut mouth and
-/// an outfit's clothes in the base shape; a small frame costs less than drawing the big one.
+/// an outfit's clothes in the base shape. It draws nothing; seeing the meshes is enough.
 #[derive(Component)]
 struct DemoWarmCamera;
 
@@ -313,7 +313,7 @@ fn direct(
     // ceremony's outfit and photo steps (see `Ceremony::dressing_or_photographing`); a photo
     // between kept frames otherwise wakes the camera itself (the capture path does that).
     let draw = keep || ceremony.as_ref().is_some_and(|c| c.dressing_or_photographing());
-    // The frame before a kept one is seen by the small camera (see `DemoWarmCamera`).
+    // The frame before a kept one is seen by the warm-up camera (see `DemoWarmCamera`).
     let warm = !draw && (frame + 1).is_multiple_of(script.req.every.max(1));
     for (mut cam, small) in &mut cameras {
         let on = if small { warm } else { draw };

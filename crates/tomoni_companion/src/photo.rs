@@ -49,7 +49,8 @@ pub struct PhotoReport {
     pub light: tomoni_photo::light::Light,
     /// Drawn with multisampling ([`ALIASING_HIDDEN_BY_BLUR`]).
     pub antialiased: bool,
-    /// Seconds spent: finding people, rendering, compositing and writing.
+    /// Seconds: the people found and the companion placed, and the layer rendered, both from
+    /// the start (they run side by side); then compositing and writing.
     pub seconds: [f32; 3],
     /// The avatar's author credit, where its licence asks for one (also in the JPEG's XMP).
     pub credit: Option<String>,

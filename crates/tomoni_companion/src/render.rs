@@ -125,11 +125,11 @@ const FRAME: Duration = Duration::from_millis(33);
 /// Ready frames before the picture is taken (the clock has run this many [`FRAME`]s).
 const TAKE_AFTER: u32 = 4;
 
-/// Frames the small camera draws before the big one: it compiles the pipelines, and with none
-/// the big frame drew the clothes without their outfit's morph targets (Bevy 0.19; seen with
-/// `--outfit everyday`). No more: each frame drawn costs 0.2-0.6 s on lavapipe, and the small
-/// camera drawing every frame from the start made a 6-megapixel box's render 6.2-6.5 s where
-/// this takes 5.7-5.8 s, the same pixels.
+/// Frames the warm-up camera is on before the big one: it compiles the pipelines, and with
+/// none the big frame drew the clothes without their outfit's morph targets (Bevy 0.19; seen
+/// with `--outfit everyday`). It draws nothing (`capture::WarmUpOnly`); when it drew, a small
+/// camera on every frame from the start made a 6-megapixel box's render 6.2-6.5 s where one
+/// frame took 5.7-5.8 s, the same pixels.
 const WARM_FRAMES: u32 = 1;
 
 /// Frames to wait for the scene before giving up (lavapipe renders ~3 frames a second).
@@ -140,9 +140,9 @@ struct Job {
     req: RenderRequest,
     target: Handle<Image>,
     outcome: Arc<Mutex<Option<Result<String, Failure>>>>,
-    /// The picture's camera (off until the frame it is taken in) and a small one that draws
-    /// the frame before it (see [`WARM_FRAMES`]): on a CPU renderer each big frame costs
-    /// seconds, and only one is kept. `None` when timing frames (`--bench-frames`).
+    /// The picture's camera (off until the frame it is taken in) and the warm-up camera, on the
+    /// frame before it (see [`WARM_FRAMES`]): on a CPU renderer each big frame costs seconds,
+    /// and only one is kept. `None` when timing frames (`--bench-frames`).
     warm_up: Option<(Entity, Entity)>,
     /// The render camera, for [`record_scene`].
     camera: Entity,
@@ -229,8 +229,8 @@ fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>
     // A photo's box is not known yet: its target is sized when it is ([`await_photo_view`]).
     let size = if req.photo.is_some() { (16, 16) } else { (req.width, req.height) };
     let (camera, target) = crate::capture::spawn_image_camera(app.world_mut(), "render camera", size, fov_y, camera_at);
-    // The picture's camera is off until the frame it is taken in, and a small one with the
-    // same view draws the frame before (see [`WARM_FRAMES`]): on lavapipe a 720 × 1080 frame
+    // The picture's camera is off until the frame it is taken in, and a warm-up camera with
+    // the same view is on the frame before (see [`WARM_FRAMES`]): on lavapipe a 720 × 1080 frame
     // with 4× multisampling costs 3.3 s, and drawing every frame while the scene loaded made a
     // plain render 30-40 s.
     let warm = crate::capture::spawn_warm_up_camera(app.world_mut(), "warm-up camera", size, fov_y, camera_at);
@@ -349,7 +349,7 @@ fn frame_stats(ms: &mut [f64], req: &RenderRequest) -> String {
 }
 
 /// A photo's view, worked out while the app started ([`PhotoJob`]): once the companion is
-/// ready, one frame through the provisional view with the small camera on (its pipelines
+/// ready, one frame through the provisional view with the warm-up camera on (its pipelines
 /// compile, nothing is drawn), then the frame loop waits for the view and puts the cameras,
 /// the viewer and the light where it says. Only then does the clock start: the picture is the
 /// one a known view gives (the companion never moves; its hair settled where it stands).
