@@ -42,8 +42,19 @@ fn bench(c: &mut Criterion) {
     g.bench_function("composite 1100x2000 layer", |b| {
         b.iter(|| tomoni_photo::composite::composite(&big, &layer, (2400, 900), &people, m))
     });
-    g.bench_function("encode JPEG with EXIF and XMP", |b| {
+    g.bench_function("encode JPEG with EXIF and XMP (4:4:4 original)", |b| {
         b.iter(|| tomoni_photo::composite::write_jpeg(&big, &jpeg, &out, None).unwrap())
+    });
+    // A camera's JPEG keeps its colour at half resolution, and so does the result.
+    let camera_like = {
+        let mut bytes = Vec::new();
+        let mut e = jpeg_encoder::Encoder::new(&mut bytes, 90);
+        e.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        e.encode(big.as_raw(), big.width() as u16, big.height() as u16, jpeg_encoder::ColorType::Rgb).unwrap();
+        bytes
+    };
+    g.bench_function("encode JPEG with EXIF and XMP (4:2:0 original)", |b| {
+        b.iter(|| tomoni_photo::composite::write_jpeg(&big, &camera_like, &out, None).unwrap())
     });
     g.finish();
 }
