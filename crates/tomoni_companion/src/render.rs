@@ -55,7 +55,7 @@ pub struct RenderRequest {
 /// A real photo's lens, known once the photo is decoded, and the [`PhotoView`] through it,
 /// worked out meanwhile: `tomoni photo` finds the people on a thread of its own while the
 /// renderer starts, loads the avatar and compiles its pipelines (through a provisional view,
-/// [`PROVISIONAL_LENS`]), and the app waits for the view only then. On these 2 cores the two
+/// [`provisional_lens`]), and the app waits for the view only then. On these 2 cores the two
 /// ran one after the other, about 0.7 s and 2 s.
 #[derive(Debug, Clone)]
 pub struct PhotoJob {
@@ -114,10 +114,14 @@ impl PhotoView {
     }
 }
 
-/// Where the camera stands while a photo's view is worked out: 1.5 m up, 5 m in front of the
-/// companion, which its field of view shows whole (the feet 17° below the middle). Only the
-/// pipelines are compiled through it; nothing is drawn.
-const PROVISIONAL_LENS: Vec3 = Vec3::new(0.0, 1.5, 5.0);
+/// Where the camera stands while a photo's view is worked out: 1.5 m up and far enough in
+/// front of the companion for a lens of `fov_y` to show all of it (at least 5 m; the feet then
+/// 17° below the middle). Only the pipelines are compiled through it, and nothing is drawn; a
+/// part it missed compiles in the frame before the picture instead.
+fn provisional_lens(fov_y: f32) -> Vec3 {
+    let half = (fov_y * 0.5).clamp(0.05, 1.5);
+    Vec3::new(0.0, 1.5, (1.7 / half.tan()).max(5.0))
+}
 
 /// The app time a frame stands for once the scene is ready (a 30 Hz clock).
 const FRAME: Duration = Duration::from_millis(33);
@@ -214,8 +218,13 @@ fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>
         // The photo's camera is the viewer: the companion looks into the lens. The companion
         // stands at the origin ([`PhotoView::camera`]); the lens is placed once it is known.
         Some(p) => {
-            let lens = Transform::from_translation(PROVISIONAL_LENS);
-            (PROVISIONAL_LENS, RootPose { translation: Vec3::ZERO, rotation: Quat::IDENTITY }, lens, p.fov_y)
+            let at = provisional_lens(p.fov_y);
+            (
+                at,
+                RootPose { translation: Vec3::ZERO, rotation: Quat::IDENTITY },
+                Transform::from_translation(at),
+                p.fov_y,
+            )
         }
         None => {
             let (eye, anchor) = setup.start_pose();
@@ -240,7 +249,7 @@ fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>
         app.insert_resource(SceneLight::Photo {
             from: Vec3::new(0.3, 1.0, 0.5).normalize(),
             strength: 1.0,
-            reach: PROVISIONAL_LENS.z + 4.0,
+            reach: provisional_lens(p.fov_y).z + 4.0,
             feet: Vec3::ZERO,
         });
         // Only the companion's part of the photo's frame, at the photo's own resolution (the
@@ -691,4 +700,51 @@ fn record_scene(
         "expressions": expressions,
         "nodes": seen,
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The photo's view in the companion's frame must be the photo's geometry: seen from the
+    /// lens, the companion's feet are where the photo put them, it is turned by the placement's
+    /// yaw, and the light comes from the same side of it. (A sign slip would stand it in the
+    /// right place turned the wrong way, which the pictures' feet and height checks miss.)
+    #[test]
+    fn a_photos_view_placed_around_the_companion_is_the_photos_geometry() {
+        let view = PhotoView {
+            crop: (0, 0),
+            size: (100, 100),
+            drawn: (50, 50),
+            feet: Vec3::new(0.45, -1.4, -1.6),
+            yaw: -15f32.to_radians(),
+            light: tomoni_photo::light::Light::DEFAULT,
+        };
+        let lens = view.camera();
+        let to_camera = lens.to_matrix().inverse();
+        // The companion's feet (its origin) in camera space.
+        let feet = to_camera.transform_point3(Vec3::ZERO);
+        assert!((feet - view.feet).length() < 1e-5, "feet at {feet}, placed at {}", view.feet);
+        // Its facing (+z in its frame) in camera space: +z turned by the yaw.
+        let facing = to_camera.transform_vector3(Vec3::Z);
+        let want = Quat::from_rotation_y(view.yaw) * Vec3::Z;
+        assert!((facing - want).length() < 1e-5, "facing {facing}, want {want}");
+        // The light, turned into its frame, is the photo's light seen from the camera.
+        let SceneLight::Photo { from, feet: at, .. } = view.scene_light() else { panic!("a photo light") };
+        let seen = to_camera.transform_vector3(from);
+        assert!((seen - Vec3::from_array(view.light.from)).length() < 1e-5, "light from {seen}");
+        assert_eq!(at, Vec3::ZERO, "the shadow catcher under the companion");
+        // The lens is level: its height above the floor is the photo's camera height.
+        assert!((lens.translation.y - 1.4).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_provisional_lens_shows_the_whole_companion() {
+        for fov_deg in [10.0f32, 40.0, 60.0, 90.0] {
+            let half = (fov_deg * 0.5).to_radians();
+            let at = provisional_lens(half * 2.0);
+            // Feet 1.5 m below the lens, the top of the head 0.2 m above: both inside.
+            assert!((1.5 / at.z).atan() < half && (0.2 / at.z).atan() < half, "{fov_deg}°: {at}");
+        }
+    }
 }
