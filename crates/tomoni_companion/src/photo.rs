@@ -99,7 +99,8 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let photo = std::sync::Arc::new(tomoni_photo::camera::decode(&req.background, &original).map_err(input)?);
     // The blur decides how the companion is drawn, which the renderer must know from the start
     // (its pipelines are made per sample count); the rest of the match is found with the people.
-    let antialias = tomoni_photo::composite::blur_sigma(&photo.image) < ALIASING_HIDDEN_BY_BLUR;
+    let blur = tomoni_photo::composite::blur_sigma(&photo.image);
+    let antialias = blur < ALIASING_HIDDEN_BY_BLUR;
     let height = setup.look.avatar.height;
     let (tx, rx) = crossbeam_channel::bounded(1);
     let finder = {
@@ -111,7 +112,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
                 // same priority the two shared the cores while the avatar loaded, and the
                 // photo took longer than one after the other.
                 tomoni_voice::lowest_thread_priority();
-                let planned = plan(&photo, &req, height);
+                let planned = plan(&photo, &req, height, blur);
                 let _ = tx.send(planned.as_ref().map(|p| p.view).map_err(Clone::clone));
                 (planned, t0.elapsed())
             })
@@ -176,9 +177,9 @@ struct Planned {
 }
 
 /// The people in `photo`, where the companion stands beside them, the light, and the box it is
-/// drawn in (at [`render_scale`] of the photo's resolution, for the photo's blur).
-fn plan(photo: &tomoni_photo::camera::Photo, req: &PhotoRequest, height: f32) -> Result<Planned, Failure> {
-    let matched = tomoni_photo::composite::estimate(&photo.image);
+/// drawn in (at [`render_scale`] of the photo's resolution, for its `blur`, read already).
+fn plan(photo: &tomoni_photo::camera::Photo, req: &PhotoRequest, height: f32, blur: f32) -> Result<Planned, Failure> {
+    let matched = tomoni_photo::composite::estimate_with_blur(&photo.image, blur);
     let mut finder = tomoni_photo::people::Finder::load(2).map_err(|e| Failure::Runtime(e.to_string()))?;
     let people = finder.find(&photo.image).map_err(|e| Failure::Runtime(e.to_string()))?;
     // Beside the most certain person whose feet are seen; everyone else is in the way.

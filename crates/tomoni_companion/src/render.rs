@@ -249,7 +249,8 @@ fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>
         app.insert_resource(SceneLight::Photo {
             from: Vec3::new(0.3, 1.0, 0.5).normalize(),
             strength: 1.0,
-            reach: provisional_lens(p.fov_y).z + 4.0,
+            // `eye` is the provisional lens: the companion and its shadow behind it.
+            reach: eye.z + 4.0,
             feet: Vec3::ZERO,
         });
         // Only the companion's part of the photo's frame, at the photo's own resolution (the

@@ -33,6 +33,12 @@ pub struct Match {
 
 /// The photo's white balance and exposure relative to a neutral, mid-grey scene.
 pub fn estimate(photo: &RgbImage) -> Match {
+    estimate_with_blur(photo, blur_sigma(photo))
+}
+
+/// [`estimate`] for a photo whose blur ([`blur_sigma`]) was read already (`tomoni photo` reads
+/// it first: it decides how the companion is drawn).
+pub fn estimate_with_blur(photo: &RgbImage, blur: f32) -> Match {
     let s = sample(photo);
     let grey = (s.mean[0] + s.mean[1] + s.mean[2]) / 3.0;
     let white = illuminant_of(&s).map(|m| m.clamp(0.8, 1.2));
@@ -40,7 +46,7 @@ pub fn estimate(photo: &RgbImage) -> Match {
     // (the avatar is lit by its own lights, already about right for an indoor photo).
     let exposure = (grey / 0.18).sqrt().clamp(0.6, 1.25);
     let saturation = (s.chroma / 0.08).clamp(0.0, 1.0);
-    Match { white, exposure, saturation, noise: noise_sigma(photo), blur: blur_sigma(photo) }
+    Match { white, exposure, saturation, noise: noise_sigma(photo), blur }
 }
 
 /// The colour of the photo's light, as gains about 1 (their mean is 1; red above blue is a
@@ -240,7 +246,7 @@ fn gaussian_kernel(sigma: f32) -> Vec<f32> {
 }
 
 /// Fills `px` (rows of `width`) by `f(y, row)`, the rows shared out over the cores in bands
-/// of [`BAND`] dealt in turn: the companion fills the middle of its box, and halves (top to
+/// of `BAND` rows dealt in turn: the companion fills the middle of its box, and halves (top to
 /// one core, bottom to the other) left one core a third of the composite alone.
 fn rows_in_parallel<T: Send>(px: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync) {
     const BAND: usize = 16;
