@@ -338,6 +338,12 @@ fn the_voice_survives_the_sound_device_going_away_and_coming_back() {
         talking
     };
     let talking = start_talking();
+    // Starved while speech waits to be played: "Speaking" also covers the gap while the next
+    // clause is being made, and a stop that falls in it has nothing to stall (CI once stopped
+    // the server in such a gap and the clause came too late for the watch to see a second).
+    common::wait_until(minute, "no speech was ever waiting to be played", || {
+        status()["speech_queued_s"].as_f64().unwrap_or(0.0) > 0.5
+    });
     let pid = server.as_ref().unwrap().0.id().to_string();
     assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
     std::thread::sleep(std::time::Duration::from_millis(2500));

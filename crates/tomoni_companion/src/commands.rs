@@ -187,6 +187,10 @@ fn drain_control(
             ControlCommand::Status => {
                 let mut r = stats.report();
                 r["audio"] = serde_json::json!(bridge.audio_state());
+                // How far the voice runs ahead of what is heard (a test starves the sound
+                // server only while there is speech waiting, or there is no stall to see).
+                r["speech_queued_s"] =
+                    serde_json::json!(bridge.pending_samples() as f64 / f64::from(bridge.speech_rate().max(1)));
                 r["conversation"] = serde_json::json!(format!("{:?}", *conversation));
                 r["notice"] = serde_json::json!(bridge.notices.line());
                 reply.finish(ControlReply::Done(r.to_string()));
