@@ -36,7 +36,8 @@ fn check_in_node(file: &Path) -> serde_json::Value {
 
 /// What both shipped companions must be in three-vrm's eyes: VRM 1.0 with its licence, every
 /// preset expression, every required bone, MToon throughout, the first-person annotations, a
-/// life-sized height, and the painted iris (one 256 × 256 PNG).
+/// life-sized height, the face's paint and the iris (256 × 256, clamped), and the cloth's
+/// four tiling patterns (suit jacket and trousers, jumper, skirt or chinos: 128 × 128, repeated).
 fn assert_complete_in_three_vrm(v: &serde_json::Value) -> &serde_json::Value {
     assert_eq!(v["validator"]["errors"], 0, "Khronos validator: {}", v["validator"]);
     let t = &v["threeVrm"];
@@ -53,10 +54,12 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value) -> &serde_json::Value {
     }
     assert!(t["mtoonMaterials"].as_u64().unwrap() >= 10, "MToon materials: {}", t["mtoonMaterials"]);
     assert_eq!(t["firstPerson"], 4);
+    let painted = |image| serde_json::json!({"image": image, "width": 256, "height": 256, "repeats": false});
+    let cloth = |image| serde_json::json!({"image": image, "width": 128, "height": 128, "repeats": true});
     assert_eq!(
         t["textures"],
-        serde_json::json!([{"image": 0, "width": 256, "height": 256}, {"image": 1, "width": 256, "height": 256}]),
-        "the face's paint and the iris"
+        serde_json::json!([painted(0), painted(1), cloth(2), cloth(3), cloth(4), cloth(5)]),
+        "the face's paint, the iris, and the cloth"
     );
     t
 }

@@ -18,6 +18,9 @@ pub enum View {
     Face,
     /// Head to hips, straight in front (what the companion wears: a ceremony photo's framing).
     Bust,
+    /// The shoes close up, from the companion's front left and a little above (heel, sole and
+    /// toe in one picture).
+    Feet,
 }
 
 impl std::str::FromStr for View {
@@ -29,7 +32,8 @@ impl std::str::FromStr for View {
             "eye" => Ok(View::Eye),
             "face" => Ok(View::Face),
             "bust" => Ok(View::Bust),
-            _ => Err(format!("unknown view {s:?}: expected front, side, eye, face or bust")),
+            "feet" => Ok(View::Feet),
+            _ => Err(format!("unknown view {s:?}: expected front, side, eye, face, bust or feet")),
         }
     }
 }
@@ -72,6 +76,11 @@ pub fn view_camera(view: View, anchor: &RootPose, height: f32, viewer_eye: Vec3)
             // Half the height fills the frame, centred between the crown and the hips.
             let chest = anchor.translation + Vec3::Y * height * 0.76;
             look(chest + facing * (height * 0.5 / 2.0) / (fov / 2.0).tan(), chest, fov)
+        }
+        View::Feet => {
+            let ankles = anchor.translation + Vec3::Y * 0.06;
+            let from = (facing * 0.5 + left).normalize() * 1.2 + Vec3::Y * 0.3;
+            look(ankles + from, ankles, fov)
         }
         View::Eye => {
             let target = Vec3::new(anchor.translation.x, viewer_eye.y, anchor.translation.z);

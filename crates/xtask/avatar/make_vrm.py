@@ -115,7 +115,8 @@ PALETTE = {
 # as the default woman has been since she was first built).
 CHARACTERS = {
     "woman": dict(file="default.vrm", name="tomoni default companion", node="tomoni_default",
-                  body={}, hair=dict(style="bob"), palette={}, everyday=dict(bottom="skirt")),
+                  body={}, hair=dict(style="bob"), palette={}, everyday=dict(bottom="skirt"),
+                  heel=0.030),  # a block heel
     "man": dict(file="man.vrm", name="tomoni companion (man)", node="tomoni_man",
                 body={"universal-male-young-averagemuscle-averageweight": 1.0,
                       "african-male-young": 1.0 / 3.0, "asian-male-young": 1.0 / 3.0,
@@ -127,6 +128,7 @@ CHARACTERS = {
                 brow=dict(thick=0.0034, rise=0.0015, drop=0.003),  # heavier and straighter
                 paint=dict(blush=(1.0, 0.92, 0.94), lid=(0.96, 0.91, 0.92)),  # a fainter blush
                 everyday=dict(bottom="chinos"),
+                heel=0.024,  # a man's shoe's stacked heel
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
                           profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
                                    (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
@@ -491,28 +493,66 @@ def drape(p, labels, step=0.012, min_radius=None, flare=0.0):
     return out
 
 
-def shoe_sole(points, thick=0.011, welt=0.003):
-    """A sole under a shoe whose `points` stand on the floor (y = 0): the footprint (the
-    convex outline of the shoe's lower part), `welt` wider all round, `thick` high, so a line of
-    another colour runs round the foot where upper and sole meet. Returns (vertices,
-    triangles wound outwards)."""
-    from scipy.spatial import ConvexHull
+def shoe_sole(points, thick=0.011, welt=0.003, heel=0.026, arch=0.005, samples=120):
+    """A sole and heel under a shoe whose `points` stand on the floor (y = 0), its toe toward
+    +z: the footprint (the convex outline of the shoe's lower part), `welt` wider all round.
+    The back quarter is a heel block `heel` high with a square front (the breast); the
+    forefoot is a sole `thick` high; under the arch, between them, the sole's underside lifts
+    `arch` off the floor, so in profile there is a heel, a waist and a tread, not a slab.
+    Returns (vertices, triangles wound outwards)."""
+    from scipy.spatial import ConvexHull, Delaunay
 
     low = points[points[:, 1] < 0.03][:, [0, 2]]
     ring = low[ConvexHull(low).vertices]
     c = ring.mean(axis=0)
     d = ring - c
     ring = c + d * ((np.linalg.norm(d, axis=1) + welt) / np.linalg.norm(d, axis=1))[:, None]
-    n = len(ring)
-    bottom = np.column_stack([ring[:, 0], np.zeros(n), ring[:, 1]])
-    top = bottom + [0.0, thick, 0.0]
-    centres = np.array([[c[0], 0.0, c[1]], [c[0], thick, c[1]]])
-    verts = np.concatenate([bottom, top, centres])
+    # the outline resampled evenly, so the heel's breast and the arch have vertices to bend at
+    closed = np.vstack([ring, ring[:1]])
+    s_ = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+    t = np.linspace(0.0, s_[-1], samples, endpoint=False)
+    ring = np.column_stack([np.interp(t, s_, closed[:, 0]), np.interp(t, s_, closed[:, 1])])
+    z0, z1 = ring[:, 1].min(), ring[:, 1].max()
+    smooth = lambda e0, e1, x: np.clip((x - e0) / (e1 - e0), 0.0, 1.0) ** 2 * (3.0 - 2.0 * np.clip((x - e0) / (e1 - e0), 0.0, 1.0))
+
+    def profile(xz):
+        f = (xz[:, 1] - z0) / (z1 - z0)  # 0 at the heel's back, 1 at the toe
+        top = thick + (heel - thick) * (1.0 - smooth(0.27, 0.29, f))
+        bottom = arch * smooth(0.29, 0.33, f) * (1.0 - smooth(0.52, 0.62, f))
+        return bottom, top
+
+    # the underside: the footprint filled with a grid (the arch's lift is a curved surface)
+    step = 0.006
+    gx, gz = np.meshgrid(np.arange(ring[:, 0].min(), ring[:, 0].max(), step), np.arange(z0, z1, step))
+    inner = np.column_stack([gx.ravel(), gz.ravel()])
+    inner = inner[Delaunay(ring).find_simplex(inner) >= 0]
+    d_in = np.linalg.norm(inner[:, None, :] - ring[None, :, :], axis=2).min(axis=1)
+    inner = inner[d_in > step * 0.5]
+    n, m = len(ring), len(inner)
+    bottom_r, top_r = profile(ring)
+    bottom_i, top_i = profile(inner)
+    verts = np.concatenate([
+        np.column_stack([ring[:, 0], bottom_r, ring[:, 1]]),
+        np.column_stack([ring[:, 0], top_r, ring[:, 1]]),
+        np.column_stack([inner[:, 0], bottom_i, inner[:, 1]]),
+        np.column_stack([inner[:, 0], top_i, inner[:, 1]]),
+    ])
     tris = []
     for i in range(n):
         j = (i + 1) % n
-        tris += [(i, j, n + j), (i, n + j, n + i), (2 * n, j, i), (2 * n + 1, n + i, n + j)]
-    return verts, wound_outwards(verts, np.array(tris, dtype=np.int64), np.array([c[0], thick / 2.0, c[1]]))
+        tris += [(i, j, n + j), (i, n + j, n + i)]
+    cap = Delaunay(np.vstack([ring, inner])).simplices
+    idx = np.arange(n + m)
+    under = np.where(idx < n, idx, 2 * n + (idx - n))
+    over = np.where(idx < n, n + idx, 2 * n + m + (idx - n))
+    tris = np.array(tris, dtype=np.int64)
+    # the caps face down and up; the walls face away from the footprint's centre
+    walls = wound_outwards(verts, tris, np.array([c[0], heel / 2.0, c[1]]))
+    down, up = under[cap], over[cap]
+    fn = lambda tt: np.cross(verts[tt[:, 1]] - verts[tt[:, 0]], verts[tt[:, 2]] - verts[tt[:, 0]])[:, 1]
+    down = np.where((fn(down) > 0)[:, None], down[:, [0, 2, 1]], down)
+    up = np.where((fn(up) < 0)[:, None], up[:, [0, 2, 1]], up)
+    return verts, np.concatenate([walls, down, up]).astype(np.int64)
 
 
 def hull_shoe(points):
@@ -1051,7 +1091,7 @@ def build(data_dir, character):
     drape_label[(torso_bones | legs) & (y >= seam)] = 0
     drape_label[legs & (y < seam) & (tpos[:, 0] > 0)] = 1
     drape_label[legs & (y < seam) & (tpos[:, 0] < 0)] = 2
-    extra_pos, extra_W, extra_M, extra_O, extra_F = [], [], [], [], []
+    extra_pos, extra_W, extra_M, extra_O, extra_F, extra_UV, extra_R = [], [], [], [], [], [], []
     # cards on the face, whose morphs blend the skin's under them: first index -> (indices,
     # weights, is a lash line). A lash line's are its roots', and its tips (the second half)
     # move as their roots.
@@ -1060,8 +1100,20 @@ def build(data_dir, character):
 
     def add(mesh, mat, positions, weights, morph_src, tris, outfit=None, fold=None):
         """`outfit`: the outfit the part belongs to ("suit" or "everyday"; None: both).
-        `fold`: where its vertices go when it is not worn (default: under the skin)."""
+        `fold`: where its vertices go when it is not worn (default: under the skin).
+        A cloth material (`CLOTH`) gets its pattern's UVs, its vertices split where they must."""
         nonlocal next_id
+        uv = np.full((len(positions), 2), np.nan)
+        if mat in CLOTH:
+            src, tris, uv = cloth_charts(positions, tris, weights, names, joints_t, CLOTH[mat][1])
+            positions, weights, morph_src = positions[src], weights[src], morph_src[src]
+            fold = None if fold is None else fold[src]
+            # the copies of one vertex share one normal (no light seam where the pattern splits)
+            _, first, back = np.unique(src, return_index=True, return_inverse=True)
+            extra_R.append(next_id + first[back])
+        else:
+            extra_R.append(next_id + np.arange(len(positions)))
+        extra_UV.append(uv)
         extra_F.append(np.full((len(positions), 3), np.nan) if fold is None else fold)
         extra_pos.append(positions)
         extra_W.append(weights)
@@ -1125,7 +1177,7 @@ def build(data_dir, character):
         tri = hull_shoe(pts)
         used = np.unique(tri)
         add("Clothes", "shoes", pts[used], Wn[vs[used]], np.full(len(used), -1), np.searchsorted(used, tri))
-        sole, st = shoe_sole(pts[used])
+        sole, st = shoe_sole(pts[used], heel=character.get("heel", 0.026))
         # each sole vertex moves with the shoe point nearest it (the foot's and toes' bones)
         near = np.argmin(np.linalg.norm(sole[:, None, :] - pts[used][None, :, :], axis=2), axis=1)
         add("Clothes", "sole", sole, Wn[vs[used][near]], np.full(len(sole), -1), st)
@@ -1198,6 +1250,10 @@ def build(data_dir, character):
         add("Eyes", "catchlight", pts, w, np.full(len(pts), -1), tris)
 
     shape = np.concatenate([tpos] + extra_pos)
+    cloth_uv = np.concatenate([np.full((nverts, 2), np.nan)] + extra_UV)
+    for p in prims:
+        if p["mat"] in CLOTH:
+            p["uv_all"] = cloth_uv
     allW = np.concatenate([np.pad(w, ((0, 0), (0, len(names) - w.shape[1]))) for w in [Wn] + extra_W])
     msrc = np.concatenate([np.arange(nverts)] + extra_M)
     allmorph = {e: np.where((msrc >= 0)[:, None], morphs[e][np.maximum(msrc, 0)], 0.0) for e in morphs}
@@ -1224,7 +1280,8 @@ def build(data_dir, character):
     rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v])
     return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
                 morph=allmorph, outfit=outfit_delta, prims=prims, height=height, springs=springs,
-                head_centre=centre, face_paint=face_paint)
+                head_centre=centre, face_paint=face_paint,
+                weld=np.concatenate([np.arange(nverts)] + extra_R))
 
 
 # The outfits in each file: the first is worn as the file stands (the ceremony's suit), each
@@ -1457,6 +1514,108 @@ def skin_texture(paint, size=256, seed=11, blush=(1.0, 0.84, 0.88), lid=(0.93, 0
     return np.round(enc * 255).astype(np.uint8)
 
 
+# Cloth textures: a tiling pattern per garment material, (kind, tile side in m). The pattern is
+# coarse on purpose: glTF carries no mipmaps here, so nothing finer than about 4 mm survives a
+# full-body view without shimmering.
+CLOTH = {"jacket": ("wool", 0.12), "trousers": ("wool", 0.12), "skirt": ("wool", 0.12),
+         "chinos": ("twill", 0.10), "jumper": ("knit", 0.084)}
+
+
+def cloth_charts(pts, tris, weights, names, joints, tile):
+    """Texture coordinates for a tiling cloth pattern: each triangle is unrolled from the
+    cylinder of the limb it mostly belongs to (the torso's upright axis, or each arm's or leg's
+    bone line, by the vertices' strongest bone), so a knit's ribs run down the body and along
+    each sleeve. The circumference holds a whole number of tiles (no break where it closes) and
+    a vertex shared by two cylinders, or by both ends of one, is split. Returns (source vertex
+    of each new vertex, triangles in new vertices, UVs)."""
+    def axis(a, b, r):
+        o = np.asarray(joints[a], dtype=np.float64)
+        d = np.asarray(joints[b], dtype=np.float64) - o if b else np.array([0.0, -1.0, 0.0])
+        d /= np.linalg.norm(d)
+        e2 = np.array([0.0, 0.0, 1.0]) - d * d[2]  # angle 0 faces forward
+        e2 /= np.linalg.norm(e2)
+        turns = max(1, round(2 * math.pi * r / tile))
+        return o, d, e2, np.cross(d, e2), turns
+    charts = [axis("spine_03", None, 0.14)]
+    chart_of_bone = np.zeros(len(names), dtype=np.int64)
+    for side in "lr":
+        limbs = {"arm": (f"upperarm_{side}", f"hand_{side}", 0.045, ("upperarm", "lowerarm", "hand")),
+                 "leg": (f"thigh_{side}", f"foot_{side}", 0.065, ("thigh", "calf", "foot"))}
+        for a, b, r, parts in limbs.values():
+            if a in joints and b in joints:
+                charts.append(axis(a, b, r))
+                for i, n in enumerate(names):
+                    if n.endswith(f"_{side}") and n.split("_")[0] in parts:
+                        chart_of_bone[i] = len(charts) - 1
+    vchart = chart_of_bone[np.argmax(weights, axis=1)]
+    # a triangle belongs to the cylinder most of its vertices do (ties: the torso's)
+    tc = np.array([np.bincount(t, minlength=len(charts)).argmax() for t in vchart[tris]])
+    keys, new_tris = {}, np.zeros_like(tris)
+    src, uv = [], []
+    for f, (t, c) in enumerate(zip(tris, tc)):
+        o, d, e2, e1, turns = charts[c]
+        q = pts[t] - o
+        along = q @ d
+        ang = np.arctan2(q @ e1, q @ e2)
+        ang = ang[0] + (ang - ang[0] + math.pi) % (2 * math.pi) - math.pi  # unwrapped round corner 0
+        for k in range(3):
+            wraps = int(np.floor((ang[k] + math.pi) / (2 * math.pi)))
+            key = (int(t[k]), int(c), wraps)
+            if key not in keys:
+                keys[key] = len(src)
+                src.append(int(t[k]))
+                uv.append((ang[k] / (2 * math.pi) * turns, along[k] / tile))
+            new_tris[f, k] = keys[key]
+    return np.array(src, dtype=np.int64), new_tris, np.array(uv)
+
+
+def periodic_noise(size, rng, periods):
+    """Smooth noise that tiles: random waves with whole numbers of periods across the tile,
+    `periods` (lo, hi) of them at most; mean 0, peak 1."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    n = np.zeros((size, size))
+    for _ in range(24):
+        kx, ky = rng.integers(-periods[1], periods[1] + 1, 2)
+        k = math.hypot(kx, ky)
+        if k < periods[0] or k > periods[1]:
+            continue
+        n += np.cos(2 * math.pi * (kx * xx + ky * yy) + rng.uniform(0, 2 * math.pi)) / k
+    return n / max(np.abs(n).max(), 1e-9)
+
+
+def cloth_texture(kind, size=128, seed=5):
+    """A tile of cloth as a multiplier on the material's colour (white: unchanged), sRGB:
+    `wool` a suit cloth's faint heather, `twill` chinos' diagonal wale, `knit` a jumper's ribs
+    (one tile is 14 ribs wide and 20 rows of stitches high)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    m = 1.0 - 0.05 * (0.5 + 0.5 * periodic_noise(size, rng, (1, 6)))
+    if kind == "twill":
+        # 24 wales a tile, running up and to the right
+        m *= 1.0 - 0.06 * (0.5 + 0.5 * np.cos(2 * math.pi * 24 * (xx + yy)))
+    if kind == "knit":
+        rib = 0.5 - 0.5 * np.cos(2 * math.pi * 14 * xx)  # 0 in the groove, 1 on the rib's crown
+        # each stitch a V: the two legs of the loop lean in, so a row's crown dips and rises
+        legs = 0.5 + 0.5 * np.cos(2 * math.pi * (20 * yy + 2.0 * np.abs(((14 * xx) % 1.0) - 0.5)))
+        m *= 0.80 + 0.20 * rib ** 0.7 * (0.85 + 0.15 * legs)
+    m = np.clip(np.repeat(m[..., None], 3, axis=2), 0, 1)
+    enc = np.where(m <= 0.0031308, m * 12.92, 1.055 * m ** (1 / 2.4) - 0.055)
+    return np.round(enc * 255).astype(np.uint8)
+
+
+# MToon's parametric rim (linear colour added at grazing angles, and its Fresnel power): the
+# skin's glow at the silhouette, leather's sheen along a shoe's edge, hair's and cloth's soft
+# edge light. The edges also keep a dark garment readable on additive glasses, which show
+# dark as nothing.
+RIM = {
+    "skin": ([0.15, 0.12, 0.12], 4.0),
+    "hair": ([0.07, 0.06, 0.05], 3.0),
+    "shoes": ([0.16, 0.14, 0.13], 2.5),
+    "jacket": ([0.05, 0.05, 0.06], 3.0),
+    "trousers": ([0.05, 0.05, 0.06], 3.0),
+}
+
+
 def mtoon_material(name, base, shade, outline):
     base_l = srgb_to_linear(base) + [1.0]
     mat = {
@@ -1474,8 +1633,8 @@ def mtoon_material(name, base, shade, outline):
             "shadingToonyFactor": 0.85,
             "giEqualizationFactor": 0.9,
             "matcapFactor": [0.0, 0.0, 0.0],
-            "parametricRimColorFactor": [0.15, 0.12, 0.12] if name == "skin" else [0.0, 0.0, 0.0],
-            "parametricRimFresnelPowerFactor": 4.0,
+            "parametricRimColorFactor": RIM.get(name, ([0.0, 0.0, 0.0], 4.0))[0],
+            "parametricRimFresnelPowerFactor": RIM.get(name, ([0.0, 0.0, 0.0], 4.0))[1],
             "parametricRimLiftFactor": 0.0,
             "rimLightingMixFactor": 1.0,
             "outlineWidthMode": "worldCoordinates" if outline > 0 else "none",
@@ -1532,14 +1691,20 @@ def write_vrm(model, character, out_path, source_note):
             if p["mat"] == "skin":
                 # a multiplier on the skin's colour, lit and in shade alike (white: unchanged)
                 tex = {"index": len(images)}
-                images.append(png(skin_texture(model["face_paint"], **character.get("paint", {}))))
+                images.append((png(skin_texture(model["face_paint"], **character.get("paint", {}))), 0))
+                m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
+                m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = dict(tex)
+            if p["mat"] in CLOTH:
+                # tiled (sampler 1 repeats), lit and in shade alike
+                tex = {"index": len(images)}
+                images.append((png(cloth_texture(CLOTH[p["mat"]][0])), 1))
                 m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
                 m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = dict(tex)
             if p["mat"] == "iris":
                 # the texture carries the colour, lit and in shade alike (MToon's shade is
                 # shadeColorFactor x shadeMultiplyTexture: without the texture the iris went flat)
                 tex = {"index": len(images)}
-                images.append(png(iris_texture(base, palette["sclera"][0])))
+                images.append((png(iris_texture(base, palette["sclera"][0])), 0))
                 m["pbrMetallicRoughness"]["baseColorFactor"] = [1.0, 1.0, 1.0, 1.0]
                 m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
                 mt = m["extensions"]["VRMC_materials_mtoon"]
@@ -1555,7 +1720,14 @@ def write_vrm(model, character, out_path, source_note):
         local = np.searchsorted(vs, tris).astype(np.uint32)
         pos = pos_all[vs].astype(np.float32)
         # normals of the worn shape (a folded garment's rest has none)
-        nrm = vertex_normals(model["shape"][vs].astype(np.float64), local.astype(np.int64)).astype(np.float32)
+        nrm = vertex_normals(model["shape"][vs].astype(np.float64), local.astype(np.int64))
+        rep = model["weld"][vs]
+        if (rep != vs).any():
+            _, group = np.unique(rep, return_inverse=True)
+            summed = np.zeros((group.max() + 1, 3))
+            np.add.at(summed, group, nrm)
+            nrm = summed[group] / np.maximum(np.linalg.norm(summed[group], axis=1, keepdims=True), 1e-12)
+        nrm = nrm.astype(np.float32)
         W = W_all[vs]
         top = np.argsort(-W, axis=1)[:, :4]
         tw = np.take_along_axis(W, top, axis=1)
@@ -1698,9 +1870,11 @@ def write_vrm(model, character, out_path, source_note):
         "nodes": nodes,
         "meshes": meshes,
         "materials": materials,
-        **({"images": [{"bufferView": g.view(data), "mimeType": "image/png"} for data in images],
-            "textures": [{"sampler": 0, "source": i} for i in range(len(images))],
-            "samplers": [{"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071}]} if images else {}),
+        **({"images": [{"bufferView": g.view(data), "mimeType": "image/png"} for data, _ in images],
+            "textures": [{"sampler": sampler, "source": i} for i, (_, sampler) in enumerate(images)],
+            # 0: clamped (a face's or an eye's paint); 1: repeated (cloth)
+            "samplers": [{"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071},
+                         {"magFilter": 9729, "minFilter": 9729, "wrapS": 10497, "wrapT": 10497}]} if images else {}),
         "skins": [skin],
         "accessors": g.accessors,
         "bufferViews": g.views,

@@ -546,6 +546,11 @@ fn pictures() -> Res {
         ("face-happy.png", &["--view", "face", "--width", "320", "--height", "320", "--expression", "happy"]),
         ("additive-front.png", &["--additive", "--view", "front", "--width", "600", "--height", "900"]),
         ("bust.png", &["--view", "bust", "--width", "600", "--height", "750"]),
+        ("feet.png", &["--view", "feet", "--width", "600", "--height", "450"]),
+        (
+            "man-feet.png",
+            &["--avatar", "assets/avatars/man.vrm", "--view", "feet", "--width", "600", "--height", "450"],
+        ),
         (
             "man-bust.png",
             &["--avatar", "assets/avatars/man.vrm", "--view", "bust", "--width", "600", "--height", "750"],

@@ -42,7 +42,8 @@ class NodeTextures {
     if (!sig.every((v, i) => b[i] === v)) throw new Error(`image ${source}: not a PNG`);
     const dv = new DataView(view);
     const size = { width: dv.getUint32(16), height: dv.getUint32(20) };
-    textures.push({ image: source, ...size });
+    const sampler = json.samplers?.[json.textures[index].sampler ?? -1] ?? {};
+    textures.push({ image: source, ...size, repeats: sampler.wrapS === 10497 && sampler.wrapT === 10497 });
     const tex = new THREE.Texture(size);
     tex.flipY = false;
     return tex;
