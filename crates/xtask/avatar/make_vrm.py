@@ -1076,9 +1076,15 @@ def build(data_dir, character):
     opening = chest_front & (np.abs(tpos[:, 0]) < vee(y)) & (y > vee.button + 0.01) & (y < neck_y - 0.015)
     jacket &= ~opening
     collar |= chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.025) & (y > vee.button - 0.03) & not_extremity
+    # the jacket's collar: a band round the neck outside the shirt's, from the lapels' tops
+    # round the back (the shirt's collar stands a centimetre above it), closing the jacket's
+    # neckline at the shoulders, where skin and shirt showed through its stepped edge
+    jacket_collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.05) & (y < neck_y)) & (
+        np.abs(tpos[:, 0]) < 0.10) & ~(chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.012))
     # shells overlap; the outer garment has the larger offset so no skin shows at the seams.
     # (mesh, name, region, offset m, material, smoothing iterations)
     shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
+              ("Clothes", "jacket_collar", jacket_collar, 0.019, "jacket", 8),
               ("Clothes", "shirt", collar, 0.009, "shirt", 8),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8)]
     # what drapes, and across what: the torso as one, below the crotch each leg on its own
