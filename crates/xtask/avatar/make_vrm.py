@@ -1756,6 +1756,11 @@ def write_vrm(model, character, out_path, source_note):
             centre, r_ = p["uv"]
             uv = np.column_stack([0.5 + (pos[:, 0] - centre[0]) / (2 * r_), 0.5 - (pos[:, 1] - centre[1]) / (2 * r_)])
             attrs["TEXCOORD_0"] = g.acc(uv.astype(np.float32), 5126, "VEC2", 34962)
+        if "TEXCOORD_0" not in attrs:
+            # Every primitive has UVs, though an untextured one never reads them: one vertex
+            # layout for all, so a renderer builds half the pipelines (with and without UVs
+            # doubled them, and compiling them is most of a photo's start on a CPU renderer).
+            attrs["TEXCOORD_0"] = g.acc(np.zeros((len(vs), 2), dtype=np.float32), 5126, "VEC2", 34962)
         prim = {"attributes": attrs, "indices": g.acc(local.reshape(-1), 5125, "SCALAR", 34963),
                 "material": mat_idx[p["mat"]], "mode": 4}
         if p["mesh"] == "Body":
