@@ -1135,10 +1135,9 @@ pub(crate) mod tests {
     #[test]
     fn a_valid_vrm1_file_missing_optional_fields_gets_the_specs_defaults() {
         // The shipped avatar leaves out the three UV-animation factors of every material:
-        // without them bevy_vrm1 drew it with a plain PBR material. (Most of its meshes have no
-        // UVs, which the patched bevy_vrm1 draws as they are.) Its skin's and iris's shade
-        // textures have no `KHR_texture_transform`, which bevy_vrm1 reads unconditionally: the
-        // identity is filled.
+        // without them bevy_vrm1 drew it with a plain PBR material. Its shade textures (the
+        // skin's, the iris's and the four cloth patterns) have no `KHR_texture_transform`, which
+        // bevy_vrm1 reads unconditionally: the identity is filled.
         let shipped = prepare(parse_glb(&default_avatar()).unwrap()).unwrap().unwrap().1.filled;
         assert!(!shipped.is_empty());
         assert!(
@@ -1146,7 +1145,11 @@ pub(crate) mod tests {
                 || f.ends_with("/shadeMultiplyTexture/extensions/KHR_texture_transform")),
             "{shipped:?}"
         );
-        assert_eq!(shipped.iter().filter(|f| f.contains("shadeMultiplyTexture")).count(), 2, "the skin and the iris");
+        assert_eq!(
+            shipped.iter().filter(|f| f.contains("shadeMultiplyTexture")).count(),
+            6,
+            "the skin, the iris, and the suit's, trousers', jumper's and skirt's cloth"
+        );
         let mut glb = parse_glb(&default_avatar()).unwrap();
         let e = glb.json.pointer_mut("/extensions/VRMC_vrm/expressions/preset/happy").unwrap().as_object_mut().unwrap();
         e.remove("isBinary");
