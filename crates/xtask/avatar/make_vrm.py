@@ -157,6 +157,18 @@ def srgb_to_linear(c):
     return [((x / 12.92) if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4) for x in c]
 
 
+def linear_to_srgb8(lin):
+    """Linear values (an array, 0-1) as 8-bit sRGB: the painted textures' pixels."""
+    enc = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.clip(lin, 0.0031308, 1) ** (1 / 2.4) - 0.055)
+    return np.round(np.clip(enc, 0, 1) * 255).astype(np.uint8)
+
+
+def smoothstep(e0, e1, x):
+    """0 below `e0`, 1 above `e1`, a smooth S between."""
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 # ---------------------------------------------------------------------------------------------
 # Input data
 # ---------------------------------------------------------------------------------------------
@@ -513,12 +525,11 @@ def shoe_sole(points, thick=0.011, welt=0.003, heel=0.026, arch=0.005, samples=1
     t = np.linspace(0.0, s_[-1], samples, endpoint=False)
     ring = np.column_stack([np.interp(t, s_, closed[:, 0]), np.interp(t, s_, closed[:, 1])])
     z0, z1 = ring[:, 1].min(), ring[:, 1].max()
-    smooth = lambda e0, e1, x: np.clip((x - e0) / (e1 - e0), 0.0, 1.0) ** 2 * (3.0 - 2.0 * np.clip((x - e0) / (e1 - e0), 0.0, 1.0))
 
     def profile(xz):
         f = (xz[:, 1] - z0) / (z1 - z0)  # 0 at the heel's back, 1 at the toe
-        top = thick + (heel - thick) * (1.0 - smooth(0.27, 0.29, f))
-        bottom = arch * smooth(0.29, 0.33, f) * (1.0 - smooth(0.52, 0.62, f))
+        top = thick + (heel - thick) * (1.0 - smoothstep(0.27, 0.29, f))
+        bottom = arch * smoothstep(0.29, 0.33, f) * (1.0 - smoothstep(0.52, 0.62, f))
         return bottom, top
 
     # the underside: the footprint filled with a grid (the arch's lift is a curved surface)
@@ -1479,8 +1490,7 @@ def iris_texture(iris, sclera, size=256, seed=7):
     col = col * aa(PUPIL_EDGE) + pupil * (1 - aa(PUPIL_EDGE))
     white = np.array(srgb_to_linear(sclera))
     col = col * (1 - aa(IRIS_EDGE)) + white * aa(IRIS_EDGE)
-    enc = np.where(col <= 0.0031308, col * 12.92, 1.055 * np.clip(col, 0.0031308, 1) ** (1 / 2.4) - 0.055)
-    return np.round(np.clip(enc, 0, 1) * 255).astype(np.uint8)
+    return linear_to_srgb8(col)
 
 
 # The skin texture's square on the face: its half side (m), centred below the eyes.
@@ -1515,9 +1525,7 @@ def skin_texture(paint, size=256, seed=11, blush=(1.0, 0.84, 0.88), lid=(0.93, 0
     # white from 12 % in from the edge out, where the face's UVs end and the rest's begin
     inner = np.minimum.reduce([xx, yy, size - 1 - xx, size - 1 - yy]) / size
     m = 1 + (m - 1) * np.clip((inner - 0.04) / 0.08, 0, 1)[..., None]
-    m = np.clip(m, 0, 1)
-    enc = np.where(m <= 0.0031308, m * 12.92, 1.055 * m ** (1 / 2.4) - 0.055)
-    return np.round(enc * 255).astype(np.uint8)
+    return linear_to_srgb8(np.clip(m, 0, 1))
 
 
 # Cloth textures: a tiling pattern per garment material, (kind, tile side in m). The pattern is
@@ -1604,9 +1612,7 @@ def cloth_texture(kind, size=128, seed=5):
         # each stitch a V: the two legs of the loop lean in, so a row's crown dips and rises
         legs = 0.5 + 0.5 * np.cos(2 * math.pi * (20 * yy + 2.0 * np.abs(((14 * xx) % 1.0) - 0.5)))
         m *= 0.80 + 0.20 * rib ** 0.7 * (0.85 + 0.15 * legs)
-    m = np.clip(np.repeat(m[..., None], 3, axis=2), 0, 1)
-    enc = np.where(m <= 0.0031308, m * 12.92, 1.055 * m ** (1 / 2.4) - 0.055)
-    return np.round(enc * 255).astype(np.uint8)
+    return linear_to_srgb8(np.clip(np.repeat(m[..., None], 3, axis=2), 0, 1))
 
 
 # MToon's parametric rim (linear colour added at grazing angles, and its Fresnel power): the
@@ -1624,6 +1630,7 @@ RIM = {
 
 def mtoon_material(name, base, shade, outline):
     base_l = srgb_to_linear(base) + [1.0]
+    rim, rim_power = RIM.get(name, ([0.0, 0.0, 0.0], 4.0))
     mat = {
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
@@ -1639,8 +1646,8 @@ def mtoon_material(name, base, shade, outline):
             "shadingToonyFactor": 0.85,
             "giEqualizationFactor": 0.9,
             "matcapFactor": [0.0, 0.0, 0.0],
-            "parametricRimColorFactor": RIM.get(name, ([0.0, 0.0, 0.0], 4.0))[0],
-            "parametricRimFresnelPowerFactor": RIM.get(name, ([0.0, 0.0, 0.0], 4.0))[1],
+            "parametricRimColorFactor": rim,
+            "parametricRimFresnelPowerFactor": rim_power,
             "parametricRimLiftFactor": 0.0,
             "rimLightingMixFactor": 1.0,
             "outlineWidthMode": "worldCoordinates" if outline > 0 else "none",
@@ -1694,16 +1701,16 @@ def write_vrm(model, character, out_path, source_note):
             base, shade, outline = palette[p["mat"]]
             mat_idx[p["mat"]] = len(materials)
             m = mtoon_material(p["mat"], base, shade, outline)
+            # a multiplier on the colour, lit and in shade alike (white: unchanged): the skin's
+            # paint (sampler 0, clamped) or a cloth's tile (sampler 1, repeated)
+            multiply = None
             if p["mat"] == "skin":
-                # a multiplier on the skin's colour, lit and in shade alike (white: unchanged)
-                tex = {"index": len(images)}
-                images.append((png(skin_texture(model["face_paint"], **character.get("paint", {}))), 0))
-                m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
-                m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = dict(tex)
+                multiply = (png(skin_texture(model["face_paint"], **character.get("paint", {}))), 0)
             if p["mat"] in CLOTH:
-                # tiled (sampler 1 repeats), lit and in shade alike
+                multiply = (png(cloth_texture(CLOTH[p["mat"]][0])), 1)
+            if multiply is not None:
                 tex = {"index": len(images)}
-                images.append((png(cloth_texture(CLOTH[p["mat"]][0])), 1))
+                images.append(multiply)
                 m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
                 m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = dict(tex)
             if p["mat"] == "iris":
@@ -1732,7 +1739,8 @@ def write_vrm(model, character, out_path, source_note):
             _, group = np.unique(rep, return_inverse=True)
             summed = np.zeros((group.max() + 1, 3))
             np.add.at(summed, group, nrm)
-            nrm = summed[group] / np.maximum(np.linalg.norm(summed[group], axis=1, keepdims=True), 1e-12)
+            summed /= np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
+            nrm = summed[group]
         nrm = nrm.astype(np.float32)
         W = W_all[vs]
         top = np.argsort(-W, axis=1)[:, :4]
