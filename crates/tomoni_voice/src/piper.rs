@@ -106,6 +106,14 @@ impl PiperSpec {
         })
     }
 
+    /// The same voice reading the same way every time: no sampled noise in its durations or its
+    /// sound (VITS draws both at random each call), for checks that must hear one sentence.
+    pub fn deterministic(mut self) -> Self {
+        self.noise_scale = 0.0;
+        self.noise_w = 0.0;
+        self
+    }
+
     /// The voice's name (its file stem).
     pub fn name(&self) -> String {
         self.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
