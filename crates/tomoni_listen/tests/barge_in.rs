@@ -41,8 +41,9 @@ struct Scene {
 fn scene(person: bool, echo_gain: f32) -> Scene {
     let companion = VoiceEngine::Piper {
         // One reading every run: Piper's own draws made it another sentence each time, and in
-        // about one in twenty a loud syllable over the person's 200 ms "Wait," left it one
-        // chunk short of `min_speech_ms`, confirmed only on "sorry" 600 ms later.
+        // some (3 of 19 runs in one loop, 0 of 20 in another) a loud syllable over the person's
+        // 200 ms "Wait," left it one chunk short of `min_speech_ms`, confirmed only on "sorry"
+        // 600 ms later.
         spec: tomoni_voice::piper::PiperSpec::find(tomoni_voice::piper::DEFAULT_VOICE).unwrap().deterministic(),
         fallback: EspeakVoice { voice: "en-us".into(), rate: 165, pitch: 50 },
     };
