@@ -4,7 +4,7 @@
 
 use crate::app::Setup;
 use crate::error::Failure;
-use crate::render::{PhotoJob, PhotoView, RenderRequest, render_layer};
+use crate::render::{PhotoJob, PhotoLens, PhotoView, RenderRequest, render_layer};
 use bevy::math::Vec3;
 use std::path::{Path, PathBuf};
 use tomoni_photo::place::Side;
@@ -87,38 +87,52 @@ pub const MIN_RENDER_SCALE: f32 = 0.25;
 /// Makes one photo. Bad input (not an image, truncated, too big, no one to stand beside)
 /// comes back as [`Failure::Input`] naming the file.
 ///
-/// The people are found, and the companion placed, on a thread of its own while the renderer
-/// starts (`render::PhotoJob`): on these 2 cores finding them took 0.7 s, and the renderer's
-/// start (the avatar loaded, its pipelines compiled on one core) 2 s.
+/// The photo is decoded, the people found and the companion placed on a thread of its own
+/// while the renderer is built and starts (`render::PhotoJob`).
 pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
-    let input = |e: tomoni_photo::PhotoError| Failure::Input(e.to_string());
     let t0 = std::time::Instant::now();
     let credit = setup.avatar.info.credit.clone();
-    let original =
-        std::fs::read(&req.background).map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?;
-    let photo = std::sync::Arc::new(tomoni_photo::camera::decode(&req.background, &original).map_err(input)?);
-    // The blur decides how the companion is drawn, which the renderer must know from the start
-    // (its pipelines are made per sample count); the rest of the match is found with the people.
-    let blur = tomoni_photo::composite::blur_sigma(&photo.image);
-    let antialias = blur < ALIASING_HIDDEN_BY_BLUR;
+    let original = std::sync::Arc::new(
+        std::fs::read(&req.background).map_err(|e| Failure::Input(format!("{}: {e}", req.background.display())))?,
+    );
     let height = setup.look.avatar.height;
+    let (lens_tx, lens_rx) = crossbeam_channel::bounded(1);
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let finder = {
-        let (photo, req) = (photo.clone(), req.clone());
+    let worker = {
+        let (original, req) = (original.clone(), req.clone());
         std::thread::Builder::new()
             .name("tomoni-photo-people".into())
             .spawn(move || {
-                // Only what the renderer leaves idle (its pipelines compile on one core): at the
-                // same priority the two shared the cores while the avatar loaded, and the
-                // photo took longer than one after the other.
+                // Decoded while the renderer is built (each about 0.2 s on these 2 cores).
+                let photo = match tomoni_photo::camera::decode(&req.background, &original) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let f = Failure::Input(e.to_string());
+                        let _ = lens_tx.send(Err(f.clone()));
+                        return Err(f);
+                    }
+                };
+                // The blur decides how the companion is drawn, which the renderer must know
+                // before it makes its cameras (pipelines are made per sample count); the rest
+                // of the match is found with the people.
+                let blur = tomoni_photo::composite::blur_sigma(&photo.image);
+                let camera = &photo.camera;
+                let lens = PhotoLens {
+                    fov_y: camera.fov_y(),
+                    full: (camera.width, camera.height),
+                    antialias: blur < ALIASING_HIDDEN_BY_BLUR,
+                };
+                let _ = lens_tx.send(Ok(lens));
+                // Then only what the renderer leaves idle (its pipelines compile on both cores):
+                // at the same priority the two shared the cores while the avatar loaded, and
+                // the photo took longer than one after the other.
                 tomoni_voice::lowest_thread_priority();
                 let planned = plan(&photo, &req, height, blur);
                 let _ = tx.send(planned.as_ref().map(|p| p.view).map_err(Clone::clone));
-                (planned, t0.elapsed())
+                Ok((photo, lens.antialias, planned, t0.elapsed()))
             })
-            .map_err(|e| Failure::Runtime(format!("cannot start finding the people: {e}")))?
+            .map_err(|e| Failure::Runtime(format!("cannot start reading the photo: {e}")))?
     };
-    let camera = &photo.camera;
     let rendered = render_layer(
         setup,
         RenderRequest {
@@ -134,13 +148,14 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
             transparent: true,
             additive: false,
             bench_frames: None,
-            photo: Some(PhotoJob { fov_y: camera.fov_y(), full: (camera.width, camera.height), antialias, view: rx }),
+            photo: Some(PhotoJob { lens: lens_rx, view: rx }),
             scene_json: None,
         },
     );
-    let (planned, found_in) =
-        finder.join().map_err(|_| Failure::Runtime("finding the people stopped unexpectedly".into()))?;
-    // No one to stand beside (and no `--place`) says so, whatever the renderer made of it.
+    // Not an image (or cut short), then no one to stand beside (and no `--place`): each says
+    // so, whatever the renderer made of it.
+    let (photo, antialias, planned, found_in) =
+        worker.join().map_err(|_| Failure::Runtime("reading the photo stopped unexpectedly".into()))??;
     let Planned { view, people, placement, light, matched } = planned?;
     let layer = rendered?;
     let t2 = std::time::Instant::now();
@@ -149,7 +164,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
     }
-    tomoni_photo::composite::write_jpeg(&out, &original, &req.out, credit.as_deref())
+    tomoni_photo::composite::write_jpeg(&out, original.as_slice(), &req.out, credit.as_deref())
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     let t3 = std::time::Instant::now();
     Ok(PhotoReport {

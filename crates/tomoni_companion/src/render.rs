@@ -52,23 +52,32 @@ pub struct RenderRequest {
     pub scene_json: Option<PathBuf>,
 }
 
-/// A real photo's lens, known once the photo is decoded, and the [`PhotoView`] through it,
-/// worked out meanwhile: `tomoni photo` finds the people on a thread of its own while the
-/// renderer starts, loads the avatar and compiles its pipelines (through a provisional view,
-/// [`provisional_lens`]), and the app waits for the view only then. On these 2 cores the two
-/// ran one after the other, about 0.7 s and 2 s.
+/// A real photo's lens, known once the photo is decoded (while the app is built), and the
+/// [`PhotoView`] through it, worked out meanwhile: `tomoni photo` decodes the photo and finds
+/// the people on a thread of its own while the renderer starts, loads the avatar and compiles
+/// its pipelines (through a provisional view, [`provisional_lens`]), and the app waits for the
+/// view only then. On these 2 cores, one after the other they took about 0.2 s (decode),
+/// 0.2 s (the app built), 0.7 s (the people) and 2 s (the renderer's start).
 #[derive(Debug, Clone)]
 pub struct PhotoJob {
+    /// The photo's lens, once it is read (the renderer is built meanwhile), or why it cannot
+    /// be (not an image).
+    pub lens: crossbeam_channel::Receiver<Result<PhotoLens, Failure>>,
+    /// The view, when it is known (or why there is none: no one to stand beside).
+    pub view: crossbeam_channel::Receiver<Result<PhotoView, Failure>>,
+}
+
+/// What the renderer needs of a photo before its people are found.
+#[derive(Debug, Clone, Copy)]
+pub struct PhotoLens {
     /// Vertical field of view, radians.
     pub fov_y: f32,
     /// The whole photo, pixels.
     pub full: (u32, u32),
     /// Drawn with 4× multisampling. A photo soft enough to hide a pixel's staircase does not
     /// need it, and on a software rasteriser it doubled a 12-megapixel photo's time. (Known
-    /// up front: the pipelines compiled early are made per sample count.)
+    /// before the cameras are made: the pipelines compiled early are made per sample count.)
     pub antialias: bool,
-    /// The view, when it is known (or why there is none: no one to stand beside).
-    pub view: crossbeam_channel::Receiver<Result<PhotoView, Failure>>,
 }
 
 /// Where the companion stands in a photo and what is drawn: the camera level at the origin
@@ -156,6 +165,8 @@ struct Job {
     layer: Arc<Mutex<Option<Arc<image::RgbaImage>>>>,
     /// A photo's view, until it has come ([`await_photo_view`]).
     pending: Option<crossbeam_channel::Receiver<Result<PhotoView, Failure>>>,
+    /// A photo's lens.
+    lens: Option<PhotoLens>,
 }
 
 /// The frame's scene as `--scene-json` writes it.
@@ -214,7 +225,19 @@ fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>
     if req.additive {
         app.insert_resource(tomoni_core::RenderProfile::Additive);
     }
-    let (eye, anchor, camera_at, fov_y) = match &req.photo {
+    // The photo was decoded while the app was built (on 2 cores, 0.2 s each).
+    let lens = match &req.photo {
+        Some(job) => {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "before the frame loop starts: the cameras are made for the photo's lens"
+            )]
+            let lens = job.lens.recv();
+            Some(lens.map_err(|_| Failure::Runtime("the photo was not read (the worker stopped)".into()))??)
+        }
+        None => None,
+    };
+    let (eye, anchor, camera_at, fov_y) = match &lens {
         // The photo's camera is the viewer: the companion looks into the lens. The companion
         // stands at the origin ([`PhotoView::camera`]); the lens is placed once it is known.
         Some(p) => {
@@ -244,7 +267,7 @@ fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>
     // plain render 30-40 s.
     let warm = crate::capture::spawn_warm_up_camera(app.world_mut(), "warm-up camera", size, fov_y, camera_at);
     let mut sub_view = None;
-    if let Some(p) = &req.photo {
+    if let Some(p) = &lens {
         // Until the view is known: a light with a shadow, so its pipelines compile too.
         app.insert_resource(SceneLight::Photo {
             from: Vec3::new(0.3, 1.0, 0.5).normalize(),
@@ -303,6 +326,7 @@ fn run(setup: Setup, req: RenderRequest) -> Result<Option<Arc<image::RgbaImage>>
             scene: scene.clone(),
             layer: layer.clone(),
             pending: req.photo.as_ref().map(|p| p.view.clone()),
+            lens,
         })
         .add_systems(Update, (await_photo_view, drive_capture).chain());
     if req.scene_json.is_some() {
@@ -409,7 +433,7 @@ fn await_photo_view(
             return;
         }
     };
-    let Some(full) = job.req.photo.as_ref().map(|p| UVec2::new(p.full.0, p.full.1)) else { return };
+    let Some(full) = job.lens.map(|p| UVec2::new(p.full.0, p.full.1)) else { return };
     let sub_view = bevy::camera::SubCameraView {
         full_size: full,
         offset: Vec2::new(view.crop.0 as f32, view.crop.1 as f32),

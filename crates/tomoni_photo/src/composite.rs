@@ -456,20 +456,15 @@ fn xml_escape(text: &str) -> String {
 pub fn write_jpeg(img: &RgbImage, original: &[u8], path: &Path, credit: Option<&str>) -> Result<(), PhotoError> {
     use img_parts::{ImageEXIF, jpeg::Jpeg};
     let bad = |why: String| PhotoError::Image { path: path.to_path_buf(), why };
-    let mut encoded = Vec::new();
     // `jpeg-encoder` (IJG-derived; the README carries the IJG's notice): with AVX2, a
     // 12-megapixel photo in about half the time of `image`'s encoder, and it can subsample.
     let (w, h) = (u16::try_from(img.width()), u16::try_from(img.height()));
     let (Ok(w), Ok(h)) = (w, h) else {
         return Err(bad(format!("{} × {} is larger than a JPEG can be", img.width(), img.height())));
     };
-    let mut encoder = jpeg_encoder::Encoder::new(&mut encoded, 92);
-    encoder.set_sampling_factor(if chroma_subsampled(original) {
-        jpeg_encoder::SamplingFactor::F_2_2
-    } else {
-        jpeg_encoder::SamplingFactor::F_1_1
-    });
-    encoder.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb).map_err(|e| bad(format!("cannot encode: {e}")))?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let encoded = encode_in_bands(img.as_raw(), w, h, chroma_subsampled(original), cores)
+        .map_err(|e| bad(format!("cannot encode: {e}")))?;
     let mut jpeg = Jpeg::from_bytes(encoded.into()).map_err(|e| bad(format!("cannot re-read: {e}")))?;
     if let Ok(src) = Jpeg::from_bytes(original.to_vec().into())
         && let Some(exif) = src.exif()
@@ -503,6 +498,93 @@ xmp:CreatorTool=\"tomoni\"{credit}/></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
     let mut w = std::io::BufWriter::new(file);
     jpeg.encoder().write_to(&mut w).map_err(fail)?;
     std::io::Write::flush(&mut w).map_err(fail)
+}
+
+/// JPEG quality of the composites.
+const QUALITY: u8 = 92;
+
+/// `rgb` (`w` × `h`) as a baseline JPEG (quality [`QUALITY`], colour at half resolution when
+/// `subsampled`), with a restart marker after every row of MCUs, encoded as up to `bands`
+/// horizontal bands side by side. A restart resets the coder's state, so each band is encoded
+/// on its own (as a JPEG of its own height, every band but the last a multiple of 8 MCU rows
+/// so the markers' numbers, counted mod 8, carry on) and the bands' entropy-coded data joined:
+/// the bytes are the same as one encoder's with the same restart interval, for any `bands`.
+/// On 2 cores a 12-megapixel photo took about half the time (one encoder: 0.35–0.45 s).
+pub fn encode_in_bands(rgb: &[u8], w: u16, h: u16, subsampled: bool, bands: usize) -> Result<Vec<u8>, String> {
+    let mcu = if subsampled { 16 } else { 8 };
+    let per_row = u16::try_from(usize::from(w).div_ceil(mcu)).map_err(|_| "too wide".to_string())?;
+    let rows = usize::from(h).div_ceil(mcu);
+    // Bands of whole groups of 8 MCU rows, as even as that allows.
+    let groups = rows.div_ceil(8);
+    let bands = bands.clamp(1, groups.max(1));
+    let mut edges: Vec<usize> = (0..=bands).map(|i| (groups * i / bands * 8 * mcu).min(usize::from(h))).collect();
+    edges.dedup();
+    let encode = |y0: usize, y1: usize| -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
+        encoder.set_sampling_factor(if subsampled {
+            jpeg_encoder::SamplingFactor::F_2_2
+        } else {
+            jpeg_encoder::SamplingFactor::F_1_1
+        });
+        encoder.set_restart_interval(per_row);
+        let stride = usize::from(w) * 3;
+        let band = rgb.get(y0 * stride..y1 * stride).ok_or("fewer pixels than the size says")?;
+        encoder.encode(band, w, (y1 - y0) as u16, jpeg_encoder::ColorType::Rgb).map_err(|e| e.to_string())?;
+        Ok(out)
+    };
+    let parts: Vec<Result<Vec<u8>, String>> = std::thread::scope(|scope| {
+        let tasks: Vec<_> = edges.windows(2).skip(1).map(|b| scope.spawn(move || encode(b[0], b[1]))).collect();
+        let first = encode(edges[0], edges[1]);
+        std::iter::once(first)
+            .chain(tasks.into_iter().map(|t| t.join().unwrap_or_else(|_| Err("an encoder thread failed".into()))))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        let part = part?;
+        let start = scan_start(&part).ok_or("no scan in the encoder's output")?;
+        // Every band's data ends before its EOI marker (FF D9).
+        let end = part.len().checked_sub(2).filter(|&e| e >= start).ok_or("the encoder's output is cut short")?;
+        if i == 0 {
+            out.extend_from_slice(&part[..end]);
+        } else {
+            // The marker after the previous band's last interval: its number is the count of
+            // intervals before it minus one, mod 8, and each band but the last holds 8k rows.
+            out.extend_from_slice(&[0xFF, 0xD7]);
+            out.extend_from_slice(&part[start..end]);
+        }
+    }
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    // The first band's frame header gave its own height: the whole image's instead.
+    let sof = frame_header(&out).ok_or("no frame header in the encoder's output")?;
+    out[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    Ok(out)
+}
+
+/// Where the entropy-coded data of a JPEG from `jpeg-encoder` starts (after its SOS segment).
+fn scan_start(jpeg: &[u8]) -> Option<usize> {
+    segment(jpeg, |m| m == 0xDA).map(|at| at + 2 + usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]])))
+}
+
+/// Where a JPEG's baseline frame header (SOF0) starts.
+fn frame_header(jpeg: &[u8]) -> Option<usize> {
+    segment(jpeg, |m| m == 0xC0)
+}
+
+/// The offset of the first header segment whose marker `is`, walking the segments from SOI.
+fn segment(jpeg: &[u8], is: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut at = 2;
+    while at + 4 <= jpeg.len() {
+        if jpeg[at] != 0xFF {
+            return None;
+        }
+        if is(jpeg[at + 1]) {
+            return (at + 7 <= jpeg.len()).then_some(at);
+        }
+        at += 2 + usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+    }
+    None
 }
 
 /// Whether `original` is a JPEG whose colour is stored at half resolution (4:2:0 or 4:2:2, as
@@ -572,6 +654,39 @@ mod tests {
             let v = (v + grain_at(x + 7, y + 11) * sigma).round().clamp(0.0, 255.0) as u8;
             image::Rgb([v, v, v])
         })
+    }
+
+    #[test]
+    fn a_jpeg_encoded_in_bands_is_the_same_bytes_and_decodes_to_the_picture() {
+        // Sizes that end mid-MCU, a band boundary's worth of rows and less than one group.
+        for (w, h) in [(1001u16, 777u16), (640, 256), (333, 100)] {
+            let img = RgbImage::from_fn(u32::from(w), u32::from(h), |x, y| {
+                let v = 60.0 + x as f32 * 0.15 + y as f32 * 0.1 + grain_at(x, y) * 2.0;
+                image::Rgb([v as u8, (255 - (v as u32 % 256)) as u8, ((x + 2 * y) / 5 % 180) as u8])
+            });
+            for subsampled in [false, true] {
+                let one = encode_in_bands(img.as_raw(), w, h, subsampled, 1).unwrap();
+                for bands in [2, 3, 5] {
+                    let many = encode_in_bands(img.as_raw(), w, h, subsampled, bands).unwrap();
+                    assert!(one == many, "{w}x{h} subsampled {subsampled}: {bands} bands differ from one");
+                }
+                let back = image::load_from_memory(&one).unwrap().to_rgb8();
+                assert_eq!(back.dimensions(), img.dimensions());
+                // Every row decoded near its source (a misplaced band or restart marker would
+                // shift or garble whole rows): mean error per row under 6 levels.
+                for y in 0..u32::from(h) {
+                    let err: f32 = (0..u32::from(w))
+                        .map(|x| {
+                            (0..3)
+                                .map(|c| (back.get_pixel(x, y)[c] as f32 - img.get_pixel(x, y)[c] as f32).abs())
+                                .sum::<f32>()
+                        })
+                        .sum::<f32>()
+                        / (3.0 * f32::from(w));
+                    assert!(err < 6.0, "{w}x{h} subsampled {subsampled}: row {y} off by {err:.1} levels");
+                }
+            }
+        }
     }
 
     #[test]
