@@ -123,6 +123,9 @@ fn spawn_companion(
         })),
         Transform::default(),
         Visibility::Hidden,
+        // A blob on the floor casts nothing (its alpha, under 0.5, is discarded by the shadow
+        // pass anyway): under a photo's light this spared a pipeline's compile and a draw.
+        bevy::light::NotShadowCaster,
     ));
 }
 

@@ -199,7 +199,57 @@ fn bench(rest: &[String]) -> Res {
         "60",
     ]);
     c.arg("--out").arg(std::env::temp_dir().join("tomoni-bench.png"));
-    run(c)
+    run(c)?;
+    photo_wall_times()
+}
+
+/// Whole `tomoni photo` commands on a 12-megapixel photo (the public-domain astronaut scaled
+/// to 4000 × 3000, as a quality-90 JPEG with full colour, which takes longer to write again
+/// than a camera's half-resolution colour; the same photo as `benches/photo.rs`):
+/// what a person waits for at a party, the binary's start and exit included. One run first
+/// (Mesa's shader cache, the files in the page cache), then [`PHOTO_RUNS`] timed.
+fn photo_wall_times() -> Res {
+    const PHOTO_RUNS: usize = 7;
+    let photo = std::env::temp_dir().join("tomoni-bench-12mp.jpg");
+    let src = cache_dir().join("photo/test-photos/astronaut.png");
+    let small = image::open(&src).map_err(|e| format!("{}: {e}", src.display()))?.to_rgb8();
+    let big = image::imageops::resize(&small, 4000, 3000, image::imageops::FilterType::Triangle);
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90).encode_image(&big).map_err(|e| e.to_string())?;
+    std::fs::write(&photo, bytes).map_err(|e| format!("{}: {e}", photo.display()))?;
+    let out = std::env::temp_dir().join("tomoni-bench-photo-out.jpg");
+    let mut walls = Vec::new();
+    for i in 0..=PHOTO_RUNS {
+        let mut c = Command::new(target_dir().join("debug/tomoni"));
+        c.current_dir(root()).arg("photo").arg("--background").arg(&photo).arg("--out").arg(&out);
+        c.args(["--place", "0.45,1.6", "--json"]).stderr(std::process::Stdio::null());
+        let t = std::time::Instant::now();
+        let o = c.output().map_err(|e| e.to_string())?;
+        let wall = t.elapsed().as_secs_f64();
+        if !o.status.success() {
+            return Err(format!("tomoni photo failed (exit {:?})", o.status.code()));
+        }
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
+        let split: Vec<f64> = (0..3).map(|k| report["seconds"][k].as_f64().unwrap_or(f64::NAN)).collect();
+        println!(
+            "photo run {i}{}: {wall:.2} s wall (people found at {:.2} s, layer rendered at {:.2} s, then {:.2} s composite + write)",
+            if i == 0 { " (warm-up)" } else { "" },
+            split[0],
+            split[1],
+            split[2]
+        );
+        if i > 0 {
+            walls.push(wall);
+        }
+    }
+    walls.sort_by(f64::total_cmp);
+    println!(
+        "photo: 12 MP, {PHOTO_RUNS} runs: median {:.2} s, min {:.2} s, max {:.2} s (wall, the whole command)",
+        walls[PHOTO_RUNS / 2],
+        walls[0],
+        walls[PHOTO_RUNS - 1]
+    );
+    Ok(())
 }
 
 /// `cargo xtask soak [--minutes N]` (default 60): the soak test (`crates/tomoni/tests/soak.rs`),
