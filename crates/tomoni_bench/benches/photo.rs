@@ -57,8 +57,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| tomoni_photo::composite::write_jpeg(&big, &camera_like, &out, None).unwrap())
     });
     // The same pixels (4:2:0) encoded as one band and as a band per core (the same bytes).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    for bands in [1, cores] {
+    for bands in [1, tomoni_photo::composite::cores()] {
         g.bench_function(format!("encode pixels 4:2:0 in {bands} band(s)"), |b| {
             b.iter(|| tomoni_photo::composite::encode_in_bands(big.as_raw(), 4000, 3000, true, bands).unwrap())
         });

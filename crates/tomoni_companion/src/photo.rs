@@ -129,7 +129,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
                 tomoni_voice::lowest_thread_priority();
                 let planned = plan(&photo, &req, height, blur);
                 let _ = tx.send(planned.as_ref().map(|p| p.view).map_err(Clone::clone));
-                Ok((photo, lens.antialias, planned, t0.elapsed()))
+                Ok((photo, planned, t0.elapsed()))
             })
             .map_err(|e| Failure::Runtime(format!("cannot start reading the photo: {e}")))?
     };
@@ -154,7 +154,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     );
     // Not an image (or cut short), then no one to stand beside (and no `--place`): each says
     // so, whatever the renderer made of it.
-    let (photo, antialias, planned, found_in) =
+    let (photo, planned, found_in) =
         worker.join().map_err(|_| Failure::Runtime("reading the photo stopped unexpectedly".into()))??;
     let Planned { view, people, placement, light, matched } = planned?;
     let layer = rendered?;
@@ -176,7 +176,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
         drawn: [view.drawn.0, view.drawn.1],
         matched,
         light,
-        antialiased: antialias,
+        antialiased: matched.blur < ALIASING_HIDDEN_BY_BLUR,
         seconds: [found_in.as_secs_f32(), (t2 - t0).as_secs_f32(), (t3 - t2).as_secs_f32()],
         credit,
     })

@@ -245,6 +245,11 @@ fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     k.into_iter().map(|v| v / sum).collect()
 }
 
+/// The threads a photo's pixel work is shared over: one per core, up to 8.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
+
 /// Fills `px` (rows of `width`) by `f(y, row)`, the rows shared out over the cores in bands
 /// of `BAND` rows dealt in turn: the companion fills the middle of its box, and halves (top to
 /// one core, bottom to the other) left one core a third of the composite alone.
@@ -253,7 +258,7 @@ fn rows_in_parallel<T: Send>(px: &mut [T], width: usize, f: impl Fn(usize, &mut 
     if width == 0 {
         return;
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = cores();
     let mut shares: Vec<Vec<(usize, &mut [T])>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, band) in px.chunks_mut(BAND * width).enumerate() {
         shares[i % threads].push((i, band));
@@ -462,8 +467,7 @@ pub fn write_jpeg(img: &RgbImage, original: &[u8], path: &Path, credit: Option<&
     let (Ok(w), Ok(h)) = (w, h) else {
         return Err(bad(format!("{} × {} is larger than a JPEG can be", img.width(), img.height())));
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let encoded = encode_in_bands(img.as_raw(), w, h, chroma_subsampled(original), cores)
+    let encoded = encode_in_bands(img.as_raw(), w, h, chroma_subsampled(original), cores())
         .map_err(|e| bad(format!("cannot encode: {e}")))?;
     let mut jpeg = Jpeg::from_bytes(encoded.into()).map_err(|e| bad(format!("cannot re-read: {e}")))?;
     if let Ok(src) = Jpeg::from_bytes(original.to_vec().into())

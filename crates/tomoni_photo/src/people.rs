@@ -346,21 +346,19 @@ fn sample(image: &RgbImage, region: Region) -> Vec<f32> {
                     let p = region.to_photo_turned(turn, u as f32 + su, v as f32 + sv) - 0.5;
                     let (x0, y0) = (floor(p.x), floor(p.y));
                     let (fx, fy) = (p.x - x0 as f32, p.y - y0 as f32);
-                    if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
-                        // All four inside: read them straight (the same sums as `px`'s).
-                        let i = ((y0 * w + x0) * 3) as usize;
-                        let (row0, row1) = (&raw[i..i + 6], &raw[i + (w * 3) as usize..i + (w * 3) as usize + 6]);
-                        let at = |row: &[u8], k: usize| f32::from(row[k]) / 255.0;
-                        for (c, a) in acc.iter_mut().enumerate() {
-                            let top = at(row0, c) * (1.0 - fx) + at(row0, c + 3) * fx;
-                            let bottom = at(row1, c) * (1.0 - fx) + at(row1, c + 3) * fx;
-                            *a += top * (1.0 - fy) + bottom * fy;
-                        }
-                        continue;
-                    }
+                    // The four pixels around the tap (top left, top right, bottom left, bottom
+                    // right): read straight when all are inside, else through `px`'s bounds check.
+                    let corners: [[f32; 3]; 4] = if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
+                        let (i, below) = (((y0 * w + x0) * 3) as usize, (w * 3) as usize);
+                        [i, i + 3, i + below, i + below + 3].map(|k| [0, 1, 2].map(|c| f32::from(raw[k + c]) / 255.0))
+                    } else {
+                        [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)]
+                            .map(|(x, y)| [0, 1, 2].map(|c| px(x, y, c)))
+                    };
+                    let [tl, tr, bl, br] = corners;
                     for (c, a) in acc.iter_mut().enumerate() {
-                        let top = px(x0, y0, c) * (1.0 - fx) + px(x0 + 1, y0, c) * fx;
-                        let bottom = px(x0, y0 + 1, c) * (1.0 - fx) + px(x0 + 1, y0 + 1, c) * fx;
+                        let top = tl[c] * (1.0 - fx) + tr[c] * fx;
+                        let bottom = bl[c] * (1.0 - fx) + br[c] * fx;
                         *a += top * (1.0 - fy) + bottom * fy;
                     }
                 }
