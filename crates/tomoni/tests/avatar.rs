@@ -36,9 +36,10 @@ fn check_in_node(file: &Path) -> serde_json::Value {
 
 /// What both shipped companions must be in three-vrm's eyes: VRM 1.0 with its licence, every
 /// preset expression, every required bone, MToon throughout, the first-person annotations, a
-/// life-sized height, the face's paint and the iris (256 × 256, clamped), and the cloth's
-/// four tiling patterns (suit jacket and trousers, jumper, skirt or chinos: 128 × 128, repeated).
-fn assert_complete_in_three_vrm(v: &serde_json::Value) -> &serde_json::Value {
+/// life-sized height, the face's paint and the iris (256 × 256, clamped), the cloth's tiling
+/// patterns (128 × 128, repeated; one image each, however many garments share it: `patterns`
+/// of them), and the hair's strands (256 round the head × 128 down it, repeated).
+fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize) -> &serde_json::Value {
     assert_eq!(v["validator"]["errors"], 0, "Khronos validator: {}", v["validator"]);
     let t = &v["threeVrm"];
     assert!(t.get("error").is_none(), "three-vrm failed: {}", t["error"]);
@@ -56,18 +57,18 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value) -> &serde_json::Value {
     assert_eq!(t["firstPerson"], 4);
     let painted = |image| serde_json::json!({"image": image, "width": 256, "height": 256, "repeats": false});
     let cloth = |image| serde_json::json!({"image": image, "width": 128, "height": 128, "repeats": true});
-    assert_eq!(
-        t["textures"],
-        serde_json::json!([painted(0), painted(1), cloth(2), cloth(3), cloth(4), cloth(5)]),
-        "the face's paint, the iris, and the cloth"
-    );
+    let mut textures = vec![painted(0), painted(1)];
+    textures.extend((2..2 + patterns).map(cloth));
+    textures.push(serde_json::json!({"image": 2 + patterns, "width": 256, "height": 128, "repeats": true}));
+    assert_eq!(t["textures"], serde_json::json!(textures), "the face's paint, the iris, the cloth and the hair");
     t
 }
 
 #[test]
 fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
     let v = check_in_node(&root().join("assets/avatars/default.vrm"));
-    let t = assert_complete_in_three_vrm(&v);
+    // wool (suit and skirt) and knit (the jumper)
+    let t = assert_complete_in_three_vrm(&v, 2);
     assert_eq!(t["name"], "tomoni default companion");
     let h = t["height"].as_f64().unwrap();
     assert!((1.6..1.7).contains(&h), "three.js measures {h} m (built at 1.668 m)");
@@ -84,7 +85,8 @@ fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
 #[test]
 fn the_man_passes_the_khronos_validator_and_loads_in_three_vrm() {
     let v = check_in_node(&root().join("assets/avatars/man.vrm"));
-    let t = assert_complete_in_three_vrm(&v);
+    // wool (the suit), knit (the jumper) and twill (the chinos)
+    let t = assert_complete_in_three_vrm(&v, 3);
     assert_eq!(t["name"], "tomoni companion (man)");
     let h = t["height"].as_f64().unwrap();
     // Built at 1.732 m: the male targets, not a copy of the default (1.668 m).

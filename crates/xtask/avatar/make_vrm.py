@@ -93,6 +93,8 @@ PALETTE = {
     "hair_inner": ((0.11, 0.07, 0.05), (0.06, 0.035, 0.03), 0.0),
     "hair_shine": ((0.38, 0.27, 0.21), (0.18, 0.11, 0.09), 0.0015),
     "brows": ((0.20, 0.13, 0.10), (0.12, 0.07, 0.06), 0.0),
+    # the scalp along the hair's parting: the skin's colour in the hair's half-shadow
+    "scalp": ((0.78, 0.62, 0.54), (0.62, 0.46, 0.41), 0.0),
     "lashes": ((0.07, 0.045, 0.04), (0.04, 0.025, 0.02), 0.0),
     "jacket": ((0.13, 0.16, 0.26), (0.07, 0.08, 0.15), 0.0015),
     "shirt": ((0.90, 0.91, 0.93), (0.72, 0.75, 0.82), 0.0010),
@@ -105,6 +107,9 @@ PALETTE = {
     "trousers": ((0.16, 0.16, 0.19), (0.08, 0.08, 0.10), 0.0015),
     "shoes": ((0.10, 0.07, 0.06), (0.04, 0.03, 0.03), 0.0010),
     "sole": ((0.30, 0.26, 0.22), (0.16, 0.13, 0.11), 0.0008),
+    # a toe cap's seam (its stitching catches the light) and the laces (darker than the leather)
+    "toe_seam": ((0.22, 0.16, 0.13), (0.10, 0.07, 0.06), 0.0),
+    "laces": ((0.03, 0.025, 0.02), (0.015, 0.012, 0.01), 0.0),
 }
 
 
@@ -115,7 +120,7 @@ PALETTE = {
 # as the default woman has been since she was first built).
 CHARACTERS = {
     "woman": dict(file="default.vrm", name="tomoni default companion", node="tomoni_default",
-                  body={}, hair=dict(style="bob"), palette={}, everyday=dict(bottom="skirt"),
+                  body={}, hair=dict(style="bob", parting=(20.0, 0.55, 0.0025)), palette={}, everyday=dict(bottom="skirt"),
                   heel=0.030),  # a block heel
     "man": dict(file="man.vrm", name="tomoni companion (man)", node="tomoni_man",
                 body={"universal-male-young-averagemuscle-averageweight": 1.0,
@@ -130,6 +135,7 @@ CHARACTERS = {
                 everyday=dict(bottom="chinos"),
                 heel=0.024,  # a man's shoe's stacked heel
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
+                          parting=(38.0, 0.8, 0.002),  # a side parting, from the crown to the hairline
                           profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
                                    (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
                                    (180, -0.07)]),
@@ -312,7 +318,7 @@ def smooth_hems(p, tris, base, nrm, floor_off, iterations=40):
 
 
 def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-0.085, back=-0.10,
-             volume=(0.011, 0.012), profile=None, locks=26, groove=0.0035, tips=0.008):
+             volume=(0.011, 0.012), profile=None, locks=26, groove=0.0035, tips=0.008, parting=None):
     """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
     hair follows the skull (the farthest head vertex near that direction, plus volume) down to
     the widest point, then falls straight to its cut. The face stays open between the temples.
@@ -322,7 +328,10 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     `locks` around the head, each a rounded ridge between narrow grooves `groove` deep that open
     as the hair falls, and ending in a point `tips` longer than its edges: one smooth shell read
     as a helmet; locks read as hair.
-    Returns (vertices, triangles)."""
+    `parting`: (azimuth deg, how far down from the crown as a fraction of the rows, depth m):
+    the column nearest that azimuth pressed in, with its neighbours less, along that length.
+    Returns (vertices, triangles, the parting's line down its groove or None); vertex 0 is
+    the crown's pole and vertex 1 + c * rows + r row r of column c (`hair_uv`)."""
     rel = head_pts - centre
     unit = rel / np.linalg.norm(rel, axis=1, keepdims=True)
     cos_cone = math.cos(math.radians(9.0))
@@ -400,6 +409,21 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
         grid = centre + rel_g * (np.maximum(rad, rad0) / rad)[:, :, None]
     if locks:
         grid = hair_locks(grid, centre, locks, groove, tips)
+    line = None
+    if parting is not None:
+        deg, length, depth = parting
+        cp = int(round((math.radians(deg) + math.pi) * columns / (2.0 * math.pi))) % columns
+        end = max(int(length * rows), 4)
+        r_ = np.arange(rows)
+        # full depth from the second row, fading over the last quarter (the strands close over it)
+        along = np.clip(r_ / 2.0, 0.0, 1.0) * np.clip((end - r_) / (0.25 * end), 0.0, 1.0)
+        for dc in range(-3, 4):
+            c = (cp + dc) % columns
+            press = depth * math.exp(-(dc / 1.1) ** 2) * along
+            rel_c = grid[c] - centre
+            rad_c = np.linalg.norm(rel_c, axis=1)
+            grid[c] = centre + rel_c * ((rad_c - press) / rad_c)[:, None]
+        line = grid[cp, :end]
     top = np.array([centre[0], max(c[0][1] for c in cols) + 0.002, centre[2]])
     verts = np.concatenate([top[None, :], grid.reshape(-1, 3)])
     idx = lambda c, r: 1 + (c % columns) * rows + r
@@ -414,7 +438,63 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
     if ((verts[tris].mean(axis=1) - centre) * fn).sum() < 0:
         tris = tris[:, [0, 2, 1]]
-    return verts, tris
+    return verts, tris, line
+
+
+def hair_uv(tris, columns, rows):
+    """UVs for `bob_hair`'s grid: u once round the head from the back, v from the crown (0) to
+    the cut (1), so a strand texture's streaks run down the hair. Where u wraps (the back) and
+    at the crown's pole (one u per column) vertices are split; returns (source vertex of each
+    new vertex, the triangles on the new ones, uv)."""
+    keys, src, uv = {}, [], []
+    new_tris = np.zeros_like(tris)
+    for f, t in enumerate(tris):
+        cs = [(int(i) - 1) // rows if i else None for i in t]
+        known = [c for c in cs if c is not None]
+        lo = min(known)
+        wraps = max(known) - lo > columns // 2      # the triangle spans the seam: 0 is `columns`
+        for k, i in enumerate(t):
+            i = int(i)
+            if i == 0:
+                # the pole's u: the middle of the column pair (fan) it closes
+                cc = sorted(c + columns if wraps and c < columns // 2 else c for c in known)
+                key = (0, cc[0])
+                u, v = (cc[0] + 0.5) / columns, 0.0
+            else:
+                c, r = (i - 1) // rows, (i - 1) % rows
+                if wraps and c < columns // 2:
+                    c += columns
+                key = (i, c)
+                u, v = c / columns, (r + 1) / rows
+            if key not in keys:
+                keys[key] = len(src)
+                src.append(i)
+                uv.append((u, v))
+            new_tris[f, k] = keys[key]
+    return np.array(src, dtype=np.int64), new_tris, np.array(uv)
+
+
+def parting_strip(line, centre, width=0.0014, lift=0.0006):
+    """The scalp along a parting: a strip `width` either side of `line` (the groove's bottom,
+    crown first), `lift` above it, narrowing to nothing at both ends. Returns (points, triangles)."""
+    n = len(line)
+    out = (line - centre) / np.linalg.norm(line - centre, axis=1, keepdims=True)
+    along = np.gradient(line, axis=0)
+    across = np.cross(out, along)
+    across /= np.linalg.norm(across, axis=1, keepdims=True)
+    t = np.arange(n) / (n - 1)
+    w = width * np.clip(np.minimum(t / 0.15, (1.0 - t) / 0.4), 0.0, 1.0) ** 0.5
+    mid = line + lift * out
+    pts = np.concatenate([mid - w[:, None] * across, mid + w[:, None] * across])
+    tris = []
+    for i in range(n - 1):
+        a, b, c, d = i, i + 1, n + i + 1, n + i
+        tris += [(a, b, c), (a, c, d)]
+    tris = np.array(tris, dtype=np.int64)
+    fn = np.cross(pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]])
+    if (fn * out[np.minimum(tris[:, 0], n - 1) % n]).sum() < 0:
+        tris = tris[:, [0, 2, 1]]
+    return pts, tris
 
 
 def hair_shine(verts, tris, centre, depth=0.05, width=0.011, teeth=0.007):
@@ -564,6 +644,65 @@ def shoe_sole(points, thick=0.011, welt=0.003, heel=0.026, arch=0.005, samples=1
     down = np.where((fn(down) > 0)[:, None], down[:, [0, 2, 1]], down)
     up = np.where((fn(up) < 0)[:, None], up[:, [0, 2, 1]], up)
     return verts, np.concatenate([walls, down, up]).astype(np.int64)
+
+
+def shoe_details(points, cap=0.21, bars=5):
+    """What makes a hull read as a laced shoe, laid on the convex hull of `points` (toe toward
+    +z): a toe cap's seam across the upper `cap` of the shoe's length behind the toe (a raised
+    band 1.6 mm wide), and on the instep behind it the two quarters' meeting line with `bars`
+    lace bars across it, 24 mm long, 3 mm wide, 1 mm proud. Returns (seam points, triangles) and
+    (lace points, triangles), each as strips laid on the surface along its normals."""
+    from scipy.spatial import ConvexHull
+
+    eq = ConvexHull(points).equations                  # n . x + offset <= 0 inside
+
+    def hit(c, d):
+        """Where rays from `c` (inside) along `d` leave the hull, and the surface's normals."""
+        nd = d @ eq[:, :3].T
+        t = np.where(nd > 1e-9, -(c @ eq[:, :3].T + eq[:, 3]) / np.where(nd > 1e-9, nd, 1.0), np.inf)
+        k = t.argmin(axis=1)
+        return c + t[np.arange(len(c)), k][:, None] * d, eq[k, :3]
+
+    def strip(a, b, lift):
+        """A band between two lines of surface points a and b (n x 3 each), lifted off it."""
+        pa, na = a
+        pb, nb = b
+        pts = np.concatenate([pa + lift * na, pb + lift * nb])
+        n = len(pa)
+        tris = np.array([t for i in range(n - 1) for t in ((i, i + 1, n + i + 1), (i, n + i + 1, n + i))], dtype=np.int64)
+        return pts, wound_outwards(pts, tris, points.mean(axis=0))
+
+    z0, z1 = points[:, 2].min(), points[:, 2].max()
+    length = z1 - z0
+    # the shoe's middle line: the centre of its points at the heel and at the toe
+    mid_x = lambda z: np.interp(z, [z0, z1], [points[points[:, 2] < z0 + 0.03, 0].mean(),
+                                              points[points[:, 2] > z1 - 0.03, 0].mean()])
+    low = points[:, 1].min() + 0.015
+    # the seam: rays fanned over the top from a point low inside the shoe, in a plane across it
+    zs = z1 - cap * length
+    phi = np.radians(np.linspace(-95.0, 95.0, 39))
+    d = np.column_stack([np.sin(phi), np.cos(phi), np.zeros_like(phi)])
+    line = lambda z: hit(np.tile([mid_x(z), low, z], (len(phi), 1)), d)
+    seam = strip(line(zs - 0.0008), line(zs + 0.0008), 0.0005)
+    # the lacing: a line down the instep's middle, and bars across it, each a strip of rays
+    # cast up from inside onto the top
+    up = lambda xz: hit(np.column_stack([xz[:, 0], np.full(len(xz), low), xz[:, 1]]),
+                          np.tile([0.0, 1.0, 0.0], (len(xz), 1)))
+    za, zb = zs - 0.012, zs - 0.012 - 0.011 * bars
+    zz = np.linspace(za, zb, 16)
+    parts = [strip(up(np.column_stack([mid_x(zz) - 0.0007, zz])), up(np.column_stack([mid_x(zz) + 0.0007, zz])), 0.0006)]
+    for j in range(bars):
+        zb_ = za - 0.004 - 0.011 * j
+        xs = np.linspace(-0.012, 0.012, 9)
+        half = 0.0015
+        parts.append(strip(up(np.column_stack([mid_x(zb_) + xs, np.full(9, zb_ - half)])),
+                           up(np.column_stack([mid_x(zb_) + xs, np.full(9, zb_ + half)])), 0.001))
+    lace_pts, lace_tris, n = [], [], 0
+    for pts, tris in parts:
+        lace_pts.append(pts)
+        lace_tris.append(tris + n)
+        n += len(pts)
+    return seam, (np.concatenate(lace_pts), np.concatenate(lace_tris))
 
 
 def hull_shoe(points):
@@ -723,12 +862,18 @@ def open_eyes(base, shaped, groups, data_dir, nverts, strength):
     return out
 
 
-def upper_lid_margin(tpos, tris, c, r, cols=41):
+def upper_lid_margin(tpos, tris, c, r, cols=41, lower=False):
     """The upper lid's edge as the eye shows it from the front: for each of `cols` columns
     across the eye, the front lip of the front-facing skin above the opening (the lid folds
     back into the socket there, so the mesh has no boundary to follow); a cubic through them.
+    `lower`: the lower lid's instead, the same upside down.
     Returns 25 points on it from one corner to the other and, for each, the skin vertex
     nearest it."""
+    if lower:
+        flip = np.array([1.0, -1.0, 1.0])
+        c_ = c * flip
+        curve, near = upper_lid_margin(tpos * flip, tris[:, [0, 2, 1]], c_, r, cols)
+        return curve * flip, near
     P = tpos[tris]
     cen = P.mean(axis=1)
     n = np.cross(P[:, 1] - P[:, 0], P[:, 2] - P[:, 0])
@@ -798,6 +943,25 @@ def brow_card(face, c, eye_y, outward, thick=0.003, rise=0.003, drop=0.004, cols
     if fn[2] < 0:
         tris = tris[:, [0, 2, 1]]
     return pts, tris
+
+
+def lower_lash_line(margin, src, outward, start=0.4):
+    """Lower lashes as an anime eye draws them: a short, thin line under the outer part of the
+    eye (from `start` of the way out), lengthening to 1.1 mm at the outer corner, standing
+    forward and down from the lid's edge. Weights and morphs as `lash_line`'s."""
+    if (margin[-1, 0] - margin[0, 0]) * outward < 0:
+        margin, src = margin[::-1], src[::-1]
+    s = np.linspace(0.0, 1.0, len(margin))
+    keep = s >= start
+    margin, src, s = margin[keep], src[keep], (s[keep] - start) / (1.0 - start)
+    length = 0.0001 + 0.0010 * s ** 1.2
+    drop = np.stack([np.zeros_like(s), -(0.6 + 0.1 * s), 0.75 - 0.1 * s], axis=1)
+    drop /= np.linalg.norm(drop, axis=1, keepdims=True)
+    base = margin + np.array([0.0, 0.0003, 0.0004])
+    pts = np.concatenate([base, base + length[:, None] * drop])
+    m = len(base)
+    tris = [t for i in range(m - 1) for t in ((i, i + 1, m + i + 1), (i, m + i + 1, m + i))]
+    return pts, np.array(tris, dtype=np.int64), np.concatenate([src, src])
 
 
 def lash_line(margin, src, outward):
@@ -1115,13 +1279,19 @@ def build(data_dir, character):
     blended = {}
     next_id = nverts
 
-    def add(mesh, mat, positions, weights, morph_src, tris, outfit=None, fold=None):
+    def add(mesh, mat, positions, weights, morph_src, tris, outfit=None, fold=None, uv=None, weld=None):
         """`outfit`: the outfit the part belongs to ("suit" or "everyday"; None: both).
         `fold`: where its vertices go when it is not worn (default: under the skin).
-        A cloth material (`CLOTH`) gets its pattern's UVs, its vertices split where they must."""
+        A cloth material (`CLOTH`) gets its pattern's UVs, its vertices split where they must.
+        `uv`: a textured part's own UVs; `weld`: for each vertex the first copy of it (copies
+        split at a UV seam share one normal)."""
         nonlocal next_id
-        uv = np.full((len(positions), 2), np.nan)
-        if mat in CLOTH:
+        textured = uv is not None or mat in CLOTH
+        if uv is None:
+            uv = np.full((len(positions), 2), np.nan)
+        if weld is not None:
+            extra_R.append(next_id + weld)
+        elif mat in CLOTH:
             src, tris, uv = cloth_charts(positions, tris, weights, names, joints_t, CLOTH[mat][1])
             positions, weights, morph_src = positions[src], weights[src], morph_src[src]
             fold = None if fold is None else fold[src]
@@ -1136,7 +1306,7 @@ def build(data_dir, character):
         extra_W.append(weights)
         extra_M.append(morph_src)
         extra_O.append(np.full(len(positions), OUTFITS.index(outfit) if outfit else -1))
-        prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id))
+        prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id, textured=textured))
         next_id += len(positions)
 
     def shell_of(name, sel, off, iters, labels=None, drape_args=None):
@@ -1198,18 +1368,49 @@ def build(data_dir, character):
         # each sole vertex moves with the shoe point nearest it (the foot's and toes' bones)
         near = np.argmin(np.linalg.norm(sole[:, None, :] - pts[used][None, :, :], axis=2), axis=1)
         add("Clothes", "sole", sole, Wn[vs[used][near]], np.full(len(sole), -1), st)
+        # a toe cap's seam and laces, each point moving as the shoe point nearest it
+        for mat, (dp, dt) in zip(("toe_seam", "laces"), shoe_details(pts[used])):
+            near = np.argmin(np.linalg.norm(dp[:, None, :] - pts[used][None, :, :], axis=2), axis=1)
+            add("Clothes", mat, dp, Wn[vs[used][near]], np.full(len(dp), -1), dt)
+    # Skin that every outfit covers is never seen but where it pokes through the cloth (a bent
+    # elbow, a raised shoulder): it is left out, but for two rings of faces in from either
+    # outfit's hems and 14 cm round the neck, where the cloth's gaps are. (The folded outfit
+    # lies under the skin, and through a gap it showed: a crew neck's edge showed the folded
+    # suit inside the neck with no ring kept, a gap by the jacket's collar the folded jumper
+    # with one, and the man's jumper, lifting off his neck in a bow, the folded shirt and
+    # jacket with two.) A skirt hides
+    # the legs only from some views: they stay. Nearly a third of the body's faces, drawn in
+    # every pass (shadow, depth, colour, outline) though never seen.
+    covered = (jacket | jacket_collar | collar | trousers | shoes) & (
+        jumper | shoes | (trousers if everyday["bottom"] != "skirt" else False))
+    # the collar's layers and gaps (and the folded collars under them) are round the neck
+    collar_zone = np.linalg.norm(tpos - joints_t["neck_01"], axis=1) < 0.14
+    hidden = (covered & ~collar_zone)[body_tris].all(axis=1)
+    for _ in range(2):
+        hem = np.zeros(nverts, bool)
+        hem[np.unique(body_tris[~hidden])] = True
+        hidden &= ~hem[body_tris].any(axis=1)
+    skin = next(p for p in prims if p["mat"] == "skin")
+    seen = {tuple(t) for t in body_tris[~hidden]}
+    skin["tris"] = skin["tris"][[tuple(t) in seen for t in skin["tris"]]]
     # hair: a bob on the head bone
     skull = region(["head", "neck"]) & (y > neck_y)
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
     centre = np.array([0.0, eye_y + 0.01, zc - 0.01])
     hair = {k: v for k, v in character["hair"].items() if k not in ("style", "springs")}
-    outer, ot = bob_hair(tpos[skull], centre, eye_y, **hair)
+    outer, ot, parting = bob_hair(tpos[skull], centre, eye_y, **hair)
+    # a strand texture's UVs: the grid split where u wraps and at the crown's pole
+    src, ot, uv = hair_uv(ot, hair.get("columns", 192), hair.get("rows", 44))
+    outer = outer[src]
     # Hair has thickness: an inner layer 5 mm in, darker (light does not reach under hair), and
     # a rim joining the two at the cut. Seen past the cheeks, the inside of the bob reads as hair.
     radial = (outer - centre) / np.linalg.norm(outer - centre, axis=1, keepdims=True)
     hv = np.concatenate([outer, outer - 0.005 * radial])
     n = len(outer)
+    _, first, back = np.unique(np.concatenate([src, src + src.max() + 1]), return_index=True, return_inverse=True)
+    hair_weld, hair_uvs = first[back], np.concatenate([uv, uv])
     cut = boundary_edges(ot)
+    cut = cut[(uv[cut, 1] == 1.0).all(axis=1)]     # the cut's edges, not the seam's
     rim = np.concatenate([np.stack([cut[:, 0], cut[:, 1], cut[:, 1] + n], 1),
                           np.stack([cut[:, 0], cut[:, 1] + n, cut[:, 0] + n], 1)])
     if character["hair"].get("springs", True):
@@ -1219,9 +1420,14 @@ def build(data_dir, character):
         springs, hw = [], np.zeros((len(hv), len(names)))
         hw[:, bidx["head"]] = 1.0
     shine = hair_shine(outer, ot, centre)
-    add("Hair", "hair", hv, hw, np.full(len(hv), -1), np.concatenate([ot[~shine], rim]))
-    add("Hair", "hair_shine", hv, hw, np.full(len(hv), -1), ot[shine])
-    add("Hair", "hair_inner", hv, hw, np.full(len(hv), -1), ot[:, [0, 2, 1]] + n)
+    for mat, tris in (("hair", np.concatenate([ot[~shine], rim])), ("hair_shine", ot[shine]),
+                      ("hair_inner", ot[:, [0, 2, 1]] + n)):
+        add("Hair", mat, hv, hw, np.full(len(hv), -1), tris, uv=hair_uvs, weld=hair_weld)
+    if parting is not None:
+        # the scalp showing along the parting; each point moves as the hair nearest it
+        pts, st = parting_strip(parting, centre)
+        near = np.argmin(np.linalg.norm(pts[:, None, :] - hv[None, :n, :], axis=2), axis=1)
+        add("Hair", "scalp", pts, hw[near], np.full(len(pts), -1), st)
 
     for s_ in "lr":
         c, r = eyeball[s_]
@@ -1232,6 +1438,10 @@ def build(data_dir, character):
         # (the tip of a lash moves with its root: the card does not stretch)
         skin = groups["body"]
         blended[next_id] = (*blend_from(pts[: len(pts) // 2], tpos, skin[tpos[skin, 1] > c[1] - 0.2 * r]), True)
+        add("Body", "lashes", pts, Wn[src], src, tris)
+        margin, near = upper_lid_margin(tpos, body_tris, c, r, lower=True)
+        pts, tris, src = lower_lash_line(margin, near, np.sign(c[0]))
+        blended[next_id] = (*blend_from(pts[: len(pts) // 2], tpos, skin[tpos[skin, 1] < c[1] + 0.2 * r]), True)
         add("Body", "lashes", pts, Wn[src], src, tris)
 
     # brows: a card laid on the skin above each eye, moving as the skin under it does
@@ -1269,7 +1479,7 @@ def build(data_dir, character):
     shape = np.concatenate([tpos] + extra_pos)
     cloth_uv = np.concatenate([np.full((nverts, 2), np.nan)] + extra_UV)
     for p in prims:
-        if p["mat"] in CLOTH:
+        if p.pop("textured", False):
             p["uv_all"] = cloth_uv
     allW = np.concatenate([np.pad(w, ((0, 0), (0, len(names) - w.shape[1]))) for w in [Wn] + extra_W])
     msrc = np.concatenate([np.arange(nverts)] + extra_M)
@@ -1597,6 +1807,28 @@ def periodic_noise(size, rng, periods):
     return n / max(np.abs(n).max(), 1e-9)
 
 
+def hair_texture(width=256, height=128, seed=3, depth=0.24):
+    """The hair's strands as a multiplier on its colour (linear; white: unchanged), laid on
+    `hair_uv`'s u round the head and v down it: clumps of strands, and strands within them, each
+    a little darker or lighter along its whole length, waving a texel or two from side to side
+    as it falls. Tiles round the head. Returns (sRGB image, its mean as sampled)."""
+    rng = np.random.default_rng(seed)
+    k = np.fft.rfftfreq(width)                       # cycles per texel
+
+    def noise(sigma):                                # periodic, smoothed over `sigma` texels, std 1
+        n = np.fft.irfft(np.fft.rfft(rng.standard_normal(width)) * np.exp(-2.0 * (math.pi * k * sigma) ** 2), width)
+        return n / n.std()
+    profile = 0.45 * noise(5.0) + noise(0.9)          # clumps, and strands within them
+    phase = 2.0 * math.pi * (0.5 + 0.5 * noise(12.0))
+    yy, xx = np.mgrid[0:height, 0:width]
+    x = (xx + 1.2 * np.sin(2.0 * math.pi * 1.5 * yy / height + phase[xx])) % width
+    x0 = np.floor(x).astype(int)
+    f = x - x0
+    p_ = (1.0 - f) * profile[x0] + f * profile[(x0 + 1) % width]
+    m = 1.0 - depth * np.clip(0.5 + 0.3 * p_, 0.0, 1.0)
+    return linear_to_srgb8(np.repeat(m[..., None], 3, axis=2)), float(m.mean())
+
+
 def cloth_texture(kind, size=128, seed=5):
     """A tile of cloth as a multiplier on the material's colour (white: unchanged), sRGB:
     `wool` a suit cloth's faint heather, `twill` chinos' diagonal wale, `knit` a jumper's ribs
@@ -1635,7 +1867,7 @@ def mtoon_material(name, base, shade, outline):
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
                                  "roughnessFactor": 0.8 if name not in ("sclera", "iris", "catchlight") else 0.3},
-        "doubleSided": name in ("hair", "hair_inner", "hair_shine", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
+        "doubleSided": name in ("hair", "hair_inner", "hair_shine", "scalp", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
                                      "knot", "collar", "jumper", "skirt", "chinos"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
@@ -1708,9 +1940,18 @@ def write_vrm(model, character, out_path, source_note):
                 multiply = (png(skin_texture(model["face_paint"], **character.get("paint", {}))), 0)
             if p["mat"] in CLOTH:
                 multiply = (png(cloth_texture(CLOTH[p["mat"]][0])), 1)
+            if p["mat"] in ("hair", "hair_shine", "hair_inner"):
+                # one texture for the three (strands run on through the sheen); the colour
+                # factors raised by its mean, so the hair's colour is the palette's on average
+                strands, mean = hair_texture()
+                multiply = (png(strands), 1)
+                m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / mean for c in srgb_to_linear(base)]
+                mt = m["extensions"]["VRMC_materials_mtoon"]
+                mt["shadeColorFactor"] = [c / mean for c in mt["shadeColorFactor"]]
             if multiply is not None:
-                tex = {"index": len(images)}
-                images.append(multiply)
+                if multiply not in images:
+                    images.append(multiply)
+                tex = {"index": images.index(multiply)}
                 m["pbrMetallicRoughness"]["baseColorTexture"] = dict(tex)
                 m["extensions"]["VRMC_materials_mtoon"]["shadeMultiplyTexture"] = dict(tex)
             if p["mat"] == "iris":
