@@ -1136,7 +1136,8 @@ pub(crate) mod tests {
     fn a_valid_vrm1_file_missing_optional_fields_gets_the_specs_defaults() {
         // The shipped avatar leaves out the three UV-animation factors of every material:
         // without them bevy_vrm1 drew it with a plain PBR material. Its shade textures (the
-        // skin's, the iris's and the four cloth patterns) have no `KHR_texture_transform`, which
+        // skin's, the iris's, the four garments' cloth and the hair's three materials' strands)
+        // have no `KHR_texture_transform`, which
         // bevy_vrm1 reads unconditionally: the identity is filled.
         let shipped = prepare(parse_glb(&default_avatar()).unwrap()).unwrap().unwrap().1.filled;
         assert!(!shipped.is_empty());
@@ -1147,8 +1148,8 @@ pub(crate) mod tests {
         );
         assert_eq!(
             shipped.iter().filter(|f| f.contains("shadeMultiplyTexture")).count(),
-            6,
-            "the skin, the iris, and the suit's, trousers', jumper's and skirt's cloth"
+            9,
+            "the skin, the iris, the suit's, trousers', jumper's and skirt's cloth, and the hair, its sheen and its inner layer"
         );
         let mut glb = parse_glb(&default_avatar()).unwrap();
         let e = glb.json.pointer_mut("/extensions/VRMC_vrm/expressions/preset/happy").unwrap().as_object_mut().unwrap();
