@@ -1505,6 +1505,18 @@ def build(data_dir, character):
     skin_v = groups["body"]
     fold = np.concatenate([np.full((nverts, 3), np.nan)] + extra_F)
     rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v])
+    # One primitive per mesh and material (both eyes' lashes, both shoes' soles...): each is a
+    # draw in every pass, and on a CPU renderer each draw costs (an iris keeps its own: its
+    # UVs are laid on from its eye's front).
+    merged, at = [], {}
+    for p in prims:
+        key = (p["mesh"], p["mat"], p["morph"])
+        if "uv" in p or key not in at:
+            at[key] = len(merged)
+            merged.append(dict(p))
+        else:
+            merged[at[key]]["tris"] = np.concatenate([merged[at[key]]["tris"], p["tris"]])
+    prims = merged
     return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
                 morph=allmorph, outfit=outfit_delta, prims=prims, height=height, springs=springs,
                 head_centre=centre, face_paint=face_paint,
