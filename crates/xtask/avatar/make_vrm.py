@@ -150,6 +150,9 @@ CHARACTERS = {
                          "lips": ((0.84, 0.64, 0.58), (0.70, 0.50, 0.46), 0.0)}),
 }
 
+# How far the skin the suit covers round the neck sinks under it while it is worn (m)
+SINK = 0.012
+
 # Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
 # (labels 1 and 2 are the legs), a jacket whose skirt stands off the hips.
 DRAPED = {"jacket": {"flare": 0.025}, "trousers": {"min_radius": {1: 0.062, 2: 0.062}}}
@@ -1393,6 +1396,14 @@ def build(data_dir, character):
     skin = next(p for p in prims if p["mat"] == "skin")
     seen = {tuple(t) for t in body_tris[~hidden]}
     skin["tris"] = skin["tris"][[tuple(t) in seen for t in skin["tris"]]]
+    # Round the neck that skin stays, but where the jacket covers it, a ring in from its
+    # edges, it sinks `SINK` while the suit is worn: the shoulder's skinning brought it
+    # through the jacket beside the collar. The everyday outfit's morph raises it again (a
+    # crew neck's wider opening shows some of it). It keeps the normals it had.
+    suit_cover = jacket | jacket_collar
+    bare = np.zeros(nverts, bool)
+    bare[np.unique(body_tris[~suit_cover[body_tris].all(axis=1)])] = True
+    sink = suit_cover & collar_zone & ~bare
     # hair: a bob on the head bone
     skull = region(["head", "neck"]) & (y > neck_y)
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
@@ -1477,6 +1488,9 @@ def build(data_dir, character):
         add("Eyes", "catchlight", pts, w, np.full(len(pts), -1), tris)
 
     shape = np.concatenate([tpos] + extra_pos)
+    shape[:nverts][sink] -= SINK * nrm0[sink]
+    unsink = np.zeros_like(shape)
+    unsink[:nverts][sink] = SINK * nrm0[sink]
     cloth_uv = np.concatenate([np.full((nverts, 2), np.nan)] + extra_UV)
     for p in prims:
         if p.pop("textured", False):
@@ -1518,7 +1532,7 @@ def build(data_dir, character):
             merged[at[key]]["tris"] = np.concatenate([merged[at[key]]["tris"], p["tris"]])
     prims = merged
     return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
-                morph=allmorph, outfit=outfit_delta, prims=prims, height=height, springs=springs,
+                morph=allmorph, outfit=outfit_delta, unsink=unsink, prims=prims, height=height, springs=springs,
                 head_centre=centre, face_paint=face_paint,
                 weld=np.concatenate([np.arange(nverts)] + extra_R))
 
@@ -1986,7 +2000,8 @@ def write_vrm(model, character, out_path, source_note):
         local = np.searchsorted(vs, tris).astype(np.uint32)
         pos = pos_all[vs].astype(np.float32)
         # normals of the worn shape (a folded garment's rest has none)
-        nrm = vertex_normals(model["shape"][vs].astype(np.float64), local.astype(np.int64))
+        # (the skin the suit sinks keeps its normals, and so do the visible faces beside it)
+        nrm = vertex_normals((model["shape"] + model["unsink"])[vs].astype(np.float64), local.astype(np.int64))
         rep = model["weld"][vs]
         if (rep != vs).any():
             _, group = np.unique(rep, return_inverse=True)
@@ -2030,13 +2045,17 @@ def write_vrm(model, character, out_path, source_note):
             # Each expression's normals too: a closed upper lid kept the open lid's normals,
             # which face down from under the brow, and took the skin's shade colour for the
             # length of every blink (a pink band across each closed eye).
-            shape = model["shape"][vs].astype(np.float64)
+            shape = (model["shape"] + model["unsink"])[vs].astype(np.float64)
             prim["targets"] = [{
                 "POSITION": g.sparse_vec3(model["morph"][e][vs], zero_view),
                 "NORMAL": g.sparse_vec3(
                     vertex_normals(shape + model["morph"][e][vs], local.astype(np.int64)) - nrm, zero_view,
                     bounds=False, floor=1e-4),
             } for e in PRESET_ORDER]
+            # the everyday outfit's: the skin the suit sank round the neck raised again
+            prim["targets"].append({
+                "POSITION": g.sparse_vec3(model["unsink"][vs], zero_view),
+                "NORMAL": g.sparse_vec3(np.zeros((len(vs), 3)), zero_view, bounds=False)})
         if p["mesh"] == "Clothes":
             zero_view = g.view(bytes(12 * len(vs)), 34962)
             g.views[zero_view]["byteStride"] = 12
@@ -2045,8 +2064,8 @@ def write_vrm(model, character, out_path, source_note):
             mesh_of[p["mesh"]] = len(meshes)
             meshes.append({"name": p["mesh"], "primitives": []})
             if p["mesh"] == "Body":
-                meshes[-1]["weights"] = [0.0] * len(PRESET_ORDER)
-                meshes[-1]["extras"] = {"targetNames": PRESET_ORDER}
+                meshes[-1]["weights"] = [0.0] * (len(PRESET_ORDER) + 1)
+                meshes[-1]["extras"] = {"targetNames": PRESET_ORDER + ["outfit_everyday"]}
             if p["mesh"] == "Clothes":
                 meshes[-1]["weights"] = [0.0]
                 meshes[-1]["extras"] = {"targetNames": ["outfit_everyday"]}
@@ -2071,7 +2090,8 @@ def write_vrm(model, character, out_path, source_note):
     # first (worn as the file stands) binds nothing; it is there so the file lists it.
     custom = {}
     for i, o in enumerate(OUTFITS):
-        binds = [{"node": mesh_node["Clothes"], "index": i - 1, "weight": 1.0}] if i else []
+        binds = [{"node": mesh_node["Clothes"], "index": i - 1, "weight": 1.0},
+                 {"node": body, "index": len(PRESET_ORDER), "weight": 1.0}] if i else []
         custom[f"outfit_{o}"] = {"morphTargetBinds": binds, "isBinary": True, "overrideBlink": "none",
                                  "overrideLookAt": "none", "overrideMouth": "none"}
 
