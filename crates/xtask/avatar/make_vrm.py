@@ -489,13 +489,9 @@ def parting_strip(line, centre, width=0.0014, lift=0.0006):
     w = width * np.clip(np.minimum(t / 0.15, (1.0 - t) / 0.4), 0.0, 1.0) ** 0.5
     mid = line + lift * out
     pts = np.concatenate([mid - w[:, None] * across, mid + w[:, None] * across])
-    tris = []
-    for i in range(n - 1):
-        a, b, c, d = i, i + 1, n + i + 1, n + i
-        tris += [(a, b, c), (a, c, d)]
-    tris = np.array(tris, dtype=np.int64)
+    tris = grid_tris(2, n)[:, [0, 2, 1]]
     fn = np.cross(pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]])
-    if (fn * out[np.minimum(tris[:, 0], n - 1) % n]).sum() < 0:
+    if (fn * out[tris[:, 0]]).sum() < 0:
         tris = tris[:, [0, 2, 1]]
     return pts, tris
 
@@ -671,9 +667,7 @@ def shoe_details(points, cap=0.21, bars=5):
         pa, na = a
         pb, nb = b
         pts = np.concatenate([pa + lift * na, pb + lift * nb])
-        n = len(pa)
-        tris = np.array([t for i in range(n - 1) for t in ((i, i + 1, n + i + 1), (i, n + i + 1, n + i))], dtype=np.int64)
-        return pts, wound_outwards(pts, tris, points.mean(axis=0))
+        return pts, wound_outwards(pts, grid_tris(2, len(pa))[:, [0, 2, 1]], points.mean(axis=0))
 
     z0, z1 = points[:, 2].min(), points[:, 2].max()
     length = z1 - z0
@@ -747,6 +741,12 @@ class FrontLayer:
         w = 1.0 / np.maximum(d, 1e-4) ** 2
         z = (self.z[i] * w).sum(axis=1) / w.sum(axis=1)
         return np.column_stack([xy, z + lift]), self.W[i[:, 0]]
+
+
+def nearest(points, to):
+    """For each of `points`, the index of the nearest of `to`: a part laid on another moves as
+    the point under it does."""
+    return np.argmin(np.linalg.norm(points[:, None, :] - to[None, :, :], axis=2), axis=1)
 
 
 def grid_tris(rows, cols):
@@ -962,9 +962,7 @@ def lower_lash_line(margin, src, outward, start=0.4):
     drop /= np.linalg.norm(drop, axis=1, keepdims=True)
     base = margin + np.array([0.0, 0.0003, 0.0004])
     pts = np.concatenate([base, base + length[:, None] * drop])
-    m = len(base)
-    tris = [t for i in range(m - 1) for t in ((i, i + 1, m + i + 1), (i, m + i + 1, m + i))]
-    return pts, np.array(tris, dtype=np.int64), np.concatenate([src, src])
+    return pts, grid_tris(2, len(base))[:, [0, 2, 1]], np.concatenate([src, src])
 
 
 def lash_line(margin, src, outward):
@@ -985,11 +983,7 @@ def lash_line(margin, src, outward):
     flick_base = base[-1] + np.array([0.0012 * outward, 0.0003, -0.0004])
     flick_tip = flick_base + np.array([0.0018 * outward, 0.0016, -0.0006])
     pts = np.concatenate([base, [flick_base], tip, [flick_tip]])
-    m = len(base) + 1
-    tris = []
-    for i in range(m - 1):
-        tris += [(i, i + 1, m + i + 1), (i, m + i + 1, m + i)]
-    return pts, np.array(tris, dtype=np.int64), np.concatenate([src, src[-1:], src, src[-1:]])
+    return pts, grid_tris(2, len(base) + 1)[:, [0, 2, 1]], np.concatenate([src, src[-1:], src, src[-1:]])
 
 
 def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, flare=0.05):
@@ -1369,41 +1363,40 @@ def build(data_dir, character):
         add("Clothes", "shoes", pts[used], Wn[vs[used]], np.full(len(used), -1), np.searchsorted(used, tri))
         sole, st = shoe_sole(pts[used], heel=character.get("heel", 0.026))
         # each sole vertex moves with the shoe point nearest it (the foot's and toes' bones)
-        near = np.argmin(np.linalg.norm(sole[:, None, :] - pts[used][None, :, :], axis=2), axis=1)
-        add("Clothes", "sole", sole, Wn[vs[used][near]], np.full(len(sole), -1), st)
+        add("Clothes", "sole", sole, Wn[vs[used][nearest(sole, pts[used])]], np.full(len(sole), -1), st)
         # a toe cap's seam and laces, each point moving as the shoe point nearest it
         for mat, (dp, dt) in zip(("toe_seam", "laces"), shoe_details(pts[used])):
-            near = np.argmin(np.linalg.norm(dp[:, None, :] - pts[used][None, :, :], axis=2), axis=1)
-            add("Clothes", mat, dp, Wn[vs[used][near]], np.full(len(dp), -1), dt)
+            add("Clothes", mat, dp, Wn[vs[used][nearest(dp, pts[used])]], np.full(len(dp), -1), dt)
     # Skin that every outfit covers is never seen but where it pokes through the cloth (a bent
     # elbow, a raised shoulder): it is left out, but for two rings of faces in from either
     # outfit's hems and 14 cm round the neck, where the cloth's gaps are. (The folded outfit
     # lies under the skin, and through a gap it showed: a crew neck's edge showed the folded
     # suit inside the neck with no ring kept, a gap by the jacket's collar the folded jumper
     # with one, and the man's jumper, lifting off his neck in a bow, the folded shirt and
-    # jacket with two.) A skirt hides
-    # the legs only from some views: they stay. Nearly a third of the body's faces, drawn in
-    # every pass (shadow, depth, colour, outline) though never seen.
+    # jacket with two.) A skirt hides the legs only from some views: they stay. Nearly a third
+    # of the body's faces, drawn in every pass (shadow, depth, colour, outline) though never
+    # seen.
     covered = (jacket | jacket_collar | collar | trousers | shoes) & (
         jumper | shoes | (trousers if everyday["bottom"] != "skirt" else False))
     # the collar's layers and gaps (and the folded collars under them) are round the neck
     collar_zone = np.linalg.norm(tpos - joints_t["neck_01"], axis=1) < 0.14
+
+    def corners(faces):
+        """Which body vertices are corners of these of the body's faces (a mask of them)."""
+        on = np.zeros(nverts, bool)
+        on[np.unique(body_tris[faces])] = True
+        return on
+
     hidden = (covered & ~collar_zone)[body_tris].all(axis=1)
     for _ in range(2):
-        hem = np.zeros(nverts, bool)
-        hem[np.unique(body_tris[~hidden])] = True
-        hidden &= ~hem[body_tris].any(axis=1)
-    skin = next(p for p in prims if p["mat"] == "skin")
-    seen = {tuple(t) for t in body_tris[~hidden]}
-    skin["tris"] = skin["tris"][[tuple(t) in seen for t in skin["tris"]]]
+        hidden &= ~corners(~hidden)[body_tris].any(axis=1)
+    next(p for p in prims if p["mat"] == "skin")["tris"] = body_tris[~lip_face & ~hidden]
     # Round the neck that skin stays, but where the jacket covers it, a ring in from its
     # edges, it sinks `SINK` while the suit is worn: the shoulder's skinning brought it
     # through the jacket beside the collar. The everyday outfit's morph raises it again (a
     # crew neck's wider opening shows some of it). It keeps the normals it had.
     suit_cover = jacket | jacket_collar
-    bare = np.zeros(nverts, bool)
-    bare[np.unique(body_tris[~suit_cover[body_tris].all(axis=1)])] = True
-    sink = suit_cover & collar_zone & ~bare
+    sink = suit_cover & collar_zone & ~corners(~suit_cover[body_tris].all(axis=1))
     # hair: a bob on the head bone
     skull = region(["head", "neck"]) & (y > neck_y)
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
@@ -1437,8 +1430,7 @@ def build(data_dir, character):
     if parting is not None:
         # the scalp showing along the parting; each point moves as the hair nearest it
         pts, st = parting_strip(parting, centre)
-        near = np.argmin(np.linalg.norm(pts[:, None, :] - hv[None, :n, :], axis=2), axis=1)
-        add("Hair", "scalp", pts, hw[near], np.full(len(pts), -1), st)
+        add("Hair", "scalp", pts, hw[nearest(pts, hv[:n])], np.full(len(pts), -1), st)
 
     for s_ in "lr":
         c, r = eyeball[s_]
@@ -1954,6 +1946,8 @@ def write_vrm(model, character, out_path, source_note):
 
     materials, mat_idx = [], {}
     images = []
+    strands, strands_mean = hair_texture()
+    strands = png(strands)
     for p in model["prims"]:
         if p["mat"] not in mat_idx:
             base, shade, outline = palette[p["mat"]]
@@ -1969,11 +1963,10 @@ def write_vrm(model, character, out_path, source_note):
             if p["mat"] in ("hair", "hair_shine", "hair_inner"):
                 # one texture for the three (strands run on through the sheen); the colour
                 # factors raised by its mean, so the hair's colour is the palette's on average
-                strands, mean = hair_texture()
-                multiply = (png(strands), 1)
-                m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / mean for c in srgb_to_linear(base)]
+                multiply = (strands, 1)
+                m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / strands_mean for c in srgb_to_linear(base)]
                 mt = m["extensions"]["VRMC_materials_mtoon"]
-                mt["shadeColorFactor"] = [c / mean for c in mt["shadeColorFactor"]]
+                mt["shadeColorFactor"] = [c / strands_mean for c in mt["shadeColorFactor"]]
             if multiply is not None:
                 if multiply not in images:
                     images.append(multiply)
@@ -1993,6 +1986,9 @@ def write_vrm(model, character, out_path, source_note):
             materials.append(m)
 
     pos_all, W_all = model["pos"], model["W"]
+    # the shape normals are taken from: the worn one, but the skin the suit sinks keeps its
+    # normals, and so do the visible faces beside it
+    lit_shape = (model["shape"] + model["unsink"]).astype(np.float64)
     meshes, mesh_of = [], {}
     for p in model["prims"]:
         tris = p["tris"]
@@ -2000,8 +1996,7 @@ def write_vrm(model, character, out_path, source_note):
         local = np.searchsorted(vs, tris).astype(np.uint32)
         pos = pos_all[vs].astype(np.float32)
         # normals of the worn shape (a folded garment's rest has none)
-        # (the skin the suit sinks keeps its normals, and so do the visible faces beside it)
-        nrm = vertex_normals((model["shape"] + model["unsink"])[vs].astype(np.float64), local.astype(np.int64))
+        nrm = vertex_normals(lit_shape[vs], local.astype(np.int64))
         rep = model["weld"][vs]
         if (rep != vs).any():
             _, group = np.unique(rep, return_inverse=True)
@@ -2045,7 +2040,7 @@ def write_vrm(model, character, out_path, source_note):
             # Each expression's normals too: a closed upper lid kept the open lid's normals,
             # which face down from under the brow, and took the skin's shade colour for the
             # length of every blink (a pink band across each closed eye).
-            shape = (model["shape"] + model["unsink"])[vs].astype(np.float64)
+            shape = lit_shape[vs]
             prim["targets"] = [{
                 "POSITION": g.sparse_vec3(model["morph"][e][vs], zero_view),
                 "NORMAL": g.sparse_vec3(
