@@ -1524,7 +1524,7 @@ def build(data_dir, character):
             merged[at[key]]["tris"] = np.concatenate([merged[at[key]]["tris"], p["tris"]])
     prims = merged
     return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
-                morph=allmorph, outfit=outfit_delta, outfit_id=outfit, unsink=unsink, prims=prims, height=height, springs=springs,
+                morph=allmorph, outfit=outfit_delta, unsink=unsink, prims=prims, height=height, springs=springs,
                 head_centre=centre, face_paint=face_paint,
                 weld=np.concatenate([np.arange(nverts)] + extra_R))
 
@@ -2034,12 +2034,6 @@ def write_vrm(model, character, out_path, source_note):
             attrs["TEXCOORD_0"] = g.acc(np.zeros((len(vs), 2), dtype=np.float32), 5126, "VEC2", 34962)
         prim = {"attributes": attrs, "indices": g.acc(local.reshape(-1), 5125, "SCALAR", 34963),
                 "material": mat_idx[p["mat"]], "mode": 4}
-        # A part of one outfit says so: a renderer that knows (tomoni) skips the outfit not
-        # worn, which lies folded under the skin and costs a draw in every pass; any other
-        # viewer ignores extras and sees the same.
-        owners = np.unique(model["outfit_id"][vs])
-        if len(owners) == 1 and owners[0] >= 0:
-            prim["extras"] = {"outfit": OUTFITS[owners[0]], "wornAsTheFileStands": bool(owners[0] == 0)}
         if p["mesh"] == "Body":
             zero_view = g.view(bytes(12 * len(vs)), 34962)
             g.views[zero_view]["byteStride"] = 12  # shared by several accessors
