@@ -127,6 +127,83 @@ pub fn render_plugin(synchronous: bool) -> RenderPlugin {
     }
 }
 
+/// The renderer of headless frames (renders, photos, tests): the device is asked for no
+/// storage textures. Bevy then leaves out what needs them, none of which tomoni's scenes use
+/// (the sky's atmosphere, SSAO, generated environment maps, the depth pyramid for occlusion
+/// culling and GPU culling; GPU preprocessing stays, without culling), whose 26 compute
+/// pipelines it would otherwise compile before the first frame, on the same two cores as a
+/// photo's own work (docs/benchmarks.md). Frames are byte-identical. The window and the
+/// headset keep all of it: on a real GPU it is Bevy's fast path.
+fn headless_render_plugin() -> RenderPlugin {
+    let mut plugin = render_plugin(false);
+    if let bevy::render::settings::RenderCreation::Automatic(settings) = &mut plugin.render_creation {
+        settings.constrained_limits =
+            Some(bevy::render::settings::WgpuLimits { max_storage_textures_per_shader_stage: 0, ..no_limits() });
+    }
+    plugin
+}
+
+/// Limits that constrain nothing (Bevy takes each from the adapter or these, whichever is
+/// worse), to be lowered one by one. Every field is named, so a new one in wgpu is a compile
+/// error here rather than a silent constraint.
+fn no_limits() -> bevy::render::settings::WgpuLimits {
+    let any = u32::MAX;
+    bevy::render::settings::WgpuLimits {
+        max_texture_dimension_1d: any,
+        max_texture_dimension_2d: any,
+        max_texture_dimension_3d: any,
+        max_texture_array_layers: any,
+        max_bind_groups: any,
+        max_bindings_per_bind_group: any,
+        max_dynamic_uniform_buffers_per_pipeline_layout: any,
+        max_dynamic_storage_buffers_per_pipeline_layout: any,
+        max_sampled_textures_per_shader_stage: any,
+        max_samplers_per_shader_stage: any,
+        max_storage_buffers_per_shader_stage: any,
+        max_storage_textures_per_shader_stage: any,
+        max_uniform_buffers_per_shader_stage: any,
+        max_binding_array_elements_per_shader_stage: any,
+        max_binding_array_acceleration_structure_elements_per_shader_stage: any,
+        max_binding_array_sampler_elements_per_shader_stage: any,
+        max_uniform_buffer_binding_size: u64::MAX,
+        max_storage_buffer_binding_size: u64::MAX,
+        max_vertex_buffers: any,
+        max_buffer_size: u64::MAX,
+        max_vertex_attributes: any,
+        max_vertex_buffer_array_stride: any,
+        max_inter_stage_shader_variables: any,
+        // The two minimums: the smallest alignment is the least constraint.
+        min_uniform_buffer_offset_alignment: 1,
+        min_storage_buffer_offset_alignment: 1,
+        max_color_attachments: any,
+        max_color_attachment_bytes_per_sample: any,
+        max_compute_workgroup_storage_size: any,
+        max_compute_invocations_per_workgroup: any,
+        max_compute_workgroup_size_x: any,
+        max_compute_workgroup_size_y: any,
+        max_compute_workgroup_size_z: any,
+        max_compute_workgroups_per_dimension: any,
+        max_immediate_size: any,
+        max_non_sampler_bindings: any,
+        max_task_mesh_workgroup_total_count: any,
+        max_task_mesh_workgroups_per_dimension: any,
+        max_task_invocations_per_workgroup: any,
+        max_task_invocations_per_dimension: any,
+        max_mesh_invocations_per_workgroup: any,
+        max_mesh_invocations_per_dimension: any,
+        max_task_payload_size: any,
+        max_mesh_output_vertices: any,
+        max_mesh_output_primitives: any,
+        max_mesh_output_layers: any,
+        max_mesh_multiview_view_count: any,
+        max_blas_primitive_count: any,
+        max_blas_geometry_count: any,
+        max_tlas_instance_count: any,
+        max_acceleration_structures_per_shader_stage: any,
+        max_multiview_view_count: any,
+    }
+}
+
 /// Task pools whose async-compute pool (where Bevy compiles pipelines) has a thread per core,
 /// up to 8: Bevy's default gives it a quarter of them, one thread on 2 cores.
 fn compile_on_every_core() -> bevy::app::TaskPoolOptions {
@@ -195,7 +272,13 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             // Compiled within the frame, like Bevy's synchronous compilation, but side by side
             // on every core ([`compile_in_frame`]).
             let pools = TaskPoolPlugin { task_pool_options: compile_on_every_core() };
-            app.add_plugins(windowless(defaults.set(render_plugin(false)).set(pools))).add_plugins(runner);
+            // The plugins left out for want of storage textures ([`headless_render_plugin`]) say so
+            // as warnings on every render: nothing is wrong, so they are not shown.
+            let log = bevy::log::LogPlugin {
+                filter: format!("{},bevy_pbr::ssao=error,bevy_pbr::atmosphere=error", bevy::log::DEFAULT_FILTER),
+                ..default()
+            };
+            app.add_plugins(windowless(defaults.set(headless_render_plugin()).set(pools).set(log))).add_plugins(runner);
             app.sub_app_mut(bevy::render::RenderApp).add_systems(
                 bevy::render::Render,
                 compile_in_frame
