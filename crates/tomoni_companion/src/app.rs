@@ -143,6 +143,13 @@ fn headless_render_plugin() -> RenderPlugin {
     plugin
 }
 
+/// Headless frames sort lights into clusters on the CPU: tomoni's scenes have a key light and
+/// a fill, nothing clustered, and Bevy's GPU clustering cost five pipelines to compile and a
+/// compute and two raster passes a frame on lavapipe's two cores (docs/benchmarks.md).
+fn cluster_lights_on_the_cpu(mut settings: ResMut<bevy::light::cluster::GlobalClusterSettings>) {
+    settings.gpu_clustering = None;
+}
+
 /// Limits that constrain nothing (Bevy takes each from the adapter or these, whichever is
 /// worse), to be lowered one by one. Every field is named, so a new one in wgpu is a compile
 /// error here rather than a silent constraint.
@@ -279,6 +286,7 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
                 ..default()
             };
             app.add_plugins(windowless(defaults.set(headless_render_plugin()).set(pools).set(log))).add_plugins(runner);
+            app.add_systems(Startup, cluster_lights_on_the_cpu);
             app.sub_app_mut(bevy::render::RenderApp).add_systems(
                 bevy::render::Render,
                 compile_in_frame
