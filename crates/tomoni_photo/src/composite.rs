@@ -188,6 +188,7 @@ fn premultiplied(layer: &RgbaImage, sigma: f32) -> Layer {
             *out = [f32::from(p[0]) * a, f32::from(p[1]) * a, f32::from(p[2]) * a, f32::from(p[3])];
         }
     });
+    let mut spans: Vec<Span> = px.chunks(w.max(1)).map(span_of).collect();
     if sigma > 0.3 && w > 0 && h > 0 {
         let kernel = gaussian_kernel(sigma);
         let r = kernel.len() / 2;
@@ -196,10 +197,13 @@ fn premultiplied(layer: &RgbaImage, sigma: f32) -> Layer {
                 acc[c] += p[c] * k;
             }
         };
+        // Only where the companion is, `r` wider: outside, every tap is a transparent zero.
+        let widen = |s: Span| s.map(|(lo, hi)| (lo.saturating_sub(r), (hi + r).min(w - 1)));
         let mut across = vec![[0.0f32; 4]; w * h];
         rows_in_parallel(&mut across, w, |y, row| {
+            let Some((lo, hi)) = widen(spans[y]) else { return };
             let src = &px[y * w..(y + 1) * w];
-            for (x, out) in row.iter_mut().enumerate() {
+            for (x, out) in row.iter_mut().enumerate().take(hi + 1).skip(lo) {
                 let mut acc = [0.0; 4];
                 for (i, &k) in kernel.iter().enumerate() {
                     tap(&mut acc, &src[(x + i).saturating_sub(r).min(w - 1)], k);
@@ -207,8 +211,13 @@ fn premultiplied(layer: &RgbaImage, sigma: f32) -> Layer {
                 *out = acc;
             }
         });
+        let across_spans: Vec<Span> = spans.iter().map(|&s| widen(s)).collect();
+        // Down the columns: a row takes what the `r` rows either side of it reach.
+        spans = (0..h).map(|y| union(&across_spans[y.saturating_sub(r)..(y + r + 1).min(h)])).collect();
         rows_in_parallel(&mut px, w, |y, row| {
-            for (x, out) in row.iter_mut().enumerate() {
+            row.fill([0.0; 4]);
+            let Some((lo, hi)) = spans[y] else { return };
+            for (x, out) in row.iter_mut().enumerate().take(hi + 1).skip(lo) {
                 let mut acc = [0.0; 4];
                 for (i, &k) in kernel.iter().enumerate() {
                     tap(&mut acc, &across[(y + i).saturating_sub(r).min(h - 1) * w + x], k);
@@ -217,13 +226,34 @@ fn premultiplied(layer: &RgbaImage, sigma: f32) -> Layer {
             }
         });
     }
-    Layer { w, px }
+    Layer { w, px, spans }
+}
+
+/// The columns `lo..=hi` of a row outside which it is transparent (alpha 0), if any: a
+/// companion fills a fraction of its box's width, and the blur and the composite skip the
+/// rest.
+type Span = Option<(usize, usize)>;
+
+fn span_of(row: &[[f32; 4]]) -> Span {
+    let lo = row.iter().position(|p| p[3] > 0.0)?;
+    let hi = row.iter().rposition(|p| p[3] > 0.0)?;
+    Some((lo, hi))
+}
+
+/// The least span holding all of `spans`.
+fn union(spans: &[Span]) -> Span {
+    spans.iter().flatten().fold(None, |acc: Span, &(lo, hi)| match acc {
+        None => Some((lo, hi)),
+        Some((a, b)) => Some((a.min(lo), b.max(hi))),
+    })
 }
 
 /// A premultiplied layer (see [`premultiplied`]), row by row.
 struct Layer {
     w: usize,
     px: Vec<[f32; 4]>,
+    /// Each row's [`Span`]: transparent outside it.
+    spans: Vec<Span>,
 }
 
 impl Layer {
@@ -372,7 +402,6 @@ pub fn composite(photo: &RgbImage, layer: &RgbaImage, at: (u32, u32), people: &[
 /// bilinearly, which together blur it by the photo's σ, as a full-size layer is softened.
 pub fn composite_scaled(photo: &RgbImage, layer: &RgbaImage, bx: [u32; 4], people: &[Person], m: Match) -> RgbImage {
     let mut out = photo.clone();
-    let (w, h) = out.dimensions();
     let (lw, lh) = layer.dimensions();
     if lw == 0 || lh == 0 || bx[2] == 0 || bx[3] == 0 {
         return out;
@@ -387,10 +416,20 @@ pub fn composite_scaled(photo: &RgbImage, layer: &RgbaImage, bx: [u32; 4], peopl
     let own = if same { RENDER_BLUR * RENDER_BLUR } else { 1.0 / 12.0 + 1.0 / 6.0 };
     let extra = ((m.blur * s).powi(2) - own).max(0.0).sqrt();
     let pre = premultiplied(layer, extra);
+    draw(&mut out, &pre, (lw, lh), bx, people, m);
+    out
+}
+
+/// [`composite_scaled`]'s second half: `pre` (premultiplied and softened, `lw` × `lh`) laid
+/// over `out` in the box `bx`.
+fn draw(out: &mut RgbImage, pre: &Layer, (lw, lh): (u32, u32), bx: [u32; 4], people: &[Person], m: Match) {
+    let (w, h) = out.dimensions();
+    let same = lw == bx[2] && lh == bx[3];
+    let (sx, sy) = (lw as f32 / bx[2] as f32, lh as f32 / bx[3] as f32);
     let srgb = Srgb::get();
     let (x_end, y_end) = ((bx[0] + bx[2]).min(w), (bx[1] + bx[3]).min(h));
     if bx[0] >= x_end || bx[1] >= y_end {
-        return out;
+        return;
     }
     let (x_start, y_start) = (bx[0], bx[1]);
     // The layer at a photo pixel, premultiplied: itself, or bilinear between layer pixels.
@@ -412,7 +451,28 @@ pub fn composite_scaled(photo: &RgbImage, layer: &RgbaImage, bx: [u32; 4], peopl
     // Rows in parallel: a six-megapixel box is most of `tomoni photo`'s time after the render.
     rows_in_parallel(rows, row_bytes, |j, row| {
         let y = y_start + j as u32;
-        for x in x_start..x_end {
+        let ly = y - bx[1];
+        // Only the columns whose layer pixels reach the companion (its rows' spans): the rest
+        // of the box, most of it, is transparent.
+        let span = if same {
+            pre.spans[ly as usize]
+        } else {
+            // The layer rows `sample` reads, found the same way.
+            let v = ((ly as f32 + 0.5) * sy - 0.5).clamp(0.0, (lh - 1) as f32);
+            let y0 = v as usize;
+            union(&[pre.spans[y0], pre.spans[(y0 + 1).min(lh as usize - 1)]])
+        };
+        let Some((lo, hi)) = span else { return };
+        let (from, to) = if same {
+            (bx[0] + lo as u32, bx[0] + hi as u32 + 1)
+        } else {
+            // `sample`'s left tap is ≥ lo − 1 from (lo − 0.5)/sx − 0.5 on, and ≤ hi below
+            // (hi + 1.5)/sx − 0.5; a column more each side for rounding.
+            let a = ((lo as f32 - 0.5) / sx - 0.5).floor() - 1.0;
+            let b = ((hi as f32 + 1.5) / sx - 0.5).ceil() + 1.0;
+            (bx[0] + a.max(0.0) as u32, bx[0] + b.max(0.0) as u32)
+        };
+        for x in from.max(x_start)..to.min(x_end) {
             let p = sample(x, y);
             if p[3] < 0.5 {
                 continue;
@@ -440,7 +500,6 @@ pub fn composite_scaled(photo: &RgbImage, layer: &RgbaImage, bx: [u32; 4], peopl
             }
         }
     });
-    out
 }
 
 /// The model's soft mask edge, sharpened a little (0.3 → 0, 0.7 → 1) so a half-sure fringe
@@ -784,6 +843,47 @@ mod tests {
         eprintln!("centroid {a:?} / {b:?}; worst {worst} levels");
         assert!((a.0 - b.0).abs() < 0.1 && (a.1 - b.1).abs() < 0.1, "the disc moved: {a:?} → {b:?}");
         assert!(worst <= 16, "worst difference {worst} levels");
+    }
+
+    #[test]
+    fn skipping_the_transparent_columns_changes_no_pixel() {
+        // A figure with soft edges, holes and a faint shadow off to one side, in a box on a
+        // textured photo; drawn at full size and stretched from smaller and larger layers.
+        let figure = |lw: u32, lh: u32| {
+            RgbaImage::from_fn(lw, lh, |x, y| {
+                let (u, v) = (x as f32 / lw as f32, y as f32 / lh as f32);
+                let body = (u - 0.4).abs() < 0.12 + 0.05 * (v * 9.0).sin() && (0.1..0.9).contains(&v);
+                let hole = (u - 0.4).abs() < 0.02 && (0.5..0.6).contains(&v);
+                let shadow = v > 0.85 && (0.5..0.9).contains(&u);
+                let a = if body && !hole {
+                    255
+                } else if shadow {
+                    40
+                } else if (u - 0.55).abs() < 0.01 && (0.2..0.7).contains(&v) {
+                    128
+                } else {
+                    0
+                };
+                image::Rgba([(x * 7 % 256) as u8, (y * 5 % 256) as u8, 180, a])
+            })
+        };
+        let photo =
+            RgbImage::from_fn(420, 330, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8]));
+        let m = Match { white: [1.05, 1.0, 0.95], exposure: 1.1, saturation: 1.0, noise: 1.5, blur: 0.0 };
+        let bx = [37, 21, 301, 287];
+        for (lw, lh) in [(301, 287), (173, 166), (410, 390)] {
+            for sigma in [0.0f32, 1.4, 3.1] {
+                let pre = premultiplied(&figure(lw, lh), sigma);
+                assert!(pre.spans.iter().any(Option::is_none) || sigma > 0.0, "some rows are empty");
+                let every = Layer { spans: vec![Some((0, lw as usize - 1)); lh as usize], ..pre };
+                let pre = premultiplied(&figure(lw, lh), sigma);
+                let (mut ours, mut all) = (photo.clone(), photo.clone());
+                draw(&mut ours, &pre, (lw, lh), bx, &[], m);
+                draw(&mut all, &every, (lw, lh), bx, &[], m);
+                assert!(ours != photo, "{lw}x{lh} σ {sigma}: nothing drawn");
+                assert!(ours == all, "{lw}x{lh} σ {sigma}: a pixel outside the spans was skipped");
+            }
+        }
     }
 
     #[test]
