@@ -279,10 +279,18 @@ pub fn base_app(setup: &Setup, mode: AppMode, transparent: bool) -> App {
             // Compiled within the frame, like Bevy's synchronous compilation, but side by side
             // on every core ([`compile_in_frame`]).
             let pools = TaskPoolPlugin { task_pool_options: compile_on_every_core() };
-            // The plugins left out for want of storage textures ([`headless_render_plugin`]) say so
-            // as warnings on every render: nothing is wrong, so they are not shown.
+            // What is left out for want of storage textures ([`headless_render_plugin`]) and
+            // GPU clustering ([`cluster_lights_on_the_cpu`]) is announced on every render, as
+            // warnings, as "compute is not supported" and as "GPU clustering is supported":
+            // nothing is wrong and none of it is true of the device, so it is not shown.
+            let quiet =
+                ["ssao", "atmosphere", "light_probe::generate", "cluster"].map(|m| format!("bevy_pbr::{m}=error"));
             let log = bevy::log::LogPlugin {
-                filter: format!("{},bevy_pbr::ssao=error,bevy_pbr::atmosphere=error", bevy::log::DEFAULT_FILTER),
+                filter: format!(
+                    "{},{},bevy_render::batching::gpu_preprocessing=warn",
+                    bevy::log::DEFAULT_FILTER,
+                    quiet.join(",")
+                ),
                 ..default()
             };
             app.add_plugins(windowless(defaults.set(headless_render_plugin()).set(pools).set(log))).add_plugins(runner);
