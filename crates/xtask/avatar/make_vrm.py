@@ -153,9 +153,13 @@ CHARACTERS = {
 # How far the skin the suit covers round the neck sinks under it while it is worn (m)
 SINK = 0.012
 
+# The crotch's vertices the drape leaves where they are: within (half width, height) m of
+# the seam's middle.
+CROTCH_KEEP = (0.03, 0.04)
+
 # Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
 # (labels 1 and 2 are the legs), a jacket whose skirt stands off the hips.
-DRAPED = {"jacket": {"flare": 0.025}, "trousers": {"min_radius": {1: 0.062, 2: 0.062}}}
+DRAPED = {"jacket": {"flare": 0.025}, "trousers": {"min_radius": {1: 0.062, 2: 0.062}, "hang": {1: 0.15, 2: 0.15}}}
 
 
 def fail(msg):
@@ -549,12 +553,16 @@ def ray_to_outline(poly, origin, dirs):
     return np.where((s_ >= -1e-6) & (s_ <= 1 + 1e-6) & (t > 0), t, np.inf).min(axis=1)
 
 
-def drape(p, labels, step=0.012, min_radius=None, flare=0.0):
+def drape(p, labels, step=0.012, min_radius=None, flare=0.0, hang=None):
     """Cloth hangs across hollows instead of following them: each vertex moves out, away from
     its slice's centre, to the convex outline of its horizontal slice (one outline a label:
     torso, left leg, right leg). Vertices labelled -1 stay. `min_radius` (label -> m) makes
-    straight trouser legs; `flare` (m) opens the lowest 10 cm out, as a jacket's skirt does."""
+    straight trouser legs; `flare` (m) opens the lowest 10 cm out, as a jacket's skirt does.
+    `hang` (label -> m): the outline is that of everything of the label up to so far above the
+    slice, so cloth falls straight from the widest part (a trouser leg from the thigh and the
+    calf) instead of drawing in over the knee's and the shin's hollows."""
     min_radius = min_radius or {}
+    hang = hang or {}
     hem = p[labels >= 0, 1].min() if (labels >= 0).any() else 0.0
     from scipy.spatial import ConvexHull, QhullError
 
@@ -562,7 +570,7 @@ def drape(p, labels, step=0.012, min_radius=None, flare=0.0):
     for lab in np.unique(labels[labels >= 0]):
         m = labels == lab
         for y0 in np.arange(p[m, 1].min(), p[m, 1].max() + step, step):
-            near = m & (p[:, 1] >= y0 - step) & (p[:, 1] < y0 + 2.0 * step)
+            near = m & (p[:, 1] >= y0 - step) & (p[:, 1] < y0 + 2.0 * step + hang.get(int(lab), 0.0))
             tgt = np.nonzero(m & (p[:, 1] >= y0) & (p[:, 1] < y0 + step))[0]
             if len(tgt) == 0 or near.sum() < 4:
                 continue
@@ -1269,6 +1277,9 @@ def build(data_dir, character):
     drape_label[(torso_bones | legs) & (y >= seam)] = 0
     drape_label[legs & (y < seam) & (tpos[:, 0] > 0)] = 1
     drape_label[legs & (y < seam) & (tpos[:, 0] < 0)] = 2
+    # The crotch itself stays: the torso's lowest slices span both thighs, and the outline of
+    # that span pulled the seam's inner vertices out into two flaps, either side of the gap.
+    drape_label[(y >= seam) & (y < seam + CROTCH_KEEP[1]) & (np.abs(tpos[:, 0]) < CROTCH_KEEP[0])] = -1
     extra_pos, extra_W, extra_M, extra_O, extra_F, extra_UV, extra_R = [], [], [], [], [], [], []
     # cards on the face, whose morphs blend the skin's under them: first index -> (indices,
     # weights, is a lash line). A lash line's are its roots', and its tips (the second half)
