@@ -40,7 +40,8 @@ fn main() -> ExitCode {
         "deps" => deps::ensure(deps::ALL)
             .and_then(|()| voices::ensure())
             .and_then(|()| listen::ensure())
-            .and_then(|()| photo::ensure()),
+            .and_then(|()| photo::ensure())
+            .and_then(|()| deps::ensure_node_tools()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <test [--real-llm] | demo | bench [filter] | avatar | pictures | xr | fuzz [TARGET…] [--minutes N] [--jobs J] | soak [--minutes N] | deps>"
@@ -579,6 +580,8 @@ fn spectator_in_glasses() -> Res {
 /// Renders the pictures in docs/images with tomoni itself (README and docs/avatar.md use them).
 fn pictures() -> Res {
     deps::ensure(deps::ALL)?;
+    // The mouth sheet speaks with the default Piper voice; a fresh machine has none yet.
+    voices::ensure()?;
     refresh_binary()?;
     run(cargo(&["build", "--workspace"]))?;
     let bin = target_dir().join("debug/tomoni");
