@@ -155,6 +155,8 @@ SINK = 0.012
 
 # The crotch's vertices the drape leaves where they are: within (half width, height) m of
 # the seam's middle.
+# how far either front of the jacket curves away from the middle at its hem (m)
+CUTAWAY = 0.07
 CROTCH_KEEP = (0.03, 0.04)
 
 # Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
@@ -284,6 +286,45 @@ def boundary_edges(tris):
     edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
     uniq, count = np.unique(edges, axis=0, return_counts=True)
     return uniq[count == 1]
+
+
+def clip_away(p, tris, W, src, f):
+    """Cuts a shell's triangles along the zero line of `f` (one value a vertex; > 0 is cut
+    away), so an opening's edge follows its curve and not the coarse mesh's faces. A new vertex
+    on an edge takes the blend of its ends' skin weights and the morphs of the nearer end.
+    Returns (points, weights, morph sources, triangles)."""
+    n, made, extra = len(p), {}, []
+
+    def cross(a, b):
+        a, b = min(a, b), max(a, b)
+        if (a, b) not in made:
+            t = f[a] / (f[a] - f[b])
+            made[(a, b)] = n + len(extra)
+            extra.append((a, b, t))
+        return made[(a, b)]
+    out = []
+    for tri in tris:
+        cut = f[tri] > 0
+        if not cut.any():
+            out.append(tri)
+            continue
+        if cut.all():
+            continue
+        poly = []
+        for k in range(3):
+            a, b = tri[k], tri[(k + 1) % 3]
+            if f[a] <= 0:
+                poly.append(a)
+            if (f[a] > 0) != (f[b] > 0):
+                poly.append(cross(a, b))
+        out += [[poly[0], poly[k], poly[k + 1]] for k in range(1, len(poly) - 1)]
+    if not extra:
+        return p, W, src, tris
+    a, b, t = (np.array(c) for c in zip(*extra))
+    w = W[a] + t[:, None] * (W[b] - W[a])
+    return (np.concatenate([p, p[a] + t[:, None] * (p[b] - p[a])]),
+            np.concatenate([W, w / w.sum(axis=1, keepdims=True)]),
+            np.concatenate([src, np.where(t < 0.5, src[a], src[b])]), np.array(out))
 
 
 def smooth_hems(p, tris, base, nrm, floor_off, iterations=40):
@@ -784,11 +825,11 @@ def disc(centre, radius, segments=12):
     return xy, tris
 
 
-def suit_details(jacket, shirt, vee, neck_y, hip_y):
+def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
     """The parts that make a suit read as one, laid on the jacket and shirt fronts: lapels with
     a notch along the V, a tie with a knot and a pointed blade, shirt collar points over the
-    knot, two buttons and two pocket flaps. `vee(y)` is the V's half width at height y (0 below
-    the top button). Returns (material, points, weights, triangles) for each part."""
+    knot, two buttons, two pocket flaps and a belt. `vee(y)` is the V's half width at height y
+    (0 below the top button), `cutaway(y)` the opening's below the lower button. Returns (material, points, weights, triangles) for each part."""
     parts = []
     y_button = vee.button
 
@@ -851,6 +892,18 @@ def suit_details(jacket, shirt, vee, neck_y, hip_y):
         pts, w = jacket.lay(xy, 0.0)
         pts[:, 2] += 0.006
         parts.append(("lapel", pts, w, facing_front(pts, grid_tris(3, 5))))
+    # The fronts' edges below the lower button, a darker band as the lapels are: the cloth's
+    # thickness and the shadow it casts, which let a hem of the trousers' own cloth be seen.
+    yv = np.linspace(y_button - 0.115, hip_y - 0.045, 16)
+    for side in (1.0, -1.0):
+        xy = np.stack([np.column_stack([side * (cutaway(yv) + o), yv]) for o in (0.0, 0.006)], axis=1).reshape(-1, 2)
+        pts, w = jacket.lay(xy, 0.0015)
+        parts.append(("lapel", pts, w, facing_front(pts, grid_tris(len(yv), 2))))
+    # A belt at the trousers' top, where the cutaway shows it; its ends lie under the jacket.
+    ys = np.linspace(hip_y + 0.044, hip_y + 0.012, 3)
+    xs = np.linspace(-1.0, 1.0, 15) * (cutaway(ys[-1]) + 0.012)
+    pts, w = trousers.lay(np.array([(x_, y_) for y_ in ys for x_ in xs]), 0.0015)
+    parts.append(("shoes", pts, w, facing_front(pts, grid_tris(3, 15))))
     return parts
 
 
@@ -1255,6 +1308,19 @@ def build(data_dir, character):
     vee.button = neck_y - v_depth
     opening = chest_front & (np.abs(tpos[:, 0]) < vee(y)) & (y > vee.button + 0.01) & (y < neck_y - 0.015)
     jacket &= ~opening
+    # Below the lower button the fronts curve apart, as a single-breasted jacket's do, and show
+    # the shirt and the belt (`suit_details`): jacket and trousers of one cloth otherwise read
+    # as one garment from the front. The jacket's triangles are cut along the curve
+    # (`clip_away`); the belly is chosen by its normal, since below the navel it lies behind
+    # `chest_front`'s plane.
+    cut_top, cut_bottom = vee.button - 0.115, hip_y - 0.045
+
+    def cutaway(yy):
+        return CUTAWAY * np.clip((cut_top - yy) / (cut_top - cut_bottom), 0.0, 1.0) ** 1.3
+    belly = (nrm0[:, 2] > 0.2) & (tpos[:, 2] > joints_t["pelvis"][2])
+    # the shirt goes on under the cut, down to where the belt hides its hem
+    collar |= belly & (np.abs(tpos[:, 0]) < cutaway(y) + 0.06) & (y < cut_top + 0.03) & (
+        y > hip_y) & not_extremity
     collar |= chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.025) & (y > vee.button - 0.03) & not_extremity
     # the jacket's collar: a band round the neck outside the shirt's, from the lapels' tops
     # round the back (the shirt's collar stands a centimetre above it), closing the jacket's
@@ -1335,9 +1401,13 @@ def build(data_dir, character):
     layers = {}
     for mesh, _name, sel, off, mat, iters in shells:
         vs, local, shell = shell_of(_name, sel, off, iters, drape_args=DRAPED.get(_name))
-        add(mesh, mat, shell, Wn[vs], vs, local, outfit="suit" if mesh == "Clothes" else None)
-        layers[_name] = FrontLayer(shell, vertex_normals(shell, local), Wn[vs])
-    for mat, pts, w, tris in suit_details(layers["jacket"], layers["shirt"], vee, neck_y, hip_y):
+        w = Wn[vs]
+        if _name == "jacket":
+            f = np.where(belly[vs] & (shell[:, 1] < cut_top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
+            shell, w, vs, local = clip_away(shell, local, w, vs, f)
+        add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
+        layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w)
+    for mat, pts, w, tris in suit_details(layers["jacket"], layers["shirt"], layers["trousers"], vee, cutaway, neck_y, hip_y):
         add("Clothes", mat, pts, w, np.full(len(pts), -1), tris, outfit="suit")
 
     # The everyday outfit: a crew-neck jumper, and a skirt or chinos. Hidden until the
