@@ -492,3 +492,49 @@ fn an_outfit_is_worn_by_name_and_one_the_avatar_lacks_is_refused() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("gala") && err.contains("default.vrm") && err.contains("everyday, suit"), "{err}");
 }
+
+/// Runs of `want` pixels down column `x`, top to bottom, as (first row, length).
+fn runs_down(w: u32, h: u32, px: &[u8], x: u32, want: impl Fn([u8; 4]) -> bool) -> Vec<(u32, u32)> {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for y in 0..h {
+        let i = ((y * w + x) * 4) as usize;
+        if want([px[i], px[i + 1], px[i + 2], px[i + 3]]) {
+            match runs.last_mut() {
+                Some((y0, n)) if *y0 + *n == y => *n += 1,
+                _ => runs.push((y, 1)),
+            }
+        }
+    }
+    runs
+}
+
+#[test]
+fn the_jackets_fronts_open_below_the_lower_button_over_the_shirt_and_a_belt() {
+    // Jacket and trousers of one cloth (the man's charcoal) read from the front as one garment
+    // unless the fronts curve apart below the lower button: then the middle of the waist shows
+    // the white shirt, and under it the dark brown belt (r above b, unlike the charcoal cloth
+    // or the navy tie). Before the cutaway this column was charcoal from the tie to the crotch.
+    for avatar in ["man.vrm", "default.vrm"] {
+        let (w, h) = (300u32, 600u32);
+        let path = format!("assets/avatars/{avatar}");
+        let name = format!("cutaway-{avatar}.png");
+        let (_, _, px) = render(
+            &name,
+            &["--avatar", &path, "--view", "front", "--transparent", "--width", "300", "--height", "600"],
+        );
+        let (x0, y0, x1, y1) = silhouette(w, h, &px).expect("no avatar pixels at all: blank frame");
+        let x = (x0 + x1) / 2;
+        let white = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c > 215));
+        let belt = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c < 50) && p[0] > p[2] + 4);
+        let at = |y: u32| (y - y0) as f32 / (y1 - y0) as f32;
+        println!("{avatar}: column {x}, figure rows {y0}..{y1}; white runs {white:?}; belt runs {belt:?}");
+        // the waist: 40-60 % of the way down from the head's top (hips at 0.53 of the height)
+        let shirt = white.iter().find(|&&(y, n)| n >= 3 && (0.40..0.60).contains(&at(y + n)));
+        let (sy, sn) = *shirt.unwrap_or_else(|| panic!("{avatar}: no shirt shows at the waist: {white:?}"));
+        assert!(
+            belt.iter().any(|&(y, n)| n >= 2 && y >= sy + sn && y <= sy + sn + 3),
+            "{avatar}: no belt right under the shirt (ending row {}): {belt:?}",
+            sy + sn
+        );
+    }
+}
