@@ -155,9 +155,10 @@ SINK = 0.012
 
 # The crotch's vertices the drape leaves where they are: within (half width, height) m of
 # the seam's middle.
-# how far either front of the jacket curves away from the middle at its hem (m)
-CUTAWAY = 0.07
 CROTCH_KEEP = (0.03, 0.04)
+
+# How far either front of the jacket curves away from the middle at its hem (m)
+CUTAWAY = 0.07
 
 # Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
 # (labels 1 and 2 are the legs), a jacket whose skirt stands off the hips.
@@ -829,7 +830,9 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
     """The parts that make a suit read as one, laid on the jacket and shirt fronts: lapels with
     a notch along the V, a tie with a knot and a pointed blade, shirt collar points over the
     knot, two buttons, two pocket flaps and a belt. `vee(y)` is the V's half width at height y
-    (0 below the top button), `cutaway(y)` the opening's below the lower button. Returns (material, points, weights, triangles) for each part."""
+    (0 below the top button), `cutaway(y)` the opening's below the lower button (from
+    `cutaway.top` down to `cutaway.bottom`). Returns (material, points, weights, triangles)
+    for each part."""
     parts = []
     y_button = vee.button
 
@@ -894,7 +897,7 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
         parts.append(("lapel", pts, w, facing_front(pts, grid_tris(3, 5))))
     # The fronts' edges below the lower button, a darker band as the lapels are: the cloth's
     # thickness and the shadow it casts, which let a hem of the trousers' own cloth be seen.
-    yv = np.linspace(y_button - 0.115, hip_y - 0.045, 16)
+    yv = np.linspace(cutaway.top, cutaway.bottom, 16)
     for side in (1.0, -1.0):
         xy = np.stack([np.column_stack([side * (cutaway(yv) + o), yv]) for o in (0.0, 0.006)], axis=1).reshape(-1, 2)
         pts, w = jacket.lay(xy, 0.0015)
@@ -1313,13 +1316,12 @@ def build(data_dir, character):
     # as one garment from the front. The jacket's triangles are cut along the curve
     # (`clip_away`); the belly is chosen by its normal, since below the navel it lies behind
     # `chest_front`'s plane.
-    cut_top, cut_bottom = vee.button - 0.115, hip_y - 0.045
-
     def cutaway(yy):
-        return CUTAWAY * np.clip((cut_top - yy) / (cut_top - cut_bottom), 0.0, 1.0) ** 1.3
+        return CUTAWAY * np.clip((cutaway.top - yy) / (cutaway.top - cutaway.bottom), 0.0, 1.0) ** 1.3
+    cutaway.top, cutaway.bottom = vee.button - 0.115, hip_y - 0.045
     belly = (nrm0[:, 2] > 0.2) & (tpos[:, 2] > joints_t["pelvis"][2])
     # the shirt goes on under the cut, down to where the belt hides its hem
-    collar |= belly & (np.abs(tpos[:, 0]) < cutaway(y) + 0.06) & (y < cut_top + 0.03) & (
+    collar |= belly & (np.abs(tpos[:, 0]) < cutaway(y) + 0.06) & (y < cutaway.top + 0.03) & (
         y > hip_y) & not_extremity
     collar |= chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.025) & (y > vee.button - 0.03) & not_extremity
     # the jacket's collar: a band round the neck outside the shirt's, from the lapels' tops
@@ -1403,7 +1405,7 @@ def build(data_dir, character):
         vs, local, shell = shell_of(_name, sel, off, iters, drape_args=DRAPED.get(_name))
         w = Wn[vs]
         if _name == "jacket":
-            f = np.where(belly[vs] & (shell[:, 1] < cut_top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
+            f = np.where(belly[vs] & (shell[:, 1] < cutaway.top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
             shell, w, vs, local = clip_away(shell, local, w, vs, f)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
         layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w)
