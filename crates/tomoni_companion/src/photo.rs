@@ -160,7 +160,8 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     let layer = rendered?;
     let t2 = std::time::Instant::now();
     let crop = [view.crop.0, view.crop.1, view.size.0, view.size.1];
-    let out = tomoni_photo::composite::composite_scaled(&photo.image, &layer, crop, &people, matched);
+    let tomoni_photo::camera::Photo { image: mut out, camera, .. } = photo;
+    tomoni_photo::composite::composite_in_place(&mut out, &layer, crop, &people, matched);
     if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Failure::Runtime(format!("{}: {e}", dir.display())))?;
     }
@@ -170,7 +171,7 @@ pub fn photo(setup: Setup, req: &PhotoRequest) -> Result<PhotoReport, Failure> {
     Ok(PhotoReport {
         out: req.out.clone(),
         people: people.len(),
-        camera: photo.camera,
+        camera,
         placement,
         rendered: crop,
         drawn: [view.drawn.0, view.drawn.1],
