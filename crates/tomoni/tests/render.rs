@@ -509,11 +509,19 @@ fn runs_down(w: u32, h: u32, px: &[u8], x: u32, want: impl Fn([u8; 4]) -> bool) 
 }
 
 #[test]
-fn the_jackets_fronts_open_below_the_lower_button_over_the_shirt_and_a_belt() {
-    // Jacket and trousers of one cloth (the man's charcoal) read from the front as one garment
-    // unless the fronts curve apart below the lower button: then the middle of the waist shows
-    // the white shirt, and under it the dark brown belt (r above b, unlike the charcoal cloth
-    // or the navy tie). Before the cutaway this column was charcoal from the tie to the crotch.
+fn the_jackets_v_reaches_the_top_button_and_its_fronts_open_below_the_lower_one() {
+    // A tailored jacket's V runs from the collar to the top button, the tie showing all the
+    // way down. Cut by whole faces of the coarse body mesh, the V closed 9 cm above the
+    // button (a round bottom, the jacket's cloth between the tie's end and the button, and a
+    // sliver of the tie under it). Down the figure's middle column, the tie's run (read at
+    // 22 % of the way down, mid-chest) must end within 2.5 % of the figure's height (4 cm)
+    // above the button's dark run; the closed V left 5 % (26-28 rows of 543 here).
+    //
+    // Below the lower button, jacket and trousers of one cloth (the man's charcoal) read from
+    // the front as one garment unless the fronts curve apart: then the middle of the waist
+    // shows the white shirt, and under it the dark brown belt (r above b, unlike the charcoal
+    // cloth or the navy tie). Before the cutaway this column was charcoal from the tie to the
+    // crotch.
     for avatar in ["man.vrm", "default.vrm"] {
         let (w, h) = (300u32, 600u32);
         let path = format!("assets/avatars/{avatar}");
@@ -524,9 +532,31 @@ fn the_jackets_fronts_open_below_the_lower_button_over_the_shirt_and_a_belt() {
         );
         let (x0, y0, x1, y1) = silhouette(w, h, &px).expect("no avatar pixels at all: blank frame");
         let x = (x0 + x1) / 2;
+        let at = |y: u32| (y - y0) as f32 / (y1 - y0) as f32;
+        let pixel = |y: u32| {
+            let i = ((y * w + x) * 4) as usize;
+            [px[i], px[i + 1], px[i + 2], px[i + 3]]
+        };
+
+        let chest = y0 + ((y1 - y0) as f32 * 0.22) as u32;
+        let tie = pixel(chest);
+        let near = |p: [u8; 4], q: [u8; 4]| p[3] > 128 && (0..3).all(|c| p[c].abs_diff(q[c]) <= 30);
+        let tie_end = (chest..y1).find(|&y| !near(pixel(y), tie)).unwrap_or(y1);
+        let buttons = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c < 20));
+        let &(button, _) = buttons
+            .iter()
+            .find(|&&(y, n)| n >= 2 && y >= tie_end)
+            .unwrap_or_else(|| panic!("{avatar}: no top button under the tie (ending row {tie_end}): {buttons:?}"));
+        println!("{avatar}: tie {tie:?} from row {chest} to {tie_end}, top button at {button}");
+        assert!(
+            at(button) - at(tie_end) <= 0.025,
+            "{avatar}: the V closes above the top button: the tie ends at row {tie_end} ({:.3} of the figure), the button is at {button} ({:.3})",
+            at(tie_end),
+            at(button)
+        );
+
         let white = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c > 215));
         let belt = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c < 50) && p[0] > p[2] + 4);
-        let at = |y: u32| (y - y0) as f32 / (y1 - y0) as f32;
         println!("{avatar}: column {x}, figure rows {y0}..{y1}; white runs {white:?}; belt runs {belt:?}");
         // the waist: 40-60 % of the way down from the head's top (hips at 0.53 of the height)
         let shirt = white.iter().find(|&&(y, n)| n >= 3 && (0.40..0.60).contains(&at(y + n)));

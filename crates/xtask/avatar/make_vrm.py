@@ -1309,8 +1309,9 @@ def build(data_dir, character):
     def vee(yy):
         return v_top * np.clip((yy - vee.button) / (neck_y + 0.005 - vee.button), 0.0, 1.0)
     vee.button = neck_y - v_depth
-    opening = chest_front & (np.abs(tpos[:, 0]) < vee(y)) & (y > vee.button + 0.01) & (y < neck_y - 0.015)
-    jacket &= ~opening
+    # The V is cut along its line (`clip_away`, in the shells loop) as the cutaway below is:
+    # cut by whole faces it was stepped, round at the button and showed the tie's red below.
+    v_region = chest_front & (y > vee.button - 0.03) & (y < neck_y - 0.015)
     # Below the lower button the fronts curve apart, as a single-breasted jacket's do, and show
     # the shirt and the belt (`suit_details`): jacket and trousers of one cloth otherwise read
     # as one garment from the front. The jacket's triangles are cut along the curve
@@ -1406,6 +1407,8 @@ def build(data_dir, character):
         w = Wn[vs]
         if _name == "jacket":
             f = np.where(belly[vs] & (shell[:, 1] < cutaway.top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
+            f = np.maximum(f, np.where(v_region[vs] & (shell[:, 1] < neck_y - 0.015),
+                                       vee(shell[:, 1]) - np.abs(shell[:, 0]), -1.0))
             shell, w, vs, local = clip_away(shell, local, w, vs, f)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
         layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w)
