@@ -568,3 +568,50 @@ fn the_jackets_v_reaches_the_top_button_and_its_fronts_open_below_the_lower_one(
         );
     }
 }
+
+#[test]
+fn the_shoes_are_low_and_the_trousers_fall_over_them() {
+    // The shoes were hulls of the foot up to 7.5 cm above the ankle joint, under trousers
+    // that ended at the ankle: from the front every pair read as boots. A low shoe's top is
+    // the instep: seen from the front view's camera (at eye height, looking down), the
+    // highest shoe-brown row of the feet is 13-14 cm above the soles; the boots reached
+    // 16.7-17.2 cm, so 15 cm lies between.
+    for (avatar, height) in [("man.vrm", 1.732f32), ("default.vrm", 1.668)] {
+        let (w, h) = (300u32, 600u32);
+        let path = format!("assets/avatars/{avatar}");
+        let name = format!("shoes-{avatar}.png");
+        let (_, _, px) = render(
+            &name,
+            &["--avatar", &path, "--view", "front", "--transparent", "--width", "300", "--height", "600"],
+        );
+        let (_, y0, _, y1) = silhouette(w, h, &px).expect("no avatar pixels at all: blank frame");
+        let metres = |y: u32| (y1 - y) as f32 / (y1 - y0) as f32 * height;
+        // Shoe leather: dark, red above blue (the suits' cloth is grey or navy: blue above red).
+        let shoe = |x: u32, y: u32| {
+            let i = ((y * w + x) * 4) as usize;
+            let p = &px[i..i + 4];
+            p[3] > 128 && p[0] < 70 && p[0] > p[2] + 4
+        };
+        let feet_from = y1 - (y1 - y0) * 15 / 100;
+        let top = (feet_from..=y1)
+            .find(|&y| (0..w).any(|x| shoe(x, y)))
+            .unwrap_or_else(|| panic!("{avatar}: no shoes in the lowest 15 % of the figure"));
+        println!("{avatar}: figure rows {y0}..{y1}; the shoes' top at row {top}, {:.3} m", metres(top));
+        assert!(
+            metres(top) <= 0.15,
+            "{avatar}: the shoes reach {:.3} m above the soles in the front view: boots, not low shoes",
+            metres(top)
+        );
+        // ... and the trousers come down onto them: no skin between hem and shoe (a low shoe
+        // under trousers that stop at the ankle bares the instep).
+        let skin: Vec<(u32, u32)> = (feet_from..=y1)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let i = ((y * w + x) * 4) as usize;
+                let p = &px[i..i + 4];
+                p[3] > 128 && p[0] > 200 && p[0] > p[2] + 40
+            })
+            .collect();
+        assert!(skin.is_empty(), "{avatar}: skin shows between the trousers and the shoes at {:?}", &skin[..skin.len().min(8)]);
+    }
+}

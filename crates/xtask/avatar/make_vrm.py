@@ -160,6 +160,12 @@ CROTCH_KEEP = (0.03, 0.04)
 # How far either front of the jacket curves away from the middle at its hem (m)
 CUTAWAY = 0.07
 
+# How high above the floor the trousers' hem hangs (behind the heel; in front it runs into
+# the shoe): a plain hem with a slight break, not one ending at the ankle.
+TROUSER_HEM = 0.03
+# The shoes' top above the ankle joint: a low shoe, its collar under the trousers' hem (at
+# 7.5 cm, the shoe closed round the ankle like a boot; at 0 the instep's skin showed).
+SHOE_TOP = 0.02
 # Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
 # (labels 1 and 2 are the legs), a jacket whose skirt stands off the hips.
 DRAPED = {"jacket": {"flare": 0.025}, "trousers": {"min_radius": {1: 0.062, 2: 0.062}, "hang": {1: 0.15, 2: 0.15}}}
@@ -287,6 +293,41 @@ def boundary_edges(tris):
     edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
     uniq, count = np.unique(edges, axis=0, return_counts=True)
     return uniq[count == 1]
+
+
+def hem_down(p, tris, W, src, above, bottom, rings=4):
+    """Trouser legs go on below the body's ankle, down over the shoe to `bottom` (m above the
+    floor): the shell of the leg stops where the foot's faces begin, and so a trouser ended at
+    the ankle over a shoe that read as a boot. Each hem vertex below `above` gets `rings` more
+    vertices straight under it, with its skin weights and morphs; in front the tube runs into
+    the shoe's instep and is hidden there, so the hem seems to rest on the shoe.
+    Returns (points, weights, morph sources, triangles)."""
+    be = set(map(tuple, boundary_edges(tris)))
+    low = p[:, 1] < above
+    # the hem's edges as the triangles run them (a -> b); the new cloth runs them b -> a
+    hem = [(a, b) for t in tris for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))
+           if (min(a, b), max(a, b)) in be and low[a] and low[b]]
+    if not hem:
+        return p, W, src, tris
+    verts = np.unique(np.array(hem).ravel())
+    n = len(p)
+    # ring k (1 .. rings) of hem vertex v is vertex n + (k - 1) * len(verts) + at[v]
+    at = {v: i for i, v in enumerate(verts)}
+    new_p = []
+    for k in range(1, rings + 1):
+        q = p[verts].copy()
+        q[:, 1] = p[verts, 1] + (bottom - p[verts, 1]) * k / rings
+        new_p.append(q)
+
+    def ring(k, v):
+        return v if k == 0 else n + (k - 1) * len(verts) + at[v]
+    out = []
+    for a, b in hem:
+        for k in range(rings):
+            a0, b0, a1, b1 = ring(k, a), ring(k, b), ring(k + 1, a), ring(k + 1, b)
+            out += [[b0, a0, a1], [b0, a1, b1]]
+    return (np.concatenate([p] + new_p), np.concatenate([W] + [W[verts]] * rings),
+            np.concatenate([src] + [src[verts]] * rings), np.concatenate([tris, np.array(out)]))
 
 
 def clip_away(p, tris, W, src, f):
@@ -1277,12 +1318,13 @@ def build(data_dir, character):
     neck_y = joints_t["neck_01"][1]
     wrist_l = joints_t["hand_l"][0]
     hip_y = joints_t["pelvis"][1]
+    knee_y = joints_t["calf_l"][1]
     not_extremity = ~region(["head", "hand", "thumb", "index", "middle", "ring", "pinky",
                              "foot", "ball"])
     jacket = not_extremity & (y > hip_y - 0.045) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.05) & (y < neck_y + 0.04))) & (
         np.abs(tpos[:, 0]) < wrist_l - 0.012)
     trousers = not_extremity & (y < hip_y + 0.06)
-    shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.075)
+    shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + SHOE_TOP)
     eye_y = joints_t["eye_l"][1]
     zc = joints_t["head"][2]
     # The skin's texture (`skin_texture`: blush, lid shade, a warmer nose tip) is laid straight
@@ -1410,6 +1452,8 @@ def build(data_dir, character):
             f = np.maximum(f, np.where(v_region[vs] & (shell[:, 1] < neck_y - 0.015),
                                        vee(shell[:, 1]) - np.abs(shell[:, 0]), -1.0))
             shell, w, vs, local = clip_away(shell, local, w, vs, f)
+        if _name == "trousers":
+            shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
         layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w)
     for mat, pts, w, tris in suit_details(layers["jacket"], layers["shirt"], layers["trousers"], vee, cutaway, neck_y, hip_y):
@@ -1436,7 +1480,8 @@ def build(data_dir, character):
         add("Clothes", "skirt", pts, w, np.full(len(pts), -1), tris, outfit="everyday", fold=axis_pts)
     else:
         vs, local, shell = shell_of("chinos", trousers, 0.011, 8, drape_args=DRAPED["trousers"])
-        add("Clothes", "chinos", shell, Wn[vs], vs, local, outfit="everyday")
+        shell, w, vs, local = hem_down(shell, local, Wn[vs], vs, knee_y, TROUSER_HEM)
+        add("Clothes", "chinos", shell, w, vs, local, outfit="everyday")
     # shoes: one closed last a foot, following the foot's bones
     for side in (1.0, -1.0):
         vs = np.unique(body_tris[(shoes & (side * tpos[:, 0] > 0))[body_tris].all(axis=1)])
