@@ -72,12 +72,17 @@ fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
     assert_eq!(t["name"], "tomoni default companion");
     let h = t["height"].as_f64().unwrap();
     assert!((1.6..1.7).contains(&h), "three.js measures {h} m (built at 1.668 m)");
-    // The hair's spring chains, simulated by three-vrm: seven chains of two moving joints; the
-    // back of the bob lags a quick head turn by centimetres and settles back to rest.
-    assert_eq!(t["springJoints"], 14, "spring joints three-vrm found");
+    // The spring chains, simulated by three-vrm: the hair's seven and the everyday skirt's
+    // eight, each of two moving joints; the back of the bob lags a quick head turn by
+    // centimetres, the skirt's hem a quick turn of the hips, and both settle back to rest.
+    assert_eq!(t["springJoints"], 14 + 16, "spring joints three-vrm found");
     let (lag, settled) = (t["spring"]["lag"].as_f64().unwrap(), t["spring"]["settled"].as_f64().unwrap());
     assert!(lag > 0.01, "hair lags a head turn by only {lag} m: the springs do not act");
     assert!(settled < 0.002, "hair stays {settled} m off its rest place after 5 s");
+    let (lag, settled) = (t["skirt"]["lag"].as_f64().unwrap(), t["skirt"]["settled"].as_f64().unwrap());
+    println!("skirt: lags a hip turn by {lag:.3} m, {settled:.4} m off rest after 5 s");
+    assert!(lag > 0.01, "the skirt's hem lags a hip turn by only {lag} m: its springs do not act");
+    assert!(settled < 0.002, "the skirt's hem stays {settled} m off its rest place after 5 s");
 }
 
 /// The second shipped companion, a man (MakeHuman's male macro targets on the same base), in a

@@ -1392,6 +1392,7 @@ def build(data_dir, character):
     # that span pulled the seam's inner vertices out into two flaps, either side of the gap.
     drape_label[(y >= seam) & (y < seam + CROTCH_KEEP[1]) & (np.abs(tpos[:, 0]) < CROTCH_KEEP[0])] = -1
     extra_pos, extra_W, extra_M, extra_O, extra_F, extra_UV, extra_R = [], [], [], [], [], [], []
+    springs_extra = []
     # cards on the face, whose morphs blend the skin's under them: first index -> (indices,
     # weights, is a lash line). A lash line's are its roots', and its tips (the second half)
     # move as their roots.
@@ -1472,12 +1473,14 @@ def build(data_dir, character):
         below = skin_v[not_extremity[skin_v]]
         axis = np.array([0.0, joints_t["pelvis"][2]])
         pts, tris = a_line_skirt(tpos[below], hip_y + 0.01, joints_t["calf_l"][1] - 0.03, axis)
-        # The hips carry the skirt (a skirt hangs from them; it does not follow the thighs),
-        # and folded it is its own axis: every ring a point, every triangle without area.
-        w = np.zeros((len(pts), len(names)))
-        w[:, bidx["pelvis"]] = 1.0
-        axis_pts = np.column_stack([np.full(len(pts), axis[0]), pts[:, 1], np.full(len(pts), axis[1])])
-        add("Clothes", "skirt", pts, w, np.full(len(pts), -1), tris, outfit="everyday", fold=axis_pts)
+        # The hips carry the skirt's top (a skirt hangs from them; it does not follow the
+        # thighs); below the hips' widest it swings on spring chains. Folded, it is a point
+        # inside the pelvis: its rings are not degenerate once the chains swing, and an axis
+        # between the knees (the fold before the springs) would then have shown.
+        skirt_chains, w = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t)
+        springs_extra += skirt_chains
+        inside = np.tile([axis[0], hip_y - 0.04, axis[1]], (len(pts), 1))
+        add("Clothes", "skirt", pts, w, np.full(len(pts), -1), tris, outfit="everyday", fold=inside)
     else:
         vs, local, shell = shell_of("chinos", trousers, 0.011, 8, drape_args=DRAPED["trousers"])
         shell, w, vs, local = hem_down(shell, local, Wn[vs], vs, knee_y, TROUSER_HEM)
@@ -1550,9 +1553,10 @@ def build(data_dir, character):
                           np.stack([cut[:, 0], cut[:, 1] + n, cut[:, 0] + n], 1)])
     if character["hair"].get("springs", True):
         springs, hw = hair_springs(hv, centre, eye_y, names, bidx, bones, joints_t)
+        springs = springs + springs_extra
     else:
         # a short cut lies on the skull and does not sway: the head carries all of it
-        springs, hw = [], np.zeros((len(hv), len(names)))
+        springs, hw = list(springs_extra), np.zeros((len(hv), len(names)))
         hw[:, bidx["head"]] = 1.0
     shine = hair_shine(outer, ot, centre)
     for mat, tris in (("hair", np.concatenate([ot[~shine], rim])), ("hair_shine", ot[shine]),
@@ -1740,6 +1744,58 @@ def hair_springs(hv, centre, eye_y, names, bidx, bones, joints):
                 W[i, bidx[chain[j]]] += w * wj
                 moved += w * wj
         W[i, bidx["head"]] += max(0.0, 1.0 - moved)
+    return chains, W
+
+
+# Spring chains in the skirt, by azimuth round its axis (0 = the front), and how far below the
+# hip joint they hang from (m): above, the skirt lies on the hips and moves with them.
+SKIRT_CHAINS = tuple(range(0, 360, 45))
+SKIRT_HANG = 0.10
+# The skirt's joints' collision radius (m): the cloth's reach round each.
+SKIRT_HIT = 0.02
+
+
+def skirt_springs(pts, axis, y_root, names, bidx, bones, joints):
+    """Adds two-segment spring chains (VRMC_springBone) round the skirt `pts` (about the
+    upright `axis`, x and z) hanging from `y_root` to the hem, and skins the skirt to them: the
+    pelvis carries what lies above, the chains what hangs below, blended by azimuth between
+    neighbouring chains and by height along each. Appends the bones to `names`/`bones`/
+    `joints`; returns (chains as lists of bone names, skirt weights)."""
+    az = np.degrees(np.arctan2(pts[:, 0] - axis[0], pts[:, 2] - axis[1])) % 360.0
+    y_hem = pts[:, 1].min()
+    chains = []
+    for k, deg in enumerate(SKIRT_CHAINS):
+        near = np.abs((az - deg + 180.0) % 360.0 - 180.0) < 6.0
+        col = pts[near]
+        root = col[np.argmin(np.abs(col[:, 1] - y_root))].copy()
+        inward = root - np.array([axis[0], root[1], axis[1]])
+        root -= 0.012 * inward / np.linalg.norm(inward)
+        chain, parent = [], "pelvis"
+        for j, t in enumerate((0.0, 0.5, 1.0)):
+            name = f"skirt_{k}_{j}"
+            pos = root.copy()
+            pos[1] = y_root + (y_hem - y_root) * t
+            bones[name] = {"parent": parent}
+            joints[name] = pos
+            bidx[name] = len(names)
+            names.append(name)
+            chain.append(name)
+            parent = name
+        chains.append(chain)
+    W = np.zeros((len(pts), len(names)))
+    step = 360.0 / len(SKIRT_CHAINS)
+    seg = np.floor(az / step).astype(int) % len(SKIRT_CHAINS)
+    frac = (az - seg * step) / step
+    t = np.clip((y_root - pts[:, 1]) / (y_root - y_hem), 0.0, 1.0)
+    # as the hair's: the first moving joint peaks half way down, the second carries the hem
+    along = {0: np.where(t > 0, np.maximum(0.0, 1.0 - np.abs(t - 0.5) * 2.0), 0.0), 1: np.maximum(0.0, 2.0 * t - 1.0)}
+    moved = np.zeros(len(pts))
+    for chain, w in ((seg, 1.0 - frac), ((seg + 1) % len(SKIRT_CHAINS), frac)):
+        for j, wj in along.items():
+            cols = np.array([bidx[chains[c][j]] for c in chain])
+            np.add.at(W, (np.arange(len(pts)), cols), w * wj)
+            moved += w * wj
+    W[:, bidx["pelvis"]] += np.maximum(0.0, 1.0 - moved)
     return chains, W
 
 
@@ -2266,15 +2322,38 @@ def write_vrm(model, character, out_path, source_note):
         "expressions": {"preset": preset, "custom": custom},
     }
 
-    # Hair sways on spring chains and keeps out of the skull (one sphere on the head bone).
+    # Hair sways on spring chains and keeps out of the skull (one sphere on the head bone); a
+    # skirt's chains keep out of the thighs (two spheres on each, bevy_vrm1 has no capsules),
+    # each sphere small enough that no chain's joint starts inside it (it would be pushed out,
+    # and the skirt would not hang as built).
     skull = [float(x) for x in (model["head_centre"] - head)]
+    colliders = [{"node": node_of["head"], "shape": {"sphere": {"offset": skull, "radius": 0.08}}}]
+    groups = [{"name": "skull", "colliders": [0]}]
+    skirt = [j for chain in model["springs"] if chain[0].startswith("skirt") for j in chain]
+    if skirt:
+        hanging = np.array([joints[j] for j in skirt])
+        for side in "lr":
+            a, b = np.asarray(joints[f"thigh_{side}"]), np.asarray(joints[f"calf_{side}"])
+            for f in (0.3, 0.65):
+                c = a + (b - a) * f
+                r = min(0.075, float(np.linalg.norm(hanging - c, axis=1).min()) - SKIRT_HIT - 0.005)
+                colliders.append({"node": node_of[f"thigh_{side}"],
+                                  "shape": {"sphere": {"offset": [float(x) for x in c - a], "radius": r}}})
+        groups.append({"name": "thighs", "colliders": list(range(1, len(colliders)))})
+
+    def joint(node, kind):
+        if kind == "skirt":
+            return {"node": node_of[node], "hitRadius": SKIRT_HIT, "stiffness": 1.0, "dragForce": 0.5,
+                    "gravityPower": 0.0, "gravityDir": [0.0, -1.0, 0.0]}
+        return {"node": node_of[node], "hitRadius": 0.01, "stiffness": 1.2, "dragForce": 0.4,
+                "gravityPower": 0.0, "gravityDir": [0.0, -1.0, 0.0]}
     spring = {
         "specVersion": "1.0",
-        "colliders": [{"node": node_of["head"], "shape": {"sphere": {"offset": skull, "radius": 0.08}}}],
-        "colliderGroups": [{"name": "skull", "colliders": [0]}],
-        "springs": [{"name": chain[0].rsplit("_", 1)[0], "colliderGroups": [0],
-                     "joints": [{"node": node_of[j], "hitRadius": 0.01, "stiffness": 1.2, "dragForce": 0.4,
-                                 "gravityPower": 0.0, "gravityDir": [0.0, -1.0, 0.0]} for j in chain]}
+        "colliders": colliders,
+        "colliderGroups": groups,
+        "springs": [{"name": chain[0].rsplit("_", 1)[0],
+                     "colliderGroups": [1 if chain[0].startswith("skirt") else 0],
+                     "joints": [joint(j, chain[0].split("_")[0]) for j in chain]}
                     for chain in model["springs"]],
     }
 

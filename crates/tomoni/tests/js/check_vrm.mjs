@@ -89,6 +89,21 @@ try {
     for (let i = 0; i < 300; i++) vrm.update(1 / 60);
     out.threeVrm.spring = { lag, settled: inHead().distanceTo(rest) };
   }
+  // A skirt on spring chains: turn the hips quickly and its hem at the front must lag behind
+  // them (in the hips' frame), then settle back.
+  const hem = vrm.scene.getObjectByName('skirt_0_2');
+  if (sbm && hem) {
+    const hips = humanoid.getNormalizedBoneNode('hips');
+    const rawHips = humanoid.getRawBoneNode('hips');
+    const inHips = () => { vrm.scene.updateMatrixWorld(true); return rawHips.worldToLocal(hem.getWorldPosition(new THREE.Vector3())); };
+    for (let i = 0; i < 30; i++) vrm.update(1 / 60);
+    const rest = inHips();
+    hips.rotation.y = 0.6;
+    for (let i = 0; i < 3; i++) vrm.update(1 / 60);
+    const lag = inHips().distanceTo(rest);
+    for (let i = 0; i < 300; i++) vrm.update(1 / 60);
+    out.threeVrm.skirt = { lag, settled: inHips().distanceTo(rest) };
+  }
 } catch (e) {
   out.threeVrm = { error: String(e && e.stack || e) };
 }
