@@ -612,6 +612,10 @@ fn the_shoes_are_low_and_the_trousers_fall_over_them() {
                 p[3] > 128 && p[0] > 200 && p[0] > p[2] + 40
             })
             .collect();
-        assert!(skin.is_empty(), "{avatar}: skin shows between the trousers and the shoes at {:?}", &skin[..skin.len().min(8)]);
+        assert!(
+            skin.is_empty(),
+            "{avatar}: skin shows between the trousers and the shoes at {:?}",
+            &skin[..skin.len().min(8)]
+        );
     }
 }
