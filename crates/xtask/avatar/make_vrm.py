@@ -1689,6 +1689,24 @@ def outfit_morph(shape, outfit, fold, skin, skin_nrm, depth=0.015):
 HAIR_CHAINS = (-150.0, -110.0, -72.0, 72.0, 110.0, 150.0, 180.0)
 
 
+def spring_chain(name, parent, at, y_top, y_end, names, bidx, bones, joints):
+    """Three bones `name`_0.._2 hanging straight down from `at` (its x and z) at heights
+    `y_top`, half way and `y_end`, the first a child of `parent`: two segments for
+    VRMC_springBone. Appends them to `names`/`bidx`/`bones`/`joints`; returns their names."""
+    chain = []
+    for j, t in enumerate((0.0, 0.5, 1.0)):
+        bone = f"{name}_{j}"
+        pos = np.array(at, dtype=np.float64)
+        pos[1] = y_top + (y_end - y_top) * t
+        bones[bone] = {"parent": parent}
+        joints[bone] = pos
+        bidx[bone] = len(names)
+        names.append(bone)
+        chain.append(bone)
+        parent = bone
+    return chain
+
+
 def hair_springs(hv, centre, eye_y, names, bidx, bones, joints):
     """Adds two-segment spring chains (VRMC_springBone) to the hanging hair and skins the hair to
     them: the head carries the crown, the chains what falls below the widest ring, blended by
@@ -1705,19 +1723,7 @@ def hair_springs(hv, centre, eye_y, names, bidx, bones, joints):
         inward = root - centre
         inward[1] = 0.0
         root -= 0.012 * inward / np.linalg.norm(inward)
-        chain = []
-        parent = "head"
-        for j, t in enumerate((0.0, 0.5, 1.0)):
-            name = f"hair_{k}_{j}"
-            pos = root.copy()
-            pos[1] = top_y + (cut - top_y) * t
-            bones[name] = {"parent": parent}
-            joints[name] = pos
-            bidx[name] = len(names)
-            names.append(name)
-            chain.append(name)
-            parent = name
-        chains.append(chain)
+        chains.append(spring_chain(f"hair_{k}", "head", root, top_y, cut, names, bidx, bones, joints))
     W = np.zeros((len(hv), len(names)))
     order = np.argsort(HAIR_CHAINS)
     angles = np.array(HAIR_CHAINS)[order]
@@ -1770,18 +1776,7 @@ def skirt_springs(pts, axis, y_root, names, bidx, bones, joints):
         root = col[np.argmin(np.abs(col[:, 1] - y_root))].copy()
         inward = root - np.array([axis[0], root[1], axis[1]])
         root -= 0.012 * inward / np.linalg.norm(inward)
-        chain, parent = [], "pelvis"
-        for j, t in enumerate((0.0, 0.5, 1.0)):
-            name = f"skirt_{k}_{j}"
-            pos = root.copy()
-            pos[1] = y_root + (y_hem - y_root) * t
-            bones[name] = {"parent": parent}
-            joints[name] = pos
-            bidx[name] = len(names)
-            names.append(name)
-            chain.append(name)
-            parent = name
-        chains.append(chain)
+        chains.append(spring_chain(f"skirt_{k}", "pelvis", root, y_root, y_hem, names, bidx, bones, joints))
     W = np.zeros((len(pts), len(names)))
     step = 360.0 / len(SKIRT_CHAINS)
     seg = np.floor(az / step).astype(int) % len(SKIRT_CHAINS)

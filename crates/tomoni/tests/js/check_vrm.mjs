@@ -72,38 +72,27 @@ try {
     height: box.max.y - box.min.y,
     textures: textures.sort((a, b) => a.image - b.image),
   };
-  // Spring bones as three-vrm simulates them: turn the head quickly and the hair at the back
-  // must lag behind it (in the head's frame), then settle back to where it hangs at rest.
+  // Spring bones as three-vrm simulates them: turn a bone quickly and what hangs from it must
+  // lag behind (in the bone's own frame), then settle back to where it hangs at rest: the
+  // hair at the back behind the head, a skirt's hem at the front behind the hips.
   const sbm = vrm.springBoneManager;
   out.threeVrm.springJoints = sbm ? sbm.joints.size : 0;
+  const lagOf = (bone, tail) => {
+    const turned = humanoid.getNormalizedBoneNode(bone);
+    const raw = humanoid.getRawBoneNode(bone);
+    const inBone = () => { vrm.scene.updateMatrixWorld(true); return raw.worldToLocal(tail.getWorldPosition(new THREE.Vector3())); };
+    for (let i = 0; i < 30; i++) vrm.update(1 / 60);
+    const rest = inBone();
+    turned.rotation.y = 0.6;
+    for (let i = 0; i < 3; i++) vrm.update(1 / 60);
+    const lag = inBone().distanceTo(rest);
+    for (let i = 0; i < 300; i++) vrm.update(1 / 60);
+    return { lag, settled: inBone().distanceTo(rest) };
+  };
   const tail = vrm.scene.getObjectByName(process.argv[3] || 'hair_6_2');
-  if (sbm && tail) {
-    const head = humanoid.getNormalizedBoneNode('head');
-    const rawHead = humanoid.getRawBoneNode('head');
-    const inHead = () => { vrm.scene.updateMatrixWorld(true); return rawHead.worldToLocal(tail.getWorldPosition(new THREE.Vector3())); };
-    for (let i = 0; i < 30; i++) vrm.update(1 / 60);
-    const rest = inHead();
-    head.rotation.y = 0.6;
-    for (let i = 0; i < 3; i++) vrm.update(1 / 60);
-    const lag = inHead().distanceTo(rest);
-    for (let i = 0; i < 300; i++) vrm.update(1 / 60);
-    out.threeVrm.spring = { lag, settled: inHead().distanceTo(rest) };
-  }
-  // A skirt on spring chains: turn the hips quickly and its hem at the front must lag behind
-  // them (in the hips' frame), then settle back.
+  if (sbm && tail) out.threeVrm.spring = lagOf('head', tail);
   const hem = vrm.scene.getObjectByName('skirt_0_2');
-  if (sbm && hem) {
-    const hips = humanoid.getNormalizedBoneNode('hips');
-    const rawHips = humanoid.getRawBoneNode('hips');
-    const inHips = () => { vrm.scene.updateMatrixWorld(true); return rawHips.worldToLocal(hem.getWorldPosition(new THREE.Vector3())); };
-    for (let i = 0; i < 30; i++) vrm.update(1 / 60);
-    const rest = inHips();
-    hips.rotation.y = 0.6;
-    for (let i = 0; i < 3; i++) vrm.update(1 / 60);
-    const lag = inHips().distanceTo(rest);
-    for (let i = 0; i < 300; i++) vrm.update(1 / 60);
-    out.threeVrm.skirt = { lag, settled: inHips().distanceTo(rest) };
-  }
+  if (sbm && hem) out.threeVrm.skirt = lagOf('hips', hem);
 } catch (e) {
   out.threeVrm = { error: String(e && e.stack || e) };
 }
