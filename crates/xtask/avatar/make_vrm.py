@@ -1392,7 +1392,7 @@ def build(data_dir, character):
     # that span pulled the seam's inner vertices out into two flaps, either side of the gap.
     drape_label[(y >= seam) & (y < seam + CROTCH_KEEP[1]) & (np.abs(tpos[:, 0]) < CROTCH_KEEP[0])] = -1
     extra_pos, extra_W, extra_M, extra_O, extra_F, extra_UV, extra_R = [], [], [], [], [], [], []
-    springs_extra = []
+    skirt_chains = []
     # cards on the face, whose morphs blend the skin's under them: first index -> (indices,
     # weights, is a lash line). A lash line's are its roots', and its tips (the second half)
     # move as their roots.
@@ -1478,7 +1478,6 @@ def build(data_dir, character):
         # inside the pelvis: its rings are not degenerate once the chains swing, and an axis
         # between the knees (the fold before the springs) would then have shown.
         skirt_chains, w = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t)
-        springs_extra += skirt_chains
         inside = np.tile([axis[0], hip_y - 0.04, axis[1]], (len(pts), 1))
         add("Clothes", "skirt", pts, w, np.full(len(pts), -1), tris, outfit="everyday", fold=inside)
     else:
@@ -1553,10 +1552,9 @@ def build(data_dir, character):
                           np.stack([cut[:, 0], cut[:, 1] + n, cut[:, 0] + n], 1)])
     if character["hair"].get("springs", True):
         springs, hw = hair_springs(hv, centre, eye_y, names, bidx, bones, joints_t)
-        springs = springs + springs_extra
     else:
         # a short cut lies on the skull and does not sway: the head carries all of it
-        springs, hw = list(springs_extra), np.zeros((len(hv), len(names)))
+        springs, hw = [], np.zeros((len(hv), len(names)))
         hw[:, bidx["head"]] = 1.0
     shine = hair_shine(outer, ot, centre)
     for mat, tris in (("hair", np.concatenate([ot[~shine], rim])), ("hair_shine", ot[shine]),
@@ -1659,7 +1657,7 @@ def build(data_dir, character):
             merged[at[key]]["tris"] = np.concatenate([merged[at[key]]["tris"], p["tris"]])
     prims = merged
     return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
-                morph=allmorph, outfit=outfit_delta, unsink=unsink, prims=prims, height=height, springs=springs,
+                morph=allmorph, outfit=outfit_delta, unsink=unsink, prims=prims, height=height, springs=springs + skirt_chains,
                 head_centre=centre, face_paint=face_paint,
                 weld=np.concatenate([np.arange(nverts)] + extra_R))
 
@@ -2324,7 +2322,7 @@ def write_vrm(model, character, out_path, source_note):
     skull = [float(x) for x in (model["head_centre"] - head)]
     colliders = [{"node": node_of["head"], "shape": {"sphere": {"offset": skull, "radius": 0.08}}}]
     groups = [{"name": "skull", "colliders": [0]}]
-    skirt = [j for chain in model["springs"] if chain[0].startswith("skirt") for j in chain]
+    skirt = [j for chain in model["springs"] if chain[0].split("_")[0] == "skirt" for j in chain]
     if skirt:
         hanging = np.array([joints[j] for j in skirt])
         for side in "lr":
@@ -2336,21 +2334,16 @@ def write_vrm(model, character, out_path, source_note):
                                   "shape": {"sphere": {"offset": [float(x) for x in c - a], "radius": r}}})
         groups.append({"name": "thighs", "colliders": list(range(1, len(colliders)))})
 
-    def joint(node, kind):
-        if kind == "skirt":
-            return {"node": node_of[node], "hitRadius": SKIRT_HIT, "stiffness": 1.0, "dragForce": 0.5,
-                    "gravityPower": 0.0, "gravityDir": [0.0, -1.0, 0.0]}
-        return {"node": node_of[node], "hitRadius": 0.01, "stiffness": 1.2, "dragForce": 0.4,
-                "gravityPower": 0.0, "gravityDir": [0.0, -1.0, 0.0]}
-    spring = {
-        "specVersion": "1.0",
-        "colliders": colliders,
-        "colliderGroups": groups,
-        "springs": [{"name": chain[0].rsplit("_", 1)[0],
-                     "colliderGroups": [1 if chain[0].startswith("skirt") else 0],
-                     "joints": [joint(j, chain[0].split("_")[0]) for j in chain]}
-                    for chain in model["springs"]],
-    }
+    # each kind of chain (its bones' prefix): its collider group and its joints' settings
+    kinds = {"hair": (0, {"hitRadius": 0.01, "stiffness": 1.2, "dragForce": 0.4}),
+             "skirt": (1, {"hitRadius": SKIRT_HIT, "stiffness": 1.0, "dragForce": 0.5})}
+    springs = []
+    for chain in model["springs"]:
+        group, settings = kinds[chain[0].split("_")[0]]
+        springs.append({"name": chain[0].rsplit("_", 1)[0], "colliderGroups": [group],
+                        "joints": [{"node": node_of[j], **settings, "gravityPower": 0.0,
+                                    "gravityDir": [0.0, -1.0, 0.0]} for j in chain]})
+    spring = {"specVersion": "1.0", "colliders": colliders, "colliderGroups": groups, "springs": springs}
 
     doc = {
         "asset": {"version": "2.0", "generator": "tomoni xtask avatar (" + source_note + ")",
