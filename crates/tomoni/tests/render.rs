@@ -508,6 +508,33 @@ fn runs_down(w: u32, h: u32, px: &[u8], x: u32, want: impl Fn([u8; 4]) -> bool) 
     runs
 }
 
+/// A shipped avatar (`man.vrm` or `default.vrm`) in the suit, front view, 300 × 600 on a
+/// transparent background, rendered once for the tests that read its garments; with its
+/// silhouette's box.
+fn suit_front(avatar: &str) -> &'static (Vec<u8>, (u32, u32, u32, u32)) {
+    use std::sync::OnceLock;
+    static MAN: OnceLock<(Vec<u8>, (u32, u32, u32, u32))> = OnceLock::new();
+    static WOMAN: OnceLock<(Vec<u8>, (u32, u32, u32, u32))> = OnceLock::new();
+    let cell = match avatar {
+        "man.vrm" => &MAN,
+        "default.vrm" => &WOMAN,
+        other => panic!("no shipped avatar {other}"),
+    };
+    cell.get_or_init(|| {
+        let path = format!("assets/avatars/{avatar}");
+        let (w, h, px) = render(
+            &format!("suit-front-{avatar}.png"),
+            &["--avatar", &path, "--view", "front", "--transparent", "--width", "300", "--height", "600"],
+        );
+        assert_eq!((w, h), SUIT_FRONT);
+        let bbox = silhouette(w, h, &px).expect("no avatar pixels at all: blank frame");
+        (px, bbox)
+    })
+}
+
+/// [`suit_front`]'s size.
+const SUIT_FRONT: (u32, u32) = (300, 600);
+
 #[test]
 fn the_jackets_v_reaches_the_top_button_and_its_fronts_open_below_the_lower_one() {
     // A tailored jacket's V runs from the collar to the top button, the tie showing all the
@@ -523,14 +550,9 @@ fn the_jackets_v_reaches_the_top_button_and_its_fronts_open_below_the_lower_one(
     // cloth or the navy tie). Before the cutaway this column was charcoal from the tie to the
     // crotch.
     for avatar in ["man.vrm", "default.vrm"] {
-        let (w, h) = (300u32, 600u32);
-        let path = format!("assets/avatars/{avatar}");
-        let name = format!("cutaway-{avatar}.png");
-        let (_, _, px) = render(
-            &name,
-            &["--avatar", &path, "--view", "front", "--transparent", "--width", "300", "--height", "600"],
-        );
-        let (x0, y0, x1, y1) = silhouette(w, h, &px).expect("no avatar pixels at all: blank frame");
+        let (w, h) = SUIT_FRONT;
+        let (px, (x0, y0, x1, y1)) = suit_front(avatar);
+        let (px, (x0, y0, x1, y1)) = (px.as_slice(), (*x0, *y0, *x1, *y1));
         let x = (x0 + x1) / 2;
         let at = |y: u32| (y - y0) as f32 / (y1 - y0) as f32;
         let pixel = |y: u32| {
@@ -542,7 +564,7 @@ fn the_jackets_v_reaches_the_top_button_and_its_fronts_open_below_the_lower_one(
         let tie = pixel(chest);
         let near = |p: [u8; 4], q: [u8; 4]| p[3] > 128 && (0..3).all(|c| p[c].abs_diff(q[c]) <= 30);
         let tie_end = (chest..y1).find(|&y| !near(pixel(y), tie)).unwrap_or(y1);
-        let buttons = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c < 20));
+        let buttons = runs_down(w, h, px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c < 20));
         let &(button, _) = buttons
             .iter()
             .find(|&&(y, n)| n >= 2 && y >= tie_end)
@@ -555,8 +577,8 @@ fn the_jackets_v_reaches_the_top_button_and_its_fronts_open_below_the_lower_one(
             at(button)
         );
 
-        let white = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c > 215));
-        let belt = runs_down(w, h, &px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c < 50) && p[0] > p[2] + 4);
+        let white = runs_down(w, h, px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c > 215));
+        let belt = runs_down(w, h, px, x, |p| p[3] > 128 && p[..3].iter().all(|&c| c < 50) && p[0] > p[2] + 4);
         println!("{avatar}: column {x}, figure rows {y0}..{y1}; white runs {white:?}; belt runs {belt:?}");
         // the waist: 40-60 % of the way down from the head's top (hips at 0.53 of the height)
         let shirt = white.iter().find(|&&(y, n)| n >= 3 && (0.40..0.60).contains(&at(y + n)));
@@ -577,14 +599,9 @@ fn the_shoes_are_low_and_the_trousers_fall_over_them() {
     // highest shoe-brown row of the feet is 13-14 cm above the soles; the boots reached
     // 16.7-17.2 cm, so 15 cm lies between.
     for (avatar, height) in [("man.vrm", 1.732f32), ("default.vrm", 1.668)] {
-        let (w, h) = (300u32, 600u32);
-        let path = format!("assets/avatars/{avatar}");
-        let name = format!("shoes-{avatar}.png");
-        let (_, _, px) = render(
-            &name,
-            &["--avatar", &path, "--view", "front", "--transparent", "--width", "300", "--height", "600"],
-        );
-        let (_, y0, _, y1) = silhouette(w, h, &px).expect("no avatar pixels at all: blank frame");
+        let (w, _) = SUIT_FRONT;
+        let (px, (_, y0, _, y1)) = suit_front(avatar);
+        let (px, y0, y1) = (px.as_slice(), *y0, *y1);
         let metres = |y: u32| (y1 - y) as f32 / (y1 - y0) as f32 * height;
         // Shoe leather: dark, red above blue (the suits' cloth is grey or navy: blue above red).
         let shoe = |x: u32, y: u32| {
