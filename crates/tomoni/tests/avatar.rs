@@ -38,8 +38,9 @@ fn check_in_node(file: &Path) -> serde_json::Value {
 /// preset expression, every required bone, MToon throughout, the first-person annotations, a
 /// life-sized height, the face's paint and the iris (256 × 256, clamped), the cloth's tiling
 /// patterns (128 × 128, repeated; one image each, however many garments share it: `patterns`
-/// of them), and the hair's strands (256 round the head × 128 down it, repeated).
-fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize) -> &serde_json::Value {
+/// of them), the hair's strands (256 round the head × 128 down it, repeated) and, where the
+/// hair's ends are cards (`ends`), their strands (64 across a card × 256 down it, clamped).
+fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize, ends: bool) -> &serde_json::Value {
     assert_eq!(v["validator"]["errors"], 0, "Khronos validator: {}", v["validator"]);
     let t = &v["threeVrm"];
     assert!(t.get("error").is_none(), "three-vrm failed: {}", t["error"]);
@@ -60,6 +61,9 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize) -> &serd
     let mut textures = vec![painted(0), painted(1)];
     textures.extend((2..2 + patterns).map(cloth));
     textures.push(serde_json::json!({"image": 2 + patterns, "width": 256, "height": 128, "repeats": true}));
+    if ends {
+        textures.push(serde_json::json!({"image": 3 + patterns, "width": 64, "height": 256, "repeats": false}));
+    }
     assert_eq!(t["textures"], serde_json::json!(textures), "the face's paint, the iris, the cloth and the hair");
     t
 }
@@ -68,7 +72,7 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize) -> &serd
 fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
     let v = check_in_node(&root().join("assets/avatars/default.vrm"));
     // wool (suit and skirt) and knit (the jumper)
-    let t = assert_complete_in_three_vrm(&v, 2);
+    let t = assert_complete_in_three_vrm(&v, 2, true);
     assert_eq!(t["name"], "tomoni default companion");
     let h = t["height"].as_f64().unwrap();
     assert!((1.6..1.7).contains(&h), "three.js measures {h} m (built at 1.668 m)");
@@ -91,7 +95,7 @@ fn default_avatar_passes_the_khronos_validator_and_loads_in_three_vrm() {
 fn the_man_passes_the_khronos_validator_and_loads_in_three_vrm() {
     let v = check_in_node(&root().join("assets/avatars/man.vrm"));
     // wool (the suit), knit (the jumper) and twill (the chinos)
-    let t = assert_complete_in_three_vrm(&v, 3);
+    let t = assert_complete_in_three_vrm(&v, 3, false);
     assert_eq!(t["name"], "tomoni companion (man)");
     let h = t["height"].as_f64().unwrap();
     // Built at 1.732 m: the male targets, not a copy of the default (1.668 m).

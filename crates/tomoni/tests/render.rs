@@ -636,3 +636,33 @@ fn the_shoes_are_low_and_the_trousers_fall_over_them() {
         );
     }
 }
+
+#[test]
+fn the_bobs_ends_are_strands_not_a_rim() {
+    // The bob was one shell, its cut a solid edge with a point on each lock: a helmet. Its
+    // ends are now alpha-tested cards whose strands gather in clumps and end unevenly, with
+    // the shell cut short under them. Seen from the side, a row through the lowest 3 cm of
+    // the hair crosses 6.7 separate runs of hair on average (the clumps, the head showing
+    // between them); across the shell's cut it crossed 2.2 (the previous default.vrm), so 4
+    // lies between.
+    let (w, h, px) = render("bob-side.png", &["--view", "side", "--transparent", "--width", "1200", "--height", "1800"]);
+    let (_, y0, _, y1) = silhouette(w, h, &px).expect("the companion is drawn");
+    let per_metre = (y1 - y0) as f32 / HEIGHT;
+    // Hair: opaque, dark, red over green over blue (the jacket is navy, the shirt white, the
+    // skin light).
+    let hair = |x: u32, y: u32| {
+        let p = &px[((y * w + x) * 4) as usize..][..4];
+        p[3] > 128 && p[0] < 140 && p[0] > p[1] && p[0] >= p[2]
+    };
+    let head_rows = y0..y0 + (0.35 * per_metre) as u32;
+    let low = head_rows
+        .filter(|&y| (0..w).filter(|&x| hair(x, y)).count() >= 5)
+        .max()
+        .expect("hair in the top 35 % of the figure");
+    let band = low - (0.03 * per_metre) as u32..=low;
+    let runs: Vec<usize> =
+        band.map(|y| (0..w).filter(|&x| hair(x, y) && (x == 0 || !hair(x - 1, y))).count()).collect();
+    let mean = runs.iter().sum::<usize>() as f32 / runs.len() as f32;
+    println!("hair's lowest row {low}; runs of hair per row in the lowest 3 cm: mean {mean:.2}, {runs:?}");
+    assert!(mean >= 4.0, "the hair's ends cross {mean:.2} runs a row: a solid cut, not strands");
+}

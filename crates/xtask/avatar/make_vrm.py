@@ -6,7 +6,8 @@ Deterministic: the same input data gives the same bytes.
 
 Steps: parse the hm08 base mesh -> joints from the rig's joint cubes -> skin weights ->
 bake a T-pose (VRM 1.0 rest pose) by linear blend skinning -> garments as offset shells of the
-body surface -> hair shell -> eyes: the white and a painted iris (the one texture) -> brow and
+body surface -> hair shell (and, for a bob, its ends as alpha-tested strand cards) -> eyes: the
+white and a painted iris -> brow and
 lash cards laid on the face -> expression morph targets as
 mixes of the ARKit face units -> glTF 2.0 binary with VRMC_vrm 1.0 and VRMC_materials_mtoon.
 """
@@ -120,7 +121,10 @@ PALETTE = {
 # as the default woman has been since she was first built).
 CHARACTERS = {
     "woman": dict(file="default.vrm", name="tomoni default companion", node="tomoni_default",
-                  body={}, hair=dict(style="bob", parting=(20.0, 0.55, 0.0025)), palette={}, everyday=dict(bottom="skirt"),
+                  body={}, palette={}, everyday=dict(bottom="skirt"),
+                  hair=dict(style="bob", parting=(20.0, 0.55, 0.0025),
+                            # the ends as strands: 2 cm past the cut, the shell 1.2 cm short of it
+                            cards=dict(start=0.07, ext=0.02, trim=0.012, lift=0.0015, front=0.4)),
                   heel=0.030),  # a block heel
     "man": dict(file="man.vrm", name="tomoni companion (man)", node="tomoni_man",
                 body={"universal-male-young-averagemuscle-averageweight": 1.0,
@@ -408,7 +412,8 @@ def smooth_hems(p, tris, base, nrm, floor_off, iterations=40):
 
 
 def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-0.085, back=-0.10,
-             volume=(0.011, 0.012), profile=None, locks=26, groove=0.0035, tips=0.008, parting=None):
+             volume=(0.011, 0.012), profile=None, locks=26, groove=0.0035, tips=0.008, parting=None,
+             cards=None):
     """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
     hair follows the skull (the farthest head vertex near that direction, plus volume) down to
     the widest point, then falls straight to its cut. The face stays open between the temples.
@@ -420,8 +425,12 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     as a helmet; locks read as hair.
     `parting`: (azimuth deg, how far down from the crown as a fraction of the rows, depth m):
     the column nearest that azimuth pressed in, with its neighbours less, along that length.
-    Returns (vertices, triangles, the parting's line down its groove or None); vertex 0 is
-    the crown's pole and vertex 1 + c * rows + r row r of column c (`hair_uv`)."""
+    `cards`: the ends as strands (`hair_cards`): dict(start, ext, trim, lift, front): the
+    shell cut `trim` shorter, and over each lock a card from `start` below the crown to `ext`
+    past the untrimmed cut; at the fringe both are `front` times as long.
+    Returns (vertices, triangles, the parting's line down its groove or None, the cards as
+    (points, triangles, uv) or None); vertex 0 is the crown's pole and vertex 1 + c * rows + r
+    row r of column c (`hair_uv`)."""
     rel = head_pts - centre
     unit = rel / np.linalg.norm(rel, axis=1, keepdims=True)
     cos_cone = math.cos(math.radians(9.0))
@@ -429,13 +438,14 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     side_y = eye_y + side               # the cut at the sides: the bob's at jaw length
     back_y = eye_y + back
     phis = np.radians(np.arange(0.0, 176.0, 1.0))
-    cols = []
+    cols, blends = [], []
     for k in range(columns):
         th = 2.0 * math.pi * k / columns - math.pi        # 0 = the face (+z)
         a = abs(th)
         # where this column ends: the fringe over the forehead, the cut at sides and back
         blend = min(max((a - math.radians(42.0)) / math.radians(24.0), 0.0), 1.0)
         blend = blend * blend * (3.0 - 2.0 * blend)
+        blends.append(blend)
         cut = fringe_y + (side_y - fringe_y) * blend
         cut += (back_y - side_y) * max(0.0, (a - math.radians(100.0)) / math.radians(80.0))
         # soft irregular tips so the cut reads as hair, not a rim
@@ -497,7 +507,15 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
         rel_g = down - centre
         rad = np.linalg.norm(rel_g, axis=2)
         grid = centre + rel_g * (np.maximum(rad, rad0) / rad)[:, :, None]
-    if locks:
+    strands = None
+    if locks and cards is not None:
+        # the fringe's ends shorter than the fall's: the brows stay clear
+        k_col = cards["front"] + (1.0 - cards["front"]) * np.array(blends)
+        full = hair_locks(grid, centre, locks, groove, tips)
+        strands = hair_cards(full, centre, lock_phase(columns, locks), cards["start"],
+                             cards["ext"] * k_col, cards["trim"] * k_col, cards["lift"])
+        grid = hair_locks(grid, centre, locks, groove, tips, trim=cards["trim"] * k_col)
+    elif locks:
         grid = hair_locks(grid, centre, locks, groove, tips)
     line = None
     if parting is not None:
@@ -528,7 +546,7 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
     if ((verts[tris].mean(axis=1) - centre) * fn).sum() < 0:
         tris = tris[:, [0, 2, 1]]
-    return verts, tris, line
+    return verts, tris, line, strands
 
 
 def hair_uv(tris, columns, rows):
@@ -598,15 +616,24 @@ def hair_shine(verts, tris, centre, depth=0.05, width=0.011, teeth=0.007):
     return (w > 0.002) & (c[:, 1] > lo) & (c[:, 1] < hi)
 
 
-def hair_locks(grid, centre, locks, groove, tips):
+def lock_phase(columns, locks):
+    """Where each of `columns` around the head (from the back, as `bob_hair`'s) lies among
+    the `locks`: the integer part numbers its lock, the fraction is 0 and 1 at the grooves
+    either side and 0.5 in the middle. The locks are a little uneven in
+    width, so they do not read as a fence."""
+    th = 2.0 * math.pi * np.arange(columns) / columns - math.pi
+    return (locks * (th + math.pi) / (2.0 * math.pi) + 0.18 * np.sin(3.0 * th + 1.0)
+            + 0.12 * np.sin(7.0 * th + 2.0))
+
+
+def hair_locks(grid, centre, locks, groove, tips, trim=0.0):
     """`grid` (columns × rows × 3, columns around the head from the face, rows down) parted
     into `locks`: grooves pressed in toward `centre`, deeper down the fall, and each column
-    shortened in proportion to how far it is from its lock's middle, so the cut ends in points."""
+    shortened in proportion to how far it is from its lock's middle, so the cut ends in points;
+    and all of them by `trim` (where the cards' strands take over)."""
     columns, rows = grid.shape[:2]
-    th = 2.0 * math.pi * np.arange(columns) / columns - math.pi
-    # the locks a little uneven in width, so they do not read as a fence
-    u = (locks * (th + math.pi) / (2.0 * math.pi) + 0.18 * np.sin(3.0 * th + 1.0)
-         + 0.12 * np.sin(7.0 * th + 2.0)) % 1.0
+    u = lock_phase(columns, locks) % 1.0
+    trim = np.broadcast_to(trim, columns)
     crest = np.sqrt(np.sin(math.pi * u))               # 1 mid-lock, 0 in the groove
     f = np.clip((np.arange(rows) / (rows - 1) - 0.1) / 0.5, 0.0, 1.0)
     fall = f * f * (3.0 - 2.0 * f)                     # smooth on the crown, parted below
@@ -618,9 +645,70 @@ def hair_locks(grid, centre, locks, groove, tips):
     for c in range(columns):
         line = grid[c]
         s_ = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))])
-        t = np.linspace(0.0, s_[-1] - tips * abs(2.0 * u[c] - 1.0), rows)
+        t = np.linspace(0.0, s_[-1] - tips * abs(2.0 * u[c] - 1.0) - trim[c], rows)
         out[c] = np.stack([np.interp(t, s_, line[:, j]) for j in range(3)], axis=1)
     return out
+
+
+# A hair card's texture (`hair_ends_texture`) has its ends from this v on; `hair_cards` maps
+# each card's last centimetres there, so the strands end alike on long cards and short.
+ENDS_V = 0.6
+
+
+def hair_cards(grid, centre, phase, start, ext, trim, lift, overlap=1, rows=14):
+    """The hair's ends as strands: over each lock a card, a strip of the lock's own surface
+    `lift` outside it, from `start` below the crown to `ext` past the cut, alpha-tested
+    (`hair_ends_texture`: its strands end unevenly, thinning to tips). The shell under it is
+    cut `trim` shorter (`hair_locks`), so between the strands the head and neck show, not a
+    rim. `grid`: the locked, untrimmed shell (columns × rows × 3); `phase`: `lock_phase` of
+    its columns; `ext`, `trim`: per column. Each card spans its lock and `overlap` columns of
+    each neighbour. Returns (points, triangles, uv): u across a card, v down it, the last
+    1.1 × (trim + ext) from ENDS_V to 1."""
+    columns, grows = grid.shape[:2]
+    top = grid[:, :, 1].max()
+    locks = int(round(phase[-1] - phase[0]))
+    lock = np.floor(phase).astype(int) % locks
+    pts, tris, uv = [], [], []
+    for k in range(locks):
+        cs = np.nonzero(lock == k)[0]
+        if not len(cs):
+            continue
+        if cs[0] == 0 and cs[-1] == columns - 1:        # the lock spans the seam at the back
+            cs = np.where(cs > columns // 2, cs - columns, cs)
+            cs.sort()
+        span = np.arange(cs[0] - overlap, cs[-1] + overlap + 1) % columns
+        card = np.empty((rows, len(span), 3))
+        v = np.empty((rows, len(span)))
+        for j, c in enumerate(span):
+            # from `start` below the crown, under the sheen (`hair_shine`); a shorter column
+            # (the fringe) over its last quarter
+            below = grid[c, :, 1] < top - start
+            r0 = min(int(np.argmax(below)) if below.any() else grows, (3 * grows) // 4)
+            line = grid[c, r0:]
+            d = line[-1] - line[-2]
+            line = np.concatenate([line, [line[-1] + ext[c] * d / np.linalg.norm(d)]])
+            s_ = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))])
+            t = np.linspace(0.0, s_[-1], rows)
+            col = np.stack([np.interp(t, s_, line[:, i]) for i in range(3)], axis=1)
+            rel = col - centre
+            card[:, j] = col + lift * rel / np.linalg.norm(rel, axis=1, keepdims=True)
+            # the ends' zone a tenth longer than what the card adds below the shell: the
+            # deepest gap between clumps (`hair_ends_texture`) ends at the shell's cut, so
+            # the gaps show what is under the hair and the cut itself never shows
+            zone = min(1.1 * (trim[c] + ext[c]), s_[-1])
+            to_end = s_[-1] - t
+            v[:, j] = np.where(to_end < zone, 1.0 - (1.0 - ENDS_V) * to_end / zone,
+                               ENDS_V * t / max(s_[-1] - zone, 1e-6))
+        u = np.broadcast_to(np.linspace(0.0, 1.0, len(span)), (rows, len(span)))
+        base = sum(len(p_) for p_ in pts)
+        pts.append(card.reshape(-1, 3))
+        uv.append(np.stack([u.reshape(-1), v.reshape(-1)], axis=1))
+        tris.append(grid_tris(rows, len(span)) + base)
+    pts, tris, uv = np.concatenate(pts), np.concatenate(tris), np.concatenate(uv)
+    fn = np.cross(pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]])
+    if ((pts[tris].mean(axis=1) - centre) * fn).sum() < 0:
+        tris = tris[:, [0, 2, 1]]
+    return pts, tris, uv
 
 
 def ray_to_outline(poly, origin, dirs):
@@ -1535,7 +1623,7 @@ def build(data_dir, character):
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
     centre = np.array([0.0, eye_y + 0.01, zc - 0.01])
     hair = {k: v for k, v in character["hair"].items() if k not in ("style", "springs")}
-    outer, ot, parting = bob_hair(tpos[skull], centre, eye_y, **hair)
+    outer, ot, parting, ends = bob_hair(tpos[skull], centre, eye_y, **hair)
     # a strand texture's UVs: the grid split where u wraps and at the crown's pole
     src, ot, uv = hair_uv(ot, hair.get("columns", 192), hair.get("rows", 44))
     outer = outer[src]
@@ -1564,6 +1652,11 @@ def build(data_dir, character):
         # the scalp showing along the parting; each point moves as the hair nearest it
         pts, st = parting_strip(parting, centre)
         add("Hair", "scalp", pts, hw[nearest(pts, hv[:n])], np.full(len(pts), -1), st)
+    if ends is not None:
+        # the ends as strands on cards; each point moves as the hair nearest it (past the
+        # shell's cut, as its last row)
+        pts, et, euv = ends
+        add("Hair", "hair_ends", pts, hw[nearest(pts, hv[:n])], np.full(len(pts), -1), et, uv=euv)
 
     for s_ in "lr":
         c, r = eyeball[s_]
@@ -1860,13 +1953,14 @@ PUPIL_EDGE = 0.45 * IRIS_EDGE
 
 
 def png(rgb):
-    """An RGB8 image as PNG bytes (zlib at a fixed level: the same pixels, the same bytes)."""
-    h, w, _ = rgb.shape
+    """An RGB8 or RGBA8 image as PNG bytes (zlib at a fixed level: the same pixels, the same
+    bytes)."""
+    h, w, channels = rgb.shape
     raw = b"".join(b"\0" + rgb[y].tobytes() for y in range(h))
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6 if channels == 4 else 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
@@ -2027,6 +2121,39 @@ def hair_texture(width=256, height=128, seed=3, depth=0.24):
     return linear_to_srgb8(np.repeat(m[..., None], 3, axis=2)), float(m.mean())
 
 
+def hair_ends_texture(width=64, height=256, seed=13, depth=0.24, clumps=3, point=0.24, tip=0.03):
+    """A hair card's strands (`hair_cards`): RGB a multiplier on the hair's colour as
+    `hair_texture`'s, A their coverage for an alpha test at 0.5. Above ENDS_V a card is
+    solid but for its top and side edges, which break up into strands (a card's outline is
+    never a line); below it the strands gather into `clumps` that each come to a point
+    `point` of v long, ending a little unevenly, each strand thinning over `tip` of v to its
+    end: the cut is layered, not a rim. u across a card, v down it. Returns (sRGB + alpha
+    image, the colour's mean where covered, as sampled)."""
+    rng = np.random.default_rng(seed)
+    k = np.fft.rfftfreq(width)
+
+    def noise(sigma):
+        n = np.fft.irfft(np.fft.rfft(rng.standard_normal(width)) * np.exp(-2.0 * (math.pi * k * sigma) ** 2), width)
+        return n / n.std()
+    x = (np.arange(width) + 0.5) / width
+    strand = np.clip(0.5 + 0.3 * (0.45 * noise(4.0) + noise(0.8)), 0.0, 1.0)   # 1: a strand's core
+    c = clumps * x + 0.06 * noise(6.0)
+    peak = 0.995 - 0.05 * rng.random(clumps + 2)[np.floor(c).astype(int) + 1]
+    end = peak - point * np.abs(2.0 * (c % 1.0) - 1.0) ** 1.3 + 0.025 * np.clip(noise(0.8), -1.5, 1.5)
+    # no gap reaches above ENDS_V + 0.065 (with its taper, ENDS_V + 0.04): `hair_cards`' zone
+    end = np.maximum(end, ENDS_V + 0.065)
+    top = 0.015 + 0.05 * np.clip(0.5 + 0.4 * noise(2.0), 0.0, 1.0)
+    v = (np.arange(height)[:, None] + 0.5) / height
+    lean = 0.8 * (strand - 0.5)                        # a strand's core outlasts the gaps beside it
+    a = np.clip((end - v) / tip + lean, 0.0, 1.0)
+    a = np.minimum(a, np.clip((v - top) / 0.03 + lean, 0.0, 1.0))
+    a = np.minimum(a, np.clip(np.minimum(x, 1.0 - x) / 0.08 + lean, 0.0, 1.0))
+    m = np.broadcast_to(1.0 - depth * np.clip(0.5 + 0.3 * (2.0 * strand - 1.0) / 0.6, 0.0, 1.0), a.shape)
+    rgb = linear_to_srgb8(np.repeat(m[..., None], 3, axis=2))
+    alpha = np.round(255.0 * a).astype(np.uint8)
+    return np.concatenate([rgb, alpha[..., None]], axis=2), float(m[a >= 0.5].mean())
+
+
 def cloth_texture(kind, size=128, seed=5):
     """A tile of cloth as a multiplier on the material's colour (white: unchanged), sRGB:
     `wool` a suit cloth's faint heather, `twill` chinos' diagonal wale, `knit` a jumper's ribs
@@ -2052,6 +2179,7 @@ def cloth_texture(kind, size=128, seed=5):
 RIM = {
     "skin": ([0.15, 0.12, 0.12], 4.0),
     "hair": ([0.07, 0.06, 0.05], 3.0),
+    "hair_ends": ([0.07, 0.06, 0.05], 3.0),
     "shoes": ([0.16, 0.14, 0.13], 2.5),
     "jacket": ([0.05, 0.05, 0.06], 3.0),
     "trousers": ([0.05, 0.05, 0.06], 3.0),
@@ -2065,7 +2193,7 @@ def mtoon_material(name, base, shade, outline):
         "name": name,
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
                                  "roughnessFactor": 0.8 if name not in ("sclera", "iris", "catchlight") else 0.3},
-        "doubleSided": name in ("hair", "hair_inner", "hair_shine", "scalp", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
+        "doubleSided": name in ("hair", "hair_ends", "hair_inner", "hair_shine", "scalp", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
                                      "knot", "collar", "jumper", "skirt", "chinos"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
@@ -2098,6 +2226,8 @@ def write_vrm(model, character, out_path, source_note):
         if part not in palette:
             (b, sh, o) = palette[of]
             palette[part] = (tuple(k * c for c in b), tuple(k * c for c in sh), o)
+    # the hair's ends: the hair's colours, no outline (each strand's would be a dark line)
+    palette.setdefault("hair_ends", (*palette["hair"][:2], 0.0))
     names, joints = model["names"], model["joints"]
     bidx = {n: i for i, n in enumerate(names)}
 
@@ -2128,6 +2258,8 @@ def write_vrm(model, character, out_path, source_note):
     images = []
     strands, strands_mean = hair_texture()
     strands = png(strands)
+    ends, ends_mean = hair_ends_texture()
+    ends = png(ends)
     for p in model["prims"]:
         if p["mat"] not in mat_idx:
             base, shade, outline = palette[p["mat"]]
@@ -2147,6 +2279,13 @@ def write_vrm(model, character, out_path, source_note):
                 m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / strands_mean for c in srgb_to_linear(base)]
                 mt = m["extensions"]["VRMC_materials_mtoon"]
                 mt["shadeColorFactor"] = [c / strands_mean for c in mt["shadeColorFactor"]]
+            if p["mat"] == "hair_ends":
+                # strands cut out by the texture's alpha (clamped: a card's edges are its own)
+                multiply = (ends, 0)
+                m["alphaMode"], m["alphaCutoff"] = "MASK", 0.5
+                m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / ends_mean for c in srgb_to_linear(base)]
+                mt = m["extensions"]["VRMC_materials_mtoon"]
+                mt["shadeColorFactor"] = [c / ends_mean for c in mt["shadeColorFactor"]]
             if multiply is not None:
                 if multiply not in images:
                     images.append(multiply)
