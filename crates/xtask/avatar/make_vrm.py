@@ -913,12 +913,14 @@ class FrontLayer:
         self.z = pts[keep][:, 2]
         self.W = W[keep]
 
-    def lay(self, xy, lift, k=6):
+    def lay(self, xy, lift, k=6, outermost=False):
         """Points at `xy` on the layer, `lift` metres in front of it, and their skin weights
-        (those of the nearest layer vertex)."""
+        (those of the nearest layer vertex). `outermost`: on the nearest vertex that stands
+        farthest forward, not their weighted mean, where the layer curves away (the
+        shoulders) and a mean would sink a wide part into it."""
         d, i = self.tree.query(xy, k=k)
         w = 1.0 / np.maximum(d, 1e-4) ** 2
-        z = (self.z[i] * w).sum(axis=1) / w.sum(axis=1)
+        z = self.z[i].max(axis=1) if outermost else (self.z[i] * w).sum(axis=1) / w.sum(axis=1)
         return np.column_stack([xy, z + lift]), self.W[i[:, 0]]
 
 
@@ -982,7 +984,14 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
         out /= np.linalg.norm(out, axis=1, keepdims=True)
         xy = np.stack([edge + s_ * width[:, None] * out for s_ in np.linspace(0.0, 1.0, cols)], axis=1).reshape(-1, 2)
         pts, w = jacket.lay(xy, 0.0)
-        pts[:, 2] += 0.0035 + 0.0025 * np.tile(np.linspace(0.0, 1.0, cols), rows)  # rolls off the chest
+        # Its outer half on the jacket's outermost nearby vertex: toward the shoulder the
+        # jacket curves back and a mean of its vertices sank the lapel into it (a patch of
+        # jacket showed through by the notch); its edge along the V stays on the mean, which
+        # the jacket's own edge follows.
+        across = np.tile(np.linspace(0.0, 1.0, cols), rows)
+        out_z = jacket.lay(xy, 0.0, outermost=True)[0][:, 2]
+        pts[:, 2] += np.clip(2.0 * across - 0.5, 0.0, 1.0) * (out_z - pts[:, 2])
+        pts[:, 2] += 0.0035 + 0.0025 * across  # rolls off the chest
         parts.append(("lapel", pts, w, facing_front(pts, grid_tris(rows, cols))))
 
     # The tie on the shirt: a knot under the collar, standing out from the blade, and the
