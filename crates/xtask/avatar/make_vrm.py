@@ -115,6 +115,9 @@ PALETTE = {
 
 
 
+# How far below the neck's joint a suit jacket's V ends, at its top button (m).
+V_DEPTH = 0.30
+
 # The two shipped companions. Each is the same CC0 base with MakeHuman's own macro targets
 # (gender, age, ethnic mix at MakeHuman's default thirds) and its own hair and colours.
 # `body`: targets under mpfb2/targets/macrodetails and their weights (none: the bare hm08 base,
@@ -1420,6 +1423,11 @@ def build(data_dir, character):
                              "foot", "ball"])
     jacket = not_extremity & (y > hip_y - 0.045) & ((y < neck_y - 0.03) | ((np.abs(tpos[:, 0]) > 0.05) & (y < neck_y + 0.04))) & (
         np.abs(tpos[:, 0]) < wrist_l - 0.012)
+    # its shell's faces: in front, beside the neck, also those 2 cm in from the line it is
+    # cut along (`vee`), so that the cut has faces to cross; the skin there is not covered
+    # (it does not sink under the suit, `sink`)
+    jacket_faces = jacket | (not_extremity & (tpos[:, 2] > joints_t["neck_01"][2]) & (np.abs(tpos[:, 0]) > 0.03) & (
+        y > neck_y - 0.03) & (y < neck_y + 0.04))
     trousers = not_extremity & (y < hip_y + 0.06)
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + SHOE_TOP)
     eye_y = joints_t["eye_l"][1]
@@ -1443,14 +1451,20 @@ def build(data_dir, character):
     # a suit: the jacket opens in a V from the collar down to the top button and shows the
     # shirt front; the lapels (laid on later) cover the opening's edge
     chest_front = tpos[:, 2] > joints_t["spine_03"][2]
-    v_top, v_depth = character.get("vee", (0.075, 0.30))
+    # The V runs from the top button, V_DEPTH below the neck's joint, up to the neck: at the
+    # neck's width (its half width in front 2 cm above the joint, where it is round, and a few
+    # millimetres) 1.5 cm below the joint, where the lapels end; above that the jacket comes
+    # in to the neck. At a fixed 7.5 cm, wider than the woman's neck, the V left
+    # the shirt's shoulders showing as a white band between the jacket and the shirt's collar.
+    at_neck = region(["neck"]) & (np.abs(y - neck_y - 0.02) < 0.005) & (tpos[:, 2] > joints_t["neck_01"][2])
+    neck_gap = np.abs(tpos[at_neck, 0]).max() + 0.004
 
     def vee(yy):
-        return v_top * np.clip((yy - vee.button) / (neck_y + 0.005 - vee.button), 0.0, 1.0)
-    vee.button = neck_y - v_depth
-    # The V is cut along its line (`clip_away`, in the shells loop) as the cutaway below is:
-    # cut by whole faces it was stepped, round at the button and showed the tie's red below.
-    v_region = chest_front & (y > vee.button - 0.03) & (y < neck_y - 0.015)
+        return neck_gap * np.clip((yy - vee.button) / (neck_y - 0.015 - vee.button), 0.0, 1.0)
+    vee.button = neck_y - V_DEPTH
+    # Both are cut along their line (`clip_away`, in the shells loop) as the cutaway below is:
+    # cut by whole faces the V was stepped, round at the button and showed the tie's red below.
+    v_region = (chest_front | (tpos[:, 2] > joints_t["neck_01"][2])) & (y > vee.button - 0.03) & (y < neck_y + 0.04)
     # Below the lower button the fronts curve apart, as a single-breasted jacket's do, and show
     # the shirt and the belt (`suit_details`): jacket and trousers of one cloth otherwise read
     # as one garment from the front. The jacket's triangles are cut along the curve
@@ -1471,7 +1485,7 @@ def build(data_dir, character):
         np.abs(tpos[:, 0]) < 0.10) & ~(chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.012))
     # shells overlap; the outer garment has the larger offset so no skin shows at the seams.
     # (mesh, name, region, offset m, material, smoothing iterations)
-    shells = [("Clothes", "jacket", jacket, 0.016, "jacket", 12),
+    shells = [("Clothes", "jacket", jacket_faces, 0.016, "jacket", 12),
               ("Clothes", "jacket_collar", jacket_collar, 0.019, "jacket", 8),
               ("Clothes", "shirt", collar, 0.009, "shirt", 8),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8)]
@@ -1547,8 +1561,7 @@ def build(data_dir, character):
         w = Wn[vs]
         if _name == "jacket":
             f = np.where(belly[vs] & (shell[:, 1] < cutaway.top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
-            f = np.maximum(f, np.where(v_region[vs] & (shell[:, 1] < neck_y - 0.015),
-                                       vee(shell[:, 1]) - np.abs(shell[:, 0]), -1.0))
+            f = np.maximum(f, np.where(v_region[vs], vee(shell[:, 1]) - np.abs(shell[:, 0]), -1.0))
             shell, w, vs, local = clip_away(shell, local, w, vs, f)
         if _name == "trousers":
             shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM)
@@ -1745,7 +1758,12 @@ def build(data_dir, character):
     outfit = np.concatenate([np.full(nverts, -1)] + extra_O)
     skin_v = groups["body"]
     fold = np.concatenate([np.full((nverts, 3), np.nan)] + extra_F)
-    rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v])
+    # Within 14 cm of the neck's joint a hidden garment folds 3 cm deep, not 1.5: round the
+    # collarbones' hollows a folded jacket's triangles came out through the skin (navy
+    # specks at a jumper's neckline).
+    near_neck = np.linalg.norm(shape - joints_t["neck_01"], axis=1) < 0.14
+    rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v],
+                                      depth=np.where(near_neck, 0.03, 0.015)[:, None])
     # One primitive per mesh and material (both eyes' lashes, both shoes' soles...): each is a
     # draw in every pass, and on a CPU renderer each draw costs (an iris keeps its own: its
     # UVs are laid on from its eye's front).
@@ -1771,8 +1789,9 @@ OUTFITS = ["suit", "everyday"]
 
 def outfit_morph(shape, outfit, fold, skin, skin_nrm, depth=0.015):
     """The rest positions and the `outfit_everyday` morph. A hidden garment is folded into the
-    body: each vertex sits `depth` under the skin nearest it, so the garment is a small copy of
-    the skin inside the body, moving with it (the same skin weights), and hidden by it. The
+    body: each vertex sits `depth` (m, or one a vertex) under the skin nearest it, so the
+    garment is a small copy of the skin inside the body, moving with it (the same skin
+    weights), and hidden by it. The
     suit is worn at rest and folds away under the morph; the everyday clothes rest folded and
     unfold under it; a part may say where it folds instead (`fold`, not NaN). (Folding onto the
     bones' joints let triangles between a neck and a collarbone joint cut through the skin.)"""
