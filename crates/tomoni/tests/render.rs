@@ -645,7 +645,8 @@ fn the_bobs_ends_are_strands_not_a_rim() {
     // the hair crosses 6.7 separate runs of hair on average (the clumps, the head showing
     // between them); across the shell's cut it crossed 2.2 (the previous default.vrm), so 4
     // lies between.
-    let (w, h, px) = render("bob-side.png", &["--view", "side", "--transparent", "--width", "1200", "--height", "1800"]);
+    let (w, h, px) =
+        render("bob-side.png", &["--view", "side", "--transparent", "--width", "1200", "--height", "1800"]);
     let (_, y0, _, y1) = silhouette(w, h, &px).expect("the companion is drawn");
     let per_metre = (y1 - y0) as f32 / HEIGHT;
     // Hair: opaque, dark, red over green over blue (the jacket is navy, the shirt white, the
@@ -695,8 +696,13 @@ fn the_jacket_closes_round_the_shirt_collar_at_the_neck() {
                 Some((xs.last()? - xs.first()? + 1) as f64 / per_metre)
             })
             .fold(0.0, f64::max);
-        println!("{avatar}: neck joint at row {row:.0}, {per_metre:.0} px/m; the shirt spans {widest:.3} m at its widest");
+        println!(
+            "{avatar}: neck joint at row {row:.0}, {per_metre:.0} px/m; the shirt spans {widest:.3} m at its widest"
+        );
         assert!(widest > 0.08, "{avatar}: no shirt under the chin ({widest:.3} m): the measure missed it");
-        assert!(widest <= 0.16, "{avatar}: the shirt shows {widest:.3} m wide below the neck: the jacket leaves its shoulders bare");
+        assert!(
+            widest <= 0.16,
+            "{avatar}: the shirt shows {widest:.3} m wide below the neck: the jacket leaves its shoulders bare"
+        );
     }
 }
