@@ -7,8 +7,7 @@ Deterministic: the same input data gives the same bytes.
 Steps: parse the hm08 base mesh -> joints from the rig's joint cubes -> skin weights ->
 bake a T-pose (VRM 1.0 rest pose) by linear blend skinning -> garments as offset shells of the
 body surface -> hair shell (and, for a bob, its ends as alpha-tested strand cards) -> eyes: the
-white and a painted iris -> brow and
-lash cards laid on the face -> expression morph targets as
+white and a painted iris -> brow and lash cards laid on the face -> expression morph targets as
 mixes of the ARKit face units -> glTF 2.0 binary with VRMC_vrm 1.0 and VRMC_materials_mtoon.
 """
 import argparse
@@ -117,6 +116,9 @@ PALETTE = {
 
 # How far below the neck's joint a suit jacket's V ends, at its top button (m).
 V_DEPTH = 0.30
+# Where along a lapel (0 the top button, 1 its top) its point is, and how much of its length
+# the notch between it and the collar spans.
+NOTCH = (0.68, 0.07)
 
 # The two shipped companions. Each is the same CC0 base with MakeHuman's own macro targets
 # (gender, age, ethnic mix at MakeHuman's default thirds) and its own hair and colours.
@@ -622,8 +624,8 @@ def hair_shine(verts, tris, centre, depth=0.05, width=0.011, teeth=0.007):
 def lock_phase(columns, locks):
     """Where each of `columns` around the head (from the back, as `bob_hair`'s) lies among
     the `locks`: the integer part numbers its lock, the fraction is 0 and 1 at the grooves
-    either side and 0.5 in the middle. The locks are a little uneven in
-    width, so they do not read as a fence."""
+    either side and 0.5 in the middle. The locks are a little uneven in width, so they do not
+    read as a fence."""
     th = 2.0 * math.pi * np.arange(columns) / columns - math.pi
     return (locks * (th + math.pi) / (2.0 * math.pi) + 0.18 * np.sin(3.0 * th + 1.0)
             + 0.12 * np.sin(7.0 * th + 2.0))
@@ -971,14 +973,20 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
     y_button = vee.button
 
     # Lapels: a strip along each edge of the V, from the top button up to where the jacket
-    # meets the neck. Its width grows to the notch, drops there (the notch between lapel and
-    # collar), and runs on narrower as the collar, rounding off at the top.
+    # meets the neck. Its width grows to the lapel's point, where a notch is cut into it (a V
+    # `NOTCH` of the way along, its floor 2.4 cm out from the V's edge), and runs on narrower
+    # as the collar, rounding off at the top. (Until session 33 the width only dropped at the
+    # point, a step that read as a hook, not a notch.)
     y_top = neck_y - 0.012
-    rows, cols = 28, 5
+    rows, cols = 64, 5
     t = np.linspace(0.0, 1.0, rows)
     yv = y_button + t * (y_top - y_button)
-    notch = 0.70
-    width = np.where(t < notch, 0.062 * (t / notch) ** 0.8, 0.034 + 0.006 * np.sqrt(np.clip((1 - t) / (1 - notch), 0, 1)))
+    point, gap = NOTCH
+    lapel = 0.062 * (np.minimum(t, point) / point) ** 0.8
+    collar = 0.034 + 0.006 * np.sqrt(np.clip((1 - t) / (1 - point - gap), 0, 1))
+    mid = point + gap / 2
+    notch = 0.024 + (np.where(t < mid, lapel, collar) - 0.024) * np.clip(np.abs(t - mid) / (gap / 2), 0, 1)
+    width = np.where(t <= point, lapel, np.where(t >= point + gap, collar, notch))
     width = np.maximum(width, 0.003)
     for side in (1.0, -1.0):
         edge = np.column_stack([side * vee(yv), yv])
@@ -1426,7 +1434,8 @@ def build(data_dir, character):
     # its shell's faces: in front, beside the neck, also those 2 cm in from the line it is
     # cut along (`vee`), so that the cut has faces to cross; the skin there is not covered
     # (it does not sink under the suit, `sink`)
-    jacket_faces = jacket | (not_extremity & (tpos[:, 2] > joints_t["neck_01"][2]) & (np.abs(tpos[:, 0]) > 0.03) & (
+    before_neck = tpos[:, 2] > joints_t["neck_01"][2]       # in front of the neck's joint
+    jacket_faces = jacket | (not_extremity & before_neck & (np.abs(tpos[:, 0]) > 0.03) & (
         y > neck_y - 0.03) & (y < neck_y + 0.04))
     trousers = not_extremity & (y < hip_y + 0.06)
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + SHOE_TOP)
@@ -1456,7 +1465,7 @@ def build(data_dir, character):
     # millimetres) 1.5 cm below the joint, where the lapels end; above that the jacket comes
     # in to the neck. At a fixed 7.5 cm, wider than the woman's neck, the V left
     # the shirt's shoulders showing as a white band between the jacket and the shirt's collar.
-    at_neck = region(["neck"]) & (np.abs(y - neck_y - 0.02) < 0.005) & (tpos[:, 2] > joints_t["neck_01"][2])
+    at_neck = region(["neck"]) & (np.abs(y - neck_y - 0.02) < 0.005) & before_neck
     neck_gap = np.abs(tpos[at_neck, 0]).max() + 0.004
 
     def vee(yy):
@@ -1464,7 +1473,7 @@ def build(data_dir, character):
     vee.button = neck_y - V_DEPTH
     # Both are cut along their line (`clip_away`, in the shells loop) as the cutaway below is:
     # cut by whole faces the V was stepped, round at the button and showed the tie's red below.
-    v_region = (chest_front | (tpos[:, 2] > joints_t["neck_01"][2])) & (y > vee.button - 0.03) & (y < neck_y + 0.04)
+    v_region = (chest_front | before_neck) & (y > vee.button - 0.03) & (y < neck_y + 0.04)
     # Below the lower button the fronts curve apart, as a single-breasted jacket's do, and show
     # the shirt and the belt (`suit_details`): jacket and trousers of one cloth otherwise read
     # as one garment from the front. The jacket's triangles are cut along the curve
@@ -1791,10 +1800,10 @@ def outfit_morph(shape, outfit, fold, skin, skin_nrm, depth=0.015):
     """The rest positions and the `outfit_everyday` morph. A hidden garment is folded into the
     body: each vertex sits `depth` (m, or one a vertex) under the skin nearest it, so the
     garment is a small copy of the skin inside the body, moving with it (the same skin
-    weights), and hidden by it. The
-    suit is worn at rest and folds away under the morph; the everyday clothes rest folded and
-    unfold under it; a part may say where it folds instead (`fold`, not NaN). (Folding onto the
-    bones' joints let triangles between a neck and a collarbone joint cut through the skin.)"""
+    weights), and hidden by it. The suit is worn at rest and folds away under the morph; the
+    everyday clothes rest folded and unfold under it; a part may say where it folds instead
+    (`fold`, not NaN). (Folding onto the bones' joints let triangles between a neck and a
+    collarbone joint cut through the skin.)"""
     from scipy.spatial import cKDTree
     _, near = cKDTree(skin).query(shape)
     folded = np.where(np.isnan(fold), skin[near] - skin_nrm[near] * depth, fold)
@@ -2127,17 +2136,24 @@ def periodic_noise(size, rng, periods):
     return n / max(np.abs(n).max(), 1e-9)
 
 
+def strand_noise(rng, width):
+    """`noise(sigma)`: `width` values across hair, periodic, smoothed over `sigma` texels, std 1
+    (each call draws afresh from `rng`): clumps of strands at a few texels, strands at one."""
+    k = np.fft.rfftfreq(width)                       # cycles per texel
+
+    def noise(sigma):
+        n = np.fft.irfft(np.fft.rfft(rng.standard_normal(width)) * np.exp(-2.0 * (math.pi * k * sigma) ** 2), width)
+        return n / n.std()
+    return noise
+
+
 def hair_texture(width=256, height=128, seed=3, depth=0.24):
     """The hair's strands as a multiplier on its colour (linear; white: unchanged), laid on
     `hair_uv`'s u round the head and v down it: clumps of strands, and strands within them, each
     a little darker or lighter along its whole length, waving a texel or two from side to side
     as it falls. Tiles round the head. Returns (sRGB image, its mean as sampled)."""
     rng = np.random.default_rng(seed)
-    k = np.fft.rfftfreq(width)                       # cycles per texel
-
-    def noise(sigma):                                # periodic, smoothed over `sigma` texels, std 1
-        n = np.fft.irfft(np.fft.rfft(rng.standard_normal(width)) * np.exp(-2.0 * (math.pi * k * sigma) ** 2), width)
-        return n / n.std()
+    noise = strand_noise(rng, width)
     profile = 0.45 * noise(5.0) + noise(0.9)          # clumps, and strands within them
     phase = 2.0 * math.pi * (0.5 + 0.5 * noise(12.0))
     yy, xx = np.mgrid[0:height, 0:width]
@@ -2158,11 +2174,7 @@ def hair_ends_texture(width=64, height=256, seed=13, depth=0.24, clumps=3, point
     end: the cut is layered, not a rim. u across a card, v down it. Returns (sRGB + alpha
     image, the colour's mean where covered, as sampled)."""
     rng = np.random.default_rng(seed)
-    k = np.fft.rfftfreq(width)
-
-    def noise(sigma):
-        n = np.fft.irfft(np.fft.rfft(rng.standard_normal(width)) * np.exp(-2.0 * (math.pi * k * sigma) ** 2), width)
-        return n / n.std()
+    noise = strand_noise(rng, width)
     x = (np.arange(width) + 0.5) / width
     strand = np.clip(0.5 + 0.3 * (0.45 * noise(4.0) + noise(0.8)), 0.0, 1.0)   # 1: a strand's core
     c = clumps * x + 0.06 * noise(6.0)
