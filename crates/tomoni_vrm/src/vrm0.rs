@@ -1137,9 +1137,8 @@ pub(crate) mod tests {
         // The shipped avatar leaves out the three UV-animation factors of every material:
         // without them bevy_vrm1 drew it with a plain PBR material. Its shade textures (the
         // skin's, the iris's, the four garments' cloth, the hair's three materials' strands and
-        // its ends' strand cards)
-        // have no `KHR_texture_transform`, which
-        // bevy_vrm1 reads unconditionally: the identity is filled.
+        // its ends' strand cards) have no `KHR_texture_transform`, which bevy_vrm1 reads
+        // unconditionally: the identity is filled.
         let shipped = prepare(parse_glb(&default_avatar()).unwrap()).unwrap().unwrap().1.filled;
         assert!(!shipped.is_empty());
         assert!(

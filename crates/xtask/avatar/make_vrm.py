@@ -2312,20 +2312,19 @@ def write_vrm(model, character, out_path, source_note):
                 multiply = (png(skin_texture(model["face_paint"], **character.get("paint", {}))), 0)
             if p["mat"] in CLOTH:
                 multiply = (png(cloth_texture(CLOTH[p["mat"]][0])), 1)
-            if p["mat"] in ("hair", "hair_shine", "hair_inner"):
-                # one texture for the three (strands run on through the sheen); the colour
-                # factors raised by its mean, so the hair's colour is the palette's on average
-                multiply = (strands, 1)
-                m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / strands_mean for c in srgb_to_linear(base)]
+            if p["mat"] in ("hair", "hair_shine", "hair_inner", "hair_ends"):
+                if p["mat"] == "hair_ends":
+                    # strands cut out by the texture's alpha (clamped: a card's edges are its own)
+                    (multiply, mean) = ((ends, 0), ends_mean)
+                    m["alphaMode"], m["alphaCutoff"] = "MASK", 0.5
+                else:
+                    # one texture for the three (strands run on through the sheen)
+                    (multiply, mean) = ((strands, 1), strands_mean)
+                # the colour factors raised by the texture's mean, so the hair's colour is the
+                # palette's on average
+                m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / mean for c in srgb_to_linear(base)]
                 mt = m["extensions"]["VRMC_materials_mtoon"]
-                mt["shadeColorFactor"] = [c / strands_mean for c in mt["shadeColorFactor"]]
-            if p["mat"] == "hair_ends":
-                # strands cut out by the texture's alpha (clamped: a card's edges are its own)
-                multiply = (ends, 0)
-                m["alphaMode"], m["alphaCutoff"] = "MASK", 0.5
-                m["pbrMetallicRoughness"]["baseColorFactor"][:3] = [c / ends_mean for c in srgb_to_linear(base)]
-                mt = m["extensions"]["VRMC_materials_mtoon"]
-                mt["shadeColorFactor"] = [c / ends_mean for c in mt["shadeColorFactor"]]
+                mt["shadeColorFactor"] = [c / mean for c in mt["shadeColorFactor"]]
             if multiply is not None:
                 if multiply not in images:
                     images.append(multiply)
