@@ -668,6 +668,67 @@ fn the_bobs_ends_are_strands_not_a_rim() {
     assert!(mean >= 4.0, "the hair's ends cross {mean:.2} runs a row: a solid cut, not strands");
 }
 
+/// Where the node `name` is in a picture `h` pixels high rendered with `--scene-json`'s
+/// `scene`: (column, row, pixels per metre at its depth).
+fn projected(scene: &serde_json::Value, h: u32, name: &str) -> (f64, f64, f64) {
+    let (axes, _, eye) = frame_of(scene, "camera");
+    let at = node_position(scene, name);
+    let rel = in_frame(&axes, std::array::from_fn(|i| at[i] - eye[i]));
+    let focal = h as f64 / 2.0 / (scene["camera"]["fov_y"].as_f64().unwrap() / 2.0).tan();
+    let w = scene["camera"]["width"].as_f64().unwrap();
+    (w / 2.0 + focal * rel[0] / -rel[2], h as f64 / 2.0 - focal * rel[1] / -rel[2], focal / -rel[2])
+}
+
+#[test]
+fn the_suit_shows_its_shirts_cuffs_and_a_pocket_square() {
+    // The jacket's sleeves ran onto the hands with no shirt below them, and its chest was
+    // bare cloth: no breast pocket. Now 1.4 cm of the shirt's white cuff shows past each
+    // sleeve, and a white pocket square stands out of a welt on the wearer's left chest (the
+    // picture's right). In the front view (600 × 900), within 4 cm of each wrist joint the
+    // shirt's white covers 8.8-11.3 cm² on both avatars, and on the chest, 6-20 cm out from
+    // the neck's line and 10-30 cm below it, 8.6-10.7 cm² on the wearer's left and none on
+    // the right; the previous avatars had none anywhere. 4 cm² is a cuff 0.7 cm deep, or a
+    // square half hidden in its pocket.
+    for avatar in ["default.vrm", "man.vrm"] {
+        let path = format!("assets/avatars/{avatar}");
+        let out = out_dir().join(format!("cuffs-{avatar}.png"));
+        let args = ["--avatar", &path, "--view", "front", "--transparent", "--width", "600", "--height", "900"];
+        let (picture, scene) = common::render_with_scene(&out, &args);
+        let (w, h) = picture.dimensions();
+        // the shirt's white: opaque, light and grey (lit skin is far redder than blue)
+        let white = |x: u32, y: u32| {
+            let p = picture.get_pixel(x, y).0;
+            let (lo, hi) = (p[..3].iter().min().unwrap(), p[..3].iter().max().unwrap());
+            p[3] > 128 && *lo > 215 && hi - lo < 20
+        };
+        // the white pixels (in cm²) at whose centre `inside(dx, dy)` holds, in metres from the
+        // node `name` (x to the picture's right, y down)
+        let area = |name: &str, inside: &dyn Fn(f64, f64) -> bool| {
+            let (cx, cy, per_metre) = projected(&scene, h, name);
+            let n = (0..h)
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .filter(|&(x, y)| inside((x as f64 + 0.5 - cx) / per_metre, (y as f64 + 0.5 - cy) / per_metre))
+                .filter(|&(x, y)| white(x, y))
+                .count();
+            n as f64 / (per_metre / 100.0).powi(2)
+        };
+        for hand in ["hand_l", "hand_r"] {
+            let cuff = area(hand, &|dx, dy| dx.hypot(dy) < 0.04);
+            println!("{avatar}: {cuff:.1} cm² of shirt within 4 cm of {hand}");
+            assert!(cuff >= 4.0, "{avatar}: only {cuff:.1} cm² of shirt at {hand}: no cuff shows past the sleeve");
+        }
+        let chest =
+            |side: f64| area("neck_01", &|dx, dy| (0.06..0.20).contains(&(side * dx)) && (0.10..0.30).contains(&dy));
+        let (left, right) = (chest(1.0), chest(-1.0));
+        println!("{avatar}: shirt white on the chest: {left:.1} cm² on the wearer's left, {right:.1} on the right");
+        assert!(left >= 4.0, "{avatar}: only {left:.1} cm² of white on the wearer's left chest: no pocket square");
+        assert!(
+            right < 0.5,
+            "{avatar}: {right:.1} cm² of white on the wearer's right chest: the square is on the wrong side"
+        );
+    }
+}
+
 #[test]
 fn the_jacket_closes_round_the_shirt_collar_at_the_neck() {
     // The jacket's V was 15 cm wide at its top whatever the neck: on the woman, whose neck is
@@ -684,11 +745,7 @@ fn the_jacket_closes_round_the_shirt_collar_at_the_neck() {
         let (picture, scene) = common::render_with_scene(&out, &args);
         let (w, h) = picture.dimensions();
         // the neck joint in the picture, and pixels per metre at its depth
-        let (axes, _, eye) = frame_of(&scene, "camera");
-        let neck = node_position(&scene, "neck_01");
-        let rel = in_frame(&axes, std::array::from_fn(|i| neck[i] - eye[i]));
-        let focal = h as f64 / 2.0 / (scene["camera"]["fov_y"].as_f64().unwrap() / 2.0).tan();
-        let (row, per_metre) = (h as f64 / 2.0 - focal * rel[1] / -rel[2], focal / -rel[2]);
+        let (_, row, per_metre) = projected(&scene, h, "neck_01");
         // the shirt: opaque and near white (the eyes' whites are above the neck)
         let widest = (row.max(0.0) as u32..h)
             .filter_map(|y| {

@@ -166,6 +166,10 @@ SINK = 0.012
 # the seam's middle.
 CROTCH_KEEP = (0.03, 0.04)
 
+# How far the shirt's cuffs reach past the wrist joint (m): the jacket's sleeves end 1.2 cm
+# short of it, so a tailored 1.4 cm of cuff shows (before, the sleeve ran onto the hand).
+CUFF = 0.002
+
 # How far either front of the jacket curves away from the middle at its hem (m)
 CUTAWAY = 0.07
 
@@ -918,15 +922,18 @@ class FrontLayer:
         self.z = pts[keep][:, 2]
         self.W = W[keep]
 
-    def lay(self, xy, lift, k=6, outermost=False):
+    def lay(self, xy, lift, k=6, outermost=False, blend=False):
         """Points at `xy` on the layer, `lift` metres in front of it, and their skin weights
         (those of the nearest layer vertex). `outermost`: on the nearest vertex that stands
         farthest forward, not their weighted mean, where the layer curves away (the
-        shoulders) and a mean would sink a wide part into it."""
+        shoulders) and a mean would sink a wide part into it. `blend`: the weights blended as
+        the height is, for a part wide on a chest the arms' bones pull at (each point taking
+        its nearest vertex's, a pocket broke into steps when the arms came down)."""
         d, i = self.tree.query(xy, k=k)
         w = 1.0 / np.maximum(d, 1e-4) ** 2
         z = self.z[i].max(axis=1) if outermost else (self.z[i] * w).sum(axis=1) / w.sum(axis=1)
-        return np.column_stack([xy, z + lift]), self.W[i[:, 0]]
+        W = (self.W[i] * w[..., None]).sum(axis=1) / w.sum(axis=1)[:, None] if blend else self.W[i[:, 0]]
+        return np.column_stack([xy, z + lift]), W
 
 
 def nearest(points, to):
@@ -1029,6 +1036,28 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
         pts, w = shirt.lay(xy, 0.0)
         pts[:, 2] += 0.0115
         parts.append(("collar", pts, w, facing_front(pts, grid_tris(4, 4))))
+
+    # A breast pocket on the wearer's left (+x), 2 cm out from the lapel at the chest: a welt
+    # rising a little towards the shoulder, 60 % of the way to the chest's side (at most 9 cm:
+    # farther out the arms pull it), and out of it a white pocket square's three points, the
+    # middle one highest, as a suit is worn to a wedding. Both lie on the jacket's outermost
+    # vertex nearby (on the chest's curve a mean sank them into it), their weights blended.
+    y_welt = neck_y - 0.205
+    x0 = np.interp(y_welt, yv, vee(yv) + width) + 0.02
+    chest = jacket.tree.data[np.abs(jacket.tree.data[:, 1] - y_welt) < 0.01, 0].max()
+    length, high = np.clip(0.6 * (chest - x0), 0.06, 0.09), 0.022
+    rise = 0.08 * length
+    uv = np.linspace(0.0, 1.0, 9)
+    xy = np.array([(x0 + u * length, y_welt + u * rise + v * high) for v in uv[:5:2] for u in uv])
+    pts, w = jacket.lay(xy, 0.006, outermost=True, blend=True)
+    parts.append(("lapel", pts, w, facing_front(pts, grid_tris(3, 9))))
+    u = np.linspace(0.0, 1.0, 25)
+    peaks = np.interp(u, [0.0, 0.2, 0.38, 0.55, 0.72, 0.85, 1.0], [0.004, 0.016, 0.010, 0.022, 0.011, 0.015, 0.004])
+    xs = x0 + length * (0.15 + 0.65 * u)
+    base = y_welt + high - 0.008 + (xs - x0) / length * rise
+    xy = np.array([(x_, b_ + v * (0.008 + p_)) for v in np.linspace(0.0, 1.0, 4) for x_, b_, p_ in zip(xs, base, peaks)])
+    pts, w = jacket.lay(xy, 0.004, outermost=True, blend=True)
+    parts.append(("collar", pts, w, facing_front(pts, grid_tris(4, 25))))
 
     # Buttons below the V, and pocket flaps at the hips.
     for y in (y_button - 0.012, y_button - 0.105):
@@ -1492,11 +1521,15 @@ def build(data_dir, character):
     # neckline at the shoulders, where skin and shirt showed through its stepped edge
     jacket_collar = region(["neck", "spine_03", "clavicle"], (y > neck_y - 0.05) & (y < neck_y)) & (
         np.abs(tpos[:, 0]) < 0.10) & ~(chest_front & (np.abs(tpos[:, 0]) < vee(y) + 0.012))
+    # the shirt's cuffs: its sleeves' ends, from inside the jacket's out past them, cut square
+    # across the arm at CUFF (`clip_away`, in the shells loop)
+    cuffs = region(["lowerarm", "hand"], (np.abs(tpos[:, 0]) > wrist_l - 0.08) & (np.abs(tpos[:, 0]) < wrist_l + 0.03))
     # shells overlap; the outer garment has the larger offset so no skin shows at the seams.
     # (mesh, name, region, offset m, material, smoothing iterations)
     shells = [("Clothes", "jacket", jacket_faces, 0.016, "jacket", 12),
               ("Clothes", "jacket_collar", jacket_collar, 0.019, "jacket", 8),
               ("Clothes", "shirt", collar, 0.009, "shirt", 8),
+              ("Clothes", "cuffs", cuffs, 0.011, "shirt", 4),
               ("Clothes", "trousers", trousers, 0.011, "trousers", 8)]
     # what drapes, and across what: the torso as one, below the crotch each leg on its own
     mid = (np.abs(tpos[:, 0]) < 0.004) & (y < hip_y) & (y > hip_y - 0.3)
@@ -1572,6 +1605,8 @@ def build(data_dir, character):
             f = np.where(belly[vs] & (shell[:, 1] < cutaway.top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
             f = np.maximum(f, np.where(v_region[vs], vee(shell[:, 1]) - np.abs(shell[:, 0]), -1.0))
             shell, w, vs, local = clip_away(shell, local, w, vs, f)
+        if _name == "cuffs":
+            shell, w, vs, local = clip_away(shell, local, w, vs, np.abs(shell[:, 0]) - (wrist_l + CUFF))
         if _name == "trousers":
             shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
