@@ -915,24 +915,54 @@ class FrontLayer:
     """A garment's front as a height field over the front plane (x, y): where a detail laid on
     the garment (a lapel, a button, the tie) sits, and which bones carry it there."""
 
-    def __init__(self, pts, nrm, W, min_nz=0.25):
+    def __init__(self, pts, nrm, W, tris=None, min_nz=0.25):
         from scipy.spatial import cKDTree
         keep = nrm[:, 2] > min_nz
         self.tree = cKDTree(pts[keep][:, :2])
         self.z = pts[keep][:, 2]
         self.W = W[keep]
+        self.tris = None
+        if tris is not None:
+            tris = tris[keep[tris].all(axis=1)]        # its front: the back is never the layer
+            self.tris, self.W_all = pts[tris], W[tris]
+            self.centres = cKDTree(self.tris[:, :, :2].mean(axis=1))
 
-    def lay(self, xy, lift, k=6, outermost=False, blend=False):
-        """Points at `xy` on the layer, `lift` metres in front of it, and their skin weights
-        (those of the nearest layer vertex). `outermost`: on the nearest vertex that stands
-        farthest forward, not their weighted mean, where the layer curves away (the
-        shoulders) and a mean would sink a wide part into it. `blend`: the weights blended as
-        the height is, for a part wide on a chest the arms' bones pull at (each point taking
-        its nearest vertex's, a pocket broke into steps when the arms came down)."""
-        d, i = self.tree.query(xy, k=k)
-        w = 1.0 / np.maximum(d, 1e-4) ** 2
-        z = self.z[i].max(axis=1) if outermost else (self.z[i] * w).sum(axis=1) / w.sum(axis=1)
-        W = (self.W[i] * w[..., None]).sum(axis=1) / w.sum(axis=1)[:, None] if blend else self.W[i[:, 0]]
+    def lay(self, xy, lift, k=6):
+        """Points at `xy` on the layer, `lift` metres in front of it, and their skin weights.
+        Given the layer's triangles, on its frontmost triangle over each point, with the
+        weights of the triangle's corners blended as the point lies between them: continuous
+        across the layer. (A mean of the nearest vertices' heights sank wide parts into the
+        chest's and shoulders' curve, and the highest of them stood lapels out in steps that
+        showed in profile as a saw's teeth; one vertex's weights broke a pocket into steps
+        when the arms came down.) Without triangles: the nearest vertices' mean, and the
+        nearest one's weights."""
+        if self.tris is None:
+            d, i = self.tree.query(xy, k=k)
+            w = 1.0 / np.maximum(d, 1e-4) ** 2
+            z = (self.z[i] * w).sum(axis=1) / w.sum(axis=1)
+            W = self.W[i[:, 0]]
+        else:
+            _, c = self.centres.query(xy, k=min(32, len(self.tris)))
+            t = self.tris[c]                                   # points x k x 3 corners x 3
+            a, b, cc = t[..., 0, :2], t[..., 1, :2], t[..., 2, :2]
+            p = xy[:, None, :]
+            det = (b[..., 0] - a[..., 0]) * (cc[..., 1] - a[..., 1]) - (cc[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1])
+            ok = np.abs(det) > 1e-12
+            det = np.where(ok, det, 1.0)
+            l1 = ((p[..., 0] - a[..., 0]) * (cc[..., 1] - a[..., 1]) - (cc[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1])) / det
+            l2 = ((b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (p[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1])) / det
+            bary = np.stack([1.0 - l1 - l2, l1, l2], axis=-1)
+            low = np.where(ok, bary.min(axis=-1), -np.inf)
+            inside = low >= -1e-9
+            zt = np.where(inside, (bary * t[..., 2]).sum(axis=-1), -np.inf)
+            # off the layer (past a hem, in the V): the plane of the triangle it is least
+            # outside, carried on, so a part's edge on the garment's edge is not torn
+            best = np.where(inside.any(axis=1), zt.argmax(axis=1), low.argmax(axis=1))
+            rows = np.arange(len(xy))
+            near = bary[rows, best]
+            z = (near * t[rows, best][..., 2]).sum(axis=-1)
+            held = np.clip(near, 0.0, None)
+            W = (held[..., None] * self.W_all[c[rows, best]]).sum(axis=1) / held.sum(axis=1)[:, None]
         return np.column_stack([xy, z + lift]), W
 
 
@@ -1001,14 +1031,8 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
         out = np.column_stack([side * d[:, 1], -np.abs(d[:, 0])])  # across the edge, outwards
         out /= np.linalg.norm(out, axis=1, keepdims=True)
         xy = np.stack([edge + s_ * width[:, None] * out for s_ in np.linspace(0.0, 1.0, cols)], axis=1).reshape(-1, 2)
-        pts, w = jacket.lay(xy, 0.0)
-        # Its outer half on the jacket's outermost nearby vertex: toward the shoulder the
-        # jacket curves back and a mean of its vertices sank the lapel into it (a patch of
-        # jacket showed through by the notch); its edge along the V stays on the mean, which
-        # the jacket's own edge follows.
         across = np.tile(np.linspace(0.0, 1.0, cols), rows)
-        out_z = jacket.lay(xy, 0.0, outermost=True)[0][:, 2]
-        pts[:, 2] += np.clip(2.0 * across - 0.5, 0.0, 1.0) * (out_z - pts[:, 2])
+        pts, w = jacket.lay(xy, 0.0)
         pts[:, 2] += 0.0035 + 0.0025 * across  # rolls off the chest
         parts.append(("lapel", pts, w, facing_front(pts, grid_tris(rows, cols))))
 
@@ -1040,8 +1064,7 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
     # A breast pocket on the wearer's left (+x), 2 cm out from the lapel at the chest: a welt
     # rising a little towards the shoulder, 60 % of the way to the chest's side (at most 9 cm:
     # farther out the arms pull it), and out of it a white pocket square's three points, the
-    # middle one highest, as a suit is worn to a wedding. Both lie on the jacket's outermost
-    # vertex nearby (on the chest's curve a mean sank them into it), their weights blended.
+    # middle one highest, as a suit is worn to a wedding.
     y_welt = neck_y - 0.205
     x0 = np.interp(y_welt, yv, vee(yv) + width) + 0.02
     chest = jacket.tree.data[np.abs(jacket.tree.data[:, 1] - y_welt) < 0.01, 0].max()
@@ -1049,14 +1072,14 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
     rise = 0.08 * length
     uv = np.linspace(0.0, 1.0, 9)
     xy = np.array([(x0 + u * length, y_welt + u * rise + v * high) for v in uv[:5:2] for u in uv])
-    pts, w = jacket.lay(xy, 0.006, outermost=True, blend=True)
+    pts, w = jacket.lay(xy, 0.006)
     parts.append(("lapel", pts, w, facing_front(pts, grid_tris(3, 9))))
     u = np.linspace(0.0, 1.0, 25)
     peaks = np.interp(u, [0.0, 0.2, 0.38, 0.55, 0.72, 0.85, 1.0], [0.004, 0.016, 0.010, 0.022, 0.011, 0.015, 0.004])
     xs = x0 + length * (0.15 + 0.65 * u)
     base = y_welt + high - 0.008 + (xs - x0) / length * rise
     xy = np.array([(x_, b_ + v * (0.008 + p_)) for v in np.linspace(0.0, 1.0, 4) for x_, b_, p_ in zip(xs, base, peaks)])
-    pts, w = jacket.lay(xy, 0.004, outermost=True, blend=True)
+    pts, w = jacket.lay(xy, 0.004)
     parts.append(("collar", pts, w, facing_front(pts, grid_tris(4, 25))))
 
     # Buttons below the V, and pocket flaps at the hips.
@@ -1610,7 +1633,7 @@ def build(data_dir, character):
         if _name == "trousers":
             shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
-        layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w)
+        layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w, local)
     for mat, pts, w, tris in suit_details(layers["jacket"], layers["shirt"], layers["trousers"], vee, cutaway, neck_y, hip_y):
         add("Clothes", mat, pts, w, np.full(len(pts), -1), tris, outfit="suit")
 
