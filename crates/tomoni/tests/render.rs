@@ -686,7 +686,7 @@ fn the_suit_shows_its_shirts_cuffs_and_a_pocket_square() {
     // sleeve, and a white pocket square stands out of a welt on the wearer's left chest (the
     // picture's right). In the front view (600 × 900), within 4 cm of each wrist joint the
     // shirt's white covers 8.8-11.3 cm² on both avatars, and on the chest, 6-20 cm out from
-    // the neck's line and 10-30 cm below it, 8.6-10.7 cm² on the wearer's left and none on
+    // the neck's line and 10-30 cm below it, 8.4-10.2 cm² on the wearer's left and none on
     // the right; the previous avatars had none anywhere. 4 cm² is a cuff 0.7 cm deep, or a
     // square half hidden in its pocket.
     for avatar in ["default.vrm", "man.vrm"] {

@@ -145,7 +145,8 @@ CHARACTERS = {
                 heel=0.024,  # a man's shoe's stacked heel
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
                           parting=(38.0, 0.8, 0.002),  # a side parting, from the crown to the hairline
-                          profile=[(0, 0.062), (28, 0.06), (45, 0.03), (56, 0.0), (68, -0.035),
+                          # (the front 8 cm above the eyes: at 6.2 the forehead was low, a bowl's)
+                          profile=[(0, 0.080), (28, 0.078), (45, 0.045), (56, 0.0), (68, -0.035),
                                    (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
                                    (180, -0.07)]),
                 palette={"hair": ((0.10, 0.075, 0.06), (0.05, 0.035, 0.03), 0.0015),
@@ -934,8 +935,8 @@ class FrontLayer:
         across the layer. (A mean of the nearest vertices' heights sank wide parts into the
         chest's and shoulders' curve, and the highest of them stood lapels out in steps that
         showed in profile as a saw's teeth; one vertex's weights broke a pocket into steps
-        when the arms came down.) Without triangles: the nearest vertices' mean, and the
-        nearest one's weights."""
+        when the arms came down.) Off the layer, as on its nearest edge. Without triangles:
+        the nearest vertices' mean, and the nearest one's weights."""
         if self.tris is None:
             d, i = self.tree.query(xy, k=k)
             w = 1.0 / np.maximum(d, 1e-4) ** 2
@@ -955,14 +956,15 @@ class FrontLayer:
             low = np.where(ok, bary.min(axis=-1), -np.inf)
             inside = low >= -1e-9
             zt = np.where(inside, (bary * t[..., 2]).sum(axis=-1), -np.inf)
-            # off the layer (past a hem, in the V): the plane of the triangle it is least
-            # outside, carried on, so a part's edge on the garment's edge is not torn
+            # off the layer (past a hem, in the V): as the edge of the triangle it is least
+            # outside, so a part's edge on the garment's edge is not torn (carrying a sliver's
+            # plane on, from a cut along the V, sank the lapels' tips behind the tie)
             best = np.where(inside.any(axis=1), zt.argmax(axis=1), low.argmax(axis=1))
             rows = np.arange(len(xy))
-            near = bary[rows, best]
-            z = (near * t[rows, best][..., 2]).sum(axis=-1)
-            held = np.clip(near, 0.0, None)
-            W = (held[..., None] * self.W_all[c[rows, best]]).sum(axis=1) / held.sum(axis=1)[:, None]
+            held = np.clip(bary[rows, best], 0.0, None)
+            held /= held.sum(axis=1, keepdims=True)
+            z = (held * t[rows, best][..., 2]).sum(axis=-1)
+            W = (held[..., None] * self.W_all[c[rows, best]]).sum(axis=1)
         return np.column_stack([xy, z + lift]), W
 
 
