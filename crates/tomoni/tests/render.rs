@@ -805,3 +805,53 @@ fn the_lapels_lie_smooth_in_profile() {
         );
     }
 }
+
+#[test]
+fn the_jackets_sleeves_have_buttons() {
+    // A tailored jacket's sleeve has a row of buttons at its back, above the hem; the
+    // jacket's sleeves were bare. In the side view (1200 × 1800), within 12 cm of the nearer
+    // wrist joint, the buttons show as compact near-black blobs (at least 20 px, at least 4 px
+    // each way): 4-5 on both avatars (a button by the sleeve's edge can split in two); the
+    // previous avatars had none (only the outline's thin lines are as dark there).
+    for avatar in ["default.vrm", "man.vrm"] {
+        let path = format!("assets/avatars/{avatar}");
+        let out = out_dir().join(format!("sleeve-{avatar}.png"));
+        let args = ["--avatar", &path, "--view", "side", "--transparent", "--width", "1200", "--height", "1800"];
+        let (picture, scene) = common::render_with_scene(&out, &args);
+        let (w, h) = picture.dimensions();
+        let (cx, cy, per_metre) = ["hand_l", "hand_r"]
+            .map(|hand| projected(&scene, h, hand))
+            .into_iter()
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+            .unwrap();
+        let r = 0.12 * per_metre;
+        let dark = |x: u32, y: u32| {
+            let p = picture.get_pixel(x, y).0;
+            let near = (x as f64 + 0.5 - cx).hypot(y as f64 + 0.5 - cy) < r;
+            near && p[3] > 128 && p[..3].iter().all(|&c| c < 30)
+        };
+        let mut seen = vec![false; (w * h) as usize];
+        let mut blobs = Vec::new();
+        for start in (0..h).flat_map(|y| (0..w).map(move |x| (x, y))) {
+            if seen[(start.1 * w + start.0) as usize] || !dark(start.0, start.1) {
+                continue;
+            }
+            seen[(start.1 * w + start.0) as usize] = true;
+            let (mut stack, mut n, mut lo, mut hi) = (vec![start], 0, start, start);
+            while let Some((x, y)) = stack.pop() {
+                n += 1;
+                (lo, hi) = ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y)));
+                for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
+                    if nx < w && ny < h && !seen[(ny * w + nx) as usize] && dark(nx, ny) {
+                        seen[(ny * w + nx) as usize] = true;
+                        stack.push((nx, ny));
+                    }
+                }
+            }
+            blobs.push((n, hi.0 - lo.0 + 1, hi.1 - lo.1 + 1));
+        }
+        let buttons: Vec<_> = blobs.iter().filter(|&&(n, bw, bh)| n >= 20 && bw >= 4 && bh >= 4).collect();
+        println!("{avatar}: {} button-like blobs by the wrist (area, width, height): {buttons:?}", buttons.len());
+        assert!(buttons.len() >= 3, "{avatar}: {} buttons on the sleeve by the wrist: {blobs:?}", buttons.len());
+    }
+}

@@ -1113,6 +1113,66 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
     return parts
 
 
+def ray_hit(pts, tris, origin, d):
+    """Where the ray from `origin` along `d` first meets the surface `pts`/`tris`: (the
+    triangle's index, its barycentric weights) or None (Moller-Trumbore, every triangle)."""
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    e1, e2 = b - a, c - a
+    h = np.cross(d, e2)
+    det = (e1 * h).sum(axis=1)
+    ok = np.abs(det) > 1e-12
+    inv = 1.0 / np.where(ok, det, 1.0)
+    s_ = origin - a
+    u = (s_ * h).sum(axis=1) * inv
+    q = np.cross(s_, e1)
+    v = (q @ d) * inv
+    t = (q * e2).sum(axis=1) * inv
+    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+    if not hit.any():
+        return None
+    f = np.nonzero(hit)[0][t[hit].argmin()]
+    return f, np.array([1.0 - u[f] - v[f], u[f], v[f]])
+
+
+def sleeve_buttons(pts, tris, W, joints, count=4, radius=0.0055, first=0.03, gap=0.016, lean=0.5):
+    """Buttons on the jacket's sleeves, as a tailored jacket has them: `count` in a row along
+    the sleeve's back, `first` m up from its hem and `gap` apart, on the side that faces back
+    and a little out when the arm hangs (in the bind pose the arms lie along x, palms down:
+    back is -z, out is +y, `lean` of it). Each is a disc on the sleeve's surface, found by a
+    ray from the forearm's bone, moving with the sleeve's triangle under it. Returns (points,
+    weights, triangles) for each."""
+    out = []
+    for side in "lr":
+        o, h = np.asarray(joints[f"lowerarm_{side}"]), np.asarray(joints[f"hand_{side}"])
+        axis = (h - o) / np.linalg.norm(h - o)
+        sleeve = np.abs(pts[:, 0]) > abs(o[0])
+        hem = ((pts[sleeve] - o) @ axis).max()
+        d = np.array([0.0, lean, -1.0])
+        d -= axis * (d @ axis)
+        d /= np.linalg.norm(d)
+        for k in range(count):
+            at = o + axis * (hem - first - gap * k)
+            found = ray_hit(pts, tris, at, d)
+            if found is None:
+                fail(f"no sleeve under the {side} sleeve's button {k}")
+            f, bary = found
+            p = bary @ pts[tris[f]]
+            n = np.cross(pts[tris[f, 1]] - pts[tris[f, 0]], pts[tris[f, 2]] - pts[tris[f, 0]])
+            n *= np.sign(n @ d) / np.linalg.norm(n)
+            u = axis - n * (axis @ n)
+            u /= np.linalg.norm(u)
+            v = np.cross(n, u)
+            a = np.linspace(0, 2 * math.pi, 13)[:-1]
+            ring = p + n * 0.0015 + radius * (np.cos(a)[:, None] * u + np.sin(a)[:, None] * v)
+            disc_pts = np.vstack([p + n * 0.0015, ring])
+            disc_tris = np.array([(0, 1 + i, 1 + (i + 1) % 12) for i in range(12)], dtype=np.int64)
+            if np.cross(ring[0] - p, ring[1] - p) @ n < 0:
+                disc_tris = disc_tris[:, [0, 2, 1]]
+            w = np.tile(bary @ W[tris[f]], (len(disc_pts), 1))
+            out.append((disc_pts, w, disc_tris))
+    return out
+
+
 def open_eyes(base, shaped, groups, data_dir, nverts, strength):
     """Gives the shaped body's eyelids the base's opening again. MakeHuman's male targets
     narrow the eyes (the man's upper lids came 3.5 mm down over the iris and his lower lids
@@ -1636,6 +1696,9 @@ def build(data_dir, character):
             shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
         layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w, local)
+        if _name == "jacket":
+            for pts, bw, bt in sleeve_buttons(shell, local, w, joints_t):
+                add("Clothes", "button", pts, bw, np.full(len(pts), -1), bt, outfit="suit")
     for mat, pts, w, tris in suit_details(layers["jacket"], layers["shirt"], layers["trousers"], vee, cutaway, neck_y, hip_y):
         add("Clothes", mat, pts, w, np.full(len(pts), -1), tris, outfit="suit")
 
