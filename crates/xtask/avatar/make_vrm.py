@@ -1145,7 +1145,7 @@ def sleeve_buttons(pts, tris, W, joints, count=4, radius=0.0055, first=0.03, gap
     for side in "lr":
         o, h = np.asarray(joints[f"lowerarm_{side}"]), np.asarray(joints[f"hand_{side}"])
         axis = (h - o) / np.linalg.norm(h - o)
-        sleeve = np.abs(pts[:, 0]) > abs(o[0])
+        sleeve = pts[:, 0] * np.sign(o[0]) > abs(o[0])         # this forearm's sleeve
         hem = ((pts[sleeve] - o) @ axis).max()
         d = np.array([0.0, lean, -1.0])
         d -= axis * (d @ axis)
@@ -1162,11 +1162,9 @@ def sleeve_buttons(pts, tris, W, joints, count=4, radius=0.0055, first=0.03, gap
             u = axis - n * (axis @ n)
             u /= np.linalg.norm(u)
             v = np.cross(n, u)
-            a = np.linspace(0, 2 * math.pi, 13)[:-1]
-            ring = p + n * 0.0015 + radius * (np.cos(a)[:, None] * u + np.sin(a)[:, None] * v)
-            disc_pts = np.vstack([p + n * 0.0015, ring])
-            disc_tris = np.array([(0, 1 + i, 1 + (i + 1) % 12) for i in range(12)], dtype=np.int64)
-            if np.cross(ring[0] - p, ring[1] - p) @ n < 0:
+            flat, disc_tris = disc(np.zeros(2), radius)      # (u, v) on the sleeve's surface
+            disc_pts = p + n * 0.0015 + flat[:, :1] * u + flat[:, 1:] * v
+            if np.cross(disc_pts[1] - p, disc_pts[2] - p) @ n < 0:
                 disc_tris = disc_tris[:, [0, 2, 1]]
             w = np.tile(bary @ W[tris[f]], (len(disc_pts), 1))
             out.append((disc_pts, w, disc_tris))
