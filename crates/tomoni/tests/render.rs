@@ -668,6 +668,16 @@ fn the_bobs_ends_are_strands_not_a_rim() {
     assert!(mean >= 4.0, "the hair's ends cross {mean:.2} runs a row: a solid cut, not strands");
 }
 
+/// A shipped avatar (`avatar` under assets/avatars) from `view` on a transparent background,
+/// `w` × `h`, written as `{name}-{avatar}.png`: the picture and its `--scene-json`.
+fn shipped_view(avatar: &str, name: &str, view: &str, w: u32, h: u32) -> (image::RgbaImage, serde_json::Value) {
+    let path = format!("assets/avatars/{avatar}");
+    let out = out_dir().join(format!("{name}-{avatar}.png"));
+    let (w, h) = (w.to_string(), h.to_string());
+    let args = ["--avatar", &path, "--view", view, "--transparent", "--width", &w, "--height", &h];
+    common::render_with_scene(&out, &args)
+}
+
 /// Where the node `name` is in a picture `h` pixels high rendered with `--scene-json`'s
 /// `scene`: (column, row, pixels per metre at its depth).
 fn projected(scene: &serde_json::Value, h: u32, name: &str) -> (f64, f64, f64) {
@@ -690,10 +700,7 @@ fn the_suit_shows_its_shirts_cuffs_and_a_pocket_square() {
     // the right; the previous avatars had none anywhere. 4 cm² is a cuff 0.7 cm deep, or a
     // square half hidden in its pocket.
     for avatar in ["default.vrm", "man.vrm"] {
-        let path = format!("assets/avatars/{avatar}");
-        let out = out_dir().join(format!("cuffs-{avatar}.png"));
-        let args = ["--avatar", &path, "--view", "front", "--transparent", "--width", "600", "--height", "900"];
-        let (picture, scene) = common::render_with_scene(&out, &args);
+        let (picture, scene) = shipped_view(avatar, "cuffs", "front", 600, 900);
         let (w, h) = picture.dimensions();
         // the shirt's white: opaque, light and grey (lit skin is far redder than blue)
         let white = |x: u32, y: u32| {
@@ -739,10 +746,7 @@ fn the_jacket_closes_round_the_shirt_collar_at_the_neck() {
     // tabs made it 0.204 m (the previous default.vrm; the man's, whose V fitted, 0.152), so
     // 0.16 m lies between.
     for avatar in ["default.vrm", "man.vrm"] {
-        let path = format!("assets/avatars/{avatar}");
-        let out = out_dir().join(format!("collar-{avatar}.png"));
-        let args = ["--avatar", &path, "--view", "face", "--transparent", "--width", "640", "--height", "640"];
-        let (picture, scene) = common::render_with_scene(&out, &args);
+        let (picture, scene) = shipped_view(avatar, "collar", "face", 640, 640);
         let (w, h) = picture.dimensions();
         // the neck joint in the picture, and pixels per metre at its depth
         let (_, row, per_metre) = projected(&scene, h, "neck_01");
@@ -774,10 +778,7 @@ fn the_lapels_lie_smooth_in_profile() {
     // its own mean over 1.6 cm of height; the teeth made it 5.6 mm (the previous man.vrm) and
     // 7.5 mm (default.vrm), so 3.5 mm lies between.
     for avatar in ["default.vrm", "man.vrm"] {
-        let path = format!("assets/avatars/{avatar}");
-        let out = out_dir().join(format!("profile-{avatar}.png"));
-        let args = ["--avatar", &path, "--view", "side", "--transparent", "--width", "1200", "--height", "1800"];
-        let (picture, scene) = common::render_with_scene(&out, &args);
+        let (picture, scene) = shipped_view(avatar, "profile", "side", 1200, 1800);
         let (w, h) = picture.dimensions();
         let (neck_x, neck_y, per_metre) = projected(&scene, h, "neck_01");
         // the front is the side the eyes are on
@@ -814,10 +815,7 @@ fn the_jackets_sleeves_have_buttons() {
     // each way): 4-5 on both avatars (a button by the sleeve's edge can split in two); the
     // previous avatars had none (only the outline's thin lines are as dark there).
     for avatar in ["default.vrm", "man.vrm"] {
-        let path = format!("assets/avatars/{avatar}");
-        let out = out_dir().join(format!("sleeve-{avatar}.png"));
-        let args = ["--avatar", &path, "--view", "side", "--transparent", "--width", "1200", "--height", "1800"];
-        let (picture, scene) = common::render_with_scene(&out, &args);
+        let (picture, scene) = shipped_view(avatar, "sleeve", "side", 1200, 1800);
         let (w, h) = picture.dimensions();
         let (cx, cy, per_metre) = ["hand_l", "hand_r"]
             .map(|hand| projected(&scene, h, hand))
