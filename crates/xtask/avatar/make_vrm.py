@@ -146,9 +146,11 @@ CHARACTERS = {
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
                           parting=(38.0, 0.8, 0.002),  # a side parting, from the crown to the hairline
                           # (the front 8 cm above the eyes: at 6.2 the forehead was low, a bowl's)
-                          profile=[(0, 0.080), (28, 0.078), (45, 0.045), (56, 0.0), (68, -0.035),
-                                   (76, -0.03), (83, 0.014), (100, 0.014), (118, -0.035),
-                                   (180, -0.07)]),
+                          # sideburns down before the ears, 2.8 cm above the eyes over them (the ears'
+                          # tops are 2-2.5 cm above), tapering behind them to the nape
+                          profile=[(0, 0.080), (28, 0.078), (44, 0.045), (52, 0.0), (54, -0.035),
+                                   (62, -0.035), (65, 0.0), (68, 0.024), (76, 0.028), (92, 0.028),
+                                   (100, 0.015), (108, -0.02), (118, -0.035), (180, -0.07)]),
                 palette={"hair": ((0.10, 0.075, 0.06), (0.05, 0.035, 0.03), 0.0015),
                          "hair_inner": ((0.05, 0.035, 0.03), (0.03, 0.02, 0.02), 0.0),
                          "hair_shine": ((0.24, 0.20, 0.18), (0.10, 0.075, 0.065), 0.0015),
@@ -427,7 +429,8 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
     hair follows the skull (the farthest head vertex near that direction, plus volume) down to
     the widest point, then falls straight to its cut. The face stays open between the temples.
-    `head_pts`: head, ear and neck vertices (m); `centre`: a point inside the skull.
+    `head_pts`: the skin of the head and neck (m; a short cut's without the ears); `centre`: a
+    point inside the skull.
     `profile`: a short cut instead, [(azimuth deg, cut height above the eyes m), ...] from the
     face round to the nape; the hair then hugs the skull all the way down to it (no fall).
     `locks` around the head, each a rounded ridge between narrow grooves `groove` deep that open
@@ -1190,6 +1193,17 @@ def open_eyes(base, shaped, groups, data_dir, nverts, strength):
     return out
 
 
+def ear_vertices(data_dir, nverts):
+    """Which vertices are the ears: those MakeHuman's ear-raising targets carry at least half
+    as far as the ear itself (the targets fade out over the scalp round each ear)."""
+    ears = np.zeros(nverts, bool)
+    for side in "lr":
+        moved = np.linalg.norm(load_target(os.path.join(data_dir, "mpfb2", "targets", "ears",
+                                                        f"{side}-ear-trans-up.target.gz"), nverts), axis=1)
+        ears |= moved > 0.5 * moved.max()
+    return ears
+
+
 def upper_lid_margin(tpos, tris, c, r, cols=41, lower=False):
     """The upper lid's edge as the eye shows it from the front: for each of `cols` columns
     across the eye, the front lip of the front-facing skin above the opening (the lid folds
@@ -1773,6 +1787,16 @@ def build(data_dir, character):
     # hair: a bob on the head bone
     skull = region(["head", "neck"]) & (y > neck_y)
     skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
+    # Hair is shaped on the skin alone. MakeHuman's helpers are in the head's region too: its
+    # hair helper, a lumpy shell 1-2 cm off the scalp, stood both cuts out from the skull (the
+    # bob's crown in lumps), and the eyes' joint cubes lie before them.
+    on_body = np.zeros(nverts, bool)
+    on_body[groups["body"]] = True
+    skull &= on_body
+    if character["hair"]["style"] == "short":
+        # a short cut lies above the ears, not over them: sampled with them, it stood out round
+        # them and hid them under two wavy curtains
+        skull &= ~ear_vertices(data_dir, nverts)
     centre = np.array([0.0, eye_y + 0.01, zc - 0.01])
     hair = {k: v for k, v in character["hair"].items() if k not in ("style", "springs")}
     outer, ot, parting, ends = bob_hair(tpos[skull], centre, eye_y, **hair)
