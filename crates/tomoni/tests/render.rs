@@ -893,3 +893,68 @@ fn the_mans_short_cut_lies_on_his_skull_above_his_ears() {
         widest * 100.0
     );
 }
+
+#[test]
+fn the_shoes_open_round_the_ankles_over_dark_socks() {
+    // The shoes were closed lasts cut flat 2 cm above the ankle joint: under the skirt the
+    // leg went into a shelf, a clog's, not a shoe. They now open round the ankle, the collar
+    // 2 cm below the ankle joint at the sides, rising to the heel and to the throat behind
+    // the laces, with a lining inside. In the feet view (800 × 600) with the woman in her
+    // skirt, her skin shows 2.6-3.2 cm below each ankle joint (as the picture has it, the
+    // joint projected at its own depth); it stopped 1.5 cm above the left one (the previous
+    // default.vrm), so the joint lies between. Under trousers, socks hide what the open shoe
+    // shows: within 12 cm of either ankle no skin at all (without them, in her suit, 0.26 cm²
+    // showed between the hem and the shoe's collar, with the hem falling over the instep; 6.3
+    // cm² before it did).
+    let feet = |avatar: &str, outfit: &str| {
+        let path = format!("assets/avatars/{avatar}");
+        let out = out_dir().join(format!("feet-{outfit}-{avatar}.png"));
+        let args = [
+            "--avatar",
+            &path,
+            "--outfit",
+            outfit,
+            "--view",
+            "feet",
+            "--transparent",
+            "--width",
+            "800",
+            "--height",
+            "600",
+        ];
+        common::render_with_scene(&out, &args)
+    };
+    // lit skin is far redder than blue; the shoes, socks and trousers are dark
+    let skin = |p: [u8; 4]| p[3] > 128 && p[0] > 140 && p[0] as i32 > p[2] as i32 + 40;
+    let (picture, scene) = feet("default.vrm", "everyday");
+    let (w, h) = picture.dimensions();
+    for ankle in ["foot_l", "foot_r"] {
+        let (cx, cy, per_metre) = projected(&scene, h, ankle);
+        let lowest = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| (x as f64 - cx).abs() < 0.08 * per_metre && skin(picture.get_pixel(x, y).0))
+            .map(|(_, y)| y)
+            .max()
+            .expect("skin above the shoe");
+        let below = (lowest as f64 - cy) / per_metre;
+        println!("default.vrm, everyday: skin shows down to {:.1} cm below {ankle}", below * 100.0);
+        assert!(below > 0.0, "the skin stops {:.1} cm above {ankle}: the shoe is closed round it", -below * 100.0);
+    }
+    for avatar in ["default.vrm", "man.vrm"] {
+        let (picture, scene) = feet(avatar, "suit");
+        let bare = ["foot_l", "foot_r"]
+            .map(|ankle| {
+                let (cx, cy, per_metre) = projected(&scene, h, ankle);
+                let n = (0..h)
+                    .flat_map(|y| (0..w).map(move |x| (x, y)))
+                    .filter(|&(x, y)| (x as f64 - cx).hypot(y as f64 - cy) < 0.12 * per_metre)
+                    .filter(|&(x, y)| skin(picture.get_pixel(x, y).0))
+                    .count();
+                n as f64 / (per_metre / 100.0).powi(2)
+            })
+            .into_iter()
+            .fold(0.0, f64::max);
+        println!("{avatar}, suit: {bare:.2} cm² of skin by an ankle");
+        assert!(bare < 0.1, "{avatar}: {bare:.2} cm² of bare skin shows by an ankle in the suit: no socks");
+    }
+}

@@ -110,6 +110,9 @@ PALETTE = {
     # a toe cap's seam (its stitching catches the light) and the laces (darker than the leather)
     "toe_seam": ((0.22, 0.16, 0.13), (0.10, 0.07, 0.06), 0.0),
     "laces": ((0.03, 0.025, 0.02), (0.015, 0.012, 0.01), 0.0),
+    "socks": ((0.07, 0.07, 0.08), (0.035, 0.035, 0.045), 0.0),
+    # inside a shoe, seen round the ankle: tan leather
+    "lining": ((0.45, 0.33, 0.24), (0.26, 0.18, 0.13), 0.0),
 }
 
 
@@ -311,12 +314,15 @@ def boundary_edges(tris):
     return uniq[count == 1]
 
 
-def hem_down(p, tris, W, src, above, bottom, rings=4):
+def hem_down(p, tris, W, src, above, bottom, rings=4, clear=None):
     """Trouser legs go on below the body's ankle, down over the shoe to `bottom` (m above the
     floor): the shell of the leg stops where the foot's faces begin, and so a trouser ended at
     the ankle over a shoe that read as a boot. Each hem vertex below `above` gets `rings` more
     vertices straight under it, with its skin weights and morphs; in front the tube runs into
     the shoe's instep and is hidden there, so the hem seems to rest on the shoe.
+    `clear`: (points, axes): the new vertices stand at least 6 mm out from these points (the
+    feet in their socks) seen from the nearer of the `axes` (x, z: the ankles) at their
+    height, so the cloth falls over the instep instead of through it.
     Returns (points, weights, morph sources, triangles)."""
     be = set(map(tuple, boundary_edges(tris)))
     low = p[:, 1] < above
@@ -333,6 +339,19 @@ def hem_down(p, tris, W, src, above, bottom, rings=4):
     for k in range(1, rings + 1):
         q = p[verts].copy()
         q[:, 1] = p[verts, 1] + (bottom - p[verts, 1]) * k / rings
+        if clear is not None:
+            pts, axes = clear
+            for ax in axes:
+                mine = np.sign(q[:, 0]) == np.sign(ax[0])
+                fm = pts[np.sign(pts[:, 0]) == np.sign(ax[0])]
+                dq, df = q[mine][:, [0, 2]] - ax, fm[:, [0, 2]] - ax
+                aq, af = np.arctan2(dq[:, 0], dq[:, 1]), np.arctan2(df[:, 0], df[:, 1])
+                near = (np.abs(np.angle(np.exp(1j * (aq[:, None] - af[None, :])))) < math.radians(6.0)) & (
+                    np.abs(q[mine][:, 1][:, None] - fm[None, :, 1]) < 0.01)
+                need = np.where(near, np.linalg.norm(df, axis=1)[None, :], 0.0).max(axis=1) + 0.006
+                r = np.linalg.norm(dq, axis=1)
+                q[np.nonzero(mine)[0], 0] = ax[0] + dq[:, 0] * np.maximum(r, need) / r
+                q[np.nonzero(mine)[0], 2] = ax[1] + dq[:, 1] * np.maximum(r, need) / r
         new_p.append(q)
 
     def ring(k, v):
@@ -837,6 +856,12 @@ def shoe_sole(points, thick=0.011, welt=0.003, heel=0.026, arch=0.005, samples=1
     return verts, np.concatenate([walls, down, up]).astype(np.int64)
 
 
+def lacing_end(points, cap=0.21, bars=5):
+    """Where (z) `shoe_details`' lacing ends towards the heel: the shoe's throat is behind it."""
+    z0, z1 = points[:, 2].min(), points[:, 2].max()
+    return z1 - cap * (z1 - z0) - 0.012 - 0.011 * bars
+
+
 def shoe_details(points, cap=0.21, bars=5):
     """What makes a hull read as a laced shoe, laid on the convex hull of `points` (toe toward
     +z): a toe cap's seam across the upper `cap` of the shoe's length behind the toe (a raised
@@ -877,7 +902,7 @@ def shoe_details(points, cap=0.21, bars=5):
     # cast up from inside onto the top
     up = lambda xz: hit(np.column_stack([xz[:, 0], np.full(len(xz), low), xz[:, 1]]),
                           np.tile([0.0, 1.0, 0.0], (len(xz), 1)))
-    za, zb = zs - 0.012, zs - 0.012 - 0.011 * bars
+    za, zb = zs - 0.012, lacing_end(points, cap, bars)
     zz = np.linspace(za, zb, 16)
     parts = [strip(up(np.column_stack([mid_x(zz) - 0.0007, zz])), up(np.column_stack([mid_x(zz) + 0.0007, zz])), 0.0006)]
     for j in range(bars):
@@ -892,6 +917,70 @@ def shoe_details(points, cap=0.21, bars=5):
         lace_tris.append(tris + n)
         n += len(pts)
     return seam, (np.concatenate(lace_pts), np.concatenate(lace_tris))
+
+
+def shoe_topline(ankle_y, front):
+    """The height of a low shoe's top edge (its collar) round the ankle, by the angle from the
+    toe (radians): `front` at the throat behind the laces, 2 cm below the ankle joint at the
+    sides (below the ankle bones), 0.5 cm below it at the heel's back."""
+    side, back = ankle_y - 0.02, ankle_y - 0.005
+
+    def h(theta):
+        c = np.cos(theta)
+        return np.where(c > 0, side + (front - side) * np.abs(c) ** 1.5, side + (back - side) * np.abs(c) ** 2)
+    return h
+
+
+def shoe_upper(points, axis, ankle_y, lacing_end, columns=72, rows=18, lining=0.003):
+    """A low shoe's upper, open round the ankle: the convex last of `points` (toe toward +z)
+    sampled as rings round a vertical `axis` (x, z) through the ankle, each column from the
+    floor up to the collar (`shoe_topline`), whose front is the throat 6 mm behind
+    `lacing_end` (z). Inside, a lining `lining` in from the leather; at the collar a band
+    joining the two. Returns (points, triangles) of the upper, of the lining and of the band,
+    and the topline."""
+    from scipy.spatial import ConvexHull
+
+    eq = ConvexHull(points).equations
+
+    def reach(y, th):
+        """How far from the axis, at height y and angle th, the last's surface is."""
+        c = np.column_stack([np.full_like(y, axis[0]), y, np.full_like(y, axis[1])])
+        d = np.column_stack([np.sin(th), np.zeros_like(th), np.cos(th)])
+        nd = d @ eq[:, :3].T
+        t = np.where(nd > 1e-9, -(c @ eq[:, :3].T + eq[:, 3]) / np.where(nd > 1e-9, nd, 1.0), np.inf)
+        return t.min(axis=1)
+
+    # the throat: the height at which the vamp, straight ahead, is 6 mm behind the lacing
+    ys = np.linspace(0.0, points[:, 1].max() - 0.002, 400)
+    ahead = axis[1] + reach(ys, np.zeros_like(ys))
+    if not (ahead < lacing_end - 0.006).any():
+        fail("the shoe's last has no throat behind its lacing")
+    front = ys[np.argmax(ahead < lacing_end - 0.006)]
+    top = shoe_topline(ankle_y, front)
+    th = 2.0 * math.pi * np.arange(columns) / columns
+    f = np.linspace(0.0, 1.0, rows + 1)
+    Y = top(th)[None, :] * f[:, None]                       # rows x columns
+    T = np.repeat(th[None, :], rows + 1, axis=0)
+    R = reach(Y.ravel(), T.ravel()).reshape(Y.shape)
+
+    def ring_points(r):
+        return np.stack([axis[0] + r * np.sin(T), Y, axis[1] + r * np.cos(T)], axis=2).reshape(-1, 3)
+
+    outer = ring_points(R)
+    inner = ring_points(R - lining)
+    idx = lambda r, c: r * columns + c % columns
+    tris = np.array([t for r in range(rows) for c in range(columns)
+                     for t in ((idx(r, c), idx(r + 1, c), idx(r + 1, c + 1)),
+                               (idx(r, c), idx(r + 1, c + 1), idx(r, c + 1)))], dtype=np.int64)
+    centre = np.array([axis[0], 0.5 * front, axis[1]])
+    tris = wound_outwards(outer, tris, centre)   # (outwards round the axis: the last is convex)
+    band = np.concatenate([outer[idx(rows, 0):], inner[idx(rows, 0):]])
+    bt = np.array([t for c in range(columns) for t in ((c, c + columns, (c + 1) % columns + columns),
+                                                        (c, (c + 1) % columns + columns, (c + 1) % columns))],
+                  dtype=np.int64)
+    bn = np.cross(band[bt[:, 1]] - band[bt[:, 0]], band[bt[:, 2]] - band[bt[:, 0]])
+    bt[bn[:, 1] < 0] = bt[bn[:, 1] < 0][:, [0, 2, 1]]       # the band faces up
+    return (outer, tris), (inner, tris[:, [0, 2, 1]].copy()), (band, bt), top
 
 
 def hull_shoe(points):
@@ -1565,6 +1654,11 @@ def build(data_dir, character):
         y > neck_y - 0.03) & (y < neck_y + 0.04))
     trousers = not_extremity & (y < hip_y + 0.06)
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + SHOE_TOP)
+    # socks, from inside the shoe to 12 cm above the ankle (see below); the trousers fall over them
+    socks = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.12)
+    # (over what shows above a shoe's collar, which is 2 cm below the ankle at its lowest)
+    shows = socks & (y > joints_t["foot_l"][1] - 0.025)
+    over_feet = (tpos[shows] + 0.002 * nrm0[shows], [joints_t[f][[0, 2]] for f in ("foot_l", "foot_r")])
     eye_y = joints_t["eye_l"][1]
     zc = joints_t["head"][2]
     # The skin's texture (`skin_texture`: blush, lid shade, a warmer nose tip) is laid straight
@@ -1705,7 +1799,7 @@ def build(data_dir, character):
         if _name == "cuffs":
             shell, w, vs, local = clip_away(shell, local, w, vs, np.abs(shell[:, 0]) - (wrist_l + CUFF))
         if _name == "trousers":
-            shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM)
+            shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM, clear=over_feet)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
         layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w, local)
         if _name == "jacket":
@@ -1736,9 +1830,11 @@ def build(data_dir, character):
         add("Clothes", "skirt", pts, w, np.full(len(pts), -1), tris, outfit="everyday", fold=inside)
     else:
         vs, local, shell = shell_of("chinos", trousers, 0.011, 8, drape_args=DRAPED["trousers"])
-        shell, w, vs, local = hem_down(shell, local, Wn[vs], vs, knee_y, TROUSER_HEM)
+        shell, w, vs, local = hem_down(shell, local, Wn[vs], vs, knee_y, TROUSER_HEM, clear=over_feet)
         add("Clothes", "chinos", shell, w, vs, local, outfit="everyday")
-    # shoes: one closed last a foot, following the foot's bones
+    # shoes: a last a foot, open round the ankle, following the foot's bones; the skin more
+    # than 1.5 cm below its collar is inside it (`in_shoe`)
+    in_shoe = np.zeros(nverts, bool)
     for side in (1.0, -1.0):
         vs = np.unique(body_tris[(shoes & (side * tpos[:, 0] > 0))[body_tris].all(axis=1)])
         if len(vs) == 0:
@@ -1747,13 +1843,25 @@ def build(data_dir, character):
         pts[:, 1] = np.maximum(pts[:, 1], 0.0)
         tri = hull_shoe(pts)
         used = np.unique(tri)
-        add("Clothes", "shoes", pts[used], Wn[vs[used]], np.full(len(used), -1), np.searchsorted(used, tri))
+        ankle = joints_t["foot_l" if side > 0 else "foot_r"]
+        upper, inside, band, top = shoe_upper(pts[used], ankle[[0, 2]], ankle[1], lacing_end(pts[used]))
+        foot = shoes & (side * tpos[:, 0] > 0)
+        theta = np.arctan2(tpos[:, 0] - ankle[0], tpos[:, 2] - ankle[2])
+        in_shoe |= foot & (tpos[:, 1] < top(theta) - 0.015)
+        # each point moves as the last's point nearest it (the foot's and toes' bones)
+        for mat, (up, ut) in (("shoes", upper), ("lining", inside), ("shoes", band)):
+            add("Clothes", mat, up, Wn[vs[used][nearest(up, pts[used])]], np.full(len(up), -1), ut)
         sole, st = shoe_sole(pts[used], heel=character.get("heel", 0.026))
         # each sole vertex moves with the shoe point nearest it (the foot's and toes' bones)
         add("Clothes", "sole", sole, Wn[vs[used][nearest(sole, pts[used])]], np.full(len(sole), -1), st)
         # a toe cap's seam and laces, each point moving as the shoe point nearest it
         for mat, (dp, dt) in zip(("toe_seam", "laces"), shoe_details(pts[used])):
             add("Clothes", mat, dp, Wn[vs[used][nearest(dp, pts[used])]], np.full(len(dp), -1), dt)
+    # Socks, dark, from inside the shoe to 12 cm above the ankle, under trousers (the suit's, a
+    # man's chinos): in a low shoe the instep and ankle show at the collar, and a trouser hem
+    # moving over the shoe would show them bare. Under a skirt the legs stay bare.
+    vs, local, shell = shell_of("socks", socks, 0.002, 2)
+    add("Clothes", "socks", shell, Wn[vs], vs, local, outfit="suit" if everyday["bottom"] == "skirt" else None)
     # Skin that every outfit covers is never seen but where it pokes through the cloth (a bent
     # elbow, a raised shoulder): it is left out, but for two rings of faces in from either
     # outfit's hems and 14 cm round the neck, where the cloth's gaps are. (The folded outfit
@@ -1763,8 +1871,8 @@ def build(data_dir, character):
     # jacket with two.) A skirt hides the legs only from some views: they stay. Nearly a third
     # of the body's faces, drawn in every pass (shadow, depth, colour, outline) though never
     # seen.
-    covered = (jacket | jacket_collar | collar | trousers | shoes) & (
-        jumper | shoes | (trousers if everyday["bottom"] != "skirt" else False))
+    covered = (jacket | jacket_collar | collar | trousers | in_shoe) & (
+        jumper | in_shoe | (trousers if everyday["bottom"] != "skirt" else False))
     # the collar's layers and gaps (and the folded collars under them) are round the neck
     collar_zone = np.linalg.norm(tpos - joints_t["neck_01"], axis=1) < 0.14
 
