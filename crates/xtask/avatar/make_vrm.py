@@ -182,8 +182,9 @@ CUTAWAY = 0.07
 # How high above the floor the trousers' hem hangs (behind the heel; in front it runs into
 # the shoe): a plain hem with a slight break, not one ending at the ankle.
 TROUSER_HEM = 0.03
-# The shoes' top above the ankle joint: a low shoe, its collar under the trousers' hem (at
-# 7.5 cm, the shoe closed round the ankle like a boot; at 0 the instep's skin showed).
+# How far above the ankle joint the foot's skin a shoe's last is shaped on reaches (the
+# upper is then cut lower, at its collar: `shoe_topline`). At 7.5 cm the shoe closed round
+# the ankle like a boot; at 0 the last lost the instep.
 SHOE_TOP = 0.02
 # Garments that hang across the body's hollows, and how (see `drape`): straight trouser legs
 # (labels 1 and 2 are the legs), a jacket whose skirt stands off the hips.
