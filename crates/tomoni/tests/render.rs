@@ -958,3 +958,62 @@ fn the_shoes_open_round_the_ankles_over_dark_socks() {
         assert!(bare < 0.1, "{avatar}: {bare:.2} cm² of bare skin shows by an ankle in the suit: no socks");
     }
 }
+
+#[test]
+fn the_jackets_sleeves_hang_as_tubes_not_muscles() {
+    // The jacket's sleeves were the arm's offset surface: from the front each showed the
+    // deltoid as a puffed shoulder and a hollow below it. They are now brought out, round
+    // the arm's line, to the least concave function along it (`sleeve_taper`): taut cloth
+    // spanning the hollows. In the front view (1200 × 1800), along each sleeve's outer edge
+    // from 6 cm below the shoulder joint to 4 cm above the wrist's, the deepest hollow under
+    // the edge's own concave hull is 3.3-4.1 mm (what is left is the posed shoulder's); the
+    // muscles made it 5.1-6.0 mm (the previous avatars), so 4.5 mm lies between.
+    for avatar in ["default.vrm", "man.vrm"] {
+        let (picture, scene) = shipped_view(avatar, "sleeves", "front", 1200, 1800);
+        let (w, h) = picture.dimensions();
+        for (shoulder, hand) in [("upperarm_l", "hand_l"), ("upperarm_r", "hand_r")] {
+            let (sx, sy, per_metre) = projected(&scene, h, shoulder);
+            let (hx, hy, _) = projected(&scene, h, hand);
+            // (row, how far out the figure reaches in it, away from the body)
+            let edge: Vec<(f64, f64)> = ((sy + 0.06 * per_metre) as u32..(hy - 0.04 * per_metre) as u32)
+                .map(|y| {
+                    let opaque = (0..w).filter(|&x| picture.get_pixel(x, y).0[3] > 128);
+                    let out = if hx > sx { opaque.max().unwrap() as f64 } else { -(opaque.min().unwrap() as f64) };
+                    (y as f64, out)
+                })
+                .collect();
+            // the least concave function over the edge: cloth pulled taut along it
+            let mut hull: Vec<(f64, f64)> = Vec::new();
+            for &p in &edge {
+                while let [.., a, b] = hull[..] {
+                    if (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0) >= 0.0 {
+                        hull.pop();
+                    } else {
+                        break;
+                    }
+                }
+                hull.push(p);
+            }
+            let hollow = edge
+                .iter()
+                .map(|&(y, x)| {
+                    let i = hull.partition_point(|c| c.0 < y).clamp(1, hull.len() - 1);
+                    let (a, b) = (hull[i - 1], hull[i]);
+                    a.1 + (b.1 - a.1) * (y - a.0) / (b.0 - a.0).max(1e-9) - x
+                })
+                .fold(0.0, f64::max)
+                / per_metre;
+            println!(
+                "{avatar}: {shoulder}'s sleeve: deepest hollow {:.1} mm over {} rows",
+                hollow * 1000.0,
+                edge.len()
+            );
+            assert!(edge.len() > 100, "{avatar}: only {} rows of {shoulder}'s sleeve measured", edge.len());
+            assert!(
+                hollow <= 0.0045,
+                "{avatar}: {shoulder}'s sleeve dips {:.1} mm under its concave hull: it follows the muscles",
+                hollow * 1000.0
+            );
+        }
+    }
+}

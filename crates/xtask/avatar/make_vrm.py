@@ -110,9 +110,6 @@ PALETTE = {
     # a toe cap's seam (its stitching catches the light) and the laces (darker than the leather)
     "toe_seam": ((0.22, 0.16, 0.13), (0.10, 0.07, 0.06), 0.0),
     "laces": ((0.03, 0.025, 0.02), (0.015, 0.012, 0.01), 0.0),
-    "socks": ((0.07, 0.07, 0.08), (0.035, 0.035, 0.045), 0.0),
-    # inside a shoe, seen round the ankle: tan leather
-    "lining": ((0.45, 0.33, 0.24), (0.26, 0.18, 0.13), 0.0),
 }
 
 
@@ -796,6 +793,59 @@ def drape(p, labels, step=0.012, min_radius=None, flare=0.0, hang=None):
     return out
 
 
+def upper_hull(t, r):
+    """The least concave function over the points (t, r), as its corners sorted by t."""
+    order = np.lexsort((r, t))
+    hull = []
+    for i in order:
+        while len(hull) >= 2:
+            (t1, r1), (t2, r2) = hull[-2], hull[-1]
+            if (t2 - t1) * (r[i] - r1) - (r2 - r1) * (t[i] - t1) >= 0:
+                hull.pop()                          # the middle corner lies under the chord
+            else:
+                break
+        hull.append((t[i], r[i]))
+    return np.array(hull)
+
+
+def sleeve_taper(shell, W, names, joints_t, start=(0.01, 0.07), ramp=0.03, bins=24):
+    """A sleeve is a tapered tube, not the arm's muscles: round each arm's line (shoulder to
+    wrist) and in each of `bins` sectors round it, the sleeve's distance from that line is
+    brought out to the least concave function over it along the arm, so the cloth spans the
+    hollows between deltoid, biceps, elbow and forearm as cloth pulled taut does. From
+    `start` m past the shoulder joint, fully `ramp` m further on: (over the arm, under it),
+    as under the arm the sleeve is sewn to the body at the armpit. Points only move out."""
+    out = shell.copy()
+    dom = W.argmax(axis=1)
+    for side in "lr":
+        a, b = joints_t[f"upperarm_{side}"], joints_t[f"hand_{side}"]
+        axis = (b - a) / np.linalg.norm(b - a)
+        on = np.nonzero(np.isin(dom, [names.index(f"upperarm_{side}"), names.index(f"lowerarm_{side}")]))[0]
+        rel = shell[on] - a
+        t = rel @ axis
+        radial = rel - t[:, None] * axis
+        r = np.linalg.norm(radial, axis=1)
+        e1 = np.array([0.0, 1.0, 0.0]) - axis[1] * axis
+        e1 /= np.linalg.norm(e1)
+        e2 = np.cross(axis, e1)
+        angle = np.arctan2(radial @ e2, radial @ e1)
+        sector = ((angle + math.pi) / (2 * math.pi) * bins).astype(int) % bins
+        # where the sector's middle points: over the arm, or under it towards the armpit
+        under = np.cos((sector + 0.5) * 2 * math.pi / bins - math.pi) < -0.3
+        begin = np.where(under, start[1], start[0])
+        want = r.copy()
+        for k in range(bins):
+            m = (sector == k) & (t > begin)
+            if m.sum() < 3:
+                continue
+            h = upper_hull(t[m], r[m])
+            want[m] = np.maximum(r[m], np.interp(t[m], h[:, 0], h[:, 1]))
+        f = np.clip((t - begin) / ramp, 0.0, 1.0)
+        r_new = r + f * (want - r)
+        out[on] = a + t[:, None] * axis + radial * (r_new / np.maximum(r, 1e-9))[:, None]
+    return out
+
+
 def shoe_sole(points, thick=0.011, welt=0.003, heel=0.026, arch=0.005, samples=120):
     """A sole and heel under a shoe whose `points` stand on the floor (y = 0), its toe toward
     +z: the footprint (the convex outline of the shoe's lower part), `welt` wider all round.
@@ -937,8 +987,8 @@ def shoe_upper(points, axis, ankle_y, lacing_end, columns=72, rows=18, lining=0.
     sampled as rings round a vertical `axis` (x, z) through the ankle, each column from the
     floor up to the collar (`shoe_topline`), whose front is the throat 6 mm behind
     `lacing_end` (z). Inside, a lining `lining` in from the leather; at the collar a band
-    joining the two. Returns (points, triangles) of the upper, of the lining and of the band,
-    and the topline."""
+    joining the two. Returns (points, triangles) of the upper, of the lining (its upper half)
+    and of the band, and the topline."""
     from scipy.spatial import ConvexHull
 
     eq = ConvexHull(points).equations
@@ -981,7 +1031,10 @@ def shoe_upper(points, axis, ankle_y, lacing_end, columns=72, rows=18, lining=0.
                   dtype=np.int64)
     bn = np.cross(band[bt[:, 1]] - band[bt[:, 0]], band[bt[:, 2]] - band[bt[:, 0]])
     bt[bn[:, 1] < 0] = bt[bn[:, 1] < 0][:, [0, 2, 1]]       # the band faces up
-    return (outer, tris), (inner, tris[:, [0, 2, 1]].copy()), (band, bt), top
+    # the lining's upper half only: below it, nothing is seen past the foot
+    lt = tris[(tris >= idx(rows // 2, 0)).all(axis=1)][:, [0, 2, 1]]
+    used = np.unique(lt)
+    return (outer, tris), (inner[used], np.searchsorted(used, lt)), (band, bt), top
 
 
 def hull_shoe(points):
@@ -1655,8 +1708,9 @@ def build(data_dir, character):
         y > neck_y - 0.03) & (y < neck_y + 0.04))
     trousers = not_extremity & (y < hip_y + 0.06)
     shoes = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + SHOE_TOP)
-    # socks, from inside the shoe to 12 cm above the ankle (see below); the trousers fall over them
-    socks = region(["foot", "ball", "calf"], y < joints_t["foot_l"][1] + 0.12)
+    # socks, from 3.5 cm below the ankle (inside the shoe) to 12 cm above it (see below); the
+    # trousers fall over them
+    socks = region(["foot", "ball", "calf"], (y < joints_t["foot_l"][1] + 0.12) & (y > joints_t["foot_l"][1] - 0.035))
     # (over what shows above a shoe's collar, which is 2 cm below the ankle at its lowest)
     shows = socks & (y > joints_t["foot_l"][1] - 0.025)
     over_feet = (tpos[shows] + 0.002 * nrm0[shows], [joints_t[f][[0, 2]] for f in ("foot_l", "foot_r")])
@@ -1792,6 +1846,9 @@ def build(data_dir, character):
     layers = {}
     for mesh, _name, sel, off, mat, iters in shells:
         vs, local, shell = shell_of(_name, sel, off, iters, drape_args=DRAPED.get(_name))
+        if _name == "jacket":
+            shell = sleeve_taper(shell, Wn[vs], names, joints_t)
+            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, 0.016, 2)
         w = Wn[vs]
         if _name == "jacket":
             f = np.where(belly[vs] & (shell[:, 1] < cutaway.top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
@@ -1816,6 +1873,7 @@ def build(data_dir, character):
         (y < neck_y - 0.02) | ((np.abs(tpos[:, 0]) > 0.055) & (y < neck_y + 0.03))) & (
         np.abs(tpos[:, 0]) < wrist_l - 0.012)
     vs, local, shell = shell_of("jumper", jumper, 0.015, 12, drape_args={"flare": 0.012})
+    shell = smooth_shell(sleeve_taper(shell, Wn[vs], names, joints_t), tpos[vs], nrm0[vs], local, 0.015, 2)
     add("Clothes", "jumper", shell, Wn[vs], vs, local, outfit="everyday")
     if everyday["bottom"] == "skirt":
         skin_v = groups["body"]
@@ -1850,7 +1908,9 @@ def build(data_dir, character):
         theta = np.arctan2(tpos[:, 0] - ankle[0], tpos[:, 2] - ankle[2])
         in_shoe |= foot & (tpos[:, 1] < top(theta) - 0.015)
         # each point moves as the last's point nearest it (the foot's and toes' bones)
-        for mat, (up, ut) in (("shoes", upper), ("lining", inside), ("shoes", band)):
+        # (the lining in the sole's tan, the socks below in the laces' black: materials of their
+        # own would each be a pipeline and a draw more)
+        for mat, (up, ut) in (("shoes", upper), ("sole", inside), ("shoes", band)):
             add("Clothes", mat, up, Wn[vs[used][nearest(up, pts[used])]], np.full(len(up), -1), ut)
         sole, st = shoe_sole(pts[used], heel=character.get("heel", 0.026))
         # each sole vertex moves with the shoe point nearest it (the foot's and toes' bones)
@@ -1862,7 +1922,7 @@ def build(data_dir, character):
     # man's chinos): in a low shoe the instep and ankle show at the collar, and a trouser hem
     # moving over the shoe would show them bare. Under a skirt the legs stay bare.
     vs, local, shell = shell_of("socks", socks, 0.002, 2)
-    add("Clothes", "socks", shell, Wn[vs], vs, local, outfit="suit" if everyday["bottom"] == "skirt" else None)
+    add("Clothes", "laces", shell, Wn[vs], vs, local, outfit="suit" if everyday["bottom"] == "skirt" else None)
     # Skin that every outfit covers is never seen but where it pokes through the cloth (a bent
     # elbow, a raised shoulder): it is left out, but for two rings of faces in from either
     # outfit's hems and 14 cm round the neck, where the cloth's gaps are. (The folded outfit
