@@ -201,7 +201,6 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Least-squares slope of `y` over `x`.
 /// The growth (MiB) that at least three of four intervals reach: their lower quartile. A leak
 /// grows memory every interval and this reads it whole; the allocator's warm-up steps, flat
 /// between them, read as nothing. (The median, used until session 35, read the warm-up's
@@ -228,6 +227,7 @@ fn the_memory_check_reads_a_leak_and_not_the_allocators_warm_up() {
     assert!(sustained_growth(&quiet) < 1.0, "{}", sustained_growth(&quiet));
 }
 
+/// Least-squares slope of `y` over `x`.
 fn slope(pts: &[(f64, f64)]) -> f64 {
     let n = pts.len() as f64;
     let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);

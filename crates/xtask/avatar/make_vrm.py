@@ -907,6 +907,16 @@ def shoe_sole(points, thick=0.011, welt=0.003, heel=0.026, arch=0.005, samples=1
     return verts, np.concatenate([walls, down, up]).astype(np.int64)
 
 
+def hull_exit(eq, c, d):
+    """How far rays from `c` (inside) along `d` go before they leave the convex hull whose
+    plane equations (scipy's `equations`: n . x + offset <= 0 inside) are `eq`, and through
+    which plane (its index)."""
+    nd = d @ eq[:, :3].T
+    t = np.where(nd > 1e-9, -(c @ eq[:, :3].T + eq[:, 3]) / np.where(nd > 1e-9, nd, 1.0), np.inf)
+    k = t.argmin(axis=1)
+    return t[np.arange(len(c)), k], k
+
+
 def lacing_end(points, cap=0.21, bars=5):
     """Where (z) `shoe_details`' lacing ends towards the heel: the shoe's throat is behind it."""
     z0, z1 = points[:, 2].min(), points[:, 2].max()
@@ -925,10 +935,8 @@ def shoe_details(points, cap=0.21, bars=5):
 
     def hit(c, d):
         """Where rays from `c` (inside) along `d` leave the hull, and the surface's normals."""
-        nd = d @ eq[:, :3].T
-        t = np.where(nd > 1e-9, -(c @ eq[:, :3].T + eq[:, 3]) / np.where(nd > 1e-9, nd, 1.0), np.inf)
-        k = t.argmin(axis=1)
-        return c + t[np.arange(len(c)), k][:, None] * d, eq[k, :3]
+        t, k = hull_exit(eq, c, d)
+        return c + t[:, None] * d, eq[k, :3]
 
     def strip(a, b, lift):
         """A band between two lines of surface points a and b (n x 3 each), lifted off it."""
@@ -997,9 +1005,7 @@ def shoe_upper(points, axis, ankle_y, lacing_end, columns=72, rows=18, lining=0.
         """How far from the axis, at height y and angle th, the last's surface is."""
         c = np.column_stack([np.full_like(y, axis[0]), y, np.full_like(y, axis[1])])
         d = np.column_stack([np.sin(th), np.zeros_like(th), np.cos(th)])
-        nd = d @ eq[:, :3].T
-        t = np.where(nd > 1e-9, -(c @ eq[:, :3].T + eq[:, 3]) / np.where(nd > 1e-9, nd, 1.0), np.inf)
-        return t.min(axis=1)
+        return hull_exit(eq, c, d)[0]
 
     # the throat: the height at which the vamp, straight ahead, is 6 mm behind the lacing
     ys = np.linspace(0.0, points[:, 1].max() - 0.002, 400)
@@ -1846,11 +1852,9 @@ def build(data_dir, character):
     layers = {}
     for mesh, _name, sel, off, mat, iters in shells:
         vs, local, shell = shell_of(_name, sel, off, iters, drape_args=DRAPED.get(_name))
-        if _name == "jacket":
-            shell = sleeve_taper(shell, Wn[vs], names, joints_t)
-            shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, 0.016, 2)
         w = Wn[vs]
         if _name == "jacket":
+            shell = smooth_shell(sleeve_taper(shell, w, names, joints_t), tpos[vs], nrm0[vs], local, off, 2)
             f = np.where(belly[vs] & (shell[:, 1] < cutaway.top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
             f = np.maximum(f, np.where(v_region[vs], vee(shell[:, 1]) - np.abs(shell[:, 0]), -1.0))
             shell, w, vs, local = clip_away(shell, local, w, vs, f)
@@ -1954,14 +1958,12 @@ def build(data_dir, character):
     suit_cover = jacket | jacket_collar
     sink = suit_cover & collar_zone & ~corners(~suit_cover[body_tris].all(axis=1))
     # hair: a bob on the head bone
-    skull = region(["head", "neck"]) & (y > neck_y)
-    skull[np.unique(np.concatenate([groups[g] for g in used_groups if g != "body"]))] = False
     # Hair is shaped on the skin alone. MakeHuman's helpers are in the head's region too: its
     # hair helper, a lumpy shell 1-2 cm off the scalp, stood both cuts out from the skull (the
     # bob's crown in lumps), and the eyes' joint cubes lie before them.
     on_body = np.zeros(nverts, bool)
     on_body[groups["body"]] = True
-    skull &= on_body
+    skull = region(["head", "neck"]) & (y > neck_y) & on_body
     if character["hair"]["style"] == "short":
         # a short cut lies above the ears, not over them: sampled with them, it stood out round
         # them and hid them under two wavy curtains
