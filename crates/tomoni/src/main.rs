@@ -91,7 +91,7 @@ enum Command {
         /// Image height in pixels.
         #[arg(long, default_value_t = 1080)]
         height: u32,
-        /// front | side | eye | face | bust | feet.
+        /// front | side | eye | face | bust | feet | hand.
         #[arg(long, default_value = "front")]
         view: tomoni_xr::views::View,
         /// Show this VRM expression at full weight (e.g. happy, aa, blink), or several with

@@ -807,6 +807,46 @@ fn the_lapels_lie_smooth_in_profile() {
     }
 }
 
+/// A connected patch of pixels (4-neighbours) for which a test's predicate holds.
+struct Blob {
+    pixels: usize,
+    width: u32,
+    height: u32,
+    /// Its centroid, in pixels.
+    centre: (f64, f64),
+}
+
+/// The picture's (`w` × `h`) blobs of pixels where `inside(x, y)` holds.
+fn blobs(w: u32, h: u32, inside: impl Fn(u32, u32) -> bool) -> Vec<Blob> {
+    let mut seen = vec![false; (w * h) as usize];
+    let mut found = Vec::new();
+    for start in (0..h).flat_map(|y| (0..w).map(move |x| (x, y))) {
+        if seen[(start.1 * w + start.0) as usize] || !inside(start.0, start.1) {
+            continue;
+        }
+        seen[(start.1 * w + start.0) as usize] = true;
+        let (mut stack, mut n, mut lo, mut hi, mut sum) = (vec![start], 0, start, start, (0.0, 0.0));
+        while let Some((x, y)) = stack.pop() {
+            n += 1;
+            sum = (sum.0 + x as f64 + 0.5, sum.1 + y as f64 + 0.5);
+            (lo, hi) = ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y)));
+            for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
+                if nx < w && ny < h && !seen[(ny * w + nx) as usize] && inside(nx, ny) {
+                    seen[(ny * w + nx) as usize] = true;
+                    stack.push((nx, ny));
+                }
+            }
+        }
+        found.push(Blob {
+            pixels: n,
+            width: hi.0 - lo.0 + 1,
+            height: hi.1 - lo.1 + 1,
+            centre: (sum.0 / n as f64, sum.1 / n as f64),
+        });
+    }
+    found
+}
+
 #[test]
 fn the_jackets_sleeves_have_buttons() {
     // A tailored jacket's sleeve has a row of buttons at its back, above the hem; the
@@ -828,26 +868,7 @@ fn the_jackets_sleeves_have_buttons() {
             let near = (x as f64 + 0.5 - cx).hypot(y as f64 + 0.5 - cy) < r;
             near && p[3] > 128 && p[..3].iter().all(|&c| c < 30)
         };
-        let mut seen = vec![false; (w * h) as usize];
-        let mut blobs = Vec::new();
-        for start in (0..h).flat_map(|y| (0..w).map(move |x| (x, y))) {
-            if seen[(start.1 * w + start.0) as usize] || !dark(start.0, start.1) {
-                continue;
-            }
-            seen[(start.1 * w + start.0) as usize] = true;
-            let (mut stack, mut n, mut lo, mut hi) = (vec![start], 0, start, start);
-            while let Some((x, y)) = stack.pop() {
-                n += 1;
-                (lo, hi) = ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y)));
-                for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
-                    if nx < w && ny < h && !seen[(ny * w + nx) as usize] && dark(nx, ny) {
-                        seen[(ny * w + nx) as usize] = true;
-                        stack.push((nx, ny));
-                    }
-                }
-            }
-            blobs.push((n, hi.0 - lo.0 + 1, hi.1 - lo.1 + 1));
-        }
+        let blobs: Vec<_> = blobs(w, h, dark).iter().map(|b| (b.pixels, b.width, b.height)).collect();
         let buttons: Vec<_> = blobs.iter().filter(|&&(n, bw, bh)| n >= 20 && bw >= 4 && bh >= 4).collect();
         println!("{avatar}: {} button-like blobs by the wrist (area, width, height): {buttons:?}", buttons.len());
         assert!(buttons.len() >= 3, "{avatar}: {} buttons on the sleeve by the wrist: {blobs:?}", buttons.len());
@@ -1015,5 +1036,45 @@ fn the_jackets_sleeves_hang_as_tubes_not_muscles() {
                 hollow * 1000.0
             );
         }
+    }
+}
+
+#[test]
+fn the_fingernails_show_on_the_hands() {
+    // The hands were bare skin to the fingertips. Each finger now has a nail, placed where
+    // MPFB2's nail mask puts it, painted pinker and paler than the skin (`nail_texture`). In
+    // the hand view (800 × 800), the nails show as blobs bluer for their green than any lit
+    // or shaded skin (blue within 15 of green; the skin's is 19-33 below it): 4 of 58-140 mm²
+    // on both avatars (the thumb's faces away), each centred 1.5-2.3 cm from a finger's last
+    // joint. The previous avatars had no such blob of even 3 mm². A nail counts at 20 mm² (one
+    // seen edge on) to 300 mm² (more is a fingertip: the skin painted) within 3 cm of a joint.
+    for avatar in ["default.vrm", "man.vrm"] {
+        let (picture, scene) = shipped_view(avatar, "nails", "hand", 800, 800);
+        let (w, h) = picture.dimensions();
+        let nail = |x: u32, y: u32| {
+            let [r, g, b, a] = picture.get_pixel(x, y).0.map(i32::from);
+            a > 128 && r > 150 && b - g > -15 && r - g > 20
+        };
+        let joints =
+            ["thumb_03_l", "index_03_l", "middle_03_l", "ring_03_l", "pinky_03_l"].map(|j| projected(&scene, h, j));
+        let per_mm2 = (joints[2].2 / 1000.0).powi(2);
+        let nails: Vec<(f64, f64)> = blobs(w, h, nail)
+            .iter()
+            .map(|b| {
+                let from_joint = joints
+                    .iter()
+                    .map(|&(x, y, per_metre)| (b.centre.0 - x).hypot(b.centre.1 - y) / per_metre)
+                    .fold(f64::INFINITY, f64::min);
+                (b.pixels as f64 / per_mm2, from_joint)
+            })
+            .filter(|&(mm2, _)| mm2 >= 3.0)
+            .collect();
+        println!("{avatar}: nail-coloured blobs of 3 mm² or more (mm², m from the nearest last joint): {nails:.3?}");
+        let real: Vec<_> = nails.iter().filter(|&&(mm2, d)| (20.0..=300.0).contains(&mm2) && d < 0.03).collect();
+        assert!(real.len() >= 4, "{avatar}: {} nails on the left hand's fingertips: {nails:.3?}", real.len());
+        assert!(
+            nails.iter().all(|&(mm2, _)| mm2 <= 300.0),
+            "{avatar}: a nail-coloured patch larger than a fingertip: {nails:.3?}"
+        );
     }
 }

@@ -21,6 +21,9 @@ pub enum View {
     /// The shoes close up, from the companion's front left and a little above (heel, sole and
     /// toe in one picture).
     Feet,
+    /// The left hand close up, from in front, to the left and a little below: the back of the
+    /// hand and the fingernails, which face down and forward as the fingers curl.
+    Hand,
 }
 
 impl std::str::FromStr for View {
@@ -33,7 +36,8 @@ impl std::str::FromStr for View {
             "face" => Ok(View::Face),
             "bust" => Ok(View::Bust),
             "feet" => Ok(View::Feet),
-            _ => Err(format!("unknown view {s:?}: expected front, side, eye, face, bust or feet")),
+            "hand" => Ok(View::Hand),
+            _ => Err(format!("unknown view {s:?}: expected front, side, eye, face, bust, feet or hand")),
         }
     }
 }
@@ -81,6 +85,13 @@ pub fn view_camera(view: View, anchor: &RootPose, height: f32, viewer_eye: Vec3)
             let ankles = anchor.translation + Vec3::Y * 0.06;
             let from = (facing * 0.5 + left).normalize() * 1.2 + Vec3::Y * 0.3;
             look(ankles + from, ankles, fov)
+        }
+        View::Hand => {
+            // Where the standing pose hangs the left hand (wrist to fingertips), in proportion
+            // to the height: 0.16 of it out to the left, 0.10 in front, 0.50 up.
+            let hand = anchor.translation + (left * 0.16 + facing * 0.10 + Vec3::Y * 0.50) * height;
+            let from = (left * 0.6 + facing - Vec3::Y * 0.3).normalize() * 0.55;
+            look(hand + from, hand, fov)
         }
         View::Eye => {
             let target = Vec3::new(anchor.translation.x, viewer_eye.y, anchor.translation.z);
@@ -134,6 +145,18 @@ mod tests {
         let feet = pixel_row(&cam, anchor.translation, 1000);
         assert!((feet - top - 1000.0 / 1.15).abs() < 1.0, "{top} {feet}");
         assert!((pixel_col(&cam, anchor.translation, 800, 1000) - 400.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn hand_view_looks_up_at_the_left_hand_from_in_front() {
+        let anchor = RootPose { translation: Vec3::new(0.7, 0.0, -0.35), rotation: Quat::from_rotation_y(2.0) };
+        let cam = view_camera(View::Hand, &anchor, 1.7, Vec3::new(0.0, 1.6, 0.0));
+        let hand = anchor.translation + anchor.rotation * Vec3::new(0.16, 0.50, 0.10) * 1.7;
+        assert!((pixel_row(&cam, hand, 800) - 400.0).abs() < 0.01);
+        assert!((pixel_col(&cam, hand, 800, 800) - 400.0).abs() < 0.01);
+        // in front, to the companion's left, and below the hand: where its curled nails face
+        let from = anchor.rotation.inverse() * (cam.position - hand);
+        assert!(from.z > 0.4 && from.x > 0.2 && from.y < -0.1, "{from}");
     }
 
     #[test]

