@@ -39,7 +39,8 @@ fn check_in_node(file: &Path) -> serde_json::Value {
 /// life-sized height, the face's paint and the iris (256 × 256, clamped), the cloth's tiling
 /// patterns (128 × 128, repeated; one image each, however many garments share it: `patterns`
 /// of them), the hair's strands (256 round the head × 128 down it, repeated) and, where the
-/// hair's ends are cards (`ends`), their strands (64 across a card × 256 down it, clamped).
+/// hair's ends are cards (`ends`), their strands (64 across a card × 256 down it, clamped),
+/// and the fingernails' paint (32 × 32, clamped).
 fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize, ends: bool) -> &serde_json::Value {
     assert_eq!(v["validator"]["errors"], 0, "Khronos validator: {}", v["validator"]);
     let t = &v["threeVrm"];
@@ -64,7 +65,8 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize, ends: bo
     if ends {
         textures.push(serde_json::json!({"image": 3 + patterns, "width": 64, "height": 256, "repeats": false}));
     }
-    assert_eq!(t["textures"], serde_json::json!(textures), "the face's paint, the iris, the cloth and the hair");
+    textures.push(serde_json::json!({"image": textures.len(), "width": 32, "height": 32, "repeats": false}));
+    assert_eq!(t["textures"], serde_json::json!(textures), "the face's paint, the iris, the cloth, the hair and the nails");
     t
 }
 

@@ -149,7 +149,10 @@ CHARACTERS = {
                 paint=dict(blush=(1.0, 0.92, 0.94), lid=(0.96, 0.91, 0.92)),  # a fainter blush
                 everyday=dict(bottom="chinos"),
                 heel=0.024,  # a man's shoe's stacked heel
-                hair=dict(style="short", springs=False, volume=(0.005, 0.009), locks=40, groove=0.0015, tips=0.004,
+                # the sides and sideburns 4 mm off the skin, from 1 cm above the eyes down
+                # (`hug_skin`); above them the sides fill out to the top's volume
+                hair=dict(style="short", springs=False, volume=(0.005, 0.009), hug=(0.004, 0.05, 0.04),
+                          locks=40, groove=0.0015, tips=0.004,
                           parting=(38.0, 0.8, 0.002),  # a side parting, from the crown to the hairline
                           # (the front 8 cm above the eyes: at 6.2 the forehead was low, a bowl's)
                           # sideburns down before the ears, 2.8 cm above the eyes over them (the ears'
@@ -452,9 +455,32 @@ def smooth_hems(p, tris, base, nrm, floor_off, iterations=40):
     return p
 
 
+def hug_skin(grid, skin, centre, eye_y, gap, top, fade):
+    """A short cut's sides brought in to lie `gap` m off the skin. Sampled along rays from
+    inside the skull, the sides bridged the temples' hollows and stood 13-27 mm off the skin
+    in front of the ears: walls either side of the face, from the front. Each vertex of the
+    grid (columns x rows x 3) below `top` m above the eyes is moved in (never out), round the
+    head's vertical axis through `centre`, to where a level ray from that axis through it last
+    leaves the skin (`skin`: triangles x 3 corners x 3), plus `gap`; fully from `fade` m
+    below `top`. Where the ray meets no skin it stays."""
+    flat = grid.reshape(-1, 3).copy()
+    weight = 1.0 - smoothstep(eye_y + top - fade, eye_y + top, flat[:, 1])
+    for i in np.nonzero(weight > 0)[0]:
+        o = np.array([centre[0], flat[i, 1], centre[2]])
+        d = flat[i] - o
+        h = np.linalg.norm(d)
+        d /= max(h, 1e-9)
+        hit, t, _, _ = ray_crossings(skin, o, d)     # the farthest crossing: where it leaves
+        if not hit.any():
+            continue
+        want = h + weight[i] * (min(h, t[hit].max() + gap) - h)
+        flat[i] = o + d * want
+    return flat.reshape(grid.shape)
+
+
 def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-0.085, back=-0.10,
              volume=(0.011, 0.012), profile=None, locks=26, groove=0.0035, tips=0.008, parting=None,
-             cards=None):
+             cards=None, hug=None, skin=None):
     """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
     hair follows the skull (the farthest head vertex near that direction, plus volume) down to
     the widest point, then falls straight to its cut. The face stays open between the temples.
@@ -470,6 +496,8 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     `cards`: the ends as strands (`hair_cards`): dict(start, ext, trim, lift, front): the
     shell cut `trim` shorter, and over each lock a card from `start` below the crown to `ext`
     past the untrimmed cut; at the fringe both are `front` times as long.
+    `hug`: a short cut's sides brought in to the skin (`skin`: its triangles' corners; `hug`:
+    `hug_skin`'s gap, top and fade).
     Returns (vertices, triangles, the parting's line down its groove or None, the cards as
     (points, triangles, uv) or None); vertex 0 is the crown's pole and vertex 1 + c * rows + r
     row r of column c (`hair_uv`)."""
@@ -549,6 +577,8 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
         rel_g = down - centre
         rad = np.linalg.norm(rel_g, axis=2)
         grid = centre + rel_g * (np.maximum(rad, rad0) / rad)[:, :, None]
+    if profile is not None and hug is not None:
+        grid = hug_skin(grid, skin, centre, eye_y, *hug)
     strands = None
     if locks and cards is not None:
         # the fringe's ends shorter than the fall's: the brows stay clear
@@ -1075,6 +1105,19 @@ def wound_outwards(points, tris, centre):
 
 # ---------------------------------------------------------------------------------------------
 # Build
+def barycentric(p, t):
+    """The barycentric weights of 2D points `p` in triangles `t` (... x 3 corners x 2), the
+    two broadcast together, and which triangles are not degenerate (their weights are
+    meaningless)."""
+    a, b, c = t[..., 0, :], t[..., 1, :], t[..., 2, :]
+    det = (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (c[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1])
+    ok = np.abs(det) > 1e-12
+    det = np.where(ok, det, 1.0)
+    l1 = ((p[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (c[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1])) / det
+    l2 = ((b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (p[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1])) / det
+    return np.stack([1.0 - l1 - l2, l1, l2], axis=-1), ok
+
+
 # ---------------------------------------------------------------------------------------------
 class FrontLayer:
     """A garment's front as a height field over the front plane (x, y): where a detail laid on
@@ -1109,14 +1152,7 @@ class FrontLayer:
         else:
             _, c = self.centres.query(xy, k=min(32, len(self.tris)))
             t = self.tris[c]                                   # points x k x 3 corners x 3
-            a, b, cc = t[..., 0, :2], t[..., 1, :2], t[..., 2, :2]
-            p = xy[:, None, :]
-            det = (b[..., 0] - a[..., 0]) * (cc[..., 1] - a[..., 1]) - (cc[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1])
-            ok = np.abs(det) > 1e-12
-            det = np.where(ok, det, 1.0)
-            l1 = ((p[..., 0] - a[..., 0]) * (cc[..., 1] - a[..., 1]) - (cc[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1])) / det
-            l2 = ((b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (p[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1])) / det
-            bary = np.stack([1.0 - l1 - l2, l1, l2], axis=-1)
+            bary, ok = barycentric(xy[:, None, :], t[..., :2])
             low = np.where(ok, bary.min(axis=-1), -np.inf)
             inside = low >= -1e-9
             zt = np.where(inside, (bary * t[..., 2]).sum(axis=-1), -np.inf)
@@ -1277,11 +1313,10 @@ def suit_details(jacket, shirt, trousers, vee, cutaway, neck_y, hip_y):
     return parts
 
 
-def ray_hit(pts, tris, origin, d):
-    """Where the ray from `origin` along `d` first meets the surface `pts`/`tris`: (the
-    triangle's index, its barycentric weights) or None (Moller-Trumbore, every triangle)."""
-    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
-    e1, e2 = b - a, c - a
+def ray_crossings(corners, origin, d):
+    """Where the ray from `origin` along `d` crosses each triangle (`corners`: triangles x 3
+    x 3; Moller-Trumbore): (which it crosses, how far along, and the barycentric u and v)."""
+    a, e1, e2 = corners[:, 0], corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
     h = np.cross(d, e2)
     det = (e1 * h).sum(axis=1)
     ok = np.abs(det) > 1e-12
@@ -1291,7 +1326,13 @@ def ray_hit(pts, tris, origin, d):
     q = np.cross(s_, e1)
     v = (q @ d) * inv
     t = (q * e2).sum(axis=1) * inv
-    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+    return ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0), t, u, v
+
+
+def ray_hit(pts, tris, origin, d):
+    """Where the ray from `origin` along `d` first meets the surface `pts`/`tris`: (the
+    triangle's index, its barycentric weights) or None."""
+    hit, t, u, v = ray_crossings(pts[tris], origin, d)
     if not hit.any():
         return None
     f = np.nonzero(hit)[0][t[hit].argmin()]
@@ -1375,14 +1416,8 @@ def fingernails(mask, tris, uv_tris, vt, pts, nrm, W, mirror, knuckles, rings=5,
         semi = 2.0 * np.sqrt(var)              # a filled ellipse's variance is its semi-axis² / 4
         at = c + (unit * semi) @ axes.T
         near = np.nonzero((lo <= at.max(axis=0)).all(axis=1) & (hi >= at.min(axis=0)).all(axis=1))[0]
-        t = corner_uv[near]
-        e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
-        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        d = at[:, None, :] - t[None, :, 0]
-        l1 = (d[..., 0] * e2[:, 1] - d[..., 1] * e2[:, 0]) / det
-        l2 = (e1[:, 0] * d[..., 1] - e1[:, 1] * d[..., 0]) / det
-        bary = np.stack([1.0 - l1 - l2, l1, l2], axis=-1)      # points x triangles x 3
-        best = bary.min(axis=-1).argmax(axis=1)
+        bary, ok = barycentric(at[:, None, :], corner_uv[near])  # points x triangles x 3
+        best = np.where(ok, bary.min(axis=-1), -np.inf).argmax(axis=1)
         b = bary[np.arange(len(at)), best]
         f = tris[near[best]]
         if (b[0] @ pts[f[0]])[0] > 0:
@@ -2057,7 +2092,9 @@ def build(data_dir, character):
         skull &= ~ear_vertices(data_dir, nverts)
     centre = np.array([0.0, eye_y + 0.01, zc - 0.01])
     hair = {k: v for k, v in character["hair"].items() if k not in ("style", "springs")}
-    outer, ot, parting, ends = bob_hair(tpos[skull], centre, eye_y, **hair)
+    # the skin a short cut's sides are brought in to, ears and all
+    head_skin = body_tris[(region(["head", "neck"]) & (y > neck_y))[body_tris].all(axis=1)]
+    outer, ot, parting, ends = bob_hair(tpos[skull], centre, eye_y, skin=tpos[head_skin], **hair)
     # a strand texture's UVs: the grid split where u wraps and at the crown's pole
     src, ot, uv = hair_uv(ot, hair.get("columns", 192), hair.get("rows", 44))
     outer = outer[src]
