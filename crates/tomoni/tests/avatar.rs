@@ -66,7 +66,11 @@ fn assert_complete_in_three_vrm(v: &serde_json::Value, patterns: usize, ends: bo
         textures.push(serde_json::json!({"image": 3 + patterns, "width": 64, "height": 256, "repeats": false}));
     }
     textures.push(serde_json::json!({"image": textures.len(), "width": 32, "height": 32, "repeats": false}));
-    assert_eq!(t["textures"], serde_json::json!(textures), "the face's paint, the iris, the cloth, the hair and the nails");
+    assert_eq!(
+        t["textures"],
+        serde_json::json!(textures),
+        "the face's paint, the iris, the cloth, the hair and the nails"
+    );
     t
 }
 

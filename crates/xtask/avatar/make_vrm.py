@@ -132,7 +132,12 @@ NOTCH = (0.68, 0.07)
 # as the default woman has been since she was first built).
 CHARACTERS = {
     "woman": dict(file="default.vrm", name="tomoni default companion", node="tomoni_default",
-                  body={}, palette={}, everyday=dict(bottom="skirt"),
+                  body={}, everyday=dict(bottom="skirt"),
+                  # a dress for ceremonies: a scoop neck 8 cm wide either side and 10 cm below
+                  # the neck's joint, the skirt 12 cm below the knee, flaring 8 cm
+                  dress=dict(neck=(0.08, 0.10), hem=0.12, flare=0.08),
+                  palette={"dress": ((0.70, 0.44, 0.50), (0.50, 0.28, 0.35), 0.0012),
+                           "sash": ((0.44, 0.22, 0.29), (0.30, 0.14, 0.20), 0.0008)},
                   hair=dict(style="bob", parting=(20.0, 0.55, 0.0025),
                             # the ends as strands: 2 cm past the cut, the shell 1.2 cm short of it
                             cards=dict(start=0.07, ext=0.02, trim=0.012, lift=0.0015, front=0.4)),
@@ -1596,11 +1601,14 @@ def lash_line(margin, src, outward):
     return pts, grid_tris(2, len(base) + 1)[:, [0, 2, 1]], np.concatenate([src, src[-1:], src, src[-1:]])
 
 
-def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, flare=0.05):
+def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, flare=0.05, taut=False):
     """A skirt from the waist to below the knee, as one surface round both legs: for each
     height and azimuth, the convex outline of the body's slice (hips, then both thighs
     together) plus `offset`; never narrower than the row above (cloth hangs, it does not
-    follow the thighs in), opening out by `flare` at the hem. Returns (points, triangles)."""
+    follow the thighs in), opening out by `flare` at the hem. `taut`: each azimuth's profile
+    down the skirt raised to its least concave function (`upper_hull`), so a skirt long enough
+    to reach the calves, which widen the slices near its hem, falls to them in a straight
+    line rather than kinking out over them. Returns (points, triangles)."""
     from scipy.spatial import ConvexHull
     ang = np.linspace(0.0, 2.0 * math.pi, cols, endpoint=False)
     dirs = np.column_stack([np.sin(ang), np.cos(ang)])
@@ -1612,6 +1620,10 @@ def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, fla
         radius[i] = np.where(np.isfinite(t), t, 0.0) + offset
         if i:
             radius[i] = np.maximum(radius[i], radius[i - 1])
+    if taut:
+        for j in range(cols):
+            hull = upper_hull(y_top - ys, radius[:, j])
+            radius[:, j] = np.interp(y_top - ys, hull[:, 0], hull[:, 1])
     radius += flare * (((y_top - ys) / (y_top - y_hem)) ** 1.5)[:, None]
     pts = np.array([(centre[0] + r * d[0], y0, centre[1] + r * d[1])
                     for y0, rr in zip(ys, radius) for r, d in zip(rr, dirs)])
@@ -1925,6 +1937,7 @@ def build(data_dir, character):
     # move as their roots.
     blended = {}
     next_id = nverts
+    worn = outfits(character)
 
     def add(mesh, mat, positions, weights, morph_src, tris, outfit=None, fold=None, uv=None, weld=None):
         """`outfit`: the outfit the part belongs to ("suit" or "everyday"; None: both).
@@ -1952,7 +1965,7 @@ def build(data_dir, character):
         extra_pos.append(positions)
         extra_W.append(weights)
         extra_M.append(morph_src)
-        extra_O.append(np.full(len(positions), OUTFITS.index(outfit) if outfit else -1))
+        extra_O.append(np.full(len(positions), worn.index(outfit) if outfit else -1))
         prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id, textured=textured))
         next_id += len(positions)
 
@@ -2017,6 +2030,41 @@ def build(data_dir, character):
         vs, local, shell = shell_of("chinos", trousers, 0.011, 8, drape_args=DRAPED["trousers"])
         shell, w, vs, local = hem_down(shell, local, Wn[vs], vs, knee_y, TROUSER_HEM, clear=over_feet)
         add("Clothes", "chinos", shell, w, vs, local, outfit="everyday")
+    dress = character.get("dress")
+    if dress:
+        # The dress: a fitted bodice with a scoop neck and long sleeves, down to a sash at the
+        # natural waist, and from under the sash a skirt that widens over the hips and flares
+        # to mid-calf, swinging on the skirt's spring chains (the two skirts are never worn
+        # together). Hidden until `outfit_dress` shows it.
+        waist = joints_t["spine_02"][1] + 0.02          # at the elbows, as a natural waist is
+        half, deep = dress["neck"]
+        scoop = (tpos[:, 2] > joints_t["neck_01"][2]) & (
+            (tpos[:, 0] / half) ** 2 + ((y - neck_y - 0.02) / (deep + 0.02)) ** 2 < 1.0)
+        bodice = not_extremity & (y > waist - 0.03) & (
+            (y < neck_y - 0.02) | ((np.abs(tpos[:, 0]) > 0.055) & (y < neck_y + 0.03))) & (
+            np.abs(tpos[:, 0]) < wrist_l - 0.012) & ~scoop
+        vs, local, shell = shell_of("dress", bodice, 0.012, 12, drape_args={"flare": 0.006})
+        shell = smooth_shell(sleeve_taper(shell, Wn[vs], names, joints_t), tpos[vs], nrm0[vs], local, 0.012, 2)
+        add("Clothes", "dress", shell, Wn[vs], vs, local, outfit="dress")
+        skin_v = groups["body"]
+        below = skin_v[not_extremity[skin_v]]
+        axis = np.array([0.0, joints_t["pelvis"][2]])
+        pts, tris = a_line_skirt(tpos[below], waist, joints_t["calf_l"][1] - dress["hem"], axis,
+                                 rows=34, offset=0.014, flare=dress["flare"], taut=True)
+        if not skirt_chains:
+            skirt_chains, _ = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t)
+        w = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t, chains=skirt_chains)[1]
+        # above the hips the skirt moves as the body under it does (the pelvis alone left a
+        # gap under the sash when the spine bent)
+        up = pts[:, 1] > hip_y
+        w[up] = 0.0
+        w[up, :Wn.shape[1]] = Wn[below][nearest(pts[up], tpos[below])]
+        inside = np.tile([axis[0], hip_y - 0.04, axis[1]], (len(pts), 1))
+        add("Clothes", "dress", pts, w, np.full(len(pts), -1), tris, outfit="dress", fold=inside)
+        # the sash: a band round the waist over both, 4 cm tall
+        pts, tris = a_line_skirt(tpos[below], waist + 0.02, waist - 0.02, axis, rows=4, offset=0.019, flare=0.0)
+        add("Clothes", "sash", pts, Wn[below][nearest(pts, tpos[below])], np.full(len(pts), -1), tris,
+            outfit="dress")
     # shoes: a last a foot, open round the ankle, following the foot's bones; the skin more
     # than 1.5 cm below its collar is inside it (`in_shoe`)
     in_shoe = np.zeros(nverts, bool)
@@ -2224,7 +2272,7 @@ def build(data_dir, character):
     # collarbones' hollows a folded jacket's triangles came out through the skin (navy
     # specks at a jumper's neckline).
     near_neck = np.linalg.norm(shape - joints_t["neck_01"], axis=1) < 0.14
-    rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v],
+    rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v], len(worn),
                                       depth=np.where(near_neck, 0.03, 0.015)[:, None])
     # One primitive per mesh and material (both eyes' lashes, both shoes' soles...): each is a
     # draw in every pass, and on a CPU renderer each draw costs (an iris keeps its own: its
@@ -2245,25 +2293,31 @@ def build(data_dir, character):
 
 
 # The outfits in each file: the first is worn as the file stands (the ceremony's suit), each
-# other one by its expression `outfit_<name>` at weight 1.
+# other one by its expression `outfit_<name>` at weight 1. Every companion has these; a
+# character with a `dress` has that one too (`outfits`).
 OUTFITS = ["suit", "everyday"]
 
 
-def outfit_morph(shape, outfit, fold, skin, skin_nrm, depth=0.015):
-    """The rest positions and the `outfit_everyday` morph. A hidden garment is folded into the
+def outfits(character):
+    """The character's outfits, the first worn as the file stands."""
+    return OUTFITS + (["dress"] if character.get("dress") else [])
+
+
+def outfit_morph(shape, outfit, fold, skin, skin_nrm, count, depth=0.015):
+    """The rest positions and one morph for each outfit after the first (`outfit`: each
+    vertex's outfit's index among `count`, -1 for none). A hidden garment is folded into the
     body: each vertex sits `depth` (m, or one a vertex) under the skin nearest it, so the
     garment is a small copy of the skin inside the body, moving with it (the same skin
-    weights), and hidden by it. The suit is worn at rest and folds away under the morph; the
-    everyday clothes rest folded and unfold under it; a part may say where it folds instead
-    (`fold`, not NaN). (Folding onto the bones' joints let triangles between a neck and a
-    collarbone joint cut through the skin.)"""
+    weights), and hidden by it. The first outfit (the suit) is worn at rest and folds away
+    under every other's morph; the others rest folded and each unfolds under its own; a part
+    may say where it folds instead (`fold`, not NaN). (Folding onto the bones' joints let
+    triangles between a neck and a collarbone joint cut through the skin.)"""
     from scipy.spatial import cKDTree
     _, near = cKDTree(skin).query(shape)
     folded = np.where(np.isnan(fold), skin[near] - skin_nrm[near] * depth, fold)
-    suit, everyday = outfit == OUTFITS.index("suit"), outfit == OUTFITS.index("everyday")
-    rest = np.where(everyday[:, None], folded, shape)
-    delta = np.where(suit[:, None], folded - shape, 0.0) + np.where(everyday[:, None], shape - folded, 0.0)
-    return rest, delta
+    rest = np.where((outfit > 0)[:, None], folded, shape)
+    off = np.where((outfit == 0)[:, None], folded - shape, 0.0)
+    return rest, [off + np.where((outfit == k)[:, None], shape - folded, 0.0) for k in range(1, count)]
 
 
 # Spring chains in the hair, by azimuth (0 = the face): the sides and back sway, the fringe not.
@@ -2342,16 +2396,18 @@ SKIRT_HANG = 0.10
 SKIRT_HIT = 0.02
 
 
-def skirt_springs(pts, axis, y_root, names, bidx, bones, joints):
+def skirt_springs(pts, axis, y_root, names, bidx, bones, joints, chains=None):
     """Adds two-segment spring chains (VRMC_springBone) round the skirt `pts` (about the
     upright `axis`, x and z) hanging from `y_root` to the hem, and skins the skirt to them: the
     pelvis carries what lies above, the chains what hangs below, blended by azimuth between
     neighbouring chains and by height along each. Appends the bones to `names`/`bones`/
-    `joints`; returns (chains as lists of bone names, skirt weights)."""
+    `joints`, or skins to the `chains` made for another skirt; returns (chains as lists of
+    bone names, skirt weights)."""
     az = np.degrees(np.arctan2(pts[:, 0] - axis[0], pts[:, 2] - axis[1])) % 360.0
     y_hem = pts[:, 1].min()
-    chains = []
-    for k, deg in enumerate(SKIRT_CHAINS):
+    made = chains is None
+    chains = [] if made else chains
+    for k, deg in enumerate(SKIRT_CHAINS if made else ()):
         near = np.abs((az - deg + 180.0) % 360.0 - 180.0) < 6.0
         col = pts[near]
         root = col[np.argmin(np.abs(col[:, 1] - y_root))].copy()
@@ -2707,7 +2763,7 @@ def mtoon_material(name, base, shade, outline):
         "pbrMetallicRoughness": {"baseColorFactor": base_l, "metallicFactor": 0.0,
                                  "roughnessFactor": 0.8 if name not in ("sclera", "iris", "catchlight") else 0.3},
         "doubleSided": name in ("hair", "hair_ends", "hair_inner", "hair_shine", "scalp", "jacket", "trousers", "shirt", "tie", "brows", "lashes", "lapel", "button",
-                                     "knot", "collar", "jumper", "skirt", "chinos"),
+                                     "knot", "collar", "jumper", "skirt", "chinos", "dress", "sash"),
         "extensions": {"VRMC_materials_mtoon": {
             "specVersion": "1.0",
             "transparentWithZWrite": False,
@@ -2880,14 +2936,14 @@ def write_vrm(model, character, out_path, source_note):
                     vertex_normals(shape + model["morph"][e][vs], local.astype(np.int64)) - nrm, zero_view,
                     bounds=False, floor=1e-4),
             } for e in PRESET_ORDER]
-            # the everyday outfit's: the skin the suit sank round the neck raised again
+            # every outfit's but the suit's: the skin the suit sank round the neck raised again
             prim["targets"].append({
                 "POSITION": g.sparse_vec3(model["unsink"][vs], zero_view),
                 "NORMAL": g.sparse_vec3(np.zeros((len(vs), 3)), zero_view, bounds=False)})
         if p["mesh"] == "Clothes":
             zero_view = g.view(bytes(12 * len(vs)), 34962)
             g.views[zero_view]["byteStride"] = 12
-            prim["targets"] = [{"POSITION": g.sparse_vec3(model["outfit"][vs], zero_view)}]
+            prim["targets"] = [{"POSITION": g.sparse_vec3(d[vs], zero_view)} for d in model["outfit"]]
         if p["mesh"] not in mesh_of:
             mesh_of[p["mesh"]] = len(meshes)
             meshes.append({"name": p["mesh"], "primitives": []})
@@ -2895,8 +2951,8 @@ def write_vrm(model, character, out_path, source_note):
                 meshes[-1]["weights"] = [0.0] * (len(PRESET_ORDER) + 1)
                 meshes[-1]["extras"] = {"targetNames": PRESET_ORDER + ["outfit_everyday"]}
             if p["mesh"] == "Clothes":
-                meshes[-1]["weights"] = [0.0]
-                meshes[-1]["extras"] = {"targetNames": ["outfit_everyday"]}
+                meshes[-1]["weights"] = [0.0] * (len(outfits(character)) - 1)
+                meshes[-1]["extras"] = {"targetNames": [f"outfit_{o}" for o in outfits(character)[1:]]}
         meshes[mesh_of[p["mesh"]]]["primitives"].append(prim)
 
     mesh_node = {}
@@ -2917,7 +2973,7 @@ def write_vrm(model, character, out_path, source_note):
     # Outfits are custom expressions: any VRM viewer can switch them, tomoni by name. The
     # first (worn as the file stands) binds nothing; it is there so the file lists it.
     custom = {}
-    for i, o in enumerate(OUTFITS):
+    for i, o in enumerate(outfits(character)):
         binds = [{"node": mesh_node["Clothes"], "index": i - 1, "weight": 1.0},
                  {"node": body, "index": len(PRESET_ORDER), "weight": 1.0}] if i else []
         custom[f"outfit_{o}"] = {"morphTargetBinds": binds, "isBinary": True, "overrideBlink": "none",

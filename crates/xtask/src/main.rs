@@ -614,6 +614,7 @@ fn pictures() -> Res {
             &["--avatar", "assets/avatars/man.vrm", "--view", "bust", "--width", "600", "--height", "750"],
         ),
         ("everyday.png", &["--outfit", "everyday", "--view", "front", "--width", "400", "--height", "600"]),
+        ("dress.png", &["--outfit", "dress", "--view", "front", "--width", "400", "--height", "600"]),
         (
             "man-everyday.png",
             &[
