@@ -1392,13 +1392,13 @@ def fingernails(mask, tris, uv_tris, vt, pts, nrm, W, mirror, knuckles, rings=5,
     between the corners, `lift` m out along the normal. So a nail is as smooth as its grid,
     whatever the mesh under it. The left hand's nails are the right's through the mesh's
     symmetry (`mirror`: each vertex's mirror image): its own blobs overrun the UV layout's
-    islands, by up to 2 mm. `knuckles`: the last finger joints, from which a nail runs to its free edge.
-    Returns (points, weights, triangles, uv): u across a nail, v from its root (0) to its edge
-    (1)."""
+    islands, by up to 2 mm. `knuckles`: the last finger joints, from which a nail runs to its
+    free edge. Returns (points, weights, triangles, uv): u across a nail, v from its root (0)
+    to its edge (1)."""
     from scipy import ndimage
     labels, count = ndimage.label(mask > 0.5)
     if count != 10:
-        fail(f"the nail mask has {count} nails, not 10")
+        fail(f"mpfb_fingernails.jpg: the nail mask has {count} nails, not 10")
     size = mask.shape[0]
     corner_uv = vt[uv_tris]                                  # triangles x 3 x 2
     lo, hi = corner_uv.min(axis=1), corner_uv.max(axis=1)
@@ -1428,7 +1428,7 @@ def fingernails(mask, tris, uv_tris, vt, pts, nrm, W, mirror, knuckles, rings=5,
         if (b[0] @ pts[f[0]])[0] > 0:
             continue                           # the left hand's: mirrored from the right's
         if b.min() < -1e-6:
-            fail(f"fingernail {k} of the nail mask lies off the body's UV layout")
+            fail(f"mpfb_fingernails.jpg: nail {k} lies off the base mesh's UV layout")
         for corners in (f, mirror[f]):
             p = (b[..., None] * pts[corners]).sum(axis=1)
             n = (b[..., None] * nrm[corners]).sum(axis=1)
@@ -1969,7 +1969,9 @@ def build(data_dir, character):
         prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id, textured=textured))
         next_id += len(positions)
 
-    def shell_of(name, sel, off, iters, labels=None, drape_args=None):
+    def shell_of(name, sel, off, iters, labels=None, drape_args=None, sleeves=False):
+        """A garment as the body's faces `sel` offset `off` out, smoothed, draped, its hems
+        smoothed, and, with `sleeves`, its sleeves tapered into tubes (`sleeve_taper`)."""
         ft = body_tris[sel[body_tris].all(axis=1)]
         if len(ft) == 0:
             fail(f"garment {name} selected no faces")
@@ -1982,14 +1984,15 @@ def build(data_dir, character):
             shell = drape(shell, (drape_label if labels is None else labels)[vs], **drape_args)
             shell = smooth_shell(shell, tpos[vs], nrm0[vs], local, off, 2)
         shell = smooth_hems(shell, local, tpos[vs], nrm0[vs], off)
+        if sleeves:
+            shell = smooth_shell(sleeve_taper(shell, Wn[vs], names, joints_t), tpos[vs], nrm0[vs], local, off, 2)
         return vs, local, shell
 
     layers = {}
     for mesh, _name, sel, off, mat, iters in shells:
-        vs, local, shell = shell_of(_name, sel, off, iters, drape_args=DRAPED.get(_name))
+        vs, local, shell = shell_of(_name, sel, off, iters, drape_args=DRAPED.get(_name), sleeves=_name == "jacket")
         w = Wn[vs]
         if _name == "jacket":
-            shell = smooth_shell(sleeve_taper(shell, w, names, joints_t), tpos[vs], nrm0[vs], local, off, 2)
             f = np.where(belly[vs] & (shell[:, 1] < cutaway.top), cutaway(shell[:, 1]) - np.abs(shell[:, 0]), -1.0)
             f = np.maximum(f, np.where(v_region[vs], vee(shell[:, 1]) - np.abs(shell[:, 0]), -1.0))
             shell, w, vs, local = clip_away(shell, local, w, vs, f)
@@ -2008,16 +2011,16 @@ def build(data_dir, character):
     # The everyday outfit: a crew-neck jumper, and a skirt or chinos. Hidden until the
     # `outfit_everyday` expression shows it (and hides the suit): see `outfit_morph`.
     everyday = character["everyday"]
-    jumper = not_extremity & (y > hip_y - 0.03) & (
-        (y < neck_y - 0.02) | ((np.abs(tpos[:, 0]) > 0.055) & (y < neck_y + 0.03))) & (
+    # a top's body and sleeves, up to a crew neck (a jumper's, a dress's bodice)
+    top = not_extremity & ((y < neck_y - 0.02) | ((np.abs(tpos[:, 0]) > 0.055) & (y < neck_y + 0.03))) & (
         np.abs(tpos[:, 0]) < wrist_l - 0.012)
-    vs, local, shell = shell_of("jumper", jumper, 0.015, 12, drape_args={"flare": 0.012})
-    shell = smooth_shell(sleeve_taper(shell, Wn[vs], names, joints_t), tpos[vs], nrm0[vs], local, 0.015, 2)
+    jumper = top & (y > hip_y - 0.03)
+    vs, local, shell = shell_of("jumper", jumper, 0.015, 12, drape_args={"flare": 0.012}, sleeves=True)
     add("Clothes", "jumper", shell, Wn[vs], vs, local, outfit="everyday")
+    # a skirt is shaped on the body's slices round an upright axis through the pelvis
+    below = groups["body"][not_extremity[groups["body"]]]
+    axis = np.array([0.0, joints_t["pelvis"][2]])
     if everyday["bottom"] == "skirt":
-        skin_v = groups["body"]
-        below = skin_v[not_extremity[skin_v]]
-        axis = np.array([0.0, joints_t["pelvis"][2]])
         pts, tris = a_line_skirt(tpos[below], hip_y + 0.01, joints_t["calf_l"][1] - 0.03, axis)
         # The hips carry the skirt's top (a skirt hangs from them; it does not follow the
         # thighs); below the hips' widest it swings on spring chains. Folded, it is a point
@@ -2040,20 +2043,13 @@ def build(data_dir, character):
         half, deep = dress["neck"]
         scoop = (tpos[:, 2] > joints_t["neck_01"][2]) & (
             (tpos[:, 0] / half) ** 2 + ((y - neck_y - 0.02) / (deep + 0.02)) ** 2 < 1.0)
-        bodice = not_extremity & (y > waist - 0.03) & (
-            (y < neck_y - 0.02) | ((np.abs(tpos[:, 0]) > 0.055) & (y < neck_y + 0.03))) & (
-            np.abs(tpos[:, 0]) < wrist_l - 0.012) & ~scoop
-        vs, local, shell = shell_of("dress", bodice, 0.012, 12, drape_args={"flare": 0.006})
-        shell = smooth_shell(sleeve_taper(shell, Wn[vs], names, joints_t), tpos[vs], nrm0[vs], local, 0.012, 2)
+        bodice = top & (y > waist - 0.03) & ~scoop
+        vs, local, shell = shell_of("dress", bodice, 0.012, 12, drape_args={"flare": 0.006}, sleeves=True)
         add("Clothes", "dress", shell, Wn[vs], vs, local, outfit="dress")
-        skin_v = groups["body"]
-        below = skin_v[not_extremity[skin_v]]
-        axis = np.array([0.0, joints_t["pelvis"][2]])
         pts, tris = a_line_skirt(tpos[below], waist, joints_t["calf_l"][1] - dress["hem"], axis,
                                  rows=34, offset=0.014, flare=dress["flare"], taut=True)
-        if not skirt_chains:
-            skirt_chains, _ = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t)
-        w = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t, chains=skirt_chains)[1]
+        skirt_chains, w = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t,
+                                        chains=skirt_chains or None)
         # above the hips the skirt moves as the body under it does (the pelvis alone left a
         # gap under the sash when the spine bent)
         up = pts[:, 1] > hip_y
