@@ -216,6 +216,11 @@ def linear_to_srgb8(lin):
     return np.round(np.clip(enc, 0, 1) * 255).astype(np.uint8)
 
 
+def wrapped(angle):
+    """An angle (radians) brought into (-pi, pi]: how far apart two azimuths are."""
+    return np.angle(np.exp(1j * angle))
+
+
 def smoothstep(e0, e1, x):
     """0 below `e0`, 1 above `e1`, a smooth S between."""
     t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
@@ -360,16 +365,16 @@ def hem_down(p, tris, W, src, above, bottom, rings=4, clear=None):
         if clear is not None:
             pts, axes = clear
             for ax in axes:
-                mine = np.sign(q[:, 0]) == np.sign(ax[0])
+                mine = np.nonzero(np.sign(q[:, 0]) == np.sign(ax[0]))[0]
                 fm = pts[np.sign(pts[:, 0]) == np.sign(ax[0])]
                 dq, df = q[mine][:, [0, 2]] - ax, fm[:, [0, 2]] - ax
                 aq, af = np.arctan2(dq[:, 0], dq[:, 1]), np.arctan2(df[:, 0], df[:, 1])
-                near = (np.abs(np.angle(np.exp(1j * (aq[:, None] - af[None, :])))) < math.radians(6.0)) & (
-                    np.abs(q[mine][:, 1][:, None] - fm[None, :, 1]) < 0.01)
+                near = (np.abs(wrapped(aq[:, None] - af[None, :])) < math.radians(6.0)) & (
+                    np.abs(q[mine, 1][:, None] - fm[None, :, 1]) < 0.01)
                 need = np.where(near, np.linalg.norm(df, axis=1)[None, :], 0.0).max(axis=1) + 0.006
                 r = np.linalg.norm(dq, axis=1)
-                q[np.nonzero(mine)[0], 0] = ax[0] + dq[:, 0] * np.maximum(r, need) / r
-                q[np.nonzero(mine)[0], 2] = ax[1] + dq[:, 1] * np.maximum(r, need) / r
+                q[mine, 0] = ax[0] + dq[:, 0] * np.maximum(r, need) / r
+                q[mine, 2] = ax[1] + dq[:, 1] * np.maximum(r, need) / r
         new_p.append(q)
 
     def ring(k, v):
@@ -554,7 +559,7 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
         if last[1] > cut:
             # clearance below: nothing of the head, ears or neck in this wedge may poke through
             az = np.arctan2(rel[:, 0], rel[:, 2])
-            wedge = (np.abs(np.angle(np.exp(1j * (az - th)))) < math.radians(8.0)) & (
+            wedge = (np.abs(wrapped(az - th)) < math.radians(8.0)) & (
                 head_pts[:, 1] < last[1]) & (head_pts[:, 1] > cut - 0.02)
             need = np.hypot(rel[wedge, 0], rel[wedge, 2]).max() + 0.008 if wedge.any() else 0.0
             if profile is not None:
