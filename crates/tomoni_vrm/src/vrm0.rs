@@ -1136,8 +1136,8 @@ pub(crate) mod tests {
     fn a_valid_vrm1_file_missing_optional_fields_gets_the_specs_defaults() {
         // The shipped avatar leaves out the three UV-animation factors of every material:
         // without them bevy_vrm1 drew it with a plain PBR material. Its shade textures (the
-        // skin's, the iris's, the four garments' cloth, the hair's three materials' strands and
-        // its ends' strand cards) have no `KHR_texture_transform`, which bevy_vrm1 reads
+        // skin's, the iris's, the four garments' cloth, the hair's three materials' strands, its
+        // ends' strand cards and the nails' paint) have no `KHR_texture_transform`, which bevy_vrm1 reads
         // unconditionally: the identity is filled.
         let shipped = prepare(parse_glb(&default_avatar()).unwrap()).unwrap().unwrap().1.filled;
         assert!(!shipped.is_empty());
@@ -1148,8 +1148,8 @@ pub(crate) mod tests {
         );
         assert_eq!(
             shipped.iter().filter(|f| f.contains("shadeMultiplyTexture")).count(),
-            10,
-            "the skin, the iris, the suit's, trousers', jumper's and skirt's cloth, and the hair, its sheen, its inner layer and its ends"
+            11,
+            "the skin, the iris, the suit's, trousers', jumper's and skirt's cloth, the hair, its sheen, its inner layer and its ends, and the nails"
         );
         let mut glb = parse_glb(&default_avatar()).unwrap();
         let e = glb.json.pointer_mut("/extensions/VRMC_vrm/expressions/preset/happy").unwrap().as_object_mut().unwrap();

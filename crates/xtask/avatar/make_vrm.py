@@ -2045,12 +2045,15 @@ def build(data_dir, character):
         # to mid-calf, swinging on the skirt's spring chains (the two skirts are never worn
         # together). Hidden until `outfit_dress` shows it.
         waist = joints_t["spine_02"][1] + 0.02          # at the elbows, as a natural waist is
+        vs, local, shell = shell_of("dress", top & (y > waist - 0.03), 0.012, 12, drape_args={"flare": 0.006},
+                                    sleeves=True)
+        # the scoop: in front, cut along an ellipse (a curve, not the faces' staircase) from
+        # 2 cm above the neck's joint, `neck` (half width, depth below the joint) m
         half, deep = dress["neck"]
-        scoop = (tpos[:, 2] > joints_t["neck_01"][2]) & (
-            (tpos[:, 0] / half) ** 2 + ((y - neck_y - 0.02) / (deep + 0.02)) ** 2 < 1.0)
-        bodice = top & (y > waist - 0.03) & ~scoop
-        vs, local, shell = shell_of("dress", bodice, 0.012, 12, drape_args={"flare": 0.006}, sleeves=True)
-        add("Clothes", "dress", shell, Wn[vs], vs, local, outfit="dress")
+        ell = np.hypot(shell[:, 0] / half, (shell[:, 1] - neck_y - 0.02) / (deep + 0.02))
+        f = np.where(shell[:, 2] > joints_t["neck_01"][2], (1.0 - ell) * half, -1.0)
+        shell, w, vs, local = clip_away(shell, local, Wn[vs], vs, f)
+        add("Clothes", "dress", shell, w, vs, local, outfit="dress")
         pts, tris = a_line_skirt(tpos[below], waist, joints_t["calf_l"][1] - dress["hem"], axis,
                                  rows=34, offset=0.014, flare=dress["flare"], taut=True)
         skirt_chains, w = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t,
@@ -2753,6 +2756,8 @@ RIM = {
     "shoes": ([0.16, 0.14, 0.13], 2.5),
     "jacket": ([0.05, 0.05, 0.06], 3.0),
     "trousers": ([0.05, 0.05, 0.06], 3.0),
+    # the dress: a satin's sheen along its edges
+    "dress": ([0.10, 0.07, 0.08], 3.0),
 }
 
 
