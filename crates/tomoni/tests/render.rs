@@ -433,19 +433,25 @@ fn an_expression_track_binds_by_the_extensions_node_not_its_name() {
     assert!(weight > 0.5, "mid-cheer the renamed track's smile is at {weight} (its track is at 0.8–1 there)");
 }
 
-/// Mean sRGB colour of the box (x0..x1, y0..y1), fractions of the picture.
-fn patch_colour(w: u32, h: u32, px: &[u8], (x0, x1, y0, y1): (f32, f32, f32, f32)) -> [f32; 3] {
-    let (mut sum, mut n) = ([0.0f32; 3], 0.0f32);
+/// Mean sRGB colour and alpha of the box (x0..x1, y0..y1), fractions of the picture.
+fn patch_rgba(w: u32, h: u32, px: &[u8], (x0, x1, y0, y1): (f32, f32, f32, f32)) -> [f32; 4] {
+    let (mut sum, mut n) = ([0.0f32; 4], 0.0f32);
     for y in (y0 * h as f32) as u32..(y1 * h as f32) as u32 {
         for x in (x0 * w as f32) as u32..(x1 * w as f32) as u32 {
             let i = ((y * w + x) * 4) as usize;
-            for c in 0..3 {
+            for c in 0..4 {
                 sum[c] += f32::from(px[i + c]);
             }
             n += 1.0;
         }
     }
     sum.map(|s| s / n)
+}
+
+/// Mean sRGB colour of the box (x0..x1, y0..y1), fractions of the picture.
+fn patch_colour(w: u32, h: u32, px: &[u8], bounds: (f32, f32, f32, f32)) -> [f32; 3] {
+    let [r, g, b, _] = patch_rgba(w, h, px, bounds);
+    [r, g, b]
 }
 
 #[test]
@@ -1114,22 +1120,14 @@ fn the_woman_has_a_dress_with_a_scoop_neck_a_sash_at_the_waist_and_a_long_skirt(
             &out,
             &[&a[..], &["--view", "front", "--width", "600", "--height", "900"]].concat(),
         );
-        let h = picture.height();
+        let (w, h) = picture.dimensions();
         // the mean colour of a 1 cm square `dy` m below the node `name`, on the body's middle
         let at = |name: &str, dy: f64| {
             let (_, y, per_metre) = projected(&scene, h, name);
-            let (cx, cy) = (picture.width() as f64 / 2.0, y + dy * per_metre);
-            let r = (0.005 * per_metre).max(1.0) as i64;
-            let mut sum = [0.0; 4];
-            let mut n = 0.0;
-            for yy in (cy as i64 - r)..=(cy as i64 + r) {
-                for xx in (cx as i64 - r)..=(cx as i64 + r) {
-                    let p = picture.get_pixel(xx as u32, yy as u32).0;
-                    (0..4).for_each(|i| sum[i] += p[i] as f64);
-                    n += 1.0;
-                }
-            }
-            sum.map(|c| c / n)
+            let (cy, r) = ((y + dy * per_metre) / h as f64, 0.005 * per_metre / h as f64);
+            let rx = r * h as f64 / w as f64;
+            let bounds = ((0.5 - rx) as f32, (0.5 + rx) as f32, (cy - r) as f32, (cy + r) as f32);
+            patch_rgba(w, h, picture.as_raw(), bounds).map(f64::from)
         };
         (at("neck_01", 0.04), [at("spine_02", -0.08), at("spine_02", -0.02), at("spine_02", 0.04)], at("calf_l", 0.08))
     };

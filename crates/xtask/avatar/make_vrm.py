@@ -2291,7 +2291,7 @@ def build(data_dir, character):
             merged[at[key]]["tris"] = np.concatenate([merged[at[key]]["tris"], p["tris"]])
     prims = merged
     return dict(names=names, bones=bones, joints=joints_t, pos=rest, shape=shape, W=allW,
-                morph=allmorph, outfit=outfit_delta, unsink=unsink, prims=prims, height=height, springs=springs + skirt_chains,
+                morph=allmorph, outfits=worn, outfit=outfit_delta, unsink=unsink, prims=prims, height=height, springs=springs + skirt_chains,
                 head_centre=centre, face_paint=face_paint,
                 weld=np.concatenate([np.arange(nverts)] + extra_R))
 
@@ -2957,8 +2957,8 @@ def write_vrm(model, character, out_path, source_note):
                 meshes[-1]["weights"] = [0.0] * (len(PRESET_ORDER) + 1)
                 meshes[-1]["extras"] = {"targetNames": PRESET_ORDER + ["outfit_everyday"]}
             if p["mesh"] == "Clothes":
-                meshes[-1]["weights"] = [0.0] * (len(outfits(character)) - 1)
-                meshes[-1]["extras"] = {"targetNames": [f"outfit_{o}" for o in outfits(character)[1:]]}
+                meshes[-1]["weights"] = [0.0] * len(model["outfit"])
+                meshes[-1]["extras"] = {"targetNames": [f"outfit_{o}" for o in model["outfits"][1:]]}
         meshes[mesh_of[p["mesh"]]]["primitives"].append(prim)
 
     mesh_node = {}
@@ -2979,7 +2979,7 @@ def write_vrm(model, character, out_path, source_note):
     # Outfits are custom expressions: any VRM viewer can switch them, tomoni by name. The
     # first (worn as the file stands) binds nothing; it is there so the file lists it.
     custom = {}
-    for i, o in enumerate(outfits(character)):
+    for i, o in enumerate(model["outfits"]):
         binds = [{"node": mesh_node["Clothes"], "index": i - 1, "weight": 1.0},
                  {"node": body, "index": len(PRESET_ORDER), "weight": 1.0}] if i else []
         custom[f"outfit_{o}"] = {"morphTargetBinds": binds, "isBinary": True, "overrideBlink": "none",
