@@ -1104,6 +1104,28 @@ fn the_fingernails_show_on_the_hands() {
     }
 }
 
+/// A pixel's lightness (0–255), weighted as the eye weighs red, green and blue.
+fn lightness(p: [f64; 4]) -> f64 {
+    0.3 * p[0] + 0.6 * p[1] + 0.1 * p[2]
+}
+
+/// Lit skin: opaque, light and warm (red well above blue, green above blue).
+fn lit_skin(p: [f64; 4]) -> bool {
+    p[3] > 128.0 && p[0] > 180.0 && p[0] - p[2] > 40.0 && p[1] - p[2] > 15.0
+}
+
+/// The run of columns round `x` (inclusive) where `inside` holds, in a row `w` wide.
+fn run_around(x: u32, w: u32, inside: impl Fn(u32) -> bool) -> (u32, u32) {
+    let (mut left, mut right) = (x, x);
+    while left > 0 && inside(left - 1) {
+        left -= 1;
+    }
+    while right + 1 < w && inside(right + 1) {
+        right += 1;
+    }
+    (left, right)
+}
+
 #[test]
 fn the_woman_has_a_dress_with_a_scoop_neck_a_sash_at_the_waist_and_a_long_skirt() {
     // The ceremony outfit was a suit, the everyday one a jumper and skirt; the avatar issue
@@ -1135,15 +1157,149 @@ fn the_woman_has_a_dress_with_a_scoop_neck_a_sash_at_the_waist_and_a_long_skirt(
     let (jumper_neck, _, skirt_below_knee) = shot("everyday");
     println!("dress: neck {neck:.0?}, above / at / below the waist {waist:.0?}, below the knee {below_knee:.0?}");
     println!("everyday: neck {jumper_neck:.0?}, below the knee {skirt_below_knee:.0?}");
-    let skin = |p: [f64; 4]| p[3] > 128.0 && p[0] > 180.0 && p[0] - p[2] > 40.0 && p[1] - p[2] > 15.0;
-    assert!(skin(neck), "no skin in the dress's neckline: {neck:.0?}");
-    assert!(!skin(jumper_neck), "the jumper's neck shows skin where it is closed: {jumper_neck:.0?}");
-    let lum = |p: [f64; 4]| 0.3 * p[0] + 0.6 * p[1] + 0.1 * p[2];
+    assert!(lit_skin(neck), "no skin in the dress's neckline: {neck:.0?}");
+    assert!(!lit_skin(jumper_neck), "the jumper's neck shows skin where it is closed: {jumper_neck:.0?}");
     let [above, sash, below] = waist;
     assert!(
-        lum(sash) + 25.0 < lum(above).min(lum(below)),
+        lightness(sash) + 25.0 < lightness(above).min(lightness(below)),
         "no darker sash at the waist: {above:.0?} / {sash:.0?} / {below:.0?}"
     );
     assert!(below_knee[3] > 200.0, "the dress's skirt does not reach 8 cm below the knee: {below_knee:.0?}");
     assert!(skirt_below_knee[3] < 50.0, "the everyday skirt covers 8 cm below the knee: {skirt_below_knee:.0?}");
+}
+
+#[test]
+fn an_outfit_folded_away_is_not_drawn() {
+    // A folded garment lies inside the body, hidden by it: drawn anyway, in every pass, it
+    // only costs (the dress folded under the suit took about a tenth of a CPU-rendered frame).
+    // The file tags each outfit's primitives (`extras.outfit`); in each outfit only its own
+    // tagged parts are drawn, every other outfit's hidden. The last count the app logs is
+    // the one it settled on once the outfit's morph weights were on.
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/avatars/default.vrm")).unwrap();
+    let (json, _) = tomoni_avatar::glb::parts(&bytes).unwrap();
+    let tags: Vec<String> = json["meshes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["primitives"].as_array().unwrap())
+        .filter_map(|p| p["extras"]["outfit"].as_str().map(str::to_string))
+        .collect();
+    let of = |o: &str| tags.iter().filter(|t| *t == o).count();
+    println!("tagged parts: {} (suit {}, everyday {}, dress {})", tags.len(), of("suit"), of("everyday"), of("dress"));
+    assert!(of("suit") > 0 && of("everyday") > 0 && of("dress") > 0, "the file tags no outfit's parts: {tags:?}");
+    for outfit in ["suit", "everyday", "dress"] {
+        let out = out_dir().join(format!("parts-{outfit}.png"));
+        let o = tomoni()
+            .args(["render", "--avatar", "assets/avatars/default.vrm", "--outfit", outfit])
+            .args(["--view", "front", "--width", "120", "--height", "180", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        let last = err.lines().filter_map(|l| l.split("outfit parts drawn: ").nth(1)).next_back();
+        let Some(counts) = last else { panic!("{outfit}: no count of the parts drawn in the log:\n{err}") };
+        let n: Vec<usize> = counts.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect();
+        println!("{outfit}: drawn {} of {}", n[0], n[1]);
+        assert_eq!(n[..2], [of(outfit), tags.len()], "{outfit}: {counts}");
+    }
+}
+
+/// How many times `profile` falls by at least `by` and rises again by as much: the folds a row
+/// of cloth crosses, counted with hysteresis so the noise of one pixel cannot count.
+fn swings(profile: &[f64], by: f64) -> usize {
+    let (mut count, mut high, mut low, mut falling) = (0, f64::MIN, f64::MAX, true);
+    for &v in profile {
+        if falling {
+            high = high.max(v);
+            if v < high - by {
+                falling = false;
+                low = v;
+            }
+        } else {
+            low = low.min(v);
+            if v > low + by {
+                count += 1;
+                falling = true;
+                high = v;
+            }
+        }
+    }
+    count
+}
+
+#[test]
+fn the_skirts_hang_in_soft_folds() {
+    // A flared skirt hangs in flutes; both skirts were smooth cones, one flat colour across
+    // (docs/images/dress.png before session 37). Along a row across each skirt, 4 cm above
+    // its hem (8 cm below the knee in the dress, at the knee in the everyday skirt), the
+    // cloth's lightness (smoothed over 3 pixels) falls and rises again by 6 or more: in the
+    // dress, seen from the front (600 × 900), at least 3 times (before: once, at its middle);
+    // in the navy skirt, whose folds the front light hardly shades, seen from the side, at
+    // least once (before: never, not even by 2).
+    for (outfit, view, dy, least) in [("dress", "front", 0.08, 3), ("everyday", "side", 0.0, 1)] {
+        let out = out_dir().join(format!("folds-{outfit}.png"));
+        let a = ["--avatar", "assets/avatars/default.vrm", "--outfit", outfit, "--transparent"];
+        let (picture, scene) =
+            common::render_with_scene(&out, &[&a[..], &["--view", view, "--width", "600", "--height", "900"]].concat());
+        let (w, h) = picture.dimensions();
+        let (_, y, per_metre) = projected(&scene, h, "calf_l");
+        let row = (y + dy * per_metre).round() as u32;
+        let opaque = |x: u32| picture.get_pixel(x, row).0[3] > 200;
+        // the opaque run through the middle of the body's span on that row
+        let xs: Vec<u32> = (0..w).filter(|&x| opaque(x)).collect();
+        let (left, right) = run_around(xs[xs.len() / 2], w, opaque);
+        // inside the outline's dark edge
+        let lum: Vec<f64> = (left + 3..right.saturating_sub(2))
+            .map(|x| lightness(picture.get_pixel(x, row).0.map(f64::from)))
+            .collect();
+        let smooth: Vec<f64> = lum.windows(3).map(|v| v.iter().sum::<f64>() / 3.0).collect();
+        let folds = swings(&smooth, 6.0);
+        let width = (right - left) as f64 / per_metre;
+        println!("{outfit} ({view}): row {row}, {width:.2} m across, {folds} folds; lightness {smooth:.0?}");
+        assert!(width > 0.25, "{outfit}: the row does not cross the skirt ({width:.2} m)");
+        assert!(folds >= least, "{outfit}: the skirt is smooth across ({folds} folds)");
+    }
+}
+
+#[test]
+fn the_dress_has_a_round_scoop_and_princess_seams() {
+    // Session 36's scoop was cut along an ellipse and came to a point at its bottom; its bodice
+    // was plain. Now the scoop is a U (a superellipse) and two seams, piped in the sash's
+    // colour, run down the bodice over the bust. In the bust view (600 × 750): 1 cm above the
+    // scoop's lowest skin the opening is at least 7.3 cm wide (the ellipse's: 6.4 cm; the
+    // U's: 8.2); 12 cm below the neck's joint, on each side of the middle between 3 and 12 cm
+    // out, a run of pixels at least 25 darker than the bodice beside it (the session-36 file:
+    // none).
+    let out = out_dir().join("dress-bust.png");
+    let a = ["--avatar", "assets/avatars/default.vrm", "--outfit", "dress", "--transparent"];
+    let (picture, scene) =
+        common::render_with_scene(&out, &[&a[..], &["--view", "bust", "--width", "600", "--height", "750"]].concat());
+    let (w, h) = picture.dimensions();
+    let (cx, neck_y, per_metre) = projected(&scene, h, "neck_01");
+    let cx = cx.round() as u32;
+    let skin = |x: u32, y: u32| lit_skin(picture.get_pixel(x, y).0.map(f64::from));
+    let lowest = (neck_y as u32..h).take_while(|&y| skin(cx, y)).last().expect("no skin below the neck");
+    let row = lowest - (0.01 * per_metre).round() as u32;
+    let (l, r) = run_around(cx, w, |x| skin(x, row));
+    let wide = f64::from(r - l + 1) / per_metre;
+    let deep = f64::from(lowest) - neck_y;
+    println!(
+        "scoop: lowest skin {:.1} cm below the neck's joint, {:.1} cm wide 1 cm above it",
+        deep / per_metre * 100.0,
+        wide * 100.0
+    );
+    assert!(wide > 0.073, "the scoop comes to a point: {:.1} cm wide 1 cm above its bottom", wide * 100.0);
+    let y = (neck_y + 0.12 * per_metre).round() as u32;
+    let lum = |x: u32| lightness(picture.get_pixel(x, y).0.map(f64::from));
+    for side in [-1.0, 1.0] {
+        let xs: Vec<u32> =
+            (30..=120).map(|mm| (f64::from(cx) + side * f64::from(mm) / 1000.0 * per_metre).round() as u32).collect();
+        // each pixel against the bodice 1 cm to either side of it, the lighter of the two
+        let off = (0.01 * per_metre).round() as u32;
+        let dips: Vec<f64> = xs.iter().map(|&x| lum(x - off).max(lum(x + off)) - lum(x)).collect();
+        let deepest = dips.iter().cloned().fold(f64::MIN, f64::max);
+        println!("side {side}: the darkest run is {deepest:.0} below the bodice beside it");
+        assert!(deepest >= 25.0, "no seam on side {side}: at most {deepest:.0} darker than the bodice");
+    }
 }

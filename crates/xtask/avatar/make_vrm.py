@@ -135,7 +135,7 @@ CHARACTERS = {
                   body={}, everyday=dict(bottom="skirt"),
                   # a dress for ceremonies: a scoop neck 8 cm wide either side and 10 cm below
                   # the neck's joint, the skirt 12 cm below the knee, flaring 8 cm
-                  dress=dict(neck=(0.08, 0.10), hem=0.12, flare=0.08),
+                  dress=dict(neck=(0.08, 0.10), hem=0.12, flare=0.08, folds=(12, 0.025)),
                   palette={"dress": ((0.70, 0.44, 0.50), (0.50, 0.28, 0.35), 0.0012),
                            "sash": ((0.44, 0.22, 0.29), (0.30, 0.14, 0.20), 0.0008)},
                   hair=dict(style="bob", parting=(20.0, 0.55, 0.0025),
@@ -1178,6 +1178,29 @@ class FrontLayer:
         return np.column_stack([xy, z + lift]), W
 
 
+def princess_seams(layer, body, neck_y, waist, neck_half, width=0.003, lift=0.0008):
+    """Two seams down a bodice's front (`layer`), as strips `width` wide and `lift` proud: each
+    from the shoulder, 2 cm outside the neckline (`neck_half`: its half width), over the bust's
+    front (off `body`, the skin) to the waist's top (`waist`: the sash's middle),
+    a parabola through the three. Returns [(points, weights, triangles)]."""
+    out = []
+    for side in (1.0, -1.0):
+        chest = body[(side * body[:, 0] > 0.03) & (side * body[:, 0] < 0.16)
+                     & (body[:, 1] < neck_y - 0.08) & (body[:, 1] > waist + 0.06)]
+        # the bust's front: the mean of the skin within 3 mm of its most forward point (a
+        # small bust is a plateau, and its single most forward vertex lay by the sternum)
+        apex = chest[chest[:, 2] > chest[:, 2].max() - 0.003].mean(axis=0)
+        ys = np.array([neck_y - 0.035, apex[1], waist + 0.02])
+        xs = side * np.array([neck_half + 0.02, abs(apex[0]), abs(apex[0]) - 0.012])
+        coef = np.polyfit(ys, xs, 2)
+        y = np.linspace(ys[0], ys[-1], 40)
+        x = np.polyval(coef, y)
+        xy = np.stack([np.column_stack([x + o, y]) for o in (-width / 2, width / 2)], axis=1).reshape(-1, 2)
+        pts, w = layer.lay(xy, lift)
+        out.append((pts, w, facing_front(pts, grid_tris(len(y), 2))))
+    return out
+
+
 def nearest(points, to):
     """For each of `points`, the index of the nearest of `to`: a part laid on another moves as
     the point under it does."""
@@ -1606,14 +1629,17 @@ def lash_line(margin, src, outward):
     return pts, grid_tris(2, len(base) + 1)[:, [0, 2, 1]], np.concatenate([src, src[-1:], src, src[-1:]])
 
 
-def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, flare=0.05, taut=False):
+def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, flare=0.05, taut=False, folds=None):
     """A skirt from the waist to below the knee, as one surface round both legs: for each
     height and azimuth, the convex outline of the body's slice (hips, then both thighs
     together) plus `offset`; never narrower than the row above (cloth hangs, it does not
     follow the thighs in), opening out by `flare` at the hem. `taut`: each azimuth's profile
     down the skirt raised to its least concave function (`upper_hull`), so a skirt long enough
     to reach the calves, which widen the slices near its hem, falls to them in a straight
-    line rather than kinking out over them. Returns (points, triangles)."""
+    line rather than kinking out over them. `folds`: (count, depth, from_y), the soft flutes a
+    flared skirt hangs in: the radius waves `count` times round (a crest at the front and, for
+    an even count, the back), by ±`depth` at the hem, growing from nothing at `from_y` (the
+    hips: cloth over them lies smooth). Returns (points, triangles)."""
     from scipy.spatial import ConvexHull
     ang = np.linspace(0.0, 2.0 * math.pi, cols, endpoint=False)
     dirs = np.column_stack([np.sin(ang), np.cos(ang)])
@@ -1630,6 +1656,10 @@ def a_line_skirt(body, y_top, y_hem, centre, cols=72, rows=26, offset=0.010, fla
             hull = upper_hull(y_top - ys, radius[:, j])
             radius[:, j] = np.interp(y_top - ys, hull[:, 0], hull[:, 1])
     radius += flare * (((y_top - ys) / (y_top - y_hem)) ** 1.5)[:, None]
+    if folds:
+        count, depth, from_y = folds
+        grow = np.clip((from_y - ys) / (from_y - y_hem), 0.0, 1.0) ** 1.5
+        radius += depth * grow[:, None] * np.cos(count * ang)[None, :]
     pts = np.array([(centre[0] + r * d[0], y0, centre[1] + r * d[1])
                     for y0, rr in zip(ys, radius) for r, d in zip(rr, dirs)])
     tris = []
@@ -1971,7 +2001,8 @@ def build(data_dir, character):
         extra_W.append(weights)
         extra_M.append(morph_src)
         extra_O.append(np.full(len(positions), worn.index(outfit) if outfit else -1))
-        prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id, textured=textured))
+        prims.append(dict(mesh=mesh, mat=mat, morph=(mesh == "Body"), tris=tris + next_id, textured=textured,
+                          outfit=outfit))
         next_id += len(positions)
 
     def shell_of(name, sel, off, iters, labels=None, drape_args=None, sleeves=False):
@@ -2026,7 +2057,8 @@ def build(data_dir, character):
     below = groups["body"][not_extremity[groups["body"]]]
     axis = np.array([0.0, joints_t["pelvis"][2]])
     if everyday["bottom"] == "skirt":
-        pts, tris = a_line_skirt(tpos[below], hip_y + 0.01, joints_t["calf_l"][1] - 0.03, axis)
+        pts, tris = a_line_skirt(tpos[below], hip_y + 0.01, joints_t["calf_l"][1] - 0.03, axis, cols=80,
+                                 folds=(8, 0.025, hip_y - 0.05))
         # The hips carry the skirt's top (a skirt hangs from them; it does not follow the
         # thighs); below the hips' widest it swings on spring chains. Folded, it is a point
         # inside the pelvis: its rings are not degenerate once the chains swing, and an axis
@@ -2047,15 +2079,23 @@ def build(data_dir, character):
         waist = joints_t["spine_02"][1] + 0.02          # at the elbows, as a natural waist is
         vs, local, shell = shell_of("dress", top & (y > waist - 0.03), 0.012, 12, drape_args={"flare": 0.006},
                                     sleeves=True)
-        # the scoop: in front, cut along an ellipse (a curve, not the faces' staircase) from
-        # 2 cm above the neck's joint, `neck` (half width, depth below the joint) m
+        # the scoop: in front, cut along a superellipse (a curve, not the faces' staircase)
+        # from 2 cm above the neck's joint, `neck` (half width, depth below the joint) m; its
+        # power 2.6 gives a U's round bottom (an ellipse this deep came to a point)
         half, deep = dress["neck"]
-        ell = np.hypot(shell[:, 0] / half, (shell[:, 1] - neck_y - 0.02) / (deep + 0.02))
+        p_ = 2.6
+        ell = (np.abs(shell[:, 0] / half) ** p_ + np.abs((shell[:, 1] - neck_y - 0.02) / (deep + 0.02)) ** p_) ** (1 / p_)
         f = np.where(shell[:, 2] > joints_t["neck_01"][2], (1.0 - ell) * half, -1.0)
         shell, w, vs, local = clip_away(shell, local, Wn[vs], vs, f)
         add("Clothes", "dress", shell, w, vs, local, outfit="dress")
+        # princess seams, piped in the sash's colour: the bodice's shaping, from the
+        # shoulders over the bust to the sash (in the sash's material: no draw of their own)
+        bodice = FrontLayer(shell, vertex_normals(shell, local), w, local)
+        for pts, pw, pt in princess_seams(bodice, tpos[groups["body"]], neck_y, waist, half):
+            add("Clothes", "sash", pts, pw, np.full(len(pts), -1), pt, outfit="dress")
         pts, tris = a_line_skirt(tpos[below], waist, joints_t["calf_l"][1] - dress["hem"], axis,
-                                 rows=34, offset=0.014, flare=dress["flare"], taut=True)
+                                 cols=96, rows=34, offset=0.014, flare=dress["flare"], taut=True,
+                                 folds=dress["folds"] + (hip_y - 0.05,))
         skirt_chains, w = skirt_springs(pts, axis, hip_y - SKIRT_HANG, names, bidx, bones, joints_t,
                                         chains=skirt_chains or None)
         # above the hips the skirt moves as the body under it does (the pelvis alone left a
@@ -2278,12 +2318,13 @@ def build(data_dir, character):
     near_neck = np.linalg.norm(shape - joints_t["neck_01"], axis=1) < 0.14
     rest, outfit_delta = outfit_morph(shape, outfit, fold, tpos[skin_v], nrm0[skin_v], len(worn),
                                       depth=np.where(near_neck, 0.03, 0.015)[:, None])
-    # One primitive per mesh and material (both eyes' lashes, both shoes' soles...): each is a
-    # draw in every pass, and on a CPU renderer each draw costs (an iris keeps its own: its
-    # UVs are laid on from its eye's front).
+    # One primitive per mesh, material and outfit (both eyes' lashes, both shoes' soles...):
+    # each is a draw in every pass, and on a CPU renderer each draw costs (an iris keeps its
+    # own: its UVs are laid on from its eye's front). An outfit's parts stay apart from the
+    # rest, so a renderer can skip them while they are folded away (`extras.outfit`).
     merged, at = [], {}
     for p in prims:
-        key = (p["mesh"], p["mat"], p["morph"])
+        key = (p["mesh"], p["mat"], p["morph"], p.get("outfit"))
         if "uv" in p or key not in at:
             at[key] = len(merged)
             merged.append(dict(p))
@@ -2947,6 +2988,10 @@ def write_vrm(model, character, out_path, source_note):
                 "POSITION": g.sparse_vec3(model["unsink"][vs], zero_view),
                 "NORMAL": g.sparse_vec3(np.zeros((len(vs), 3)), zero_view, bounds=False)})
         if p["mesh"] == "Clothes":
+            if p.get("outfit"):
+                # Whose part this is: tomoni hides it while its outfit is folded away (a
+                # folded garment is drawn in every pass, only to be covered by the body).
+                prim["extras"] = {"outfit": p["outfit"]}
             zero_view = g.view(bytes(12 * len(vs)), 34962)
             g.views[zero_view]["byteStride"] = 12
             prim["targets"] = [{"POSITION": g.sparse_vec3(d[vs], zero_view)} for d in model["outfit"]]
