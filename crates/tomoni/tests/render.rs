@@ -1303,3 +1303,119 @@ fn the_dress_has_a_round_scoop_and_princess_seams() {
         assert!(deepest >= 25.0, "no seam on side {side}: at most {deepest:.0} darker than the bodice");
     }
 }
+
+#[test]
+fn the_fringe_ends_in_clumps_of_their_own_lengths_above_the_brows() {
+    // The bob's fringe was cut straight across, 5 cm above the eyes: its lock tips and the
+    // strands' points ended at one height, a bowl cut's line with a saw's teeth. Each lock of
+    // it now ends in a longer point, at a length of its own: the longest down between the
+    // brows, the one by the parting shortest. In the face view (640 × 640), across the eyes
+    // (from 1 cm outside one to 1 cm outside the other), the lowest point of the fringe in each
+    // centimetre: from the highest to the lowest of them 1.53 cm (session 37's file: 0.55 cm,
+    // all within 4.6-5.2 cm above the eyes), so 1 cm lies between. The brows' tops are 2.45
+    // cm above the eyes (`brow_card`): the fringe stays 3.5 mm above that (at its lowest
+    // 3.1 cm), or it covers them.
+    let (picture, scene) = shipped_view("default.vrm", "fringe", "face", 640, 640);
+    let (_, h) = picture.dimensions();
+    let (lx, eyes, per_metre) = projected(&scene, h, "eye_l");
+    let (rx, _, _) = projected(&scene, h, "eye_r");
+    let skin = |x: u32, y: u32| lit_skin(picture.get_pixel(x, y).0.map(f64::from));
+    // down a column from 12 cm above the eyes: the first skin after hair
+    let fringe_end = |x: u32| {
+        let mut hair = false;
+        for y in (eyes - 0.12 * per_metre) as u32..eyes as u32 {
+            if skin(x, y) && hair {
+                return Some(y);
+            }
+            hair |= !skin(x, y) && picture.get_pixel(x, y).0[3] > 128;
+        }
+        None
+    };
+    let cm = (0.01 * per_metre).round() as u32;
+    let (from, to) = ((lx.min(rx) - 0.01 * per_metre) as u32, (lx.max(rx) + 0.01 * per_metre) as u32);
+    let tips: Vec<f64> = (from..to - cm)
+        .step_by(cm as usize)
+        .map(|x0| {
+            let lowest = (x0..x0 + cm).filter_map(fringe_end).max().expect("forehead under the fringe");
+            (eyes - f64::from(lowest)) / per_metre
+        })
+        .collect();
+    let (high, low) = tips.iter().fold((f64::MIN, f64::MAX), |(a, b), &t| (a.max(t), b.min(t)));
+    let in_cm: Vec<f64> = tips.iter().map(|t| t * 100.0).collect();
+    println!("the fringe's lowest point in each cm across the eyes, cm above them: {in_cm:.2?}");
+    assert!(high - low >= 0.01, "the fringe ends in one line: its clumps within {:.2} cm", (high - low) * 100.0);
+    assert!(low >= 0.0245 + 0.0035, "the fringe comes down to {:.2} cm above the eyes, over the brows", low * 100.0);
+}
+
+#[test]
+fn the_hairs_sheen_is_broken_where_the_locks_part() {
+    // The sheen (an anime "angel ring") ran round the crown unbroken, 11 mm tall: a headband.
+    // It is now broken at the grooves between locks, each lock's piece fullest on its crest. In
+    // the face view (640 × 640), in the rows 2-5 cm below the top of the head, the columns
+    // across the eyes and 3 cm beyond them that show sheen (lighter than the hair, darker than
+    // the skin) form 4 separate runs; session 37's file: 1, all of them.
+    let (picture, scene) = shipped_view("default.vrm", "sheen", "face", 640, 640);
+    let (_, h) = picture.dimensions();
+    let (lx, _, per_metre) = projected(&scene, h, "eye_l");
+    let (rx, _, _) = projected(&scene, h, "eye_r");
+    let top = (0..h).find(|&y| picture.get_pixel(((lx + rx) / 2.0) as u32, y).0[3] > 128).expect("the head");
+    // the hair is about (62, 41, 30), its sheen (96, 66, 49), darker strands of it 24 % less
+    let sheen = |x: u32, y: u32| {
+        let [r, g, b, a] = picture.get_pixel(x, y).0;
+        a > 128 && (80..150).contains(&r) && r > g && g > b
+    };
+    let rows = top + (0.02 * per_metre) as u32..top + (0.05 * per_metre) as u32;
+    let shows: Vec<bool> = ((lx.min(rx) - 0.03 * per_metre) as u32..(lx.max(rx) + 0.03 * per_metre) as u32)
+        .map(|x| rows.clone().any(|y| sheen(x, y)))
+        .collect();
+    let runs = shows.iter().enumerate().filter(|&(i, &s)| s && (i == 0 || !shows[i - 1])).count();
+    println!("sheen in {} of {} columns, in {runs} runs", shows.iter().filter(|&&s| s).count(), shows.len());
+    assert!(
+        shows.iter().filter(|&&s| s).count() > shows.len() / 3,
+        "no sheen found across the head: the measure missed it"
+    );
+    assert!(runs >= 3, "the sheen runs round the head in {runs} piece(s): a headband");
+}
+
+#[test]
+fn suit_trousers_have_pressed_creases() {
+    // The suits' trousers were plain tubes over the legs, tights more than trousers. Each leg
+    // now has a pressed crease down its front, from the waistband to the shoe, its edge catching
+    // the light. In the front view (1200 × 1800), on every centimetre's row from 12 cm below
+    // each hip joint to 8 cm above the ankle, the middle half of the leg has a pixel 15-16
+    // lighter than the cloth 1 cm to either side of it (session 37's files: 0 or 1); a
+    // crease is at least 8 lighter on 90 % of the rows.
+    for avatar in ["default.vrm", "man.vrm"] {
+        let (picture, scene) = shipped_view(avatar, "creases", "front", 1200, 1800);
+        let lum = |x: u32, y: u32| lightness(picture.get_pixel(x, y).0.map(f64::from));
+        let opaque = |x: u32, y: u32| picture.get_pixel(x, y).0[3] > 128;
+        for side in ["l", "r"] {
+            let (hx, hy, per_metre) = projected(&scene, 1800, &format!("thigh_{side}"));
+            let (kx, ky, _) = projected(&scene, 1800, &format!("calf_{side}"));
+            let (fx, fy, _) = projected(&scene, 1800, &format!("foot_{side}"));
+            let off = (0.01 * per_metre).round() as u32;
+            let mut ridges = vec![];
+            let mut y = hy + 0.12 * per_metre;
+            while y < fy - 0.08 * per_metre {
+                // the leg's line: hip to knee, knee to ankle
+                let x =
+                    if y < ky { hx + (kx - hx) * (y - hy) / (ky - hy) } else { kx + (fx - kx) * (y - ky) / (fy - ky) };
+                let row = y as u32;
+                let (l, r) = run_around(x.round() as u32, 1200, |x| opaque(x, row));
+                let quarter = (r - l) / 4;
+                let ridge = (l + quarter..=r - quarter)
+                    .map(|x| lum(x, row) - lum(x - off, row).max(lum(x + off, row)))
+                    .fold(f64::MIN, f64::max);
+                ridges.push(ridge.round());
+                y += 0.01 * per_metre;
+            }
+            let creased = ridges.iter().filter(|&&r| r >= 8.0).count();
+            println!("{avatar} {side}: a crease on {creased} of {} rows: {ridges:?}", ridges.len());
+            assert!(
+                creased * 10 >= ridges.len() * 9,
+                "{avatar}: the {side} trouser leg has a crease on {creased} of {} rows",
+                ridges.len()
+            );
+        }
+    }
+}

@@ -140,7 +140,14 @@ CHARACTERS = {
                            "sash": ((0.44, 0.22, 0.29), (0.30, 0.14, 0.20), 0.0008)},
                   hair=dict(style="bob", parting=(20.0, 0.55, 0.0025),
                             # the ends as strands: 2 cm past the cut, the shell 1.2 cm short of it
-                            cards=dict(start=0.07, ext=0.02, trim=0.012, lift=0.0015, front=0.4)),
+                            cards=dict(start=0.07, ext=0.02, trim=0.012, lift=0.0015, front=0.4),
+                            # the fringe in clumps 1.4 cm to a point, each its own length: the
+                            # longest down between the brows, those over the brows ending
+                            # 0.6-1 cm above them, the one by the parting shortest
+                            fringe=0.042,
+                            fringe_ends=dict(tips=0.014, drop=[(-47, 0.0), (-32, 0.0), (-20, 0.003),
+                                                               (-8, 0.002), (5, 0.010), (20, -0.004),
+                                                               (34, 0.002), (47, 0.0)])),
                   heel=0.030),  # a block heel
     "man": dict(file="man.vrm", name="tomoni companion (man)", node="tomoni_man",
                 body={"universal-male-young-averagemuscle-averageweight": 1.0,
@@ -373,6 +380,10 @@ def hem_down(p, tris, W, src, above, bottom, rings=4, clear=None):
                     np.abs(q[mine, 1][:, None] - fm[None, :, 1]) < 0.01)
                 need = np.where(near, np.linalg.norm(df, axis=1)[None, :], 0.0).max(axis=1) + 0.006
                 r = np.linalg.norm(dq, axis=1)
+                # out by 1.5 cm at most: pushed out past the toes, a front ring lay along the
+                # vamp, and the cloth from the hem down to it came through the vamp below the
+                # laces
+                need = np.minimum(need, r + 0.015)
                 q[mine, 0] = ax[0] + dq[:, 0] * np.maximum(r, need) / r
                 q[mine, 2] = ax[1] + dq[:, 1] * np.maximum(r, need) / r
         new_p.append(q)
@@ -490,7 +501,7 @@ def hug_skin(grid, skin, centre, eye_y, gap, top, fade):
 
 def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-0.085, back=-0.10,
              volume=(0.011, 0.012), profile=None, locks=26, groove=0.0035, tips=0.008, parting=None,
-             cards=None, hug=None, skin=None):
+             cards=None, hug=None, skin=None, fringe_ends=None):
     """A chin-length bob with a fringe, as one surface around the head: for each azimuth the
     hair follows the skull (the farthest head vertex near that direction, plus volume) down to
     the widest point, then falls straight to its cut. The face stays open between the temples.
@@ -508,6 +519,9 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     past the untrimmed cut; at the fringe both are `front` times as long.
     `hug`: a short cut's sides brought in to the skin (`skin`: its triangles' corners; `hug`:
     `hug_skin`'s gap, top and fade).
+    `fringe_ends`: the fringe as an anime fringe's clumps, not a straight cut: dict(tips, drop):
+    its locks end in points `tips` long, and each lock is longer by `drop`, [(azimuth deg,
+    m), ...] read at the lock's middle (one length per lock, so neighbours end apart).
     Returns (vertices, triangles, the parting's line down its groove or None, the cards as
     (points, triangles, uv) or None); vertex 0 is the crown's pole and vertex 1 + c * rows + r
     row r of column c (`hair_uv`)."""
@@ -518,6 +532,15 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     side_y = eye_y + side               # the cut at the sides: the bob's at jaw length
     back_y = eye_y + back
     phis = np.radians(np.arange(0.0, 176.0, 1.0))
+    ths = 2.0 * math.pi * np.arange(columns) / columns - math.pi
+    front_drop = np.zeros(columns)
+    if locks and fringe_ends is not None:
+        # each lock's own length, read at its middle
+        lock = np.floor(lock_phase(columns, locks)).astype(int) % locks
+        deg = [d_[0] for d_ in fringe_ends["drop"]]
+        for k_ in np.unique(lock):
+            mid = math.degrees(float(np.angle(np.exp(1j * ths[lock == k_]).mean())))
+            front_drop[lock == k_] = np.interp(mid, deg, [d_[1] for d_ in fringe_ends["drop"]])
     cols, blends = [], []
     for k in range(columns):
         th = 2.0 * math.pi * k / columns - math.pi        # 0 = the face (+z)
@@ -526,7 +549,7 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
         blend = min(max((a - math.radians(42.0)) / math.radians(24.0), 0.0), 1.0)
         blend = blend * blend * (3.0 - 2.0 * blend)
         blends.append(blend)
-        cut = fringe_y + (side_y - fringe_y) * blend
+        cut = fringe_y - front_drop[k] + (side_y - fringe_y + front_drop[k]) * blend
         cut += (back_y - side_y) * max(0.0, (a - math.radians(100.0)) / math.radians(80.0))
         # soft irregular tips so the cut reads as hair, not a rim
         cut += 0.004 * math.sin(7.0 * k) * blend
@@ -590,9 +613,13 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     if profile is not None and hug is not None:
         grid = hug_skin(grid, skin, centre, eye_y, *hug)
     strands = None
+    blends = np.array(blends)
+    if fringe_ends is not None:
+        # the fringe's points `fringe_ends`' own, the fall's `tips`
+        tips = fringe_ends["tips"] + (tips - fringe_ends["tips"]) * blends
     if locks and cards is not None:
         # the fringe's ends shorter than the fall's: the brows stay clear
-        k_col = cards["front"] + (1.0 - cards["front"]) * np.array(blends)
+        k_col = cards["front"] + (1.0 - cards["front"]) * blends
         full = hair_locks(grid, centre, locks, groove, tips)
         strands = hair_cards(full, centre, lock_phase(columns, locks), cards["start"],
                              cards["ext"] * k_col, cards["trim"] * k_col, cards["lift"])
@@ -683,16 +710,24 @@ def parting_strip(line, centre, width=0.0014, lift=0.0006):
     return pts, tris
 
 
-def hair_shine(verts, tris, centre, depth=0.05, width=0.011, teeth=0.007):
+def hair_shine(verts, tris, centre, locks=0, depth=0.05, width=0.011, teeth=0.007, step=0.002):
     """Which of the hair's triangles form its sheen (an anime "angel ring"): a band round the
     crown `depth` below the top, `width` tall at the front and narrowing to nothing at the
     back (as a light from the front lights it), its edges in uneven teeth `teeth` tall, as
-    the strands break it up. A painted highlight, fixed on the hair like VRoid's."""
+    the strands break it up. A painted highlight, fixed on the hair like VRoid's. With
+    `locks` (`lock_phase`'s), it is broken where the locks part, each lock's piece fullest on
+    its crest and up to `step` higher or lower than its neighbours' (each lock catches the
+    light on its own curve): one unbroken band round the head read as a headband."""
     c = verts[tris].mean(axis=1)
     th = np.arctan2(c[:, 0] - centre[0], c[:, 2] - centre[2])       # 0 = the face
     top = verts[:, 1].max()
     w = width * np.clip(0.25 + 0.75 * np.cos(th), 0.0, 1.0)
     mid = top - depth + 0.003 * np.sin(3.0 * th + 0.5)
+    if locks:
+        phase = lock_phase_at(th, locks)
+        crest = np.sin(math.pi * (phase % 1.0))
+        w = np.where(crest > 0.35, w * np.sqrt(crest), 0.0)
+        mid = mid + step * np.sin(2.7 * np.floor(phase) + 1.3)
     lo = mid - w / 2 - teeth * (0.5 + 0.5 * np.sin(37.0 * th)) ** 3
     hi = mid + w / 2
     return (w > 0.002) & (c[:, 1] > lo) & (c[:, 1] < hi)
@@ -703,7 +738,11 @@ def lock_phase(columns, locks):
     the `locks`: the integer part numbers its lock, the fraction is 0 and 1 at the grooves
     either side and 0.5 in the middle. The locks are a little uneven in width, so they do not
     read as a fence."""
-    th = 2.0 * math.pi * np.arange(columns) / columns - math.pi
+    return lock_phase_at(2.0 * math.pi * np.arange(columns) / columns - math.pi, locks)
+
+
+def lock_phase_at(th, locks):
+    """`lock_phase` at azimuths `th` (rad, 0 = the face)."""
     return (locks * (th + math.pi) / (2.0 * math.pi) + 0.18 * np.sin(3.0 * th + 1.0)
             + 0.12 * np.sin(7.0 * th + 2.0))
 
@@ -711,11 +750,13 @@ def lock_phase(columns, locks):
 def hair_locks(grid, centre, locks, groove, tips, trim=0.0):
     """`grid` (columns × rows × 3, columns around the head from the face, rows down) parted
     into `locks`: grooves pressed in toward `centre`, deeper down the fall, and each column
-    shortened in proportion to how far it is from its lock's middle, so the cut ends in points;
-    and all of them by `trim` (where the cards' strands take over)."""
+    shortened in proportion to how far it is from its lock's middle, so the cut ends in points
+    `tips` long (one length, or one per column); and all of them by `trim` (where the cards'
+    strands take over)."""
     columns, rows = grid.shape[:2]
     u = lock_phase(columns, locks) % 1.0
     trim = np.broadcast_to(trim, columns)
+    tips = np.broadcast_to(tips, columns)
     crest = np.sqrt(np.sin(math.pi * u))               # 1 mid-lock, 0 in the groove
     f = np.clip((np.arange(rows) / (rows - 1) - 0.1) / 0.5, 0.0, 1.0)
     fall = f * f * (3.0 - 2.0 * f)                     # smooth on the crown, parted below
@@ -727,7 +768,7 @@ def hair_locks(grid, centre, locks, groove, tips, trim=0.0):
     for c in range(columns):
         line = grid[c]
         s_ = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))])
-        t = np.linspace(0.0, s_[-1] - tips * abs(2.0 * u[c] - 1.0) - trim[c], rows)
+        t = np.linspace(0.0, s_[-1] - tips[c] * abs(2.0 * u[c] - 1.0) - trim[c], rows)
         out[c] = np.stack([np.interp(t, s_, line[:, j]) for j in range(3)], axis=1)
     return out
 
@@ -1198,6 +1239,45 @@ def princess_seams(layer, body, neck_y, waist, neck_half, width=0.003, lift=0.00
         xy = np.stack([np.column_stack([x + o, y]) for o in (-width / 2, width / 2)], axis=1).reshape(-1, 2)
         pts, w = layer.lay(xy, lift)
         out.append((pts, w, facing_front(pts, grid_tris(len(y), 2))))
+    return out
+
+
+def trouser_creases(layer, shell, crotch_y, belt_y, ankle_y, width=0.003, lift=0.0008):
+    """What makes trousers a suit's, not tights over the legs: a pressed **crease** down the
+    front of each leg, from the waistband to where the leg breaks over the shoe, straight
+    along the leg's middle (a line fitted to the middle of its slices below the crotch), and
+    the **fly**'s stitching, a J from under the belt curving in to the crotch. Strips `width`
+    wide and `lift` proud on the trousers' front (`layer`; `shell`: its points), the cloth's
+    pressed edge and stitching catching the light. Returns [(points, weights, triangles)]."""
+    out = []
+    for side in (1.0, -1.0):
+        ys, xs = [], []
+        for y0 in np.arange(ankle_y + 0.06, crotch_y - 0.03, 0.02):
+            leg = shell[(side * shell[:, 0] > 0.005) & (np.abs(shell[:, 1] - y0) < 0.01)]
+            if len(leg) >= 4:
+                ys.append(y0)
+                xs.append(0.5 * (leg[:, 0].min() + leg[:, 0].max()))
+        a, b = np.polyfit(ys, xs, 1)
+        y = np.linspace(belt_y, ankle_y + 0.01, 64)
+        # the break over the instep softens it: narrowing over its last 4 cm
+        half = 0.5 * width * np.clip((y - ankle_y - 0.01) / 0.04, 0.15, 1.0)
+        x = a * y + b
+        xy = np.stack([np.column_stack([x + o * half, y]) for o in (-1.0, 1.0)], axis=1).reshape(-1, 2)
+        pts, w = layer.lay(xy, lift)
+        out.append((pts, w, facing_front(pts, grid_tris(len(y), 2))))
+    # the fly: 3 cm out from the middle (the wearer's left), down from the belt, turning in to
+    # the middle seam 2 cm above the crotch
+    t = np.linspace(0.0, 1.0, 40)
+    straight = crotch_y + 0.05
+    turn = np.clip((t - 0.7) / 0.3, 0.0, 1.0)
+    y = belt_y + (straight - belt_y) * np.minimum(t / 0.7, 1.0) - 0.03 * np.sin(0.5 * math.pi * turn)
+    x = 0.03 * np.cos(0.5 * math.pi * turn) + 0.004 * (1.0 - np.cos(0.5 * math.pi * turn))
+    line = np.column_stack([x, y])
+    d = np.gradient(line, axis=0)
+    across = np.column_stack([-d[:, 1], d[:, 0]]) / np.linalg.norm(d, axis=1, keepdims=True)
+    xy = np.stack([line + o * 0.5 * width * across for o in (-1.0, 1.0)], axis=1).reshape(-1, 2)
+    pts, w = layer.lay(xy, lift)
+    out.append((pts, w, facing_front(pts, grid_tris(len(t), 2))))
     return out
 
 
@@ -2038,6 +2118,10 @@ def build(data_dir, character):
             shell, w, vs, local = hem_down(shell, local, w, vs, knee_y, TROUSER_HEM, clear=over_feet)
         add(mesh, mat, shell, w, vs, local, outfit="suit" if mesh == "Clothes" else None)
         layers[_name] = FrontLayer(shell, vertex_normals(shell, local), w, local)
+        if _name == "trousers":
+            # the belt's lower edge (`suit_details`) down
+            for pts, cw, ct in trouser_creases(layers[_name], shell, crotch_y, hip_y + 0.012, joints_t["foot_l"][1]):
+                add("Clothes", "crease", pts, cw, np.full(len(pts), -1), ct, outfit="suit")
         if _name == "jacket":
             for pts, bw, bt in sleeve_buttons(shell, local, w, joints_t):
                 add("Clothes", "button", pts, bw, np.full(len(pts), -1), bt, outfit="suit")
@@ -2207,7 +2291,7 @@ def build(data_dir, character):
         # a short cut lies on the skull and does not sway: the head carries all of it
         springs, hw = [], np.zeros((len(hv), len(names)))
         hw[:, bidx["head"]] = 1.0
-    shine = hair_shine(outer, ot, centre)
+    shine = hair_shine(outer, ot, centre, locks=hair.get("locks", 26))
     for mat, tris in (("hair", np.concatenate([ot[~shine], rim])), ("hair_shine", ot[shine]),
                       ("hair_inner", ot[:, [0, 2, 1]] + n)):
         add("Hair", mat, hv, hw, np.full(len(hv), -1), tris, uv=hair_uvs, weld=hair_weld)
@@ -2838,10 +2922,12 @@ def write_vrm(model, character, out_path, source_note):
     palette = {**PALETTE, **character["palette"]}
     # the lapels: the jacket's cloth a shade darker (a satin facing), so the V reads
     # Details are told apart by a shade: flat parts laid on cloth cast no outline of their own.
-    for part, of, k in (("lapel", "jacket", 0.72), ("knot", "tie", 0.80), ("collar", "shirt", 0.90)):
+    for part, of, k in (("lapel", "jacket", 0.72), ("knot", "tie", 0.80), ("collar", "shirt", 0.90),
+                        ("crease", "trousers", 1.35)):
         if part not in palette:
             (b, sh, o) = palette[of]
-            palette[part] = (tuple(k * c for c in b), tuple(k * c for c in sh), o)
+            # (a crease's strip is narrower than an outline: it would be all outline)
+            palette[part] = (tuple(k * c for c in b), tuple(k * c for c in sh), 0.0 if part == "crease" else o)
     # the hair's ends: the hair's colours, no outline (each strand's would be a dark line)
     palette.setdefault("hair_ends", (*palette["hair"][:2], 0.0))
     names, joints = model["names"], model["joints"]
