@@ -1348,6 +1348,38 @@ fn the_fringe_ends_in_clumps_of_their_own_lengths_above_the_brows() {
 }
 
 #[test]
+fn the_mans_hairline_breaks_into_locks() {
+    // The man's short cut ended on his forehead in one smooth arc, 7.1-7.6 cm above his eyes,
+    // outlined: a helmet's rim. Its front locks now end in points, each at a length of its own,
+    // a few falling onto the forehead. In the face view (640 × 640), across the eyes (from 1 cm
+    // outside one to 1 cm outside the other), the hairline rises and falls by 1.5 mm or more 4
+    // times (session 37's file: 0), so at least 3.
+    let (picture, scene) = shipped_view("man.vrm", "hairline", "face", 640, 640);
+    let (_, h) = picture.dimensions();
+    let (lx, eyes, per_metre) = projected(&scene, h, "eye_l");
+    let (rx, _, _) = projected(&scene, h, "eye_r");
+    let skin = |x: u32, y: u32| lit_skin(picture.get_pixel(x, y).0.map(f64::from));
+    // down a column from 12 cm above the eyes: how high above them the first skin after hair
+    // is (mm)
+    let hairline = |x: u32| {
+        let mut hair = false;
+        for y in (eyes - 0.12 * per_metre) as u32..eyes as u32 {
+            if skin(x, y) && hair {
+                return (eyes - f64::from(y)) / per_metre * 1000.0;
+            }
+            hair |= !skin(x, y) && picture.get_pixel(x, y).0[3] > 128;
+        }
+        panic!("no forehead under the hair in column {x}")
+    };
+    let profile: Vec<f64> =
+        ((lx.min(rx) - 0.01 * per_metre) as u32..(lx.max(rx) + 0.01 * per_metre) as u32).map(hairline).collect();
+    let points = swings(&profile, 1.5);
+    let (low, high) = profile.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    println!("the hairline: {low:.1}-{high:.1} mm above the eyes, {points} points");
+    assert!(points >= 3, "the hairline is one line: {points} rises and falls of 1.5 mm across the forehead");
+}
+
+#[test]
 fn the_hairs_sheen_is_broken_where_the_locks_part() {
     // The sheen (an anime "angel ring") ran round the crown unbroken, 11 mm tall: a headband.
     // It is now broken at the grooves between locks, each lock's piece fullest on its crest. In

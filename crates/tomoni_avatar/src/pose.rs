@@ -25,12 +25,17 @@ impl BonePose {
     }
 
     /// Fingers at rest: each joint flexed a little toward the palm, more from the index to the
-    /// little finger, and the thumb drawn in beside the index. In the T-pose both palms face
-    /// down and the fingers point out along ±X, so flexion is a turn about Z (its sign by
-    /// side) and the thumb, in front (+Z), comes down toward the palm about X.
+    /// little finger, the fingers drawn in together, and the thumb drawn in beside the index.
+    /// In the T-pose both palms face down and the fingers point out along ±X, so flexion is a
+    /// turn about Z (its sign by side), drawing together a turn about Y (the palm's normal),
+    /// and the thumb, in front (+Z), comes down toward the palm about X.
     pub fn relaxed_fingers() -> [(&'static str, Quat); 30] {
         // Radians at the proximal, intermediate and distal joints: index, middle, ring, little.
         const BEND: [[f32; 3]; 4] = [[0.18, 0.28, 0.18], [0.24, 0.34, 0.22], [0.30, 0.40, 0.26], [0.36, 0.44, 0.30]];
+        // How far each finger turns toward the thumb's side at its proximal joint (radians):
+        // the rest pose fans them 30° from index to little finger (a hand held open, splayed
+        // in every picture); drawn in, the fan is 14°, a hand at rest.
+        const TOGETHER: [f32; 4] = [-0.14, 0.0, 0.13, 0.18];
         let mut out = [("", Quat::IDENTITY); 30];
         let mut k = 0;
         for (side, sign) in [("left", -1.0f32), ("right", 1.0)] {
@@ -51,7 +56,9 @@ impl BonePose {
             };
             for (f, bend) in BEND.iter().enumerate() {
                 for j in 0..3 {
-                    out[k] = (names[f][j], Quat::from_rotation_z(sign * bend[j]));
+                    let flex = Quat::from_rotation_z(sign * bend[j]);
+                    let together = if j == 0 { Quat::from_rotation_y(sign * TOGETHER[f]) } else { Quat::IDENTITY };
+                    out[k] = (names[f][j], together * flex);
                     k += 1;
                 }
             }
@@ -163,6 +170,33 @@ mod tests {
             let thumb = (out + Vec3::Z).normalize();
             let q = pose[format!("{side}ThumbMetacarpal").as_str()];
             assert!((q * thumb).dot(out) > thumb.dot(out) + 0.1, "{side} thumb is not drawn in");
+        }
+    }
+
+    /// The shipped avatars' rest pose fans the fingers out: seen from above the left hand, the
+    /// index points 12.7° toward the thumb's side of straight out, the middle finger −1.7°, the
+    /// ring −11.2° and the little finger −17.5° (read off `default.vrm`'s bones; `man.vrm`'s
+    /// within 2.5°): 30° from index to little finger, a splayed hand. Drawn together the fan
+    /// is at most 16°, and the fingers keep their order (none crosses its neighbour).
+    #[test]
+    fn relaxed_fingers_are_drawn_together_not_splayed() {
+        let pose = BonePose::relaxed().0;
+        let rest = [12.7f32, -1.7, -11.2, -17.5];
+        for (side, out) in [("left", 1.0f32), ("right", -1.0)] {
+            let yaws: Vec<f32> = ["Index", "Middle", "Ring", "Little"]
+                .iter()
+                .zip(rest)
+                .map(|(finger, deg)| {
+                    // the finger at rest, then turned by its proximal joint; its yaw toward +Z
+                    // (the thumb's side on both hands)
+                    let a = deg.to_radians();
+                    let d = pose[format!("{side}{finger}Proximal").as_str()] * Vec3::new(out * a.cos(), 0.0, a.sin());
+                    d.z.atan2(out * d.x).to_degrees()
+                })
+                .collect();
+            let fan = yaws[0] - yaws[3];
+            assert!(fan <= 16.0, "{side}: the fingers fan {fan:.1}° from index to little finger: {yaws:.1?}");
+            assert!(yaws.windows(2).all(|w| w[0] > w[1]), "{side}: fingers cross: {yaws:.1?}");
         }
     }
 

@@ -166,6 +166,9 @@ CHARACTERS = {
                 hair=dict(style="short", springs=False, volume=(0.005, 0.009), hug=(0.004, 0.05, 0.04),
                           locks=40, groove=0.0015, tips=0.004,
                           parting=(38.0, 0.8, 0.002),  # a side parting, from the crown to the hairline
+                          # the hairline in locks, a few falling onto the forehead
+                          fringe_ends=dict(tips=0.012, drop=[(-40, 0.0), (-25, 0.006), (-10, 0.014),
+                                                             (5, 0.005), (20, 0.010), (35, 0.0)]),
                           # (the front 8 cm above the eyes: at 6.2 the forehead was low, a bowl's)
                           # sideburns down before the ears, 2.8 cm above the eyes over them (the ears'
                           # tops are 2-2.5 cm above), tapering behind them to the nape
@@ -555,7 +558,7 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
         cut += 0.004 * math.sin(7.0 * k) * blend
         if profile is not None:
             deg = [p_[0] for p_ in profile]
-            cut = eye_y + float(np.interp(math.degrees(a), deg, [p_[1] for p_ in profile]))
+            cut = eye_y + float(np.interp(math.degrees(a), deg, [p_[1] for p_ in profile])) - front_drop[k]
             cut += 0.002 * math.sin(7.0 * k)
         d = np.stack([np.sin(phis) * math.sin(th), np.cos(phis), np.sin(phis) * math.cos(th)], axis=1)
         dots = d @ unit.T
