@@ -1304,6 +1304,30 @@ fn the_dress_has_a_round_scoop_and_princess_seams() {
     }
 }
 
+/// A face view of a shipped avatar (640 × 640) and, for each column across its eyes (from 1
+/// cm outside one to 1 cm outside the other), how far above the eyes the hair ends: the first
+/// lit skin below hair, down from 12 cm above them (m; `None` where no forehead shows).
+/// Returns (the columns' heights, pixels per metre).
+fn hair_ends_above_the_eyes(avatar: &str, name: &str) -> (Vec<Option<f64>>, f64) {
+    let (picture, scene) = shipped_view(avatar, name, "face", 640, 640);
+    let (_, h) = picture.dimensions();
+    let (lx, eyes, per_metre) = projected(&scene, h, "eye_l");
+    let (rx, _, _) = projected(&scene, h, "eye_r");
+    let skin = |x: u32, y: u32| lit_skin(picture.get_pixel(x, y).0.map(f64::from));
+    let end = |x: u32| {
+        let mut hair = false;
+        for y in (eyes - 0.12 * per_metre) as u32..eyes as u32 {
+            if skin(x, y) && hair {
+                return Some((eyes - f64::from(y)) / per_metre);
+            }
+            hair |= !skin(x, y) && picture.get_pixel(x, y).0[3] > 128;
+        }
+        None
+    };
+    let columns = (lx.min(rx) - 0.01 * per_metre) as u32..(lx.max(rx) + 0.01 * per_metre) as u32;
+    (columns.map(end).collect(), per_metre)
+}
+
 #[test]
 fn the_fringe_ends_in_clumps_of_their_own_lengths_above_the_brows() {
     // The bob's fringe was cut straight across, 5 cm above the eyes: its lock tips and the
@@ -1315,31 +1339,13 @@ fn the_fringe_ends_in_clumps_of_their_own_lengths_above_the_brows() {
     // all within 4.6-5.2 cm above the eyes), so 1 cm lies between. The brows' tops are 2.45
     // cm above the eyes (`brow_card`): the fringe stays 3.5 mm above that (at its lowest
     // 3.1 cm), or it covers them.
-    let (picture, scene) = shipped_view("default.vrm", "fringe", "face", 640, 640);
-    let (_, h) = picture.dimensions();
-    let (lx, eyes, per_metre) = projected(&scene, h, "eye_l");
-    let (rx, _, _) = projected(&scene, h, "eye_r");
-    let skin = |x: u32, y: u32| lit_skin(picture.get_pixel(x, y).0.map(f64::from));
-    // down a column from 12 cm above the eyes: the first skin after hair
-    let fringe_end = |x: u32| {
-        let mut hair = false;
-        for y in (eyes - 0.12 * per_metre) as u32..eyes as u32 {
-            if skin(x, y) && hair {
-                return Some(y);
-            }
-            hair |= !skin(x, y) && picture.get_pixel(x, y).0[3] > 128;
-        }
-        None
-    };
-    let cm = (0.01 * per_metre).round() as u32;
-    let (from, to) = ((lx.min(rx) - 0.01 * per_metre) as u32, (lx.max(rx) + 0.01 * per_metre) as u32);
-    let tips: Vec<f64> = (from..to - cm)
-        .step_by(cm as usize)
-        .map(|x0| {
-            let lowest = (x0..x0 + cm).filter_map(fringe_end).max().expect("forehead under the fringe");
-            (eyes - f64::from(lowest)) / per_metre
-        })
+    let (ends, per_metre) = hair_ends_above_the_eyes("default.vrm", "fringe");
+    // in each centimetre, the fringe's lowest point
+    let tips: Vec<f64> = ends
+        .chunks_exact((0.01 * per_metre).round() as usize)
+        .map(|cm| cm.iter().flatten().copied().fold(f64::MAX, f64::min))
         .collect();
+    assert!(tips.iter().all(|&t| t < 1.0), "a centimetre with no forehead under the fringe: {tips:?}");
     let (high, low) = tips.iter().fold((f64::MIN, f64::MAX), |(a, b), &t| (a.max(t), b.min(t)));
     let in_cm: Vec<f64> = tips.iter().map(|t| t * 100.0).collect();
     println!("the fringe's lowest point in each cm across the eyes, cm above them: {in_cm:.2?}");
@@ -1354,25 +1360,8 @@ fn the_mans_hairline_breaks_into_locks() {
     // a few falling onto the forehead. In the face view (640 × 640), across the eyes (from 1 cm
     // outside one to 1 cm outside the other), the hairline rises and falls by 1.5 mm or more 4
     // times (session 37's file: 0), so at least 3.
-    let (picture, scene) = shipped_view("man.vrm", "hairline", "face", 640, 640);
-    let (_, h) = picture.dimensions();
-    let (lx, eyes, per_metre) = projected(&scene, h, "eye_l");
-    let (rx, _, _) = projected(&scene, h, "eye_r");
-    let skin = |x: u32, y: u32| lit_skin(picture.get_pixel(x, y).0.map(f64::from));
-    // down a column from 12 cm above the eyes: how high above them the first skin after hair
-    // is (mm)
-    let hairline = |x: u32| {
-        let mut hair = false;
-        for y in (eyes - 0.12 * per_metre) as u32..eyes as u32 {
-            if skin(x, y) && hair {
-                return (eyes - f64::from(y)) / per_metre * 1000.0;
-            }
-            hair |= !skin(x, y) && picture.get_pixel(x, y).0[3] > 128;
-        }
-        panic!("no forehead under the hair in column {x}")
-    };
-    let profile: Vec<f64> =
-        ((lx.min(rx) - 0.01 * per_metre) as u32..(lx.max(rx) + 0.01 * per_metre) as u32).map(hairline).collect();
+    let (ends, _) = hair_ends_above_the_eyes("man.vrm", "hairline");
+    let profile: Vec<f64> = ends.iter().map(|e| e.expect("no forehead under the hair") * 1000.0).collect();
     let points = swings(&profile, 1.5);
     let (low, high) = profile.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     println!("the hairline: {low:.1}-{high:.1} mm above the eyes, {points} points");
