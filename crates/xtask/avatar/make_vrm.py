@@ -535,7 +535,7 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
     side_y = eye_y + side               # the cut at the sides: the bob's at jaw length
     back_y = eye_y + back
     phis = np.radians(np.arange(0.0, 176.0, 1.0))
-    ths = 2.0 * math.pi * np.arange(columns) / columns - math.pi
+    ths = 2.0 * math.pi * np.arange(columns) / columns - math.pi      # each column's azimuth
     front_drop = np.zeros(columns)
     if locks and fringe_ends is not None:
         # each lock's own length, read at its middle
@@ -546,7 +546,7 @@ def bob_hair(head_pts, centre, eye_y, columns=192, rows=44, fringe=0.048, side=-
             front_drop[lock == k_] = np.interp(mid, deg, [d_[1] for d_ in fringe_ends["drop"]])
     cols, blends = [], []
     for k in range(columns):
-        th = 2.0 * math.pi * k / columns - math.pi        # 0 = the face (+z)
+        th = ths[k]                                     # 0 = the face (+z)
         a = abs(th)
         # where this column ends: the fringe over the forehead, the cut at sides and back
         blend = min(max((a - math.radians(42.0)) / math.radians(24.0), 0.0), 1.0)
@@ -1222,6 +1222,15 @@ class FrontLayer:
         return np.column_stack([xy, z + lift]), W
 
 
+def laid_strip(layer, line, off, lift):
+    """A strip along `line` (points x, y down it) laid on `layer`, `lift` in front of it, from
+    `line - off` to `line + off` (`off`: each point's half width, as x, y). Returns (points,
+    weights, triangles facing the front)."""
+    xy = np.stack([line - off, line + off], axis=1).reshape(-1, 2)
+    pts, w = layer.lay(xy, lift)
+    return pts, w, facing_front(pts, grid_tris(len(line), 2))
+
+
 def princess_seams(layer, body, neck_y, waist, neck_half, width=0.003, lift=0.0008):
     """Two seams down a bodice's front (`layer`), as strips `width` wide and `lift` proud: each
     from the shoulder, 2 cm outside the neckline (`neck_half`: its half width), over the bust's
@@ -1239,9 +1248,7 @@ def princess_seams(layer, body, neck_y, waist, neck_half, width=0.003, lift=0.00
         coef = np.polyfit(ys, xs, 2)
         y = np.linspace(ys[0], ys[-1], 40)
         x = np.polyval(coef, y)
-        xy = np.stack([np.column_stack([x + o, y]) for o in (-width / 2, width / 2)], axis=1).reshape(-1, 2)
-        pts, w = layer.lay(xy, lift)
-        out.append((pts, w, facing_front(pts, grid_tris(len(y), 2))))
+        out.append(laid_strip(layer, np.column_stack([x, y]), np.array([width / 2, 0.0]), lift))
     return out
 
 
@@ -1264,10 +1271,8 @@ def trouser_creases(layer, shell, crotch_y, belt_y, ankle_y, width=0.003, lift=0
         y = np.linspace(belt_y, ankle_y + 0.01, 64)
         # the break over the instep softens it: narrowing over its last 4 cm
         half = 0.5 * width * np.clip((y - ankle_y - 0.01) / 0.04, 0.15, 1.0)
-        x = a * y + b
-        xy = np.stack([np.column_stack([x + o * half, y]) for o in (-1.0, 1.0)], axis=1).reshape(-1, 2)
-        pts, w = layer.lay(xy, lift)
-        out.append((pts, w, facing_front(pts, grid_tris(len(y), 2))))
+        off = np.column_stack([half, np.zeros_like(half)])
+        out.append(laid_strip(layer, np.column_stack([a * y + b, y]), off, lift))
     # the fly: 3 cm out from the middle (the wearer's left), down from the belt, turning in to
     # the middle seam 2 cm above the crotch
     t = np.linspace(0.0, 1.0, 40)
@@ -1278,9 +1283,7 @@ def trouser_creases(layer, shell, crotch_y, belt_y, ankle_y, width=0.003, lift=0
     line = np.column_stack([x, y])
     d = np.gradient(line, axis=0)
     across = np.column_stack([-d[:, 1], d[:, 0]]) / np.linalg.norm(d, axis=1, keepdims=True)
-    xy = np.stack([line + o * 0.5 * width * across for o in (-1.0, 1.0)], axis=1).reshape(-1, 2)
-    pts, w = layer.lay(xy, lift)
-    out.append((pts, w, facing_front(pts, grid_tris(len(t), 2))))
+    out.append(laid_strip(layer, line, 0.5 * width * across, lift))
     return out
 
 
@@ -2925,12 +2928,13 @@ def write_vrm(model, character, out_path, source_note):
     palette = {**PALETTE, **character["palette"]}
     # the lapels: the jacket's cloth a shade darker (a satin facing), so the V reads
     # Details are told apart by a shade: flat parts laid on cloth cast no outline of their own.
-    for part, of, k in (("lapel", "jacket", 0.72), ("knot", "tie", 0.80), ("collar", "shirt", 0.90),
-                        ("crease", "trousers", 1.35)):
+    # (part, of, shade, outline: None keeps the cloth's; a crease's strip is narrower than an
+    # outline, it would be all outline)
+    for part, of, k, outline in (("lapel", "jacket", 0.72, None), ("knot", "tie", 0.80, None),
+                                 ("collar", "shirt", 0.90, None), ("crease", "trousers", 1.35, 0.0)):
         if part not in palette:
             (b, sh, o) = palette[of]
-            # (a crease's strip is narrower than an outline: it would be all outline)
-            palette[part] = (tuple(k * c for c in b), tuple(k * c for c in sh), 0.0 if part == "crease" else o)
+            palette[part] = (tuple(k * c for c in b), tuple(k * c for c in sh), o if outline is None else outline)
     # the hair's ends: the hair's colours, no outline (each strand's would be a dark line)
     palette.setdefault("hair_ends", (*palette["hair"][:2], 0.0))
     names, joints = model["names"], model["joints"]
